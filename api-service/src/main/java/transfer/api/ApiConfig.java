@@ -1,0 +1,55 @@
+package transfer.api;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/** The api-service's own settings, under {@code transfer.}. */
+@ConfigMapping(prefix = "transfer")
+public interface ApiConfig {
+
+  Api api();
+
+  Storage storage();
+
+  Outbox outbox();
+
+  Reaper reaper();
+
+  interface Api {
+    /** Key of the default tenant, registered at start (the local cluster sets it). */
+    Optional<String> bootstrapKey();
+
+    /** Id of the tenant that {@link #bootstrapKey()} belongs to. */
+    @WithDefault("default")
+    String bootstrapTenant();
+  }
+
+  interface Storage {
+    /** Directory of stored objects, shared with the workers. */
+    @WithDefault("data/objects")
+    Path root();
+  }
+
+  interface Outbox {
+    /** Largest number of outbox rows published in one batch. */
+    @WithDefault("500")
+    int batchSize();
+
+    /** How long the relay waits for a notification before looking at the outbox anyway. */
+    @WithDefault("1s")
+    Duration idlePoll();
+  }
+
+  interface Reaper {
+    /** How many tasks one reaper pass handles per kind of work. */
+    @WithDefault("200")
+    int batchSize();
+
+    /** Queued tasks unclaimed for this long are announced again (their doorbell may be lost). */
+    @WithDefault("60s")
+    Duration reannounceAfter();
+  }
+}

@@ -1,0 +1,60 @@
+package transfer.api.events;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import java.util.List;
+import transfer.api.auth.Caller;
+import transfer.api.problem.ApiException;
+import transfer.api.problem.Problem.FieldError;
+import transfer.api.task.RequestRules;
+import transfer.ledger.Ledger;
+
+/** Replay of a session's stored events: the same CloudEvents as on the results topic. */
+@Path("/v1/sessions/{sid}/events")
+@Produces(MediaType.APPLICATION_JSON)
+public class EventResource {
+  private final Ledger ledger;
+  private final Caller caller;
+
+  public EventResource(Ledger ledger, Caller caller) {
+    this.ledger = ledger;
+    this.caller = caller;
+  }
+
+  public record EventPage(List<JsonNode> events, long last) {}
+
+  @GET
+  public EventPage replay(
+      @PathParam("sid") String sid,
+      @QueryParam("after") @DefaultValue("0") String afterParam,
+      @QueryParam("limit") @DefaultValue("100") String limitParam) {
+    RequestRules.requireSessionId(sid);
+    long after = parse("after", afterParam, 0, Long.MAX_VALUE);
+    int limit = (int) parse("limit", limitParam, 1, 1000);
+    ledger
+        .session(caller.tenantId(), sid)
+        .orElseThrow(() -> ApiException.notFound("session " + sid));
+    List<JsonNode> events = ledger.events(caller.tenantId(), sid, after, limit);
+    long last = events.isEmpty() ? after : events.get(events.size() - 1).get("sequence").asLong();
+    return new EventPage(events, last);
+  }
+
+  private static long parse(String field, String value, long min, long max) {
+    try {
+      long v = Long.parseLong(value);
+      if (v >= min && v <= max) {
+        return v;
+      }
+    } catch (NumberFormatException e) {
+      // answered below
+    }
+    throw ApiException.invalid(
+        List.of(new FieldError(field, "must be an integer between " + min + " and " + max)));
+  }
+}

@@ -1,0 +1,166 @@
+package transfer.api.events;
+
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.postgresql.PGConnection;
+import transfer.api.ApiConfig;
+import transfer.ledger.Ledger;
+import transfer.ledger.OutboxMessage;
+
+/**
+ * Publishes the outbox to Kafka, oldest row first, and deletes rows only after Kafka acknowledged
+ * them (at-least-once; consumers dedupe by event id). One relay in the cluster runs at a time, the
+ * holder of a PostgreSQL advisory lock, so that one session's events keep their order. It reads
+ * rows by id without a high-water mark, so a row that commits late is never skipped.
+ */
+@Singleton
+public class OutboxRelay {
+  private static final long LOCK_KEY = 0x7472616e73666572L; // "transfer"
+
+  private final AgroalDataSource dataSource;
+  private final Ledger ledger;
+  private final ApiConfig config;
+  private final String bootstrapServers;
+  private volatile boolean running;
+  private volatile boolean leader;
+  private Thread thread;
+
+  public OutboxRelay(
+      AgroalDataSource dataSource,
+      Ledger ledger,
+      ApiConfig config,
+      @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
+    this.dataSource = dataSource;
+    this.ledger = ledger;
+    this.config = config;
+    this.bootstrapServers = bootstrapServers;
+  }
+
+  void start(@Observes StartupEvent ev) {
+    running = true;
+    thread = new Thread(this::run, "outbox-relay");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  void stop(@Observes ShutdownEvent ev) throws InterruptedException {
+    running = false;
+    if (thread != null) {
+      thread.interrupt();
+      thread.join(10_000);
+    }
+  }
+
+  public boolean isLeader() {
+    return leader;
+  }
+
+  private void run() {
+    try (KafkaProducer<String, String> producer = producer()) {
+      while (running) {
+        try (Connection lock = dataSource.getConnection()) {
+          if (!tryLock(lock)) {
+            sleep(Duration.ofSeconds(2));
+            continue;
+          }
+          leader = true;
+          Log.info("outbox relay: this replica publishes the outbox");
+          try (Statement st = lock.createStatement()) {
+            st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
+          }
+          PGConnection pg = lock.unwrap(PGConnection.class);
+          relayWhileLeader(producer, lock, pg);
+        } catch (Exception e) {
+          if (running) {
+            Log.warnf(
+                "outbox relay: %s; unpublished rows stay in the outbox, retrying in 2 s",
+                e.getMessage());
+            sleep(Duration.ofSeconds(2));
+          }
+        } finally {
+          leader = false;
+        }
+      }
+    }
+  }
+
+  private void relayWhileLeader(
+      KafkaProducer<String, String> producer, Connection lock, PGConnection pg) throws Exception {
+    int idleMs = (int) config.outbox().idlePoll().toMillis();
+    while (running) {
+      List<OutboxMessage> batch = ledger.pendingOutbox(config.outbox().batchSize());
+      if (batch.isEmpty()) {
+        // Also detects a lost lock connection: getNotifications throws when it is closed.
+        pg.getNotifications(idleMs);
+        if (lock.isClosed()) {
+          return;
+        }
+        continue;
+      }
+      List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
+      for (OutboxMessage m : batch) {
+        sent.add(producer.send(new ProducerRecord<>(m.topic(), m.key(), m.payload())));
+      }
+      List<Long> done = new ArrayList<>(batch.size());
+      try {
+        for (int i = 0; i < sent.size(); i++) {
+          sent.get(i).get(30, TimeUnit.SECONDS);
+          done.add(batch.get(i).id());
+        }
+      } finally {
+        // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
+        ledger.deleteOutbox(done);
+      }
+    }
+  }
+
+  private static boolean tryLock(Connection c) throws Exception {
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("select pg_try_advisory_lock(" + LOCK_KEY + ")")) {
+      rs.next();
+      return rs.getBoolean(1);
+    }
+  }
+
+  private KafkaProducer<String, String> producer() {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 1);
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+    p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+    p.put(ProducerConfig.CLIENT_ID_CONFIG, "transfer-outbox-relay");
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    return new KafkaProducer<>(p);
+  }
+
+  private static void sleep(Duration d) {
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

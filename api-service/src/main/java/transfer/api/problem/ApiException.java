@@ -1,0 +1,49 @@
+package transfer.api.problem;
+
+import java.util.List;
+
+/** An error the API answers as problem+json; thrown by resources and filters. */
+public class ApiException extends RuntimeException {
+  private final int status;
+  private final String slug;
+  private final String title;
+  private final List<Problem.FieldError> errors;
+
+  public ApiException(int status, String slug, String title, String detail) {
+    this(status, slug, title, detail, null);
+  }
+
+  public ApiException(
+      int status, String slug, String title, String detail, List<Problem.FieldError> errors) {
+    super(detail, null, false, false);
+    this.status = status;
+    this.slug = slug;
+    this.title = title;
+    this.errors = errors;
+  }
+
+  public static ApiException notFound(String what) {
+    return new ApiException(404, "not-found", "Not Found", what + " does not exist");
+  }
+
+  public static ApiException invalid(List<Problem.FieldError> errors) {
+    return new ApiException(
+        400,
+        "validation-failed",
+        "Bad Request",
+        "the request has " + errors.size() + " invalid field(s)",
+        errors);
+  }
+
+  public static ApiException conflict(String detail) {
+    return new ApiException(409, "conflict", "Conflict", detail);
+  }
+
+  public Problem toProblem(String instance) {
+    return new Problem(Problem.typeUri(slug), title, status, getMessage(), instance, errors);
+  }
+
+  public int status() {
+    return status;
+  }
+}

@@ -1,0 +1,93 @@
+package transfer.api.problem;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import io.quarkus.logging.Log;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/**
+ * Turns every error into {@code application/problem+json}. Bad input must never surface as a 500,
+ * so JSON errors are translated here to a 400 naming the field.
+ */
+public class ProblemMappers {
+
+  @ServerExceptionMapper
+  public Response api(ApiException e, UriInfo uri) {
+    return respond(e.toProblem(uri.getPath()));
+  }
+
+  @ServerExceptionMapper(priority = 1)
+  public Response json(JsonProcessingException e, UriInfo uri) {
+    String field = "$";
+    String message = "the body is not valid JSON";
+    if (e instanceof JsonMappingException m) {
+      field = pathOf(m);
+      if (e instanceof UnrecognizedPropertyException u) {
+        message = "unknown field '" + u.getPropertyName() + "'";
+      } else {
+        Throwable cause = m.getCause();
+        message =
+            cause instanceof IllegalArgumentException && cause.getMessage() != null
+                ? cause.getMessage()
+                : "has the wrong type or format";
+      }
+    }
+    return respond(
+        ApiException.invalid(List.of(new Problem.FieldError(field, message)))
+            .toProblem(uri.getPath()));
+  }
+
+  @ServerExceptionMapper
+  public Response web(WebApplicationException e, UriInfo uri) {
+    Throwable cause = e.getCause();
+    if (cause instanceof JsonProcessingException j) {
+      return json(j, uri);
+    }
+    int status = e.getResponse().getStatus();
+    Response.StatusType type = Response.Status.fromStatusCode(status);
+    String title = type != null ? type.getReasonPhrase() : "Error";
+    String detail =
+        switch (status) {
+          case 404 -> "no such resource: " + uri.getPath();
+          case 405 -> "this method is not allowed on " + uri.getPath();
+          case 406 -> "this resource answers application/json only";
+          case 415 -> "send the body as application/json";
+          default -> e.getMessage();
+        };
+    String slug = title.toLowerCase().replace(' ', '-');
+    return respond(new Problem(Problem.typeUri(slug), title, status, detail, uri.getPath(), null));
+  }
+
+  @ServerExceptionMapper
+  public Response unexpected(Throwable e, UriInfo uri) {
+    Log.errorf(e, "unexpected error answering %s; the request was not applied", uri.getPath());
+    return respond(
+        new Problem(
+            Problem.typeUri("internal-error"),
+            "Internal Server Error",
+            500,
+            "the server failed unexpectedly; the request may be retried",
+            uri.getPath(),
+            null));
+  }
+
+  private static String pathOf(JsonMappingException m) {
+    if (m.getPath().isEmpty()) {
+      return "$";
+    }
+    return m.getPath().stream()
+        .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+        .collect(Collectors.joining("."))
+        .replace(".[", "[");
+  }
+
+  static Response respond(Problem p) {
+    return Response.status(p.status()).type(Problem.MEDIA_TYPE).entity(p).build();
+  }
+}

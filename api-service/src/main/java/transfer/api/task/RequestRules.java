@@ -1,0 +1,225 @@
+package transfer.api.task;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import transfer.api.problem.ApiException;
+import transfer.api.problem.Problem.FieldError;
+import transfer.contracts.RetryPolicy;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskRequest;
+import transfer.contracts.TaskType;
+
+/**
+ * The rules every request body and path parameter must pass before anything is stored. Each rule
+ * names the field it judges, and all broken rules are reported together.
+ */
+public final class RequestRules {
+  public static final int MAX_URL_LENGTH = 8192;
+  public static final long MAX_EXPECTED_BYTES = 1L << 50; // 1 PiB: beyond is a mistake
+  private static final Pattern SAFE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}");
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-fA-F]{64}");
+  // Headers that describe the connection or the body framing belong to the HTTP client alone.
+  private static final Set<String> RESERVED_HEADERS =
+      Set.of(
+          "host",
+          "content-length",
+          "transfer-encoding",
+          "connection",
+          "keep-alive",
+          "upgrade",
+          "te",
+          "trailer",
+          "proxy-connection");
+
+  private RequestRules() {}
+
+  public static void requireSessionId(String sessionId) {
+    if (sessionId == null || !SAFE_ID.matcher(sessionId).matches()) {
+      throw ApiException.invalid(
+          List.of(
+              new FieldError(
+                  "sessionId",
+                  "must be 1 to 128 characters of letters, digits, '.', '_' or '-', starting"
+                      + " with a letter or digit")));
+    }
+  }
+
+  /** Task ids are UUIDs; anything else cannot name a task, so it is simply not found. */
+  public static void requireTaskId(String taskId) {
+    try {
+      if (taskId == null || taskId.length() != 36) {
+        throw new IllegalArgumentException();
+      }
+      UUID.fromString(taskId);
+    } catch (IllegalArgumentException e) {
+      throw ApiException.notFound("task " + sanitize(taskId));
+    }
+  }
+
+  public static void checkTask(TaskRequest r) {
+    List<FieldError> errors = new ArrayList<>();
+    if (r == null) {
+      throw ApiException.invalid(List.of(new FieldError("$", "a JSON object is required")));
+    }
+    if (r.type() == null) {
+      errors.add(new FieldError("type", "is required: \"download\""));
+    } else if (r.type() == TaskType.UPLOAD) {
+      errors.add(new FieldError("type", "uploads are not available yet; use \"download\""));
+    }
+    checkUrl("url", r.url(), errors);
+    if (r.method() != null && !r.method().equals("GET")) {
+      errors.add(new FieldError("method", "a download uses GET"));
+    }
+    checkHeaders("headers", r.headers(), errors);
+    if (r.expectedBytes() != null
+        && (r.expectedBytes() < 0 || r.expectedBytes() > MAX_EXPECTED_BYTES)) {
+      errors.add(new FieldError("expectedBytes", "must be between 0 and " + MAX_EXPECTED_BYTES));
+    }
+    if (r.sha256() != null && !SHA256.matcher(r.sha256()).matches()) {
+      errors.add(new FieldError("sha256", "must be 64 hexadecimal characters"));
+    }
+    if (r.priority() != null && !(r.priority() >= 0.0 && r.priority() <= 1.0)) {
+      errors.add(new FieldError("priority", "must be between 0.0 and 1.0"));
+    }
+    if (r.description() != null && r.description().length() > 1024) {
+      errors.add(new FieldError("description", "must be at most 1024 characters"));
+    }
+    JsonNode m = r.metadata();
+    if (m != null && !m.isNull()) {
+      if (!m.isObject()) {
+        errors.add(new FieldError("metadata", "must be a JSON object"));
+      } else if (m.toString().length() > 16 * 1024) {
+        errors.add(new FieldError("metadata", "must be at most 16 KiB as JSON"));
+      }
+    }
+    if (!errors.isEmpty()) {
+      throw ApiException.invalid(errors);
+    }
+  }
+
+  public static void checkSession(SessionConfig c) {
+    List<FieldError> errors = new ArrayList<>();
+    range("maxConcurrentTransfers", c.maxConcurrentTransfers(), 1, 100_000, errors);
+    range("maxConnectionsPerHost", c.maxConnectionsPerHost(), 1, 1_000, errors);
+    duration(
+        "requestTimeout", c.requestTimeout(), Duration.ofSeconds(1), Duration.ofHours(1), errors);
+    duration(
+        "resourceTimeout", c.resourceTimeout(), Duration.ofSeconds(1), Duration.ofDays(30), errors);
+    checkHeaders("headers", c.headers(), errors);
+    RetryPolicy retry = c.retry();
+    if (retry != null) {
+      range("retry.maxAttempts", retry.maxAttempts(), 1, 100, errors);
+      duration(
+          "retry.initialBackoff",
+          retry.initialBackoff(),
+          Duration.ZERO,
+          Duration.ofDays(1),
+          errors);
+      duration("retry.maxBackoff", retry.maxBackoff(), Duration.ZERO, Duration.ofDays(1), errors);
+      RetryPolicy full = retry.withDefaults();
+      if (full.initialBackoff().compareTo(full.maxBackoff()) > 0) {
+        errors.add(new FieldError("retry.initialBackoff", "must not exceed retry.maxBackoff"));
+      }
+    }
+    if (!errors.isEmpty()) {
+      throw ApiException.invalid(errors);
+    }
+  }
+
+  static void checkUrl(String field, String url, List<FieldError> errors) {
+    if (url == null || url.isEmpty()) {
+      errors.add(new FieldError(field, "is required"));
+      return;
+    }
+    if (url.length() > MAX_URL_LENGTH) {
+      errors.add(new FieldError(field, "must be at most " + MAX_URL_LENGTH + " characters"));
+      return;
+    }
+    for (int i = 0; i < url.length(); i++) {
+      char ch = url.charAt(i);
+      if (ch <= 0x20 || ch == 0x7f) {
+        errors.add(new FieldError(field, "must not contain spaces or control characters"));
+        return;
+      }
+    }
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      errors.add(new FieldError(field, "is not a valid URL: " + e.getReason()));
+      return;
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!scheme.equals("http") && !scheme.equals("https")) {
+      errors.add(new FieldError(field, "must be an http or https URL"));
+      return;
+    }
+    if (uri.getHost() == null || uri.getHost().isEmpty()) {
+      errors.add(new FieldError(field, "must name a host"));
+      return;
+    }
+    if (uri.getRawUserInfo() != null) {
+      errors.add(
+          new FieldError(field, "must not carry credentials; send them in 'headers' instead"));
+    }
+  }
+
+  static void checkHeaders(String field, Map<String, String> headers, List<FieldError> errors) {
+    if (headers == null) {
+      return;
+    }
+    if (headers.size() > 64) {
+      errors.add(new FieldError(field, "at most 64 headers"));
+      return;
+    }
+    for (Map.Entry<String, String> h : headers.entrySet()) {
+      String name = h.getKey();
+      String where = field + "." + sanitize(name);
+      if (!HEADER_NAME.matcher(name).matches()) {
+        errors.add(new FieldError(where, "is not a valid header name"));
+      } else if (RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT))) {
+        errors.add(new FieldError(where, "is set by the transfer client and may not be given"));
+      }
+      String value = h.getValue();
+      if (value == null) {
+        errors.add(new FieldError(where, "must be a string"));
+      } else if (value.length() > 8192) {
+        errors.add(new FieldError(where, "must be at most 8192 characters"));
+      } else if (value.chars().anyMatch(ch -> ch == '\r' || ch == '\n' || ch == 0)) {
+        errors.add(new FieldError(where, "must not contain CR, LF or NUL"));
+      }
+    }
+  }
+
+  private static void range(String field, Integer v, int min, int max, List<FieldError> errors) {
+    if (v != null && (v < min || v > max)) {
+      errors.add(new FieldError(field, "must be between " + min + " and " + max));
+    }
+  }
+
+  private static void duration(
+      String field, Duration d, Duration min, Duration max, List<FieldError> errors) {
+    if (d != null && (d.compareTo(min) < 0 || d.compareTo(max) > 0)) {
+      errors.add(new FieldError(field, "must be between " + min + " and " + max));
+    }
+  }
+
+  /** A caller's string made safe to echo in an error: short and printable. */
+  static String sanitize(String s) {
+    if (s == null) {
+      return "null";
+    }
+    String cut = s.length() > 64 ? s.substring(0, 64) + "…" : s;
+    return cut.replaceAll("[^\\x20-\\x7e]", "?");
+  }
+}

@@ -1,0 +1,32 @@
+package transfer.api;
+
+import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import java.nio.file.Files;
+import java.util.Map;
+import transfer.testkit.TestInfra;
+
+/** Points the api-service at this test JVM's one Kafka broker and one PostgreSQL. */
+public class InfraResource implements QuarkusTestResourceLifecycleManager {
+  public static final String KEY = "api-it-key";
+
+  @Override
+  public Map<String, String> start() {
+    TestInfra infra = TestInfra.shared();
+    try {
+      return Map.of(
+          "quarkus.datasource.jdbc.url", infra.jdbcUrl(),
+          "quarkus.datasource.username", infra.dbUser(),
+          "quarkus.datasource.password", infra.dbPassword(),
+          "kafka.bootstrap.servers", infra.kafkaBootstrap(),
+          "transfer.api.bootstrap-key", KEY,
+          "transfer.storage.root", Files.createTempDirectory("api-it-objects").toString());
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void stop() {
+    // TestInfra stops with the JVM; other test classes reuse it.
+  }
+}

@@ -1,0 +1,28 @@
+package transfer.contracts;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+
+/**
+ * A CloudEvents 1.0 event in JSON structured mode. {@code sequence} is the per-session order (an
+ * extension attribute: a string in the CloudEvents spec's sense, a number here for easy sorting).
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record CloudEvent(
+    String specversion,
+    String id,
+    String type,
+    String source,
+    String subject,
+    Instant time,
+    long sequence,
+    String datacontenttype,
+    JsonNode data) {
+
+  public static final String SPEC_VERSION = "1.0";
+
+  public static String sourceOf(String sessionId) {
+    return "/sessions/" + sessionId;
+  }
+}

@@ -1,0 +1,19 @@
+package transfer.contracts;
+
+/** The stable {@code error.code} values of a failed task. */
+public final class ErrorCodes {
+  public static final String HTTP_STATUS = "http_status";
+  public static final String CONNECTION_FAILED = "connection_failed";
+  public static final String STALLED = "stalled";
+  public static final String RESOURCE_TIMEOUT = "resource_timeout";
+  public static final String TOO_MANY_REDIRECTS = "too_many_redirects";
+  public static final String CHECKSUM_MISMATCH = "checksum_mismatch";
+  public static final String SIZE_LIMIT_EXCEEDED = "size_limit_exceeded";
+  public static final String BLOCKED_DESTINATION = "blocked_destination";
+  public static final String SOURCE_CHANGED = "source_changed";
+  public static final String STORAGE_FAILED = "storage_failed";
+  public static final String ATTEMPTS_EXHAUSTED = "attempts_exhausted";
+  public static final String LEASE_EXPIRED = "lease_expired";
+
+  private ErrorCodes() {}
+}

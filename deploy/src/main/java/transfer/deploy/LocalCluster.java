@@ -1,0 +1,829 @@
+package transfer.deploy;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.FileHandler;
+import java.util.logging.Level;
+import java.util.logging.LogManager;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
+import java.util.stream.Stream;
+import transfer.testkit.EmbeddedKafka;
+import transfer.testkit.LocalPostgres;
+
+/**
+ * The one-command local cluster: PostgreSQL, Kafka, the api-service and the workers on this
+ * machine, all on 127.0.0.1, in the foreground until Ctrl-C. Started by {@code deploy/local/start}.
+ *
+ * <p>PostgreSQL (zonky, a child process) and Kafka (a KRaft broker inside this JVM) come from the
+ * testkit, so the local cluster runs on exactly what the tests run on. The services are their
+ * packaged Quarkus apps, one child JVM each (see {@link ServiceProcess}).
+ *
+ * <p>Configuration is by environment variable; see {@link Settings} and the usage text printed by
+ * {@code --help}. Everything else the services understand passes through by its usual Quarkus
+ * environment name, since children inherit this process's environment.
+ *
+ * <p>What survives what: the data directory keeps PostgreSQL's data, Kafka's log, the stored
+ * objects and the logs, so a restart finds earlier sessions and tasks. If the launcher is killed
+ * with SIGKILL, the kernel sends SIGTERM to the service processes (see {@link ServiceProcess}) and
+ * a small watcher stops PostgreSQL; should both fail, the next start stops a PostgreSQL left
+ * running on the same data directory before anything else.
+ */
+public final class LocalCluster {
+
+  static final Map<String, Integer> TOPICS = Map.of("transfer-tasks", 12, "transfer-events", 12);
+  static final String DATABASE = "transfer";
+
+  /** The first start runs the database migrations on two slow cores; be patient. */
+  private static final Duration READY_TIMEOUT = Duration.ofSeconds(180);
+
+  /** Workers hand their tasks back when stopped; that takes a while under load. */
+  private static final Duration STOP_GRACE = Duration.ofSeconds(20);
+
+  private final Settings settings;
+  private final ScheduledThreadPoolExecutor scheduler;
+
+  /**
+   * Held by every step that creates something (a process, Kafka, PostgreSQL) and by the shutdown
+   * hook while it sets {@link #stopping}: a Ctrl-C in the middle of starting then either waits for
+   * the step and stops what it made, or the step sees {@code stopping} and makes nothing.
+   */
+  private final Object lifecycle = new Object();
+
+  // Guarded by lifecycle.
+  private boolean stopping;
+  private LocalPostgres postgres;
+  private Process postgresWatcher;
+  private EmbeddedKafka kafka;
+  private SupervisedService api;
+  private final List<SupervisedService> workers = new ArrayList<>();
+  private FileChannel lockChannel;
+
+  LocalCluster(Settings settings) {
+    this.settings = settings;
+    this.scheduler =
+        new ScheduledThreadPoolExecutor(
+            settings.workers() + 2,
+            r -> {
+              Thread t = new Thread(r, "local-cluster-supervisor");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  public static void main(String[] args) {
+    if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
+      System.out.print(USAGE);
+      return;
+    }
+    LocalCluster cluster = null;
+    try {
+      Settings settings =
+          Settings.from(System.getenv(), System.getProperty("transfer.project.root"));
+      cluster = new LocalCluster(settings);
+      cluster.run();
+    } catch (LaunchFailure e) {
+      if (cluster != null && cluster.isStopping()) {
+        return; // Ctrl-C during start-up: the shutdown hook is already cleaning up.
+      }
+      System.out.flush();
+      System.err.println(e.getMessage());
+      // Runs the shutdown hook, if registered, which stops what was already started.
+      System.exit(e.exitCode());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      if (cluster != null && cluster.isStopping()) {
+        return;
+      }
+      // A bug, not an expected failure: the stack trace helps. Exit explicitly, since Kafka's
+      // non-daemon threads would otherwise keep a half-started cluster running.
+      e.printStackTrace();
+      System.exit(1);
+    }
+  }
+
+  /** Starts everything, then blocks until the JVM shuts down. */
+  void run() throws InterruptedException {
+    checkJars();
+    createDirectories();
+    lockDataDir();
+    if (settings.embeddedDatabase()) {
+      stopLeftoverPostgres();
+    }
+    checkPorts();
+    Path launcherLog = settings.logsDir().resolve("launcher.log");
+    logTo(launcherLog);
+    String apiKey = apiKey();
+
+    Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, "local-cluster-shutdown"));
+
+    Database db = startDatabase(launcherLog);
+    String bootstrap = startKafka(launcherLog);
+
+    Map<String, String> common = new HashMap<>();
+    common.put("QUARKUS_DATASOURCE_JDBC_URL", db.jdbcUrl());
+    if (db.user() != null) {
+      common.put("QUARKUS_DATASOURCE_USERNAME", db.user());
+    }
+    if (db.password() != null) {
+      common.put("QUARKUS_DATASOURCE_PASSWORD", db.password());
+    }
+    common.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
+    common.put("TRANSFER_STORAGE_ROOT", settings.objectsDir().toString());
+    // Quarkus listens on all interfaces in production mode; this cluster is for this machine only.
+    // A value in the launcher's environment wins, like any other Quarkus setting.
+    if (System.getenv("QUARKUS_HTTP_HOST") == null) {
+      common.put("QUARKUS_HTTP_HOST", "127.0.0.1");
+    }
+
+    Map<String, String> apiEnv = new HashMap<>(common);
+    apiEnv.put("QUARKUS_HTTP_PORT", Integer.toString(settings.apiPort()));
+    apiEnv.put("TRANSFER_API_BOOTSTRAP_KEY", apiKey);
+    SupervisedService apiService =
+        new SupervisedService(spec("api-service", settings.apiJar(), apiEnv), scheduler);
+    List<SupervisedService> workerServices = new ArrayList<>();
+    for (int i = 1; i <= settings.workers(); i++) {
+      Map<String, String> env = new HashMap<>(common);
+      env.put("QUARKUS_HTTP_PORT", Integer.toString(settings.workerPort(i)));
+      env.put("TRANSFER_WORKER_ID", "worker-" + i);
+      workerServices.add(
+          new SupervisedService(spec("worker-" + i, settings.workerJar(), env), scheduler));
+    }
+
+    // The api first: it migrates the database schema the workers rely on.
+    say("Starting api-service on 127.0.0.1:%d ...", settings.apiPort());
+    long t0 = System.nanoTime();
+    step(
+        () -> {
+          api = apiService;
+          apiService.start();
+        });
+    awaitReady(apiService, t0);
+
+    if (!workerServices.isEmpty()) {
+      say(
+          "Starting %d worker%s (health on 127.0.0.1:%s) ...",
+          workerServices.size(),
+          workerServices.size() == 1 ? "" : "s",
+          settings.workers() == 1
+              ? Integer.toString(settings.workerBasePort())
+              : settings.workerBasePort() + "-" + settings.workerPort(settings.workers()));
+      long t1 = System.nanoTime();
+      for (SupervisedService worker : workerServices) {
+        step(
+            () -> {
+              workers.add(worker);
+              worker.start();
+            });
+      }
+      for (SupervisedService worker : workerServices) {
+        awaitReady(worker, t1);
+      }
+    }
+
+    apiService.supervise();
+    workerServices.forEach(SupervisedService::supervise);
+    printBanner(apiKey, db, bootstrap);
+
+    new CountDownLatch(1).await(); // Until Ctrl-C or SIGTERM; the shutdown hook does the rest.
+  }
+
+  private SupervisedService.Spec spec(String name, Path jar, Map<String, String> env) {
+    return new SupervisedService.Spec(
+        name,
+        jar,
+        Integer.parseInt(env.get("QUARKUS_HTTP_PORT")),
+        Map.copyOf(env),
+        settings.serviceJvmArgs(),
+        settings.logsDir().resolve(name + ".log"),
+        READY_TIMEOUT,
+        STOP_GRACE);
+  }
+
+  private void awaitReady(SupervisedService service, long startNanos) {
+    try {
+      service.awaitReady();
+    } catch (IllegalStateException e) {
+      throw new LaunchFailure(1, e.getMessage());
+    }
+    ServiceProcess process = service.current();
+    say(
+        "  %s is ready (pid %d, %.1f s)",
+        service.name(), process.pid(), (System.nanoTime() - startNanos) / 1e9);
+  }
+
+  // ---------------------------------------------------------------- checks before starting
+
+  private void checkJars() {
+    for (Path jar : List.of(settings.apiJar(), settings.workerJar())) {
+      if (!Files.isRegularFile(jar)) {
+        throw new LaunchFailure(
+            2,
+            ("%s is missing: the services are not built. Run deploy/local/start (it builds what is"
+                    + " out of date), or 'mvn -B install -DskipTests' in %s.")
+                .formatted(jar, settings.projectRoot()));
+      }
+    }
+  }
+
+  private void createDirectories() {
+    Path data = settings.dataDir();
+    try {
+      for (Path dir :
+          List.of(
+              settings.kafkaDir(),
+              settings.postgresDir(),
+              settings.objectsDir(),
+              settings.logsDir())) {
+        Files.createDirectories(dir);
+      }
+    } catch (IOException e) {
+      throw new LaunchFailure(
+          2,
+          "Cannot create the data directory %s (%s); set TRANSFER_DATA_DIR to a writable place."
+              .formatted(data, e.getMessage()));
+    }
+  }
+
+  /**
+   * Two launchers on one data directory would corrupt each other's PostgreSQL and Kafka data. The
+   * lock also tells {@link #stopLeftoverPostgres} that a PostgreSQL running on this directory
+   * belongs to no living launcher.
+   */
+  private void lockDataDir() {
+    Path lockFile = settings.dataDir().resolve("launcher.lock");
+    try {
+      FileChannel channel =
+          FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      FileLock lock = channel.tryLock();
+      if (lock == null) {
+        channel.close();
+        String owner = "";
+        try {
+          owner = " (pid " + Files.readString(lockFile).trim() + ")";
+        } catch (IOException e) {
+          // Only for the message.
+        }
+        throw new LaunchFailure(
+            2,
+            ("Another local cluster%s is using the data directory %s. Stop it first, or set"
+                    + " TRANSFER_DATA_DIR to another directory.")
+                .formatted(owner, settings.dataDir()));
+      }
+      channel.truncate(0);
+      channel.write(
+          StandardCharsets.UTF_8.encode(ProcessHandle.current().pid() + System.lineSeparator()));
+      synchronized (lifecycle) {
+        lockChannel = channel; // Held (and the lock with it) until this JVM exits.
+      }
+    } catch (IOException e) {
+      throw new LaunchFailure(2, "Cannot lock %s: %s".formatted(lockFile, e.getMessage()));
+    }
+  }
+
+  /**
+   * A launcher killed with SIGKILL cannot stop its PostgreSQL, which runs as a separate daemon;
+   * normally the watcher started beside it does, but if that failed too the server would hold the
+   * port and the data directory. We own the data directory now (the lock), so stop it.
+   */
+  private void stopLeftoverPostgres() {
+    List<Path> pidFiles;
+    try (Stream<Path> files = Files.walk(settings.postgresDir(), 3)) {
+      pidFiles = files.filter(p -> p.getFileName().toString().equals("postmaster.pid")).toList();
+    } catch (IOException e) {
+      return; // Nothing readable there; PostgreSQL's own start will report real problems.
+    }
+    for (Path pidFile : pidFiles) {
+      long pid;
+      try {
+        pid = Long.parseLong(Files.readAllLines(pidFile).get(0).trim());
+      } catch (IOException | RuntimeException e) {
+        continue;
+      }
+      ProcessHandle.of(pid)
+          .filter(ProcessHandle::isAlive)
+          .filter(h -> h.info().command().map(c -> c.endsWith("postgres")).orElse(false))
+          .ifPresent(
+              postmaster -> {
+                say(
+                    "Stopping PostgreSQL left running by an earlier launcher (pid %d, data %s) ...",
+                    pid, pidFile.getParent());
+                signal(pid, "INT"); // "Fast" shutdown: disconnects clients, then stops.
+                try {
+                  postmaster.onExit().get(30, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                  postmaster.destroyForcibly();
+                }
+              });
+    }
+  }
+
+  private record PortUse(int port, String what, String variable) {}
+
+  private void checkPorts() {
+    List<PortUse> uses = new ArrayList<>();
+    uses.add(new PortUse(settings.apiPort(), "the API", "TRANSFER_API_PORT"));
+    uses.add(new PortUse(settings.kafkaPort(), "Kafka", "TRANSFER_KAFKA_PORT"));
+    // The embedded broker's KRaft controller listens on the next port.
+    uses.add(
+        new PortUse(
+            settings.kafkaPort() + 1,
+            "the Kafka controller (Kafka port + 1)",
+            "TRANSFER_KAFKA_PORT"));
+    if (settings.embeddedDatabase()) {
+      uses.add(new PortUse(settings.dbPort(), "PostgreSQL", "TRANSFER_DB_PORT"));
+    }
+    for (int i = 1; i <= settings.workers(); i++) {
+      uses.add(
+          new PortUse(
+              settings.workerPort(i),
+              "worker-" + i + "'s health endpoint (worker i uses base port + i - 1)",
+              "TRANSFER_WORKER_BASE_PORT"));
+    }
+    Map<Integer, PortUse> byPort = new LinkedHashMap<>();
+    for (PortUse use : uses) {
+      if (use.port() > 65535) {
+        throw new LaunchFailure(
+            2,
+            "Port %d for %s is out of range; change %s."
+                .formatted(use.port(), use.what(), use.variable()));
+      }
+      PortUse other = byPort.putIfAbsent(use.port(), use);
+      if (other != null) {
+        throw new LaunchFailure(
+            2,
+            "Port %d would be used by both %s and %s; change %s or %s."
+                .formatted(use.port(), other.what(), use.what(), other.variable(), use.variable()));
+      }
+    }
+    for (PortUse use : uses) {
+      if (!isFree(use.port())) {
+        throw new LaunchFailure(
+            2,
+            "Port %d on 127.0.0.1 is already in use (needed for %s); set %s to a free port."
+                .formatted(use.port(), use.what(), use.variable()));
+      }
+    }
+  }
+
+  private static boolean isFree(int port) {
+    // Binding is the only reliable test; SO_REUSEADDR (Java's default here) keeps connections in
+    // TIME_WAIT from a previous run from counting as "in use", as they will not stop the services.
+    try (ServerSocket socket = new ServerSocket()) {
+      socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------- API key
+
+  private String apiKey() {
+    if (settings.apiKey() != null) {
+      return settings.apiKey().trim();
+    }
+    Path file = settings.apiKeyFile();
+    try {
+      if (Files.isRegularFile(file)) {
+        String saved = Files.readString(file, StandardCharsets.UTF_8).trim();
+        if (!saved.isEmpty()) {
+          restrictToOwner(file);
+          return saved;
+        }
+      }
+      byte[] random = new byte[32];
+      new SecureRandom().nextBytes(random);
+      String key = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+      Path tmp = file.resolveSibling("api-key.tmp");
+      Files.deleteIfExists(tmp);
+      // Created owner-only from the start, so the key is never readable by others, not even
+      // briefly; moved into place so a crash never leaves a half-written key.
+      if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+        Files.createFile(
+            tmp,
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      } else {
+        Files.createFile(tmp);
+      }
+      Files.writeString(tmp, key + System.lineSeparator(), StandardCharsets.UTF_8);
+      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      say("Generated a new API key; saved in %s (mode 600)", file);
+      return key;
+    } catch (IOException e) {
+      throw new LaunchFailure(
+          2,
+          "Cannot read or save the API key in %s (%s); set TRANSFER_API_KEY instead."
+              .formatted(file, e.getMessage()));
+    }
+  }
+
+  private static void restrictToOwner(Path file) throws IOException {
+    if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
+      Set<PosixFilePermission> ownerOnly = PosixFilePermissions.fromString("rw-------");
+      if (!ownerOnly.equals(perms)) {
+        Files.setPosixFilePermissions(file, ownerOnly);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- PostgreSQL and Kafka
+
+  private record Database(String jdbcUrl, String user, String password) {}
+
+  private Database startDatabase(Path launcherLog) {
+    if (!settings.embeddedDatabase()) {
+      Database db = new Database(settings.dbUrl(), settings.dbUser(), settings.dbPassword());
+      say("Using PostgreSQL at %s", db.jdbcUrl());
+      checkConnection(db);
+      return db;
+    }
+    say(
+        "Starting PostgreSQL on 127.0.0.1:%d (data in %s) ...",
+        settings.dbPort(), settings.postgresDir());
+    long t0 = System.nanoTime();
+    LocalPostgres pg =
+        step(
+            () -> {
+              try {
+                postgres = LocalPostgres.start(settings.postgresDir(), settings.dbPort(), true);
+              } catch (Exception e) {
+                Logger.getLogger(LocalCluster.class.getName())
+                    .log(Level.SEVERE, "PostgreSQL did not start", e);
+                throw new LaunchFailure(
+                    1,
+                    "PostgreSQL did not start: %s%nDetails are in %s"
+                        .formatted(describe(e), launcherLog));
+              }
+              postgresWatcher = watchPostgres();
+              return postgres;
+            });
+    try {
+      pg.createDatabaseIfMissing(DATABASE);
+    } catch (Exception e) {
+      Logger.getLogger(LocalCluster.class.getName())
+          .log(Level.SEVERE, "Cannot create the database", e);
+      throw new LaunchFailure(
+          1,
+          "Cannot create the database '%s': %s%nDetails are in %s"
+              .formatted(DATABASE, describe(e), launcherLog));
+    }
+    say("  PostgreSQL is ready (%.1f s)", (System.nanoTime() - t0) / 1e9);
+    return new Database(pg.jdbcUrl(DATABASE), pg.user(), pg.password());
+  }
+
+  private static void checkConnection(Database db) {
+    DriverManager.setLoginTimeout(10);
+    try (Connection c = DriverManager.getConnection(db.jdbcUrl(), db.user(), db.password())) {
+      c.isValid(5);
+    } catch (SQLException e) {
+      throw new LaunchFailure(
+          1,
+          ("Cannot connect to PostgreSQL at %s: %s%nCheck TRANSFER_DB_URL, TRANSFER_DB_USER and"
+                  + " TRANSFER_DB_PASSWORD.")
+              .formatted(db.jdbcUrl(), e.getMessage()));
+    }
+  }
+
+  /**
+   * PostgreSQL runs as a daemon (pg_ctl detaches it), so nothing stops it if this JVM dies without
+   * running its shutdown hook. This small shell in its own session outlives us, notices when our
+   * pid is gone and stops the server ("fast" shutdown) through its pid file; after a clean shutdown
+   * the pid file is gone and the watcher, which we also end, does nothing.
+   */
+  private Process watchPostgres() {
+    String script =
+        """
+        while kill -0 "$1" 2>/dev/null; do sleep 1; done
+        find "$2" -maxdepth 3 -name postmaster.pid | while read -r f; do
+          kill -INT "$(head -n 1 "$f")" 2>/dev/null
+        done
+        """;
+    List<String> command = new ArrayList<>();
+    if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+      command.add("/usr/bin/setsid");
+    }
+    command.addAll(
+        List.of(
+            "sh",
+            "-c",
+            script,
+            "postgres-watcher",
+            Long.toString(ProcessHandle.current().pid()),
+            settings.postgresDir().toString()));
+    try {
+      return new ProcessBuilder(command)
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+          .redirectErrorStream(true)
+          .start();
+    } catch (IOException e) {
+      Logger.getLogger(LocalCluster.class.getName())
+          .log(Level.WARNING, "No PostgreSQL watcher: " + e.getMessage());
+      return null;
+    }
+  }
+
+  private String startKafka(Path launcherLog) {
+    say(
+        "Starting Kafka on 127.0.0.1:%d (log in %s) ...",
+        settings.kafkaPort(), settings.kafkaDir());
+    long t0 = System.nanoTime();
+    EmbeddedKafka broker =
+        step(
+            () -> {
+              try {
+                kafka = EmbeddedKafka.start(settings.kafkaDir(), settings.kafkaPort());
+              } catch (Exception e) {
+                Logger.getLogger(LocalCluster.class.getName())
+                    .log(Level.SEVERE, "Kafka did not start", e);
+                throw new LaunchFailure(
+                    1,
+                    "Kafka did not start: %s%nDetails are in %s"
+                        .formatted(describe(e), launcherLog));
+              }
+              return kafka;
+            });
+    try {
+      broker.createTopics(TOPICS);
+    } catch (Exception e) {
+      Logger.getLogger(LocalCluster.class.getName())
+          .log(Level.SEVERE, "Cannot create the topics", e);
+      throw new LaunchFailure(
+          1,
+          "Cannot create the Kafka topics %s: %s%nDetails are in %s"
+              .formatted(TOPICS.keySet(), describe(e), launcherLog));
+    }
+    say("  Kafka is ready (%.1f s)", (System.nanoTime() - t0) / 1e9);
+    return broker.bootstrapServers();
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  private interface Step<T> {
+    T run();
+  }
+
+  private <T> T step(Step<T> action) {
+    synchronized (lifecycle) {
+      if (stopping) {
+        throw new LaunchFailure(1, "stopping");
+      }
+      return action.run();
+    }
+  }
+
+  private void step(Runnable action) {
+    step(
+        () -> {
+          action.run();
+          return null;
+        });
+  }
+
+  boolean isStopping() {
+    synchronized (lifecycle) {
+      return stopping;
+    }
+  }
+
+  /**
+   * Stops everything this launcher started, in dependency order: workers first (they hand their
+   * tasks back through the api's database and Kafka), then the api, then Kafka and PostgreSQL.
+   */
+  private void shutdown() {
+    SupervisedService apiService;
+    List<SupervisedService> workerServices;
+    EmbeddedKafka broker;
+    LocalPostgres pg;
+    Process watcher;
+    synchronized (lifecycle) {
+      if (stopping) {
+        return;
+      }
+      stopping = true;
+      apiService = api;
+      workerServices = List.copyOf(workers);
+      broker = kafka;
+      pg = postgres;
+      watcher = postgresWatcher;
+    }
+    if (apiService == null && broker == null && pg == null) {
+      return; // Failed before starting anything: nothing to say.
+    }
+    System.out.println();
+    say("Stopping the cluster ...");
+    if (!workerServices.isEmpty()) {
+      // In parallel: each may take up to the grace period to hand its tasks back.
+      // One thread each: the common pool has a single thread on a two-core machine.
+      List<Thread> stoppers = new ArrayList<>();
+      for (SupervisedService worker : workerServices) {
+        Thread t = new Thread(() -> stopService(worker), "stop-" + worker.name());
+        t.start();
+        stoppers.add(t);
+      }
+      for (Thread t : stoppers) {
+        joinUninterruptibly(t);
+      }
+    }
+    if (apiService != null) {
+      stopService(apiService);
+    }
+    if (broker != null) {
+      try {
+        broker.close();
+        say("  Kafka stopped");
+      } catch (Exception e) {
+        say("  Kafka did not stop cleanly: %s", describe(e));
+      }
+    }
+    if (pg != null) {
+      try {
+        pg.close();
+        say("  PostgreSQL stopped");
+      } catch (Exception e) {
+        say("  PostgreSQL did not stop cleanly: %s", describe(e));
+      }
+    }
+    if (watcher != null) {
+      watcher.destroy();
+    }
+    scheduler.shutdownNow();
+    say("Stopped.");
+  }
+
+  private static void joinUninterruptibly(Thread t) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        t.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void stopService(SupervisedService service) {
+    ServiceProcess process = service.current();
+    service.stop();
+    if (process != null) {
+      // 137 = SIGKILL: it did not stop within the grace period (or someone killed it).
+      say(
+          "  %s stopped (pid %d)%s",
+          service.name(),
+          process.pid(),
+          process.exitCode() == 137 ? ", killed after " + STOP_GRACE.toSeconds() + " s" : "");
+    }
+  }
+
+  // ---------------------------------------------------------------- output
+
+  private void printBanner(String apiKey, Database db, String bootstrap) {
+    String api = "http://127.0.0.1:" + settings.apiPort();
+    String keySource =
+        settings.apiKey() != null ? "from TRANSFER_API_KEY" : "saved in " + settings.apiKeyFile();
+    String workersLine =
+        settings.workers() == 0
+            ? "none (TRANSFER_WORKERS=0)"
+            : "%d, health on 127.0.0.1:%d%s"
+                .formatted(
+                    settings.workers(),
+                    settings.workerBasePort(),
+                    settings.workers() == 1 ? "" : "-" + settings.workerPort(settings.workers()));
+    String banner =
+        String.join(
+            System.lineSeparator(),
+            "",
+            "The transfer cluster is running.",
+            "  API         " + api,
+            "  API key     " + apiKey + "   (" + keySource + ")",
+            "  Workers     " + workersLine,
+            "  Kafka       " + bootstrap,
+            "  PostgreSQL  " + db.jdbcUrl(),
+            "  Objects     " + settings.objectsDir(),
+            "  Logs        "
+                + settings.logsDir()
+                + "   (api-service.log, worker-N.log, launcher.log)",
+            "",
+            "Try:",
+            "  curl -H \"Authorization: Bearer "
+                + apiKey
+                + "\" "
+                + api
+                + "/v1/sessions/demo -X PUT -H 'Content-Type: application/json' -d '{}'",
+            "",
+            "Ctrl-C stops everything.",
+            "");
+    synchronized (System.out) {
+      System.out.println(banner);
+    }
+  }
+
+  /** One line to the terminal; whole lines, even when supervisors print at the same time. */
+  static void say(String format, Object... args) {
+    String line = args.length == 0 ? format : String.format(format, args);
+    synchronized (System.out) {
+      System.out.println(line);
+      System.out.flush();
+    }
+  }
+
+  private static void signal(long pid, String sig) {
+    try {
+      new ProcessBuilder("kill", "-" + sig, Long.toString(pid))
+          .redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+          .start()
+          .waitFor();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static String describe(Throwable e) {
+    // The innermost message is usually the one that names the real problem.
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    String message = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+    return t == e ? message : message + " (" + e.getClass().getSimpleName() + ")";
+  }
+
+  /**
+   * Kafka, PostgreSQL (its server output) and the JDK log through java.util.logging here; all of it
+   * goes to the launcher's log file, so the terminal shows only the launcher's own lines.
+   */
+  private static void logTo(Path file) {
+    System.setProperty(
+        "java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+    try {
+      LogManager.getLogManager().reset();
+      FileHandler handler = new FileHandler(file.toString(), true);
+      handler.setFormatter(new SimpleFormatter());
+      handler.setEncoding(StandardCharsets.UTF_8.name());
+      Logger root = Logger.getLogger("");
+      root.setLevel(Level.INFO);
+      root.addHandler(handler);
+    } catch (IOException e) {
+      throw new LaunchFailure(
+          2, "Cannot write the launcher's log %s: %s".formatted(file, e.getMessage()));
+    }
+  }
+
+  private static final String USAGE =
+      """
+      Usage: deploy/local/start
+      Runs PostgreSQL, Kafka, the api-service and the workers on 127.0.0.1 until Ctrl-C.
+
+      Environment (all optional):
+        TRANSFER_API_PORT          API port (8080)
+        TRANSFER_WORKERS           number of workers (2)
+        TRANSFER_WORKER_BASE_PORT  health port of worker 1; worker i uses base + i - 1 (API port + 1)
+        TRANSFER_KAFKA_PORT        Kafka port (9092); the Kafka controller uses the next one
+        TRANSFER_DB_PORT           embedded PostgreSQL port (15432)
+        TRANSFER_DB_URL            use this PostgreSQL (a JDBC URL) instead of the embedded one,
+        TRANSFER_DB_USER             with this user
+        TRANSFER_DB_PASSWORD         and password
+        TRANSFER_DATA_DIR          PostgreSQL data, Kafka log, objects, logs (<project>/.data)
+        TRANSFER_API_KEY           API key of the default tenant (default: saved in <data>/api-key,
+                                   generated on first start)
+        TRANSFER_JVM_OPTS          JVM options of the service processes (-Xmx512m)
+      Any Quarkus setting passes through by its environment name (e.g. QUARKUS_LOG_LEVEL=DEBUG).
+      """;
+}

@@ -1,0 +1,126 @@
+package transfer.deploy;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything {@link LocalCluster} reads from its environment, parsed and checked once up front so
+ * that a typo ends in one clear line instead of a failure halfway through starting the cluster.
+ *
+ * @param dbUrl an existing PostgreSQL to use instead of the embedded one, or null
+ * @param serviceJvmArgs JVM options for the service processes
+ */
+record Settings(
+    Path projectRoot,
+    Path dataDir,
+    int apiPort,
+    int kafkaPort,
+    int workers,
+    int workerBasePort,
+    int dbPort,
+    String dbUrl,
+    String dbUser,
+    String dbPassword,
+    String apiKey,
+    List<String> serviceJvmArgs) {
+
+  /** A development machine runs four JVMs of this cluster; the JVM's default heap is too eager. */
+  static final String DEFAULT_JVM_OPTS = "-Xmx512m";
+
+  static Settings from(Map<String, String> env, String projectRootProperty) {
+    Path root =
+        Path.of(blankToNull(projectRootProperty) != null ? projectRootProperty : "")
+            .toAbsolutePath()
+            .normalize();
+    String dataDir = blankToNull(env.get("TRANSFER_DATA_DIR"));
+    int apiPort = port(env, "TRANSFER_API_PORT", 8080);
+    int workers = integer(env, "TRANSFER_WORKERS", 2, 0, 100);
+    int workerBase = port(env, "TRANSFER_WORKER_BASE_PORT", apiPort + 1);
+    if (workerBase + workers - 1 > 65535) {
+      throw new LaunchFailure(
+          2,
+          "TRANSFER_WORKER_BASE_PORT %d leaves no room for %d workers; choose a lower port."
+              .formatted(workerBase, workers));
+    }
+    String jvmOpts = env.getOrDefault("TRANSFER_JVM_OPTS", DEFAULT_JVM_OPTS).trim();
+    List<String> jvmArgs =
+        jvmOpts.isEmpty() ? List.of() : new ArrayList<>(Arrays.asList(jvmOpts.split("\\s+")));
+    return new Settings(
+        root,
+        dataDir == null ? root.resolve(".data") : Path.of(dataDir).toAbsolutePath().normalize(),
+        apiPort,
+        port(env, "TRANSFER_KAFKA_PORT", 9092),
+        workers,
+        workerBase,
+        port(env, "TRANSFER_DB_PORT", 15432),
+        blankToNull(env.get("TRANSFER_DB_URL")),
+        blankToNull(env.get("TRANSFER_DB_USER")),
+        env.get("TRANSFER_DB_PASSWORD"),
+        blankToNull(env.get("TRANSFER_API_KEY")),
+        List.copyOf(jvmArgs));
+  }
+
+  boolean embeddedDatabase() {
+    return dbUrl == null;
+  }
+
+  int workerPort(int index) {
+    return workerBasePort + index - 1;
+  }
+
+  Path apiJar() {
+    return projectRoot.resolve("api-service/target/quarkus-app/quarkus-run.jar");
+  }
+
+  Path workerJar() {
+    return projectRoot.resolve("worker-service/target/quarkus-app/quarkus-run.jar");
+  }
+
+  Path kafkaDir() {
+    return dataDir.resolve("kafka");
+  }
+
+  Path postgresDir() {
+    return dataDir.resolve("postgres");
+  }
+
+  Path objectsDir() {
+    return dataDir.resolve("objects");
+  }
+
+  Path logsDir() {
+    return dataDir.resolve("logs");
+  }
+
+  Path apiKeyFile() {
+    return dataDir.resolve("api-key");
+  }
+
+  private static int port(Map<String, String> env, String name, int fallback) {
+    return integer(env, name, fallback, 1, 65535);
+  }
+
+  private static int integer(Map<String, String> env, String name, int fallback, int min, int max) {
+    String raw = blankToNull(env.get(name));
+    if (raw == null) {
+      return fallback;
+    }
+    try {
+      int value = Integer.parseInt(raw.trim());
+      if (value >= min && value <= max) {
+        return value;
+      }
+    } catch (NumberFormatException e) {
+      // Reported below, together with the range.
+    }
+    throw new LaunchFailure(
+        2, "%s must be a number from %d to %d; got '%s'.".formatted(name, min, max, raw));
+  }
+
+  private static String blankToNull(String s) {
+    return s == null || s.isBlank() ? null : s;
+  }
+}

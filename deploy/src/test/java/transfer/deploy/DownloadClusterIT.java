@@ -1,0 +1,230 @@
+package transfer.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import transfer.testkit.EventLog;
+import transfer.testkit.Origin;
+
+/**
+ * The download path end to end: the api-service and two workers as separate JVMs (heap capped at
+ * 128 MiB), a real Kafka broker, a real PostgreSQL and the scriptable origin over loopback.
+ */
+class DownloadClusterIT {
+  private static ClusterFixture cluster;
+  private static Origin origin;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = ClusterFixture.get();
+    origin = Origin.start();
+  }
+
+  @AfterAll
+  static void stopOrigin() {
+    origin.close();
+  }
+
+  @Test
+  void downloads256MiBWithTheRightDigestAndExactlyOneCompletionEvent() throws Exception {
+    long size = 256L << 20;
+    String sid = newSession("{}");
+    String tid = submit(sid, origin.url("/bytes/" + size + "?seed=7"), "{\"job\":\"big\"}");
+
+    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(3));
+    String expected = Origin.sha256Hex(size, 7);
+    assertThat(task.get("state").asText()).isEqualTo("completed");
+    assertThat(task.get("sha256").asText()).isEqualTo(expected);
+    assertThat(task.get("bytesTransferred").asLong()).isEqualTo(size);
+
+    ClusterFixture.Content content = cluster.content(sid, tid);
+    assertThat(content.status()).isEqualTo(200);
+    assertThat(content.size()).isEqualTo(size);
+    assertThat(content.sha256()).isEqualTo(expected);
+
+    List<JsonNode> events = eventsUntilCompleted(sid);
+    List<JsonNode> completed = ofType(events, "transfer.task.completed");
+    assertThat(completed).hasSize(1);
+    assertThat(completed.get(0).get("id").asText()).isEqualTo(tid + ":completed");
+    assertThat(completed.get(0).get("subject").asText()).isEqualTo(tid);
+    assertThat(completed.get(0).get("source").asText()).isEqualTo("/sessions/" + sid);
+    assertThat(completed.get(0).get("data").get("error").isNull()).isTrue();
+    assertThat(completed.get(0).get("data").get("metadata").get("job").asText()).isEqualTo("big");
+
+    List<JsonNode> downloaded = ofType(events, "transfer.task.downloaded");
+    assertThat(downloaded).hasSize(1);
+    assertThat(downloaded.get(0).get("data").get("sha256").asText()).isEqualTo(expected);
+    assertThat(downloaded.get(0).get("data").get("size").asLong()).isEqualTo(size);
+    assertThat(downloaded.get(0).get("data").get("location").asText()).startsWith("file:");
+
+    // Progress never goes backwards, and the sequence numbers increase in topic order.
+    long lastTotal = -1;
+    long lastSeq = 0;
+    for (JsonNode e : events) {
+      assertThat(e.get("sequence").asLong()).isGreaterThan(lastSeq);
+      lastSeq = e.get("sequence").asLong();
+      if (e.get("type").asText().equals("transfer.task.progress")) {
+        long total = e.get("data").get("totalBytesTransferred").asLong();
+        assertThat(total).isGreaterThanOrEqualTo(lastTotal);
+        lastTotal = total;
+      }
+    }
+    assertThat(ofType(events, "transfer.task.progress")).isNotEmpty();
+    assertThat(lastTotal).isEqualTo(size);
+
+    // Replay through the API serves the same events.
+    ClusterFixture.Answer replay =
+        cluster.call("GET", "/v1/sessions/" + sid + "/events?after=0&limit=1000", null);
+    assertThat(replay.status()).isEqualTo(200);
+    List<String> replayIds = new ArrayList<>();
+    replay.body().get("events").forEach(e -> replayIds.add(e.get("id").asText()));
+    assertThat(replayIds)
+        .containsExactlyElementsOf(
+            events.stream().map(e -> e.get("id").asText()).distinct().toList());
+  }
+
+  @Test
+  void a404FromTheOriginEndsTheTaskFailedWithOneCompletionAndNoBytes() throws Exception {
+    String sid = newSession("{}");
+    String tid = submit(sid, origin.url("/bytes/1000?seed=1&status=404"), null);
+
+    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    assertThat(task.get("state").asText()).isEqualTo("failed");
+    assertThat(task.get("error").get("code").asText()).isEqualTo("http_status");
+    assertThat(task.get("error").get("httpStatus").asInt()).isEqualTo(404);
+    assertThat(task.get("error").get("retryable").asBoolean()).isFalse();
+    assertThat(task.get("attempt").asInt()).isEqualTo(1);
+    assertThat(task.get("location").isNull()).isTrue();
+
+    ClusterFixture.Answer content =
+        cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid + "/content", null);
+    assertThat(content.status()).isEqualTo(409);
+    assertThat(content.contentType()).startsWith("application/problem+json");
+
+    List<JsonNode> completed = ofType(eventsUntilCompleted(sid), "transfer.task.completed");
+    assertThat(completed).hasSize(1);
+    assertThat(completed.get(0).get("data").get("error").get("code").asText())
+        .isEqualTo("http_status");
+    assertThat(storedObjectsOf(tid)).isEmpty();
+  }
+
+  @Test
+  void aBodyCutOffMidStreamIsRetriedAndNeverServedAsContent() throws Exception {
+    String sid =
+        newSession(
+            "{\"retry\":{\"maxAttempts\":2,\"initialBackoff\":\"PT0.2S\",\"maxBackoff\":\"PT0.5S\"}}");
+    origin.clearRequests();
+    String url = origin.url("/bytes/" + (8 << 20) + "?seed=3&cutAfter=1000000");
+    String tid = submit(sid, url, null);
+
+    // While it fails and retries, the half-written body is never readable as content.
+    await()
+        .atMost(Duration.ofMinutes(1))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () -> {
+              ClusterFixture.Answer c =
+                  cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid + "/content", null);
+              assertThat(c.status()).isEqualTo(409);
+              JsonNode t =
+                  cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null).body();
+              return t.get("state").asText().equals("failed");
+            });
+    JsonNode task = cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null).body();
+    assertThat(task.get("error").get("code").asText()).isEqualTo("attempts_exhausted");
+    assertThat(task.get("error").get("message").asText()).contains("connection_failed");
+    assertThat(task.get("attempt").asInt()).isEqualTo(2);
+    assertThat(origin.requests().stream().filter(r -> r.path().startsWith("/bytes/")).count())
+        .isEqualTo(2);
+    assertThat(ofType(eventsUntilCompleted(sid), "transfer.task.completed")).hasSize(1);
+    assertThat(storedObjectsOf(tid)).isEmpty();
+  }
+
+  @Test
+  void aWorkerWith128MiBOfHeapDownloads2GiB() throws Exception {
+    long size = 2L << 30;
+    String sid = newSession("{}");
+    String tid = submit(sid, origin.url("/bytes/" + size + "?seed=11"), null);
+
+    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(5));
+    assertThat(task.get("state").asText()).as("task %s", task).isEqualTo("completed");
+    assertThat(task.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 11));
+    assertThat(cluster.workers).allMatch(ServiceProcess::isAlive);
+    // The object is not needed after the check; free the disk.
+    for (Path p : storedObjectsOf(tid)) {
+      Files.deleteIfExists(p);
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private static String newSession(String config) throws Exception {
+    String sid = "s-" + UUID.randomUUID();
+    ClusterFixture.Answer a = cluster.call("PUT", "/v1/sessions/" + sid, config);
+    assertThat(a.status()).as("PUT session: %s", a.body()).isEqualTo(201);
+    return sid;
+  }
+
+  private static String submit(String sid, String url, String metadata) throws Exception {
+    String body =
+        "{\"type\":\"download\",\"url\":\""
+            + url
+            + "\""
+            + (metadata != null ? ",\"metadata\":" + metadata : "")
+            + "}";
+    ClusterFixture.Answer a = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body);
+    assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
+    assertThat(a.body().get("state").asText()).isEqualTo("queued");
+    return a.body().get("id").asText();
+  }
+
+  private static JsonNode awaitFinal(String sid, String tid, Duration timeout) {
+    JsonNode[] last = new JsonNode[1];
+    await()
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              last[0] = cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null).body();
+              String state = last[0].get("state").asText();
+              return state.equals("completed")
+                  || state.equals("failed")
+                  || state.equals("canceled");
+            });
+    return last[0];
+  }
+
+  private static List<JsonNode> eventsUntilCompleted(String sid) {
+    return EventLog.readSession(
+        cluster.infra.kafkaBootstrap(),
+        "transfer-events",
+        sid,
+        got -> got.stream().anyMatch(e -> e.get("type").asText().equals("transfer.task.completed")),
+        Duration.ofSeconds(30));
+  }
+
+  /** Events of one type as they are on the topic: no faults here, so no redelivery either. */
+  private static List<JsonNode> ofType(List<JsonNode> events, String type) {
+    return events.stream().filter(e -> e.get("type").asText().equals(type)).toList();
+  }
+
+  private static List<Path> storedObjectsOf(String tid) throws Exception {
+    if (!Files.exists(cluster.storageRoot)) {
+      return List.of();
+    }
+    try (Stream<Path> all = Files.walk(cluster.storageRoot)) {
+      return all.filter(p -> p.getFileName().toString().startsWith(tid)).toList();
+    }
+  }
+}

@@ -1,0 +1,935 @@
+package transfer.ledger;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+import transfer.contracts.CloudEvent;
+import transfer.contracts.Doorbell;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.EventTypes;
+import transfer.contracts.Json;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskError;
+import transfer.contracts.TaskRequest;
+import transfer.contracts.TaskState;
+import transfer.contracts.TaskType;
+import transfer.contracts.Topics;
+
+/**
+ * Every statement of the task state machine, used by both services. A worker's write names the
+ * lease epoch it holds ({@code WHERE id = ? AND lease_epoch = ? AND state = 'running'}); zero rows
+ * means another worker (or the reaper) has taken the task over, and the caller must stop.
+ *
+ * <p>Events are written in the same transaction as the state they report, numbered per session
+ * under the session row's lock, and put in the outbox for the relay to publish. Time comes from the
+ * injected clock so that leases and backoff are testable without sleeping.
+ */
+public final class Ledger {
+  public static final String OUTBOX_CHANNEL = "transfer_outbox";
+  private static final Logger LOG = Logger.getLogger(Ledger.class);
+  private static final String TASK_COLUMNS =
+      "t.id, t.tenant_id, t.session_id, t.type, t.state, t.url, t.request, t.priority, t.attempt,"
+          + " t.max_attempts, t.next_attempt_at, t.lease_owner, t.lease_epoch, t.lease_expires_at,"
+          + " t.bytes_transferred, t.bytes_durable, t.bytes_expected, t.etag, t.last_modified,"
+          + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at";
+
+  private final DataSource dataSource;
+  private final Clock clock;
+  private final ObjectMapper json = Json.mapper();
+
+  public Ledger(DataSource dataSource, Clock clock) {
+    this.dataSource = dataSource;
+    this.clock = clock;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  // ---------------------------------------------------------------- tenants and keys
+
+  /** Creates the tenant if missing and registers the key hash for it (idempotent). */
+  public void ensureTenantKey(String tenantId, String keyId, byte[] keyHash) {
+    tx(
+        "register key for tenant " + tenantId,
+        c -> {
+          Timestamp now = now();
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "insert into tenants (id, name, created_at) values (?, ?, ?)"
+                      + " on conflict (id) do nothing")) {
+            ps.setString(1, tenantId);
+            ps.setString(2, tenantId);
+            ps.setTimestamp(3, now);
+            ps.executeUpdate();
+          }
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "insert into api_keys (id, tenant_id, key_hash, created_at) values (?, ?, ?, ?)"
+                      + " on conflict (key_hash) do nothing")) {
+            ps.setString(1, keyId);
+            ps.setString(2, tenantId);
+            ps.setBytes(3, keyHash);
+            ps.setTimestamp(4, now);
+            ps.executeUpdate();
+          }
+          return null;
+        });
+  }
+
+  /** The tenant owning a non-revoked key with this SHA-256 hash. */
+  public Optional<String> tenantForKeyHash(byte[] keyHash) {
+    return tx(
+        "look up api key",
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select tenant_id from api_keys where key_hash = ? and revoked_at is null")) {
+            ps.setBytes(1, keyHash);
+            try (ResultSet rs = ps.executeQuery()) {
+              return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+            }
+          }
+        });
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  /** Creates the session or replaces its configuration; {@code created} tells which. */
+  public SessionRow upsertSession(String tenantId, String sessionId, SessionConfig config) {
+    return tx(
+        "save session " + sessionId,
+        c -> {
+          Timestamp now = now();
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "insert into sessions (tenant_id, id, config, created_at, updated_at)"
+                      + " values (?, ?, ?::jsonb, ?, ?)"
+                      + " on conflict (tenant_id, id) do update"
+                      + " set config = excluded.config, updated_at = excluded.updated_at"
+                      + " returning tenant_id, id, state, config, created_at, updated_at,"
+                      + " (xmax = 0) as created")) {
+            ps.setString(1, tenantId);
+            ps.setString(2, sessionId);
+            ps.setString(3, write(config.withDefaults()));
+            ps.setTimestamp(4, now);
+            ps.setTimestamp(5, now);
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              return sessionRow(rs, rs.getBoolean("created"));
+            }
+          }
+        });
+  }
+
+  public Optional<SessionRow> session(String tenantId, String sessionId) {
+    return tx(
+        "read session " + sessionId,
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select tenant_id, id, state, config, created_at, updated_at from sessions"
+                      + " where tenant_id = ? and id = ?")) {
+            ps.setString(1, tenantId);
+            ps.setString(2, sessionId);
+            try (ResultSet rs = ps.executeQuery()) {
+              return rs.next() ? Optional.of(sessionRow(rs, false)) : Optional.empty();
+            }
+          }
+        });
+  }
+
+  // ---------------------------------------------------------------- submit
+
+  /**
+   * Writes a new task and, when it may start now, its doorbell in the outbox: one transaction, so
+   * that a crash after the commit cannot lose the announcement.
+   */
+  public TaskRow submit(
+      String tenantId, String sessionId, TaskRequest request, SessionConfig session) {
+    String id = UUID.randomUUID().toString();
+    return tx(
+        "submit task to session " + sessionId,
+        c -> {
+          Instant nowInstant = clock.instant();
+          Timestamp now = Timestamp.from(nowInstant);
+          boolean later =
+              request.earliestBeginAt() != null && request.earliestBeginAt().isAfter(nowInstant);
+          TaskState state = later ? TaskState.WAITING : TaskState.QUEUED;
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "insert into tasks (id, tenant_id, session_id, type, state, url, request,"
+                      + " priority, max_attempts, next_attempt_at, announced_at, bytes_expected,"
+                      + " created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?,"
+                      + " ?, ?, ?)")) {
+            ps.setString(1, id);
+            ps.setString(2, tenantId);
+            ps.setString(3, sessionId);
+            ps.setString(4, request.type().wire());
+            ps.setString(5, state.wire());
+            ps.setString(6, request.url());
+            ps.setString(7, write(request));
+            ps.setDouble(8, request.priority() != null ? request.priority() : 0.5);
+            ps.setInt(9, session.retry().maxAttempts());
+            ps.setTimestamp(10, later ? Timestamp.from(request.earliestBeginAt()) : null);
+            ps.setTimestamp(11, later ? null : now);
+            setLong(ps, 12, request.expectedBytes());
+            ps.setTimestamp(13, now);
+            ps.setTimestamp(14, now);
+            ps.executeUpdate();
+          }
+          if (!later) {
+            doorbell(c, id, sessionId);
+          }
+          return taskById(c, id).orElseThrow();
+        });
+  }
+
+  public Optional<TaskRow> task(String tenantId, String sessionId, String taskId) {
+    return tx(
+        "read task " + taskId,
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select "
+                      + TASK_COLUMNS
+                      + " from tasks t where t.tenant_id = ? and t.session_id = ? and t.id = ?")) {
+            ps.setString(1, tenantId);
+            ps.setString(2, sessionId);
+            ps.setString(3, taskId);
+            try (ResultSet rs = ps.executeQuery()) {
+              return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
+            }
+          }
+        });
+  }
+
+  // ---------------------------------------------------------------- worker side
+
+  /**
+   * Claims a queued task for {@code owner}: one conditional update that bumps the fencing epoch and
+   * the attempt. Empty when the task is not queued (already claimed, final, or unknown): the
+   * doorbell was a duplicate or stale.
+   */
+  public Optional<TaskRow.Claim> claim(String taskId, String owner, Duration leaseTtl) {
+    return tx(
+        "claim task " + taskId,
+        c -> {
+          Instant now = clock.instant();
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "update tasks t set state = 'running', lease_owner = ?,"
+                      + " lease_epoch = t.lease_epoch + 1, lease_expires_at = ?,"
+                      + " attempt = t.attempt + 1, next_attempt_at = null, updated_at = ?"
+                      + " from sessions s where t.id = ? and t.state = 'queued'"
+                      + " and s.tenant_id = t.tenant_id and s.id = t.session_id"
+                      + " returning "
+                      + TASK_COLUMNS
+                      + ", s.config as session_config")) {
+            ps.setString(1, owner);
+            ps.setTimestamp(2, Timestamp.from(now.plus(leaseTtl)));
+            ps.setTimestamp(3, Timestamp.from(now));
+            ps.setString(4, taskId);
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next()) {
+                return Optional.empty();
+              }
+              TaskRow row = taskRow(rs);
+              SessionConfig cfg = read(rs.getString("session_config"), SessionConfig.class);
+              return Optional.of(new TaskRow.Claim(row, cfg.withDefaults()));
+            }
+          }
+        });
+  }
+
+  /** What a worker reports at a heartbeat; {@code progressEvent} adds a progress event. */
+  public record Heartbeat(
+      long bytesTransferred,
+      long bytesDurable,
+      Long bytesExpected,
+      String etag,
+      String lastModified,
+      boolean progressEvent,
+      long bytesSinceLastEvent) {}
+
+  /**
+   * Renews the lease and records progress, fenced by the epoch. False means the worker no longer
+   * owns the task and must stop at once.
+   */
+  public boolean heartbeat(String taskId, long epoch, Duration leaseTtl, Heartbeat hb) {
+    return tx(
+        "heartbeat task " + taskId,
+        c -> {
+          Instant now = clock.instant();
+          Optional<TaskRow> row =
+              fencedUpdate(
+                  c,
+                  taskId,
+                  epoch,
+                  "lease_expires_at = ?, bytes_transferred = ?,"
+                      + " bytes_durable = greatest(bytes_durable, ?),"
+                      + " bytes_expected = coalesce(?, bytes_expected), etag = coalesce(?, etag),"
+                      + " last_modified = coalesce(?, last_modified), updated_at = ?",
+                  ps -> {
+                    ps.setTimestamp(1, Timestamp.from(now.plus(leaseTtl)));
+                    ps.setLong(2, hb.bytesTransferred());
+                    ps.setLong(3, hb.bytesDurable());
+                    setLong(ps, 4, hb.bytesExpected());
+                    ps.setString(5, hb.etag());
+                    ps.setString(6, hb.lastModified());
+                    ps.setTimestamp(7, Timestamp.from(now));
+                    return 8;
+                  });
+          if (row.isEmpty()) {
+            return false;
+          }
+          if (hb.progressEvent()) {
+            ObjectNode data = json.createObjectNode();
+            data.put("bytesTransferred", hb.bytesSinceLastEvent());
+            data.put("totalBytesTransferred", hb.bytesTransferred());
+            if (hb.bytesExpected() != null) {
+              data.put("totalBytesExpected", hb.bytesExpected());
+            } else {
+              data.putNull("totalBytesExpected");
+            }
+            appendTaskEvent(c, row.get(), EventTypes.PROGRESS, UUID.randomUUID().toString(), data);
+          }
+          return true;
+        });
+  }
+
+  /**
+   * Marks a download completed under the fence and writes its {@code downloaded} and {@code
+   * completed} events, whose ids derive from the task so that no retry can mint a second
+   * completion. A last progress event (the whole size; {@code bytesSinceLastEvent} since the
+   * previous one) comes first. False: fenced out; the caller deletes its object.
+   */
+  public boolean completeDownload(
+      String taskId,
+      long epoch,
+      String location,
+      long size,
+      String sha256,
+      long bytesSinceLastEvent) {
+    return tx(
+        "complete task " + taskId,
+        c -> {
+          Timestamp now = now();
+          Optional<TaskRow> row =
+              fencedUpdate(
+                  c,
+                  taskId,
+                  epoch,
+                  "state = 'completed', location = ?, sha256 = ?, bytes_transferred = ?,"
+                      + " bytes_durable = ?, error = null, lease_owner = null,"
+                      + " lease_expires_at = null, updated_at = ?, finished_at = ?",
+                  ps -> {
+                    ps.setString(1, location);
+                    ps.setString(2, sha256);
+                    ps.setLong(3, size);
+                    ps.setLong(4, size);
+                    ps.setTimestamp(5, now);
+                    ps.setTimestamp(6, now);
+                    return 7;
+                  });
+          if (row.isEmpty()) {
+            return false;
+          }
+          ObjectNode progress = json.createObjectNode();
+          progress.put("bytesTransferred", bytesSinceLastEvent);
+          progress.put("totalBytesTransferred", size);
+          progress.put("totalBytesExpected", size);
+          appendTaskEvent(
+              c, row.get(), EventTypes.PROGRESS, UUID.randomUUID().toString(), progress);
+          ObjectNode downloaded = json.createObjectNode();
+          downloaded.put("location", location);
+          downloaded.put("size", size);
+          downloaded.put("sha256", sha256);
+          appendTaskEvent(c, row.get(), EventTypes.DOWNLOADED, taskId + ":downloaded", downloaded);
+          appendCompleted(c, row.get());
+          return true;
+        });
+  }
+
+  /** What became of a failed attempt. */
+  public enum FailOutcome {
+    /** Waiting for another attempt after the backoff. */
+    RETRY_SCHEDULED,
+    /** Final: the task failed and its completion event is written. */
+    FAILED,
+    /** The worker no longer held the task; nothing was written. */
+    FENCED
+  }
+
+  /**
+   * Records a failed attempt under the fence: retried after {@code backoff} when the error is
+   * retryable and attempts remain, else final with its completion event.
+   */
+  public FailOutcome failAttempt(String taskId, long epoch, TaskError error, Duration backoff) {
+    return tx(
+        "record failure of task " + taskId,
+        c -> {
+          Optional<TaskRow> current = lockRunning(c, taskId, epoch);
+          if (current.isEmpty()) {
+            return FailOutcome.FENCED;
+          }
+          TaskRow task = current.get();
+          Instant now = clock.instant();
+          if (error.retryable() && task.attempt() < task.maxAttempts()) {
+            updateUnfenced(
+                c,
+                taskId,
+                "state = 'waiting', next_attempt_at = ?, error = ?::jsonb, lease_owner = null,"
+                    + " lease_expires_at = null, updated_at = ?",
+                Timestamp.from(now.plus(backoff)),
+                write(error),
+                Timestamp.from(now));
+            return FailOutcome.RETRY_SCHEDULED;
+          }
+          TaskError finalError = error;
+          if (error.retryable()) {
+            finalError =
+                new TaskError(
+                    ErrorCodes.ATTEMPTS_EXHAUSTED,
+                    "gave up after "
+                        + task.attempt()
+                        + " attempts; last error "
+                        + error.code()
+                        + ": "
+                        + error.message(),
+                    error.httpStatus(),
+                    false);
+          }
+          finishFailed(c, task, finalError, now);
+          return FailOutcome.FAILED;
+        });
+  }
+
+  /**
+   * Hands a running task back (graceful stop): queued again with a fresh doorbell so another worker
+   * continues at once; the attempt does not count.
+   */
+  public boolean release(String taskId, long epoch, long bytesDurable) {
+    return tx(
+        "hand back task " + taskId,
+        c -> {
+          Timestamp now = now();
+          Optional<TaskRow> row =
+              fencedUpdate(
+                  c,
+                  taskId,
+                  epoch,
+                  "state = 'queued', attempt = greatest(attempt - 1, 0), lease_owner = null,"
+                      + " lease_expires_at = null, bytes_durable = greatest(bytes_durable, ?),"
+                      + " announced_at = ?, updated_at = ?",
+                  ps -> {
+                    ps.setLong(1, bytesDurable);
+                    ps.setTimestamp(2, now);
+                    ps.setTimestamp(3, now);
+                    return 4;
+                  });
+          row.ifPresent(r -> doorbell(c, r.id(), r.sessionId()));
+          return row.isPresent();
+        });
+  }
+
+  // ---------------------------------------------------------------- reaper
+
+  /**
+   * Leases that expired (the worker died or froze): back to queued with a new doorbell, or failed
+   * when no attempt remains. Safe to run in every replica ({@code SKIP LOCKED}).
+   */
+  public int reapExpiredLeases(int limit) {
+    return tx(
+        "reap expired leases",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> expired =
+              selectForUpdate(
+                  c,
+                  "t.state = 'running' and t.lease_expires_at < ? order by t.lease_expires_at",
+                  Timestamp.from(now),
+                  limit);
+          for (TaskRow t : expired) {
+            TaskError lost =
+                TaskError.of(
+                    ErrorCodes.LEASE_EXPIRED,
+                    "worker "
+                        + t.leaseOwner()
+                        + " stopped renewing its lease (epoch "
+                        + t.leaseEpoch()
+                        + ")",
+                    true);
+            if (t.attempt() >= t.maxAttempts()) {
+              LOG.warnf(
+                  "task %s: lease of %s (epoch %d) expired and no attempt remains; failing it",
+                  t.id(), t.leaseOwner(), t.leaseEpoch());
+              finishFailed(
+                  c,
+                  t,
+                  new TaskError(
+                      ErrorCodes.ATTEMPTS_EXHAUSTED,
+                      "gave up after " + t.attempt() + " attempts; " + lost.message(),
+                      null,
+                      false),
+                  now);
+            } else {
+              LOG.infof(
+                  "task %s: lease of %s (epoch %d) expired at %s; queued again for another worker",
+                  t.id(), t.leaseOwner(), t.leaseEpoch(), t.leaseExpiresAt());
+              updateUnfenced(
+                  c,
+                  t.id(),
+                  "state = 'queued', lease_owner = null, lease_expires_at = null, error ="
+                      + " ?::jsonb, announced_at = ?, updated_at = ?",
+                  write(lost),
+                  Timestamp.from(now),
+                  Timestamp.from(now));
+              doorbell(c, t.id(), t.sessionId());
+            }
+          }
+          return expired.size();
+        });
+  }
+
+  /** Waiting tasks whose time has come (retry backoff or earliestBeginAt): queued and announced. */
+  public int promoteDueTasks(int limit) {
+    return tx(
+        "promote due tasks",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> due =
+              selectForUpdate(
+                  c,
+                  "t.state = 'waiting' and t.next_attempt_at <= ? order by t.next_attempt_at",
+                  Timestamp.from(now),
+                  limit);
+          for (TaskRow t : due) {
+            updateUnfenced(
+                c,
+                t.id(),
+                "state = 'queued', next_attempt_at = null, announced_at = ?, updated_at = ?",
+                Timestamp.from(now),
+                Timestamp.from(now));
+            doorbell(c, t.id(), t.sessionId());
+          }
+          return due.size();
+        });
+  }
+
+  /**
+   * Queued tasks announced longer ago than {@code olderThan} and still unclaimed: their doorbell
+   * may be lost (a topic recreated, an offset skipped), so ring again. A duplicate is harmless.
+   */
+  public int reannounceStale(Duration olderThan, int limit) {
+    return tx(
+        "re-announce stale tasks",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> stale =
+              selectForUpdate(
+                  c,
+                  "t.state = 'queued' and t.announced_at < ? order by t.announced_at",
+                  Timestamp.from(now.minus(olderThan)),
+                  limit);
+          for (TaskRow t : stale) {
+            updateUnfenced(c, t.id(), "announced_at = ?", Timestamp.from(now));
+            doorbell(c, t.id(), t.sessionId());
+          }
+          if (!stale.isEmpty()) {
+            LOG.infof(
+                "re-announced %d queued tasks not claimed within %s", stale.size(), olderThan);
+          }
+          return stale.size();
+        });
+  }
+
+  // ---------------------------------------------------------------- outbox and events
+
+  /** The oldest unpublished outbox rows, in the order they must be published. */
+  public List<OutboxMessage> pendingOutbox(int limit) {
+    return tx(
+        "read outbox",
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select id, topic, msg_key, payload from outbox order by id limit ?")) {
+            ps.setInt(1, limit);
+            List<OutboxMessage> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                out.add(
+                    new OutboxMessage(
+                        rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4)));
+              }
+            }
+            return out;
+          }
+        });
+  }
+
+  public void deleteOutbox(List<Long> ids) {
+    if (ids.isEmpty()) {
+      return;
+    }
+    tx(
+        "delete published outbox rows",
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement("delete from outbox where id = any(?)")) {
+            ps.setArray(1, c.createArrayOf("bigint", ids.toArray()));
+            ps.executeUpdate();
+          }
+          return null;
+        });
+  }
+
+  /** Stored events of a session after {@code afterSeq}, in order (replay). */
+  public List<JsonNode> events(String tenantId, String sessionId, long afterSeq, int limit) {
+    return tx(
+        "read events of session " + sessionId,
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select payload from events where tenant_id = ? and session_id = ? and seq > ?"
+                      + " order by seq limit ?")) {
+            ps.setString(1, tenantId);
+            ps.setString(2, sessionId);
+            ps.setLong(3, afterSeq);
+            ps.setInt(4, limit);
+            List<JsonNode> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                out.add(json.readTree(rs.getString(1)));
+              }
+            }
+            return out;
+          }
+        });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private void finishFailed(Connection c, TaskRow task, TaskError error, Instant now)
+      throws SQLException {
+    updateUnfenced(
+        c,
+        task.id(),
+        "state = 'failed', error = ?::jsonb, lease_owner = null, lease_expires_at = null,"
+            + " next_attempt_at = null, updated_at = ?, finished_at = ?",
+        write(error),
+        Timestamp.from(now),
+        Timestamp.from(now));
+    TaskRow failed = taskById(c, task.id()).orElseThrow();
+    appendCompleted(c, failed);
+  }
+
+  private void appendCompleted(Connection c, TaskRow task) throws SQLException {
+    ObjectNode data = json.createObjectNode();
+    data.put("state", task.state().wire());
+    data.set("error", task.error() == null ? null : json.valueToTree(task.error()));
+    data.put("location", task.location());
+    if (task.state() == TaskState.COMPLETED) {
+      data.put("size", task.bytesTransferred());
+    }
+    data.put("sha256", task.sha256());
+    data.put("attempts", task.attempt());
+    appendTaskEvent(c, task, EventTypes.COMPLETED, task.id() + ":completed", data);
+  }
+
+  /** Adds a task's event: {@code taskId}, {@code type}, {@code metadata} join {@code data}. */
+  private void appendTaskEvent(
+      Connection c, TaskRow task, String type, String eventId, ObjectNode data)
+      throws SQLException {
+    ObjectNode full = json.createObjectNode();
+    full.put("taskId", task.id());
+    full.put("taskType", task.type().wire());
+    full.put("attempt", task.attempt());
+    full.setAll(data);
+    if (task.request().metadata() != null) {
+      full.set("metadata", task.request().metadata());
+    }
+    appendEvent(c, task.tenantId(), task.sessionId(), type, task.id(), eventId, full);
+  }
+
+  private void appendEvent(
+      Connection c,
+      String tenantId,
+      String sessionId,
+      String type,
+      String subject,
+      String eventId,
+      JsonNode data)
+      throws SQLException {
+    long seq;
+    boolean sendsEvents;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "update sessions set last_event_seq = last_event_seq + 1"
+                + " where tenant_id = ? and id = ? returning last_event_seq, config")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        seq = rs.getLong(1);
+        Boolean sends = read(rs.getString(2), SessionConfig.class).sendsEvents();
+        sendsEvents = sends == null || sends;
+      }
+    }
+    Instant time = clock.instant();
+    CloudEvent event =
+        new CloudEvent(
+            CloudEvent.SPEC_VERSION,
+            eventId,
+            type,
+            CloudEvent.sourceOf(sessionId),
+            subject,
+            time,
+            seq,
+            "application/json",
+            data);
+    String payload = write(event);
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "insert into events (tenant_id, session_id, seq, id, type, task_id, time, payload)"
+                + " values (?, ?, ?, ?, ?, ?, ?, ?::jsonb)")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      ps.setLong(3, seq);
+      ps.setString(4, eventId);
+      ps.setString(5, type);
+      ps.setString(6, subject);
+      ps.setTimestamp(7, Timestamp.from(time));
+      ps.setString(8, payload);
+      ps.executeUpdate();
+    }
+    if (sendsEvents) {
+      outbox(c, Topics.EVENTS, sessionId, payload);
+    }
+  }
+
+  private void doorbell(Connection c, String taskId, String sessionId) {
+    try {
+      outbox(c, Topics.TASKS, taskId, write(new Doorbell(taskId, sessionId)));
+    } catch (SQLException e) {
+      throw new LedgerException("cannot write doorbell of task " + taskId, e);
+    }
+  }
+
+  private void outbox(Connection c, String topic, String key, String payload) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)")) {
+      ps.setString(1, topic);
+      ps.setString(2, key);
+      ps.setString(3, payload);
+      ps.setTimestamp(4, now());
+      ps.executeUpdate();
+    }
+    // Wakes the relay at commit; several notifies in one transaction fold into one.
+    try (PreparedStatement ps = c.prepareStatement("select pg_notify(?, '')")) {
+      ps.setString(1, OUTBOX_CHANNEL);
+      ps.execute();
+    }
+  }
+
+  /** A statement filling its parameters from index 1 and returning the next free index. */
+  @FunctionalInterface
+  private interface Binder {
+    int bind(PreparedStatement ps) throws SQLException;
+  }
+
+  private Optional<TaskRow> fencedUpdate(
+      Connection c, String taskId, long epoch, String setClause, Binder binder)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "update tasks t set "
+                + setClause
+                + " where t.id = ? and t.lease_epoch = ? and t.state = 'running' returning "
+                + TASK_COLUMNS)) {
+      int i = binder.bind(ps);
+      ps.setString(i, taskId);
+      ps.setLong(i + 1, epoch);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
+      }
+    }
+  }
+
+  private Optional<TaskRow> lockRunning(Connection c, String taskId, long epoch)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select "
+                + TASK_COLUMNS
+                + " from tasks t where t.id = ? and t.lease_epoch = ? and t.state = 'running'"
+                + " for update")) {
+      ps.setString(1, taskId);
+      ps.setLong(2, epoch);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
+      }
+    }
+  }
+
+  private void updateUnfenced(Connection c, String taskId, String setClause, Object... params)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("update tasks set " + setClause + " where id = ?")) {
+      int i = 1;
+      for (Object p : params) {
+        ps.setObject(i++, p);
+      }
+      ps.setString(i, taskId);
+      ps.executeUpdate();
+    }
+  }
+
+  private List<TaskRow> selectForUpdate(Connection c, String where, Timestamp at, int limit)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select "
+                + TASK_COLUMNS
+                + " from tasks t where "
+                + where
+                + " limit ? for update skip locked")) {
+      ps.setTimestamp(1, at);
+      ps.setInt(2, limit);
+      List<TaskRow> out = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(taskRow(rs));
+        }
+      }
+      return out;
+    }
+  }
+
+  private Optional<TaskRow> taskById(Connection c, String id) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("select " + TASK_COLUMNS + " from tasks t where t.id = ?")) {
+      ps.setString(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
+      }
+    }
+  }
+
+  private TaskRow taskRow(ResultSet rs) throws SQLException {
+    String error = rs.getString("error");
+    return new TaskRow(
+        rs.getString("id"),
+        rs.getString("tenant_id"),
+        rs.getString("session_id"),
+        TaskType.fromWire(rs.getString("type")),
+        TaskState.fromWire(rs.getString("state")),
+        rs.getString("url"),
+        read(rs.getString("request"), TaskRequest.class),
+        rs.getDouble("priority"),
+        rs.getInt("attempt"),
+        rs.getInt("max_attempts"),
+        instant(rs, "next_attempt_at"),
+        rs.getString("lease_owner"),
+        rs.getLong("lease_epoch"),
+        instant(rs, "lease_expires_at"),
+        rs.getLong("bytes_transferred"),
+        rs.getLong("bytes_durable"),
+        (Long) rs.getObject("bytes_expected"),
+        rs.getString("etag"),
+        rs.getString("last_modified"),
+        rs.getString("location"),
+        rs.getString("sha256"),
+        error == null ? null : read(error, TaskError.class),
+        instant(rs, "created_at"),
+        instant(rs, "updated_at"),
+        instant(rs, "finished_at"));
+  }
+
+  private SessionRow sessionRow(ResultSet rs, boolean created) throws SQLException {
+    return new SessionRow(
+        rs.getString("tenant_id"),
+        rs.getString("id"),
+        rs.getString("state"),
+        read(rs.getString("config"), SessionConfig.class),
+        instant(rs, "created_at"),
+        instant(rs, "updated_at"),
+        created);
+  }
+
+  private static Instant instant(ResultSet rs, String column) throws SQLException {
+    Timestamp ts = rs.getTimestamp(column);
+    return ts == null ? null : ts.toInstant();
+  }
+
+  private static void setLong(PreparedStatement ps, int index, Long value) throws SQLException {
+    if (value == null) {
+      ps.setNull(index, java.sql.Types.BIGINT);
+    } else {
+      ps.setLong(index, value);
+    }
+  }
+
+  private Timestamp now() {
+    return Timestamp.from(clock.instant());
+  }
+
+  private String write(Object value) {
+    try {
+      return json.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialize " + value.getClass().getSimpleName(), e);
+    }
+  }
+
+  private <T> T read(String text, Class<T> type) {
+    try {
+      return json.readValue(text, type);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("stored JSON is not a " + type.getSimpleName(), e);
+    }
+  }
+
+  @FunctionalInterface
+  private interface Work<T> {
+    T run(Connection c) throws Exception;
+  }
+
+  private <T> T tx(String what, Work<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      boolean auto = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        T result = work.run(c);
+        c.commit();
+        return result;
+      } catch (Exception e) {
+        c.rollback();
+        throw e;
+      } finally {
+        c.setAutoCommit(auto);
+      }
+    } catch (LedgerException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new LedgerException("ledger: cannot " + what + ": " + e.getMessage(), e);
+    }
+  }
+}

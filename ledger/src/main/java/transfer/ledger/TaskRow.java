@@ -1,0 +1,67 @@
+package transfer.ledger;
+
+import java.time.Instant;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskError;
+import transfer.contracts.TaskRequest;
+import transfer.contracts.TaskState;
+import transfer.contracts.TaskType;
+import transfer.contracts.TaskView;
+
+/** One row of {@code tasks}, as read by the services. */
+public record TaskRow(
+    String id,
+    String tenantId,
+    String sessionId,
+    TaskType type,
+    TaskState state,
+    String url,
+    TaskRequest request,
+    double priority,
+    int attempt,
+    int maxAttempts,
+    Instant nextAttemptAt,
+    String leaseOwner,
+    long leaseEpoch,
+    Instant leaseExpiresAt,
+    long bytesTransferred,
+    long bytesDurable,
+    Long bytesExpected,
+    String etag,
+    String lastModified,
+    String location,
+    String sha256,
+    TaskError error,
+    Instant createdAt,
+    Instant updatedAt,
+    Instant finishedAt) {
+
+  public TaskView toView() {
+    return new TaskView(
+        id,
+        sessionId,
+        type,
+        state,
+        url,
+        request.description(),
+        priority,
+        attempt,
+        bytesTransferred,
+        bytesExpected,
+        error,
+        location,
+        sha256,
+        request.metadata(),
+        request.earliestBeginAt(),
+        createdAt,
+        updatedAt,
+        finishedAt);
+  }
+
+  /** A task a worker now holds, with the configuration of its session. */
+  public record Claim(TaskRow task, SessionConfig session) {
+    public long epoch() {
+      return task.leaseEpoch();
+    }
+  }
+}

@@ -1,0 +1,150 @@
+package transfer.testkit;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A real PostgreSQL server (zonky's embedded binaries, run as a child process) listening on
+ * 127.0.0.1 with trust authentication for the superuser {@code postgres}.
+ */
+public final class LocalPostgres implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(LocalPostgres.class);
+  private static final String USER = "postgres";
+  // Trust authentication ignores it; clients that insist on a password get this one.
+  private static final String PASSWORD = "postgres";
+  private static final String DUPLICATE_DATABASE = "42P04";
+
+  private final EmbeddedPostgres postgres;
+  private final Path dataDir;
+  private final Thread shutdownHook;
+  private boolean closed; // guarded by this
+
+  private LocalPostgres(EmbeddedPostgres postgres, Path dataDir) {
+    this.postgres = postgres;
+    this.dataDir = dataDir;
+    this.shutdownHook = new Thread(this::close, "local-postgres-stop-" + postgres.getPort());
+  }
+
+  /**
+   * Starts PostgreSQL on 127.0.0.1:{@code port} (0 = a free port) with its data in {@code dataDir}.
+   * With {@code keepData} the directory is initialised only when it holds no cluster yet and is
+   * left in place on close, so a later start on it finds the same databases; without, any previous
+   * content is wiped first and the directory is removed on close.
+   */
+  public static LocalPostgres start(Path dataDir, int port, boolean keepData) {
+    try {
+      if (!keepData) {
+        // initdb refuses a non-empty directory.
+        deleteRecursively(dataDir);
+      }
+      Files.createDirectories(dataDir);
+      EmbeddedPostgres postgres =
+          EmbeddedPostgres.builder()
+              // zonky's own free-port probe binds every interface; this one binds 127.0.0.1 only.
+              .setPort(port == 0 ? EmbeddedKafka.freePort(-1) : port)
+              .setDataDirectory(dataDir)
+              .setCleanDataDirectory(!keepData)
+              .setServerConfig("listen_addresses", "127.0.0.1")
+              // Durability against OS crashes is not what tests are about; a killed server
+              // still recovers from its WAL without these.
+              .setServerConfig("fsync", "off")
+              .setServerConfig("full_page_writes", "off")
+              // initdb plus start takes seconds on a loaded 2-core CI machine.
+              .setPGStartupWait(Duration.ofSeconds(60))
+              // Ours (below) lets TestInfra's hook wait for the stop before deleting files.
+              .setRegisterShutdownHook(false)
+              .start();
+      LocalPostgres local = new LocalPostgres(postgres, dataDir);
+      Runtime.getRuntime().addShutdownHook(local.shutdownHook);
+      return local;
+    } catch (IOException e) {
+      throw new UncheckedIOException("PostgreSQL did not start in " + dataDir, e);
+    }
+  }
+
+  public String jdbcUrl(String database) {
+    return "jdbc:postgresql://127.0.0.1:" + port() + "/" + database;
+  }
+
+  public String user() {
+    return USER;
+  }
+
+  public String password() {
+    return PASSWORD;
+  }
+
+  public int port() {
+    return postgres.getPort();
+  }
+
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  /** Creates the database unless it exists; safe to call concurrently. */
+  public void createDatabaseIfMissing(String name) {
+    try (Connection c = DriverManager.getConnection(jdbcUrl("postgres"), USER, PASSWORD)) {
+      try (PreparedStatement exists =
+          c.prepareStatement("SELECT 1 FROM pg_database WHERE datname = ?")) {
+        exists.setString(1, name);
+        try (ResultSet rs = exists.executeQuery()) {
+          if (rs.next()) {
+            return;
+          }
+        }
+      }
+      try (Statement create = c.createStatement()) {
+        create.execute("CREATE DATABASE \"" + name.replace("\"", "\"\"") + "\"");
+      } catch (SQLException e) {
+        if (!DUPLICATE_DATABASE.equals(e.getSQLState())) {
+          throw e;
+        }
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException("could not create database " + name, e);
+    }
+  }
+
+  /** Stops the server (a fast shutdown); idempotent. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException alreadyShuttingDown) {
+      // this may be the hook itself
+    }
+    try {
+      postgres.close();
+    } catch (IOException e) {
+      LOG.warn("PostgreSQL on port {} did not stop cleanly", port(), e);
+    }
+  }
+
+  static void deleteRecursively(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}

@@ -1,0 +1,603 @@
+package transfer.testkit;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.file.FileSystemOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A scriptable HTTP origin on 127.0.0.1 serving deterministic bytes. Everything about a response is
+ * scripted by the URL, so a worker in another JVM that fetches the URL gets the same behaviour as a
+ * client in the test.
+ *
+ * <p>{@code GET|HEAD /bytes/{size}?seed=S[&v=V]} serves {@code size} bytes that depend only on
+ * (seed, version, offset), with a strong ETag {@code "S-size-vV"}, Last-Modified, Accept-Ranges,
+ * single {@code Range} requests (206, 416) and {@code If-Range}. Fault parameters: {@code
+ * status=NNN}, {@code retryAfter=secs}, {@code cutAfter=N}, {@code stallAfter=N}, {@code
+ * rate=bytesPerSecond}, {@code ignoreRange=true}, {@code lieLength=N}, {@code redirect=<url-encoded
+ * target>}, {@code chunked=true}, {@code acceptRanges=<value>}.
+ *
+ * <p>Bodies are generated while they are sent, at the pace the socket accepts them: nothing is held
+ * in memory beyond the write queue, so multi-GiB bodies are fine.
+ */
+public final class Origin implements AutoCloseable {
+
+  /** One request as the origin saw and answered it. {@code status} is 0 if it never answered. */
+  public record RequestRecord(
+      String method,
+      String path,
+      String query,
+      String range,
+      String ifRange,
+      int status,
+      long bytesSent,
+      Instant at) {}
+
+  private static final Logger LOG = LoggerFactory.getLogger(Origin.class);
+
+  private static final Pattern BYTES_PATH = Pattern.compile("/bytes/(\\d+)");
+  private static final Instant BASE_LAST_MODIFIED = Instant.parse("2024-01-01T00:00:00Z");
+  private static final DateTimeFormatter HTTP_DATE =
+      DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.US)
+          .withZone(ZoneOffset.UTC);
+  private static final Duration STALL_LIMIT = Duration.ofMinutes(5);
+  // Netty's default high-water mark is 64 KiB, which would wake the generator for every block.
+  private static final int WRITE_QUEUE_BYTES = 1024 * 1024;
+  // One server instance per event loop so that parallel connections use both cores.
+  private static final int EVENT_LOOPS = Math.max(2, Runtime.getRuntime().availableProcessors());
+
+  private static final ConcurrentMap<ShaKey, FutureTask<String>> SHA_CACHE =
+      new ConcurrentHashMap<>();
+
+  private record ShaKey(long size, long seed, int version) {}
+
+  private record Span(long from, long to) {}
+
+  private static final Span UNSATISFIABLE = new Span(-1, -1);
+
+  private enum Ending {
+    COMPLETE,
+    CLOSE,
+    STALL
+  }
+
+  private final Vertx vertx;
+  private final ConcurrentLinkedQueue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
+  private volatile int port;
+
+  private Origin(Vertx vertx) {
+    this.vertx = vertx;
+  }
+
+  /** Starts an origin on a free port of 127.0.0.1. */
+  public static Origin start() {
+    return start(0);
+  }
+
+  /**
+   * Starts an origin on the given port of 127.0.0.1 (0 = a free one); a fixed port lets a test
+   * bring an origin "back" after closing it.
+   */
+  public static Origin start(int port) {
+    Vertx vertx =
+        Vertx.vertx(
+            new VertxOptions()
+                .setEventLoopPoolSize(EVENT_LOOPS)
+                .setWorkerPoolSize(2)
+                .setInternalBlockingPoolSize(2)
+                // Otherwise Vert.x creates a file cache directory it never needs here.
+                .setFileSystemOptions(
+                    new FileSystemOptions()
+                        .setFileCachingEnabled(false)
+                        .setClassPathResolvingEnabled(false)));
+    Origin origin = new Origin(vertx);
+    try {
+      // Servers on the same host and port share the listening socket and take turns with the
+      // accepted connections; a negative port means "one random port shared by all of them".
+      int shared = port == 0 ? -1 : port;
+      int actual = 0;
+      for (int i = 0; i < EVENT_LOOPS; i++) {
+        HttpServer server =
+            await(
+                vertx
+                    .createHttpServer(
+                        new HttpServerOptions()
+                            .setHost("127.0.0.1")
+                            .setPort(shared)
+                            .setReuseAddress(true)
+                            // Keep every client on HTTP/1.1: the faults are connection-level.
+                            .setHttp2ClearTextEnabled(false)
+                            .setCompressionSupported(false))
+                    .requestHandler(origin::handle)
+                    .listen());
+        actual = server.actualPort();
+      }
+      origin.port = actual;
+      return origin;
+    } catch (RuntimeException e) {
+      origin.close();
+      throw e;
+    }
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** {@code "http://127.0.0.1:<port>" + pathAndQuery}. */
+  public String url(String pathAndQuery) {
+    return "http://127.0.0.1:" + port + pathAndQuery;
+  }
+
+  /** A snapshot of every request received so far, in arrival order. */
+  public List<RequestRecord> requests() {
+    return exchanges.stream().map(Exchange::snapshot).toList();
+  }
+
+  public void clearRequests() {
+    exchanges.clear();
+  }
+
+  @Override
+  public void close() {
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.warn("origin did not close cleanly", e);
+    }
+  }
+
+  /** The strong ETag served for {@code /bytes/size?seed=seed&v=version}, quotes included. */
+  public static String etag(long size, long seed, int version) {
+    return "\"" + seed + "-" + size + "-v" + version + "\"";
+  }
+
+  /** SHA-256 (lower-case hex) of {@code /bytes/size?seed=seed}. */
+  public static String sha256Hex(long size, long seed) {
+    return sha256Hex(size, seed, 1);
+  }
+
+  /**
+   * SHA-256 (lower-case hex) of {@code /bytes/size?seed=seed&v=version}. Cached, and computed once
+   * even when several threads ask at the same time, since 2 GiB takes a few seconds.
+   */
+  public static String sha256Hex(long size, long seed, int version) {
+    FutureTask<String> task =
+        SHA_CACHE.computeIfAbsent(
+            new ShaKey(size, seed, version),
+            k -> new FutureTask<>(() -> computeSha256(size, seed, version)));
+    task.run(); // no-op when another thread already runs or ran it
+    try {
+      return task.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e.getCause());
+    }
+  }
+
+  private static String computeSha256(long size, long seed, int version) {
+    MessageDigest digest;
+    try {
+      digest = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    byte[] block = new byte[Content.BLOCK];
+    for (long pos = 0, index = 0; pos < size; pos += Content.BLOCK, index++) {
+      Content.fillBlock(block, seed, version, index);
+      digest.update(block, 0, (int) Math.min(Content.BLOCK, size - pos));
+    }
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  /** Writes the bytes of {@code /bytes/size?seed=seed} to {@code file}, replacing it. */
+  public static void writeTo(Path file, long size, long seed) {
+    writeTo(file, size, seed, 1);
+  }
+
+  /** Writes the bytes of {@code /bytes/size?seed=seed&v=version} to {@code file}, replacing it. */
+  public static void writeTo(Path file, long size, long seed, int version) {
+    byte[] block = new byte[Content.BLOCK];
+    try (OutputStream out = Files.newOutputStream(file)) {
+      for (long pos = 0, index = 0; pos < size; pos += Content.BLOCK, index++) {
+        Content.fillBlock(block, seed, version, index);
+        out.write(block, 0, (int) Math.min(Content.BLOCK, size - pos));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Bytes {@code [offset, offset + length)} of any body with this seed and version. */
+  public static byte[] bytes(long offset, int length, long seed, int version) {
+    byte[] out = new byte[length];
+    Content.fill(out, 0, seed, version, offset, length);
+    return out;
+  }
+
+  private static <T> T await(Future<T> future) {
+    try {
+      return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("origin failed to start", e);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** The mutable side of a {@link RequestRecord}: status and bytes are known only later. */
+  private static final class Exchange {
+    final String method;
+    final String path;
+    final String query;
+    final String range;
+    final String ifRange;
+    final Instant at;
+    volatile int status;
+    final AtomicLong bytesSent = new AtomicLong();
+
+    Exchange(String method, String path, String query, String range, String ifRange, Instant at) {
+      this.method = method;
+      this.path = path;
+      this.query = query;
+      this.range = range;
+      this.ifRange = ifRange;
+      this.at = at;
+    }
+
+    RequestRecord snapshot() {
+      return new RequestRecord(method, path, query, range, ifRange, status, bytesSent.get(), at);
+    }
+  }
+
+  private static final class BadRequest extends RuntimeException {
+    BadRequest(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  private void handle(HttpServerRequest req) {
+    Exchange exchange =
+        new Exchange(
+            req.method().name(),
+            req.path(),
+            req.query(),
+            req.getHeader("Range"),
+            req.getHeader("If-Range"),
+            Instant.now());
+    exchanges.add(exchange);
+    HttpServerResponse resp = req.response();
+    // A client going away mid-body is routine here; it must not be logged as an error.
+    resp.exceptionHandler(t -> LOG.debug("response to {} failed: {}", req.uri(), t.toString()));
+    try {
+      serve(req, resp, exchange);
+    } catch (BadRequest e) {
+      text(req, exchange, 400, e.getMessage());
+    }
+  }
+
+  private void serve(HttpServerRequest req, HttpServerResponse resp, Exchange exchange) {
+    boolean head = req.method() == HttpMethod.HEAD;
+    if (!head && req.method() != HttpMethod.GET) {
+      resp.putHeader("Allow", "GET, HEAD");
+      text(req, exchange, 405, "only GET and HEAD");
+      return;
+    }
+    String retryAfter = req.getParam("retryAfter");
+    if (retryAfter != null) {
+      resp.putHeader("Retry-After", retryAfter);
+    }
+    String redirect = req.getParam("redirect");
+    if (redirect != null) {
+      resp.putHeader("Location", redirect);
+      text(req, exchange, 302, "see " + redirect);
+      return;
+    }
+    String status = req.getParam("status");
+    if (status != null) {
+      int code = (int) longParam(req, "status", 0);
+      if (code < 200 || code > 999) {
+        throw new BadRequest("status must be 200..999");
+      }
+      text(req, exchange, code, "scripted status " + code);
+      return;
+    }
+    Matcher matcher = BYTES_PATH.matcher(req.path());
+    if (!matcher.matches()) {
+      text(req, exchange, 404, "no such path; try /bytes/{size}?seed=S");
+      return;
+    }
+    long size;
+    try {
+      size = Long.parseLong(matcher.group(1));
+    } catch (NumberFormatException e) {
+      throw new BadRequest("size too large");
+    }
+    long seed = longParam(req, "seed", 0);
+    int version = (int) longParam(req, "v", 1);
+    String etag = etag(size, seed, version);
+    String lastModified = HTTP_DATE.format(BASE_LAST_MODIFIED.plus(Duration.ofDays(version)));
+
+    long from = 0;
+    long to = size;
+    int code = 200;
+    String range = req.getHeader("Range");
+    if (range != null
+        && !boolParam(req, "ignoreRange")
+        && ifRangeHolds(req.getHeader("If-Range"), etag, lastModified)) {
+      Span span = parseRange(range, size);
+      if (span == UNSATISFIABLE) {
+        resp.putHeader("Content-Range", "bytes */" + size);
+        text(req, exchange, 416, "range not satisfiable");
+        return;
+      }
+      if (span != null) {
+        from = span.from();
+        to = span.to();
+        code = 206;
+        resp.putHeader("Content-Range", "bytes " + from + "-" + (to - 1) + "/" + size);
+      }
+    }
+    long length = to - from;
+
+    resp.setStatusCode(code);
+    resp.putHeader("Content-Type", "application/octet-stream");
+    resp.putHeader("ETag", etag);
+    resp.putHeader("Last-Modified", lastModified);
+    String acceptRanges = req.getParam("acceptRanges");
+    resp.putHeader("Accept-Ranges", acceptRanges != null ? acceptRanges : "bytes");
+    boolean chunked = boolParam(req, "chunked");
+    String lie = req.getParam("lieLength");
+    if (chunked) {
+      resp.setChunked(true);
+    } else {
+      resp.putHeader(
+          "Content-Length",
+          lie != null ? String.valueOf(longParam(req, "lieLength", 0)) : "" + length);
+    }
+    exchange.status = code;
+    if (head) {
+      resp.end();
+      return;
+    }
+
+    long limit = length;
+    Ending ending = lie != null && !chunked ? Ending.CLOSE : Ending.COMPLETE;
+    long cutAfter = longParam(req, "cutAfter", -1);
+    if (cutAfter >= 0 && cutAfter < limit) {
+      limit = cutAfter;
+      ending = Ending.CLOSE;
+    }
+    long stallAfter = longParam(req, "stallAfter", -1);
+    if (stallAfter >= 0 && stallAfter < limit) {
+      limit = stallAfter;
+      ending = Ending.STALL;
+    }
+    long rate = longParam(req, "rate", 0);
+    new Body(req, exchange, new Content.Cursor(seed, version, from, to), limit, ending, rate)
+        .start();
+  }
+
+  /** Sends the body at the pace the connection (and the scripted rate) allows. */
+  private final class Body {
+    private final HttpServerRequest req;
+    private final HttpServerResponse resp;
+    private final Exchange exchange;
+    private final Content.Cursor cursor;
+    private final long limit;
+    private final Ending ending;
+    private final long rate;
+    private final int pieceMax;
+    private long queued;
+    private long startNanos;
+    private boolean timerPending;
+    private Future<Void> lastWrite = Future.succeededFuture();
+
+    Body(
+        HttpServerRequest req,
+        Exchange exchange,
+        Content.Cursor cursor,
+        long limit,
+        Ending ending,
+        long rate) {
+      this.req = req;
+      this.resp = req.response();
+      this.exchange = exchange;
+      this.cursor = cursor;
+      this.limit = limit;
+      this.ending = ending;
+      this.rate = rate;
+      // Small pieces under a rate limit keep the flow smooth (about 20 sends per second).
+      this.pieceMax =
+          rate > 0 ? (int) Math.max(1, Math.min(Content.BLOCK, rate / 20)) : Content.BLOCK;
+    }
+
+    void start() {
+      resp.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
+      startNanos = System.nanoTime();
+      pump();
+    }
+
+    private void pump() {
+      while (true) {
+        if (resp.closed() || timerPending) {
+          return;
+        }
+        if (queued == limit) {
+          finish();
+          return;
+        }
+        if (resp.writeQueueFull()) {
+          resp.drainHandler(
+              v -> {
+                resp.drainHandler(null);
+                pump();
+              });
+          return;
+        }
+        if (rate > 0) {
+          long dueNanos = startNanos + (long) (queued * 1e9 / rate);
+          long waitMillis = TimeUnit.NANOSECONDS.toMillis(dueNanos - System.nanoTime());
+          if (waitMillis >= 1) {
+            timerPending = true;
+            vertx.setTimer(
+                waitMillis,
+                t -> {
+                  timerPending = false;
+                  pump();
+                });
+            return;
+          }
+        }
+        byte[] piece = cursor.next((int) Math.min(pieceMax, limit - queued));
+        queued += piece.length;
+        int n = piece.length;
+        lastWrite =
+            resp.write(Buffer.buffer(piece)).onSuccess(v -> exchange.bytesSent.addAndGet(n));
+      }
+    }
+
+    private void finish() {
+      switch (ending) {
+        case COMPLETE -> resp.end();
+        case CLOSE -> {
+          flushHead();
+          // Close only once the bytes are in the socket, so the client gets exactly `limit` of them
+          // and then a connection that ends without completing the response.
+          lastWrite.onComplete(ar -> req.connection().close());
+        }
+        case STALL -> {
+          flushHead();
+          long timer = vertx.setTimer(STALL_LIMIT.toMillis(), t -> req.connection().close());
+          resp.closeHandler(v -> vertx.cancelTimer(timer));
+        }
+      }
+    }
+
+    private void flushHead() {
+      if (!resp.headWritten()) {
+        lastWrite = resp.write(Buffer.buffer());
+      }
+    }
+  }
+
+  private static void text(HttpServerRequest req, Exchange exchange, int code, String message) {
+    HttpServerResponse resp = req.response();
+    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+    exchange.status = code;
+    resp.setStatusCode(code);
+    resp.putHeader("Content-Type", "text/plain; charset=utf-8");
+    resp.putHeader("Content-Length", String.valueOf(body.length));
+    if (req.method() == HttpMethod.HEAD) {
+      resp.end();
+    } else {
+      resp.end(Buffer.buffer(body)).onSuccess(v -> exchange.bytesSent.addAndGet(body.length));
+    }
+  }
+
+  /** If-Range holds when absent or when it names the current representation exactly. */
+  private static boolean ifRangeHolds(String ifRange, String etag, String lastModified) {
+    if (ifRange == null) {
+      return true;
+    }
+    String value = ifRange.trim();
+    if (value.startsWith("W/")) {
+      return false; // If-Range needs a strong comparison, which a weak tag never passes
+    }
+    return value.startsWith("\"") ? value.equals(etag) : value.equals(lastModified);
+  }
+
+  /**
+   * A single byte range as a half-open span; {@code null} when the header is to be ignored
+   * (malformed or several ranges, which a server may answer with the full body).
+   */
+  private static Span parseRange(String header, long size) {
+    String value = header.trim();
+    if (!value.regionMatches(true, 0, "bytes=", 0, 6)) {
+      return null;
+    }
+    String spec = value.substring(6).trim();
+    int dash = spec.indexOf('-');
+    if (spec.contains(",") || dash < 0) {
+      return null;
+    }
+    String first = spec.substring(0, dash).trim();
+    String last = spec.substring(dash + 1).trim();
+    try {
+      if (first.isEmpty()) {
+        long suffix = Long.parseLong(last);
+        return suffix <= 0 || size == 0
+            ? UNSATISFIABLE
+            : new Span(Math.max(0, size - suffix), size);
+      }
+      long start = Long.parseLong(first);
+      long end = last.isEmpty() ? size - 1 : Long.parseLong(last);
+      if (start < 0 || end < start) {
+        return null;
+      }
+      if (start >= size) {
+        return UNSATISFIABLE;
+      }
+      return new Span(start, Math.min(end, size - 1) + 1);
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  private static long longParam(HttpServerRequest req, String name, long otherwise) {
+    String value = req.getParam(name);
+    if (value == null) {
+      return otherwise;
+    }
+    try {
+      return Long.parseLong(value.trim());
+    } catch (NumberFormatException e) {
+      throw new BadRequest(name + " must be a number: " + value);
+    }
+  }
+
+  private static boolean boolParam(HttpServerRequest req, String name) {
+    String value = req.getParam(name);
+    return value != null && (value.isEmpty() || Boolean.parseBoolean(value.trim()));
+  }
+}

@@ -1,0 +1,412 @@
+package transfer.testkit;
+
+import com.github.dockerjava.api.command.CreateContainerCmd;
+import com.github.dockerjava.api.model.ExposedPort;
+import com.github.dockerjava.api.model.Ports;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.kafka.KafkaContainer;
+import org.testcontainers.postgresql.PostgreSQLContainer;
+import org.testcontainers.utility.DockerImageName;
+
+/**
+ * The one Kafka broker and the one PostgreSQL server of this test JVM, shared by every test class
+ * and stopped (their files deleted) when the JVM exits.
+ *
+ * <p>Containers (Testcontainers) when a Docker engine answers, otherwise the embedded services
+ * ({@link EmbeddedKafka}, {@link LocalPostgres}). System property {@code transfer.test.infra} or
+ * environment variable {@code TRANSFER_TEST_INFRA} forces {@code embedded} or {@code containers};
+ * {@code auto} (the default) decides by probing Docker. Images: system properties {@code
+ * transfer.test.kafka-image} (default {@value #DEFAULT_KAFKA_IMAGE}) and {@code
+ * transfer.test.postgres-image} (default {@value #DEFAULT_POSTGRES_IMAGE}).
+ *
+ * <p>Topics {@value #TASKS_TOPIC} and {@value #EVENTS_TOPIC} ({@value #TOPIC_PARTITIONS} partitions
+ * each) and database {@value #DATABASE} exist when {@link #shared()} returns.
+ */
+public final class TestInfra {
+  private static final Logger LOG = LoggerFactory.getLogger(TestInfra.class);
+
+  public static final String TASKS_TOPIC = "transfer-tasks";
+  public static final String EVENTS_TOPIC = "transfer-events";
+  public static final int TOPIC_PARTITIONS = 12;
+  public static final String DATABASE = "transfer";
+  static final String DEFAULT_KAFKA_IMAGE = "apache/kafka:4.2.0";
+  static final String DEFAULT_POSTGRES_IMAGE = "postgres:17";
+  private static final long DOCKER_PROBE_SECONDS = 20;
+  private static final long KAFKA_STOP_SECONDS = 20;
+
+  private static TestInfra shared; // guarded by TestInfra.class
+  private static RuntimeException sharedFailure; // guarded by TestInfra.class
+
+  private final String mode;
+  private final String kafkaBootstrap;
+  private final String jdbcUrl;
+  private final String dbUser;
+  private final String dbPassword;
+  private final EmbeddedKafka embeddedKafka;
+  private final LocalPostgres embeddedPostgres;
+
+  private TestInfra(
+      String mode,
+      String kafkaBootstrap,
+      String jdbcUrl,
+      String dbUser,
+      String dbPassword,
+      EmbeddedKafka embeddedKafka,
+      LocalPostgres embeddedPostgres) {
+    this.mode = mode;
+    this.kafkaBootstrap = kafkaBootstrap;
+    this.jdbcUrl = jdbcUrl;
+    this.dbUser = dbUser;
+    this.dbPassword = dbPassword;
+    this.embeddedKafka = embeddedKafka;
+    this.embeddedPostgres = embeddedPostgres;
+  }
+
+  /**
+   * The services of this JVM, started on first use. A failed start is remembered, so that later
+   * test classes fail at once with the same cause instead of trying (and waiting) again.
+   */
+  public static synchronized TestInfra shared() {
+    if (shared == null) {
+      if (sharedFailure != null) {
+        throw new IllegalStateException(
+            "the shared test infrastructure failed to start", sharedFailure);
+      }
+      try {
+        shared = start();
+      } catch (RuntimeException e) {
+        sharedFailure = e;
+        throw e;
+      }
+    }
+    return shared;
+  }
+
+  public String kafkaBootstrap() {
+    return kafkaBootstrap;
+  }
+
+  /** JDBC URL of database {@value #DATABASE}. */
+  public String jdbcUrl() {
+    return jdbcUrl;
+  }
+
+  public String dbUser() {
+    return dbUser;
+  }
+
+  public String dbPassword() {
+    return dbPassword;
+  }
+
+  /** {@code "embedded"} or {@code "containers"}. */
+  public String mode() {
+    return mode;
+  }
+
+  /** The embedded broker (for restarts in fault tests); null in containers mode. */
+  public EmbeddedKafka embeddedKafka() {
+    return embeddedKafka;
+  }
+
+  /** The embedded PostgreSQL; null in containers mode. */
+  public LocalPostgres embeddedPostgres() {
+    return embeddedPostgres;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private static TestInfra start() {
+    String requested = requestedMode();
+    boolean containers =
+        switch (requested) {
+          case "embedded" -> false;
+          case "containers" -> true;
+          case "auto" -> dockerAvailable();
+          default ->
+              throw new IllegalArgumentException(
+                  "transfer.test.infra / TRANSFER_TEST_INFRA must be embedded, containers or auto, not "
+                      + requested);
+        };
+    long t0 = System.nanoTime();
+    TestInfra infra = containers ? startContainers() : startEmbedded();
+    LOG.info(
+        "test infrastructure ({}, requested {}) up in {} ms: Kafka {}, PostgreSQL {}",
+        infra.mode,
+        requested,
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
+        infra.kafkaBootstrap,
+        infra.jdbcUrl);
+    return infra;
+  }
+
+  private static String requestedMode() {
+    String value = System.getProperty("transfer.test.infra");
+    if (value == null || value.isBlank()) {
+      value = System.getenv("TRANSFER_TEST_INFRA");
+    }
+    return value == null || value.isBlank() ? "auto" : value.trim().toLowerCase(Locale.ROOT);
+  }
+
+  private static TestInfra startEmbedded() {
+    Path root;
+    try {
+      root = Files.createTempDirectory("transfer-testinfra-");
+    } catch (IOException e) {
+      throw new IllegalStateException("no temp directory for the test infrastructure", e);
+    }
+    // Started side by side: PostgreSQL's initdb and Kafka's startup each take seconds.
+    ExecutorService starter = Executors.newFixedThreadPool(2, daemon("testinfra-start"));
+    Future<EmbeddedKafka> kafkaStart =
+        starter.submit(() -> EmbeddedKafka.start(root.resolve("kafka"), 0));
+    Future<LocalPostgres> postgresStart =
+        starter.submit(() -> LocalPostgres.start(root.resolve("postgres"), 0, false));
+    starter.shutdown();
+    EmbeddedKafka kafka = null;
+    LocalPostgres postgres = null;
+    try {
+      kafka = get(kafkaStart);
+      postgres = get(postgresStart);
+      kafka.createTopics(Map.of(TASKS_TOPIC, TOPIC_PARTITIONS, EVENTS_TOPIC, TOPIC_PARTITIONS));
+      postgres.createDatabaseIfMissing(DATABASE);
+    } catch (RuntimeException e) {
+      EmbeddedKafka startedKafka = kafka != null ? kafka : getQuietly(kafkaStart);
+      LocalPostgres startedPostgres = postgres != null ? postgres : getQuietly(postgresStart);
+      stopEmbedded(startedKafka, startedPostgres, root);
+      throw e;
+    }
+    EmbeddedKafka k = kafka;
+    LocalPostgres p = postgres;
+    Runtime.getRuntime()
+        .addShutdownHook(new Thread(() -> stopEmbedded(k, p, root), "testinfra-stop"));
+    return new TestInfra(
+        "embedded",
+        kafka.bootstrapServers(),
+        postgres.jdbcUrl(DATABASE),
+        postgres.user(),
+        postgres.password(),
+        kafka,
+        postgres);
+  }
+
+  private static void stopEmbedded(EmbeddedKafka kafka, LocalPostgres postgres, Path root) {
+    if (kafka != null) {
+      // Bounded: a broker that hangs in shutdown must not keep the test JVM from exiting.
+      Thread stopper = new Thread(kafka::close, "testinfra-kafka-stop");
+      stopper.setDaemon(true);
+      stopper.start();
+      try {
+        stopper.join(TimeUnit.SECONDS.toMillis(KAFKA_STOP_SECONDS));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (postgres != null) {
+      postgres.close();
+    }
+    deleteQuietly(root);
+  }
+
+  private static TestInfra startContainers() {
+    DockerImageName kafkaImage =
+        DockerImageName.parse(System.getProperty("transfer.test.kafka-image", DEFAULT_KAFKA_IMAGE))
+            // Lets locally built images (podman, air-gapped registries) stand in for the originals.
+            .asCompatibleSubstituteFor("apache/kafka");
+    DockerImageName postgresImage =
+        DockerImageName.parse(
+                System.getProperty("transfer.test.postgres-image", DEFAULT_POSTGRES_IMAGE))
+            .asCompatibleSubstituteFor("postgres");
+    KafkaContainer kafka =
+        new KafkaContainer(kafkaImage).withCreateContainerCmdModifier(TestInfra::loopbackOnly);
+    PostgreSQLContainer postgres =
+        new PostgreSQLContainer(postgresImage)
+            .withDatabaseName(DATABASE)
+            .withCreateContainerCmdModifier(TestInfra::loopbackOnly);
+    ExecutorService starter = Executors.newFixedThreadPool(2, daemon("testinfra-start"));
+    Future<?> kafkaStart = starter.submit(kafka::start);
+    Future<?> postgresStart = starter.submit(postgres::start);
+    starter.shutdown();
+    Runnable stop =
+        () -> {
+          kafka.stop();
+          postgres.stop();
+        };
+    try {
+      get(kafkaStart);
+      get(postgresStart);
+      String bootstrap = kafka.getBootstrapServers();
+      createTopics(bootstrap);
+    } catch (RuntimeException e) {
+      stop.run();
+      throw e;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(stop, "testinfra-stop"));
+    return new TestInfra(
+        "containers",
+        kafka.getBootstrapServers(),
+        postgres.getJdbcUrl(),
+        postgres.getUsername(),
+        postgres.getPassword(),
+        null,
+        null);
+  }
+
+  private static void createTopics(String bootstrap) {
+    try (Admin admin =
+        Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+      List<NewTopic> topics =
+          Stream.of(TASKS_TOPIC, EVENTS_TOPIC)
+              .map(t -> new NewTopic(t, TOPIC_PARTITIONS, (short) 1))
+              .toList();
+      admin.createTopics(topics).all().get(60, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      if (!(e.getCause() instanceof TopicExistsException)) {
+        throw new IllegalStateException("could not create topics", e);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("topic creation timed out", e);
+    }
+  }
+
+  /**
+   * Publishes the container's ports on 127.0.0.1 only (Docker's default is every interface), each
+   * on a random host port as Testcontainers expects.
+   */
+  private static void loopbackOnly(CreateContainerCmd cmd) {
+    ExposedPort[] exposed = cmd.getExposedPorts();
+    if (exposed == null || cmd.getHostConfig() == null) {
+      return;
+    }
+    Ports bindings = new Ports();
+    for (ExposedPort port : exposed) {
+      bindings.bind(port, Ports.Binding.bindIp("127.0.0.1"));
+    }
+    cmd.getHostConfig().withPublishAllPorts(false).withPortBindings(bindings);
+  }
+
+  /**
+   * Whether a Docker engine answers. Skips the probe (which logs an ERROR block when it fails) if
+   * nothing on this machine points at an engine, and bounds it in time in case an endpoint hangs.
+   */
+  static boolean dockerAvailable() {
+    if (!dockerConfigured()) {
+      LOG.info("no Docker endpoint configured; using the embedded services");
+      return false;
+    }
+    FutureTask<Boolean> probe =
+        new FutureTask<>(() -> DockerClientFactory.instance().isDockerAvailable());
+    Thread thread = new Thread(probe, "testinfra-docker-probe");
+    thread.setDaemon(true);
+    thread.start();
+    try {
+      return probe.get(DOCKER_PROBE_SECONDS, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException | TimeoutException | LinkageError e) {
+      LOG.info("Docker probe failed ({}); using the embedded services", e.toString());
+      return false;
+    }
+  }
+
+  private static boolean dockerConfigured() {
+    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+    if (!os.contains("linux")) {
+      return true; // Docker Desktop and friends: let Testcontainers find them
+    }
+    if (System.getenv("DOCKER_HOST") != null
+        || System.getenv("TESTCONTAINERS_DOCKER_CLIENT_STRATEGY") != null) {
+      return true;
+    }
+    Path home = Path.of(System.getProperty("user.home", "/"));
+    List<Path> candidates = new ArrayList<>();
+    candidates.add(Path.of("/var/run/docker.sock"));
+    candidates.add(home.resolve(".testcontainers.properties"));
+    candidates.add(home.resolve(".docker")); // contexts, Docker Desktop sockets
+    candidates.add(home.resolve(".rd/docker.sock"));
+    String runtimeDir = System.getenv("XDG_RUNTIME_DIR");
+    if (runtimeDir != null) {
+      candidates.add(Path.of(runtimeDir, "docker.sock"));
+    }
+    return candidates.stream().anyMatch(Files::exists);
+  }
+
+  private static <T> T get(Future<T> future) {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException re) {
+        throw re;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new IllegalStateException(cause);
+    }
+  }
+
+  private static <T> T getQuietly(Future<T> future) {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (ExecutionException e) {
+      return null;
+    }
+  }
+
+  private static ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  private static void deleteQuietly(Path root) {
+    try (Stream<Path> paths = Files.walk(root)) {
+      paths.sorted(Comparator.reverseOrder()).forEach(TestInfra::deleteOne);
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("could not delete {}", root, e);
+    }
+  }
+
+  private static void deleteOne(Path path) {
+    try {
+      Files.deleteIfExists(path);
+    } catch (IOException e) {
+      // best effort at exit
+    }
+  }
+}

@@ -1,0 +1,72 @@
+package transfer.worker;
+
+import io.agroal.api.AgroalDataSource;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.PoolOptions;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Named;
+import jakarta.inject.Singleton;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.time.Clock;
+import transfer.ledger.Ledger;
+
+/** Wires the shared ledger, the clock and the outbound HTTP client. */
+@ApplicationScoped
+public class WorkerBeans {
+
+  @Produces
+  @Singleton
+  Clock clock() {
+    return Clock.systemUTC();
+  }
+
+  @Produces
+  @Singleton
+  Ledger ledger(AgroalDataSource dataSource, Clock clock) {
+    return new Ledger(dataSource, clock);
+  }
+
+  @Produces
+  @Singleton
+  @Named("workerId")
+  String workerId(WorkerConfig config) {
+    return config.worker().id().filter(s -> !s.isBlank()).orElseGet(WorkerBeans::defaultId);
+  }
+
+  @Produces
+  @Singleton
+  HttpClient httpClient(Vertx vertx, WorkerConfig config) {
+    HttpClientOptions options =
+        new HttpClientOptions()
+            .setMaxRedirects(config.worker().maxRedirects())
+            // Bodies are stored exactly as sent: never ask for or undo a content encoding.
+            .setDecompressionSupported(false)
+            .setTryUseCompression(false)
+            .setConnectTimeout(10_000)
+            .setKeepAlive(true);
+    return vertx
+        .httpClientBuilder()
+        .with(options)
+        .with(new PoolOptions().setHttp1MaxSize(Math.max(8, config.worker().slots())))
+        .build();
+  }
+
+  void closeClient(@Disposes HttpClient client) {
+    client.close();
+  }
+
+  private static String defaultId() {
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (Exception e) {
+      host = "worker";
+    }
+    return host + "-" + ManagementFactory.getRuntimeMXBean().getPid();
+  }
+}

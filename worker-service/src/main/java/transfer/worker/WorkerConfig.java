@@ -1,0 +1,51 @@
+package transfer.worker;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/** The worker's settings, under {@code transfer.}. */
+@ConfigMapping(prefix = "transfer")
+public interface WorkerConfig {
+
+  Worker worker();
+
+  Storage storage();
+
+  interface Worker {
+    /** This worker's name in leases and logs; defaults to host name and process id. */
+    Optional<String> id();
+
+    /** Transfers one worker runs at once; when all are busy it pauses its partitions. */
+    @WithDefault("16")
+    int slots();
+
+    /** How long a claim lasts without renewal; another worker takes over after it expires. */
+    @WithDefault("30s")
+    Duration leaseTtl();
+
+    /** How often a running transfer renews its lease and reports progress (at most one event). */
+    @WithDefault("1s")
+    Duration heartbeatInterval();
+
+    /** How often written bytes are flushed to storage and recorded as durable. */
+    @WithDefault("5s")
+    Duration checkpointInterval();
+
+    /** Redirects followed per attempt. */
+    @WithDefault("5")
+    int maxRedirects();
+
+    /** Fraction of the lease TTL after which a worker that cannot renew stops by itself. */
+    @WithDefault("0.8")
+    double selfFenceFraction();
+  }
+
+  interface Storage {
+    /** Directory of stored objects, shared with the api-service. */
+    @WithDefault("data/objects")
+    Path root();
+  }
+}

@@ -1,0 +1,454 @@
+package transfer.worker.transfer;
+
+import io.quarkus.logging.Log;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.file.AsyncFile;
+import io.vertx.core.file.OpenOptions;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Map;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskError;
+import transfer.ledger.Ledger;
+import transfer.ledger.Ledger.FailOutcome;
+import transfer.ledger.TaskRow;
+
+/**
+ * One attempt of one download, from the claim to a final ledger write. Everything but the ledger
+ * calls runs on one Vert.x context, so the fields need no locks; ledger calls run on worker
+ * threads. The body streams from the response into a temporary file with back-pressure while
+ * SHA-256 is computed; it becomes content only after the size and digest checks and a fenced
+ * commit. See DESIGN.md for leases, fencing and failure handling.
+ */
+final class DownloadAttempt {
+  private final TaskRow task;
+  private final long epoch;
+  private final SessionConfig session;
+  private final Deps deps;
+  private final Promise<Void> finished = Promise.promise();
+  private final MessageDigest sha256;
+
+  private Context context;
+  private HttpClientRequest request;
+  private HttpClientResponse response;
+  private AsyncFile file;
+  private Path temporary;
+  private Long contentLength;
+  private String etag;
+  private String lastModified;
+  private long received;
+  private long written;
+  private long durable;
+  private long lastEventBytes = -1;
+  private boolean heartbeatInFlight;
+  private boolean finishing;
+  private boolean done;
+  private long heartbeatTimer = -1;
+  private long checkpointTimer = -1;
+  private Instant lastRenewed;
+
+  /** What every attempt needs from the worker. */
+  record Deps(
+      Vertx vertx,
+      HttpClient client,
+      Ledger ledger,
+      transfer.worker.storage.FileStorage storage,
+      Clock clock,
+      String workerId,
+      Duration leaseTtl,
+      Duration heartbeatInterval,
+      Duration checkpointInterval,
+      double selfFenceFraction) {}
+
+  DownloadAttempt(TaskRow.Claim claim, Deps deps) {
+    this.task = claim.task();
+    this.epoch = claim.epoch();
+    this.session = claim.session();
+    this.deps = deps;
+    try {
+      this.sha256 = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  String taskId() {
+    return task.id();
+  }
+
+  /** Completes when the attempt has ended and written (or been fenced from writing) its outcome. */
+  Future<Void> finished() {
+    return finished.future();
+  }
+
+  void start() {
+    context = deps.vertx().getOrCreateContext();
+    context.runOnContext(v -> begin());
+  }
+
+  /** Graceful stop: abort the transfer and queue the task again for another worker, at once. */
+  Future<Void> handBack() {
+    context.runOnContext(
+        v -> {
+          if (done) {
+            return;
+          }
+          done = true;
+          stopIo();
+          Log.infof(
+              "task %s: handing back (epoch %d) after %d bytes; this worker is stopping",
+              task.id(), epoch, received);
+          blocking(
+                  () -> {
+                    deps.storage().deleteQuietly(temporary);
+                    return deps.ledger().release(task.id(), epoch, 0);
+                  })
+              .onComplete(ar -> finished.tryComplete());
+        });
+    return finished.future();
+  }
+
+  private void begin() {
+    lastRenewed = deps.clock().instant();
+    Log.infof(
+        "task %s: claimed by %s, epoch %d, attempt %d of %d, GET %s",
+        task.id(),
+        deps.workerId(),
+        epoch,
+        task.attempt(),
+        task.maxAttempts(),
+        redacted(task.url()));
+    heartbeatTimer =
+        deps.vertx().setPeriodic(deps.heartbeatInterval().toMillis(), id -> heartbeat());
+    blocking(() -> deps.storage().temporary(task.id(), epoch))
+        .compose(
+            p -> {
+              temporary = p;
+              return deps.vertx()
+                  .fileSystem()
+                  .open(
+                      p.toString(),
+                      new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true));
+            })
+        .onFailure(e -> fail(storageError(e)))
+        .compose(
+            f -> {
+              file = f;
+              file.exceptionHandler(e -> fail(storageError(e)));
+              return deps.client().request(requestOptions());
+            })
+        .compose(
+            req -> {
+              request = req;
+              return req.send();
+            })
+        .onSuccess(this::onResponse)
+        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+  }
+
+  private RequestOptions requestOptions() {
+    RequestOptions o =
+        new RequestOptions()
+            .setMethod(HttpMethod.GET)
+            .setAbsoluteURI(task.url())
+            .setFollowRedirects(true)
+            .setIdleTimeout(session.requestTimeout().toMillis());
+    // Session headers first, the task's own on top (URLSession's httpAdditionalHeaders).
+    for (Map.Entry<String, String> h : session.headers().entrySet()) {
+      o.putHeader(h.getKey(), h.getValue());
+    }
+    if (task.request().headers() != null) {
+      for (Map.Entry<String, String> h : task.request().headers().entrySet()) {
+        o.putHeader(h.getKey(), h.getValue());
+      }
+    }
+    o.putHeader(HttpHeaders.ACCEPT_ENCODING, "identity");
+    o.putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");
+    return o;
+  }
+
+  private void onResponse(HttpClientResponse resp) {
+    response = resp;
+    if (done) {
+      resp.request().reset();
+      return;
+    }
+    int status = resp.statusCode();
+    // Judge the answer before the first byte is written: an error page never lands in a file.
+    if (status < 200 || status >= 300 || status == 206) {
+      fail(
+          Failures.ofStatus(status),
+          Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), deps.clock()));
+      return;
+    }
+    String length = resp.getHeader(HttpHeaders.CONTENT_LENGTH);
+    try {
+      contentLength = length == null ? null : Long.parseLong(length.trim());
+    } catch (NumberFormatException e) {
+      contentLength = null;
+    }
+    etag = resp.getHeader(HttpHeaders.ETAG);
+    lastModified = resp.getHeader(HttpHeaders.LAST_MODIFIED);
+    checkpointTimer =
+        deps.vertx().setPeriodic(deps.checkpointInterval().toMillis(), id -> checkpoint());
+    heartbeat(); // the first progress event, with what the origin announced
+    resp.handler(this::onData);
+    resp.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    resp.endHandler(v -> onEnd());
+  }
+
+  private void onData(Buffer buf) {
+    if (done) {
+      return;
+    }
+    int len = buf.length();
+    sha256.update(buf.getByteBuf().nioBuffer());
+    received += len;
+    if (contentLength != null && received > contentLength) {
+      fail(
+          TaskError.of(
+              ErrorCodes.CONNECTION_FAILED,
+              "the origin sent more than its Content-Length of " + contentLength,
+              true));
+      return;
+    }
+    file.write(buf).onSuccess(v -> written += len);
+    if (file.writeQueueFull()) {
+      response.pause();
+      file.drainHandler(v -> response.resume());
+    }
+  }
+
+  private void onEnd() {
+    if (done) {
+      return;
+    }
+    if (contentLength != null && received != contentLength) {
+      fail(
+          TaskError.of(
+              ErrorCodes.CONNECTION_FAILED,
+              "the body ended after " + received + " of " + contentLength + " bytes",
+              true));
+      return;
+    }
+    String digest = HexFormat.of().formatHex(sha256.digest());
+    String expected = task.request().sha256();
+    if (expected != null && !expected.equalsIgnoreCase(digest)) {
+      fail(
+          TaskError.of(
+              ErrorCodes.CHECKSUM_MISMATCH,
+              "SHA-256 of the body is " + digest + ", expected " + expected.toLowerCase(),
+              false));
+      return;
+    }
+    finishing = true;
+    cancelTimers();
+    long size = received;
+    long sinceLastEvent = lastEventBytes < 0 ? size : size - lastEventBytes;
+    file.close()
+        .compose(
+            v ->
+                blocking(
+                    () -> {
+                      Path stored =
+                          deps.storage()
+                              .commit(
+                                  temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
+                      boolean committed =
+                          deps.ledger()
+                              .completeDownload(
+                                  task.id(),
+                                  epoch,
+                                  stored.toUri().toString(),
+                                  size,
+                                  digest,
+                                  sinceLastEvent);
+                      if (!committed) {
+                        deps.storage().deleteQuietly(stored);
+                      }
+                      return committed;
+                    }))
+        .onComplete(
+            ar -> {
+              done = true;
+              if (ar.failed()) {
+                // The object may be stored but the ledger write failed: retry the attempt.
+                finishing = false;
+                done = false;
+                fail(storageError(ar.cause()));
+                return;
+              }
+              if (ar.result()) {
+                Log.infof(
+                    "task %s: completed, %d bytes, sha256 %s (epoch %d)",
+                    task.id(), size, digest, epoch);
+              } else {
+                Log.warnf(
+                    "task %s: finished the body but epoch %d was superseded; discarded it",
+                    task.id(), epoch);
+              }
+              finished.tryComplete();
+            });
+  }
+
+  private void heartbeat() {
+    if (done || finishing || heartbeatInFlight) {
+      return;
+    }
+    heartbeatInFlight = true;
+    long total = received;
+    boolean progress = total != lastEventBytes;
+    long since = lastEventBytes < 0 ? total : total - lastEventBytes;
+    Long expected = contentLength != null ? contentLength : task.request().expectedBytes();
+    Ledger.Heartbeat hb =
+        new Ledger.Heartbeat(total, durable, expected, etag, lastModified, progress, since);
+    blocking(() -> deps.ledger().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
+        .onComplete(
+            ar -> {
+              heartbeatInFlight = false;
+              if (ar.succeeded() && ar.result()) {
+                lastRenewed = deps.clock().instant();
+                if (progress) {
+                  lastEventBytes = total;
+                }
+              } else if (ar.succeeded()) {
+                if (!finishing) {
+                  fenced("another worker holds the task now");
+                }
+              } else {
+                Duration since0 = Duration.between(lastRenewed, deps.clock().instant());
+                long limit = (long) (deps.leaseTtl().toMillis() * deps.selfFenceFraction());
+                Log.warnf(
+                    "task %s: cannot renew lease (%s); last renewed %d ms ago",
+                    task.id(), ar.cause().getMessage(), since0.toMillis());
+                if (since0.toMillis() > limit && !finishing) {
+                  fenced(
+                      "could not renew the lease for " + since0.toMillis() + " ms (self-fencing)");
+                }
+              }
+            });
+  }
+
+  private void checkpoint() {
+    if (done || finishing) {
+      return;
+    }
+    long target = received;
+    file.flush()
+        .onSuccess(
+            v -> {
+              if (written >= target) {
+                durable = Math.max(durable, target);
+              }
+            });
+  }
+
+  /** Another worker owns the task (or we could not prove we still do): stop without writing. */
+  private void fenced(String why) {
+    if (done) {
+      return;
+    }
+    done = true;
+    stopIo();
+    Log.warnf("task %s: epoch %d stopped: %s; nothing more is written", task.id(), epoch, why);
+    blocking(
+            () -> {
+              deps.storage().deleteQuietly(temporary);
+              return null;
+            })
+        .onComplete(ar -> finished.tryComplete());
+  }
+
+  private void fail(TaskError error) {
+    fail(error, null);
+  }
+
+  private void fail(TaskError error, Duration retryAfter) {
+    if (done || finishing) {
+      return;
+    }
+    done = true;
+    stopIo();
+    Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
+    blocking(
+            () -> {
+              deps.storage().deleteQuietly(temporary);
+              return deps.ledger().failAttempt(task.id(), epoch, error, backoff);
+            })
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                Log.errorf(
+                    "task %s: attempt %d failed (%s: %s) and the ledger could not record it (%s);"
+                        + " the lease will expire and the reaper retries it",
+                    task.id(),
+                    task.attempt(),
+                    error.code(),
+                    error.message(),
+                    ar.cause().getMessage());
+              } else if (ar.result() == FailOutcome.RETRY_SCHEDULED) {
+                Log.infof(
+                    "task %s: attempt %d failed (%s: %s); retrying in %d ms",
+                    task.id(), task.attempt(), error.code(), error.message(), backoff.toMillis());
+              } else if (ar.result() == FailOutcome.FAILED) {
+                Log.infof(
+                    "task %s: failed for good after attempt %d (%s: %s)",
+                    task.id(), task.attempt(), error.code(), error.message());
+              } else {
+                Log.warnf(
+                    "task %s: attempt %d failed (%s) but epoch %d was superseded; not recorded",
+                    task.id(), task.attempt(), error.code(), epoch);
+              }
+              finished.tryComplete();
+            });
+  }
+
+  private void stopIo() {
+    cancelTimers();
+    if (request != null) {
+      request.reset();
+    }
+    if (file != null) {
+      file.close();
+    }
+  }
+
+  private void cancelTimers() {
+    if (heartbeatTimer >= 0) {
+      deps.vertx().cancelTimer(heartbeatTimer);
+    }
+    if (checkpointTimer >= 0) {
+      deps.vertx().cancelTimer(checkpointTimer);
+    }
+  }
+
+  private static TaskError storageError(Throwable e) {
+    return TaskError.of(ErrorCodes.STORAGE_FAILED, "storage: " + e.getMessage(), true);
+  }
+
+  private <T> Future<T> blocking(java.util.concurrent.Callable<T> work) {
+    return deps.vertx().executeBlocking(work, false);
+  }
+
+  /** The URL without its query, which may carry credentials, for logs. */
+  static String redacted(String url) {
+    int q = url.indexOf('?');
+    return q < 0 ? url : url.substring(0, q) + "?…";
+  }
+}

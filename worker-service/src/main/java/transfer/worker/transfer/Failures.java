@@ -1,0 +1,96 @@
+package transfer.worker.transfer;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeoutException;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.RetryPolicy;
+import transfer.contracts.TaskError;
+
+/** Classifies what went wrong in an attempt and how long to wait before the next one. */
+final class Failures {
+  /** Statuses that say "try again later"; every other error status is final. */
+  private static final Set<Integer> RETRYABLE_STATUS = Set.of(408, 425, 429, 500, 502, 503, 504);
+
+  private Failures() {}
+
+  static TaskError ofStatus(int status) {
+    if (status >= 300 && status < 400) {
+      return new TaskError(
+          ErrorCodes.TOO_MANY_REDIRECTS,
+          "the origin answered " + status + " and no more redirects may be followed",
+          status,
+          false);
+    }
+    if (status == 206) {
+      return new TaskError(
+          ErrorCodes.HTTP_STATUS, "the origin answered 206 to a request without Range", 206, true);
+    }
+    boolean retryable = RETRYABLE_STATUS.contains(status);
+    return new TaskError(
+        ErrorCodes.HTTP_STATUS, "the origin answered HTTP " + status, status, retryable);
+  }
+
+  static TaskError ofConnection(Throwable e, Duration requestTimeout) {
+    if (isTimeout(e)) {
+      return TaskError.of(
+          ErrorCodes.STALLED,
+          "no byte arrived for " + requestTimeout.toSeconds() + " s (requestTimeout)",
+          true);
+    }
+    String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    return TaskError.of(ErrorCodes.CONNECTION_FAILED, message, true);
+  }
+
+  private static boolean isTimeout(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof TimeoutException
+          || t instanceof java.net.SocketTimeoutException
+          || t.getClass().getSimpleName().contains("Timeout")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The {@code Retry-After} header as a duration: seconds or an HTTP date; null if absent. */
+  static Duration retryAfter(String header, Clock clock) {
+    if (header == null || header.isBlank()) {
+      return null;
+    }
+    String v = header.trim();
+    try {
+      long seconds = Long.parseLong(v);
+      return seconds < 0 ? null : Duration.ofSeconds(Math.min(seconds, 86_400));
+    } catch (NumberFormatException e) {
+      try {
+        ZonedDateTime at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME);
+        Duration d = Duration.between(clock.instant(), at.toInstant());
+        return d.isNegative() ? Duration.ZERO : d;
+      } catch (RuntimeException ignored) {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Exponential backoff with jitter (a random wait between half and all of the doubled interval),
+   * never shorter than the origin's {@code Retry-After}.
+   */
+  static Duration backoff(RetryPolicy policy, int attempt, Duration retryAfter) {
+    RetryPolicy p = policy.withDefaults();
+    long initial = Math.max(1, p.initialBackoff().toMillis());
+    long cap = Math.max(initial, p.maxBackoff().toMillis());
+    int shift = Math.min(30, Math.max(0, attempt - 1));
+    long ceiling = Math.min(cap, initial << shift);
+    long wait = ThreadLocalRandom.current().nextLong(ceiling / 2, ceiling + 1);
+    if (retryAfter != null) {
+      wait = Math.max(wait, retryAfter.toMillis());
+    }
+    return Duration.ofMillis(wait);
+  }
+}

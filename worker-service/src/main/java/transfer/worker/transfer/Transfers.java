@@ -1,0 +1,125 @@
+package transfer.worker.transfer;
+
+import io.quarkus.logging.Log;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import jakarta.inject.Named;
+import jakarta.inject.Singleton;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import transfer.contracts.TaskType;
+import transfer.ledger.Ledger;
+import transfer.ledger.TaskRow;
+import transfer.worker.WorkerConfig;
+import transfer.worker.storage.FileStorage;
+
+/**
+ * The worker's transfer slots and the attempts running in them. A slot is reserved before a claim
+ * and freed when the attempt has written its outcome, so the worker never holds more leases than it
+ * can serve.
+ */
+@Singleton
+public class Transfers {
+  private final AtomicInteger free;
+  private final Map<String, DownloadAttempt> running = new ConcurrentHashMap<>();
+  private final DownloadAttempt.Deps deps;
+
+  public Transfers(
+      WorkerConfig config,
+      Vertx vertx,
+      HttpClient client,
+      Ledger ledger,
+      FileStorage storage,
+      Clock clock,
+      @Named("workerId") String workerId) {
+    this.free = new AtomicInteger(config.worker().slots());
+    this.deps =
+        new DownloadAttempt.Deps(
+            vertx,
+            client,
+            ledger,
+            storage,
+            clock,
+            workerId,
+            config.worker().leaseTtl(),
+            config.worker().heartbeatInterval(),
+            config.worker().checkpointInterval(),
+            config.worker().selfFenceFraction());
+  }
+
+  public boolean tryReserve() {
+    while (true) {
+      int f = free.get();
+      if (f <= 0) {
+        return false;
+      }
+      if (free.compareAndSet(f, f - 1)) {
+        return true;
+      }
+    }
+  }
+
+  public void unreserve() {
+    free.incrementAndGet();
+  }
+
+  public int freeSlots() {
+    return free.get();
+  }
+
+  public int runningCount() {
+    return running.size();
+  }
+
+  /** Runs a claimed task in a slot reserved with {@link #tryReserve()}. */
+  public void start(TaskRow.Claim claim) {
+    if (claim.task().type() != TaskType.DOWNLOAD) {
+      // Uploads arrive with a later version; the api-service refuses them until then.
+      Log.errorf(
+          "task %s: type %s is not supported by this worker",
+          claim.task().id(), claim.task().type());
+      unreserve();
+      return;
+    }
+    DownloadAttempt attempt = new DownloadAttempt(claim, deps);
+    running.put(attempt.taskId(), attempt);
+    attempt
+        .finished()
+        .onComplete(
+            ar -> {
+              running.remove(attempt.taskId(), attempt);
+              unreserve();
+            });
+    attempt.start();
+  }
+
+  /** Hands every running task back to the queue and waits (bounded) until each is recorded. */
+  public void handBackAll(Duration timeout) {
+    List<Future<Void>> all = new ArrayList<>();
+    for (DownloadAttempt a : running.values()) {
+      all.add(a.handBack());
+    }
+    if (all.isEmpty()) {
+      return;
+    }
+    Log.infof("handing back %d running task(s)", all.size());
+    try {
+      Future.join(all)
+          .toCompletionStage()
+          .toCompletableFuture()
+          .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      Log.warnf(
+          "not every task was handed back within %s; their leases expire and the reaper"
+              + " re-queues them",
+          timeout);
+    }
+  }
+}
