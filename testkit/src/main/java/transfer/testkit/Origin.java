@@ -571,7 +571,7 @@ public final class Origin implements AutoCloseable {
             : new Span(Math.max(0, size - suffix), size);
       }
       long start = Long.parseLong(first);
-      long end = last.isEmpty() ? size - 1 : Long.parseLong(last);
+      long end = last.isEmpty() ? Long.MAX_VALUE : Long.parseLong(last);
       if (start < 0 || end < start) {
         return null;
       }

@@ -1,7 +1,10 @@
 package transfer.api.problem;
 
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.quarkus.logging.Log;
 import jakarta.ws.rs.WebApplicationException;
@@ -41,6 +44,28 @@ public class ProblemMappers {
     return respond(
         ApiException.invalid(List.of(new Problem.FieldError(field, message)))
             .toProblem(uri.getPath()));
+  }
+
+  // Quarkus ships mappers for these subtypes that answer plain JSON; the most specific mapper
+  // wins, so ours must name them too.
+  @ServerExceptionMapper(priority = 1)
+  public Response invalidFormat(InvalidFormatException e, UriInfo uri) {
+    return json(e, uri);
+  }
+
+  @ServerExceptionMapper(priority = 1)
+  public Response mismatchedInput(MismatchedInputException e, UriInfo uri) {
+    return json(e, uri);
+  }
+
+  @ServerExceptionMapper(priority = 1)
+  public Response unrecognized(UnrecognizedPropertyException e, UriInfo uri) {
+    return json(e, uri);
+  }
+
+  @ServerExceptionMapper(priority = 1)
+  public Response parse(JsonParseException e, UriInfo uri) {
+    return json(e, uri);
   }
 
   @ServerExceptionMapper
