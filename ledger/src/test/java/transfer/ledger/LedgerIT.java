@@ -1,0 +1,279 @@
+package transfer.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.UUID;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskError;
+import transfer.contracts.TaskRequest;
+import transfer.contracts.TaskState;
+import transfer.contracts.TaskType;
+import transfer.testkit.TestInfra;
+
+/** The task state machine's statements against a real PostgreSQL, with a settable clock. */
+class LedgerIT {
+  private static PGSimpleDataSource ds;
+  private final SettableClock clock = new SettableClock(Instant.parse("2026-01-01T00:00:00Z"));
+  private Ledger ledger;
+  private String tenant;
+  private String session;
+
+  @BeforeAll
+  static void migrate() {
+    TestInfra infra = TestInfra.shared();
+    ds = new PGSimpleDataSource();
+    ds.setUrl(infra.jdbcUrl());
+    ds.setUser(infra.dbUser());
+    ds.setPassword(infra.dbPassword());
+    Flyway.configure().dataSource(ds).load().migrate();
+  }
+
+  @BeforeEach
+  void newTenantAndSession() {
+    ledger = new Ledger(ds, clock);
+    tenant = "t-" + UUID.randomUUID();
+    session = "s-" + UUID.randomUUID();
+    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
+  }
+
+  private TaskRow submit() {
+    TaskRequest r =
+        new TaskRequest(
+            TaskType.DOWNLOAD,
+            "http://127.0.0.1/x",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
+    return ledger.submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults());
+  }
+
+  @Test
+  void submitWritesAQueuedTaskAndItsDoorbellInOneTransaction() throws Exception {
+    TaskRow t = submit();
+    assertThat(t.state()).isEqualTo(TaskState.QUEUED);
+    assertThat(outboxKeys("transfer-tasks")).contains(t.id());
+  }
+
+  @Test
+  void aTaskIsClaimedOnceAndEachClaimBumpsTheEpoch() {
+    TaskRow t = submit();
+    var first = ledger.claim(t.id(), "w1", Duration.ofSeconds(30));
+    assertThat(first).isPresent();
+    assertThat(first.get().epoch()).isEqualTo(1);
+    assertThat(first.get().task().attempt()).isEqualTo(1);
+    assertThat(ledger.claim(t.id(), "w2", Duration.ofSeconds(30))).isEmpty();
+  }
+
+  @Test
+  void aSupersededEpochCanNoLongerWrite() {
+    TaskRow t = submit();
+    long e1 = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    clock.advance(Duration.ofSeconds(31));
+    // The reaper is global: tasks of other tests in this database may be reaped too.
+    assertThat(ledger.reapExpiredLeases(1000)).isGreaterThanOrEqualTo(1);
+    assertThat(state(t)).isEqualTo(TaskState.QUEUED);
+    // The reaper re-queued it: the frozen worker's heartbeat is refused even before a new claim.
+    assertThat(heartbeat(t.id(), e1)).isFalse();
+    long e2 = ledger.claim(t.id(), "w2", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(e2).isEqualTo(e1 + 1);
+    assertThat(heartbeat(t.id(), e1)).isFalse();
+    assertThat(ledger.completeDownload(t.id(), e1, "file:///x", 1, "00", 1)).isFalse();
+    assertThat(ledger.failAttempt(t.id(), e1, TaskError.of("x", "y", true), Duration.ZERO))
+        .isEqualTo(Ledger.FailOutcome.FENCED);
+    assertThat(heartbeat(t.id(), e2)).isTrue();
+    assertThat(ledger.completeDownload(t.id(), e2, "file:///x", 1, "00", 1)).isTrue();
+    TaskRow done = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(done.state()).isEqualTo(TaskState.COMPLETED);
+    assertThat(done.attempt()).isEqualTo(2);
+  }
+
+  @Test
+  void completionWritesOneCompletedEventWithAnIdDerivedFromTheTask() {
+    TaskRow t = submit();
+    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(ledger.completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isTrue();
+    assertThat(ledger.completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isFalse();
+    var events = ledger.events(tenant, session, 0, 100);
+    assertThat(events)
+        .extracting(n -> n.get("type").asText())
+        .containsExactly(
+            "transfer.task.progress", "transfer.task.downloaded", "transfer.task.completed");
+    assertThat(events.get(2).get("id").asText()).isEqualTo(t.id() + ":completed");
+    assertThat(events).extracting(n -> n.get("sequence").asLong()).containsExactly(1L, 2L, 3L);
+  }
+
+  @Test
+  void aRetryableFailureWaitsForItsBackoffThenIsQueuedAgain() {
+    TaskRow t = submit();
+    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    var outcome =
+        ledger.failAttempt(
+            t.id(),
+            e,
+            TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
+            Duration.ofSeconds(10));
+    assertThat(outcome).isEqualTo(Ledger.FailOutcome.RETRY_SCHEDULED);
+    assertThat(state(t)).isEqualTo(TaskState.WAITING);
+    ledger.promoteDueTasks(1000);
+    assertThat(state(t)).isEqualTo(TaskState.WAITING);
+    clock.advance(Duration.ofSeconds(10));
+    assertThat(ledger.promoteDueTasks(1000)).isGreaterThanOrEqualTo(1);
+    assertThat(state(t)).isEqualTo(TaskState.QUEUED);
+  }
+
+  @Test
+  void aFinalFailureEndsTheTaskWithOneCompletionEvent() {
+    TaskRow t = submit();
+    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    var outcome =
+        ledger.failAttempt(
+            t.id(), e, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
+    assertThat(outcome).isEqualTo(Ledger.FailOutcome.FAILED);
+    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(failed.state()).isEqualTo(TaskState.FAILED);
+    assertThat(failed.error().httpStatus()).isEqualTo(404);
+    assertThat(ledger.events(tenant, session, 0, 10))
+        .extracting(n -> n.get("type").asText())
+        .containsExactly("transfer.task.completed");
+  }
+
+  @Test
+  void theLastRetryableFailureBecomesAttemptsExhausted() {
+    SessionConfig oneAttempt =
+        new SessionConfig(
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            new transfer.contracts.RetryPolicy(1, null, null));
+    ledger.upsertSession(tenant, session, oneAttempt);
+    TaskRequest r =
+        new TaskRequest(
+            TaskType.DOWNLOAD,
+            "http://127.0.0.1/x",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
+    TaskRow t = ledger.submit(tenant, session, r, oneAttempt.withDefaults());
+    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    ledger.failAttempt(t.id(), e, TaskError.of(ErrorCodes.STALLED, "quiet", true), Duration.ZERO);
+    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(failed.state()).isEqualTo(TaskState.FAILED);
+    assertThat(failed.error().code()).isEqualTo(ErrorCodes.ATTEMPTS_EXHAUSTED);
+    assertThat(failed.error().message()).contains(ErrorCodes.STALLED);
+  }
+
+  @Test
+  void aHandedBackTaskIsQueuedAtOnceWithoutSpendingAnAttempt() throws Exception {
+    TaskRow t = submit();
+    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(ledger.release(t.id(), e, 0)).isTrue();
+    TaskRow back = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(back.state()).isEqualTo(TaskState.QUEUED);
+    assertThat(back.attempt()).isZero();
+    assertThat(back.leaseOwner()).isNull();
+    assertThat(ledger.claim(t.id(), "w2", Duration.ofSeconds(30))).isPresent();
+  }
+
+  @Test
+  void anUnclaimedQueuedTaskIsAnnouncedAgain() throws Exception {
+    TaskRow t = submit();
+    clock.advance(Duration.ofMinutes(2));
+    long before = outboxKeys("transfer-tasks").stream().filter(t.id()::equals).count();
+    assertThat(ledger.reannounceStale(Duration.ofSeconds(60), 1000)).isGreaterThanOrEqualTo(1);
+    long after = outboxKeys("transfer-tasks").stream().filter(t.id()::equals).count();
+    assertThat(after).isEqualTo(before + 1);
+  }
+
+  @Test
+  void theDatabaseRefusesARunningTaskWithoutALease() throws Exception {
+    TaskRow t = submit();
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("update tasks set state = 'running' where id = ?")) {
+      ps.setString(1, t.id());
+      org.assertj.core.api.Assertions.assertThatThrownBy(ps::executeUpdate)
+          .hasMessageContaining("running_has_lease");
+    }
+  }
+
+  private boolean heartbeat(String id, long epoch) {
+    return ledger.heartbeat(
+        id, epoch, Duration.ofSeconds(30), new Ledger.Heartbeat(1, 0, null, null, null, false, 0));
+  }
+
+  private TaskState state(TaskRow t) {
+    return ledger.task(tenant, session, t.id()).orElseThrow().state();
+  }
+
+  private List<String> outboxKeys(String topic) throws Exception {
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps = c.prepareStatement("select msg_key from outbox where topic = ?")) {
+      ps.setString(1, topic);
+      try (ResultSet rs = ps.executeQuery()) {
+        List<String> out = new java.util.ArrayList<>();
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+        return out;
+      }
+    }
+  }
+
+  /** A clock the test moves by hand: leases and backoff without sleeping. */
+  static final class SettableClock extends Clock {
+    private volatile Instant now;
+
+    SettableClock(Instant start) {
+      now = start;
+    }
+
+    void advance(Duration d) {
+      now = now.plus(d);
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+}
