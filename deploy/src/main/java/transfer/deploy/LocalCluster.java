@@ -77,8 +77,16 @@ public final class LocalCluster {
    */
   private final Object lifecycle = new Object();
 
+  /**
+   * Set first thing by the shutdown hook, before it waits for {@link #lifecycle}: a start-up step
+   * that fails because the JVM is shutting down (a Ctrl-C while PostgreSQL starts) is then not
+   * reported as a failure of its own.
+   */
+  private volatile boolean shutdownRequested;
+
   // Guarded by lifecycle.
   private boolean stopping;
+  private boolean postgresAttempted;
   private LocalPostgres postgres;
   private Process postgresWatcher;
   private EmbeddedKafka kafka;
@@ -136,7 +144,7 @@ public final class LocalCluster {
     createDirectories();
     lockDataDir();
     if (settings.embeddedDatabase()) {
-      stopLeftoverPostgres();
+      stopLeftoverPostgres("Stopping PostgreSQL left running by an earlier launcher");
     }
     checkPorts();
     Path launcherLog = settings.logsDir().resolve("launcher.log");
@@ -314,7 +322,7 @@ public final class LocalCluster {
    * normally the watcher started beside it does, but if that failed too the server would hold the
    * port and the data directory. We own the data directory now (the lock), so stop it.
    */
-  private void stopLeftoverPostgres() {
+  private void stopLeftoverPostgres(String what) {
     List<Path> pidFiles;
     try (Stream<Path> files = Files.walk(settings.postgresDir(), 3)) {
       pidFiles = files.filter(p -> p.getFileName().toString().equals("postmaster.pid")).toList();
@@ -333,9 +341,7 @@ public final class LocalCluster {
           .filter(h -> h.info().command().map(c -> c.endsWith("postgres")).orElse(false))
           .ifPresent(
               postmaster -> {
-                say(
-                    "Stopping PostgreSQL left running by an earlier launcher (pid %d, data %s) ...",
-                    pid, pidFile.getParent());
+                say("%s (pid %d, data %s) ...", what, pid, pidFile.getParent());
                 signal(pid, "INT"); // "Fast" shutdown: disconnects clients, then stops.
                 try {
                   postmaster.onExit().get(30, TimeUnit.SECONDS);
@@ -352,12 +358,7 @@ public final class LocalCluster {
     List<PortUse> uses = new ArrayList<>();
     uses.add(new PortUse(settings.apiPort(), "the API", "TRANSFER_API_PORT"));
     uses.add(new PortUse(settings.kafkaPort(), "Kafka", "TRANSFER_KAFKA_PORT"));
-    // The embedded broker's KRaft controller listens on the next port.
-    uses.add(
-        new PortUse(
-            settings.kafkaPort() + 1,
-            "the Kafka controller (Kafka port + 1)",
-            "TRANSFER_KAFKA_PORT"));
+    // The embedded broker's KRaft controller listens on a free port it picks itself.
     if (settings.embeddedDatabase()) {
       uses.add(new PortUse(settings.dbPort(), "PostgreSQL", "TRANSFER_DB_PORT"));
     }
@@ -474,8 +475,15 @@ public final class LocalCluster {
     LocalPostgres pg =
         step(
             () -> {
+              // The watcher first: should this JVM die while PostgreSQL starts, it stops the
+              // server that LocalPostgres had no chance to hand back to us.
+              postgresWatcher = watchPostgres();
+              postgresAttempted = true;
               try {
-                postgres = LocalPostgres.start(settings.postgresDir(), settings.dbPort(), true);
+                // No shutdown hook of its own: the JVM runs all hooks at once, and PostgreSQL must
+                // outlive the workers handing their tasks back. Our shutdown stops it last.
+                postgres =
+                    LocalPostgres.start(settings.postgresDir(), settings.dbPort(), true, false);
               } catch (Exception e) {
                 Logger.getLogger(LocalCluster.class.getName())
                     .log(Level.SEVERE, "PostgreSQL did not start", e);
@@ -484,7 +492,6 @@ public final class LocalCluster {
                     "PostgreSQL did not start: %s%nDetails are in %s"
                         .formatted(describe(e), launcherLog));
               }
-              postgresWatcher = watchPostgres();
               return postgres;
             });
     try {
@@ -611,9 +618,7 @@ public final class LocalCluster {
   }
 
   boolean isStopping() {
-    synchronized (lifecycle) {
-      return stopping;
-    }
+    return shutdownRequested;
   }
 
   /**
@@ -626,6 +631,8 @@ public final class LocalCluster {
     EmbeddedKafka broker;
     LocalPostgres pg;
     Process watcher;
+    boolean pgAttempted;
+    shutdownRequested = true;
     synchronized (lifecycle) {
       if (stopping) {
         return;
@@ -636,8 +643,9 @@ public final class LocalCluster {
       broker = kafka;
       pg = postgres;
       watcher = postgresWatcher;
+      pgAttempted = postgresAttempted;
     }
-    if (apiService == null && broker == null && pg == null) {
+    if (apiService == null && broker == null && !pgAttempted) {
       return; // Failed before starting anything: nothing to say.
     }
     System.out.println();
@@ -673,6 +681,11 @@ public final class LocalCluster {
       } catch (Exception e) {
         say("  PostgreSQL did not stop cleanly: %s", describe(e));
       }
+    } else if (pgAttempted) {
+      // Interrupted while starting (LocalPostgres.start fails once shutdown has begun, after the
+      // server may already be up), so we have no handle on it. We hold the data directory's
+      // lock, so a server running on it is ours.
+      stopLeftoverPostgres("  Stopping PostgreSQL, interrupted while starting");
     }
     if (watcher != null) {
       watcher.destroy();
@@ -815,7 +828,7 @@ public final class LocalCluster {
         TRANSFER_API_PORT          API port (8080)
         TRANSFER_WORKERS           number of workers (2)
         TRANSFER_WORKER_BASE_PORT  health port of worker 1; worker i uses base + i - 1 (API port + 1)
-        TRANSFER_KAFKA_PORT        Kafka port (9092); the Kafka controller uses the next one
+        TRANSFER_KAFKA_PORT        Kafka port (9092)
         TRANSFER_DB_PORT           embedded PostgreSQL port (15432)
         TRANSFER_DB_URL            use this PostgreSQL (a JDBC URL) instead of the embedded one,
         TRANSFER_DB_USER             with this user

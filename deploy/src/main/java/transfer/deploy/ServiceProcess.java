@@ -69,7 +69,6 @@ public final class ServiceProcess {
   private final Process process;
   private final Path logFile;
   private final long logStart;
-  private volatile boolean paused;
 
   private ServiceProcess(String name, Process process, Path logFile, long logStart) {
     this.name = name;
@@ -215,10 +214,9 @@ public final class ServiceProcess {
       return;
     }
     process.destroy();
-    if (paused) {
-      // A stopped process keeps SIGTERM pending; let it run so it can shut down gracefully.
-      sendQuietly("CONT");
-    }
+    // A paused process (SIGSTOP, here or by anyone else) keeps SIGTERM pending and would only die
+    // by SIGKILL after the grace period; let it run so that it can shut down gracefully.
+    sendQuietly("CONT");
     try {
       if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
         process.destroyForcibly();
@@ -248,11 +246,6 @@ public final class ServiceProcess {
       throw new IllegalStateException(
           "kill -" + normalized + " " + pid() + " failed with exit code " + code);
     }
-    if (normalized.equals("STOP")) {
-      paused = true;
-    } else if (normalized.equals("CONT")) {
-      paused = false;
-    }
   }
 
   private int sendQuietly(String sig) {
@@ -264,7 +257,7 @@ public final class ServiceProcess {
               .start();
       return kill.waitFor();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot run kill -" + sig, e);
+      return -1; // No kill command; signal() reports it, stop() goes on without it.
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return -1;

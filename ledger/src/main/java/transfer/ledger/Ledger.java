@@ -924,8 +924,6 @@ public final class Ledger {
       } finally {
         c.setAutoCommit(auto);
       }
-    } catch (LedgerException e) {
-      throw e;
     } catch (RuntimeException e) {
       throw e;
     } catch (Exception e) {

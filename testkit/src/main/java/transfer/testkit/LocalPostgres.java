@@ -29,11 +29,13 @@ public final class LocalPostgres implements AutoCloseable {
   private final EmbeddedPostgres postgres;
   private final Path dataDir;
   private final Thread shutdownHook;
+  private final boolean hooked;
   private boolean closed; // guarded by this
 
-  private LocalPostgres(EmbeddedPostgres postgres, Path dataDir) {
+  private LocalPostgres(EmbeddedPostgres postgres, Path dataDir, boolean hooked) {
     this.postgres = postgres;
     this.dataDir = dataDir;
+    this.hooked = hooked;
     this.shutdownHook = new Thread(this::close, "local-postgres-stop-" + postgres.getPort());
   }
 
@@ -41,37 +43,59 @@ public final class LocalPostgres implements AutoCloseable {
    * Starts PostgreSQL on 127.0.0.1:{@code port} (0 = a free port) with its data in {@code dataDir}.
    * With {@code keepData} the directory is initialised only when it holds no cluster yet and is
    * left in place on close, so a later start on it finds the same databases; without, any previous
-   * content is wiped first and the directory is removed on close.
+   * content is wiped first and the directory is removed on close. A shutdown hook stops the server
+   * when the JVM exits.
    */
   public static LocalPostgres start(Path dataDir, int port, boolean keepData) {
+    return start(dataDir, port, keepData, true);
+  }
+
+  /**
+   * As {@link #start(Path, int, boolean)}; with {@code stopAtJvmExit} false no shutdown hook is
+   * installed and the caller must {@link #close()} it (for launchers that stop their services in an
+   * order of their own from a hook of their own: the JVM runs all hooks at once).
+   */
+  public static LocalPostgres start(
+      Path dataDir, int port, boolean keepData, boolean stopAtJvmExit) {
+    EmbeddedPostgres postgres;
     try {
       if (!keepData) {
         // initdb refuses a non-empty directory.
         deleteRecursively(dataDir);
       }
       Files.createDirectories(dataDir);
-      EmbeddedPostgres postgres =
+      EmbeddedPostgres.Builder builder =
           EmbeddedPostgres.builder()
               // zonky's own free-port probe binds every interface; this one binds 127.0.0.1 only.
               .setPort(port == 0 ? EmbeddedKafka.freePort(-1) : port)
               .setDataDirectory(dataDir)
               .setCleanDataDirectory(!keepData)
               .setServerConfig("listen_addresses", "127.0.0.1")
-              // Durability against OS crashes is not what tests are about; a killed server
-              // still recovers from its WAL without these.
-              .setServerConfig("fsync", "off")
-              .setServerConfig("full_page_writes", "off")
               // initdb plus start takes seconds on a loaded 2-core CI machine.
               .setPGStartupWait(Duration.ofSeconds(60))
-              // Ours (below) lets TestInfra's hook wait for the stop before deleting files.
-              .setRegisterShutdownHook(false)
-              .start();
-      LocalPostgres local = new LocalPostgres(postgres, dataDir);
-      Runtime.getRuntime().addShutdownHook(local.shutdownHook);
-      return local;
+              // Ours (below) can be left out, and lets TestInfra's hook wait for the stop before
+              // it deletes the files.
+              .setRegisterShutdownHook(false);
+      if (!keepData) {
+        // Throw-away data need not survive an OS crash (a killed server recovers from its WAL
+        // without these); kept data must.
+        builder.setServerConfig("fsync", "off").setServerConfig("full_page_writes", "off");
+      }
+      postgres = builder.start();
     } catch (IOException e) {
       throw new UncheckedIOException("PostgreSQL did not start in " + dataDir, e);
     }
+    LocalPostgres local = new LocalPostgres(postgres, dataDir, stopAtJvmExit);
+    if (stopAtJvmExit) {
+      try {
+        Runtime.getRuntime().addShutdownHook(local.shutdownHook);
+      } catch (IllegalStateException shuttingDown) {
+        // The JVM began to exit while the server started: nobody would ever stop it.
+        local.close();
+        throw shuttingDown;
+      }
+    }
+    return local;
   }
 
   public String jdbcUrl(String database) {
@@ -125,10 +149,12 @@ public final class LocalPostgres implements AutoCloseable {
       return;
     }
     closed = true;
-    try {
-      Runtime.getRuntime().removeShutdownHook(shutdownHook);
-    } catch (IllegalStateException alreadyShuttingDown) {
-      // this may be the hook itself
+    if (hooked) {
+      try {
+        Runtime.getRuntime().removeShutdownHook(shutdownHook);
+      } catch (IllegalStateException alreadyShuttingDown) {
+        // this may be the hook itself
+      }
     }
     try {
       postgres.close();

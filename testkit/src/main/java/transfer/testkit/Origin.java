@@ -355,6 +355,11 @@ public final class Origin implements AutoCloseable {
     }
     long seed = longParam(req, "seed", 0);
     int version = (int) longParam(req, "v", 1);
+    // All parsed before any header is set, so that a bad one yields a clean 400.
+    long lieLength = longParam(req, "lieLength", -1);
+    long cutAfter = longParam(req, "cutAfter", -1);
+    long stallAfter = longParam(req, "stallAfter", -1);
+    long rate = longParam(req, "rate", 0);
     String etag = etag(size, seed, version);
     String lastModified = HTTP_DATE.format(BASE_LAST_MODIFIED.plus(Duration.ofDays(version)));
 
@@ -387,13 +392,11 @@ public final class Origin implements AutoCloseable {
     String acceptRanges = req.getParam("acceptRanges");
     resp.putHeader("Accept-Ranges", acceptRanges != null ? acceptRanges : "bytes");
     boolean chunked = boolParam(req, "chunked");
-    String lie = req.getParam("lieLength");
+    boolean lie = lieLength >= 0 && !chunked;
     if (chunked) {
       resp.setChunked(true);
     } else {
-      resp.putHeader(
-          "Content-Length",
-          lie != null ? String.valueOf(longParam(req, "lieLength", 0)) : "" + length);
+      resp.putHeader("Content-Length", String.valueOf(lie ? lieLength : length));
     }
     exchange.status = code;
     if (head) {
@@ -402,18 +405,15 @@ public final class Origin implements AutoCloseable {
     }
 
     long limit = length;
-    Ending ending = lie != null && !chunked ? Ending.CLOSE : Ending.COMPLETE;
-    long cutAfter = longParam(req, "cutAfter", -1);
+    Ending ending = lie ? Ending.CLOSE : Ending.COMPLETE;
     if (cutAfter >= 0 && cutAfter < limit) {
       limit = cutAfter;
       ending = Ending.CLOSE;
     }
-    long stallAfter = longParam(req, "stallAfter", -1);
     if (stallAfter >= 0 && stallAfter < limit) {
       limit = stallAfter;
       ending = Ending.STALL;
     }
-    long rate = longParam(req, "rate", 0);
     new Body(req, exchange, new Content.Cursor(seed, version, from, to), limit, ending, rate)
         .start();
   }
@@ -523,9 +523,13 @@ public final class Origin implements AutoCloseable {
 
   private static void text(HttpServerRequest req, Exchange exchange, int code, String message) {
     HttpServerResponse resp = req.response();
-    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
     exchange.status = code;
     resp.setStatusCode(code);
+    if (code == 204 || code == 304) {
+      resp.end(); // these never carry a body
+      return;
+    }
+    byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
     resp.putHeader("Content-Type", "text/plain; charset=utf-8");
     resp.putHeader("Content-Length", String.valueOf(body.length));
     if (req.method() == HttpMethod.HEAD) {

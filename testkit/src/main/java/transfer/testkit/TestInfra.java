@@ -44,6 +44,10 @@ import org.testcontainers.utility.DockerImageName;
  *
  * <p>Topics {@value #TASKS_TOPIC} and {@value #EVENTS_TOPIC} ({@value #TOPIC_PARTITIONS} partitions
  * each) and database {@value #DATABASE} exist when {@link #shared()} returns.
+ *
+ * <p>Everything is stopped by a shutdown hook. Test JVMs (Surefire, Failsafe) end with {@code
+ * System.exit}, which runs it; a plain {@code main} using this class must call {@code System.exit}
+ * too, since the embedded broker's non-daemon threads otherwise keep the JVM alive.
  */
 public final class TestInfra {
   private static final Logger LOG = LoggerFactory.getLogger(TestInfra.class);

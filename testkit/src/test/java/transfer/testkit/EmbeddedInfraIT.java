@@ -124,10 +124,10 @@ class EmbeddedInfraIT {
             "transfer-events",
             "nobody-" + UUID.randomUUID(),
             list -> !list.isEmpty(),
-            Duration.ofMillis(1500));
+            Duration.ofMillis(800));
 
     assertThat(events).isEmpty();
-    assertThat((System.nanoTime() - t0) / 1_000_000).isBetween(1000L, 10_000L);
+    assertThat((System.nanoTime() - t0) / 1_000_000).isBetween(700L, 10_000L);
   }
 
   @Test

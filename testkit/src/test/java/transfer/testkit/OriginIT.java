@@ -183,7 +183,8 @@ class OriginIT {
               })
           .isInstanceOf(IOException.class);
     }
-    assertThat(read[0]).isEqualTo(300000);
+    // The origin resets the connection: bytes still in flight may be lost, never more arrive.
+    assertThat(read[0]).isBetween(1L, 300000L);
     awaitBytesSent(0, 300000);
   }
 
@@ -201,7 +202,7 @@ class OriginIT {
   void stallAfterKeepsTheConnectionSilent() throws Exception {
     try (Socket socket = new Socket()) {
       socket.connect(new InetSocketAddress("127.0.0.1", origin.port()), 5000);
-      socket.setSoTimeout(1000);
+      socket.setSoTimeout(500);
       OutputStream out = socket.getOutputStream();
       out.write(
           "GET /bytes/100000?seed=1&stallAfter=5000 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -259,6 +260,22 @@ class OriginIT {
   }
 
   @Test
+  void comesBackOnTheSamePort() throws Exception {
+    int port;
+    try (Origin first = Origin.start()) {
+      port = first.port();
+    }
+    try (Origin again = Origin.start(port)) {
+      HttpResponse<byte[]> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create(again.url("/bytes/10?seed=1"))).build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(again.port()).isEqualTo(port);
+      assertThat(r.body()).isEqualTo(Origin.bytes(0, 10, 1, 1));
+    }
+  }
+
+  @Test
   void unknownPathIs404() throws Exception {
     assertThat(getBytes("/nothing").statusCode()).isEqualTo(404);
   }
@@ -276,7 +293,7 @@ class OriginIT {
 
   @Test
   void largeBodyStreamsFast() throws Exception {
-    long size = 512L * 1024 * 1024;
+    long size = 256L * 1024 * 1024;
     long t0 = System.nanoTime();
     HttpResponse<InputStream> r = get("/bytes/" + size + "?seed=42");
     long total = 0;

@@ -56,7 +56,7 @@ class RestartIT {
       pg.createDatabaseIfMissing("kept");
       execute(pg, "create table t (v text)", "insert into t values ('survives')");
     }
-    try (LocalPostgres pg = LocalPostgres.start(dataDir, 0, true)) {
+    try (LocalPostgres pg = LocalPostgres.start(dataDir, 0, true, false)) {
       assertThat(query(pg, "select v from t")).isEqualTo("survives");
     }
     try (LocalPostgres pg = LocalPostgres.start(dataDir, 0, false)) {

@@ -62,11 +62,11 @@ public class OutboxRelay {
     thread.start();
   }
 
+  /** The loop notices within one idle poll; rows not yet published stay in the outbox. */
   void stop(@Observes ShutdownEvent ev) throws InterruptedException {
     running = false;
     if (thread != null) {
-      thread.interrupt();
-      thread.join(10_000);
+      thread.join(config.outbox().idlePoll().toMillis() + 10_000);
     }
   }
 
@@ -75,7 +75,8 @@ public class OutboxRelay {
   }
 
   private void run() {
-    try (KafkaProducer<String, String> producer = producer()) {
+    KafkaProducer<String, String> producer = producer();
+    try {
       while (running) {
         try (Connection lock = dataSource.getConnection()) {
           if (!tryLock(lock)) {
@@ -100,6 +101,8 @@ public class OutboxRelay {
           leader = false;
         }
       }
+    } finally {
+      producer.close(Duration.ofSeconds(5));
     }
   }
 

@@ -13,6 +13,7 @@ import jakarta.ws.rs.core.UriInfo;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+import transfer.ledger.LedgerException;
 
 /**
  * Turns every error into {@code application/problem+json}. Bad input must never surface as a 500,
@@ -87,6 +88,24 @@ public class ProblemMappers {
         };
     String slug = title.toLowerCase().replace(' ', '-');
     return respond(new Problem(Problem.typeUri(slug), title, status, detail, uri.getPath(), null));
+  }
+
+  /** The database is unreachable or failed: nothing was applied, and a retry may succeed. */
+  @ServerExceptionMapper
+  public Response ledger(LedgerException e, UriInfo uri) {
+    Log.warnf("ledger unavailable answering %s: %s", uri.getPath(), e.getMessage());
+    return Response.status(503)
+        .type(Problem.MEDIA_TYPE)
+        .header("Retry-After", "5")
+        .entity(
+            new Problem(
+                Problem.typeUri("ledger-unavailable"),
+                "Service Unavailable",
+                503,
+                "the ledger (PostgreSQL) is unavailable; nothing was changed, retry in a few seconds",
+                uri.getPath(),
+                null))
+        .build();
   }
 
   @ServerExceptionMapper

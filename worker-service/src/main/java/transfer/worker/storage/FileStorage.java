@@ -27,7 +27,9 @@ public class FileStorage {
   }
 
   public Path temporary(String taskId, long epoch) throws IOException {
-    Path dir = root.resolve("tmp");
+    // A dot-name can never clash with a tenant's directory: tenant ids start with a letter or
+    // digit.
+    Path dir = root.resolve(".partial");
     Files.createDirectories(dir);
     return dir.resolve(taskId + ".e" + epoch + ".part");
   }
@@ -35,7 +37,7 @@ public class FileStorage {
   /** Moves a verified temporary object to its final place; answers the final path. */
   public Path commit(Path temporary, String tenantId, String sessionId, String taskId, long epoch)
       throws IOException {
-    Path dir = root.resolve("objects").resolve(tenantId).resolve(sessionId);
+    Path dir = root.resolve(tenantId).resolve(sessionId);
     Files.createDirectories(dir);
     Path target = dir.resolve(taskId + ".e" + epoch);
     return Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);

@@ -1,0 +1,186 @@
+package transfer.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The one-command local cluster as a user runs it: the launcher as its own process, on its own
+ * ports and data directory. It restarts a killed worker, leaves no process behind on SIGTERM, finds
+ * its sessions again after a restart, and refuses a taken port with one clear line.
+ */
+class LocalClusterIT {
+  private static final Path ROOT =
+      Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath().normalize();
+  private final HttpClient http = HttpClient.newHttpClient();
+  private final List<Process> started = new ArrayList<>();
+
+  @AfterEach
+  void killLeftovers() {
+    for (Process p : started) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
+  void runsRestartsAWorkerStopsCleanlyAndKeepsItsData() throws Exception {
+    Path data = Files.createTempDirectory("local-cluster-it");
+    Map<String, String> env = env(data);
+    int apiPort = Integer.parseInt(env.get("TRANSFER_API_PORT"));
+    int workerPort = Integer.parseInt(env.get("TRANSFER_WORKER_BASE_PORT"));
+
+    Path out1 = data.resolve("launcher-1.out");
+    Process launcher = launch(env, out1);
+    awaitOutput(out1, "The transfer cluster is running.", Duration.ofMinutes(3));
+    assertThat(put(apiPort, "/v1/sessions/kept")).isEqualTo(201);
+    assertThat(status("http://127.0.0.1:" + workerPort + "/q/health/ready")).isEqualTo(200);
+
+    // A worker that dies is reported and replaced, as Kubernetes would restart a pod.
+    ProcessHandle worker = workerOf(launcher).orElseThrow();
+    worker.destroyForcibly();
+    awaitOutput(out1, "exited with code 137; starting a new one", Duration.ofSeconds(30));
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .until(
+            () ->
+                workerOf(launcher).map(w -> w.pid() != worker.pid()).orElse(false)
+                    && status("http://127.0.0.1:" + workerPort + "/q/health/ready") == 200);
+
+    // SIGTERM stops everything it started, PostgreSQL (which pg_ctl detaches) included.
+    List<ProcessHandle> children = launcher.descendants().toList();
+    long postgresPid = postmasterPid(data);
+    launcher.destroy();
+    assertThat(launcher.waitFor(90, TimeUnit.SECONDS)).isTrue();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                children.stream().noneMatch(ProcessHandle::isAlive)
+                    && ProcessHandle.of(postgresPid).map(p -> !p.isAlive()).orElse(true));
+    assertThat(Files.readString(out1)).contains("Stopped.");
+
+    // Started again on the same data directory, it finds its earlier session.
+    Path out2 = data.resolve("launcher-2.out");
+    Process again = launch(env, out2);
+    awaitOutput(out2, "The transfer cluster is running.", Duration.ofMinutes(3));
+    assertThat(status("http://127.0.0.1:" + apiPort + "/v1/sessions/kept", "it-key"))
+        .isEqualTo(200);
+    again.destroy();
+    assertThat(again.waitFor(90, TimeUnit.SECONDS)).isTrue();
+  }
+
+  @Test
+  void aTakenPortIsOneClearLineNotAStackTrace() throws Exception {
+    Path data = Files.createTempDirectory("local-cluster-it-port");
+    Map<String, String> env = env(data);
+    try (ServerSocket taken =
+        new ServerSocket(
+            Integer.parseInt(env.get("TRANSFER_API_PORT")), 1, InetAddress.getLoopbackAddress())) {
+      Path out = data.resolve("launcher.out");
+      Process launcher = launch(env, out);
+      assertThat(launcher.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      String said = Files.readString(out);
+      assertThat(launcher.exitValue()).isEqualTo(2);
+      assertThat(said)
+          .contains("TRANSFER_API_PORT")
+          .doesNotContain("Exception")
+          .doesNotContain("\tat ");
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private Map<String, String> env(Path data) throws IOException {
+    Map<String, String> env = new HashMap<>();
+    env.put("TRANSFER_DATA_DIR", data.toString());
+    env.put("TRANSFER_API_PORT", String.valueOf(ClusterFixture.freePort()));
+    env.put("TRANSFER_KAFKA_PORT", String.valueOf(ClusterFixture.freePort()));
+    env.put("TRANSFER_DB_PORT", String.valueOf(ClusterFixture.freePort()));
+    env.put("TRANSFER_WORKER_BASE_PORT", String.valueOf(ClusterFixture.freePort()));
+    env.put("TRANSFER_WORKERS", "1");
+    env.put("TRANSFER_API_KEY", "it-key");
+    env.put("TRANSFER_JVM_OPTS", "-Xmx256m");
+    return env;
+  }
+
+  private Process launch(Map<String, String> env, Path out) throws IOException {
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                ProcessHandle.current().info().command().orElse("java"),
+                "-Dtransfer.project.root=" + ROOT,
+                "-cp",
+                ROOT.resolve("deploy/target/classes") + ":" + ROOT.resolve("deploy/target/lib/*"),
+                "transfer.deploy.LocalCluster")
+            .redirectErrorStream(true)
+            .redirectOutput(out.toFile());
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    started.add(p);
+    return p;
+  }
+
+  private static void awaitOutput(Path out, String text, Duration timeout) {
+    await()
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> Files.exists(out) && Files.readString(out).contains(text));
+  }
+
+  private static java.util.Optional<ProcessHandle> workerOf(Process launcher) {
+    return launcher
+        .descendants()
+        .filter(h -> h.info().commandLine().orElse("").contains("worker-service"))
+        .filter(h -> h.info().command().orElse("").endsWith("java"))
+        .findFirst();
+  }
+
+  private static long postmasterPid(Path data) throws IOException {
+    Path pidFile = data.resolve("postgres/postmaster.pid");
+    return Long.parseLong(Files.readAllLines(pidFile).get(0).trim());
+  }
+
+  private int put(int port, String path) throws Exception {
+    HttpRequest r =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .header("Authorization", "Bearer it-key")
+            .header("Content-Type", "application/json")
+            .PUT(HttpRequest.BodyPublishers.ofString("{}"))
+            .build();
+    return http.send(r, HttpResponse.BodyHandlers.discarding()).statusCode();
+  }
+
+  private int status(String url) {
+    return status(url, null);
+  }
+
+  private int status(String url, String key) {
+    try {
+      HttpRequest.Builder b =
+          HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5));
+      if (key != null) {
+        b.header("Authorization", "Bearer " + key);
+      }
+      return http.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+}
