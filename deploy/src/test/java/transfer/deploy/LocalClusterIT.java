@@ -31,18 +31,32 @@ class LocalClusterIT {
       Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath().normalize();
   private final HttpClient http = HttpClient.newHttpClient();
   private final List<Process> started = new ArrayList<>();
+  private final List<Path> dataDirs = new ArrayList<>();
 
+  /** After a failed test too: stop what the test started, gently first, so nothing outlives it. */
   @AfterEach
-  void killLeftovers() {
+  void stopLeftovers() throws Exception {
     for (Process p : started) {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
+      if (p.isAlive()) {
+        p.destroy();
+        if (!p.waitFor(90, TimeUnit.SECONDS)) {
+          p.descendants().forEach(ProcessHandle::destroyForcibly);
+          p.destroyForcibly();
+        }
+      }
+    }
+    // PostgreSQL is detached by pg_ctl; if the launcher could not stop it, this test does.
+    for (Path data : dataDirs) {
+      if (Files.exists(data.resolve("postgres/postmaster.pid"))) {
+        ProcessHandle.of(postmasterPid(data)).ifPresent(ProcessHandle::destroy);
+      }
     }
   }
 
   @Test
   void runsRestartsAWorkerStopsCleanlyAndKeepsItsData() throws Exception {
     Path data = Files.createTempDirectory("local-cluster-it");
+    dataDirs.add(data);
     Map<String, String> env = env(data);
     int apiPort = Integer.parseInt(env.get("TRANSFER_API_PORT"));
     int workerPort = Integer.parseInt(env.get("TRANSFER_WORKER_BASE_PORT"));

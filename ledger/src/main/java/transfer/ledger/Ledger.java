@@ -647,7 +647,6 @@ public final class Ledger {
       data.put("size", task.bytesTransferred());
     }
     data.put("sha256", task.sha256());
-    data.put("attempts", task.attempt());
     appendTaskEvent(c, task, EventTypes.COMPLETED, task.id() + ":completed", data);
   }
 
