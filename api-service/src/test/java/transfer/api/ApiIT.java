@@ -200,6 +200,48 @@ class ApiIT {
   }
 
   @Test
+  void anIdempotencyKeyAnswersTheSameTaskAndRefusesAnotherBody() {
+    String sid = newSession();
+    String body = "{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/idem\"}";
+    String first =
+        api()
+            .header("Idempotency-Key", "order-17")
+            .contentType(ContentType.JSON)
+            .body(body)
+            .post("/v1/sessions/" + sid + "/tasks")
+            .then()
+            .statusCode(201)
+            .extract()
+            .path("id");
+    api()
+        .header("Idempotency-Key", "order-17")
+        .contentType(ContentType.JSON)
+        .body(body)
+        .post("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .statusCode(201)
+        .header("Idempotent-Replayed", "true")
+        .body("id", equalTo(first));
+    api()
+        .header("Idempotency-Key", "order-17")
+        .contentType(ContentType.JSON)
+        .body("{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/other\"}")
+        .post("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .statusCode(422)
+        .contentType("application/problem+json")
+        .body("detail", org.hamcrest.Matchers.containsString(first));
+    api()
+        .header("Idempotency-Key", "has space")
+        .contentType(ContentType.JSON)
+        .body(body)
+        .post("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .statusCode(400)
+        .body("errors.field", hasItem("Idempotency-Key"));
+  }
+
+  @Test
   void healthIsUp() {
     given().get("/q/health/ready").then().statusCode(200);
     given().get("/q/health/live").then().statusCode(200);

@@ -46,7 +46,15 @@ public final class Ledger {
       "t.id, t.tenant_id, t.session_id, t.type, t.state, t.url, t.request, t.priority, t.attempt,"
           + " t.max_attempts, t.next_attempt_at, t.lease_owner, t.lease_epoch, t.lease_expires_at,"
           + " t.bytes_transferred, t.bytes_durable, t.bytes_expected, t.etag, t.last_modified,"
-          + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at";
+          + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at,"
+          + " t.durable_epoch, t.deadline_at";
+
+  /** Replaces the checkpoint columns together when a checkpoint is given (first parameter). */
+  private static final String CHECKPOINT_SET =
+      " bytes_durable = case when ? then ? else bytes_durable end,"
+          + " durable_epoch = case when ? then ? else durable_epoch end,"
+          + " etag = case when ? then ? else etag end,"
+          + " last_modified = case when ? then ? else last_modified end";
 
   private final DataSource dataSource;
   private final Clock clock;
@@ -156,16 +164,84 @@ public final class Ledger {
 
   // ---------------------------------------------------------------- submit
 
+  /** The task a submit answers; {@code replayed} when an Idempotency-Key named an earlier one. */
+  public record Submitted(TaskRow task, boolean replayed) {}
+
+  /** The Idempotency-Key was used before with another request body. */
+  public static final class IdempotencyConflict extends RuntimeException {
+    private final String taskId;
+
+    IdempotencyConflict(String taskId) {
+      super(
+          "the Idempotency-Key was used for another request (task " + taskId + ")",
+          null,
+          false,
+          false);
+      this.taskId = taskId;
+    }
+
+    public String taskId() {
+      return taskId;
+    }
+  }
+
   /**
    * Writes a new task and, when it may start now, its doorbell in the outbox: one transaction, so
-   * that a crash after the commit cannot lose the announcement.
+   * that a crash after the commit cannot lose the announcement. With an {@code idempotencyKey}, a
+   * repeated submit of the same body answers the first task; another body is an {@link
+   * IdempotencyConflict}.
    */
-  public TaskRow submit(
-      String tenantId, String sessionId, TaskRequest request, SessionConfig session) {
-    String id = UUID.randomUUID().toString();
+  public Submitted submit(
+      String tenantId,
+      String sessionId,
+      TaskRequest request,
+      SessionConfig session,
+      String idempotencyKey) {
+    byte[] hash = sha256(write(request));
+    try {
+      return submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash);
+    } catch (LedgerException e) {
+      // Two identical submits raced: the loser's key insert hit the winner's row. Now it is
+      // visible, and the second try answers the winner's task.
+      if (idempotencyKey != null
+          && e.getCause() instanceof SQLException se
+          && "23505".equals(se.getSQLState())) {
+        return submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash);
+      }
+      throw e;
+    }
+  }
+
+  private Submitted submitOnce(
+      String tenantId,
+      String sessionId,
+      TaskRequest request,
+      SessionConfig session,
+      String idempotencyKey,
+      byte[] hash) {
     return tx(
         "submit task to session " + sessionId,
         c -> {
+          if (idempotencyKey != null) {
+            try (PreparedStatement ps =
+                c.prepareStatement(
+                    "select request_hash, task_id from idempotency_keys"
+                        + " where tenant_id = ? and session_id = ? and key = ?")) {
+              ps.setString(1, tenantId);
+              ps.setString(2, sessionId);
+              ps.setString(3, idempotencyKey);
+              try (ResultSet rs = ps.executeQuery()) {
+                if (rs.next()) {
+                  String earlier = rs.getString(2);
+                  if (!java.util.Arrays.equals(rs.getBytes(1), hash)) {
+                    throw new IdempotencyConflict(earlier);
+                  }
+                  return new Submitted(taskById(c, earlier).orElseThrow(), true);
+                }
+              }
+            }
+          }
+          String id = UUID.randomUUID().toString();
           Instant nowInstant = clock.instant();
           Timestamp now = Timestamp.from(nowInstant);
           boolean later =
@@ -175,8 +251,8 @@ public final class Ledger {
               c.prepareStatement(
                   "insert into tasks (id, tenant_id, session_id, type, state, url, request,"
                       + " priority, max_attempts, next_attempt_at, announced_at, bytes_expected,"
-                      + " created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?,"
-                      + " ?, ?, ?)")) {
+                      + " created_at, updated_at, deadline_at) values (?, ?, ?, ?, ?, ?, ?::jsonb,"
+                      + " ?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, id);
             ps.setString(2, tenantId);
             ps.setString(3, sessionId);
@@ -191,12 +267,28 @@ public final class Ledger {
             setLong(ps, 12, request.expectedBytes());
             ps.setTimestamp(13, now);
             ps.setTimestamp(14, now);
+            // The resource timeout counts from submission, as URLSession's does.
+            ps.setTimestamp(15, Timestamp.from(nowInstant.plus(session.resourceTimeout())));
             ps.executeUpdate();
+          }
+          if (idempotencyKey != null) {
+            try (PreparedStatement ps =
+                c.prepareStatement(
+                    "insert into idempotency_keys (tenant_id, session_id, key, request_hash,"
+                        + " task_id, created_at) values (?, ?, ?, ?, ?, ?)")) {
+              ps.setString(1, tenantId);
+              ps.setString(2, sessionId);
+              ps.setString(3, idempotencyKey);
+              ps.setBytes(4, hash);
+              ps.setString(5, id);
+              ps.setTimestamp(6, now);
+              ps.executeUpdate();
+            }
           }
           if (!later) {
             doorbell(c, id, sessionId);
           }
-          return taskById(c, id).orElseThrow();
+          return new Submitted(taskById(c, id).orElseThrow(), false);
         });
   }
 
@@ -257,13 +349,20 @@ public final class Ledger {
         });
   }
 
-  /** What a worker reports at a heartbeat; {@code progressEvent} adds a progress event. */
+  /**
+   * A durable prefix: {@code bytes} flushed to the temporary object of attempt {@code epoch}, and
+   * the validators of the response they came from. The next attempt may resume from it.
+   */
+  public record Checkpoint(long bytes, long epoch, String etag, String lastModified) {}
+
+  /**
+   * What a worker reports at a heartbeat: progress, a new checkpoint (or null), and whether to
+   * publish a progress event.
+   */
   public record Heartbeat(
       long bytesTransferred,
-      long bytesDurable,
+      Checkpoint checkpoint,
       Long bytesExpected,
-      String etag,
-      String lastModified,
       boolean progressEvent,
       long bytesSinceLastEvent) {}
 
@@ -282,18 +381,14 @@ public final class Ledger {
                   taskId,
                   epoch,
                   "lease_expires_at = ?, bytes_transferred = ?,"
-                      + " bytes_durable = greatest(bytes_durable, ?),"
-                      + " bytes_expected = coalesce(?, bytes_expected), etag = coalesce(?, etag),"
-                      + " last_modified = coalesce(?, last_modified), updated_at = ?",
+                      + " bytes_expected = coalesce(?, bytes_expected), updated_at = ?,"
+                      + CHECKPOINT_SET,
                   ps -> {
                     ps.setTimestamp(1, Timestamp.from(now.plus(leaseTtl)));
                     ps.setLong(2, hb.bytesTransferred());
-                    ps.setLong(3, hb.bytesDurable());
-                    setLong(ps, 4, hb.bytesExpected());
-                    ps.setString(5, hb.etag());
-                    ps.setString(6, hb.lastModified());
-                    ps.setTimestamp(7, Timestamp.from(now));
-                    return 8;
+                    setLong(ps, 3, hb.bytesExpected());
+                    ps.setTimestamp(4, Timestamp.from(now));
+                    return bindCheckpoint(ps, 5, hb.checkpoint());
                   });
           if (row.isEmpty()) {
             return false;
@@ -424,7 +519,7 @@ public final class Ledger {
    * Hands a running task back (graceful stop): queued again with a fresh doorbell so another worker
    * continues at once; the attempt does not count.
    */
-  public boolean release(String taskId, long epoch, long bytesDurable) {
+  public boolean release(String taskId, long epoch, Checkpoint checkpoint) {
     return tx(
         "hand back task " + taskId,
         c -> {
@@ -435,13 +530,12 @@ public final class Ledger {
                   taskId,
                   epoch,
                   "state = 'queued', attempt = greatest(attempt - 1, 0), lease_owner = null,"
-                      + " lease_expires_at = null, bytes_durable = greatest(bytes_durable, ?),"
-                      + " announced_at = ?, updated_at = ?",
+                      + " lease_expires_at = null, announced_at = ?, updated_at = ?,"
+                      + CHECKPOINT_SET,
                   ps -> {
-                    ps.setLong(1, bytesDurable);
+                    ps.setTimestamp(1, now);
                     ps.setTimestamp(2, now);
-                    ps.setTimestamp(3, now);
-                    return 4;
+                    return bindCheckpoint(ps, 3, checkpoint);
                   });
           row.ifPresent(r -> doorbell(c, r.id(), r.sessionId()));
           return row.isPresent();
@@ -504,6 +598,41 @@ public final class Ledger {
             }
           }
           return expired.size();
+        });
+  }
+
+  /**
+   * Tasks past their {@code resourceTimeout} (all attempts together) fail with {@code
+   * resource_timeout}. A running one loses its lease with it, so its worker is fenced out.
+   */
+  public int failOverdue(int limit) {
+    return tx(
+        "fail overdue tasks",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> overdue =
+              selectForUpdate(
+                  c,
+                  "t.state in ('queued', 'waiting', 'running', 'suspended') and t.deadline_at < ?"
+                      + " order by t.deadline_at",
+                  Timestamp.from(now),
+                  limit);
+          for (TaskRow t : overdue) {
+            LOG.infof(
+                "task %s: resourceTimeout passed at %s (attempt %d, %s); failing it",
+                t.id(), t.deadlineAt(), t.attempt(), t.state().wire());
+            finishFailed(
+                c,
+                t,
+                TaskError.of(
+                    ErrorCodes.RESOURCE_TIMEOUT,
+                    "not finished within the session's resourceTimeout (deadline "
+                        + t.deadlineAt()
+                        + ")",
+                    false),
+                now);
+          }
+          return overdue.size();
         });
   }
 
@@ -770,6 +899,20 @@ public final class Ledger {
     }
   }
 
+  private static int bindCheckpoint(PreparedStatement ps, int i, Checkpoint cp)
+      throws SQLException {
+    boolean has = cp != null;
+    ps.setBoolean(i, has);
+    ps.setLong(i + 1, has ? cp.bytes() : 0);
+    ps.setBoolean(i + 2, has);
+    ps.setLong(i + 3, has ? cp.epoch() : 0);
+    ps.setBoolean(i + 4, has);
+    ps.setString(i + 5, has ? cp.etag() : null);
+    ps.setBoolean(i + 6, has);
+    ps.setString(i + 7, has ? cp.lastModified() : null);
+    return i + 8;
+  }
+
   private Optional<TaskRow> lockRunning(Connection c, String taskId, long epoch)
       throws SQLException {
     try (PreparedStatement ps =
@@ -857,7 +1000,9 @@ public final class Ledger {
         error == null ? null : read(error, TaskError.class),
         instant(rs, "created_at"),
         instant(rs, "updated_at"),
-        instant(rs, "finished_at"));
+        instant(rs, "finished_at"),
+        (Long) rs.getObject("durable_epoch"),
+        instant(rs, "deadline_at"));
   }
 
   private SessionRow sessionRow(ResultSet rs, boolean created) throws SQLException {
@@ -881,6 +1026,15 @@ public final class Ledger {
       ps.setNull(index, java.sql.Types.BIGINT);
     } else {
       ps.setLong(index, value);
+    }
+  }
+
+  private static byte[] sha256(String text) {
+    try {
+      return java.security.MessageDigest.getInstance("SHA-256")
+          .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
     }
   }
 

@@ -34,7 +34,9 @@ public record TaskRow(
     TaskError error,
     Instant createdAt,
     Instant updatedAt,
-    Instant finishedAt) {
+    Instant finishedAt,
+    Long durableEpoch,
+    Instant deadlineAt) {
 
   public TaskView toView() {
     return new TaskView(

@@ -65,7 +65,7 @@ class LedgerIT {
             null,
             null,
             null);
-    return ledger.submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults());
+    return ledger.submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults(), null).task();
   }
 
   @Test
@@ -183,7 +183,7 @@ class LedgerIT {
             null,
             null,
             null);
-    TaskRow t = ledger.submit(tenant, session, r, oneAttempt.withDefaults());
+    TaskRow t = ledger.submit(tenant, session, r, oneAttempt.withDefaults(), null).task();
     long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     ledger.failAttempt(t.id(), e, TaskError.of(ErrorCodes.STALLED, "quiet", true), Duration.ZERO);
     TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
@@ -196,11 +196,14 @@ class LedgerIT {
   void aHandedBackTaskIsQueuedAtOnceWithoutSpendingAnAttempt() throws Exception {
     TaskRow t = submit();
     long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    assertThat(ledger.release(t.id(), e, 0)).isTrue();
+    assertThat(ledger.release(t.id(), e, new Ledger.Checkpoint(7, e, "\"v1\"", null))).isTrue();
     TaskRow back = ledger.task(tenant, session, t.id()).orElseThrow();
     assertThat(back.state()).isEqualTo(TaskState.QUEUED);
     assertThat(back.attempt()).isZero();
     assertThat(back.leaseOwner()).isNull();
+    assertThat(back.bytesDurable()).isEqualTo(7);
+    assertThat(back.durableEpoch()).isEqualTo(e);
+    assertThat(back.etag()).isEqualTo("\"v1\"");
     assertThat(ledger.claim(t.id(), "w2", Duration.ofSeconds(30))).isPresent();
   }
 
@@ -212,6 +215,96 @@ class LedgerIT {
     assertThat(ledger.reannounceStale(Duration.ofSeconds(60), 1000)).isGreaterThanOrEqualTo(1);
     long after = outboxKeys("transfer-tasks").stream().filter(t.id()::equals).count();
     assertThat(after).isEqualTo(before + 1);
+  }
+
+  @Test
+  void aCheckpointIsRecordedWithItsEpochAndValidators() {
+    TaskRow t = submit();
+    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    ledger.heartbeat(
+        t.id(),
+        e,
+        Duration.ofSeconds(30),
+        new Ledger.Heartbeat(
+            100,
+            new Ledger.Checkpoint(64, e, "\"a\"", "Tue, 01 Jan 2030 00:00:00 GMT"),
+            200L,
+            true,
+            100));
+    TaskRow row = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(row.bytesDurable()).isEqualTo(64);
+    assertThat(row.durableEpoch()).isEqualTo(e);
+    assertThat(row.etag()).isEqualTo("\"a\"");
+    // A heartbeat without a checkpoint keeps the last one.
+    ledger.heartbeat(
+        t.id(), e, Duration.ofSeconds(30), new Ledger.Heartbeat(150, null, 200L, false, 0));
+    assertThat(ledger.task(tenant, session, t.id()).orElseThrow().bytesDurable()).isEqualTo(64);
+  }
+
+  @Test
+  void theSameIdempotencyKeyAndBodyAnswerTheSameTaskAndAnotherBodyConflicts() {
+    TaskRequest r =
+        new TaskRequest(
+            TaskType.DOWNLOAD,
+            "http://127.0.0.1/a",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
+    TaskRequest other =
+        new TaskRequest(
+            TaskType.DOWNLOAD,
+            "http://127.0.0.1/b",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
+    var cfg = SessionConfig.DEFAULT.withDefaults();
+    var first = ledger.submit(tenant, session, r, cfg, "key-1");
+    var again = ledger.submit(tenant, session, r, cfg, "key-1");
+    assertThat(first.replayed()).isFalse();
+    assertThat(again.replayed()).isTrue();
+    assertThat(again.task().id()).isEqualTo(first.task().id());
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> ledger.submit(tenant, session, other, cfg, "key-1"))
+        .isInstanceOf(Ledger.IdempotencyConflict.class);
+    assertThat(ledger.submit(tenant, session, other, cfg, "key-2").task().id())
+        .isNotEqualTo(first.task().id());
+  }
+
+  @Test
+  void aTaskPastItsResourceTimeoutFailsAndFencesItsWorker() {
+    SessionConfig shortLived =
+        new SessionConfig(null, null, null, Duration.ofMinutes(1), null, null, null, null);
+    ledger.upsertSession(tenant, session, shortLived);
+    TaskRequest r =
+        new TaskRequest(
+            TaskType.DOWNLOAD,
+            "http://127.0.0.1/x",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null);
+    TaskRow t = ledger.submit(tenant, session, r, shortLived.withDefaults(), null).task();
+    long e = ledger.claim(t.id(), "w1", Duration.ofMinutes(5)).orElseThrow().epoch();
+    clock.advance(Duration.ofSeconds(61));
+    assertThat(ledger.failOverdue(1000)).isGreaterThanOrEqualTo(1);
+    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(failed.state()).isEqualTo(TaskState.FAILED);
+    assertThat(failed.error().code()).isEqualTo(ErrorCodes.RESOURCE_TIMEOUT);
+    assertThat(heartbeat(t.id(), e)).isFalse();
   }
 
   @Test
@@ -228,7 +321,7 @@ class LedgerIT {
 
   private boolean heartbeat(String id, long epoch) {
     return ledger.heartbeat(
-        id, epoch, Duration.ofSeconds(30), new Ledger.Heartbeat(1, 0, null, null, null, false, 0));
+        id, epoch, Duration.ofSeconds(30), new Ledger.Heartbeat(1, null, null, false, 0));
   }
 
   private TaskState state(TaskRow t) {

@@ -27,6 +27,7 @@ public class Reaper {
   void pass() {
     int batch = config.reaper().batchSize();
     try {
+      ledger.failOverdue(batch);
       ledger.reapExpiredLeases(batch);
       ledger.promoteDueTasks(batch);
       ledger.reannounceStale(config.reaper().reannounceAfter(), batch);

@@ -54,6 +54,19 @@ public final class RequestRules {
     }
   }
 
+  /** An Idempotency-Key is optional; when given, 1 to 255 printable ASCII characters. */
+  public static void requireIdempotencyKey(String key) {
+    if (key != null
+        && (key.isEmpty()
+            || key.length() > 255
+            || !key.chars().allMatch(c -> c > 0x20 && c < 0x7f))) {
+      throw ApiException.invalid(
+          List.of(
+              new FieldError(
+                  "Idempotency-Key", "must be 1 to 255 printable ASCII characters, no spaces")));
+    }
+  }
+
   /** Task ids are UUIDs; anything else cannot name a task, so it is simply not found. */
   public static void requireTaskId(String taskId) {
     try {

@@ -2,6 +2,7 @@ package transfer.api.task;
 
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -42,8 +43,13 @@ public class TaskResource {
 
   @POST
   @Consumes(MediaType.APPLICATION_JSON)
-  public Response submit(@PathParam("sid") String sid, TaskRequest request, UriInfo uri) {
+  public Response submit(
+      @PathParam("sid") String sid,
+      @HeaderParam("Idempotency-Key") String idempotencyKey,
+      TaskRequest request,
+      UriInfo uri) {
     RequestRules.requireSessionId(sid);
+    RequestRules.requireIdempotencyKey(idempotencyKey);
     RequestRules.checkTask(request);
     SessionRow session =
         ledger
@@ -56,9 +62,26 @@ public class TaskResource {
       throw ApiException.conflict("session " + sid + " is " + session.state() + ": no new tasks");
     }
     SessionConfig cfg = session.config().withDefaults();
-    TaskRow row = ledger.submit(caller.tenantId(), sid, request, cfg);
+    Ledger.Submitted submitted;
+    try {
+      submitted = ledger.submit(caller.tenantId(), sid, request, cfg, idempotencyKey);
+    } catch (Ledger.IdempotencyConflict e) {
+      throw new ApiException(
+          422,
+          "idempotency-key-reused",
+          "Unprocessable Content",
+          "this Idempotency-Key was already used with a different request body (task "
+              + e.taskId()
+              + "); use a new key for a new task");
+    }
+    TaskRow row = submitted.task();
     URI location = uri.getAbsolutePathBuilder().path(row.id()).build();
-    return Response.created(location).entity(row.toView()).build();
+    // A replay answers exactly what the first request was answered, marked as such.
+    Response.ResponseBuilder answer = Response.created(location).entity(row.toView());
+    if (submitted.replayed()) {
+      answer.header("Idempotent-Replayed", "true");
+    }
+    return answer.build();
   }
 
   @GET

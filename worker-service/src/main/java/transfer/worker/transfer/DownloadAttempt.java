@@ -43,6 +43,8 @@ final class DownloadAttempt {
   private final Deps deps;
   private final Promise<Void> finished = Promise.promise();
   private final MessageDigest sha256;
+  private final Long checkpointEpoch;
+  private final long checkpointBytes;
 
   private Context context;
   private HttpClientRequest request;
@@ -55,6 +57,8 @@ final class DownloadAttempt {
   private long received;
   private long written;
   private long durable;
+  private boolean checkpointPending;
+  private boolean ownCheckpointRecorded;
   private long lastEventBytes = -1;
   private boolean heartbeatInFlight;
   private boolean finishing;
@@ -81,6 +85,8 @@ final class DownloadAttempt {
     this.epoch = claim.epoch();
     this.session = claim.session();
     this.deps = deps;
+    this.checkpointEpoch = task.durableEpoch();
+    this.checkpointBytes = task.bytesDurable();
     try {
       this.sha256 = MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
@@ -114,11 +120,9 @@ final class DownloadAttempt {
           Log.infof(
               "task %s: handing back (epoch %d) after %d bytes; this worker is stopping",
               task.id(), epoch, received);
-          blocking(
-                  () -> {
-                    deps.storage().deleteQuietly(temporary);
-                    return deps.ledger().release(task.id(), epoch, 0);
-                  })
+          // The temporary object stays: the next worker resumes from this checkpoint.
+          Ledger.Checkpoint cp = durable > 0 ? checkpoint() : null;
+          blocking(() -> deps.ledger().release(task.id(), epoch, cp))
               .onComplete(ar -> finished.tryComplete());
         });
     return finished.future();
@@ -136,29 +140,60 @@ final class DownloadAttempt {
         redacted(task.url()));
     heartbeatTimer =
         deps.vertx().setPeriodic(deps.heartbeatInterval().toMillis(), id -> heartbeat());
-    blocking(() -> deps.storage().temporary(task.id(), epoch))
-        .compose(
-            p -> {
-              temporary = p;
-              return deps.vertx()
-                  .fileSystem()
-                  .open(
-                      p.toString(),
-                      new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(true));
+    blocking(
+            () -> {
+              temporary = deps.storage().temporary(task.id(), epoch);
+              return resumableFrom();
             })
-        .onFailure(e -> fail(storageError(e)))
-        .compose(
-            f -> {
-              file = f;
-              file.exceptionHandler(e -> fail(storageError(e)));
-              return deps.client().request(requestOptions());
-            })
+        .onSuccess(this::send)
+        .onFailure(e -> fail(storageError(e)));
+  }
+
+  /**
+   * Where this attempt may start: the last checkpoint, when its temporary object is still there and
+   * a validator lets us ask for the rest of the same version ({@code If-Range}); else zero.
+   */
+  private long resumableFrom() throws java.io.IOException {
+    if (checkpointBytes <= 0 || checkpointEpoch == null || validator() == null) {
+      return 0;
+    }
+    Path earlier = deps.storage().temporary(task.id(), checkpointEpoch);
+    if (!java.nio.file.Files.isRegularFile(earlier)
+        || java.nio.file.Files.size(earlier) < checkpointBytes) {
+      Log.infof(
+          "task %s: checkpoint at byte %d (epoch %d) has no stored object; starting from zero",
+          task.id(), checkpointBytes, checkpointEpoch);
+      return 0;
+    }
+    return checkpointBytes;
+  }
+
+  /** A strong ETag, else Last-Modified: what {@code If-Range} may carry. */
+  private String validator() {
+    String e = task.etag();
+    if (e != null && !e.startsWith("W/")) {
+      return e;
+    }
+    return task.lastModified();
+  }
+
+  private void send(long from) {
+    if (done) {
+      return;
+    }
+    RequestOptions options = requestOptions();
+    if (from > 0) {
+      options.putHeader("Range", "bytes=" + from + "-");
+      options.putHeader("If-Range", validator());
+    }
+    deps.client()
+        .request(options)
         .compose(
             req -> {
               request = req;
               return req.send();
             })
-        .onSuccess(this::onResponse)
+        .onSuccess(resp -> onResponse(resp, from))
         .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
   }
 
@@ -183,13 +218,17 @@ final class DownloadAttempt {
     return o;
   }
 
-  private void onResponse(HttpClientResponse resp) {
+  private void onResponse(HttpClientResponse resp, long from) {
     response = resp;
     if (done) {
       resp.request().reset();
       return;
     }
     int status = resp.statusCode();
+    if (from > 0 && status == 206) {
+      resume(resp, from);
+      return;
+    }
     // Judge the answer before the first byte is written: an error page never lands in a file.
     if (status < 200 || status >= 300 || status == 206) {
       fail(
@@ -197,20 +236,134 @@ final class DownloadAttempt {
           Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), deps.clock()));
       return;
     }
-    String length = resp.getHeader(HttpHeaders.CONTENT_LENGTH);
-    try {
-      contentLength = length == null ? null : Long.parseLong(length.trim());
-    } catch (NumberFormatException e) {
-      contentLength = null;
+    if (from > 0) {
+      // The origin ignored Range, or If-Range found another version: the whole body follows.
+      Log.infof(
+          "task %s: asked for bytes %d- but the origin answered %d (whole body); restarting from"
+              + " zero",
+          task.id(), from, status);
     }
+    resp.pause();
+    openFile(true)
+        .onSuccess(v -> startBody(resp, parseLength(resp.getHeader(HttpHeaders.CONTENT_LENGTH))))
+        .onFailure(e -> fail(storageError(e)));
+  }
+
+  /**
+   * A 206 to our {@code Range: bytes=from-}: continue only if it is the same version, starting
+   * exactly where we asked, as one range. Otherwise fetch the whole body again: bytes of two
+   * versions are never mixed.
+   */
+  private void resume(HttpClientResponse resp, long from) {
+    ContentRange range = ContentRange.parse(resp.getHeader("Content-Range"));
+    String type = resp.getHeader(HttpHeaders.CONTENT_TYPE);
+    String etagNow = resp.getHeader(HttpHeaders.ETAG);
+    String why = null;
+    if (type != null && type.toLowerCase().startsWith("multipart/byteranges")) {
+      why = "answered multipart/byteranges";
+    } else if (range == null || range.start() != from) {
+      why = "answered Content-Range " + resp.getHeader("Content-Range");
+    } else if (task.etag() != null && etagNow != null && !task.etag().equals(etagNow)) {
+      why = "changed its ETag from " + task.etag() + " to " + etagNow;
+    }
+    if (why != null) {
+      Log.infof(
+          "task %s: the origin %s to Range bytes=%d-; restarting from zero", task.id(), why, from);
+      resp.request().reset();
+      send(0);
+      return;
+    }
+    resp.pause();
+    Path earlier;
+    try {
+      earlier = deps.storage().temporary(task.id(), checkpointEpoch);
+    } catch (java.io.IOException e) {
+      fail(storageError(e));
+      return;
+    }
+    blocking(() -> deps.storage().copyPrefix(earlier, temporary, from, sha256))
+        .onFailure(e -> fail(storageError(e)))
+        .onSuccess(
+            copied -> {
+              if (!copied) {
+                Log.infof(
+                    "task %s: the checkpoint object of epoch %d is gone; restarting from zero",
+                    task.id(), checkpointEpoch);
+                sha256.reset();
+                resp.request().reset();
+                send(0);
+                return;
+              }
+              received = from;
+              written = from;
+              durable = from;
+              checkpointPending = true;
+              Log.infof(
+                  "task %s: resumed from byte %d (checkpoint of epoch %d) on epoch %d",
+                  task.id(), from, checkpointEpoch, epoch);
+              openFile(false)
+                  .onSuccess(
+                      v -> {
+                        file.setWritePos(from);
+                        Long total =
+                            range.total() != null
+                                ? range.total()
+                                : add(
+                                    from, parseLength(resp.getHeader(HttpHeaders.CONTENT_LENGTH)));
+                        startBody(resp, total);
+                      })
+                  .onFailure(e -> fail(storageError(e)));
+            });
+  }
+
+  private Future<Void> openFile(boolean truncate) {
+    if (truncate) {
+      sha256.reset();
+      received = 0;
+      written = 0;
+      durable = 0;
+    }
+    return deps.vertx()
+        .fileSystem()
+        .open(
+            temporary.toString(),
+            new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(truncate))
+        .map(
+            f -> {
+              file = f;
+              file.exceptionHandler(e -> fail(storageError(e)));
+              return null;
+            });
+  }
+
+  /** Streams the body of an accepted response; {@code total} is the whole object's size. */
+  private void startBody(HttpClientResponse resp, Long total) {
+    if (done) {
+      resp.request().reset();
+      return;
+    }
+    contentLength = total;
     etag = resp.getHeader(HttpHeaders.ETAG);
     lastModified = resp.getHeader(HttpHeaders.LAST_MODIFIED);
     checkpointTimer =
-        deps.vertx().setPeriodic(deps.checkpointInterval().toMillis(), id -> checkpoint());
+        deps.vertx().setPeriodic(deps.checkpointInterval().toMillis(), id -> checkpointFlush());
     heartbeat(); // the first progress event, with what the origin announced
     resp.handler(this::onData);
     resp.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
     resp.endHandler(v -> onEnd());
+    resp.resume();
+  }
+
+  private static Long parseLength(String header) {
+    try {
+      return header == null ? null : Long.parseLong(header.trim());
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  private static Long add(long a, Long b) {
+    return b == null ? null : a + b;
   }
 
   private void onData(Buffer buf) {
@@ -279,7 +432,9 @@ final class DownloadAttempt {
                                   size,
                                   digest,
                                   sinceLastEvent);
-                      if (!committed) {
+                      if (committed) {
+                        deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
+                      } else {
                         deps.storage().deleteQuietly(stored);
                       }
                       return committed;
@@ -316,8 +471,9 @@ final class DownloadAttempt {
     boolean progress = total != lastEventBytes;
     long since = lastEventBytes < 0 ? total : total - lastEventBytes;
     Long expected = contentLength != null ? contentLength : task.request().expectedBytes();
-    Ledger.Heartbeat hb =
-        new Ledger.Heartbeat(total, durable, expected, etag, lastModified, progress, since);
+    Ledger.Checkpoint cp = checkpointPending ? checkpoint() : null;
+    checkpointPending = false;
+    Ledger.Heartbeat hb = new Ledger.Heartbeat(total, cp, expected, progress, since);
     blocking(() -> deps.ledger().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
         .onComplete(
             ar -> {
@@ -327,6 +483,17 @@ final class DownloadAttempt {
                 if (progress) {
                   lastEventBytes = total;
                 }
+                if (cp != null && !ownCheckpointRecorded) {
+                  // Our own object now holds the durable prefix: earlier attempts' are garbage.
+                  ownCheckpointRecorded = true;
+                  blocking(
+                      () -> {
+                        deps.storage().deleteTemporaries(task.id(), epoch);
+                        return null;
+                      });
+                }
+              } else if (ar.failed() && cp != null) {
+                checkpointPending = true; // report it again at the next heartbeat
               } else if (ar.succeeded()) {
                 if (!finishing) {
                   fenced("another worker holds the task now");
@@ -345,7 +512,8 @@ final class DownloadAttempt {
             });
   }
 
-  private void checkpoint() {
+  /** Forces written bytes to disk; the next heartbeat records them as durable. */
+  private void checkpointFlush() {
     if (done || finishing) {
       return;
     }
@@ -353,10 +521,16 @@ final class DownloadAttempt {
     file.flush()
         .onSuccess(
             v -> {
-              if (written >= target) {
-                durable = Math.max(durable, target);
+              // Only when every write up to target has completed is the prefix contiguous.
+              if (written >= target && target > durable) {
+                durable = target;
+                checkpointPending = true;
               }
             });
+  }
+
+  private Ledger.Checkpoint checkpoint() {
+    return new Ledger.Checkpoint(durable, epoch, etag, lastModified);
   }
 
   /** Another worker owns the task (or we could not prove we still do): stop without writing. */
@@ -366,13 +540,9 @@ final class DownloadAttempt {
     }
     done = true;
     stopIo();
+    // The object stays: the attempt that superseded us may be resuming from it.
     Log.warnf("task %s: epoch %d stopped: %s; nothing more is written", task.id(), epoch, why);
-    blocking(
-            () -> {
-              deps.storage().deleteQuietly(temporary);
-              return null;
-            })
-        .onComplete(ar -> finished.tryComplete());
+    finished.tryComplete();
   }
 
   private void fail(TaskError error) {
@@ -388,8 +558,12 @@ final class DownloadAttempt {
     Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
     blocking(
             () -> {
-              deps.storage().deleteQuietly(temporary);
-              return deps.ledger().failAttempt(task.id(), epoch, error, backoff);
+              FailOutcome outcome = deps.ledger().failAttempt(task.id(), epoch, error, backoff);
+              // A retry resumes from the checkpoint; only a final failure drops the objects.
+              if (outcome == FailOutcome.FAILED) {
+                deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
+              }
+              return outcome;
             })
         .onComplete(
             ar -> {
