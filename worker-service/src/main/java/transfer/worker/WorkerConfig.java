@@ -38,6 +38,13 @@ public interface WorkerConfig {
     @WithDefault("5")
     int maxRedirects();
 
+    /**
+     * How long the broker waits for a silent worker before its partitions (and their doorbells) go
+     * to the others: the recovery time after a crash, for tasks not yet claimed.
+     */
+    @WithDefault("10s")
+    Duration kafkaSessionTimeout();
+
     /** Fraction of the lease TTL after which a worker that cannot renew stops by itself. */
     @WithDefault("0.8")
     double selfFenceFraction();
