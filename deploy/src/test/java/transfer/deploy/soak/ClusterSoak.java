@@ -180,9 +180,9 @@ class ClusterSoak {
       report.append(String.format("%n## Soak %s%n%n", Instant.now()));
       report.append(
           String.format(
-              "%d tasks of %d MiB (origin at %d MiB/s each), %d workers, a SIGKILL every %d s, one"
-                  + " broker restart; %s%n%n",
-              TASKS, FILE_BYTES >> 20, RATE >> 20, WORKERS, KILL_EVERY_SECONDS, took));
+              "%d tasks of %d MiB (origin at %d MiB/s each), %d workers of %d slots, a SIGKILL"
+                  + " about every %d s, one broker restart; all final after %s%n%n",
+              TASKS, FILE_BYTES >> 20, RATE >> 20, WORKERS, SLOTS, KILL_EVERY_SECONDS, took));
       report.append("| figure | value |\n|---|---:|\n");
       report.append(row("tasks submitted", TASKS));
       report.append(row("completed", completed));
