@@ -65,6 +65,11 @@ final class DownloadAttempt {
   private boolean done;
   private long heartbeatTimer = -1;
   private long checkpointTimer = -1;
+  private long watchdogTimer = -1;
+
+  /** When the origin last sent something, or we last stopped waiting on our own storage. */
+  private long lastActivityNanos;
+
   private Instant lastRenewed;
 
   /** What every attempt needs from the worker. */
@@ -140,6 +145,12 @@ final class DownloadAttempt {
         redacted(task.url()));
     heartbeatTimer =
         deps.vertx().setPeriodic(deps.heartbeatInterval().toMillis(), id -> heartbeat());
+    lastActivityNanos = System.nanoTime();
+    long stallMillis = session.requestTimeout().toMillis();
+    watchdogTimer =
+        deps.vertx()
+            .setPeriodic(
+                Math.max(100, Math.min(1000, stallMillis / 4)), id -> watchdog(stallMillis));
     blocking(
             () -> {
               temporary = deps.storage().temporary(task.id(), epoch);
@@ -181,6 +192,7 @@ final class DownloadAttempt {
     if (done) {
       return;
     }
+    lastActivityNanos = System.nanoTime();
     RequestOptions options = requestOptions();
     if (from > 0) {
       options.putHeader("Range", "bytes=" + from + "-");
@@ -203,6 +215,8 @@ final class DownloadAttempt {
             .setMethod(HttpMethod.GET)
             .setAbsoluteURI(task.url())
             .setFollowRedirects(true)
+            // Vert.x's idle timeout stops counting once the response began; the watchdog below
+            // covers the whole exchange, body included.
             .setIdleTimeout(session.requestTimeout().toMillis());
     // Session headers first, the task's own on top (URLSession's httpAdditionalHeaders).
     for (Map.Entry<String, String> h : session.headers().entrySet()) {
@@ -220,6 +234,7 @@ final class DownloadAttempt {
 
   private void onResponse(HttpClientResponse resp, long from) {
     response = resp;
+    lastActivityNanos = System.nanoTime();
     if (done) {
       resp.request().reset();
       return;
@@ -342,6 +357,7 @@ final class DownloadAttempt {
       resp.request().reset();
       return;
     }
+    lastActivityNanos = System.nanoTime(); // a prefix copy may have taken a while
     contentLength = total;
     etag = resp.getHeader(HttpHeaders.ETAG);
     lastModified = resp.getHeader(HttpHeaders.LAST_MODIFIED);
@@ -373,6 +389,7 @@ final class DownloadAttempt {
     int len = buf.length();
     sha256.update(buf.getByteBuf().nioBuffer());
     received += len;
+    lastActivityNanos = System.nanoTime();
     if (contentLength != null && received > contentLength) {
       fail(
           TaskError.of(
@@ -384,7 +401,12 @@ final class DownloadAttempt {
     file.write(buf).onSuccess(v -> written += len);
     if (file.writeQueueFull()) {
       response.pause();
-      file.drainHandler(v -> response.resume());
+      file.drainHandler(
+          v -> {
+            // Waiting for our own disk is not the origin stalling.
+            lastActivityNanos = System.nanoTime();
+            response.resume();
+          });
     }
   }
 
@@ -603,7 +625,23 @@ final class DownloadAttempt {
     }
   }
 
+  /** A stalled exchange: nothing from the origin for {@code requestTimeout} while we wanted it. */
+  private void watchdog(long stallMillis) {
+    if (done || finishing || (response != null && file != null && file.writeQueueFull())) {
+      return;
+    }
+    long quietMillis = (System.nanoTime() - lastActivityNanos) / 1_000_000;
+    if (quietMillis >= stallMillis) {
+      fail(
+          Failures.ofConnection(
+              new java.util.concurrent.TimeoutException("stalled"), session.requestTimeout()));
+    }
+  }
+
   private void cancelTimers() {
+    if (watchdogTimer >= 0) {
+      deps.vertx().cancelTimer(watchdogTimer);
+    }
     if (heartbeatTimer >= 0) {
       deps.vertx().cancelTimer(heartbeatTimer);
     }
