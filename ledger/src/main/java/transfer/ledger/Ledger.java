@@ -77,25 +77,21 @@ public final class Ledger {
         "register key for tenant " + tenantId,
         c -> {
           Timestamp now = now();
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "insert into tenants (id, name, created_at) values (?, ?, ?)"
-                      + " on conflict (id) do nothing")) {
-            ps.setString(1, tenantId);
-            ps.setString(2, tenantId);
-            ps.setTimestamp(3, now);
-            ps.executeUpdate();
-          }
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "insert into api_keys (id, tenant_id, key_hash, created_at) values (?, ?, ?, ?)"
-                      + " on conflict (key_hash) do nothing")) {
-            ps.setString(1, keyId);
-            ps.setString(2, tenantId);
-            ps.setBytes(3, keyHash);
-            ps.setTimestamp(4, now);
-            ps.executeUpdate();
-          }
+          execute(
+              c,
+              "insert into tenants (id, name, created_at) values (?, ?, ?)"
+                  + " on conflict (id) do nothing",
+              tenantId,
+              tenantId,
+              now);
+          execute(
+              c,
+              "insert into api_keys (id, tenant_id, key_hash, created_at) values (?, ?, ?, ?)"
+                  + " on conflict (key_hash) do nothing",
+              keyId,
+              tenantId,
+              keyHash,
+              now);
           return null;
         });
   }
@@ -272,18 +268,16 @@ public final class Ledger {
             ps.executeUpdate();
           }
           if (idempotencyKey != null) {
-            try (PreparedStatement ps =
-                c.prepareStatement(
-                    "insert into idempotency_keys (tenant_id, session_id, key, request_hash,"
-                        + " task_id, created_at) values (?, ?, ?, ?, ?, ?)")) {
-              ps.setString(1, tenantId);
-              ps.setString(2, sessionId);
-              ps.setString(3, idempotencyKey);
-              ps.setBytes(4, hash);
-              ps.setString(5, id);
-              ps.setTimestamp(6, now);
-              ps.executeUpdate();
-            }
+            execute(
+                c,
+                "insert into idempotency_keys (tenant_id, session_id, key, request_hash, task_id,"
+                    + " created_at) values (?, ?, ?, ?, ?, ?)",
+                tenantId,
+                sessionId,
+                idempotencyKey,
+                hash,
+                id,
+                now);
           }
           if (!later) {
             doorbell(c, id, sessionId);
@@ -831,20 +825,18 @@ public final class Ledger {
             "application/json",
             data);
     String payload = write(event);
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "insert into events (tenant_id, session_id, seq, id, type, task_id, time, payload)"
-                + " values (?, ?, ?, ?, ?, ?, ?, ?::jsonb)")) {
-      ps.setString(1, tenantId);
-      ps.setString(2, sessionId);
-      ps.setLong(3, seq);
-      ps.setString(4, eventId);
-      ps.setString(5, type);
-      ps.setString(6, subject);
-      ps.setTimestamp(7, Timestamp.from(time));
-      ps.setString(8, payload);
-      ps.executeUpdate();
-    }
+    execute(
+        c,
+        "insert into events (tenant_id, session_id, seq, id, type, task_id, time, payload)"
+            + " values (?, ?, ?, ?, ?, ?, ?, ?::jsonb)",
+        tenantId,
+        sessionId,
+        seq,
+        eventId,
+        type,
+        subject,
+        Timestamp.from(time),
+        payload);
     if (sendsEvents) {
       outbox(c, Topics.EVENTS, sessionId, payload);
     }
@@ -859,15 +851,13 @@ public final class Ledger {
   }
 
   private void outbox(Connection c, String topic, String key, String payload) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)")) {
-      ps.setString(1, topic);
-      ps.setString(2, key);
-      ps.setString(3, payload);
-      ps.setTimestamp(4, now());
-      ps.executeUpdate();
-    }
+    execute(
+        c,
+        "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)",
+        topic,
+        key,
+        payload,
+        now());
     // Wakes the relay at commit; several notifies in one transaction fold into one.
     try (PreparedStatement ps = c.prepareStatement("select pg_notify(?, '')")) {
       ps.setString(1, OUTBOX_CHANNEL);
@@ -931,14 +921,18 @@ public final class Ledger {
 
   private void updateUnfenced(Connection c, String taskId, String setClause, Object... params)
       throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("update tasks set " + setClause + " where id = ?")) {
-      int i = 1;
-      for (Object p : params) {
-        ps.setObject(i++, p);
+    Object[] all = java.util.Arrays.copyOf(params, params.length + 1);
+    all[params.length] = taskId;
+    execute(c, "update tasks set " + setClause + " where id = ?", all);
+  }
+
+  /** One statement with positional parameters (null for SQL NULL); the number of rows changed. */
+  private static int execute(Connection c, String sql, Object... params) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (int i = 0; i < params.length; i++) {
+        ps.setObject(i + 1, params[i]);
       }
-      ps.setString(i, taskId);
-      ps.executeUpdate();
+      return ps.executeUpdate();
     }
   }
 

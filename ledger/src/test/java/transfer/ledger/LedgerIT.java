@@ -53,18 +53,7 @@ class LedgerIT {
   }
 
   private TaskRow submit() {
-    TaskRequest r =
-        new TaskRequest(
-            TaskType.DOWNLOAD,
-            "http://127.0.0.1/x",
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null);
+    TaskRequest r = download("http://127.0.0.1/x");
     return ledger.submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults(), null).task();
   }
 
@@ -171,18 +160,7 @@ class LedgerIT {
             null,
             new transfer.contracts.RetryPolicy(1, null, null));
     ledger.upsertSession(tenant, session, oneAttempt);
-    TaskRequest r =
-        new TaskRequest(
-            TaskType.DOWNLOAD,
-            "http://127.0.0.1/x",
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null);
+    TaskRequest r = download("http://127.0.0.1/x");
     TaskRow t = ledger.submit(tenant, session, r, oneAttempt.withDefaults(), null).task();
     long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     ledger.failAttempt(t.id(), e, TaskError.of(ErrorCodes.STALLED, "quiet", true), Duration.ZERO);
@@ -243,30 +221,8 @@ class LedgerIT {
 
   @Test
   void theSameIdempotencyKeyAndBodyAnswerTheSameTaskAndAnotherBodyConflicts() {
-    TaskRequest r =
-        new TaskRequest(
-            TaskType.DOWNLOAD,
-            "http://127.0.0.1/a",
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null);
-    TaskRequest other =
-        new TaskRequest(
-            TaskType.DOWNLOAD,
-            "http://127.0.0.1/b",
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null);
+    TaskRequest r = download("http://127.0.0.1/a");
+    TaskRequest other = download("http://127.0.0.1/b");
     var cfg = SessionConfig.DEFAULT.withDefaults();
     var first = ledger.submit(tenant, session, r, cfg, "key-1");
     var again = ledger.submit(tenant, session, r, cfg, "key-1");
@@ -285,18 +241,7 @@ class LedgerIT {
     SessionConfig shortLived =
         new SessionConfig(null, null, null, Duration.ofMinutes(1), null, null, null, null);
     ledger.upsertSession(tenant, session, shortLived);
-    TaskRequest r =
-        new TaskRequest(
-            TaskType.DOWNLOAD,
-            "http://127.0.0.1/x",
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null);
+    TaskRequest r = download("http://127.0.0.1/x");
     TaskRow t = ledger.submit(tenant, session, r, shortLived.withDefaults(), null).task();
     long e = ledger.claim(t.id(), "w1", Duration.ofMinutes(5)).orElseThrow().epoch();
     clock.advance(Duration.ofSeconds(61));
@@ -317,6 +262,10 @@ class LedgerIT {
       org.assertj.core.api.Assertions.assertThatThrownBy(ps::executeUpdate)
           .hasMessageContaining("running_has_lease");
     }
+  }
+
+  private static TaskRequest download(String url) {
+    return new TaskRequest(TaskType.DOWNLOAD, url, null, null, null, null, null, null, null, null);
   }
 
   private boolean heartbeat(String id, long epoch) {
