@@ -1,0 +1,1153 @@
+package transfer.deploy.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.RandomAccessFile;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.common.utils.Utils;
+import org.junit.jupiter.api.Assumptions;
+import transfer.deploy.ServiceProcess;
+import transfer.testkit.EventLog;
+import transfer.testkit.Origin;
+import transfer.testkit.TestInfra;
+
+/**
+ * The cluster the fault-injection tests break and mend: the api-service and {@value #WORKERS}
+ * workers as separate JVMs on this test JVM's Kafka broker and PostgreSQL, with short leases,
+ * heartbeats, checkpoints and reaper intervals so that every fault plays out in seconds. Started
+ * once per test JVM and shared by every {@code *ChaosIT} class; each test works in its own session
+ * and calls {@link #restore()} afterwards, so the next test finds every service running and the
+ * consumer group settled.
+ *
+ * <p>The chaos classes run in a failsafe execution of their own (a separate test JVM, see
+ * deploy/pom.xml): this cluster's workers join the consumer group {@code transfer-workers}, and in
+ * the JVM of {@code DownloadClusterIT} they would compete with that cluster's workers for
+ * doorbells. The execution sets {@code transfer.chaos=true}; anywhere else the chaos classes are
+ * skipped (so that {@code -Dit.test=*ChaosIT} does not run them twice).
+ */
+final class ChaosCluster {
+  /**
+   * Eight seconds against a Kafka session of six. A dead worker's doorbells (re-announced with the
+   * task id as key, so on the same partition) reach the others only after its session expired and
+   * the group rebalanced, which takes up to one consumer heartbeat more (the worker heartbeats
+   * every third of its session). A takeover within a lease therefore needs session plus a third of
+   * it no longer than the lease, as in production (10 s + 3.3 s against 30 s); six seconds is the
+   * broker's minimum session ({@code group.min.session.timeout.ms}).
+   */
+  static final Duration LEASE_TTL = Duration.ofSeconds(8);
+
+  static final Duration KAFKA_SESSION_TIMEOUT = Duration.ofSeconds(6);
+  static final Duration HEARTBEAT_INTERVAL = Duration.ofMillis(500);
+  static final Duration CHECKPOINT_INTERVAL = Duration.ofSeconds(1);
+  static final Duration REAPER_INTERVAL = Duration.ofSeconds(1);
+  static final Duration REANNOUNCE_AFTER = Duration.ofSeconds(5);
+  static final int WORKERS = 3;
+  static final int SLOTS = 8;
+  static final String WORKER_GROUP = "transfer-workers";
+  static final String API_KEY = "chaos-key-" + Long.toHexString(System.nanoTime());
+
+  /** Short backoff, a few attempts and a short stall limit: what most chaos sessions use. */
+  static final String FAST_RETRY =
+      "{\"retry\":{\"maxAttempts\":5,\"initialBackoff\":\"PT0.2S\",\"maxBackoff\":\"PT1S\"},"
+          + "\"requestTimeout\":\"PT3S\"}";
+
+  private static ChaosCluster instance;
+
+  final TestInfra infra;
+  final Path dataDir;
+  final Path storageRoot;
+  final Path root;
+  final int apiPort;
+  final Origin origin;
+  final MeddlingProxy proxy;
+  final List<Worker> workers = new ArrayList<>();
+  private final Path apiLog;
+  private volatile ServiceProcess api;
+  private final HttpClient http =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
+  final ObjectMapper json = new ObjectMapper();
+  private final Postgres postgres;
+
+  /** One worker slot: its name, port and log survive restarts; the process does not. */
+  static final class Worker {
+    final int index;
+    final String id;
+    final int port;
+    final Path log;
+    volatile ServiceProcess process;
+    volatile boolean frozen;
+
+    Worker(int index, String id, int port, Path log) {
+      this.index = index;
+      this.id = id;
+      this.port = port;
+      this.log = log;
+    }
+
+    boolean isAlive() {
+      return process != null && process.isAlive();
+    }
+
+    /** kill -9, and wait until it is gone. */
+    void kill() {
+      process.kill();
+    }
+
+    void freeze() {
+      process.signal("STOP");
+      frozen = true;
+    }
+
+    void thaw() {
+      if (process != null && process.isAlive()) {
+        process.signal("CONT");
+      }
+      frozen = false;
+    }
+
+    /** SIGTERM in the background: a graceful stop takes seconds, and the test watches it. */
+    CompletableFuture<Void> terminateAsync() {
+      ServiceProcess p = process;
+      return CompletableFuture.runAsync(() -> p.stop(Duration.ofSeconds(25)));
+    }
+
+    @Override
+    public String toString() {
+      return id + (process != null ? " (pid " + process.pid() + ")" : "");
+    }
+  }
+
+  private ChaosCluster() throws Exception {
+    infra = TestInfra.shared();
+    dataDir = Files.createTempDirectory("transfer-chaos-it");
+    storageRoot = dataDir.resolve("objects");
+    root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath().normalize();
+    postgres = infra.embeddedPostgres() != null ? new Postgres(infra) : null;
+    origin = Origin.start();
+    proxy = MeddlingProxy.start(origin);
+    apiPort = freePort();
+    apiLog = dataDir.resolve("api.log");
+    for (int i = 1; i <= WORKERS; i++) {
+      workers.add(
+          new Worker(i, "chaos-worker-" + i, freePort(), dataDir.resolve("worker-" + i + ".log")));
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(this::stopAll, "chaos-cluster-stop"));
+    api = startApi();
+    // Side by side: four Quarkus starts one after another would cost half a minute on 2 cores.
+    for (Worker w : workers) {
+      w.process = startWorkerProcess(w);
+    }
+    api.awaitReady(apiPort, Duration.ofSeconds(120));
+    for (Worker w : workers) {
+      w.process.awaitReady(w.port, Duration.ofSeconds(120));
+    }
+    awaitGroupSettled(Duration.ofSeconds(90));
+  }
+
+  /** The shared cluster; skips the calling class outside the chaos failsafe execution. */
+  static synchronized ChaosCluster get() throws Exception {
+    Assumptions.assumeTrue(
+        Boolean.getBoolean("transfer.chaos"),
+        "chaos tests run in their own failsafe execution (transfer.chaos=true), see deploy/pom.xml");
+    if (instance == null) {
+      instance = new ChaosCluster();
+    }
+    return instance;
+  }
+
+  // ------------------------------------------------------------------ processes
+
+  private ServiceProcess startApi() {
+    Map<String, String> env = env();
+    env.put("QUARKUS_HTTP_PORT", String.valueOf(apiPort));
+    env.put("TRANSFER_API_BOOTSTRAP_KEY", API_KEY);
+    env.put("TRANSFER_REAPER_INTERVAL", millis(REAPER_INTERVAL));
+    env.put("TRANSFER_REAPER_REANNOUNCE_AFTER", millis(REANNOUNCE_AFTER));
+    return ServiceProcess.start(
+        "api",
+        root.resolve("api-service/target/quarkus-app/quarkus-run.jar"),
+        env,
+        List.of("-Xmx256m"),
+        apiLog);
+  }
+
+  private ServiceProcess startWorkerProcess(Worker w) {
+    Map<String, String> env = env();
+    env.put("QUARKUS_HTTP_PORT", String.valueOf(w.port));
+    env.put("TRANSFER_WORKER_ID", w.id);
+    env.put("TRANSFER_WORKER_SLOTS", String.valueOf(SLOTS));
+    env.put("TRANSFER_WORKER_LEASE_TTL", millis(LEASE_TTL));
+    env.put("TRANSFER_WORKER_HEARTBEAT_INTERVAL", millis(HEARTBEAT_INTERVAL));
+    env.put("TRANSFER_WORKER_CHECKPOINT_INTERVAL", millis(CHECKPOINT_INTERVAL));
+    env.put("TRANSFER_WORKER_KAFKA_SESSION_TIMEOUT", millis(KAFKA_SESSION_TIMEOUT));
+    return ServiceProcess.start(
+        w.id,
+        root.resolve("worker-service/target/quarkus-app/quarkus-run.jar"),
+        env,
+        List.of("-Xmx128m", "-XX:+ExitOnOutOfMemoryError"),
+        w.log);
+  }
+
+  private Map<String, String> env() {
+    Map<String, String> env = new HashMap<>();
+    env.put("QUARKUS_DATASOURCE_JDBC_URL", infra.jdbcUrl());
+    env.put("QUARKUS_DATASOURCE_USERNAME", infra.dbUser());
+    env.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
+    env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
+    env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
+    return env;
+  }
+
+  private static String millis(Duration d) {
+    return d.toMillis() + "ms";
+  }
+
+  ServiceProcess api() {
+    return api;
+  }
+
+  /** kill -9 of the api-service. */
+  void killApi() {
+    api.kill();
+  }
+
+  /** Starts the api-service again (same port, same key) and waits until it is ready. */
+  void restartApi() {
+    if (!api.isAlive()) {
+      api = startApi();
+    }
+    api.awaitReady(apiPort, Duration.ofSeconds(120));
+  }
+
+  /** Starts a worker that is not running (killed or stopped) and waits until it is ready. */
+  void restartWorker(Worker w) {
+    if (!w.isAlive()) {
+      w.process = startWorkerProcess(w);
+      w.frozen = false;
+    }
+    w.process.awaitReady(w.port, Duration.ofSeconds(120));
+  }
+
+  Worker worker(String id) {
+    return workers.stream()
+        .filter(w -> w.id.equals(id))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no worker of this cluster is called " + id));
+  }
+
+  /** The worker that holds the task's lease now. */
+  Worker ownerOf(String taskId) {
+    return worker(Objects.requireNonNull(row(taskId).owner(), "task " + taskId + " has no owner"));
+  }
+
+  /**
+   * Mends whatever a test broke: thaws frozen workers, brings the broker and the database back,
+   * restarts dead services, and waits until the consumer group holds exactly the live workers again
+   * (a killed worker stays a member until its session times out; a rebalance started before that
+   * would hold every doorbell until then, so the next test must not start earlier).
+   */
+  void restore() {
+    for (Worker w : workers) {
+      if (w.frozen || w.isAlive()) {
+        w.thaw();
+      }
+    }
+    if (infra.embeddedKafka() != null) {
+      infra.embeddedKafka().startAgain();
+    }
+    if (postgres != null) {
+      postgres.ensureRunning();
+    }
+    if (!api.isAlive()) {
+      api = startApi();
+    }
+    List<Worker> restarted = new ArrayList<>();
+    for (Worker w : workers) {
+      if (!w.isAlive()) {
+        w.process = startWorkerProcess(w);
+        restarted.add(w);
+      }
+    }
+    api.awaitReady(apiPort, Duration.ofSeconds(120));
+    for (Worker w : workers) {
+      w.process.awaitReady(w.port, Duration.ofSeconds(120));
+    }
+    awaitGroupSettled(Duration.ofSeconds(120));
+  }
+
+  private void stopAll() {
+    for (Worker w : workers) {
+      if (w.process != null) {
+        w.process.stop(Duration.ofSeconds(20));
+      }
+    }
+    if (api != null) {
+      api.stop(Duration.ofSeconds(20));
+    }
+    proxy.close();
+    origin.close();
+    // The logs stay (they are the evidence when a test failed); the downloaded bytes need not.
+    try (Stream<Path> all = Files.walk(storageRoot)) {
+      all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | RuntimeException e) {
+      // best effort at exit
+    }
+  }
+
+  // ------------------------------------------------------------------ Kafka
+
+  /** Waits until the worker group is stable with exactly the live workers as members. */
+  void awaitGroupSettled(Duration timeout) {
+    Set<String> live =
+        workers.stream()
+            .filter(Worker::isAlive)
+            .map(w -> w.id)
+            .collect(Collectors.toCollection(TreeSet::new));
+    await("consumer group " + WORKER_GROUP + " stable with members " + live)
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(250))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              ConsumerGroupDescription d = describeGroup();
+              Set<String> members =
+                  d.members().stream()
+                      .map(MemberDescription::clientId)
+                      .collect(Collectors.toCollection(TreeSet::new));
+              int assigned =
+                  d.members().stream().mapToInt(m -> m.assignment().topicPartitions().size()).sum();
+              return d.groupState() == GroupState.STABLE
+                  && members.equals(live)
+                  && assigned == TestInfra.TOPIC_PARTITIONS;
+            });
+  }
+
+  ConsumerGroupDescription describeGroup() throws Exception {
+    try (Admin admin = admin()) {
+      return admin
+          .describeConsumerGroups(List.of(WORKER_GROUP))
+          .all()
+          .get(10, TimeUnit.SECONDS)
+          .get(WORKER_GROUP);
+    }
+  }
+
+  /** The member ids of the worker group; a consumer that was evicted comes back with a new one. */
+  Set<String> groupMemberIds() throws Exception {
+    return describeGroup().members().stream()
+        .map(MemberDescription::consumerId)
+        .collect(Collectors.toCollection(TreeSet::new));
+  }
+
+  Map<TopicPartition, OffsetAndMetadata> committedDoorbellOffsets() throws Exception {
+    try (Admin admin = admin()) {
+      return admin
+          .listConsumerGroupOffsets(WORKER_GROUP)
+          .partitionsToOffsetAndMetadata()
+          .get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private Admin admin() {
+    return Admin.create(
+        Map.of(
+            AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+            infra.kafkaBootstrap(),
+            AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG,
+            10_000,
+            AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG,
+            15_000));
+  }
+
+  /** The partition of {@value TestInfra#TASKS_TOPIC} a doorbell for this task lands on. */
+  static int doorbellPartition(String taskId) {
+    // Kafka's default partitioner for keyed records.
+    return Utils.toPositive(Utils.murmur2(taskId.getBytes(StandardCharsets.UTF_8)))
+        % TestInfra.TOPIC_PARTITIONS;
+  }
+
+  /** Every doorbell on the topic, from offset 0 to the current end, as (key, value) records. */
+  List<ConsumerRecord<String, String>> allDoorbells() {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.kafkaBootstrap());
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
+      List<TopicPartition> parts =
+          c.partitionsFor(TestInfra.TASKS_TOPIC, Duration.ofSeconds(10)).stream()
+              .map(i -> new TopicPartition(i.topic(), i.partition()))
+              .toList();
+      c.assign(parts);
+      c.seekToBeginning(parts);
+      Map<TopicPartition, Long> end = c.endOffsets(parts, Duration.ofSeconds(10));
+      List<ConsumerRecord<String, String>> all = new ArrayList<>();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+        if (System.nanoTime() > deadline) {
+          throw new AssertionError("could not read " + TestInfra.TASKS_TOPIC + " to its end");
+        }
+        c.poll(Duration.ofMillis(200)).forEach(all::add);
+      }
+      return all;
+    }
+  }
+
+  /** Sends doorbells as the relay would (same key and value), and waits until acknowledged. */
+  void ringDoorbells(List<ProducerRecord<String, String>> records) throws Exception {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.kafkaBootstrap());
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+      List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+      for (ProducerRecord<String, String> r : records) {
+        sent.add(producer.send(r));
+      }
+      for (java.util.concurrent.Future<?> f : sent) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** A doorbell exactly as the ledger writes it: key = task id, value = {taskId, sessionId}. */
+  ProducerRecord<String, String> doorbell(String sid, String tid) {
+    String value = json.createObjectNode().put("taskId", tid).put("sessionId", sid).toString();
+    return new ProducerRecord<>(TestInfra.TASKS_TOPIC, tid, value);
+  }
+
+  // ------------------------------------------------------------------ PostgreSQL
+
+  /** The embedded PostgreSQL, stopped and started with its own pg_ctl on the same data. */
+  Postgres postgres() {
+    Assumptions.assumeTrue(
+        postgres != null, "needs the embedded PostgreSQL (containers mode cannot restart it)");
+    return postgres;
+  }
+
+  static final class Postgres {
+    private final Path dataDir;
+    private final Path pgCtl;
+    private final List<String> options;
+    private final String jdbcUrl;
+    private final String user;
+    private final String password;
+
+    Postgres(TestInfra infra) throws IOException {
+      this.dataDir = infra.embeddedPostgres().dataDir();
+      this.jdbcUrl = infra.jdbcUrl();
+      this.user = infra.dbUser();
+      this.password = infra.dbPassword();
+      // postmaster.opts holds the command line the server was started with: the binary (next to
+      // pg_ctl) and the options (port, listen address, fsync) to start it with again.
+      List<String> words = shellWords(Files.readString(dataDir.resolve("postmaster.opts")).trim());
+      this.pgCtl = Path.of(words.get(0)).resolveSibling("pg_ctl");
+      List<String> opts = new ArrayList<>();
+      for (int i = 1; i < words.size(); i++) {
+        if (words.get(i).equals("-D")) {
+          i++; // pg_ctl passes the data directory itself
+          continue;
+        }
+        opts.add(words.get(i));
+      }
+      this.options = opts;
+    }
+
+    boolean isRunning() {
+      return pgCtl("status") == 0;
+    }
+
+    /** A fast shutdown: clients are disconnected, the server is down until {@link #start()}. */
+    void stop() {
+      int code = pgCtl("stop", "-m", "fast", "-w", "-t", "60");
+      assertThat(code).as("pg_ctl stop").isZero();
+    }
+
+    void start() {
+      String opts =
+          options.stream().map(o -> "'" + o.replace("'", "'\\''") + "'").collect(joining(" "));
+      int code =
+          pgCtl(
+              "start",
+              "-w",
+              "-t",
+              "60",
+              "-l",
+              dataDir.resolveSibling("postgres-restarts.log").toString(),
+              "-o",
+              opts);
+      assertThat(code).as("pg_ctl start").isZero();
+    }
+
+    void ensureRunning() {
+      if (!isRunning()) {
+        start();
+      }
+    }
+
+    /** Whether a client can connect now. */
+    boolean accepts() {
+      try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
+        return c.isValid(2);
+      } catch (SQLException e) {
+        return false;
+      }
+    }
+
+    private int pgCtl(String... args) {
+      List<String> cmd = new ArrayList<>();
+      if ("root".equals(System.getProperty("user.name"))) {
+        // PostgreSQL refuses to run as root; zonky starts it in a user namespace, and so do we.
+        cmd.addAll(List.of("unshare", "-U"));
+      }
+      cmd.add(pgCtl.toString());
+      cmd.add("-D");
+      cmd.add(dataDir.toString());
+      cmd.addAll(List.of(args));
+      try {
+        Process p =
+            new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
+        if (!p.waitFor(90, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+          return -1;
+        }
+        return p.exitValue();
+      } catch (IOException e) {
+        throw new AssertionError("cannot run " + cmd, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return -1;
+      }
+    }
+
+    private static java.util.stream.Collector<CharSequence, ?, String> joining(String sep) {
+      return Collectors.joining(sep);
+    }
+
+    /** Splits postmaster.opts: words, some in double quotes. */
+    private static List<String> shellWords(String line) {
+      List<String> words = new ArrayList<>();
+      Matcher m = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"|(\\S+)").matcher(line);
+      while (m.find()) {
+        words.add(m.group(1) != null ? m.group(1).replaceAll("\\\\(.)", "$1") : m.group(2));
+      }
+      return words;
+    }
+  }
+
+  Connection db() throws SQLException {
+    return DriverManager.getConnection(infra.jdbcUrl(), infra.dbUser(), infra.dbPassword());
+  }
+
+  /** The lease-related columns of a task row, read straight from the ledger. */
+  record Row(
+      String state,
+      int attempt,
+      String owner,
+      long epoch,
+      Instant leaseExpiresAt,
+      long bytesTransferred,
+      long bytesDurable,
+      String location,
+      String sha256) {}
+
+  Row row(String taskId) {
+    try (Connection c = db();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "select state, attempt, lease_owner, lease_epoch, lease_expires_at,"
+                    + " bytes_transferred, bytes_durable, location, sha256 from tasks where id = ?")) {
+      ps.setString(1, taskId);
+      try (ResultSet rs = ps.executeQuery()) {
+        assertThat(rs.next()).as("task %s exists in the ledger", taskId).isTrue();
+        Timestamp exp = rs.getTimestamp(5);
+        return new Row(
+            rs.getString(1),
+            rs.getInt(2),
+            rs.getString(3),
+            rs.getLong(4),
+            exp == null ? null : exp.toInstant(),
+            rs.getLong(6),
+            rs.getLong(7),
+            rs.getString(8),
+            rs.getString(9));
+      }
+    } catch (SQLException e) {
+      throw new AssertionError("cannot read task " + taskId + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Runs one statement; answers the update count. */
+  int update(String sql, Object... params) throws SQLException {
+    try (Connection c = db();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      for (int i = 0; i < params.length; i++) {
+        ps.setObject(i + 1, params[i]);
+      }
+      return ps.executeUpdate();
+    }
+  }
+
+  /** The first column of a query as longs. */
+  long count(String sql, Object... params) throws SQLException {
+    try (Connection c = db();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      for (int i = 0; i < params.length; i++) {
+        ps.setObject(i + 1, params[i]);
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  /** State counts of one session's tasks. */
+  Map<String, Long> statesOf(String sid) throws SQLException {
+    Map<String, Long> states = new LinkedHashMap<>();
+    try (Connection c = db();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "select state, count(*) from tasks where session_id = ? group by state"
+                    + " order by state")) {
+      ps.setString(1, sid);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          states.put(rs.getString(1), rs.getLong(2));
+        }
+      }
+    }
+    return states;
+  }
+
+  // ------------------------------------------------------------------ API
+
+  record Answer(int status, String contentType, JsonNode body, Map<String, List<String>> headers) {
+    String header(String name) {
+      return headers.entrySet().stream()
+          .filter(e -> e.getKey().equalsIgnoreCase(name))
+          .flatMap(e -> e.getValue().stream())
+          .findFirst()
+          .orElse(null);
+    }
+  }
+
+  Answer call(String method, String path, String jsonBody) throws Exception {
+    return call(method, path, jsonBody, Map.of());
+  }
+
+  Answer call(String method, String path, String jsonBody, Map<String, String> headers)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + apiPort + path))
+            .header("Authorization", "Bearer " + API_KEY)
+            .timeout(Duration.ofSeconds(30));
+    headers.forEach(b::header);
+    if (jsonBody != null) {
+      b.header("Content-Type", "application/json")
+          .method(method, HttpRequest.BodyPublishers.ofString(jsonBody));
+    } else {
+      b.method(method, HttpRequest.BodyPublishers.noBody());
+    }
+    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    String ct = r.headers().firstValue("Content-Type").orElse("");
+    JsonNode body = null;
+    if (!r.body().isEmpty()) {
+      try {
+        body = json.readTree(r.body());
+      } catch (IOException notJson) {
+        body = json.getNodeFactory().textNode(r.body());
+      }
+    }
+    return new Answer(r.statusCode(), ct, body, r.headers().map());
+  }
+
+  /** A fresh session with this configuration (JSON); answers its id. */
+  String newSession(String config) throws Exception {
+    String sid = "chaos-" + java.util.UUID.randomUUID();
+    Answer a = call("PUT", "/v1/sessions/" + sid, config);
+    assertThat(a.status()).as("PUT session: %s", a.body()).isEqualTo(201);
+    return sid;
+  }
+
+  /** The body of a download task for this URL; {@code extra} is more JSON members, or null. */
+  static String downloadBody(String url, String extra) {
+    return "{\"type\":\"download\",\"url\":\""
+        + url
+        + "\""
+        + (extra != null ? "," + extra : "")
+        + "}";
+  }
+
+  String submit(String sid, String url) throws Exception {
+    return submit(sid, url, null);
+  }
+
+  String submit(String sid, String url, String extra) throws Exception {
+    Answer a = call("POST", "/v1/sessions/" + sid + "/tasks", downloadBody(url, extra));
+    assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
+    return a.body().get("id").asText();
+  }
+
+  JsonNode task(String sid, String tid) throws Exception {
+    Answer a = call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null);
+    assertThat(a.status()).as("GET task: %s", a.body()).isEqualTo(200);
+    return a.body();
+  }
+
+  static boolean isFinal(JsonNode task) {
+    String state = task.get("state").asText();
+    return state.equals("completed") || state.equals("failed") || state.equals("canceled");
+  }
+
+  JsonNode awaitFinal(String sid, String tid, Duration timeout) {
+    JsonNode[] last = new JsonNode[1];
+    await("task " + tid + " final")
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(200))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              last[0] = task(sid, tid);
+              return isFinal(last[0]);
+            });
+    return last[0];
+  }
+
+  /**
+   * Like {@link #awaitFinal}, but answers the task as last seen when the timeout passes, so that a
+   * test can report the state it got stuck in next to its other findings.
+   */
+  JsonNode awaitFinalOrLast(String sid, String tid, Duration timeout) throws Exception {
+    try {
+      return awaitFinal(sid, tid, timeout);
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      return task(sid, tid);
+    }
+  }
+
+  /** Status, size and SHA-256 of a task's content as the API streams it. */
+  record Content(int status, long size, String sha256) {}
+
+  Content content(String sid, String tid) throws Exception {
+    HttpRequest req =
+        HttpRequest.newBuilder(
+                URI.create(
+                    "http://127.0.0.1:"
+                        + apiPort
+                        + "/v1/sessions/"
+                        + sid
+                        + "/tasks/"
+                        + tid
+                        + "/content"))
+            .header("Authorization", "Bearer " + API_KEY)
+            .build();
+    HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+    MessageDigest md = MessageDigest.getInstance("SHA-256");
+    long size = 0;
+    try (InputStream in = r.body()) {
+      byte[] buf = new byte[1 << 16];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        md.update(buf, 0, n);
+        size += n;
+      }
+    }
+    return new Content(r.statusCode(), size, HexFormat.of().formatHex(md.digest()));
+  }
+
+  /** Completed, with the origin's bytes recorded and stored, streamed back by the API. */
+  void assertCompletedWithTheRightBytes(
+      org.assertj.core.api.SoftAssertions soft,
+      String sid,
+      String tid,
+      JsonNode task,
+      long size,
+      long seed)
+      throws Exception {
+    String expected = Origin.sha256Hex(size, seed);
+    soft.assertThat(task.path("state").asText())
+        .as("state of %s: %s", tid, task)
+        .isEqualTo("completed");
+    soft.assertThat(task.path("sha256").asText())
+        .as("recorded SHA-256 of %s", tid)
+        .isEqualTo(expected);
+    soft.assertThat(task.path("bytesTransferred").asLong()).as("bytes of %s", tid).isEqualTo(size);
+    if (task.path("state").asText().equals("completed")) {
+      Content c = content(sid, tid);
+      soft.assertThat(c.status()).as("content status of %s", tid).isEqualTo(200);
+      soft.assertThat(c.size()).as("stored size of %s", tid).isEqualTo(size);
+      soft.assertThat(c.sha256()).as("SHA-256 of the stored bytes of %s", tid).isEqualTo(expected);
+    }
+  }
+
+  // ------------------------------------------------------------------ events
+
+  /**
+   * The session's events on {@code transfer-events}, read until every one of {@code taskIds} has a
+   * completion event (or the timeout passes; the assertions then say what is missing).
+   */
+  List<JsonNode> eventsUntilCompleted(String sid, Collection<String> taskIds, Duration timeout) {
+    Set<String> wanted = Set.copyOf(taskIds);
+    return EventLog.readSession(
+        infra.kafkaBootstrap(),
+        TestInfra.EVENTS_TOPIC,
+        sid,
+        got ->
+            got.stream()
+                .filter(e -> e.path("type").asText().equals("transfer.task.completed"))
+                .map(e -> e.path("subject").asText())
+                .collect(Collectors.toSet())
+                .containsAll(wanted),
+        timeout);
+  }
+
+  /**
+   * Exactly one completion per task: one distinct {@code transfer.task.completed} id, {@code
+   * <task>:completed}, and any copy on the topic (a redelivery after a broker fault) identical to
+   * the first. No completion for a task that is not one of {@code taskIds}.
+   */
+  static void assertExactlyOneCompletionEach(List<JsonNode> events, Collection<String> taskIds) {
+    Map<String, List<JsonNode>> completedBySubject = new HashMap<>();
+    for (JsonNode e : events) {
+      if (e.path("type").asText().equals("transfer.task.completed")) {
+        completedBySubject
+            .computeIfAbsent(e.path("subject").asText(), k -> new ArrayList<>())
+            .add(e);
+      }
+    }
+    assertThat(completedBySubject.keySet())
+        .as("tasks with a completion event")
+        .containsExactlyInAnyOrderElementsOf(Set.copyOf(taskIds));
+    for (Map.Entry<String, List<JsonNode>> c : completedBySubject.entrySet()) {
+      List<JsonNode> copies = c.getValue();
+      assertThat(copies.stream().map(e -> e.path("id").asText()).distinct())
+          .as("distinct completion ids of task %s", c.getKey())
+          .containsExactly(c.getKey() + ":completed");
+      assertThat(copies)
+          .as("every copy of the completion of task %s on the topic is the same event", c.getKey())
+          .allMatch(e -> e.equals(copies.get(0)));
+    }
+  }
+
+  /**
+   * No phantom events: every event on the topic for this session is one the ledger recorded (same
+   * id, same sequence), and every recorded event reached the topic.
+   */
+  void assertTopicMatchesLedger(String sid, List<JsonNode> topicEvents) throws Exception {
+    Map<String, Long> recorded = new HashMap<>();
+    long after = 0;
+    while (true) {
+      Answer page =
+          call("GET", "/v1/sessions/" + sid + "/events?after=" + after + "&limit=1000", null);
+      assertThat(page.status()).as("GET events: %s", page.body()).isEqualTo(200);
+      JsonNode events = page.body().get("events");
+      if (events.isEmpty()) {
+        break;
+      }
+      for (JsonNode e : events) {
+        recorded.put(e.get("id").asText(), e.get("sequence").asLong());
+        after = Math.max(after, e.get("sequence").asLong());
+      }
+    }
+    Map<String, Long> onTopic = new HashMap<>();
+    for (JsonNode e : topicEvents) {
+      onTopic.put(e.get("id").asText(), e.get("sequence").asLong());
+    }
+    assertThat(onTopic).as("events on the topic vs. events in the ledger").isEqualTo(recorded);
+  }
+
+  // ------------------------------------------------------------------ origin and storage
+
+  /** A seed no other test uses, so that the origin's log of one test's URLs is its own. */
+  static long newSeed() {
+    return ThreadLocalRandom.current().nextLong(1_000_000, Long.MAX_VALUE / 2);
+  }
+
+  /** The origin's requests for URLs with this seed, in arrival order. */
+  List<Origin.RequestRecord> originRequests(long seed) {
+    return origin.requests().stream().filter(r -> seedOf(r.query()) == seed).toList();
+  }
+
+  static long seedOf(String query) {
+    if (query == null) {
+      return -1;
+    }
+    for (String kv : query.split("&")) {
+      if (kv.startsWith("seed=")) {
+        try {
+          return Long.parseLong(kv.substring(5));
+        } catch (NumberFormatException e) {
+          return -1;
+        }
+      }
+    }
+    return -1;
+  }
+
+  /** The start offset N of a {@code Range: bytes=N-} header, or -1. */
+  static long rangeStart(String range) {
+    if (range == null) {
+      return -1;
+    }
+    Matcher m = Pattern.compile("bytes=(\\d+)-").matcher(range.trim());
+    return m.lookingAt() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  /** Files under the storage root (objects and temporaries) whose name starts with the task id. */
+  List<Path> storedFilesOf(String tid) throws IOException {
+    if (!Files.exists(storageRoot)) {
+      return List.of();
+    }
+    try (Stream<Path> all = Files.walk(storageRoot)) {
+      return all.filter(p -> p.getFileName().toString().startsWith(tid)).toList();
+    }
+  }
+
+  /** Temporary objects ({@code .partial/}) of a task. */
+  List<Path> temporariesOf(String tid) throws IOException {
+    return storedFilesOf(tid).stream()
+        .filter(p -> p.getParent().getFileName().toString().equals(".partial"))
+        .toList();
+  }
+
+  /**
+   * One line of figures for the build log ({@code [chaos] ...}): how close a run came to a bound.
+   */
+  static void figures(String format, Object... args) {
+    System.out.println("[chaos] " + String.format(format, args));
+  }
+
+  /** Like Awaitility's {@code until}, but answers false instead of throwing at the timeout. */
+  static boolean eventually(Duration atMost, java.util.concurrent.Callable<Boolean> condition) {
+    try {
+      await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(condition);
+      return true;
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      return false;
+    }
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** Whether something accepts TCP connections on 127.0.0.1:port. */
+  static boolean listening(int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------------ sampling
+
+  /**
+   * Runs a probe every few milliseconds on a thread of its own and keeps what it answered, for
+   * properties that must hold at every moment (not only at the end): "no row is ever running
+   * without a lease", "the owner never goes back to the frozen worker".
+   */
+  static final class Sampler<T> implements AutoCloseable {
+    record Sample<T>(Instant at, T value) {}
+
+    private final List<Sample<T>> samples = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    Sampler(String name, Duration every, java.util.concurrent.Callable<T> probe) {
+      thread =
+          new Thread(
+              () -> {
+                while (running) {
+                  try {
+                    samples.add(new Sample<>(Instant.now(), probe.call()));
+                  } catch (Exception e) {
+                    errors.add(e);
+                  }
+                  java.util.concurrent.locks.LockSupport.parkNanos(every.toNanos());
+                }
+              },
+              name);
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    List<Sample<T>> samples() {
+      return List.copyOf(samples);
+    }
+
+    List<Throwable> errors() {
+      return List.copyOf(errors);
+    }
+
+    @Override
+    public void close() {
+      running = false;
+      try {
+        thread.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ logs
+
+  /** Reads what the services log from now on. */
+  LogWatch watchLogs() {
+    Map<String, Path> logs = new LinkedHashMap<>();
+    logs.put("api", apiLog);
+    for (Worker w : workers) {
+      logs.put(w.id, w.log);
+    }
+    return new LogWatch(logs);
+  }
+
+  /** Tails service logs from the moment it was made; lines are tagged with the service name. */
+  static final class LogWatch {
+    private final Map<String, Path> logs;
+    private final Map<String, Long> offsets = new HashMap<>();
+    private final Map<String, StringBuilder> partial = new HashMap<>();
+    private final List<String[]> lines = new ArrayList<>();
+
+    LogWatch(Map<String, Path> logs) {
+      this.logs = logs;
+      for (Map.Entry<String, Path> e : logs.entrySet()) {
+        offsets.put(e.getKey(), sizeOf(e.getValue()));
+        partial.put(e.getKey(), new StringBuilder());
+      }
+    }
+
+    private static long sizeOf(Path p) {
+      try {
+        return Files.exists(p) ? Files.size(p) : 0;
+      } catch (IOException e) {
+        return 0;
+      }
+    }
+
+    /** Reads what was appended since the last call; answers all lines seen so far. */
+    synchronized List<String[]> lines() {
+      for (Map.Entry<String, Path> e : logs.entrySet()) {
+        String name = e.getKey();
+        try (RandomAccessFile f = new RandomAccessFile(e.getValue().toFile(), "r")) {
+          long from = offsets.get(name);
+          long to = f.length();
+          if (to <= from) {
+            continue;
+          }
+          byte[] bytes = new byte[(int) Math.min(to - from, 8 << 20)];
+          f.seek(from);
+          f.readFully(bytes);
+          offsets.put(name, from + bytes.length);
+          StringBuilder sb = partial.get(name);
+          sb.append(new String(bytes, StandardCharsets.UTF_8));
+          int nl;
+          while ((nl = sb.indexOf("\n")) >= 0) {
+            lines.add(new String[] {name, sb.substring(0, nl)});
+            sb.delete(0, nl + 1);
+          }
+        } catch (IOException ignored) {
+          // not written yet
+        }
+      }
+      return List.copyOf(lines);
+    }
+
+    /** The first line (service name, matcher) that matches, if any yet. */
+    Optional<Map.Entry<String, Matcher>> find(Pattern pattern) {
+      for (String[] l : lines()) {
+        Matcher m = pattern.matcher(l[1]);
+        if (m.find()) {
+          return Optional.of(Map.entry(l[0], m));
+        }
+      }
+      return Optional.empty();
+    }
+
+    /** Lines of one service that match. */
+    List<String> matching(String service, Pattern pattern) {
+      return lines().stream()
+          .filter(l -> l[0].equals(service) && pattern.matcher(l[1]).find())
+          .map(l -> l[1])
+          .toList();
+    }
+
+    /** Every line that mentions this text, tagged, for assertion messages. */
+    String mentioning(String text) {
+      return lines().stream()
+          .filter(l -> l[1].contains(text))
+          .map(l -> l[0] + ": " + l[1])
+          .collect(Collectors.joining("\n"));
+    }
+  }
+}
