@@ -10,7 +10,6 @@ import java.io.InputStream;
 import java.io.RandomAccessFile;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -321,11 +320,9 @@ final class ChaosCluster {
     if (!api.isAlive()) {
       api = startApi();
     }
-    List<Worker> restarted = new ArrayList<>();
     for (Worker w : workers) {
       if (!w.isAlive()) {
         w.process = startWorkerProcess(w);
-        restarted.add(w);
       }
     }
     api.awaitReady(apiPort, Duration.ofSeconds(120));
@@ -543,15 +540,6 @@ final class ChaosCluster {
     void ensureRunning() {
       if (!isRunning()) {
         start();
-      }
-    }
-
-    /** Whether a client can connect now. */
-    boolean accepts() {
-      try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
-        return c.isValid(2);
-      } catch (SQLException e) {
-        return false;
       }
     }
 
@@ -995,16 +983,6 @@ final class ChaosCluster {
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
-    }
-  }
-
-  /** Whether something accepts TCP connections on 127.0.0.1:port. */
-  static boolean listening(int port) {
-    try (Socket s = new Socket()) {
-      s.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
-      return true;
-    } catch (IOException e) {
-      return false;
     }
   }
 

@@ -80,7 +80,6 @@ class DoorbellChaosIT {
     // Small tasks until three of them ring on the long transfer's partition.
     Map<String, Long> sameSeeds = new LinkedHashMap<>();
     Map<String, Instant> submittedAt = new HashMap<>();
-    List<String> others = new ArrayList<>();
     Map<String, Long> allSeeds = new HashMap<>();
     for (int i = 0; i < 120 && sameSeeds.size() < 3; i++) {
       long s = ChaosCluster.newSeed();
@@ -90,8 +89,6 @@ class DoorbellChaosIT {
       if (ChaosCluster.doorbellPartition(t) == partition) {
         sameSeeds.put(t, s);
         submittedAt.put(t, at);
-      } else {
-        others.add(t);
       }
     }
     assertThat(sameSeeds).as("small tasks on partition %d", partition).hasSize(3);

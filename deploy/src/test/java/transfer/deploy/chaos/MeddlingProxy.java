@@ -134,11 +134,6 @@ final class MeddlingProxy implements AutoCloseable {
     }
   }
 
-  /** How many bodies for this seed are being sent now. */
-  int inFlight(long seed) {
-    return inFlight.getOrDefault(seed, Set.of()).size();
-  }
-
   List<Seen> seen(long seed) {
     return seen.stream().filter(e -> e.getKey() == seed).map(Map.Entry::getValue).toList();
   }
@@ -328,9 +323,5 @@ final class MeddlingProxy implements AutoCloseable {
     } catch (Exception e) {
       throw new IllegalStateException("proxy failed to start", e);
     }
-  }
-
-  static Duration since(Instant t) {
-    return Duration.between(t, Instant.now());
   }
 }

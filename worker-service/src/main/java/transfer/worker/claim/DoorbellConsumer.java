@@ -70,6 +70,15 @@ public class DoorbellConsumer {
     thread = new Thread(this::run, "doorbell-consumer");
     thread.start();
     Log.infof("worker %s started with %d transfer slots", workerId, config.worker().slots());
+    // A reaped task's new doorbell lands on the dead worker's partition (key = task id); it moves
+    // on only when Kafka notices the death, about a session and a heartbeat later.
+    long noticeMillis = config.worker().kafkaSessionTimeout().toMillis() * 4 / 3;
+    if (noticeMillis >= config.worker().leaseTtl().toMillis()) {
+      Log.warnf(
+          "transfer.worker.kafka-session-timeout (%s) is not well below transfer.worker.lease-ttl"
+              + " (%s): after a worker crash its tasks wait for Kafka, not the lease",
+          config.worker().kafkaSessionTimeout(), config.worker().leaseTtl());
+    }
   }
 
   /** Graceful stop: no new claims, then every running task is handed back at once. */
