@@ -1,20 +1,10 @@
 package transfer.deploy;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import transfer.testkit.TestInfra;
@@ -33,8 +23,7 @@ final class ClusterFixture {
   final int apiPort;
   final ServiceProcess api;
   final List<ServiceProcess> workers = new ArrayList<>();
-  final HttpClient http = HttpClient.newHttpClient();
-  final ObjectMapper json = new ObjectMapper();
+  final ApiClient client;
 
   private ClusterFixture() throws Exception {
     infra = TestInfra.shared();
@@ -42,6 +31,7 @@ final class ClusterFixture {
     storageRoot = dataDir.resolve("objects");
     Path root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath();
     apiPort = freePort();
+    client = new ApiClient(apiPort, API_KEY);
     api =
         ServiceProcess.start(
             "api",
@@ -103,60 +93,17 @@ final class ClusterFixture {
     api.stop(Duration.ofSeconds(20));
   }
 
-  // ------------------------------------------------------------------ HTTP helpers
+  // ------------------------------------------------------------------ API
 
-  record Answer(int status, String contentType, JsonNode body) {}
-
-  Answer call(String method, String path, String jsonBody) throws Exception {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + apiPort + path))
-            .header("Authorization", "Bearer " + API_KEY)
-            .timeout(Duration.ofSeconds(30));
-    if (jsonBody != null) {
-      b.header("Content-Type", "application/json")
-          .method(method, HttpRequest.BodyPublishers.ofString(jsonBody));
-    } else {
-      b.method(method, HttpRequest.BodyPublishers.noBody());
-    }
-    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    String ct = r.headers().firstValue("Content-Type").orElse("");
-    JsonNode body = r.body().isEmpty() ? null : json.readTree(r.body());
-    return new Answer(r.statusCode(), ct, body);
+  ApiClient.Answer call(String method, String path, String jsonBody) throws Exception {
+    return client.call(method, path, jsonBody);
   }
 
-  /** Streams a task's content and answers its status, size and SHA-256 (never buffered). */
-  record Content(int status, long size, String sha256) {}
-
-  Content content(String sid, String tid) throws Exception {
-    HttpRequest req =
-        HttpRequest.newBuilder(
-                URI.create(
-                    "http://127.0.0.1:"
-                        + apiPort
-                        + "/v1/sessions/"
-                        + sid
-                        + "/tasks/"
-                        + tid
-                        + "/content"))
-            .header("Authorization", "Bearer " + API_KEY)
-            .build();
-    HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-    MessageDigest md = MessageDigest.getInstance("SHA-256");
-    long size = 0;
-    try (InputStream in = r.body()) {
-      byte[] buf = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        md.update(buf, 0, n);
-        size += n;
-      }
-    }
-    return new Content(r.statusCode(), size, HexFormat.of().formatHex(md.digest()));
+  ApiClient.Content content(String sid, String tid) throws Exception {
+    return client.content(sid, tid);
   }
 
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return ApiClient.freePort();
   }
 }

@@ -48,7 +48,7 @@ class DownloadClusterIT {
     assertThat(task.get("sha256").asText()).isEqualTo(expected);
     assertThat(task.get("bytesTransferred").asLong()).isEqualTo(size);
 
-    ClusterFixture.Content content = cluster.content(sid, tid);
+    ApiClient.Content content = cluster.content(sid, tid);
     assertThat(content.status()).isEqualTo(200);
     assertThat(content.size()).isEqualTo(size);
     assertThat(content.sha256()).isEqualTo(expected);
@@ -84,7 +84,7 @@ class DownloadClusterIT {
     assertThat(lastTotal).isEqualTo(size);
 
     // Replay through the API serves the same events.
-    ClusterFixture.Answer replay =
+    ApiClient.Answer replay =
         cluster.call("GET", "/v1/sessions/" + sid + "/events?after=0&limit=1000", null);
     assertThat(replay.status()).isEqualTo(200);
     List<String> replayIds = new ArrayList<>();
@@ -107,7 +107,7 @@ class DownloadClusterIT {
     assertThat(task.get("attempt").asInt()).isEqualTo(1);
     assertThat(task.get("location").isNull()).isTrue();
 
-    ClusterFixture.Answer content =
+    ApiClient.Answer content =
         cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid + "/content", null);
     assertThat(content.status()).isEqualTo(409);
     assertThat(content.contentType()).startsWith("application/problem+json");
@@ -134,7 +134,7 @@ class DownloadClusterIT {
         .pollInterval(Duration.ofMillis(50))
         .until(
             () -> {
-              ClusterFixture.Answer c =
+              ApiClient.Answer c =
                   cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid + "/content", null);
               assertThat(c.status()).isEqualTo(409);
               JsonNode t =
@@ -171,7 +171,7 @@ class DownloadClusterIT {
 
   private static String newSession(String config) throws Exception {
     String sid = "s-" + UUID.randomUUID();
-    ClusterFixture.Answer a = cluster.call("PUT", "/v1/sessions/" + sid, config);
+    ApiClient.Answer a = cluster.call("PUT", "/v1/sessions/" + sid, config);
     assertThat(a.status()).as("PUT session: %s", a.body()).isEqualTo(201);
     return sid;
   }
@@ -183,7 +183,7 @@ class DownloadClusterIT {
             + "\""
             + (metadata != null ? ",\"metadata\":" + metadata : "")
             + "}";
-    ClusterFixture.Answer a = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body);
+    ApiClient.Answer a = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body);
     assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
     assertThat(a.body().get("state").asText()).isEqualTo("queued");
     return a.body().get("id").asText();

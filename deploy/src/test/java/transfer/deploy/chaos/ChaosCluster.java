@@ -6,18 +6,11 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.RandomAccessFile;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -29,7 +22,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,6 +54,9 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Assumptions;
+import transfer.deploy.ApiClient;
+import transfer.deploy.ApiClient.Answer;
+import transfer.deploy.ApiClient.Content;
 import transfer.deploy.ServiceProcess;
 import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
@@ -119,6 +114,7 @@ final class ChaosCluster {
   final List<Worker> workers = new ArrayList<>();
   private final Path apiLog;
   private volatile ServiceProcess api;
+  private final ApiClient client;
   private final HttpClient http =
       HttpClient.newBuilder()
           .version(HttpClient.Version.HTTP_1_1)
@@ -185,6 +181,7 @@ final class ChaosCluster {
     origin = Origin.start();
     proxy = MeddlingProxy.start(origin);
     apiPort = freePort();
+    client = new ApiClient(apiPort, API_KEY);
     apiLog = dataDir.resolve("api.log");
     for (int i = 1; i <= WORKERS; i++) {
       workers.add(
@@ -674,44 +671,13 @@ final class ChaosCluster {
 
   // ------------------------------------------------------------------ API
 
-  record Answer(int status, String contentType, JsonNode body, Map<String, List<String>> headers) {
-    String header(String name) {
-      return headers.entrySet().stream()
-          .filter(e -> e.getKey().equalsIgnoreCase(name))
-          .flatMap(e -> e.getValue().stream())
-          .findFirst()
-          .orElse(null);
-    }
-  }
-
   Answer call(String method, String path, String jsonBody) throws Exception {
-    return call(method, path, jsonBody, Map.of());
+    return client.call(method, path, jsonBody);
   }
 
   Answer call(String method, String path, String jsonBody, Map<String, String> headers)
       throws Exception {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + apiPort + path))
-            .header("Authorization", "Bearer " + API_KEY)
-            .timeout(Duration.ofSeconds(30));
-    headers.forEach(b::header);
-    if (jsonBody != null) {
-      b.header("Content-Type", "application/json")
-          .method(method, HttpRequest.BodyPublishers.ofString(jsonBody));
-    } else {
-      b.method(method, HttpRequest.BodyPublishers.noBody());
-    }
-    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    String ct = r.headers().firstValue("Content-Type").orElse("");
-    JsonNode body = null;
-    if (!r.body().isEmpty()) {
-      try {
-        body = json.readTree(r.body());
-      } catch (IOException notJson) {
-        body = json.getNodeFactory().textNode(r.body());
-      }
-    }
-    return new Answer(r.statusCode(), ct, body, r.headers().map());
+    return client.call(method, path, jsonBody, headers);
   }
 
   /** A fresh session with this configuration (JSON); answers its id. */
@@ -778,34 +744,8 @@ final class ChaosCluster {
     }
   }
 
-  /** Status, size and SHA-256 of a task's content as the API streams it. */
-  record Content(int status, long size, String sha256) {}
-
   Content content(String sid, String tid) throws Exception {
-    HttpRequest req =
-        HttpRequest.newBuilder(
-                URI.create(
-                    "http://127.0.0.1:"
-                        + apiPort
-                        + "/v1/sessions/"
-                        + sid
-                        + "/tasks/"
-                        + tid
-                        + "/content"))
-            .header("Authorization", "Bearer " + API_KEY)
-            .build();
-    HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-    MessageDigest md = MessageDigest.getInstance("SHA-256");
-    long size = 0;
-    try (InputStream in = r.body()) {
-      byte[] buf = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        md.update(buf, 0, n);
-        size += n;
-      }
-    }
-    return new Content(r.statusCode(), size, HexFormat.of().formatHex(md.digest()));
+    return client.content(sid, tid);
   }
 
   /** Completed, with the origin's bytes recorded and stored, streamed back by the API. */
@@ -981,9 +921,7 @@ final class ChaosCluster {
   }
 
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return ApiClient.freePort();
   }
 
   // ------------------------------------------------------------------ sampling

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import transfer.deploy.ApiClient;
 import transfer.testkit.EmbeddedKafka;
 import transfer.testkit.Origin;
 import transfer.testkit.TestInfra;
@@ -105,7 +106,7 @@ class InfrastructureChaosIT {
       // Submits while the ledger is down: whatever the API answers, only a 201 is a promise.
       for (int i = 0; i < 2; i++) {
         long seed = ChaosCluster.newSeed();
-        ChaosCluster.Answer a =
+        ApiClient.Answer a =
             cluster.call(
                 "POST",
                 "/v1/sessions/" + sid + "/tasks",
@@ -157,7 +158,7 @@ class InfrastructureChaosIT {
     long doorbellsWaiting;
     kafka.stop();
     try {
-      ChaosCluster.Answer a = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body, key);
+      ApiClient.Answer a = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body, key);
       assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
       tid = a.body().get("id").asText();
       doorbellsWaiting =
@@ -171,7 +172,7 @@ class InfrastructureChaosIT {
     }
     cluster.restartApi();
     // The client saw the connection drop (as far as it knows) and tries again, same key.
-    ChaosCluster.Answer retry = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body, key);
+    ApiClient.Answer retry = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body, key);
     JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofSeconds(60));
 
     SoftAssertions soft = new SoftAssertions();
@@ -212,9 +213,9 @@ class InfrastructureChaosIT {
         ChaosCluster.downloadBody(cluster.origin.url("/bytes/" + MIB + "?seed=" + otherSeed), null);
     Map<String, String> key = Map.of("Idempotency-Key", "chaos-" + UUID.randomUUID());
 
-    ChaosCluster.Answer first = cluster.call("POST", path, body, key);
-    ChaosCluster.Answer again = cluster.call("POST", path, body, key);
-    ChaosCluster.Answer other = cluster.call("POST", path, otherBody, key);
+    ApiClient.Answer first = cluster.call("POST", path, body, key);
+    ApiClient.Answer again = cluster.call("POST", path, body, key);
+    ApiClient.Answer other = cluster.call("POST", path, otherBody, key);
     assertThat(first.status()).as("first POST: %s", first.body()).isEqualTo(201);
     String tid = first.body().get("id").asText();
     JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofSeconds(60));

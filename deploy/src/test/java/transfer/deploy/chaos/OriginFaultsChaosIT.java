@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import transfer.deploy.ApiClient;
 import transfer.deploy.chaos.MeddlingProxy.Answer;
 import transfer.deploy.chaos.MeddlingProxy.FlipByteAt;
 import transfer.deploy.chaos.MeddlingProxy.StallAfter;
@@ -122,7 +123,7 @@ class OriginFaultsChaosIT {
       soft.assertThat(task.path("sha256").asText())
           .as("a clean restart stores version 2 (v1 would be %s)", v1)
           .isEqualTo(v2);
-      ChaosCluster.Content c = cluster.content(sid, tid);
+      ApiClient.Content c = cluster.content(sid, tid);
       soft.assertThat(c.size()).isEqualTo(size);
       soft.assertThat(c.sha256()).as("stored bytes: all version 2").isEqualTo(v2);
     } else {

@@ -3,12 +3,6 @@ package transfer.deploy.soak;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,6 +15,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import transfer.deploy.ApiClient;
 import transfer.deploy.ServiceProcess;
 import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
@@ -43,8 +38,6 @@ class ClusterSoak {
   private static final int DISTINCT_FILES = 8;
   private static final String KEY = "soak-key";
 
-  private final HttpClient http = HttpClient.newHttpClient();
-  private final ObjectMapper json = new ObjectMapper();
   private final List<String> faults = new ArrayList<>();
 
   @Test
@@ -289,23 +282,14 @@ class ClusterSoak {
     return w;
   }
 
+  /** A call that must succeed; the soak's figures are meaningless after a failed one. */
   private JsonNode call(String method, int port, String path, String body) throws Exception {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-            .header("Authorization", "Bearer " + KEY)
-            .timeout(Duration.ofSeconds(30));
-    if (body != null) {
-      b.header("Content-Type", "application/json")
-          .method(method, HttpRequest.BodyPublishers.ofString(body));
-    } else {
-      b.method(method, HttpRequest.BodyPublishers.noBody());
-    }
-    HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    if (r.statusCode() >= 300) {
+    ApiClient.Answer a = new ApiClient(port, KEY).call(method, path, body);
+    if (a.status() >= 300) {
       throw new IllegalStateException(
-          method + " " + path + " answered " + r.statusCode() + ": " + r.body());
+          method + " " + path + " answered " + a.status() + ": " + a.body());
     }
-    return json.readTree(r.body());
+    return a.body();
   }
 
   private static void deleteTree(Path p) throws java.io.IOException {
@@ -320,8 +304,6 @@ class ClusterSoak {
   }
 
   private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+    return ApiClient.freePort();
   }
 }
