@@ -41,7 +41,6 @@ public class OutboxRelay {
   private final ApiConfig config;
   private final String bootstrapServers;
   private volatile boolean running;
-  private volatile boolean leader;
   private Thread thread;
 
   public OutboxRelay(
@@ -70,10 +69,6 @@ public class OutboxRelay {
     }
   }
 
-  public boolean isLeader() {
-    return leader;
-  }
-
   private void run() {
     KafkaProducer<String, String> producer = producer();
     try {
@@ -83,7 +78,6 @@ public class OutboxRelay {
             sleep(Duration.ofSeconds(2));
             continue;
           }
-          leader = true;
           Log.info("outbox relay: this replica publishes the outbox");
           try (Statement st = lock.createStatement()) {
             st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
@@ -97,8 +91,6 @@ public class OutboxRelay {
                 e.getMessage());
             sleep(Duration.ofSeconds(2));
           }
-        } finally {
-          leader = false;
         }
       }
     } finally {

@@ -23,9 +23,6 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import transfer.testkit.Origin;
@@ -36,22 +33,8 @@ import transfer.testkit.TestInfra;
  * its partition; doorbells delivered several times, replayed from offset 0, or never delivered at
  * all must each lead to exactly one fetch per attempt and one completion.
  */
-@Tag("chaos")
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class DoorbellChaosIT {
-  private static final long KIB = 1 << 10;
-  private static final long MIB = 1 << 20;
-  private static ChaosCluster cluster;
-
-  @BeforeAll
-  static void cluster() throws Exception {
-    cluster = ChaosCluster.get();
-  }
-
-  @AfterEach
-  void restore() {
-    cluster.restore();
-  }
+class DoorbellChaosIT extends ChaosTest {
 
   /**
    * Fault 4. The workers' {@code max.poll.interval.ms} is Kafka's default (5 minutes) and the

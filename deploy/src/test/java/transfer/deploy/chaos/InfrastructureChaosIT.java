@@ -15,10 +15,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import transfer.deploy.ApiClient;
@@ -31,21 +28,8 @@ import transfer.testkit.TestInfra;
  * dies between its commit and the Kafka send. Every task the API accepted must complete exactly
  * once, and nothing may appear on the results topic that the ledger did not record.
  */
-@Tag("chaos")
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
-class InfrastructureChaosIT {
-  private static final long MIB = 1 << 20;
-  private static ChaosCluster cluster;
-
-  @BeforeAll
-  static void cluster() throws Exception {
-    cluster = ChaosCluster.get();
-  }
-
-  @AfterEach
-  void restore() {
-    cluster.restore();
-  }
+class InfrastructureChaosIT extends ChaosTest {
 
   /** Fault 6, the broker. */
   @Test

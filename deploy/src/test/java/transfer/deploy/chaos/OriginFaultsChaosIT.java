@@ -11,9 +11,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import transfer.deploy.ApiClient;
@@ -29,22 +26,8 @@ import transfer.testkit.Origin;
  * content); faults that are the origin's nature (404, always stalling, ignoring Range) by the
  * origin's own URL parameters.
  */
-@Tag("chaos")
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class OriginFaultsChaosIT {
-  private static final long MIB = 1 << 20;
-  private static final long KIB = 1 << 10;
-  private static ChaosCluster cluster;
-
-  @BeforeAll
-  static void cluster() throws Exception {
-    cluster = ChaosCluster.get();
-  }
-
-  @AfterEach
-  void restore() {
-    cluster.restore();
-  }
+class OriginFaultsChaosIT extends ChaosTest {
 
   /** Fault 8. */
   @Test

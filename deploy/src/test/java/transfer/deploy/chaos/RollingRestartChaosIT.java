@@ -15,9 +15,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import transfer.deploy.chaos.ChaosCluster.Worker;
@@ -28,23 +25,11 @@ import transfer.testkit.Origin;
  * next), while 500 short downloads run. Every task must end once: completed, with its own bytes,
  * and exactly one completion event.
  */
-@Tag("chaos")
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
-class RollingRestartChaosIT {
+class RollingRestartChaosIT extends ChaosTest {
   private static final int TASKS = 500;
   private static final long SIZE = 96 << 10;
   private static final long RATE = 64 << 10; // one and a half seconds each
-  private static ChaosCluster cluster;
-
-  @BeforeAll
-  static void cluster() throws Exception {
-    cluster = ChaosCluster.get();
-  }
-
-  @AfterEach
-  void restore() {
-    cluster.restore();
-  }
 
   @Test
   void aRollingRestartOfEveryWorkerDuring500TasksEndsEachTaskExactlyOnce() throws Exception {

@@ -21,9 +21,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import transfer.deploy.chaos.ChaosCluster.Row;
@@ -37,10 +34,8 @@ import transfer.testkit.Origin;
  * all that fail at once (soft assertions), since one cause (a late takeover, say) often hides the
  * others.
  */
-@Tag("chaos")
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
-class WorkerCrashChaosIT {
-  private static final long MIB = 1 << 20;
+class WorkerCrashChaosIT extends ChaosTest {
 
   /**
    * Added to bounds built from the cluster's timings: Kafka delivery of the new doorbell, the claim
@@ -50,18 +45,6 @@ class WorkerCrashChaosIT {
 
   /** How long a test waits for a takeover at all, so that a late one is measured, not a hang. */
   private static final Duration TAKEOVER_WAIT = Duration.ofSeconds(75);
-
-  private static ChaosCluster cluster;
-
-  @BeforeAll
-  static void cluster() throws Exception {
-    cluster = ChaosCluster.get();
-  }
-
-  @AfterEach
-  void restore() {
-    cluster.restore();
-  }
 
   /** Fault 1. */
   @Test

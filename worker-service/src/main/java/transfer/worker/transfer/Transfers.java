@@ -74,10 +74,6 @@ public class Transfers {
     return free.get();
   }
 
-  public int runningCount() {
-    return running.size();
-  }
-
   /** Runs a claimed task in a slot reserved with {@link #tryReserve()}. */
   public void start(TaskRow.Claim claim) {
     if (claim.task().type() != TaskType.DOWNLOAD) {
