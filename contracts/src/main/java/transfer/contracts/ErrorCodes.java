@@ -15,5 +15,11 @@ public final class ErrorCodes {
   public static final String ATTEMPTS_EXHAUSTED = "attempts_exhausted";
   public static final String LEASE_EXPIRED = "lease_expired";
 
+  /** Canceled by the client (a task or its whole session). */
+  public static final String CANCELED = "canceled";
+
+  /** An upload's source bytes are gone or changed in storage. */
+  public static final String SOURCE_MISSING = "source_missing";
+
   private ErrorCodes() {}
 }

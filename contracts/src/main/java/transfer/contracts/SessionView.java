@@ -2,6 +2,10 @@ package transfer.contracts;
 
 import java.time.Instant;
 
-/** A session as the API answers it. */
+/**
+ * A session as the API answers it. {@code state}: {@code active}; {@code finishing} after {@code
+ * DELETE ?finishTasks=true} (no new tasks, running ones finish); {@code invalidated} after {@code
+ * DELETE} (every open task canceled). A {@code PUT} makes it active again.
+ */
 public record SessionView(
     String id, String state, SessionConfig config, Instant createdAt, Instant updatedAt) {}

@@ -7,6 +7,9 @@ import java.util.Map;
 /**
  * The body of {@code POST /v1/sessions/{sid}/tasks}. Validation lives in the api-service; the
  * worker reads the stored, validated copy.
+ *
+ * <p>A download may name the {@code resumeData} of an earlier, canceled or failed download (then
+ * {@code url} may be left out); an upload names its {@code source}.
  */
 public record TaskRequest(
     TaskType type,
@@ -18,4 +21,19 @@ public record TaskRequest(
     String description,
     Double priority,
     Instant earliestBeginAt,
-    JsonNode metadata) {}
+    JsonNode metadata,
+    UploadSource source,
+    String resumeData) {
+
+  /** A download: the common case, for code and tests. */
+  public static TaskRequest download(String url) {
+    return new TaskRequest(
+        TaskType.DOWNLOAD, url, null, null, null, null, null, null, null, null, null, null);
+  }
+
+  /** An upload of {@code source} to {@code url} with {@code method} (PUT or POST). */
+  public static TaskRequest upload(String url, String method, UploadSource source) {
+    return new TaskRequest(
+        TaskType.UPLOAD, url, method, null, null, null, null, null, null, null, source, null);
+  }
+}

@@ -3,13 +3,18 @@ package transfer.contracts;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
 
-/** A task as the API answers it. */
+/**
+ * A task as the API answers it. For an upload, {@code bytesTransferred} counts bytes sent and
+ * {@code sha256} is the digest of the source. {@code resumeData} is present on a canceled or failed
+ * download whose stored prefix a new task may continue from.
+ */
 public record TaskView(
     String id,
     String sessionId,
     TaskType type,
     TaskState state,
     String url,
+    String method,
     String description,
     double priority,
     int attempt,
@@ -18,6 +23,8 @@ public record TaskView(
     TaskError error,
     String location,
     String sha256,
+    UploadSource source,
+    String resumeData,
     JsonNode metadata,
     Instant earliestBeginAt,
     Instant createdAt,

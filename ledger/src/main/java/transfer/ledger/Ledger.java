@@ -29,6 +29,7 @@ import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.Topics;
+import transfer.contracts.UploadSource;
 
 /**
  * Every statement of the task state machine, used by both services. A worker's write names the
@@ -47,14 +48,16 @@ public final class Ledger {
           + " t.max_attempts, t.next_attempt_at, t.lease_owner, t.lease_epoch, t.lease_expires_at,"
           + " t.bytes_transferred, t.bytes_durable, t.bytes_expected, t.etag, t.last_modified,"
           + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at,"
-          + " t.durable_epoch, t.deadline_at";
+          + " t.durable_epoch, t.deadline_at, t.host, t.discretionary, t.durable_task,"
+          + " t.source_location, t.source_size, t.source_sha256, t.resume_data";
 
-  /** Replaces the checkpoint columns together when a checkpoint is given (first parameter). */
+  /** Replaces the checkpoint columns together when a checkpoint is given (a flag before each). */
   private static final String CHECKPOINT_SET =
       " bytes_durable = case when ? then ? else bytes_durable end,"
           + " durable_epoch = case when ? then ? else durable_epoch end,"
           + " etag = case when ? then ? else etag end,"
-          + " last_modified = case when ? then ? else last_modified end";
+          + " last_modified = case when ? then ? else last_modified end,"
+          + " durable_task = case when ? then null else durable_task end";
 
   private final DataSource dataSource;
   private final Clock clock;
@@ -125,7 +128,8 @@ public final class Ledger {
                   "insert into sessions (tenant_id, id, config, created_at, updated_at)"
                       + " values (?, ?, ?::jsonb, ?, ?)"
                       + " on conflict (tenant_id, id) do update"
-                      + " set config = excluded.config, updated_at = excluded.updated_at"
+                      + " set config = excluded.config, state = 'active',"
+                      + " updated_at = excluded.updated_at"
                       + " returning tenant_id, id, state, config, created_at, updated_at,"
                       + " (xmax = 0) as created")) {
             ps.setString(1, tenantId);
@@ -142,20 +146,97 @@ public final class Ledger {
   }
 
   public Optional<SessionRow> session(String tenantId, String sessionId) {
+    return tx("read session " + sessionId, c -> sessionById(c, tenantId, sessionId));
+  }
+
+  /** A tenant's sessions ordered by id, after {@code afterId} (paging; null from the start). */
+  public List<SessionRow> sessions(String tenantId, String afterId, int limit) {
     return tx(
-        "read session " + sessionId,
+        "list sessions",
         c -> {
           try (PreparedStatement ps =
               c.prepareStatement(
                   "select tenant_id, id, state, config, created_at, updated_at from sessions"
-                      + " where tenant_id = ? and id = ?")) {
+                      + " where tenant_id = ? and id > ? order by id limit ?")) {
             ps.setString(1, tenantId);
-            ps.setString(2, sessionId);
+            ps.setString(2, afterId == null ? "" : afterId);
+            ps.setInt(3, limit);
+            List<SessionRow> out = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
-              return rs.next() ? Optional.of(sessionRow(rs, false)) : Optional.empty();
+              while (rs.next()) {
+                out.add(sessionRow(rs, false));
+              }
             }
+            return out;
           }
         });
+  }
+
+  /**
+   * Invalidates a session. With {@code finishTasks} it only refuses new tasks and lets the open
+   * ones finish ({@code finishTasksAndInvalidate}); without, every open task is canceled as well
+   * ({@code invalidateAndCancel}), each with its completion event. Empty when there is no such
+   * session.
+   */
+  public Optional<SessionRow> invalidateSession(
+      String tenantId, String sessionId, boolean finishTasks) {
+    return tx(
+        "invalidate session " + sessionId,
+        c -> {
+          Timestamp now = now();
+          int n =
+              execute(
+                  c,
+                  "update sessions set state = ?, updated_at = ? where tenant_id = ? and id = ?",
+                  finishTasks ? "finishing" : "invalidated",
+                  now,
+                  tenantId,
+                  sessionId);
+          if (n == 0) {
+            return Optional.<SessionRow>empty();
+          }
+          if (!finishTasks) {
+            List<TaskRow> open = new ArrayList<>();
+            try (PreparedStatement ps =
+                c.prepareStatement(
+                    "select "
+                        + TASK_COLUMNS
+                        + " from tasks t where t.tenant_id = ? and t.session_id = ? and t.state in"
+                        + " ('queued', 'waiting', 'running', 'suspended') order by t.created_at"
+                        + " for update")) {
+              ps.setString(1, tenantId);
+              ps.setString(2, sessionId);
+              try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                  open.add(taskRow(rs));
+                }
+              }
+            }
+            for (TaskRow t : open) {
+              cancelLocked(c, t, false);
+            }
+            if (!open.isEmpty()) {
+              LOG.infof(
+                  "session %s of tenant %s invalidated: canceled %d open task(s)",
+                  sessionId, tenantId, open.size());
+            }
+          }
+          return sessionById(c, tenantId, sessionId);
+        });
+  }
+
+  private Optional<SessionRow> sessionById(Connection c, String tenantId, String sessionId)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select tenant_id, id, state, config, created_at, updated_at from sessions"
+                + " where tenant_id = ? and id = ?")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(sessionRow(rs, false)) : Optional.empty();
+      }
+    }
   }
 
   // ---------------------------------------------------------------- submit
@@ -178,6 +259,20 @@ public final class Ledger {
 
     public String taskId() {
       return taskId;
+    }
+  }
+
+  /** A request names something that does not exist for this tenant (a field of the request). */
+  public static final class InvalidReference extends RuntimeException {
+    private final String field;
+
+    InvalidReference(String field, String message) {
+      super(message, null, false, false);
+      this.field = field;
+    }
+
+    public String field() {
+      return field;
     }
   }
 
@@ -237,34 +332,128 @@ public final class Ledger {
               }
             }
           }
+          TaskRequest stored = request;
+          Ledger.Checkpoint resumeFrom = null;
+          String prefixOwner = null;
+          if (request.resumeData() != null) {
+            ResumeData rd;
+            try {
+              rd = ResumeData.decode(request.resumeData());
+            } catch (IllegalArgumentException e) {
+              throw new InvalidReference("resumeData", e.getMessage());
+            }
+            TaskRow from =
+                taskById(c, rd.task())
+                    .filter(t -> t.tenantId().equals(tenantId))
+                    .filter(t -> t.type() == TaskType.DOWNLOAD)
+                    .filter(t -> t.state() == TaskState.CANCELED || t.state() == TaskState.FAILED)
+                    .filter(t -> t.bytesDurable() == rd.bytes())
+                    .filter(t -> t.durableEpoch() != null && t.durableEpoch() == rd.epoch())
+                    .orElseThrow(
+                        () ->
+                            new InvalidReference(
+                                "resumeData",
+                                "names no canceled or failed download of this tenant with that"
+                                    + " checkpoint (it may have expired)"));
+            if (request.url() != null && !request.url().equals(from.url())) {
+              throw new InvalidReference(
+                  "url", "must be left out or equal the URL of the task the resumeData came from");
+            }
+            resumeFrom = new Checkpoint(rd.bytes(), rd.epoch(), rd.etag(), rd.lastModified());
+            prefixOwner = from.prefixOwner();
+            stored =
+                new TaskRequest(
+                    request.type(),
+                    from.url(),
+                    request.method(),
+                    request.headers(),
+                    request.expectedBytes(),
+                    request.sha256(),
+                    request.description(),
+                    request.priority(),
+                    request.earliestBeginAt(),
+                    request.metadata(),
+                    null,
+                    request.resumeData());
+          }
+          String sourceLocation = null;
+          Long sourceSize = null;
+          String sourceSha256 = null;
+          if (request.type() == TaskType.UPLOAD) {
+            UploadSource src = request.source();
+            if (src.task() != null) {
+              TaskRow from =
+                  taskById(c, src.task())
+                      .filter(t -> t.tenantId().equals(tenantId))
+                      .filter(t -> t.type() == TaskType.DOWNLOAD)
+                      .filter(t -> t.state() == TaskState.COMPLETED)
+                      .orElseThrow(
+                          () ->
+                              new InvalidReference(
+                                  "source.task",
+                                  "names no completed download of this tenant (it may have"
+                                      + " expired)"));
+              sourceLocation = from.location();
+              sourceSize = from.bytesTransferred();
+              sourceSha256 = from.sha256();
+            } else {
+              StoredObject obj =
+                  objectIn(c, tenantId, sessionId, src.object())
+                      .orElseThrow(
+                          () ->
+                              new InvalidReference(
+                                  "source.object",
+                                  "names no object staged in session "
+                                      + sessionId
+                                      + " (PUT /v1/sessions/"
+                                      + sessionId
+                                      + "/objects/{name} first)"));
+              sourceLocation = obj.location();
+              sourceSize = obj.size();
+              sourceSha256 = obj.sha256();
+            }
+          }
           String id = UUID.randomUUID().toString();
           Instant nowInstant = clock.instant();
           Timestamp now = Timestamp.from(nowInstant);
           boolean later =
               request.earliestBeginAt() != null && request.earliestBeginAt().isAfter(nowInstant);
           TaskState state = later ? TaskState.WAITING : TaskState.QUEUED;
+          Long expected = request.expectedBytes() != null ? request.expectedBytes() : sourceSize;
           try (PreparedStatement ps =
               c.prepareStatement(
                   "insert into tasks (id, tenant_id, session_id, type, state, url, request,"
                       + " priority, max_attempts, next_attempt_at, announced_at, bytes_expected,"
-                      + " created_at, updated_at, deadline_at) values (?, ?, ?, ?, ?, ?, ?::jsonb,"
-                      + " ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                      + " created_at, updated_at, deadline_at, host, discretionary,"
+                      + " source_location, source_size, source_sha256, bytes_durable,"
+                      + " durable_epoch, durable_task, etag, last_modified) values (?, ?, ?, ?,"
+                      + " ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, id);
             ps.setString(2, tenantId);
             ps.setString(3, sessionId);
             ps.setString(4, request.type().wire());
             ps.setString(5, state.wire());
-            ps.setString(6, request.url());
-            ps.setString(7, write(request));
+            ps.setString(6, stored.url());
+            ps.setString(7, write(stored));
             ps.setDouble(8, request.priority() != null ? request.priority() : 0.5);
             ps.setInt(9, session.retry().maxAttempts());
             ps.setTimestamp(10, later ? Timestamp.from(request.earliestBeginAt()) : null);
             ps.setTimestamp(11, later ? null : now);
-            setLong(ps, 12, request.expectedBytes());
+            setLong(ps, 12, expected);
             ps.setTimestamp(13, now);
             ps.setTimestamp(14, now);
             // The resource timeout counts from submission, as URLSession's does.
             ps.setTimestamp(15, Timestamp.from(nowInstant.plus(session.resourceTimeout())));
+            ps.setString(16, hostOf(stored.url()));
+            ps.setBoolean(17, Boolean.TRUE.equals(session.discretionary()));
+            ps.setString(18, sourceLocation);
+            setLong(ps, 19, sourceSize);
+            ps.setString(20, sourceSha256);
+            ps.setLong(21, resumeFrom != null ? resumeFrom.bytes() : 0);
+            setLong(ps, 22, resumeFrom != null ? resumeFrom.epoch() : null);
+            ps.setString(23, prefixOwner);
+            ps.setString(24, resumeFrom != null ? resumeFrom.etag() : null);
+            ps.setString(25, resumeFrom != null ? resumeFrom.lastModified() : null);
             ps.executeUpdate();
           }
           if (idempotencyKey != null) {
@@ -313,34 +502,104 @@ public final class Ledger {
    * doorbell was a duplicate or stale.
    */
   public Optional<TaskRow.Claim> claim(String taskId, String owner, Duration leaseTtl) {
-    return tx(
-        "claim task " + taskId,
-        c -> {
-          Instant now = clock.instant();
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "update tasks t set state = 'running', lease_owner = ?,"
-                      + " lease_epoch = t.lease_epoch + 1, lease_expires_at = ?,"
-                      + " attempt = t.attempt + 1, next_attempt_at = null, updated_at = ?"
-                      + " from sessions s where t.id = ? and t.state = 'queued'"
-                      + " and s.tenant_id = t.tenant_id and s.id = t.session_id"
-                      + " returning "
-                      + TASK_COLUMNS
-                      + ", s.config as session_config")) {
-            ps.setString(1, owner);
-            ps.setTimestamp(2, Timestamp.from(now.plus(leaseTtl)));
-            ps.setTimestamp(3, Timestamp.from(now));
-            ps.setString(4, taskId);
-            try (ResultSet rs = ps.executeQuery()) {
-              if (!rs.next()) {
-                return Optional.empty();
+    return tx("claim task " + taskId, c -> claimQueued(c, taskId, owner, leaseTtl));
+  }
+
+  /**
+   * A queued task whose session and host are below their limits ({@code maxConcurrentTransfers},
+   * {@code maxConnectionsPerHost}, counted over the whole cluster). The ranked scan is the
+   * URLSession scheduling order: non-discretionary first, then higher priority, then older.
+   */
+  private static final String CLAIMABLE =
+      "select t.id, t.tenant_id, t.session_id from tasks t join sessions s"
+          + " on s.tenant_id = t.tenant_id and s.id = t.session_id where t.state = 'queued'"
+          + " and (s.config->>'maxConcurrentTransfers' is null or (select count(*) from tasks r"
+          + " where r.tenant_id = t.tenant_id and r.session_id = t.session_id"
+          + " and r.state = 'running') < (s.config->>'maxConcurrentTransfers')::int)"
+          + " and (select count(*) from tasks r where r.tenant_id = t.tenant_id"
+          + " and r.session_id = t.session_id and r.host = t.host and r.state = 'running')"
+          + " < coalesce((s.config->>'maxConnectionsPerHost')::int, 6)";
+
+  /**
+   * Claims the best queued task this worker may start now (see {@link #CLAIMABLE}), whichever
+   * doorbell woke the worker: a doorbell only says that work exists, so priority decides, not the
+   * order of announcement. Tasks passed over at a limit stay queued and are rung for again when a
+   * slot of their session frees up. Empty when nothing is claimable.
+   */
+  public Optional<TaskRow.Claim> claimNext(String owner, Duration leaseTtl) {
+    List<String[]> candidates =
+        tx(
+            "find claimable tasks",
+            c -> {
+              List<String[]> out = new ArrayList<>();
+              try (PreparedStatement ps =
+                  c.prepareStatement(
+                      CLAIMABLE
+                          + " order by t.discretionary, t.priority desc, t.created_at limit 8")) {
+                try (ResultSet rs = ps.executeQuery()) {
+                  while (rs.next()) {
+                    out.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
+                  }
+                }
               }
-              TaskRow row = taskRow(rs);
-              SessionConfig cfg = read(rs.getString("session_config"), SessionConfig.class);
-              return Optional.of(new TaskRow.Claim(row, cfg.withDefaults()));
-            }
-          }
-        });
+              return out;
+            });
+    for (String[] cand : candidates) {
+      // One transaction per candidate, holding one session lock: limits are re-counted under
+      // the lock so that two workers claiming in one session cannot both take the last slot,
+      // and no transaction ever waits for a second lock (no deadlock).
+      Optional<TaskRow.Claim> claim =
+          tx(
+              "claim task " + cand[0],
+              c -> {
+                try (PreparedStatement ps =
+                    c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+                  ps.setString(1, "claim/" + cand[1] + "/" + cand[2]);
+                  ps.execute();
+                }
+                try (PreparedStatement ps = c.prepareStatement(CLAIMABLE + " and t.id = ?")) {
+                  ps.setString(1, cand[0]);
+                  try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                      return Optional.<TaskRow.Claim>empty();
+                    }
+                  }
+                }
+                return claimQueued(c, cand[0], owner, leaseTtl);
+              });
+      if (claim.isPresent()) {
+        return claim;
+      }
+    }
+    return Optional.empty();
+  }
+
+  private Optional<TaskRow.Claim> claimQueued(
+      Connection c, String taskId, String owner, Duration leaseTtl) throws SQLException {
+    Instant now = clock.instant();
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "update tasks t set state = 'running', lease_owner = ?,"
+                + " lease_epoch = t.lease_epoch + 1, lease_expires_at = ?,"
+                + " attempt = t.attempt + 1, next_attempt_at = null, updated_at = ?"
+                + " from sessions s where t.id = ? and t.state = 'queued'"
+                + " and s.tenant_id = t.tenant_id and s.id = t.session_id"
+                + " returning "
+                + TASK_COLUMNS
+                + ", s.config as session_config")) {
+      ps.setString(1, owner);
+      ps.setTimestamp(2, Timestamp.from(now.plus(leaseTtl)));
+      ps.setTimestamp(3, Timestamp.from(now));
+      ps.setString(4, taskId);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        TaskRow row = taskRow(rs);
+        SessionConfig cfg = read(rs.getString("session_config"), SessionConfig.class);
+        return Optional.of(new TaskRow.Claim(row, cfg.withDefaults()));
+      }
+    }
   }
 
   /**
@@ -451,6 +710,46 @@ public final class Ledger {
           downloaded.put("sha256", sha256);
           appendTaskEvent(c, row.get(), EventTypes.DOWNLOADED, taskId + ":downloaded", downloaded);
           appendCompleted(c, row.get());
+          ringSession(c, row.get().tenantId(), row.get().sessionId());
+          return true;
+        });
+  }
+
+  /**
+   * Marks an upload completed under the fence: a last progress event (bytes sent) and its
+   * completion event, whose data carries the target's answer status. False: fenced out.
+   */
+  public boolean completeUpload(
+      String taskId, long epoch, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
+    return tx(
+        "complete upload " + taskId,
+        c -> {
+          Timestamp now = now();
+          Optional<TaskRow> row =
+              fencedUpdate(
+                  c,
+                  taskId,
+                  epoch,
+                  "state = 'completed', sha256 = source_sha256, bytes_transferred = ?,"
+                      + " error = null, lease_owner = null, lease_expires_at = null,"
+                      + " updated_at = ?, finished_at = ?",
+                  ps -> {
+                    ps.setLong(1, bytesSent);
+                    ps.setTimestamp(2, now);
+                    ps.setTimestamp(3, now);
+                    return 4;
+                  });
+          if (row.isEmpty()) {
+            return false;
+          }
+          ObjectNode progress = json.createObjectNode();
+          progress.put("bytesTransferred", bytesSinceLastEvent);
+          progress.put("totalBytesTransferred", bytesSent);
+          progress.put("totalBytesExpected", bytesSent);
+          appendTaskEvent(
+              c, row.get(), EventTypes.PROGRESS, UUID.randomUUID().toString(), progress);
+          appendCompleted(c, row.get(), httpStatus);
+          ringSession(c, row.get().tenantId(), row.get().sessionId());
           return true;
         });
   }
@@ -461,6 +760,11 @@ public final class Ledger {
     RETRY_SCHEDULED,
     /** Final: the task failed and its completion event is written. */
     FAILED,
+    /**
+     * Final, and the completion offers resumeData: keep the temporary object of the durable prefix
+     * (retention removes it).
+     */
+    FAILED_RESUMABLE,
     /** The worker no longer held the task; nothing was written. */
     FENCED
   }
@@ -488,6 +792,7 @@ public final class Ledger {
                 Timestamp.from(now.plus(backoff)),
                 write(error),
                 Timestamp.from(now));
+            ringSession(c, task.tenantId(), task.sessionId());
             return FailOutcome.RETRY_SCHEDULED;
           }
           TaskError finalError = error;
@@ -504,8 +809,9 @@ public final class Ledger {
                     error.httpStatus(),
                     false);
           }
-          finishFailed(c, task, finalError, now);
-          return FailOutcome.FAILED;
+          return finishFailed(c, task, finalError, now)
+              ? FailOutcome.FAILED_RESUMABLE
+              : FailOutcome.FAILED;
         });
   }
 
@@ -682,6 +988,376 @@ public final class Ledger {
         });
   }
 
+  // ---------------------------------------------------------------- task control
+
+  /** A page of a session's tasks in creation order, optionally of some states only. */
+  public List<TaskRow> tasks(
+      String tenantId,
+      String sessionId,
+      java.util.Set<TaskState> states,
+      String afterId,
+      int limit) {
+    return tx(
+        "list tasks of session " + sessionId,
+        c -> {
+          StringBuilder sql =
+              new StringBuilder(
+                  "select "
+                      + TASK_COLUMNS
+                      + " from tasks t where t.tenant_id = ? and t.session_id = ?");
+          if (states != null && !states.isEmpty()) {
+            sql.append(" and t.state = any(?)");
+          }
+          if (afterId != null) {
+            sql.append(
+                " and (t.created_at, t.id) > (select a.created_at, a.id from tasks a where a.id = ?"
+                    + " and a.tenant_id = t.tenant_id and a.session_id = t.session_id)");
+          }
+          sql.append(" order by t.created_at, t.id limit ?");
+          try (PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            int i = 1;
+            ps.setString(i++, tenantId);
+            ps.setString(i++, sessionId);
+            if (states != null && !states.isEmpty()) {
+              ps.setArray(
+                  i++, c.createArrayOf("text", states.stream().map(TaskState::wire).toArray()));
+            }
+            if (afterId != null) {
+              ps.setString(i++, afterId);
+            }
+            ps.setInt(i, limit);
+            List<TaskRow> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                out.add(taskRow(rs));
+              }
+            }
+            return out;
+          }
+        });
+  }
+
+  /** The task is in a state the requested change cannot leave (a final one). */
+  public static final class StateConflict extends RuntimeException {
+    private final TaskState state;
+
+    StateConflict(String taskId, TaskState state, String what) {
+      super("task " + taskId + " is " + state.wire() + "; " + what, null, false, false);
+      this.state = state;
+    }
+
+    public TaskState state() {
+      return state;
+    }
+  }
+
+  /** A canceled task and, when asked for and possible, the resume data of its stored prefix. */
+  public record Canceled(TaskRow task, String resumeData) {}
+
+  /**
+   * Cancels a task (from any open state): final, with its completion event ({@code error.code}
+   * {@code canceled}). A running task loses its lease, so its worker stops at its next heartbeat.
+   * With {@code produceResumeData}, a download with a durable prefix and a validator answers resume
+   * data a new task may continue from. Canceling a canceled task answers it again; a completed or
+   * failed one is a {@link StateConflict}. Empty: no such task.
+   */
+  public Optional<Canceled> cancel(
+      String tenantId, String sessionId, String taskId, boolean produceResumeData) {
+    return tx(
+        "cancel task " + taskId,
+        c -> {
+          Optional<TaskRow> found = lockTask(c, tenantId, sessionId, taskId);
+          if (found.isEmpty()) {
+            return Optional.<Canceled>empty();
+          }
+          TaskRow t = found.get();
+          if (t.state() == TaskState.CANCELED) {
+            return Optional.of(new Canceled(t, produceResumeData ? t.resumeData() : null));
+          }
+          if (t.state().isFinal()) {
+            throw new StateConflict(taskId, t.state(), "only an open task can be canceled");
+          }
+          TaskRow canceled = cancelLocked(c, t, produceResumeData);
+          return Optional.of(new Canceled(canceled, canceled.resumeData()));
+        });
+  }
+
+  private TaskRow cancelLocked(Connection c, TaskRow t, boolean produceResumeData)
+      throws SQLException {
+    Instant now = clock.instant();
+    String resume = produceResumeData ? resumeDataOf(t) : null;
+    updateUnfenced(
+        c,
+        t.id(),
+        "state = 'canceled', error = ?::jsonb, resume_data = ?, lease_owner = null,"
+            + " lease_expires_at = null, next_attempt_at = null, updated_at = ?, finished_at = ?",
+        write(TaskError.of(ErrorCodes.CANCELED, "canceled by the client", false)),
+        resume,
+        Timestamp.from(now),
+        Timestamp.from(now));
+    LOG.infof(
+        "task %s: canceled by the client while %s (attempt %d, %d durable bytes)%s",
+        t.id(),
+        t.state().wire(),
+        t.attempt(),
+        t.bytesDurable(),
+        resume != null ? "; resume data produced" : "");
+    TaskRow after = taskById(c, t.id()).orElseThrow();
+    appendCompleted(c, after);
+    if (t.state() == TaskState.RUNNING) {
+      ringSession(c, t.tenantId(), t.sessionId());
+    }
+    return after;
+  }
+
+  /** Resume data for a download's durable prefix, or null when nothing can be resumed. */
+  private static String resumeDataOf(TaskRow t) {
+    boolean strongEtag = t.etag() != null && !t.etag().startsWith("W/");
+    if (t.type() != TaskType.DOWNLOAD
+        || t.bytesDurable() <= 0
+        || t.durableEpoch() == null
+        || (!strongEtag && t.lastModified() == null)) {
+      return null;
+    }
+    return new ResumeData(
+            ResumeData.VERSION,
+            t.id(),
+            t.durableEpoch(),
+            t.bytesDurable(),
+            t.etag(),
+            t.lastModified())
+        .encode();
+  }
+
+  /**
+   * Suspends an open task: it holds no worker until resumed. A running one gives up its lease (its
+   * worker stops at the next heartbeat); the attempt does not count and its checkpoint stays.
+   * Suspending a suspended task is a no-op; a final one is a {@link StateConflict}.
+   */
+  public Optional<TaskRow> suspend(String tenantId, String sessionId, String taskId) {
+    return tx(
+        "suspend task " + taskId,
+        c -> {
+          Optional<TaskRow> found = lockTask(c, tenantId, sessionId, taskId);
+          if (found.isEmpty() || found.get().state() == TaskState.SUSPENDED) {
+            return found;
+          }
+          TaskRow t = found.get();
+          if (t.state().isFinal()) {
+            throw new StateConflict(taskId, t.state(), "only an open task can be suspended");
+          }
+          boolean running = t.state() == TaskState.RUNNING;
+          updateUnfenced(
+              c,
+              taskId,
+              "state = 'suspended', attempt = case when ? then greatest(attempt - 1, 0) else"
+                  + " attempt end, lease_owner = null, lease_expires_at = null,"
+                  + " next_attempt_at = null, updated_at = ?",
+              running,
+              now());
+          LOG.infof(
+              "task %s: suspended by the client while %s (%d durable bytes kept)",
+              taskId, t.state().wire(), t.bytesDurable());
+          if (running) {
+            ringSession(c, tenantId, sessionId);
+          }
+          return taskById(c, taskId);
+        });
+  }
+
+  /**
+   * Resumes a suspended task: queued and announced, to continue from its checkpoint. An open task
+   * that is not suspended is answered as it is; a final one is a {@link StateConflict}.
+   */
+  public Optional<TaskRow> resume(String tenantId, String sessionId, String taskId) {
+    return tx(
+        "resume task " + taskId,
+        c -> {
+          Optional<TaskRow> found = lockTask(c, tenantId, sessionId, taskId);
+          if (found.isEmpty() || found.get().state() != TaskState.SUSPENDED) {
+            if (found.isPresent() && found.get().state().isFinal()) {
+              throw new StateConflict(
+                  taskId, found.get().state(), "only a suspended task can be resumed");
+            }
+            return found;
+          }
+          Timestamp now = now();
+          updateUnfenced(c, taskId, "state = 'queued', announced_at = ?, updated_at = ?", now, now);
+          doorbell(c, taskId, sessionId);
+          LOG.infof("task %s: resumed by the client; queued", taskId);
+          return taskById(c, taskId);
+        });
+  }
+
+  private Optional<TaskRow> lockTask(Connection c, String tenantId, String sessionId, String taskId)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select "
+                + TASK_COLUMNS
+                + " from tasks t where t.tenant_id = ? and t.session_id = ? and t.id = ?"
+                + " for update")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      ps.setString(3, taskId);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
+      }
+    }
+  }
+
+  /**
+   * A slot of a session freed up (a running task ended or was suspended): ring for one of its
+   * queued tasks, which a claim may have passed over while the session or host was at its limit.
+   */
+  private void ringSession(Connection c, String tenantId, String sessionId) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select id from tasks where tenant_id = ? and session_id = ? and state = 'queued'"
+                + " order by created_at limit 1")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next()) {
+          doorbell(c, rs.getString(1), sessionId);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- objects
+
+  /**
+   * Records a staged object; answers the location of the object it replaced, if any, whose bytes
+   * the caller deletes.
+   */
+  public Optional<String> putObject(StoredObject o) {
+    return tx(
+        "save object " + o.name(),
+        c -> {
+          Optional<StoredObject> before = objectIn(c, o.tenantId(), o.sessionId(), o.name());
+          execute(
+              c,
+              "insert into objects (tenant_id, session_id, name, location, size, sha256,"
+                  + " created_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (tenant_id,"
+                  + " session_id, name) do update set location = excluded.location, size ="
+                  + " excluded.size, sha256 = excluded.sha256, created_at = excluded.created_at",
+              o.tenantId(),
+              o.sessionId(),
+              o.name(),
+              o.location(),
+              o.size(),
+              o.sha256(),
+              Timestamp.from(o.createdAt()));
+          return before.map(StoredObject::location);
+        });
+  }
+
+  public Optional<StoredObject> object(String tenantId, String sessionId, String name) {
+    return tx("read object " + name, c -> objectIn(c, tenantId, sessionId, name));
+  }
+
+  /** Forgets a staged object; answers it so that the caller deletes its bytes. */
+  public Optional<StoredObject> deleteObject(String tenantId, String sessionId, String name) {
+    return tx(
+        "delete object " + name,
+        c -> {
+          Optional<StoredObject> o = objectIn(c, tenantId, sessionId, name);
+          if (o.isPresent()) {
+            execute(
+                c,
+                "delete from objects where tenant_id = ? and session_id = ? and name = ?",
+                tenantId,
+                sessionId,
+                name);
+          }
+          return o;
+        });
+  }
+
+  private Optional<StoredObject> objectIn(
+      Connection c, String tenantId, String sessionId, String name) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select location, size, sha256, created_at from objects"
+                + " where tenant_id = ? and session_id = ? and name = ?")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      ps.setString(3, name);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        return Optional.of(
+            new StoredObject(
+                tenantId,
+                sessionId,
+                name,
+                rs.getString(1),
+                rs.getLong(2),
+                rs.getString(3),
+                instant(rs, "created_at")));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /** What a purge removed: files of expired tasks to delete, and the counts. */
+  public record Purged(List<String> taskIds, List<String> locations, int tasks, int events) {}
+
+  /**
+   * Removes finished tasks finished before {@code tasksBefore} (with their idempotency keys) and
+   * events stored before {@code eventsBefore}, at most {@code limit} of each. The caller deletes
+   * the returned tasks' stored objects and temporary objects.
+   */
+  public Purged purgeExpired(Instant tasksBefore, Instant eventsBefore, int limit) {
+    return tx(
+        "purge expired tasks and events",
+        c -> {
+          List<String> ids = new ArrayList<>();
+          List<String> locations = new ArrayList<>();
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select id, location from tasks where state in ('completed', 'failed',"
+                      + " 'canceled') and finished_at < ? order by finished_at limit ?"
+                      + " for update skip locked")) {
+            ps.setTimestamp(1, Timestamp.from(tasksBefore));
+            ps.setInt(2, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                ids.add(rs.getString(1));
+                if (rs.getString(2) != null) {
+                  locations.add(rs.getString(2));
+                }
+              }
+            }
+          }
+          if (!ids.isEmpty()) {
+            java.sql.Array arr = c.createArrayOf("text", ids.toArray());
+            try (PreparedStatement ps =
+                c.prepareStatement("delete from idempotency_keys where task_id = any(?)")) {
+              ps.setArray(1, arr);
+              ps.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement("delete from tasks where id = any(?)")) {
+              ps.setArray(1, arr);
+              ps.executeUpdate();
+            }
+          }
+          int events;
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "delete from events where ctid = any(array(select ctid from events"
+                      + " where time < ? limit ?))")) {
+            ps.setTimestamp(1, Timestamp.from(eventsBefore));
+            ps.setInt(2, limit);
+            events = ps.executeUpdate();
+          }
+          return new Purged(ids, locations, ids.size(), events);
+        });
+  }
+
   // ---------------------------------------------------------------- outbox and events
 
   /** The oldest unpublished outbox rows, in the order they must be published. */
@@ -747,21 +1423,42 @@ public final class Ledger {
 
   // ---------------------------------------------------------------- internals
 
-  private void finishFailed(Connection c, TaskRow task, TaskError error, Instant now)
+  /** Failures after which the same bytes may still come: only these offer resumeData. */
+  private static final java.util.Set<String> RESUMABLE_FAILURES =
+      java.util.Set.of(
+          ErrorCodes.ATTEMPTS_EXHAUSTED,
+          ErrorCodes.RESOURCE_TIMEOUT,
+          ErrorCodes.STALLED,
+          ErrorCodes.CONNECTION_FAILED);
+
+  /** Ends a task as failed with its completion event; true when it offers resumeData. */
+  private boolean finishFailed(Connection c, TaskRow task, TaskError error, Instant now)
       throws SQLException {
+    String resume = RESUMABLE_FAILURES.contains(error.code()) ? resumeDataOf(task) : null;
+    // A download that failed with a durable prefix offers resumeData, as URLSession's
+    // NSURLSessionDownloadTaskResumeData does; its temporary object is kept until retention.
     updateUnfenced(
         c,
         task.id(),
-        "state = 'failed', error = ?::jsonb, lease_owner = null, lease_expires_at = null,"
-            + " next_attempt_at = null, updated_at = ?, finished_at = ?",
+        "state = 'failed', error = ?::jsonb, resume_data = ?, lease_owner = null,"
+            + " lease_expires_at = null, next_attempt_at = null, updated_at = ?, finished_at = ?",
         write(error),
+        resume,
         Timestamp.from(now),
         Timestamp.from(now));
     TaskRow failed = taskById(c, task.id()).orElseThrow();
     appendCompleted(c, failed);
+    if (task.state() == TaskState.RUNNING) {
+      ringSession(c, task.tenantId(), task.sessionId());
+    }
+    return resume != null;
   }
 
   private void appendCompleted(Connection c, TaskRow task) throws SQLException {
+    appendCompleted(c, task, null);
+  }
+
+  private void appendCompleted(Connection c, TaskRow task, Integer httpStatus) throws SQLException {
     ObjectNode data = json.createObjectNode();
     data.put("state", task.state().wire());
     data.set("error", task.error() == null ? null : json.valueToTree(task.error()));
@@ -770,7 +1467,54 @@ public final class Ledger {
       data.put("size", task.bytesTransferred());
     }
     data.put("sha256", task.sha256());
+    if (httpStatus != null) {
+      data.put("httpStatus", httpStatus);
+    }
+    if (task.resumeData() != null) {
+      data.put("resumeData", task.resumeData());
+    }
     appendTaskEvent(c, task, EventTypes.COMPLETED, task.id() + ":completed", data);
+    appendDrainedIfIdle(c, task);
+  }
+
+  /**
+   * After a task's final event: when no task of its session is open any more, the session is
+   * drained. Final transitions of one session serialize on the session row (the event sequence), so
+   * exactly the last of two concurrent ones sees the other as final. The id derives from the task
+   * whose end drained the session, so a retried transaction cannot mint a second one.
+   */
+  private void appendDrainedIfIdle(Connection c, TaskRow task) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select count(*) filter (where state in ('queued', 'waiting', 'running',"
+                + " 'suspended')), count(*) filter (where state = 'completed'),"
+                + " count(*) filter (where state = 'failed'),"
+                + " count(*) filter (where state = 'canceled')"
+                + " from tasks where tenant_id = ? and session_id = ?")) {
+      ps.setString(1, task.tenantId());
+      ps.setString(2, task.sessionId());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        if (rs.getLong(1) > 0) {
+          return;
+        }
+        ObjectNode data = json.createObjectNode();
+        data.put("sessionId", task.sessionId());
+        data.put("lastTaskId", task.id());
+        ObjectNode totals = data.putObject("tasks");
+        totals.put("completed", rs.getLong(2));
+        totals.put("failed", rs.getLong(3));
+        totals.put("canceled", rs.getLong(4));
+        appendEvent(
+            c,
+            task.tenantId(),
+            task.sessionId(),
+            EventTypes.SESSION_DRAINED,
+            null,
+            task.id() + ":drained",
+            data);
+      }
+    }
   }
 
   /** Adds a task's event: {@code taskId}, {@code type}, {@code metadata} join {@code data}. */
@@ -900,7 +1644,9 @@ public final class Ledger {
     ps.setString(i + 5, has ? cp.etag() : null);
     ps.setBoolean(i + 6, has);
     ps.setString(i + 7, has ? cp.lastModified() : null);
-    return i + 8;
+    // A checkpoint is always of this task's own temporary object.
+    ps.setBoolean(i + 8, has);
+    return i + 9;
   }
 
   private Optional<TaskRow> lockRunning(Connection c, String taskId, long epoch)
@@ -996,7 +1742,14 @@ public final class Ledger {
         instant(rs, "updated_at"),
         instant(rs, "finished_at"),
         (Long) rs.getObject("durable_epoch"),
-        instant(rs, "deadline_at"));
+        instant(rs, "deadline_at"),
+        rs.getString("host"),
+        rs.getBoolean("discretionary"),
+        rs.getString("durable_task"),
+        rs.getString("source_location"),
+        (Long) rs.getObject("source_size"),
+        rs.getString("source_sha256"),
+        rs.getString("resume_data"));
   }
 
   private SessionRow sessionRow(ResultSet rs, boolean created) throws SQLException {
@@ -1013,6 +1766,21 @@ public final class Ledger {
   private static Instant instant(ResultSet rs, String column) throws SQLException {
     Timestamp ts = rs.getTimestamp(column);
     return ts == null ? null : ts.toInstant();
+  }
+
+  /** {@code host:port} of a URL, lower case, the default port filled in: one per origin server. */
+  static String hostOf(String url) {
+    try {
+      java.net.URI u = new java.net.URI(url);
+      String host = u.getHost() == null ? "" : u.getHost().toLowerCase(java.util.Locale.ROOT);
+      int port = u.getPort();
+      if (port < 0) {
+        port = "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+      }
+      return host + ":" + port;
+    } catch (java.net.URISyntaxException e) {
+      return "";
+    }
   }
 
   private static void setLong(PreparedStatement ps, int index, Long value) throws SQLException {

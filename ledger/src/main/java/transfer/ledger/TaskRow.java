@@ -36,7 +36,19 @@ public record TaskRow(
     Instant updatedAt,
     Instant finishedAt,
     Long durableEpoch,
-    Instant deadlineAt) {
+    Instant deadlineAt,
+    String host,
+    boolean discretionary,
+    String durableTask,
+    String sourceLocation,
+    Long sourceSize,
+    String sourceSha256,
+    String resumeData) {
+
+  /** The task whose temporary objects hold this task's durable prefix. */
+  public String prefixOwner() {
+    return durableTask != null ? durableTask : id;
+  }
 
   public TaskView toView() {
     return new TaskView(
@@ -45,6 +57,7 @@ public record TaskRow(
         type,
         state,
         url,
+        request.method() != null ? request.method() : (type == TaskType.UPLOAD ? "PUT" : "GET"),
         request.description(),
         priority,
         attempt,
@@ -53,6 +66,8 @@ public record TaskRow(
         error,
         location,
         sha256,
+        request.source(),
+        resumeData,
         request.metadata(),
         request.earliestBeginAt(),
         createdAt,

@@ -22,7 +22,6 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
-import transfer.contracts.TaskType;
 import transfer.testkit.TestInfra;
 
 /** The task state machine's statements against a real PostgreSQL, with a settable clock. */
@@ -265,7 +264,7 @@ class LedgerIT {
   }
 
   private static TaskRequest download(String url) {
-    return new TaskRequest(TaskType.DOWNLOAD, url, null, null, null, null, null, null, null, null);
+    return TaskRequest.download(url);
   }
 
   private boolean heartbeat(String id, long epoch) {

@@ -193,8 +193,7 @@ public class DoorbellConsumer {
           r.topic(), r.partition(), r.offset(), e.getMessage());
       return Optional.empty();
     }
-    Optional<TaskRow.Claim> claim =
-        ledger.claim(bell.taskId(), workerId, config.worker().leaseTtl());
+    Optional<TaskRow.Claim> claim = ledger.claimNext(workerId, config.worker().leaseTtl());
     if (claim.isEmpty()) {
       Log.debugf("task %s: doorbell without a queued task (duplicate or stale)", bell.taskId());
     }

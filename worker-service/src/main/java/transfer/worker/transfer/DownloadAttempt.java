@@ -168,7 +168,7 @@ final class DownloadAttempt {
     if (checkpointBytes <= 0 || checkpointEpoch == null || validator() == null) {
       return 0;
     }
-    Path earlier = deps.storage().temporary(task.id(), checkpointEpoch);
+    Path earlier = deps.storage().temporary(task.prefixOwner(), checkpointEpoch);
     if (!java.nio.file.Files.isRegularFile(earlier)
         || java.nio.file.Files.size(earlier) < checkpointBytes) {
       Log.infof(
@@ -291,7 +291,7 @@ final class DownloadAttempt {
     resp.pause();
     Path earlier;
     try {
-      earlier = deps.storage().temporary(task.id(), checkpointEpoch);
+      earlier = deps.storage().temporary(task.prefixOwner(), checkpointEpoch);
     } catch (java.io.IOException e) {
       fail(storageError(e));
       return;
@@ -518,7 +518,7 @@ final class DownloadAttempt {
                 checkpointPending = true; // report it again at the next heartbeat
               } else if (ar.succeeded()) {
                 if (!finishing) {
-                  fenced("another worker holds the task now");
+                  fenced("the task was suspended, canceled or taken over by another worker");
                 }
               } else {
                 Duration since0 = Duration.between(lastRenewed, deps.clock().instant());
@@ -581,7 +581,8 @@ final class DownloadAttempt {
     blocking(
             () -> {
               FailOutcome outcome = deps.ledger().failAttempt(task.id(), epoch, error, backoff);
-              // A retry resumes from the checkpoint; only a final failure drops the objects.
+              // A retry resumes from the checkpoint, and a failure that offers resumeData keeps
+              // the durable prefix (retention removes it); only a plain final failure drops them.
               if (outcome == FailOutcome.FAILED) {
                 deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
               }
@@ -602,7 +603,8 @@ final class DownloadAttempt {
                 Log.infof(
                     "task %s: attempt %d failed (%s: %s); retrying in %d ms",
                     task.id(), task.attempt(), error.code(), error.message(), backoff.toMillis());
-              } else if (ar.result() == FailOutcome.FAILED) {
+              } else if (ar.result() == FailOutcome.FAILED
+                  || ar.result() == FailOutcome.FAILED_RESUMABLE) {
                 Log.infof(
                     "task %s: failed for good after attempt %d (%s: %s)",
                     task.id(), task.attempt(), error.code(), error.message());
