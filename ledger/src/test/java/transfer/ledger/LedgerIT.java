@@ -106,9 +106,12 @@ class LedgerIT {
     assertThat(events)
         .extracting(n -> n.get("type").asText())
         .containsExactly(
-            "transfer.task.progress", "transfer.task.downloaded", "transfer.task.completed");
+            "transfer.task.progress",
+            "transfer.task.downloaded",
+            "transfer.task.completed",
+            "transfer.session.drained");
     assertThat(events.get(2).get("id").asText()).isEqualTo(t.id() + ":completed");
-    assertThat(events).extracting(n -> n.get("sequence").asLong()).containsExactly(1L, 2L, 3L);
+    assertThat(events).extracting(n -> n.get("sequence").asLong()).containsExactly(1L, 2L, 3L, 4L);
   }
 
   @Test
@@ -143,7 +146,7 @@ class LedgerIT {
     assertThat(failed.error().httpStatus()).isEqualTo(404);
     assertThat(ledger.events(tenant, session, 0, 10))
         .extracting(n -> n.get("type").asText())
-        .containsExactly("transfer.task.completed");
+        .containsExactly("transfer.task.completed", "transfer.session.drained");
   }
 
   @Test
