@@ -18,6 +18,8 @@ public interface ApiConfig {
 
   Reaper reaper();
 
+  Retention retention();
+
   interface Api {
     /** Key of the default tenant, registered at start (the local cluster sets it). */
     Optional<String> bootstrapKey();
@@ -51,5 +53,23 @@ public interface ApiConfig {
     /** Queued tasks unclaimed for this long are announced again (their doorbell may be lost). */
     @WithDefault("60s")
     Duration reannounceAfter();
+  }
+
+  interface Retention {
+    /** Finished tasks (and their stored downloads) are removed this long after they finished. */
+    @WithDefault("7d")
+    Duration tasks();
+
+    /** Stored events (replay and SSE) are removed this long after they were written. */
+    @WithDefault("7d")
+    Duration events();
+
+    /** How often the retention job runs. */
+    @WithDefault("10m")
+    Duration interval();
+
+    /** Largest number of tasks, and of events, one retention batch removes. */
+    @WithDefault("1000")
+    int batchSize();
   }
 }

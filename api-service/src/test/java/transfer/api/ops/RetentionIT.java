@@ -1,0 +1,73 @@
+package transfer.api.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import transfer.api.ApiConfig;
+import transfer.api.InfraResource;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskRequest;
+import transfer.ledger.Ledger;
+import transfer.ledger.TaskRow;
+
+/** The retention job on the real ledger and storage: rows, stored objects and temporaries go. */
+@QuarkusTest
+@QuarkusTestResource(value = InfraResource.class, restrictToAnnotatedClass = false)
+class RetentionIT {
+  @Inject Ledger ledger;
+  @Inject Retention retention;
+  @Inject ApiConfig config;
+
+  @Test
+  void finishedTasksTheirObjectsAndOldEventsGoAfterTheirRetention() throws Exception {
+    String tenant = config.api().bootstrapTenant();
+    String sid = "retention-" + UUID.randomUUID();
+    ledger.upsertSession(tenant, sid, SessionConfig.DEFAULT);
+    TaskRow done = submit(tenant, sid);
+    TaskRow open = submit(tenant, sid);
+    long epoch =
+        ledger.claim(done.id(), "test-worker", Duration.ofSeconds(30)).orElseThrow().epoch();
+    Path root = config.storage().root().toAbsolutePath();
+    Path stored = Files.createDirectories(root.resolve(tenant).resolve(sid)).resolve("obj");
+    Files.writeString(stored, "x");
+    Path partial =
+        Files.createDirectories(root.resolve(".partial")).resolve(done.id() + ".e1.part");
+    Files.writeString(partial, "x");
+    Path otherPartial = root.resolve(".partial").resolve(open.id() + ".e1.part");
+    Files.writeString(otherPartial, "y");
+    assertThat(
+            ledger.completeDownload(
+                done.id(), epoch, stored.toUri().toString(), 1, "00".repeat(32), 1))
+        .isTrue();
+
+    retention.purge(Instant.now().plus(Duration.ofDays(1)));
+    assertThat(ledger.task(tenant, sid, done.id())).as("not yet due").isPresent();
+
+    retention.purge(Instant.now().plus(Duration.ofDays(8)));
+    assertThat(ledger.task(tenant, sid, done.id())).isEmpty();
+    assertThat(stored).doesNotExist();
+    assertThat(partial).doesNotExist();
+    assertThat(ledger.task(tenant, sid, open.id())).as("open tasks are kept").isPresent();
+    assertThat(otherPartial).exists();
+    assertThat(ledger.events(tenant, sid, 0, 100)).isEmpty();
+  }
+
+  private TaskRow submit(String tenant, String sid) {
+    return ledger
+        .submit(
+            tenant,
+            sid,
+            TaskRequest.download("http://127.0.0.1:9/x"),
+            SessionConfig.DEFAULT.withDefaults(),
+            null)
+        .task();
+  }
+}
