@@ -1,0 +1,389 @@
+package transfer.api.docs;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.eclipse.microprofile.openapi.OASFactory;
+import org.eclipse.microprofile.openapi.OASFilter;
+import org.eclipse.microprofile.openapi.models.OpenAPI;
+import org.eclipse.microprofile.openapi.models.Operation;
+import org.eclipse.microprofile.openapi.models.PathItem;
+import org.eclipse.microprofile.openapi.models.media.Content;
+import org.eclipse.microprofile.openapi.models.media.Schema;
+import org.eclipse.microprofile.openapi.models.parameters.Parameter;
+import org.eclipse.microprofile.openapi.models.responses.APIResponse;
+import org.eclipse.microprofile.openapi.models.responses.APIResponses;
+import org.eclipse.microprofile.openapi.models.security.SecurityScheme;
+
+/**
+ * Completes the generated OpenAPI document ({@code /q/openapi}, Swagger UI at {@code
+ * /q/swagger-ui}): what each endpoint does, what each field means and defaults to, and the
+ * problem+json errors every endpoint can answer. Kept in one place rather than as annotations on
+ * the records, because the contracts module stays free of framework imports.
+ */
+public class OpenApiDocs implements OASFilter {
+  private static final String PROBLEM = "application/problem+json";
+
+  /** "METHOD path" to a one-line summary. */
+  private static final Map<String, String> SUMMARIES =
+      Map.ofEntries(
+          Map.entry("GET /v1/sessions", "List the tenant's sessions (paged by id)."),
+          Map.entry(
+              "PUT /v1/sessions/{sid}",
+              "Create a session or replace its configuration (idempotent; 201 when new). Makes an"
+                  + " invalidated session active again."),
+          Map.entry("GET /v1/sessions/{sid}", "Read a session and its configuration."),
+          Map.entry(
+              "DELETE /v1/sessions/{sid}",
+              "Invalidate a session: cancel every open task (invalidateAndCancel), or with"
+                  + " finishTasks=true refuse new tasks and let open ones finish"
+                  + " (finishTasksAndInvalidate)."),
+          Map.entry(
+              "POST /v1/sessions/{sid}/tasks",
+              "Submit a download or an upload. With an Idempotency-Key the same body answers the"
+                  + " same task (Idempotent-Replayed: true); another body with that key is 422."),
+          Map.entry(
+              "GET /v1/sessions/{sid}/tasks",
+              "List a session's tasks in creation order (getAllTasks), optionally of some states;"
+                  + " page with after=<next>."),
+          Map.entry("GET /v1/sessions/{sid}/tasks/{tid}", "Read a task."),
+          Map.entry(
+              "GET /v1/sessions/{sid}/tasks/{tid}/content",
+              "Stream the stored bytes of a completed download (ETag and Repr-Digest carry its"
+                  + " SHA-256)."),
+          Map.entry(
+              "POST /v1/sessions/{sid}/tasks/{tid}/cancel",
+              "Cancel an open task; with {\"produceResumeData\":true} a download with stored bytes"
+                  + " answers resumeData for a new task to continue from."),
+          Map.entry(
+              "POST /v1/sessions/{sid}/tasks/{tid}/suspend",
+              "Suspend an open task: it holds no worker and no connection until resumed."),
+          Map.entry(
+              "POST /v1/sessions/{sid}/tasks/{tid}/resume",
+              "Resume a suspended task from its checkpoint."),
+          Map.entry(
+              "GET /v1/sessions/{sid}/events",
+              "Replay the session's stored events (CloudEvents) after a sequence number."),
+          Map.entry(
+              "GET /v1/sessions/{sid}/events/stream",
+              "Server-Sent Events: stored events after Last-Event-ID (or ?after), then live ones;"
+                  + " id = sequence, event = type, data = the CloudEvent."),
+          Map.entry(
+              "PUT /v1/sessions/{sid}/objects/{name}",
+              "Stage an object for uploads: the body is streamed to storage (never buffered);"
+                  + " an optional Repr-Digest is verified."),
+          Map.entry("GET /v1/sessions/{sid}/objects/{name}", "Stream a staged object back."),
+          Map.entry("DELETE /v1/sessions/{sid}/objects/{name}", "Delete a staged object."));
+
+  /** Schema name to field to description; defaults are part of the description and the schema. */
+  private static final Map<String, Map<String, String>> FIELDS = new LinkedHashMap<>();
+
+  private static final Map<String, Map<String, Object>> DEFAULTS =
+      Map.of(
+          "SessionConfig",
+          Map.of(
+              "maxConnectionsPerHost",
+              6,
+              "requestTimeout",
+              "PT1M",
+              "resourceTimeout",
+              "P7D",
+              "discretionary",
+              false,
+              "sendsEvents",
+              true),
+          "RetryPolicy",
+          Map.of("maxAttempts", 5, "initialBackoff", "PT1S", "maxBackoff", "PT5M"),
+          "TaskRequest",
+          Map.of("priority", 0.5));
+
+  static {
+    FIELDS.put(
+        "SessionConfig",
+        Map.of(
+            "maxConcurrentTransfers",
+            "Most tasks of this session running at once, over the whole cluster (none: no limit).",
+            "maxConnectionsPerHost",
+            "Most running tasks of this session per origin (host and port), over the whole"
+                + " cluster (httpMaximumConnectionsPerHost).",
+            "requestTimeout",
+            "ISO-8601 duration: no byte for this long ends the attempt as stalled, and it is"
+                + " retried (timeoutIntervalForRequest).",
+            "resourceTimeout",
+            "ISO-8601 duration: a task not finished this long after its submission fails with"
+                + " resource_timeout, all attempts together (timeoutIntervalForResource).",
+            "discretionary",
+            "Tasks of this session start after every non-discretionary task that is ready.",
+            "sendsEvents",
+            "Publish this session's events to the transfer-events topic (replay and SSE serve"
+                + " them either way).",
+            "headers",
+            "Request headers for every task of the session; a task's own headers win.",
+            "retry",
+            "How often and how patiently failed attempts are retried."));
+    FIELDS.put(
+        "RetryPolicy",
+        Map.of(
+            "maxAttempts", "Attempts in all, the first included.",
+            "initialBackoff", "ISO-8601 duration before the first retry; doubles each time.",
+            "maxBackoff",
+                "ISO-8601 cap of the backoff. Full jitter is applied; a Retry-After header"
+                    + " of the server wins."));
+    FIELDS.put(
+        "TaskRequest",
+        Map.ofEntries(
+            Map.entry("type", "\"download\" or \"upload\"."),
+            Map.entry(
+                "url",
+                "http or https URL to download from or upload to. May be left out of a download"
+                    + " that gives resumeData."),
+            Map.entry("method", "GET for a download; PUT (default) or POST for an upload."),
+            Map.entry(
+                "headers",
+                "Request headers; Host, Content-Length, Transfer-Encoding and Connection may not"
+                    + " be set."),
+            Map.entry(
+                "expectedBytes",
+                "The size the client expects (countOfBytesClientExpectsToReceive); a hint"),
+            Map.entry(
+                "sha256",
+                "Expected SHA-256 (hex) of a download: a different body fails with"
+                    + " checksum_mismatch."),
+            Map.entry("description", "Free text, up to 1024 characters (taskDescription)."),
+            Map.entry(
+                "priority", "0.0 to 1.0: among ready tasks a worker takes the highest first."),
+            Map.entry(
+                "earliestBeginAt",
+                "The task does not start before this instant (earliestBeginDate)."),
+            Map.entry(
+                "metadata", "A JSON object, up to 16 KiB, echoed in every event of the task."),
+            Map.entry(
+                "source",
+                "An upload's bytes: {\"task\": id} of a completed download, or {\"object\":"
+                    + " name} staged in this session."),
+            Map.entry(
+                "resumeData",
+                "Opaque resumeData of a canceled or failed download: the new download continues"
+                    + " from its stored bytes.")));
+    FIELDS.put(
+        "TaskView",
+        Map.ofEntries(
+            Map.entry(
+                "state",
+                "queued, waiting (earliestBeginAt or a retry backoff), running, suspended, or"
+                    + " final: completed, failed, canceled."),
+            Map.entry("attempt", "Attempts started so far."),
+            Map.entry("bytesTransferred", "Bytes received (download) or sent (upload)."),
+            Map.entry("bytesExpected", "Total size when known."),
+            Map.entry("error", "Why the task (or its last attempt) failed; null otherwise."),
+            Map.entry(
+                "location",
+                "Storage URI of a completed download; also readable at …/tasks/{tid}/content."),
+            Map.entry("sha256", "SHA-256 (hex) of a completed download, or of an upload's source."),
+            Map.entry(
+                "resumeData",
+                "Present on a canceled or failed download whose stored bytes a new task may"
+                    + " continue from.")));
+    FIELDS.put(
+        "TaskError",
+        Map.of(
+            "code",
+            "Stable code: http_status, connection_failed, stalled, resource_timeout,"
+                + " too_many_redirects, checksum_mismatch, size_limit_exceeded,"
+                + " blocked_destination, source_changed, storage_failed, attempts_exhausted,"
+                + " lease_expired, canceled, source_missing.",
+            "httpStatus",
+            "The server's status when there was one.",
+            "retryable",
+            "Whether the cluster would (or did) try again."));
+    FIELDS.put(
+        "SessionView",
+        Map.of(
+            "state",
+            "active; finishing (DELETE ?finishTasks=true: no new tasks); invalidated (DELETE:"
+                + " open tasks canceled). A PUT makes it active again."));
+  }
+
+  @Override
+  public void filterOpenAPI(OpenAPI openAPI) {
+    openAPI.info(
+        OASFactory.createInfo()
+            .title("Background transfer cluster API")
+            .version("v1")
+            .description(
+                "Downloads and uploads done in the background, with progress and completion"
+                    + " as CloudEvents on the transfer-events Kafka topic, replay and SSE. Every"
+                    + " call carries Authorization: Bearer <api key>; every error is"
+                    + " application/problem+json (RFC 9457)."));
+    if (openAPI.getComponents() == null) {
+      openAPI.components(OASFactory.createComponents());
+    }
+    openAPI
+        .getComponents()
+        .addSecurityScheme(
+            "apiKey",
+            OASFactory.createSecurityScheme()
+                .type(SecurityScheme.Type.HTTP)
+                .scheme("bearer")
+                .description("An API key of the tenant."));
+    openAPI.addSecurityRequirement(OASFactory.createSecurityRequirement().addScheme("apiKey"));
+    openAPI.getComponents().addSchema("Problem", problemSchema());
+    addEventStreamIfMissing(openAPI);
+    describeSchemas(openAPI);
+    if (openAPI.getPaths() == null || openAPI.getPaths().getPathItems() == null) {
+      return;
+    }
+    openAPI
+        .getPaths()
+        .getPathItems()
+        .forEach(
+            (path, item) ->
+                item.getOperations()
+                    .forEach(
+                        (method, op) -> {
+                          String summary = SUMMARIES.get(method + " " + path);
+                          if (summary != null && op.getSummary() == null) {
+                            op.summary(summary);
+                          }
+                          if (path.startsWith("/v1")) {
+                            addErrors(op, method, path);
+                          }
+                        }));
+  }
+
+  private static void addErrors(Operation op, PathItem.HttpMethod method, String path) {
+    if (op.getResponses() == null) {
+      op.responses(OASFactory.createAPIResponses());
+    }
+    APIResponses r = op.getResponses();
+    add(r, "400", "Bad input: every broken rule is listed in errors[] with its field.");
+    add(r, "401", "No valid API key.");
+    if (path.contains("{")) {
+      add(r, "404", "Not found for this tenant (another tenant's ids answer 404 too).");
+    }
+    if (method != PathItem.HttpMethod.GET) {
+      add(r, "409", "The session or task is in a state that does not allow this.");
+    }
+    if (method == PathItem.HttpMethod.POST || method == PathItem.HttpMethod.PUT) {
+      add(r, "415", "The body must be JSON (application/json).");
+    }
+    add(r, "503", "The ledger is unreachable; retry later.");
+  }
+
+  private static void add(APIResponses r, String code, String description) {
+    if (r.getAPIResponses() != null && r.getAPIResponses().containsKey(code)) {
+      return;
+    }
+    APIResponse resp =
+        OASFactory.createAPIResponse()
+            .description(description)
+            .content(
+                OASFactory.createContent()
+                    .addMediaType(
+                        PROBLEM,
+                        OASFactory.createMediaType()
+                            .schema(OASFactory.createSchema().ref("Problem"))));
+    r.addAPIResponse(code, resp);
+  }
+
+  private static Schema problemSchema() {
+    Schema fieldError =
+        OASFactory.createSchema()
+            .addType(Schema.SchemaType.OBJECT)
+            .addProperty("field", string("The field (JSON path or header) that broke a rule."))
+            .addProperty("message", string("What the rule is."));
+    return OASFactory.createSchema()
+        .addType(Schema.SchemaType.OBJECT)
+        .description("RFC 9457 problem details.")
+        .addProperty("type", string("A URI naming the kind of problem."))
+        .addProperty("title", string("Short, human-readable summary of the kind."))
+        .addProperty("status", OASFactory.createSchema().addType(Schema.SchemaType.INTEGER))
+        .addProperty("detail", string("What went wrong this time, and what to do."))
+        .addProperty("instance", string("The request path."))
+        .addProperty(
+            "errors", OASFactory.createSchema().addType(Schema.SchemaType.ARRAY).items(fieldError));
+  }
+
+  private static Schema string(String description) {
+    return OASFactory.createSchema().addType(Schema.SchemaType.STRING).description(description);
+  }
+
+  private static void describeSchemas(OpenAPI openAPI) {
+    Map<String, Schema> schemas = openAPI.getComponents().getSchemas();
+    if (schemas == null) {
+      return;
+    }
+    FIELDS.forEach(
+        (name, fields) -> {
+          Schema s = schemas.get(name);
+          if (s == null || s.getProperties() == null) {
+            return;
+          }
+          Map<String, Object> defaults = DEFAULTS.getOrDefault(name, Map.of());
+          fields.forEach(
+              (field, description) -> {
+                Schema p = s.getProperties().get(field);
+                if (p == null) {
+                  return;
+                }
+                Object d = defaults.get(field);
+                p.description(description + (d != null ? " Default: " + d + "." : ""));
+                if (d != null) {
+                  p.defaultValue(d);
+                }
+              });
+        });
+  }
+
+  private static void addEventStreamIfMissing(OpenAPI openAPI) {
+    String path = "/v1/sessions/{sid}/events/stream";
+    if (openAPI.getPaths() == null) {
+      openAPI.paths(OASFactory.createPaths());
+    }
+    if (openAPI.getPaths().hasPathItem(path)) {
+      return;
+    }
+    Content sse =
+        OASFactory.createContent()
+            .addMediaType(
+                "text/event-stream",
+                OASFactory.createMediaType()
+                    .schema(
+                        OASFactory.createSchema()
+                            .addType(Schema.SchemaType.STRING)
+                            .description(
+                                "Messages with id = sequence, event = type, data = the"
+                                    + " CloudEvent JSON; ': keep-alive' comments while idle.")));
+    Operation op =
+        OASFactory.createOperation()
+            .operationId("streamEvents")
+            .addTag("Events")
+            .parameters(
+                List.of(
+                    pathParam("sid"),
+                    OASFactory.createParameter()
+                        .name("after")
+                        .in(Parameter.In.QUERY)
+                        .description("Start after this sequence (default 0: the oldest kept).")
+                        .schema(OASFactory.createSchema().addType(Schema.SchemaType.INTEGER)),
+                    OASFactory.createParameter()
+                        .name("Last-Event-ID")
+                        .in(Parameter.In.HEADER)
+                        .description("Reconnect: start after this sequence (wins over after).")
+                        .schema(OASFactory.createSchema().addType(Schema.SchemaType.INTEGER))))
+            .responses(
+                OASFactory.createAPIResponses()
+                    .addAPIResponse(
+                        "200",
+                        OASFactory.createAPIResponse().description("The stream.").content(sse)));
+    openAPI.getPaths().addPathItem(path, OASFactory.createPathItem().GET(op));
+  }
+
+  private static Parameter pathParam(String name) {
+    return OASFactory.createParameter()
+        .name(name)
+        .in(Parameter.In.PATH)
+        .required(true)
+        .schema(OASFactory.createSchema().addType(Schema.SchemaType.STRING));
+  }
+}
