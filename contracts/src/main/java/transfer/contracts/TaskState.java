@@ -8,8 +8,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The states of a task and, in {@link #ALLOWED}, every transition between them. The ledger checks
- * each state change against this table; a test walks every pair.
+ * The states of a task and, in {@link #ALLOWED}, every transition between them. The database
+ * enforces the same table (migration V4, a trigger on {@code tasks}), so no statement of either
+ * service can make another move; tests walk every pair and check that the two tables are equal.
  */
 public enum TaskState {
   /** Accepted and announced; waiting for a worker to claim it. */

@@ -266,6 +266,40 @@ class LedgerIT {
     }
   }
 
+  @Test
+  void theDatabaseEnforcesExactlyTheTransitionTableOfTaskState() throws Exception {
+    java.util.Set<String> inDatabase = new java.util.HashSet<>();
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("select from_state, to_state from task_transitions");
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        inDatabase.add(rs.getString(1) + ">" + rs.getString(2));
+      }
+    }
+    java.util.Set<String> inJava = new java.util.HashSet<>();
+    for (TaskState from : TaskState.values()) {
+      for (TaskState to : TaskState.values()) {
+        if (from.canMoveTo(to)) {
+          inJava.add(from.wire() + ">" + to.wire());
+        }
+      }
+    }
+    assertThat(inDatabase).isEqualTo(inJava);
+
+    // And the trigger applies it: a completed task cannot be queued again.
+    TaskRow t = submit();
+    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    ledger.completeDownload(t.id(), e, "file:///x", 1, "00", 1);
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("update tasks set state = 'queued' where id = ?")) {
+      ps.setString(1, t.id());
+      org.assertj.core.api.Assertions.assertThatThrownBy(ps::executeUpdate)
+          .hasMessageContaining("no transition from completed to queued");
+    }
+  }
+
   private static TaskRequest download(String url) {
     return TaskRequest.download(url);
   }
