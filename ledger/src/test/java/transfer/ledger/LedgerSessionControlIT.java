@@ -353,6 +353,20 @@ class LedgerSessionControlIT {
   }
 
   @Test
+  void aSessionThatSendsNoEventsStillStoresThemForReplay() throws Exception {
+    ledger.upsertSession(
+        tenant, session, new SessionConfig(null, null, null, null, null, false, null, null));
+    clearOutbox();
+    TaskRow t = submit(withPriority("http://a.test/quiet", 0.9));
+    long e = ledger.claimNext("w1", TTL).orElseThrow().epoch();
+    ledger.completeDownload(t.id(), e, "file:///q", 1, "00", 1);
+    assertThat(outboxKeys("transfer-events")).isEmpty();
+    assertThat(ledger.events(tenant, session, 0, 100))
+        .extracting(n -> n.get("type").asText())
+        .contains("transfer.task.completed", "transfer.session.drained");
+  }
+
+  @Test
   void sessionsArePagedById() {
     String t2 = "t-" + UUID.randomUUID();
     ledger.ensureTenantKey(t2, "k-" + t2, UUID.randomUUID().toString().getBytes());
