@@ -743,6 +743,7 @@ public final class LocalCluster {
             "The transfer cluster is running.",
             "  API         " + api,
             "  API key     " + apiKey + "   (" + keySource + ")",
+            "  API docs    " + api + "/q/swagger-ui   (OpenAPI at " + api + "/q/openapi)",
             "  Workers     " + workersLine,
             "  Kafka       " + bootstrap,
             "  PostgreSQL  " + db.jdbcUrl(),
