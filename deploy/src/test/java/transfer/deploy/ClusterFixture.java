@@ -1,12 +1,27 @@
 package transfer.deploy;
 
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
+import org.awaitility.core.ConditionTimeoutException;
+import transfer.testkit.EventLog;
 import transfer.testkit.TestInfra;
 
 /**
@@ -59,7 +74,11 @@ final class ClusterFixture {
                       "QUARKUS_HTTP_PORT",
                       String.valueOf(port),
                       "TRANSFER_WORKER_ID",
-                      "it-worker-" + i)),
+                      "it-worker-" + i,
+                      // Checkpoints every second (5 s by default), so that a test of cancel,
+                      // suspend or a mid-body failure has a durable prefix after a few seconds.
+                      "TRANSFER_WORKER_CHECKPOINT_INTERVAL",
+                      "1s")),
               List.of("-Xmx128m", "-XX:+ExitOnOutOfMemoryError"),
               dataDir.resolve("worker-" + i + ".log"));
       w.awaitReady(port, Duration.ofSeconds(90));
@@ -101,6 +120,138 @@ final class ClusterFixture {
 
   ApiClient.Content content(String sid, String tid) throws Exception {
     return client.content(sid, tid);
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * A JSON object from name/value pairs, values as Jackson writes them (a String for instants):
+   * {@code json("type", "download", "priority", 0.9)}.
+   */
+  static String json(Object... namesAndValues) {
+    Map<String, Object> m = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < namesAndValues.length; i += 2) {
+      m.put((String) namesAndValues[i], namesAndValues[i + 1]);
+    }
+    try {
+      return JSON.writeValueAsString(m);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException(e);
+    }
+  }
+
+  /** The events of one task (CloudEvent subject), in the order given. */
+  static List<JsonNode> ofTask(List<JsonNode> events, String tid) {
+    return events.stream().filter(e -> tid.equals(e.path("subject").asText(null))).toList();
+  }
+
+  /** The events of one type, in the order given. */
+  static List<JsonNode> ofType(List<JsonNode> events, String type) {
+    return events.stream().filter(e -> type.equals(e.get("type").asText())).toList();
+  }
+
+  /** A new session with this configuration (JSON); its id starts with {@code prefix}. */
+  String newSession(String prefix, String configJson) throws Exception {
+    String sid = prefix + "-" + UUID.randomUUID();
+    ApiClient.Answer a = call("PUT", "/v1/sessions/" + sid, configJson);
+    if (a.status() != 201) {
+      throw new IllegalStateException(
+          "PUT session " + sid + " answered " + a.status() + ": " + a.body());
+    }
+    return sid;
+  }
+
+  /** Submits a task (the JSON body) and answers the 201's task; anything else throws. */
+  JsonNode submit(String sid, String taskJson) throws Exception {
+    ApiClient.Answer a = call("POST", "/v1/sessions/" + sid + "/tasks", taskJson);
+    if (a.status() != 201) {
+      throw new IllegalStateException("POST task answered " + a.status() + ": " + a.body());
+    }
+    return a.body();
+  }
+
+  JsonNode task(String sid, String tid) throws Exception {
+    ApiClient.Answer a = call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null);
+    if (a.status() != 200) {
+      throw new IllegalStateException("GET task answered " + a.status() + ": " + a.body());
+    }
+    return a.body();
+  }
+
+  /** Polls the task until {@code until} accepts it; answers that view. */
+  JsonNode awaitTask(String sid, String tid, Duration timeout, Predicate<JsonNode> until) {
+    AtomicReference<JsonNode> last = new AtomicReference<>();
+    try {
+      await()
+          .atMost(timeout)
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () -> {
+                last.set(task(sid, tid));
+                return until.test(last.get());
+              });
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError(
+          "task " + tid + " not as expected within " + timeout + "; last seen: " + last.get(), e);
+    }
+    return last.get();
+  }
+
+  /** Polls the task until it is completed, failed or canceled. */
+  JsonNode awaitFinal(String sid, String tid, Duration timeout) {
+    return awaitTask(sid, tid, timeout, t -> FINAL_STATES.contains(t.get("state").asText()));
+  }
+
+  static final Set<String> FINAL_STATES = Set.of("completed", "failed", "canceled");
+
+  /** Every stored event of the session, in sequence order, through the replay endpoint. */
+  List<JsonNode> replay(String sid) throws Exception {
+    List<JsonNode> all = new ArrayList<>();
+    long after = 0;
+    while (true) {
+      ApiClient.Answer a =
+          call("GET", "/v1/sessions/" + sid + "/events?after=" + after + "&limit=1000", null);
+      if (a.status() != 200) {
+        throw new IllegalStateException("replay answered " + a.status() + ": " + a.body());
+      }
+      JsonNode events = a.body().get("events");
+      events.forEach(all::add);
+      if (events.size() < 1000) {
+        return all;
+      }
+      after = a.body().get("last").asLong();
+    }
+  }
+
+  /** The session's events on the results topic, read until {@code until} accepts them. */
+  List<JsonNode> topicEvents(String sid, Predicate<List<JsonNode>> until, Duration timeout) {
+    return EventLog.readSession(
+        infra.kafkaBootstrap(), TestInfra.EVENTS_TOPIC, sid, until, timeout);
+  }
+
+  /**
+   * A few columns of a task's ledger row that the API does not show (lease, durable bytes), read
+   * straight from PostgreSQL. Read only: the tests never write the ledger behind the API's back.
+   */
+  Map<String, Object> ledgerRow(String tid) throws Exception {
+    try (Connection c =
+            DriverManager.getConnection(infra.jdbcUrl(), infra.dbUser(), infra.dbPassword());
+        PreparedStatement ps =
+            c.prepareStatement(
+                "select state, lease_owner, lease_expires_at, lease_epoch, bytes_durable,"
+                    + " durable_epoch, attempt from tasks where id = ?")) {
+      ps.setString(1, tid);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          throw new IllegalStateException("no ledger row for task " + tid);
+        }
+        Map<String, Object> row = new HashMap<>();
+        for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+          row.put(rs.getMetaData().getColumnName(i), rs.getObject(i));
+        }
+        return row;
+      }
+    }
   }
 
   static int freePort() throws IOException {

@@ -146,7 +146,7 @@ public final class Ledger {
   }
 
   public Optional<SessionRow> session(String tenantId, String sessionId) {
-    return tx("read session " + sessionId, c -> sessionById(c, tenantId, sessionId));
+    return tx("read session " + sessionId, c -> sessionById(c, tenantId, sessionId, ""));
   }
 
   /** A tenant's sessions ordered by id, after {@code afterId} (paging; null from the start). */
@@ -184,17 +184,24 @@ public final class Ledger {
         "invalidate session " + sessionId,
         c -> {
           Timestamp now = now();
-          int n =
-              execute(
-                  c,
-                  "update sessions set state = ?, updated_at = ? where tenant_id = ? and id = ?",
-                  finishTasks ? "finishing" : "invalidated",
-                  now,
-                  tenantId,
-                  sessionId);
-          if (n == 0) {
+          // FOR UPDATE waits for submits in flight (they hold the row FOR KEY SHARE): their
+          // tasks are visible to the cancel below, and later submits see the new state.
+          Optional<SessionRow> before = sessionById(c, tenantId, sessionId, " for update");
+          if (before.isEmpty()) {
             return Optional.<SessionRow>empty();
           }
+          // An invalidated session stays invalidated; only a PUT makes it active again.
+          boolean already = !"active".equals(before.get().state());
+          if (!(finishTasks && "invalidated".equals(before.get().state()))) {
+            execute(
+                c,
+                "update sessions set state = ?, updated_at = ? where tenant_id = ? and id = ?",
+                finishTasks ? "finishing" : "invalidated",
+                now,
+                tenantId,
+                sessionId);
+          }
+          boolean drainedByCancel = false;
           if (!finishTasks) {
             List<TaskRow> open = new ArrayList<>();
             try (PreparedStatement ps =
@@ -215,22 +222,28 @@ public final class Ledger {
             for (TaskRow t : open) {
               cancelLocked(c, t, false);
             }
+            drainedByCancel = !open.isEmpty();
             if (!open.isEmpty()) {
               LOG.infof(
                   "session %s of tenant %s invalidated: canceled %d open task(s)",
                   sessionId, tenantId, open.size());
             }
           }
-          return sessionById(c, tenantId, sessionId);
+          if (!drainedByCancel && !already) {
+            // Nothing was open: tell a client waiting for the end of the session at once.
+            appendDrainedIfIdle(c, tenantId, sessionId, null, UUID.randomUUID().toString());
+          }
+          return sessionById(c, tenantId, sessionId, "");
         });
   }
 
-  private Optional<SessionRow> sessionById(Connection c, String tenantId, String sessionId)
-      throws SQLException {
+  private Optional<SessionRow> sessionById(
+      Connection c, String tenantId, String sessionId, String lock) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
             "select tenant_id, id, state, config, created_at, updated_at from sessions"
-                + " where tenant_id = ? and id = ?")) {
+                + " where tenant_id = ? and id = ?"
+                + lock)) {
       ps.setString(1, tenantId);
       ps.setString(2, sessionId);
       try (ResultSet rs = ps.executeQuery()) {
@@ -259,6 +272,27 @@ public final class Ledger {
 
     public String taskId() {
       return taskId;
+    }
+  }
+
+  /** The session does not exist ({@code state} null) or takes no new tasks. */
+  public static final class SessionClosed extends RuntimeException {
+    private final String state;
+
+    SessionClosed(String sessionId, String state) {
+      super(
+          state == null
+              ? "session " + sessionId + " does not exist"
+              : "session " + sessionId + " is " + state + " and takes no new tasks",
+          null,
+          false,
+          false);
+      this.state = state;
+    }
+
+    /** The session's state, or null when there is no such session. */
+    public String state() {
+      return state;
     }
   }
 
@@ -331,6 +365,15 @@ public final class Ledger {
                 }
               }
             }
+          }
+          // FOR KEY SHARE (what the foreign key takes anyway): submits run side by side, but
+          // not across an invalidation, which locks the row FOR UPDATE.
+          String sessionState =
+              sessionById(c, tenantId, sessionId, " for key share")
+                  .map(SessionRow::state)
+                  .orElseThrow(() -> new SessionClosed(sessionId, null));
+          if (!"active".equals(sessionState)) {
+            throw new SessionClosed(sessionId, sessionState);
           }
           TaskRequest stored = request;
           Ledger.Checkpoint resumeFrom = null;
@@ -1484,6 +1527,13 @@ public final class Ledger {
    * whose end drained the session, so a retried transaction cannot mint a second one.
    */
   private void appendDrainedIfIdle(Connection c, TaskRow task) throws SQLException {
+    appendDrainedIfIdle(c, task.tenantId(), task.sessionId(), task.id(), task.id() + ":drained");
+  }
+
+  /** The drained event when no task of the session is open; true when it was written. */
+  private boolean appendDrainedIfIdle(
+      Connection c, String tenantId, String sessionId, String lastTaskId, String eventId)
+      throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
             "select count(*) filter (where state in ('queued', 'waiting', 'running',"
@@ -1491,28 +1541,22 @@ public final class Ledger {
                 + " count(*) filter (where state = 'failed'),"
                 + " count(*) filter (where state = 'canceled')"
                 + " from tasks where tenant_id = ? and session_id = ?")) {
-      ps.setString(1, task.tenantId());
-      ps.setString(2, task.sessionId());
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         if (rs.getLong(1) > 0) {
-          return;
+          return false;
         }
         ObjectNode data = json.createObjectNode();
-        data.put("sessionId", task.sessionId());
-        data.put("lastTaskId", task.id());
+        data.put("sessionId", sessionId);
+        data.put("lastTaskId", lastTaskId);
         ObjectNode totals = data.putObject("tasks");
         totals.put("completed", rs.getLong(2));
         totals.put("failed", rs.getLong(3));
         totals.put("canceled", rs.getLong(4));
-        appendEvent(
-            c,
-            task.tenantId(),
-            task.sessionId(),
-            EventTypes.SESSION_DRAINED,
-            null,
-            task.id() + ":drained",
-            data);
+        appendEvent(c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data);
+        return true;
       }
     }
   }

@@ -335,6 +335,34 @@ class LedgerSessionControlIT {
   }
 
   @Test
+  void anInvalidatedSessionTakesNoNewTaskAndStaysInvalidated() {
+    ledger.invalidateSession(tenant, session, false);
+    assertThatThrownBy(() -> submit(withPriority("http://a.test/late", 0.5)))
+        .isInstanceOf(Ledger.SessionClosed.class)
+        .extracting(e -> ((Ledger.SessionClosed) e).state())
+        .isEqualTo("invalidated");
+    SessionRowAssert.state(ledger.invalidateSession(tenant, session, true), "invalidated");
+    assertThatThrownBy(
+            () ->
+                ledger.submit(
+                    tenant,
+                    "never-created",
+                    withPriority("http://a.test/x", 0.5),
+                    SessionConfig.DEFAULT.withDefaults(),
+                    null))
+        .isInstanceOf(Ledger.SessionClosed.class);
+  }
+
+  @Test
+  void invalidatingAnIdleSessionDrainsItAtOnceAndOnlyOnce() {
+    ledger.invalidateSession(tenant, session, true);
+    ledger.invalidateSession(tenant, session, true);
+    assertThat(ledger.events(tenant, session, 0, 100))
+        .extracting(e -> e.get("type").asText())
+        .containsExactly("transfer.session.drained");
+  }
+
+  @Test
   void theSessionIsDrainedOnlyWhenItsLastTaskEnds() {
     TaskRow a = submit(withPriority("http://a.test/a", 0.9));
     TaskRow b = submit(withPriority("http://a.test/b", 0.8));

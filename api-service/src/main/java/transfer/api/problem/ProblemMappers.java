@@ -13,6 +13,7 @@ import jakarta.ws.rs.core.UriInfo;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+import transfer.ledger.Ledger;
 import transfer.ledger.LedgerException;
 
 /**
@@ -88,6 +89,37 @@ public class ProblemMappers {
         };
     String slug = title.toLowerCase().replace(' ', '-');
     return respond(new Problem(Problem.typeUri(slug), title, status, detail, uri.getPath(), null));
+  }
+
+  /**
+   * A request named something the ledger cannot resolve for this tenant (a resumeData whose
+   * checkpoint is gone, an upload source that is no completed download): a bad field, like any
+   * other; the ledger's transaction was rolled back, so nothing was stored.
+   */
+  @ServerExceptionMapper
+  public Response invalidReference(Ledger.InvalidReference e, UriInfo uri) {
+    return respond(
+        ApiException.invalid(List.of(new Problem.FieldError(e.field(), e.getMessage())))
+            .toProblem(uri.getPath()));
+  }
+
+  /** The task is final (completed, failed or canceled): the change asked for cannot apply. */
+  @ServerExceptionMapper
+  public Response stateConflict(Ledger.StateConflict e, UriInfo uri) {
+    return respond(ApiException.conflict(e.getMessage()).toProblem(uri.getPath()));
+  }
+
+  /**
+   * The session was invalidated (or never existed) between the resource's check and the ledger's
+   * transaction: nothing was stored.
+   */
+  @ServerExceptionMapper
+  public Response sessionClosed(Ledger.SessionClosed e, UriInfo uri) {
+    ApiException answer =
+        e.state() == null
+            ? ApiException.notFound("the session")
+            : ApiException.conflict(e.getMessage());
+    return respond(answer.toProblem(uri.getPath()));
   }
 
   /** The database is unreachable or failed: nothing was applied, and a retry may succeed. */

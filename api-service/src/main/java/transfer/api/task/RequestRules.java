@@ -5,6 +5,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -17,6 +18,7 @@ import transfer.contracts.RetryPolicy;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
+import transfer.contracts.UploadSource;
 
 /**
  * The rules every request body and path parameter must pass before anything is stored. Each rule
@@ -28,6 +30,10 @@ public final class RequestRules {
   private static final Pattern SAFE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
   private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}");
   private static final Pattern SHA256 = Pattern.compile("[0-9a-fA-F]{64}");
+  private static final Pattern BASE64URL = Pattern.compile("[A-Za-z0-9_-]+={0,2}");
+  public static final int MAX_RESUME_DATA_LENGTH = 4096;
+  public static final int MAX_OBJECT_NAME_LENGTH = 1024;
+  private static final Set<String> UPLOAD_METHODS = Set.of("PUT", "POST");
   // Headers that describe the connection or the body framing belong to the HTTP client alone.
   private static final Set<String> RESERVED_HEADERS =
       Set.of(
@@ -43,8 +49,12 @@ public final class RequestRules {
 
   private RequestRules() {}
 
+  public static boolean isSessionId(String sessionId) {
+    return sessionId != null && SAFE_ID.matcher(sessionId).matches();
+  }
+
   public static void requireSessionId(String sessionId) {
-    if (sessionId == null || !SAFE_ID.matcher(sessionId).matches()) {
+    if (!isSessionId(sessionId)) {
       throw ApiException.invalid(
           List.of(
               new FieldError(
@@ -69,38 +79,30 @@ public final class RequestRules {
 
   /** Task ids are UUIDs; anything else cannot name a task, so it is simply not found. */
   public static void requireTaskId(String taskId) {
-    try {
-      if (taskId == null || taskId.length() != 36) {
-        throw new IllegalArgumentException();
-      }
-      UUID.fromString(taskId);
-    } catch (IllegalArgumentException e) {
+    if (!isUuid(taskId)) {
       throw ApiException.notFound("task " + sanitize(taskId));
     }
   }
 
+  /**
+   * A task request. A download names its {@code url}, or the {@code resumeData} of an earlier
+   * download (then {@code url} may be left out); an upload names its {@code url}, its {@code
+   * method} (PUT or POST) and exactly one {@code source}. Whether a resumeData or a source refers
+   * to something real is the ledger's question, asked at submit.
+   */
   public static void checkTask(TaskRequest r) {
     List<FieldError> errors = new ArrayList<>();
     if (r == null) {
       throw ApiException.invalid(List.of(new FieldError("$", "a JSON object is required")));
     }
     if (r.type() == null) {
-      errors.add(new FieldError("type", "is required: \"download\""));
-    } else if (r.type() == TaskType.UPLOAD) {
-      errors.add(new FieldError("type", "uploads are not available yet; use \"download\""));
-    }
-    checkUrl("url", r.url(), errors);
-    if (r.method() != null && !r.method().equals("GET")) {
-      errors.add(new FieldError("method", "a download uses GET"));
+      errors.add(new FieldError("type", "is required: \"download\" or \"upload\""));
+    } else if (r.type() == TaskType.DOWNLOAD) {
+      checkDownload(r, errors);
+    } else {
+      checkUpload(r, errors);
     }
     checkHeaders("headers", r.headers(), errors);
-    if (r.expectedBytes() != null
-        && (r.expectedBytes() < 0 || r.expectedBytes() > MAX_EXPECTED_BYTES)) {
-      errors.add(new FieldError("expectedBytes", "must be between 0 and " + MAX_EXPECTED_BYTES));
-    }
-    if (r.sha256() != null && !SHA256.matcher(r.sha256()).matches()) {
-      errors.add(new FieldError("sha256", "must be 64 hexadecimal characters"));
-    }
     if (r.priority() != null && !(r.priority() >= 0.0 && r.priority() <= 1.0)) {
       errors.add(new FieldError("priority", "must be between 0.0 and 1.0"));
     }
@@ -117,6 +119,104 @@ public final class RequestRules {
     }
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
+    }
+  }
+
+  private static void checkDownload(TaskRequest r, List<FieldError> errors) {
+    if (r.resumeData() != null) {
+      checkResumeData(r.resumeData(), errors);
+      // The URL comes from the task the resumeData names; one given must be that same URL.
+      if (r.url() != null) {
+        checkUrl("url", r.url(), errors);
+      }
+    } else {
+      checkUrl("url", r.url(), errors);
+    }
+    if (r.method() != null && !r.method().equals("GET")) {
+      errors.add(new FieldError("method", "a download uses GET"));
+    }
+    if (r.source() != null) {
+      errors.add(new FieldError("source", "is for uploads; a download fetches its url"));
+    }
+    if (r.expectedBytes() != null
+        && (r.expectedBytes() < 0 || r.expectedBytes() > MAX_EXPECTED_BYTES)) {
+      errors.add(new FieldError("expectedBytes", "must be between 0 and " + MAX_EXPECTED_BYTES));
+    }
+    if (r.sha256() != null && !SHA256.matcher(r.sha256()).matches()) {
+      errors.add(new FieldError("sha256", "must be 64 hexadecimal characters"));
+    }
+  }
+
+  private static void checkUpload(TaskRequest r, List<FieldError> errors) {
+    checkUrl("url", r.url(), errors);
+    if (r.method() != null && !UPLOAD_METHODS.contains(r.method())) {
+      errors.add(new FieldError("method", "an upload uses PUT (the default) or POST"));
+    }
+    UploadSource src = r.source();
+    if (src == null) {
+      errors.add(
+          new FieldError(
+              "source",
+              "is required: {\"task\": \"<id of a completed download>\"} or {\"object\":"
+                  + " \"<name of a staged object>\"}"));
+    } else if ((src.task() == null) == (src.object() == null)) {
+      errors.add(new FieldError("source", "must name exactly one of 'task' and 'object'"));
+    } else if (src.task() != null) {
+      if (!isUuid(src.task())) {
+        errors.add(new FieldError("source.task", "must be a task id (a UUID)"));
+      }
+    } else if (src.object().isEmpty()
+        || src.object().length() > MAX_OBJECT_NAME_LENGTH
+        || src.object().chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
+      errors.add(
+          new FieldError(
+              "source.object",
+              "must be 1 to " + MAX_OBJECT_NAME_LENGTH + " characters, no control characters"));
+    }
+    // The bytes of an upload are known before it starts: their size and digest come from the
+    // source, and there is nothing to resume from.
+    if (r.resumeData() != null) {
+      errors.add(new FieldError("resumeData", "is for downloads; an upload cannot resume"));
+    }
+    if (r.sha256() != null) {
+      errors.add(new FieldError("sha256", "is for downloads; an upload sends its source's digest"));
+    }
+    if (r.expectedBytes() != null) {
+      errors.add(
+          new FieldError("expectedBytes", "is for downloads; an upload sends its source's size"));
+    }
+  }
+
+  /**
+   * Syntax only: base64url of bounded length. Whether it names a real checkpoint is the ledger's.
+   */
+  static void checkResumeData(String resumeData, List<FieldError> errors) {
+    if (resumeData.isEmpty() || resumeData.length() > MAX_RESUME_DATA_LENGTH) {
+      errors.add(
+          new FieldError("resumeData", "must be 1 to " + MAX_RESUME_DATA_LENGTH + " characters"));
+      return;
+    }
+    if (!BASE64URL.matcher(resumeData).matches()) {
+      errors.add(new FieldError("resumeData", "must be base64url, as the cluster produced it"));
+      return;
+    }
+    try {
+      Base64.getUrlDecoder().decode(resumeData);
+    } catch (IllegalArgumentException e) {
+      errors.add(new FieldError("resumeData", "is not valid base64url"));
+    }
+  }
+
+  /** A task id's syntax; false for anything that is not a UUID in its canonical 36 characters. */
+  public static boolean isUuid(String s) {
+    if (s == null || s.length() != 36) {
+      return false;
+    }
+    try {
+      UUID.fromString(s);
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false;
     }
   }
 
@@ -228,7 +328,7 @@ public final class RequestRules {
   }
 
   /** A caller's string made safe to echo in an error: short and printable. */
-  static String sanitize(String s) {
+  public static String sanitize(String s) {
     if (s == null) {
       return "null";
     }

@@ -1,5 +1,7 @@
 package transfer.api.task;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -7,17 +9,25 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
+import java.util.EnumSet;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
 import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
+import transfer.api.problem.Problem.FieldError;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
@@ -27,19 +37,33 @@ import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
 import transfer.ledger.TaskRow;
 
-/** Tasks of a session: submit, read, and read the stored bytes of a finished download. */
+/**
+ * Tasks of a session: submit, list, read, control (cancel, suspend, resume), and read the stored
+ * bytes of a finished download. A malformed request is refused before the ledger is touched.
+ */
 @Path("/v1/sessions/{sid}/tasks")
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskResource {
   private final Ledger ledger;
   private final Caller caller;
   private final ApiConfig config;
+  private final ObjectMapper json;
 
-  public TaskResource(Ledger ledger, Caller caller, ApiConfig config) {
+  public TaskResource(Ledger ledger, Caller caller, ApiConfig config, ObjectMapper json) {
     this.ledger = ledger;
     this.caller = caller;
     this.config = config;
+    this.json = json;
   }
+
+  /** A page of tasks; {@code next} is the {@code after} of the following page, or null. */
+  public record TaskPage(List<TaskView> tasks, String next) {}
+
+  /** The optional body of a cancel. */
+  public record CancelRequest(Boolean produceResumeData) {}
+
+  /** A canceled task and, when asked for and possible, the resumeData of its stored prefix. */
+  public record CancelAnswer(TaskView task, String resumeData) {}
 
   @POST
   @Consumes(MediaType.APPLICATION_JSON)
@@ -84,6 +108,122 @@ public class TaskResource {
     return answer.build();
   }
 
+  /**
+   * The session's tasks in creation order ({@code getAllTasks}), optionally of some states only:
+   * {@code state} may repeat or list several, comma-separated. {@code after} is the id of the last
+   * task of the previous page.
+   */
+  @GET
+  public TaskPage list(
+      @PathParam("sid") String sid,
+      @QueryParam("state") List<String> stateParams,
+      @QueryParam("limit") String limitParam,
+      @QueryParam("after") String after) {
+    RequestRules.requireSessionId(sid);
+    List<FieldError> errors = new ArrayList<>();
+    Set<TaskState> states = states(stateParams, errors);
+    int limit = Paging.limit(limitParam, errors);
+    if (after != null && !RequestRules.isUuid(after)) {
+      errors.add(new FieldError("after", "must be a task id (the 'next' of an earlier page)"));
+    }
+    if (!errors.isEmpty()) {
+      throw ApiException.invalid(errors);
+    }
+    requireSession(sid);
+    // A page after a task that is not there would silently end the listing; say so instead.
+    if (after != null && ledger.task(caller.tenantId(), sid, after).isEmpty()) {
+      throw ApiException.invalid(
+          List.of(new FieldError("after", "names no task of session " + sid)));
+    }
+    // One more than asked tells whether another page exists, so the last page says so.
+    List<TaskRow> rows = ledger.tasks(caller.tenantId(), sid, states, after, limit + 1);
+    boolean more = rows.size() > limit;
+    List<TaskView> page = rows.stream().limit(limit).map(TaskRow::toView).toList();
+    return new TaskPage(page, more ? page.get(page.size() - 1).id() : null);
+  }
+
+  private static Set<TaskState> states(List<String> params, List<FieldError> errors) {
+    Set<TaskState> states = EnumSet.noneOf(TaskState.class);
+    if (params == null) {
+      return states;
+    }
+    for (String param : params) {
+      for (String name : param.split(",", -1)) {
+        String wire = name.trim();
+        if (wire.isEmpty()) {
+          continue;
+        }
+        try {
+          states.add(TaskState.fromWire(wire));
+        } catch (IllegalArgumentException e) {
+          errors.add(
+              new FieldError(
+                  "state",
+                  "unknown state '"
+                      + RequestRules.sanitize(wire)
+                      + "'; one of "
+                      + Arrays.stream(TaskState.values())
+                          .map(TaskState::wire)
+                          .collect(Collectors.joining(", "))));
+        }
+      }
+    }
+    return states;
+  }
+
+  /**
+   * Cancels an open task ({@code cancel(byProducingResumeData:)}): final, with its completion
+   * event. The body is optional; with {@code {"produceResumeData": true}} a download with a durable
+   * prefix answers the resumeData a new download task may continue from. A completed or failed task
+   * is a 409.
+   */
+  @POST
+  @Path("{tid}/cancel")
+  public CancelAnswer cancel(
+      @PathParam("sid") String sid, @PathParam("tid") String tid, String body)
+      throws JsonProcessingException {
+    RequestRules.requireSessionId(sid);
+    RequestRules.requireTaskId(tid);
+    boolean produceResumeData = false;
+    if (body != null && !body.isBlank()) {
+      CancelRequest request = json.readValue(body, CancelRequest.class);
+      if (request == null) {
+        throw ApiException.invalid(
+            List.of(new FieldError("$", "a JSON object (or no body) is required")));
+      }
+      produceResumeData = Boolean.TRUE.equals(request.produceResumeData());
+    }
+    Ledger.Canceled canceled =
+        ledger
+            .cancel(caller.tenantId(), sid, tid, produceResumeData)
+            .orElseThrow(() -> taskNotFound(sid, tid));
+    return new CancelAnswer(canceled.task().toView(), canceled.resumeData());
+  }
+
+  /** Suspends an open task: it holds no worker (a running one stops) until resumed. */
+  @POST
+  @Path("{tid}/suspend")
+  public TaskView suspend(@PathParam("sid") String sid, @PathParam("tid") String tid) {
+    RequestRules.requireSessionId(sid);
+    RequestRules.requireTaskId(tid);
+    return ledger
+        .suspend(caller.tenantId(), sid, tid)
+        .orElseThrow(() -> taskNotFound(sid, tid))
+        .toView();
+  }
+
+  /** Resumes a suspended task: queued again, to continue from its checkpoint. */
+  @POST
+  @Path("{tid}/resume")
+  public TaskView resume(@PathParam("sid") String sid, @PathParam("tid") String tid) {
+    RequestRules.requireSessionId(sid);
+    RequestRules.requireTaskId(tid);
+    return ledger
+        .resume(caller.tenantId(), sid, tid)
+        .orElseThrow(() -> taskNotFound(sid, tid))
+        .toView();
+  }
+
   @GET
   @Path("{tid}")
   public TaskView get(@PathParam("sid") String sid, @PathParam("tid") String tid) {
@@ -119,8 +259,16 @@ public class TaskResource {
   private TaskRow find(String sid, String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return ledger
-        .task(caller.tenantId(), sid, tid)
-        .orElseThrow(() -> ApiException.notFound("task " + tid + " in session " + sid));
+    return ledger.task(caller.tenantId(), sid, tid).orElseThrow(() -> taskNotFound(sid, tid));
+  }
+
+  private static ApiException taskNotFound(String sid, String tid) {
+    return ApiException.notFound("task " + tid + " in session " + sid);
+  }
+
+  private void requireSession(String sid) {
+    if (ledger.session(caller.tenantId(), sid).isEmpty()) {
+      throw ApiException.notFound("session " + sid);
+    }
   }
 }

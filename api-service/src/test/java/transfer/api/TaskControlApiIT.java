@@ -1,0 +1,515 @@
+package transfer.api;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.containsInAnyOrder;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.everyItem;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.hasSize;
+import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.nullValue;
+
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import io.restassured.response.ValidatableResponse;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import transfer.contracts.TaskState;
+import transfer.ledger.Ledger;
+import transfer.ledger.TaskRow;
+
+/**
+ * The session and task control surface without a worker: listing and paging, invalidation,
+ * cancel/suspend/resume, uploads' and resumeData's rules. Tasks stay queued here (no worker claims
+ * them) unless a test plays the worker through the ledger.
+ */
+@QuarkusTest
+@QuarkusTestResource(value = InfraResource.class, restrictToAnnotatedClass = false)
+class TaskControlApiIT {
+  private static final String UNREACHABLE = "http://127.0.0.1:9/never";
+
+  @Inject Ledger ledger;
+  @Inject ApiConfig config;
+
+  private static RequestSpecification api() {
+    return given().header("Authorization", "Bearer " + InfraResource.KEY);
+  }
+
+  private static String newSession(String prefix) {
+    String sid = prefix + "-" + UUID.randomUUID();
+    api()
+        .contentType(ContentType.JSON)
+        .body("{}")
+        .put("/v1/sessions/" + sid)
+        .then()
+        .statusCode(201);
+    return sid;
+  }
+
+  private static String submit(String sid, String body) {
+    return api()
+        .contentType(ContentType.JSON)
+        .body(body)
+        .post("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .log()
+        .ifValidationFails()
+        .statusCode(201)
+        .extract()
+        .path("id");
+  }
+
+  private static String download(String sid) {
+    return submit(sid, "{\"type\":\"download\",\"url\":\"" + UNREACHABLE + "\"}");
+  }
+
+  private static ValidatableResponse post(String path, String body) {
+    RequestSpecification r = api();
+    if (body != null) {
+      r = r.contentType(ContentType.JSON).body(body);
+    }
+    return r.post(path).then().log().ifValidationFails();
+  }
+
+  private static void expectProblem(ValidatableResponse r, int status) {
+    r.statusCode(status).contentType("application/problem+json").body("status", equalTo(status));
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  @Test
+  void sessionsAreListedInIdOrderAndPagedWithNext() {
+    // Sorts after every other test's sessions, so the last page is ours alone.
+    String prefix = "zzzz-list-" + UUID.randomUUID().toString().substring(0, 8);
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      String sid = prefix + "-" + i;
+      api().contentType(ContentType.JSON).body("{}").put("/v1/sessions/" + sid).then();
+      ids.add(sid);
+    }
+    // Page through everything from just before our prefix; ours come in order, 2 at a time.
+    List<String> seen = new ArrayList<>();
+    String after = prefix;
+    for (int page = 0; page < 3; page++) {
+      ValidatableResponse r =
+          api()
+              .queryParam("limit", 2)
+              .queryParam("after", after)
+              .get("/v1/sessions")
+              .then()
+              .statusCode(200)
+              .body("sessions.size()", equalTo(2 - (page == 2 ? 1 : 0)));
+      List<String> got = r.extract().path("sessions.id");
+      seen.addAll(got);
+      if (page < 2) {
+        r.body("next", equalTo(got.get(got.size() - 1)));
+        after = got.get(got.size() - 1);
+      } else {
+        r.body("next", nullValue());
+      }
+    }
+    assertThat(seen).containsExactlyElementsOf(ids);
+    api()
+        .queryParam("after", ids.get(4))
+        .queryParam("limit", 1000)
+        .get("/v1/sessions")
+        .then()
+        .statusCode(200)
+        .body("sessions.id", everyItem(org.hamcrest.Matchers.greaterThan(ids.get(4))))
+        .body("next", nullValue());
+    api()
+        .get("/v1/sessions")
+        .then()
+        .statusCode(200)
+        .body("sessions[0].config.maxConnectionsPerHost", notNullValue());
+  }
+
+  @Test
+  void aBadSessionPageRequestNamesEveryBadParameter() {
+    expectProblem(
+        api()
+            .queryParam("limit", 0)
+            .queryParam("after", "bad id")
+            .get("/v1/sessions")
+            .then()
+            .body("errors.field", containsInAnyOrder("limit", "after")),
+        400);
+    expectProblem(
+        api()
+            .queryParam("limit", "lots")
+            .get("/v1/sessions")
+            .then()
+            .body("errors.field", contains("limit")),
+        400);
+    expectProblem(api().queryParam("limit", 1001).get("/v1/sessions").then(), 400);
+  }
+
+  @Test
+  void deletingASessionCancelsItsOpenTasksAndRefusesNewOnes() {
+    String sid = newSession("del");
+    String queued = download(sid);
+    String suspended = download(sid);
+    post("/v1/sessions/" + sid + "/tasks/" + suspended + "/suspend", null).statusCode(200);
+
+    api()
+        .delete("/v1/sessions/" + sid)
+        .then()
+        .statusCode(200)
+        .body("id", equalTo(sid))
+        .body("state", equalTo("invalidated"));
+
+    for (String tid : List.of(queued, suspended)) {
+      api()
+          .get("/v1/sessions/" + sid + "/tasks/" + tid)
+          .then()
+          .body("state", equalTo("canceled"))
+          .body("error.code", equalTo("canceled"));
+    }
+    expectProblem(
+        post(
+            "/v1/sessions/" + sid + "/tasks",
+            "{\"type\":\"download\",\"url\":\"" + UNREACHABLE + "\"}"),
+        409);
+    // Every task's completion, then one drained, last.
+    List<String> types =
+        api().get("/v1/sessions/" + sid + "/events").then().extract().path("events.type");
+    assertThat(types)
+        .containsExactly(
+            "transfer.task.completed", "transfer.task.completed", "transfer.session.drained");
+    // Letting tasks finish changes nothing once they are all canceled; a PUT revives it.
+    api()
+        .queryParam("finishTasks", "true")
+        .delete("/v1/sessions/" + sid)
+        .then()
+        .statusCode(200)
+        .body("state", equalTo("invalidated"));
+    api()
+        .contentType(ContentType.JSON)
+        .body("{}")
+        .put("/v1/sessions/" + sid)
+        .then()
+        .statusCode(200);
+    download(sid);
+  }
+
+  @Test
+  void finishTasksRefusesNewTasksButLeavesOpenOnesAlone() {
+    String sid = newSession("finish");
+    String tid = download(sid);
+    api()
+        .queryParam("finishTasks", "true")
+        .delete("/v1/sessions/" + sid)
+        .then()
+        .statusCode(200)
+        .body("state", equalTo("finishing"));
+    api().get("/v1/sessions/" + sid).then().body("state", equalTo("finishing"));
+    api().get("/v1/sessions/" + sid + "/tasks/" + tid).then().body("state", equalTo("queued"));
+    expectProblem(
+        post(
+            "/v1/sessions/" + sid + "/tasks",
+            "{\"type\":\"download\",\"url\":\"" + UNREACHABLE + "\"}"),
+        409);
+  }
+
+  @Test
+  void deletingAnUnknownSessionOrWithABadFlagIsAProblem() {
+    expectProblem(api().delete("/v1/sessions/nope-" + UUID.randomUUID()).then(), 404);
+    String sid = newSession("flag");
+    download(sid);
+    expectProblem(
+        api()
+            .queryParam("finishTasks", "yes")
+            .delete("/v1/sessions/" + sid)
+            .then()
+            .body("errors.field", contains("finishTasks")),
+        400);
+    api().get("/v1/sessions/" + sid).then().body("state", equalTo("active"));
+  }
+
+  // ------------------------------------------------------------------ task list
+
+  @Test
+  void tasksArePagedInCreationOrderAndFilteredByState() {
+    String sid = newSession("page");
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      ids.add(download(sid));
+    }
+    for (int i : new int[] {1, 4, 6}) {
+      post("/v1/sessions/" + sid + "/tasks/" + ids.get(i) + "/suspend", null).statusCode(200);
+    }
+    post("/v1/sessions/" + sid + "/tasks/" + ids.get(2) + "/cancel", null).statusCode(200);
+
+    api()
+        .queryParam("limit", 3)
+        .get("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .statusCode(200)
+        .body("tasks.id", contains(ids.get(0), ids.get(1), ids.get(2)))
+        .body("next", equalTo(ids.get(2)));
+    api()
+        .queryParam("limit", 3)
+        .queryParam("after", ids.get(5))
+        .get("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .body("tasks.id", contains(ids.get(6)))
+        .body("next", nullValue());
+    // Repeated and comma-separated states are one filter.
+    api()
+        .queryParam("state", "suspended,canceled")
+        .get("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .body("tasks.id", contains(ids.get(1), ids.get(2), ids.get(4), ids.get(6)));
+    api()
+        .queryParam("state", "suspended")
+        .queryParam("state", "canceled")
+        .queryParam("limit", 2)
+        .queryParam("after", ids.get(1))
+        .get("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .body("tasks.id", contains(ids.get(2), ids.get(4)))
+        .body("next", equalTo(ids.get(4)));
+    api()
+        .queryParam("state", "queued")
+        .get("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .body("tasks.id", contains(ids.get(0), ids.get(3), ids.get(5)))
+        .body("tasks.state", everyItem(equalTo("queued")));
+  }
+
+  @Test
+  void aBadTaskListRequestIsA400NamingEachParameter() {
+    String sid = newSession("badlist");
+    String tid = download(sid);
+    expectProblem(
+        api()
+            .queryParam("state", "queued,sleeping")
+            .queryParam("limit", "-1")
+            .queryParam("after", "not-a-uuid")
+            .get("/v1/sessions/" + sid + "/tasks")
+            .then()
+            .body("errors.field", containsInAnyOrder("state", "limit", "after")),
+        400);
+    expectProblem(
+        api()
+            .queryParam("after", UUID.randomUUID().toString())
+            .get("/v1/sessions/" + sid + "/tasks")
+            .then()
+            .body("errors.field", contains("after")),
+        400);
+    expectProblem(api().get("/v1/sessions/nope-" + UUID.randomUUID() + "/tasks").then(), 404);
+    api()
+        .get("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .statusCode(200)
+        .body("tasks.id", contains(tid));
+  }
+
+  // ------------------------------------------------------------------ cancel, suspend, resume
+
+  @Test
+  void cancelAnswersTheTaskAndOnlyOpenTasksCanBeCanceled() {
+    String sid = newSession("cancel");
+    String tid = download(sid);
+    String path = "/v1/sessions/" + sid + "/tasks/" + tid;
+
+    // A malformed body is refused and changes nothing.
+    expectProblem(post(path + "/cancel", "{\"produceResumeData\":\"maybe\"}"), 400);
+    expectProblem(
+        post(path + "/cancel", "{\"please\":true}").body("errors.field", hasItem("please")), 400);
+    expectProblem(post(path + "/cancel", "[1]"), 400);
+    api().get(path).then().body("state", equalTo("queued"));
+
+    // Nothing durable yet: no resumeData, even when asked for.
+    post(path + "/cancel", "{\"produceResumeData\":true}")
+        .statusCode(200)
+        .body("task.id", equalTo(tid))
+        .body("task.state", equalTo("canceled"))
+        .body("task.error.code", equalTo("canceled"))
+        .body("resumeData", nullValue());
+    // Canceling again answers the same; an empty body is fine.
+    post(path + "/cancel", null).statusCode(200).body("task.state", equalTo("canceled"));
+    expectProblem(post(path + "/suspend", null), 409);
+    expectProblem(post(path + "/resume", null), 409);
+
+    expectProblem(
+        post("/v1/sessions/" + sid + "/tasks/" + UUID.randomUUID() + "/cancel", null), 404);
+    expectProblem(post("/v1/sessions/" + sid + "/tasks/nope/suspend", null), 404);
+    expectProblem(
+        post("/v1/sessions/other-" + UUID.randomUUID() + "/tasks/" + tid + "/resume", null), 404);
+  }
+
+  @Test
+  void aCompletedTaskCannotBeCanceledSuspendedOrResumed() {
+    String sid = newSession("final");
+    TaskRow done = completeOneDownload(sid);
+    String path = "/v1/sessions/" + sid + "/tasks/" + done.id();
+    for (String action : List.of("cancel", "suspend", "resume")) {
+      expectProblem(
+          post(path + "/" + action, null)
+              .body("detail", org.hamcrest.Matchers.containsString("completed")),
+          409);
+    }
+    api().get(path).then().body("state", equalTo("completed"));
+  }
+
+  @Test
+  void suspendHoldsATaskBackAndResumeQueuesItAgain() {
+    String sid = newSession("suspend");
+    String tid = download(sid);
+    String path = "/v1/sessions/" + sid + "/tasks/" + tid;
+    post(path + "/suspend", null)
+        .statusCode(200)
+        .body("id", equalTo(tid))
+        .body("state", equalTo("suspended"));
+    post(path + "/suspend", null).statusCode(200).body("state", equalTo("suspended"));
+    // A suspended task is not claimable.
+    assertThat(ledger.claim(tid, "api-it", Duration.ofSeconds(30))).isEmpty();
+    post(path + "/resume", null).statusCode(200).body("state", equalTo("queued"));
+    post(path + "/resume", null).statusCode(200).body("state", equalTo("queued"));
+  }
+
+  // ------------------------------------------------------------------ rules of a task request
+
+  @Test
+  void uploadsAreAcceptedWithExactlyOneSourceAndEveryBrokenRuleIsNamed() {
+    String sid = newSession("upload");
+    TaskRow done = completeOneDownload(sid);
+
+    api()
+        .contentType(ContentType.JSON)
+        .body(
+            "{\"type\":\"upload\",\"url\":\"http://127.0.0.1:9/put\",\"source\":{\"task\":\""
+                + done.id()
+                + "\"}}")
+        .post("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .statusCode(201)
+        .body("type", equalTo("upload"))
+        .body("method", equalTo("PUT"))
+        .body("source.task", equalTo(done.id()))
+        .body("bytesExpected", equalTo(1))
+        .body("state", equalTo("queued"));
+
+    String u = "\"type\":\"upload\",\"url\":\"http://127.0.0.1:9/put\"";
+    String src = "\"source\":{\"task\":\"" + done.id() + "\"}";
+    String[][] cases = {
+      {"{" + u + "}", "source"},
+      {"{" + u + ",\"source\":{}}", "source"},
+      {"{" + u + ",\"source\":{\"task\":\"" + done.id() + "\",\"object\":\"a\"}}", "source"},
+      {"{" + u + ",\"source\":{\"task\":\"nope\"}}", "source.task"},
+      {"{" + u + ",\"source\":{\"object\":\"\"}}", "source.object"},
+      {"{" + u + ",\"source\":{\"file\":\"/etc/passwd\"}}", "source.file"},
+      {"{" + u + "," + src + ",\"method\":\"GET\"}", "method"},
+      {"{" + u + "," + src + ",\"sha256\":\"" + "a".repeat(64) + "\"}", "sha256"},
+      {"{" + u + "," + src + ",\"expectedBytes\":5}", "expectedBytes"},
+      {"{" + u + "," + src + ",\"resumeData\":\"abcd\"}", "resumeData"},
+      {"{\"type\":\"upload\"," + src + "}", "url"},
+      {"{\"type\":\"download\",\"url\":\"http://a/\"," + src + "}", "source"},
+      {"{\"type\":\"download\"}", "url"},
+      {"{\"type\":\"download\",\"resumeData\":\"***\"}", "resumeData"},
+      {"{\"type\":\"download\",\"resumeData\":\"" + "A".repeat(4097) + "\"}", "resumeData"},
+      {"{\"type\":\"download\",\"resumeData\":\"A\"}", "resumeData"},
+      // Resolved by the ledger: names nothing of this tenant.
+      {"{" + u + ",\"source\":{\"task\":\"" + UUID.randomUUID() + "\"}}", "source.task"},
+      {"{" + u + ",\"source\":{\"object\":\"not-staged\"}}", "source.object"},
+      {"{\"type\":\"download\",\"resumeData\":\"eyJ2IjoxfQ\"}", "resumeData"},
+    };
+    for (String[] c : cases) {
+      expectProblem(
+          post("/v1/sessions/" + sid + "/tasks", c[0]).body("errors.field", hasItem(c[1])), 400);
+    }
+    // Several broken rules at once are all reported.
+    expectProblem(
+        post(
+                "/v1/sessions/" + sid + "/tasks",
+                "{\"type\":\"upload\",\"url\":\"ftp://x/\",\"method\":\"PATCH\",\"sha256\":\"x\"}")
+            .body("errors.field", containsInAnyOrder("url", "method", "source", "sha256")),
+        400);
+    // None of that stored anything: the one upload and the completed download only.
+    api().get("/v1/sessions/" + sid + "/tasks").then().body("tasks", hasSize(2));
+  }
+
+  @Test
+  void aDownloadContinuesFromTheResumeDataOfACanceledOne() {
+    String sid = newSession("resume");
+    String url = "http://127.0.0.1:9/resumable";
+    String first = submit(sid, "{\"type\":\"download\",\"url\":\"" + url + "\"}");
+    // Play the worker: a claim and one checkpoint of 1000 bytes with a strong ETag.
+    long epoch = ledger.claim(first, "api-it", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(
+            ledger.heartbeat(
+                first,
+                epoch,
+                Duration.ofSeconds(30),
+                new Ledger.Heartbeat(
+                    1500, new Ledger.Checkpoint(1000, epoch, "\"v1\"", null), 4000L, false, 0)))
+        .isTrue();
+
+    String resumeData =
+        post("/v1/sessions/" + sid + "/tasks/" + first + "/cancel", "{\"produceResumeData\":true}")
+            .statusCode(200)
+            .body("task.state", equalTo("canceled"))
+            .body("task.resumeData", notNullValue())
+            .body("resumeData", notNullValue())
+            .extract()
+            .path("resumeData");
+
+    // Another URL than the original is a bad field; the same or none is fine.
+    expectProblem(
+        post(
+                "/v1/sessions/" + sid + "/tasks",
+                "{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/other\",\"resumeData\":\""
+                    + resumeData
+                    + "\"}")
+            .body("errors.field", contains("url")),
+        400);
+    api()
+        .contentType(ContentType.JSON)
+        .body("{\"type\":\"download\",\"resumeData\":\"" + resumeData + "\"}")
+        .post("/v1/sessions/" + sid + "/tasks")
+        .then()
+        .statusCode(201)
+        .body("url", equalTo(url))
+        .body("state", equalTo("queued"));
+    TaskRow second =
+        ledger
+            .tasks(
+                config.api().bootstrapTenant(), sid, java.util.Set.of(TaskState.QUEUED), null, 10)
+            .get(0);
+    assertThat(second.bytesDurable()).isEqualTo(1000);
+    assertThat(second.prefixOwner()).isEqualTo(first);
+
+    // A completed download offers no resumeData, and its id in forged resumeData is refused.
+    TaskRow done = completeOneDownload(sid);
+    String forged =
+        java.util.Base64.getUrlEncoder()
+            .withoutPadding()
+            .encodeToString(
+                ("{\"v\":1,\"task\":\"" + done.id() + "\",\"epoch\":1,\"bytes\":1}").getBytes());
+    expectProblem(
+        post(
+                "/v1/sessions/" + sid + "/tasks",
+                "{\"type\":\"download\",\"resumeData\":\"" + forged + "\"}")
+            .body("errors.field", contains("resumeData")),
+        400);
+  }
+
+  /** A download completed through the ledger as a worker would, with a 1-byte object. */
+  private TaskRow completeOneDownload(String sid) {
+    String tid = download(sid);
+    long epoch = ledger.claim(tid, "api-it", Duration.ofSeconds(30)).orElseThrow().epoch();
+    String location =
+        config.storage().root().toAbsolutePath().resolve("api-it-" + tid).toUri().toString();
+    assertThat(ledger.completeDownload(tid, epoch, location, 1, "00".repeat(32), 1)).isTrue();
+    return ledger.task(config.api().bootstrapTenant(), sid, tid).orElseThrow();
+  }
+}
