@@ -1,5 +1,6 @@
 package transfer.api;
 
+import io.quarkus.runtime.configuration.MemorySize;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
@@ -13,6 +14,8 @@ public interface ApiConfig {
   Api api();
 
   Storage storage();
+
+  StagedObjects objects();
 
   Outbox outbox();
 
@@ -33,6 +36,12 @@ public interface ApiConfig {
     /** Directory of stored objects, shared with the workers. */
     @WithDefault("data/objects")
     Path root();
+  }
+
+  interface StagedObjects {
+    /** Largest object staged with PUT /v1/sessions/{sid}/objects/{name} (bytes, or 64G etc.). */
+    @WithDefault("64G")
+    MemorySize maxBytes();
   }
 
   interface Outbox {

@@ -1278,21 +1278,61 @@ public final class Ledger {
     return tx(
         "save object " + o.name(),
         c -> {
-          Optional<StoredObject> before = objectIn(c, o.tenantId(), o.sessionId(), o.name());
+          String state =
+              sessionById(c, o.tenantId(), o.sessionId(), " for key share")
+                  .map(SessionRow::state)
+                  .orElseThrow(() -> new SessionClosed(o.sessionId(), null));
+          if (!"active".equals(state)) {
+            throw new SessionClosed(o.sessionId(), state);
+          }
+          int inserted =
+              execute(
+                  c,
+                  "insert into objects (tenant_id, session_id, name, location, size, sha256,"
+                      + " created_at) values (?, ?, ?, ?, ?, ?, ?)"
+                      + " on conflict (tenant_id, session_id, name) do nothing",
+                  o.tenantId(),
+                  o.sessionId(),
+                  o.name(),
+                  o.location(),
+                  o.size(),
+                  o.sha256(),
+                  Timestamp.from(o.createdAt()));
+          if (inserted == 1) {
+            return Optional.<String>empty();
+          }
+          // Replacing: lock the row so that of two concurrent PUTs each answers the location
+          // it replaced, and every replaced file is deleted exactly once.
+          String before;
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select location from objects where tenant_id = ? and session_id = ?"
+                      + " and name = ? for update")) {
+            ps.setString(1, o.tenantId());
+            ps.setString(2, o.sessionId());
+            ps.setString(3, o.name());
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next()) {
+                // Deleted in between: this PUT creates it after all.
+                throw new LedgerException(
+                    "object " + o.name() + " changed while it was replaced; retry the request",
+                    null);
+              }
+              before = rs.getString(1);
+            }
+          }
           execute(
               c,
-              "insert into objects (tenant_id, session_id, name, location, size, sha256,"
-                  + " created_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (tenant_id,"
-                  + " session_id, name) do update set location = excluded.location, size ="
-                  + " excluded.size, sha256 = excluded.sha256, created_at = excluded.created_at",
-              o.tenantId(),
-              o.sessionId(),
-              o.name(),
+              "update objects set location = ?, size = ?, sha256 = ?, created_at = ?"
+                  + " where tenant_id = ? and session_id = ? and name = ?",
               o.location(),
               o.size(),
               o.sha256(),
-              Timestamp.from(o.createdAt()));
-          return before.map(StoredObject::location);
+              Timestamp.from(o.createdAt()),
+              o.tenantId(),
+              o.sessionId(),
+              o.name());
+          return Optional.of(before);
         });
   }
 

@@ -1,0 +1,91 @@
+package transfer.api.object;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.vertx.http.runtime.RouteConstants;
+import io.quarkus.vertx.http.runtime.VertxHttpRecorder;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+import java.util.regex.Pattern;
+import transfer.api.problem.Problem;
+
+/**
+ * Request body limits. Quarkus applies one limit ({@code quarkus.http.limits.max-body-size}) to
+ * every request, before any resource runs, so a staged object larger than it could never arrive.
+ * application.properties therefore lifts that limit, and this route, which runs right after
+ * Quarkus's, puts the old 10 MiB back on every request except an object PUT, whose size {@link
+ * ObjectResource} checks against {@code transfer.objects.max-bytes} while it streams. Without it, a
+ * JSON endpoint would accept a body of any size and could be made to hold it in memory.
+ */
+@Singleton
+public class BodyLimits {
+  /** Quarkus's default limit, which every other endpoint was built for. */
+  static final long OTHER_REQUESTS_MAX_BYTES = 10L * 1024 * 1024;
+
+  private static final Pattern OBJECT_PATH = Pattern.compile("/v1/sessions/[^/]+/objects/[^/]+");
+
+  private final ObjectMapper mapper;
+
+  public BodyLimits(ObjectMapper mapper) {
+    this.mapper = mapper;
+  }
+
+  void register(@Observes Router router) {
+    router.route().order(RouteConstants.ROUTE_ORDER_UPLOAD_LIMIT + 1).handler(this::limit);
+  }
+
+  static boolean isObjectPut(HttpMethod method, String path) {
+    return method == HttpMethod.PUT && path != null && OBJECT_PATH.matcher(path).matches();
+  }
+
+  private void limit(RoutingContext ctx) {
+    if (isObjectPut(ctx.request().method(), ctx.normalizedPath())) {
+      ctx.next();
+      return;
+    }
+    String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (length == null) {
+      // A chunked body: Quarkus's blocking request stream counts it against this value.
+      ctx.put(VertxHttpRecorder.MAX_REQUEST_SIZE_KEY, OTHER_REQUESTS_MAX_BYTES);
+      ctx.next();
+      return;
+    }
+    long declared;
+    try {
+      declared = Long.parseLong(length.trim());
+    } catch (NumberFormatException e) {
+      declared = -1; // Vert.x has already refused a malformed Content-Length
+    }
+    if (declared <= OTHER_REQUESTS_MAX_BYTES) {
+      ctx.next();
+      return;
+    }
+    Problem problem =
+        new Problem(
+            Problem.typeUri("body-too-large"),
+            "Content Too Large",
+            413,
+            "request bodies are limited to "
+                + OTHER_REQUESTS_MAX_BYTES
+                + " bytes; large content is staged with PUT /v1/sessions/{sid}/objects/{name}",
+            ctx.normalizedPath(),
+            null);
+    String json;
+    try {
+      json = mapper.writeValueAsString(problem);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    // The body was not read: close rather than leave it on the connection.
+    ctx.response()
+        .setStatusCode(413)
+        .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
+        .putHeader(HttpHeaders.CONNECTION, "close");
+    ctx.addEndHandler(v -> ctx.request().connection().close());
+    ctx.response().end(json);
+  }
+}

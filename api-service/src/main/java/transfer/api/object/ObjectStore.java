@@ -1,0 +1,196 @@
+package transfer.api.object;
+
+import io.quarkus.logging.Log;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.UUID;
+import transfer.api.ApiConfig;
+
+/**
+ * The bytes of staged objects, on the storage shared with the workers. A body is written to {@code
+ * .partial/obj-<uuid>.part} while it arrives and moved to {@code <tenant>/<session>/objects/<uuid>}
+ * only once it is complete, on disk and verified; every PUT gets a fresh name, so the file an
+ * upload task resolved at submit never changes under it.
+ */
+@Singleton
+public class ObjectStore {
+  // Per upload in flight: small enough for many at once in a 256 MiB heap, large enough that the
+  // writes to disk stay few.
+  static final int BUFFER_BYTES = 128 * 1024;
+
+  private final Path root;
+
+  @Inject
+  public ObjectStore(ApiConfig config) {
+    this(config.storage().root());
+  }
+
+  public ObjectStore(Path root) {
+    this.root = root.toAbsolutePath().normalize();
+  }
+
+  /** A complete body in its temporary file, with its size and SHA-256 (lowercase hex). */
+  public record Staged(Path file, long size, String sha256) {}
+
+  /** The body is larger than allowed; nothing is kept. */
+  public static final class TooLarge extends Exception {
+    TooLarge(long limit) {
+      super("the body exceeds " + limit + " bytes", null, false, false);
+    }
+  }
+
+  /** The body ended before the length the client declared; nothing is kept. */
+  public static final class Incomplete extends IOException {
+    Incomplete(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Streams {@code body} to a new temporary file, hashing it on the way, and forces it to disk.
+   * {@code declaredLength} is the client's Content-Length, or -1. On any failure the temporary file
+   * is deleted before this returns.
+   */
+  public Staged stage(InputStream body, long declaredLength, long maxBytes)
+      throws IOException, TooLarge {
+    Path dir = root.resolve(".partial");
+    Files.createDirectories(dir);
+    Path temp = dir.resolve("obj-" + UUID.randomUUID() + ".part");
+    MessageDigest sha256 = sha256();
+    long size = 0;
+    boolean kept = false;
+    try (FileChannel out =
+        FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW)) {
+      byte[] buf = new byte[BUFFER_BYTES];
+      int filled = 0;
+      while (true) {
+        int n;
+        try {
+          n = body.read(buf, filled, buf.length - filled);
+        } catch (IOException e) {
+          throw new Incomplete(
+              "the connection broke after "
+                  + (size + filled)
+                  + (declaredLength >= 0 ? " of " + declaredLength : "")
+                  + " bytes",
+              e);
+        }
+        if (n > 0) {
+          filled += n;
+          if (size + filled > maxBytes) {
+            throw new TooLarge(maxBytes);
+          }
+        }
+        if (n < 0 || filled == buf.length) {
+          sha256.update(buf, 0, filled);
+          ByteBuffer chunk = ByteBuffer.wrap(buf, 0, filled);
+          while (chunk.hasRemaining()) {
+            out.write(chunk);
+          }
+          size += filled;
+          filled = 0;
+        }
+        if (n < 0) {
+          break;
+        }
+      }
+      // HTTP framing normally reports a short body as a broken connection; this is the guard for
+      // any path where the stream just ends.
+      if (declaredLength >= 0 && size != declaredLength) {
+        throw new Incomplete(
+            "the body ended after " + size + " of " + declaredLength + " bytes", null);
+      }
+      out.force(true);
+      kept = true;
+    } finally {
+      if (!kept) {
+        deleteQuietly(temp);
+      }
+    }
+    return new Staged(temp, size, HexFormat.of().formatHex(sha256.digest()));
+  }
+
+  /** Deletes a staged body that will not be kept. */
+  public void discard(Staged staged) {
+    deleteQuietly(staged.file());
+  }
+
+  /**
+   * Moves a staged body to a fresh name under {@code <tenant>/<session>/objects/} (atomically, so
+   * the name never shows a partial file) and answers its final path.
+   */
+  public Path commit(Staged staged, String tenantId, String sessionId) throws IOException {
+    Path dir = root.resolve(tenantId).resolve(sessionId).resolve("objects").normalize();
+    if (!dir.startsWith(root)) {
+      throw new IOException("tenant " + tenantId + " does not name a directory under the root");
+    }
+    Files.createDirectories(dir);
+    Path target = dir.resolve(UUID.randomUUID().toString());
+    Files.move(staged.file(), target, StandardCopyOption.ATOMIC_MOVE);
+    forceDirectory(dir);
+    return target;
+  }
+
+  /** The file of a stored location, if it is one of ours and still exists. */
+  public Optional<Path> existing(String location) {
+    return ours(location).filter(Files::isRegularFile);
+  }
+
+  /** Deletes the file of a stored location; anything outside the root is left alone. */
+  public void delete(String location) {
+    ours(location).ifPresent(ObjectStore::deleteQuietly);
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  private Optional<Path> ours(String location) {
+    try {
+      Path file = Paths.get(URI.create(location)).normalize();
+      return file.startsWith(root) ? Optional.of(file) : Optional.empty();
+    } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
+      return Optional.empty();
+    }
+  }
+
+  // The rename is only durable once its directory is: without this a crash could lose an object
+  // the ledger already recorded.
+  private static void forceDirectory(Path dir) {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException | UnsupportedOperationException e) {
+      Log.debugf("cannot force directory %s to disk: %s", dir, e.getMessage());
+    }
+  }
+
+  static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException e) {
+      Log.warnf("could not delete %s (%s); it is never served, and retention may remove it", p, e);
+    }
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
