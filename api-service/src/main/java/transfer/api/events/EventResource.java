@@ -15,7 +15,10 @@ import transfer.api.problem.Problem.FieldError;
 import transfer.api.task.RequestRules;
 import transfer.ledger.Ledger;
 
-/** Replay of a session's stored events: the same CloudEvents as on the results topic. */
+/**
+ * Replay of a session's stored events: the same CloudEvents as on the results topic. Their live
+ * stream, {@code GET /v1/sessions/{sid}/events/stream}, is {@link EventStreamRoute}.
+ */
 @Path("/v1/sessions/{sid}/events")
 @Produces(MediaType.APPLICATION_JSON)
 public class EventResource {
@@ -46,15 +49,27 @@ public class EventResource {
   }
 
   private static long parse(String field, String value, long min, long max) {
+    Long v = parseOrNull(value, min, max);
+    if (v == null) {
+      throw ApiException.invalid(List.of(rangeError(field, min, max)));
+    }
+    return v;
+  }
+
+  /** The value as an integer in [min, max], or null when it is not one. */
+  static Long parseOrNull(String value, long min, long max) {
     try {
       long v = Long.parseLong(value);
       if (v >= min && v <= max) {
         return v;
       }
     } catch (NumberFormatException e) {
-      // answered below
+      // answered by the caller
     }
-    throw ApiException.invalid(
-        List.of(new FieldError(field, "must be an integer between " + min + " and " + max)));
+    return null;
+  }
+
+  static FieldError rangeError(String field, long min, long max) {
+    return new FieldError(field, "must be an integer between " + min + " and " + max);
   }
 }

@@ -1,0 +1,177 @@
+package transfer.api.events;
+
+import io.agroal.api.AgroalDataSource;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Singleton;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import transfer.ledger.Ledger;
+
+/**
+ * Wakes the open event streams of this process when events may have been stored: one {@code LISTEN
+ * transfer_outbox} connection for the whole process, whatever the number of streams. Every
+ * transaction that stores an event also notifies that channel at commit (both services write
+ * events), so a notification means "read again", never "here is the event".
+ *
+ * <p>The connection is taken from the pool only while streams are open (and for {@link #LINGER_MS}
+ * after the last one closed, so reconnecting clients do not churn it). Bursts of notifications are
+ * folded into at most one wake-up per {@link #COALESCE_MS}. A notification lost while the
+ * connection is down costs nothing but latency: each stream also polls (see {@link EventStream}),
+ * and every stream is woken once each time listening (re)starts.
+ */
+@Singleton
+public class EventSignal {
+  static final long COALESCE_MS = 50;
+  static final long LINGER_MS = 30_000;
+  private static final int WAIT_MS = 1_000;
+
+  private final AgroalDataSource dataSource;
+  private final Set<Runnable> subscribers = ConcurrentHashMap.newKeySet();
+  private final Object monitor = new Object();
+  private volatile boolean running;
+  private volatile boolean listening;
+  private final AtomicLong notified = new AtomicLong();
+  private Thread thread;
+
+  public EventSignal(AgroalDataSource dataSource) {
+    this.dataSource = dataSource;
+  }
+
+  /** A registration; closing it stops the wake-ups. */
+  public interface Subscription extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  /**
+   * Calls {@code wake} (on the listener thread: it must only hand work elsewhere) whenever events
+   * may have been stored, until the returned subscription is closed.
+   */
+  public Subscription subscribe(Runnable wake) {
+    subscribers.add(wake);
+    synchronized (monitor) {
+      monitor.notifyAll();
+    }
+    return () -> subscribers.remove(wake);
+  }
+
+  /** True while the LISTEN connection is open (for health and tests). */
+  public boolean listening() {
+    return listening;
+  }
+
+  /** How many notifications woke the streams so far (tests). */
+  public long notified() {
+    return notified.get();
+  }
+
+  void start(@Observes StartupEvent ev) {
+    running = true;
+    thread = new Thread(this::run, "event-signal");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  void stop(@Observes ShutdownEvent ev) throws InterruptedException {
+    running = false;
+    synchronized (monitor) {
+      monitor.notifyAll();
+    }
+    if (thread != null) {
+      thread.join(WAIT_MS + 5_000);
+    }
+  }
+
+  private void run() {
+    while (running) {
+      try {
+        synchronized (monitor) {
+          while (running && subscribers.isEmpty()) {
+            monitor.wait();
+          }
+        }
+        if (running) {
+          listen();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (Exception e) {
+        listening = false;
+        if (running) {
+          Log.warnf(
+              "event streams: cannot listen for new events (%s); polling, retrying in 2 s", e);
+          pause(2_000);
+        }
+      }
+    }
+  }
+
+  /** Listens while streams are open; returns the connection to the pool afterwards. */
+  private void listen() throws Exception {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(true);
+      try (Statement st = c.createStatement()) {
+        st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
+      }
+      PGConnection pg = c.unwrap(PGConnection.class);
+      listening = true;
+      // Anything stored before LISTEN took effect was not notified to us.
+      wakeAll();
+      long emptySince = 0;
+      while (running) {
+        if (subscribers.isEmpty()) {
+          long now = System.currentTimeMillis();
+          if (emptySince == 0) {
+            emptySince = now;
+          } else if (now - emptySince >= LINGER_MS) {
+            break;
+          }
+        } else {
+          emptySince = 0;
+        }
+        // Throws once the connection is broken, which sends us back to run() to reconnect.
+        PGNotification[] got = pg.getNotifications(WAIT_MS);
+        if (got != null && got.length > 0) {
+          notified.addAndGet(got.length);
+          wakeAll();
+          // Let a burst of commits accumulate: the next call returns them all at once.
+          pause(COALESCE_MS);
+        }
+      }
+      listening = false;
+      // The connection goes back to the pool: it must not keep collecting notifications.
+      try (Statement st = c.createStatement()) {
+        st.execute("UNLISTEN *");
+      }
+    } finally {
+      listening = false;
+    }
+  }
+
+  private void wakeAll() {
+    for (Runnable wake : subscribers) {
+      try {
+        wake.run();
+      } catch (RuntimeException e) {
+        Log.debugf(e, "event streams: a wake-up failed");
+      }
+    }
+  }
+
+  private void pause(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
