@@ -50,12 +50,33 @@ import org.slf4j.LoggerFactory;
  * rate=bytesPerSecond}, {@code ignoreRange=true}, {@code lieLength=N}, {@code redirect=<url-encoded
  * target>}, {@code chunked=true}, {@code acceptRanges=<value>}.
  *
- * <p>Bodies are generated while they are sent, at the pace the socket accepts them: nothing is held
- * in memory beyond the write queue, so multi-GiB bodies are fine.
+ * <p>{@code PUT|POST <any path>} is an upload target: it reads the whole body, recording how many
+ * bytes arrived and their SHA-256 ({@link RequestRecord#bytesReceived()}, {@link
+ * RequestRecord#receivedSha256()}), then answers 201 with {@code X-Received-Bytes} and {@code
+ * X-Received-SHA256}. Fault parameters: {@code status=NNN} and {@code redirect=<target>} (answered
+ * once the body is read, so the client has sent all of it), {@code retryAfter=secs}, {@code
+ * cutAfter=N} (close the connection once N body bytes arrived), {@code stallAfter=N} (stop reading
+ * after N bytes; the connection closes after 5 minutes) and {@code rate=bytesPerSecond} (read no
+ * faster).
+ *
+ * <p>For either direction, {@code faultTimes=K} applies {@code status}, {@code retryAfter}, {@code
+ * redirect}, {@code cutAfter}, {@code stallAfter} and {@code lieLength} to the first K requests
+ * with this exact path and query only; later ones are answered as if those were absent ("fails
+ * twice, then works"). The count lives as long as the origin; give each test its own URL.
+ *
+ * <p>Bodies are generated while they are sent, at the pace the socket accepts them, and received
+ * bodies are hashed as they arrive: nothing is held in memory beyond a write queue or one received
+ * buffer, so multi-GiB bodies are fine.
  */
 public final class Origin implements AutoCloseable {
 
-  /** One request as the origin saw and answered it. {@code status} is 0 if it never answered. */
+  /**
+   * One request as the origin saw and answered it. {@code status} is 0 if it never answered. For a
+   * request with a body (an upload): {@code bytesReceived} of it arrived, and {@code
+   * receivedSha256} is their SHA-256 (lower-case hex), set once the origin stopped receiving (body
+   * complete, connection cut or closed); null while it still receives, or for a request without a
+   * body.
+   */
   public record RequestRecord(
       String method,
       String path,
@@ -64,7 +85,9 @@ public final class Origin implements AutoCloseable {
       String ifRange,
       int status,
       long bytesSent,
-      Instant at) {}
+      Instant at,
+      long bytesReceived,
+      String receivedSha256) {}
 
   private static final Logger LOG = LoggerFactory.getLogger(Origin.class);
 
@@ -96,6 +119,10 @@ public final class Origin implements AutoCloseable {
 
   private final Vertx vertx;
   private final ConcurrentLinkedQueue<Exchange> exchanges = new ConcurrentLinkedQueue<>();
+
+  /** Requests seen per exact path and query, for {@code faultTimes}. */
+  private final ConcurrentMap<String, AtomicLong> seen = new ConcurrentHashMap<>();
+
   private volatile int port;
 
   private Origin(Vertx vertx) {
@@ -275,6 +302,8 @@ public final class Origin implements AutoCloseable {
     final Instant at;
     volatile int status;
     final AtomicLong bytesSent = new AtomicLong();
+    final AtomicLong bytesReceived = new AtomicLong();
+    volatile String receivedSha256;
 
     Exchange(String method, String path, String query, String range, String ifRange, Instant at) {
       this.method = method;
@@ -286,7 +315,17 @@ public final class Origin implements AutoCloseable {
     }
 
     RequestRecord snapshot() {
-      return new RequestRecord(method, path, query, range, ifRange, status, bytesSent.get(), at);
+      return new RequestRecord(
+          method,
+          path,
+          query,
+          range,
+          ifRange,
+          status,
+          bytesSent.get(),
+          at,
+          bytesReceived.get(),
+          receivedSha256);
     }
   }
 
@@ -317,29 +356,30 @@ public final class Origin implements AutoCloseable {
   }
 
   private void serve(HttpServerRequest req, HttpServerResponse resp, Exchange exchange) {
-    boolean head = req.method() == HttpMethod.HEAD;
-    if (!head && req.method() != HttpMethod.GET) {
-      resp.putHeader("Allow", "GET, HEAD");
-      text(req, exchange, 405, "only GET and HEAD");
+    boolean faulty = faultsApply(req);
+    if (req.method() == HttpMethod.PUT || req.method() == HttpMethod.POST) {
+      receive(req, exchange, faulty);
       return;
     }
-    String retryAfter = req.getParam("retryAfter");
+    boolean head = req.method() == HttpMethod.HEAD;
+    if (!head && req.method() != HttpMethod.GET) {
+      resp.putHeader("Allow", "GET, HEAD, PUT, POST");
+      text(req, exchange, 405, "only GET, HEAD, PUT and POST");
+      return;
+    }
+    String retryAfter = fault(req, "retryAfter", faulty);
     if (retryAfter != null) {
       resp.putHeader("Retry-After", retryAfter);
     }
-    String redirect = req.getParam("redirect");
+    String redirect = fault(req, "redirect", faulty);
     if (redirect != null) {
       resp.putHeader("Location", redirect);
       text(req, exchange, 302, "see " + redirect);
       return;
     }
-    String status = req.getParam("status");
+    Integer status = scriptedStatus(req, faulty);
     if (status != null) {
-      int code = (int) longParam(req, "status", 0);
-      if (code < 200 || code > 999) {
-        throw new BadRequest("status must be 200..999");
-      }
-      text(req, exchange, code, "scripted status " + code);
+      text(req, exchange, status, "scripted status " + status);
       return;
     }
     Matcher matcher = BYTES_PATH.matcher(req.path());
@@ -356,9 +396,9 @@ public final class Origin implements AutoCloseable {
     long seed = longParam(req, "seed", 0);
     int version = (int) longParam(req, "v", 1);
     // All parsed before any header is set, so that a bad one yields a clean 400.
-    long lieLength = longParam(req, "lieLength", -1);
-    long cutAfter = longParam(req, "cutAfter", -1);
-    long stallAfter = longParam(req, "stallAfter", -1);
+    long lieLength = faulty ? longParam(req, "lieLength", -1) : -1;
+    long cutAfter = faulty ? longParam(req, "cutAfter", -1) : -1;
+    long stallAfter = faulty ? longParam(req, "stallAfter", -1) : -1;
     long rate = longParam(req, "rate", 0);
     String etag = etag(size, seed, version);
     String lastModified = HTTP_DATE.format(BASE_LAST_MODIFIED.plus(Duration.ofDays(version)));
@@ -416,6 +456,177 @@ public final class Origin implements AutoCloseable {
     }
     new Body(req, exchange, new Content.Cursor(seed, version, from, to), limit, ending, rate)
         .start();
+  }
+
+  /**
+   * Whether this request gets the scripted faults: always, unless {@code faultTimes=K} is given and
+   * K requests with the same path and query came before it.
+   */
+  private boolean faultsApply(HttpServerRequest req) {
+    long times = longParam(req, "faultTimes", -1);
+    if (times < 0) {
+      return true;
+    }
+    String key = req.path() + "?" + req.query();
+    return seen.computeIfAbsent(key, k -> new AtomicLong()).incrementAndGet() <= times;
+  }
+
+  private static String fault(HttpServerRequest req, String name, boolean faulty) {
+    return faulty ? req.getParam(name) : null;
+  }
+
+  private static Integer scriptedStatus(HttpServerRequest req, boolean faulty) {
+    if (fault(req, "status", faulty) == null) {
+      return null;
+    }
+    int code = (int) longParam(req, "status", 0);
+    if (code < 200 || code > 999) {
+      throw new BadRequest("status must be 200..999");
+    }
+    return code;
+  }
+
+  /**
+   * An upload: hashes the body as it arrives (one buffer at a time, never the whole of it), then
+   * answers, unless a fault cuts or stalls the connection first.
+   */
+  private void receive(HttpServerRequest req, Exchange exchange, boolean faulty) {
+    HttpServerResponse resp = req.response();
+    // All parsed before the body is read, so that a bad one yields a clean 400 at once.
+    String retryAfter = fault(req, "retryAfter", faulty);
+    String redirect = fault(req, "redirect", faulty);
+    Integer status = scriptedStatus(req, faulty);
+    long cutAfter = faulty ? longParam(req, "cutAfter", -1) : -1;
+    long stallAfter = faulty ? longParam(req, "stallAfter", -1) : -1;
+    long rate = longParam(req, "rate", 0);
+    new Receiver(req, exchange, cutAfter, stallAfter, rate)
+        .start(
+            () -> {
+              if (retryAfter != null) {
+                resp.putHeader("Retry-After", retryAfter);
+              }
+              if (redirect != null) {
+                resp.putHeader("Location", redirect);
+                text(req, exchange, 307, "send it to " + redirect);
+              } else if (status != null) {
+                text(req, exchange, status, "scripted status " + status);
+              } else {
+                resp.putHeader("X-Received-Bytes", String.valueOf(exchange.bytesReceived.get()));
+                resp.putHeader("X-Received-SHA256", exchange.receivedSha256);
+                text(
+                    req,
+                    exchange,
+                    201,
+                    "received "
+                        + exchange.bytesReceived.get()
+                        + " bytes, sha256 "
+                        + exchange.receivedSha256);
+              }
+            });
+  }
+
+  /** Reads a request body, hashing it, up to where a fault says to cut or stall. */
+  private final class Receiver {
+    private final HttpServerRequest req;
+    private final Exchange exchange;
+    private final long cutAfter;
+    private final long stallAfter;
+    private final long rate;
+    private final MessageDigest digest = newSha256();
+    private final long startNanos = System.nanoTime();
+    private long received;
+    private boolean stopped;
+
+    Receiver(HttpServerRequest req, Exchange exchange, long cutAfter, long stallAfter, long rate) {
+      this.req = req;
+      this.exchange = exchange;
+      this.cutAfter = cutAfter;
+      this.stallAfter = stallAfter;
+      this.rate = rate;
+    }
+
+    void start(Runnable answer) {
+      req.exceptionHandler(
+          t -> {
+            LOG.debug("upload to {} failed: {}", req.uri(), t.toString());
+            stop();
+          });
+      req.connection().closeHandler(v -> stop());
+      req.endHandler(
+          v -> {
+            if (!stopped) {
+              stop();
+              answer.run();
+            }
+          });
+      req.handler(this::onData);
+      faultAt(0);
+    }
+
+    private void onData(Buffer buf) {
+      if (stopped) {
+        return;
+      }
+      long limit = Long.MAX_VALUE;
+      if (cutAfter >= 0) {
+        limit = cutAfter;
+      }
+      if (stallAfter >= 0) {
+        limit = Math.min(limit, stallAfter);
+      }
+      int take = (int) Math.min(buf.length(), limit - received);
+      digest.update(buf.getByteBuf().nioBuffer(buf.getByteBuf().readerIndex(), take));
+      received += take;
+      exchange.bytesReceived.set(received);
+      faultAt(received);
+      if (rate > 0 && !stopped) {
+        long dueNanos = startNanos + (long) (received * 1e9 / rate);
+        long waitMillis = TimeUnit.NANOSECONDS.toMillis(dueNanos - System.nanoTime());
+        if (waitMillis >= 1) {
+          // Not reading holds the client back through TCP, as a slow server would.
+          req.pause();
+          vertx.setTimer(
+              waitMillis,
+              t -> {
+                if (!stopped) {
+                  req.resume();
+                }
+              });
+        }
+      }
+    }
+
+    /** Cuts or stalls when {@code at} bytes have arrived and a fault is scripted there. */
+    private void faultAt(long at) {
+      if (stopped) {
+        return;
+      }
+      if (at == cutAfter) {
+        stop();
+        req.connection().close();
+      } else if (at == stallAfter) {
+        stop();
+        req.pause();
+        long timer = vertx.setTimer(STALL_LIMIT.toMillis(), t -> req.connection().close());
+        req.response().closeHandler(v -> vertx.cancelTimer(timer));
+      }
+    }
+
+    /** The origin receives no more: what arrived is final. */
+    private void stop() {
+      if (!stopped) {
+        stopped = true;
+        exchange.receivedSha256 = HexFormat.of().formatHex(digest.digest());
+      }
+    }
+  }
+
+  private static MessageDigest newSha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /** Sends the body at the pace the connection (and the scripted rate) allows. */

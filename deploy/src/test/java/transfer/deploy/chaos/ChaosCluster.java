@@ -98,9 +98,13 @@ final class ChaosCluster {
   static final String API_KEY = "chaos-key-" + Long.toHexString(System.nanoTime());
 
   /** Short backoff, a few attempts and a short stall limit: what most chaos sessions use. */
+  /**
+   * Fast retries, and no per-host cap below the workers' slots: every task of these tests goes to
+   * the one loopback origin, and the faults need many of them running at once.
+   */
   static final String FAST_RETRY =
       "{\"retry\":{\"maxAttempts\":5,\"initialBackoff\":\"PT0.2S\",\"maxBackoff\":\"PT1S\"},"
-          + "\"requestTimeout\":\"PT3S\"}";
+          + "\"requestTimeout\":\"PT3S\",\"maxConnectionsPerHost\":64}";
 
   private static ChaosCluster instance;
 

@@ -83,7 +83,8 @@ class ClusterSoak {
           apiPort,
           "/v1/sessions/" + sid,
           "{\"retry\":{\"maxAttempts\":10,"
-              + "\"initialBackoff\":\"PT0.5S\",\"maxBackoff\":\"PT2S\"},\"requestTimeout\":\"PT5S\"}");
+              + "\"initialBackoff\":\"PT0.5S\",\"maxBackoff\":\"PT2S\"},\"requestTimeout\":\"PT5S\","
+              + "\"maxConnectionsPerHost\":64}");
       Map<String, String> expectedSha = new HashMap<>();
       List<String> ids = new ArrayList<>();
       Instant start = Instant.now();

@@ -1,15 +1,10 @@
 package transfer.worker.transfer;
 
 import io.quarkus.logging.Log;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.AsyncFile;
 import io.vertx.core.file.OpenOptions;
-import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -17,37 +12,24 @@ import io.vertx.core.http.RequestOptions;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.HexFormat;
-import java.util.Map;
 import transfer.contracts.ErrorCodes;
-import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.ledger.Ledger;
 import transfer.ledger.Ledger.FailOutcome;
 import transfer.ledger.TaskRow;
 
 /**
- * One attempt of one download, from the claim to a final ledger write. Everything but the ledger
- * calls runs on one Vert.x context, so the fields need no locks; ledger calls run on worker
- * threads. The body streams from the response into a temporary file with back-pressure while
- * SHA-256 is computed; it becomes content only after the size and digest checks and a fenced
- * commit. See DESIGN.md for leases, fencing and failure handling.
+ * One attempt of one download, from the claim to a final ledger write. The body streams from the
+ * response into a temporary file with back-pressure while SHA-256 is computed; it becomes content
+ * only after the size and digest checks and a fenced commit. The lease, the stall watchdog and the
+ * failure bookkeeping are {@link Attempt}'s; this class adds checkpoints and resume. See DESIGN.md.
  */
-final class DownloadAttempt {
-  private final TaskRow task;
-  private final long epoch;
-  private final SessionConfig session;
-  private final Deps deps;
-  private final Promise<Void> finished = Promise.promise();
+final class DownloadAttempt extends Attempt {
   private final MessageDigest sha256;
   private final Long checkpointEpoch;
   private final long checkpointBytes;
 
-  private Context context;
-  private HttpClientRequest request;
   private HttpClientResponse response;
   private AsyncFile file;
   private Path temporary;
@@ -59,37 +41,10 @@ final class DownloadAttempt {
   private long durable;
   private boolean checkpointPending;
   private boolean ownCheckpointRecorded;
-  private long lastEventBytes = -1;
-  private boolean heartbeatInFlight;
-  private boolean finishing;
-  private boolean done;
-  private long heartbeatTimer = -1;
   private long checkpointTimer = -1;
-  private long watchdogTimer = -1;
-
-  /** When the origin last sent something, or we last stopped waiting on our own storage. */
-  private long lastActivityNanos;
-
-  private Instant lastRenewed;
-
-  /** What every attempt needs from the worker. */
-  record Deps(
-      Vertx vertx,
-      HttpClient client,
-      Ledger ledger,
-      transfer.worker.storage.FileStorage storage,
-      Clock clock,
-      String workerId,
-      Duration leaseTtl,
-      Duration heartbeatInterval,
-      Duration checkpointInterval,
-      double selfFenceFraction) {}
 
   DownloadAttempt(TaskRow.Claim claim, Deps deps) {
-    this.task = claim.task();
-    this.epoch = claim.epoch();
-    this.session = claim.session();
-    this.deps = deps;
+    super(claim, deps);
     this.checkpointEpoch = task.durableEpoch();
     this.checkpointBytes = task.bytesDurable();
     try {
@@ -99,58 +54,23 @@ final class DownloadAttempt {
     }
   }
 
-  String taskId() {
-    return task.id();
+  @Override
+  protected String method() {
+    return "GET";
   }
 
-  /** Completes when the attempt has ended and written (or been fenced from writing) its outcome. */
-  Future<Void> finished() {
-    return finished.future();
+  @Override
+  protected long transferred() {
+    return received;
   }
 
-  void start() {
-    context = deps.vertx().getOrCreateContext();
-    context.runOnContext(v -> begin());
+  @Override
+  protected Long expectedBytes() {
+    return contentLength != null ? contentLength : task.request().expectedBytes();
   }
 
-  /** Graceful stop: abort the transfer and queue the task again for another worker, at once. */
-  Future<Void> handBack() {
-    context.runOnContext(
-        v -> {
-          if (done) {
-            return;
-          }
-          done = true;
-          stopIo();
-          Log.infof(
-              "task %s: handing back (epoch %d) after %d bytes; this worker is stopping",
-              task.id(), epoch, received);
-          // The temporary object stays: the next worker resumes from this checkpoint.
-          Ledger.Checkpoint cp = durable > 0 ? checkpoint() : null;
-          blocking(() -> deps.ledger().release(task.id(), epoch, cp))
-              .onComplete(ar -> finished.tryComplete());
-        });
-    return finished.future();
-  }
-
-  private void begin() {
-    lastRenewed = deps.clock().instant();
-    Log.infof(
-        "task %s: claimed by %s, epoch %d, attempt %d of %d, GET %s",
-        task.id(),
-        deps.workerId(),
-        epoch,
-        task.attempt(),
-        task.maxAttempts(),
-        redacted(task.url()));
-    heartbeatTimer =
-        deps.vertx().setPeriodic(deps.heartbeatInterval().toMillis(), id -> heartbeat());
-    lastActivityNanos = System.nanoTime();
-    long stallMillis = session.requestTimeout().toMillis();
-    watchdogTimer =
-        deps.vertx()
-            .setPeriodic(
-                Math.max(100, Math.min(1000, stallMillis / 4)), id -> watchdog(stallMillis));
+  @Override
+  protected void run() {
     blocking(
             () -> {
               temporary = deps.storage().temporary(task.id(), epoch);
@@ -211,22 +131,14 @@ final class DownloadAttempt {
 
   private RequestOptions requestOptions() {
     RequestOptions o =
-        new RequestOptions()
-            .setMethod(HttpMethod.GET)
-            .setAbsoluteURI(task.url())
-            .setFollowRedirects(true)
-            // Vert.x's idle timeout stops counting once the response began; the watchdog below
-            // covers the whole exchange, body included.
-            .setIdleTimeout(session.requestTimeout().toMillis());
-    // Session headers first, the task's own on top (URLSession's httpAdditionalHeaders).
-    for (Map.Entry<String, String> h : session.headers().entrySet()) {
-      o.putHeader(h.getKey(), h.getValue());
-    }
-    if (task.request().headers() != null) {
-      for (Map.Entry<String, String> h : task.request().headers().entrySet()) {
-        o.putHeader(h.getKey(), h.getValue());
-      }
-    }
+        withHeaders(
+            new RequestOptions()
+                .setMethod(HttpMethod.GET)
+                .setAbsoluteURI(task.url())
+                .setFollowRedirects(true)
+                // Vert.x's idle timeout stops counting once the response began; the watchdog
+                // covers the whole exchange, body included.
+                .setIdleTimeout(session.requestTimeout().toMillis()));
     o.putHeader(HttpHeaders.ACCEPT_ENCODING, "identity");
     o.putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");
     return o;
@@ -484,54 +396,35 @@ final class DownloadAttempt {
             });
   }
 
-  private void heartbeat() {
-    if (done || finishing || heartbeatInFlight) {
-      return;
-    }
-    heartbeatInFlight = true;
-    long total = received;
-    boolean progress = total != lastEventBytes;
-    long since = lastEventBytes < 0 ? total : total - lastEventBytes;
-    Long expected = contentLength != null ? contentLength : task.request().expectedBytes();
+  @Override
+  protected Ledger.Checkpoint takeCheckpoint() {
     Ledger.Checkpoint cp = checkpointPending ? checkpoint() : null;
     checkpointPending = false;
-    Ledger.Heartbeat hb = new Ledger.Heartbeat(total, cp, expected, progress, since);
-    blocking(() -> deps.ledger().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
-        .onComplete(
-            ar -> {
-              heartbeatInFlight = false;
-              if (ar.succeeded() && ar.result()) {
-                lastRenewed = deps.clock().instant();
-                if (progress) {
-                  lastEventBytes = total;
-                }
-                if (cp != null && !ownCheckpointRecorded) {
-                  // Our own object now holds the durable prefix: earlier attempts' are garbage.
-                  ownCheckpointRecorded = true;
-                  blocking(
-                      () -> {
-                        deps.storage().deleteTemporaries(task.id(), epoch);
-                        return null;
-                      });
-                }
-              } else if (ar.failed() && cp != null) {
-                checkpointPending = true; // report it again at the next heartbeat
-              } else if (ar.succeeded()) {
-                if (!finishing) {
-                  fenced("the task was suspended, canceled or taken over by another worker");
-                }
-              } else {
-                Duration since0 = Duration.between(lastRenewed, deps.clock().instant());
-                long limit = (long) (deps.leaseTtl().toMillis() * deps.selfFenceFraction());
-                Log.warnf(
-                    "task %s: cannot renew lease (%s); last renewed %d ms ago",
-                    task.id(), ar.cause().getMessage(), since0.toMillis());
-                if (since0.toMillis() > limit && !finishing) {
-                  fenced(
-                      "could not renew the lease for " + since0.toMillis() + " ms (self-fencing)");
-                }
-              }
-            });
+    return cp;
+  }
+
+  @Override
+  protected void checkpointRecorded(Ledger.Checkpoint cp) {
+    if (!ownCheckpointRecorded) {
+      // Our own object now holds the durable prefix: earlier attempts' are garbage.
+      ownCheckpointRecorded = true;
+      blocking(
+          () -> {
+            deps.storage().deleteTemporaries(task.id(), epoch);
+            return null;
+          });
+    }
+  }
+
+  @Override
+  protected void checkpointNotRecorded(Ledger.Checkpoint cp) {
+    checkpointPending = true; // report it again at the next heartbeat
+  }
+
+  @Override
+  protected Ledger.Checkpoint handBackCheckpoint() {
+    // The temporary object stays: the next worker resumes from this checkpoint.
+    return durable > 0 ? checkpoint() : null;
   }
 
   /** Forces written bytes to disk; the next heartbeat records them as durable. */
@@ -555,114 +448,34 @@ final class DownloadAttempt {
     return new Ledger.Checkpoint(durable, epoch, etag, lastModified);
   }
 
-  /** Another worker owns the task (or we could not prove we still do): stop without writing. */
-  private void fenced(String why) {
-    if (done) {
-      return;
+  @Override
+  protected void failureRecorded(FailOutcome outcome) {
+    // A retry resumes from the checkpoint, and a failure that offers resumeData keeps the durable
+    // prefix (retention removes it); only a plain final failure drops them.
+    if (outcome == FailOutcome.FAILED) {
+      deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
     }
-    done = true;
-    stopIo();
-    // The object stays: the attempt that superseded us may be resuming from it.
-    Log.warnf("task %s: epoch %d stopped: %s; nothing more is written", task.id(), epoch, why);
-    finished.tryComplete();
   }
 
-  private void fail(TaskError error) {
-    fail(error, null);
-  }
-
-  private void fail(TaskError error, Duration retryAfter) {
-    if (done || finishing) {
-      return;
-    }
-    done = true;
-    stopIo();
-    Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
-    blocking(
-            () -> {
-              FailOutcome outcome = deps.ledger().failAttempt(task.id(), epoch, error, backoff);
-              // A retry resumes from the checkpoint, and a failure that offers resumeData keeps
-              // the durable prefix (retention removes it); only a plain final failure drops them.
-              if (outcome == FailOutcome.FAILED) {
-                deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
-              }
-              return outcome;
-            })
-        .onComplete(
-            ar -> {
-              if (ar.failed()) {
-                Log.errorf(
-                    "task %s: attempt %d failed (%s: %s) and the ledger could not record it (%s);"
-                        + " the lease will expire and the reaper retries it",
-                    task.id(),
-                    task.attempt(),
-                    error.code(),
-                    error.message(),
-                    ar.cause().getMessage());
-              } else if (ar.result() == FailOutcome.RETRY_SCHEDULED) {
-                Log.infof(
-                    "task %s: attempt %d failed (%s: %s); retrying in %d ms",
-                    task.id(), task.attempt(), error.code(), error.message(), backoff.toMillis());
-              } else if (ar.result() == FailOutcome.FAILED
-                  || ar.result() == FailOutcome.FAILED_RESUMABLE) {
-                Log.infof(
-                    "task %s: failed for good after attempt %d (%s: %s)",
-                    task.id(), task.attempt(), error.code(), error.message());
-              } else {
-                Log.warnf(
-                    "task %s: attempt %d failed (%s) but epoch %d was superseded; not recorded",
-                    task.id(), task.attempt(), error.code(), epoch);
-              }
-              finished.tryComplete();
-            });
-  }
-
-  private void stopIo() {
-    cancelTimers();
-    if (request != null) {
-      request.reset();
-    }
+  @Override
+  protected void stopIo() {
+    super.stopIo();
     if (file != null) {
       file.close();
     }
   }
 
-  /** A stalled exchange: nothing from the origin for {@code requestTimeout} while we wanted it. */
-  private void watchdog(long stallMillis) {
-    if (done || finishing || (response != null && file != null && file.writeQueueFull())) {
-      return;
-    }
-    long quietMillis = (System.nanoTime() - lastActivityNanos) / 1_000_000;
-    if (quietMillis >= stallMillis) {
-      fail(
-          Failures.ofConnection(
-              new java.util.concurrent.TimeoutException("stalled"), session.requestTimeout()));
-    }
+  @Override
+  protected boolean waitingOnOurselves() {
+    // A full write queue is our disk being slow, not the origin stalling.
+    return response != null && file != null && file.writeQueueFull();
   }
 
-  private void cancelTimers() {
-    if (watchdogTimer >= 0) {
-      deps.vertx().cancelTimer(watchdogTimer);
-    }
-    if (heartbeatTimer >= 0) {
-      deps.vertx().cancelTimer(heartbeatTimer);
-    }
+  @Override
+  protected void cancelTimers() {
+    super.cancelTimers();
     if (checkpointTimer >= 0) {
       deps.vertx().cancelTimer(checkpointTimer);
     }
-  }
-
-  private static TaskError storageError(Throwable e) {
-    return TaskError.of(ErrorCodes.STORAGE_FAILED, "storage: " + e.getMessage(), true);
-  }
-
-  private <T> Future<T> blocking(java.util.concurrent.Callable<T> work) {
-    return deps.vertx().executeBlocking(work, false);
-  }
-
-  /** The URL without its query, which may carry credentials, for logs. */
-  static String redacted(String url) {
-    int q = url.indexOf('?');
-    return q < 0 ? url : url.substring(0, q) + "?…";
   }
 }

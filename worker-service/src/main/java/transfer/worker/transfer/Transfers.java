@@ -28,8 +28,8 @@ import transfer.worker.storage.FileStorage;
 @Singleton
 public class Transfers {
   private final AtomicInteger free;
-  private final Map<String, DownloadAttempt> running = new ConcurrentHashMap<>();
-  private final DownloadAttempt.Deps deps;
+  private final Map<String, Attempt> running = new ConcurrentHashMap<>();
+  private final Attempt.Deps deps;
 
   public Transfers(
       WorkerConfig config,
@@ -41,11 +41,13 @@ public class Transfers {
       @Named("workerId") String workerId) {
     this.free = new AtomicInteger(config.worker().slots());
     this.deps =
-        new DownloadAttempt.Deps(
+        new Attempt.Deps(
             vertx,
             client,
             ledger,
             storage,
+            // Where an upload's source may be: the same directory FileStorage writes under.
+            config.storage().root().toAbsolutePath().normalize(),
             clock,
             workerId,
             config.worker().leaseTtl(),
@@ -76,15 +78,10 @@ public class Transfers {
 
   /** Runs a claimed task in a slot reserved with {@link #tryReserve()}. */
   public void start(TaskRow.Claim claim) {
-    if (claim.task().type() != TaskType.DOWNLOAD) {
-      // Uploads arrive with a later version; the api-service refuses them until then.
-      Log.errorf(
-          "task %s: type %s is not supported by this worker",
-          claim.task().id(), claim.task().type());
-      unreserve();
-      return;
-    }
-    DownloadAttempt attempt = new DownloadAttempt(claim, deps);
+    Attempt attempt =
+        claim.task().type() == TaskType.UPLOAD
+            ? new UploadAttempt(claim, deps)
+            : new DownloadAttempt(claim, deps);
     running.put(attempt.taskId(), attempt);
     attempt
         .finished()
@@ -99,7 +96,7 @@ public class Transfers {
   /** Hands every running task back to the queue and waits (bounded) until each is recorded. */
   public void handBackAll(Duration timeout) {
     List<Future<Void>> all = new ArrayList<>();
-    for (DownloadAttempt a : running.values()) {
+    for (Attempt a : running.values()) {
       all.add(a.handBack());
     }
     if (all.isEmpty()) {

@@ -1,0 +1,345 @@
+package transfer.worker.transfer;
+
+import io.quarkus.logging.Log;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.RequestOptions;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeoutException;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskError;
+import transfer.ledger.Ledger;
+import transfer.ledger.Ledger.FailOutcome;
+import transfer.ledger.TaskRow;
+import transfer.worker.storage.FileStorage;
+
+/**
+ * What every attempt of a task does between its claim and its last ledger write, whatever the
+ * direction of the bytes: the lease (heartbeats carrying progress, self-fencing when it cannot be
+ * renewed), the stall watchdog, and the fenced bookkeeping of a failure, a hand-back or being
+ * superseded. Subclasses move the bytes and say what a checkpoint is.
+ *
+ * <p>Everything but the ledger calls runs on one Vert.x context, so the fields need no locks;
+ * ledger calls run on worker threads ({@link #blocking}). See DESIGN.md.
+ */
+abstract class Attempt {
+  protected final TaskRow task;
+  protected final long epoch;
+  protected final SessionConfig session;
+  protected final Deps deps;
+  protected final Promise<Void> finished = Promise.promise();
+
+  protected Context context;
+  protected HttpClientRequest request;
+
+  /** The transfer is over and its outcome is being committed: no heartbeat, stall or failure. */
+  protected boolean finishing;
+
+  /** The attempt has ended (or is writing its end); nothing more may be started. */
+  protected boolean done;
+
+  /** Bytes reported by the last progress event; -1 before the first one. */
+  protected long lastEventBytes = -1;
+
+  /** When the other side last moved bytes, or we last stopped waiting on our own storage. */
+  protected long lastActivityNanos;
+
+  private boolean heartbeatInFlight;
+  private long heartbeatTimer = -1;
+  private long watchdogTimer = -1;
+  private Instant lastRenewed;
+
+  /** What every attempt needs from the worker. */
+  record Deps(
+      Vertx vertx,
+      HttpClient client,
+      Ledger ledger,
+      FileStorage storage,
+      Path storageRoot,
+      Clock clock,
+      String workerId,
+      Duration leaseTtl,
+      Duration heartbeatInterval,
+      Duration checkpointInterval,
+      double selfFenceFraction) {}
+
+  protected Attempt(TaskRow.Claim claim, Deps deps) {
+    this.task = claim.task();
+    this.epoch = claim.epoch();
+    this.session = claim.session();
+    this.deps = deps;
+  }
+
+  String taskId() {
+    return task.id();
+  }
+
+  /** Completes when the attempt has ended and written (or been fenced from writing) its outcome. */
+  Future<Void> finished() {
+    return finished.future();
+  }
+
+  void start() {
+    context = deps.vertx().getOrCreateContext();
+    context.runOnContext(v -> begin());
+  }
+
+  // ------------------------------------------------------------ what a subclass provides
+
+  /** The HTTP method, for logs. */
+  protected abstract String method();
+
+  /** Starts moving bytes; called on the attempt's context once the lease timers run. */
+  protected abstract void run();
+
+  /** Bytes moved so far in this attempt, as progress reports them. */
+  protected abstract long transferred();
+
+  /** The size progress reports as expected, if known. */
+  protected abstract Long expectedBytes();
+
+  /** The checkpoint to record with this heartbeat, or null; called once per heartbeat. */
+  protected Ledger.Checkpoint takeCheckpoint() {
+    return null;
+  }
+
+  /** A heartbeat recorded {@code checkpoint} (non-null). */
+  protected void checkpointRecorded(Ledger.Checkpoint checkpoint) {}
+
+  /** A heartbeat carrying {@code checkpoint} (non-null) could not be written. */
+  protected void checkpointNotRecorded(Ledger.Checkpoint checkpoint) {}
+
+  /** The checkpoint handed to the next worker on a graceful stop, or null. */
+  protected Ledger.Checkpoint handBackCheckpoint() {
+    return null;
+  }
+
+  /** True while the quiet is our own doing (say, a full disk queue), not the other side's. */
+  protected boolean waitingOnOurselves() {
+    return false;
+  }
+
+  /** The error of a stall: nothing from the other side for {@code requestTimeout}. */
+  protected TaskError stallError() {
+    return Failures.ofConnection(new TimeoutException("stalled"), session.requestTimeout());
+  }
+
+  /** Runs on a worker thread right after the ledger recorded a failure of this attempt. */
+  protected void failureRecorded(FailOutcome outcome) {}
+
+  /** Stops every I/O of the attempt; subclasses close what they opened, then call this. */
+  protected void stopIo() {
+    cancelTimers();
+    if (request != null) {
+      request.reset();
+    }
+  }
+
+  /** Cancels the attempt's periodic timers; subclasses cancel theirs, then call this. */
+  protected void cancelTimers() {
+    if (watchdogTimer >= 0) {
+      deps.vertx().cancelTimer(watchdogTimer);
+    }
+    if (heartbeatTimer >= 0) {
+      deps.vertx().cancelTimer(heartbeatTimer);
+    }
+  }
+
+  // ------------------------------------------------------------ the lease
+
+  private void begin() {
+    lastRenewed = deps.clock().instant();
+    Log.infof(
+        "task %s: claimed by %s, epoch %d, attempt %d of %d, %s %s",
+        task.id(),
+        deps.workerId(),
+        epoch,
+        task.attempt(),
+        task.maxAttempts(),
+        method(),
+        redacted(task.url()));
+    heartbeatTimer =
+        deps.vertx().setPeriodic(deps.heartbeatInterval().toMillis(), id -> heartbeat());
+    lastActivityNanos = System.nanoTime();
+    long stallMillis = session.requestTimeout().toMillis();
+    watchdogTimer =
+        deps.vertx()
+            .setPeriodic(
+                Math.max(100, Math.min(1000, stallMillis / 4)), id -> watchdog(stallMillis));
+    run();
+  }
+
+  /** Graceful stop: abort the transfer and queue the task again for another worker, at once. */
+  Future<Void> handBack() {
+    context.runOnContext(
+        v -> {
+          if (done) {
+            return;
+          }
+          done = true;
+          stopIo();
+          Log.infof(
+              "task %s: handing back (epoch %d) after %d bytes; this worker is stopping",
+              task.id(), epoch, transferred());
+          Ledger.Checkpoint cp = handBackCheckpoint();
+          blocking(() -> deps.ledger().release(task.id(), epoch, cp))
+              .onComplete(ar -> finished.tryComplete());
+        });
+    return finished.future();
+  }
+
+  /** Renews the lease with the progress so far: at most one progress event per heartbeat. */
+  protected void heartbeat() {
+    if (done || finishing || heartbeatInFlight) {
+      return;
+    }
+    heartbeatInFlight = true;
+    long total = transferred();
+    boolean progress = total != lastEventBytes;
+    long since = lastEventBytes < 0 ? total : total - lastEventBytes;
+    Long expected = expectedBytes();
+    Ledger.Checkpoint cp = takeCheckpoint();
+    Ledger.Heartbeat hb = new Ledger.Heartbeat(total, cp, expected, progress, since);
+    blocking(() -> deps.ledger().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
+        .onComplete(
+            ar -> {
+              heartbeatInFlight = false;
+              if (ar.succeeded() && ar.result()) {
+                lastRenewed = deps.clock().instant();
+                if (progress) {
+                  lastEventBytes = total;
+                }
+                if (cp != null) {
+                  checkpointRecorded(cp);
+                }
+              } else if (ar.failed() && cp != null) {
+                checkpointNotRecorded(cp);
+              } else if (ar.succeeded()) {
+                if (!finishing) {
+                  fenced("the task was suspended, canceled or taken over by another worker");
+                }
+              } else {
+                Duration since0 = Duration.between(lastRenewed, deps.clock().instant());
+                long limit = (long) (deps.leaseTtl().toMillis() * deps.selfFenceFraction());
+                Log.warnf(
+                    "task %s: cannot renew lease (%s); last renewed %d ms ago",
+                    task.id(), ar.cause().getMessage(), since0.toMillis());
+                if (since0.toMillis() > limit && !finishing) {
+                  fenced(
+                      "could not renew the lease for " + since0.toMillis() + " ms (self-fencing)");
+                }
+              }
+            });
+  }
+
+  /** Another worker owns the task (or we could not prove we still do): stop without writing. */
+  protected void fenced(String why) {
+    if (done) {
+      return;
+    }
+    done = true;
+    stopIo();
+    // Whatever the attempt stored stays: the attempt that superseded us may be resuming from it.
+    Log.warnf("task %s: epoch %d stopped: %s; nothing more is written", task.id(), epoch, why);
+    finished.tryComplete();
+  }
+
+  protected void fail(TaskError error) {
+    fail(error, null);
+  }
+
+  /** Records the attempt as failed (retried after a backoff, or final) under the fence. */
+  protected void fail(TaskError error, Duration retryAfter) {
+    if (done || finishing) {
+      return;
+    }
+    done = true;
+    stopIo();
+    Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
+    blocking(
+            () -> {
+              FailOutcome outcome = deps.ledger().failAttempt(task.id(), epoch, error, backoff);
+              failureRecorded(outcome);
+              return outcome;
+            })
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                Log.errorf(
+                    "task %s: attempt %d failed (%s: %s) and the ledger could not record it (%s);"
+                        + " the lease will expire and the reaper retries it",
+                    task.id(),
+                    task.attempt(),
+                    error.code(),
+                    error.message(),
+                    ar.cause().getMessage());
+              } else if (ar.result() == FailOutcome.RETRY_SCHEDULED) {
+                Log.infof(
+                    "task %s: attempt %d failed (%s: %s); retrying in %d ms",
+                    task.id(), task.attempt(), error.code(), error.message(), backoff.toMillis());
+              } else if (ar.result() == FailOutcome.FAILED
+                  || ar.result() == FailOutcome.FAILED_RESUMABLE) {
+                Log.infof(
+                    "task %s: failed for good after attempt %d (%s: %s)",
+                    task.id(), task.attempt(), error.code(), error.message());
+              } else {
+                Log.warnf(
+                    "task %s: attempt %d failed (%s) but epoch %d was superseded; not recorded",
+                    task.id(), task.attempt(), error.code(), epoch);
+              }
+              finished.tryComplete();
+            });
+  }
+
+  /**
+   * A stalled exchange: nothing from the other side for {@code requestTimeout} while we wanted it.
+   */
+  private void watchdog(long stallMillis) {
+    if (done || finishing || waitingOnOurselves()) {
+      return;
+    }
+    long quietMillis = (System.nanoTime() - lastActivityNanos) / 1_000_000;
+    if (quietMillis >= stallMillis) {
+      fail(stallError());
+    }
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  /** Session headers first, the task's own on top (URLSession's httpAdditionalHeaders). */
+  protected RequestOptions withHeaders(RequestOptions o) {
+    for (Map.Entry<String, String> h : session.headers().entrySet()) {
+      o.putHeader(h.getKey(), h.getValue());
+    }
+    if (task.request().headers() != null) {
+      for (Map.Entry<String, String> h : task.request().headers().entrySet()) {
+        o.putHeader(h.getKey(), h.getValue());
+      }
+    }
+    return o;
+  }
+
+  protected static TaskError storageError(Throwable e) {
+    return TaskError.of(ErrorCodes.STORAGE_FAILED, "storage: " + e.getMessage(), true);
+  }
+
+  protected <T> Future<T> blocking(Callable<T> work) {
+    return deps.vertx().executeBlocking(work, false);
+  }
+
+  /** The URL without its query, which may carry credentials, for logs. */
+  static String redacted(String url) {
+    int q = url.indexOf('?');
+    return q < 0 ? url : url.substring(0, q) + "?…";
+  }
+}

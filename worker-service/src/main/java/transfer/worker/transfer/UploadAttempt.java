@@ -1,0 +1,392 @@
+package transfer.worker.transfer;
+
+import io.quarkus.logging.Log;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.file.AsyncFile;
+import io.vertx.core.file.OpenOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Locale;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.TaskError;
+import transfer.ledger.TaskRow;
+
+/**
+ * One attempt of one upload: the stored source streams from its file into the request body with
+ * back-pressure, and the target's answer decides the outcome. Every attempt sends from byte 0 (no
+ * resumable-upload protocol is assumed); there is no checkpoint. SHA-256 of the bytes sent is
+ * compared with the digest recorded for the source before the body's last buffer leaves, so a
+ * source that changed in storage is never delivered whole. See DESIGN.md, "Uploads".
+ */
+final class UploadAttempt extends Attempt {
+  /**
+   * Bytes read from the source per buffer; also the most that is held back for the digest check.
+   */
+  private static final int READ_BUFFER = 64 * 1024;
+
+  private final MessageDigest sha256;
+  private final HttpMethod method;
+
+  private AsyncFile file;
+  private long size;
+  private long read;
+  private long sent;
+
+  /** The last buffer read, written only once the next one (or the digest check) has passed. */
+  private Buffer heldBack;
+
+  private boolean bodySent;
+  private int answeredStatus;
+  private boolean answerEnded;
+
+  UploadAttempt(TaskRow.Claim claim, Deps deps) {
+    super(claim, deps);
+    this.method = methodOf(task.request().method());
+    try {
+      this.sha256 = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  protected String method() {
+    return method.name();
+  }
+
+  @Override
+  protected long transferred() {
+    return sent;
+  }
+
+  @Override
+  protected Long expectedBytes() {
+    return task.sourceSize();
+  }
+
+  @Override
+  protected TaskError stallError() {
+    return TaskError.of(
+        ErrorCodes.STALLED,
+        "the target took no byte and sent no answer for "
+            + session.requestTimeout().toSeconds()
+            + " s (requestTimeout)",
+        true);
+  }
+
+  @Override
+  protected void run() {
+    blocking(() -> checkedSource(task.sourceLocation(), task.sourceSize(), deps.storageRoot()))
+        .onSuccess(this::open)
+        .onFailure(this::sourceFailed);
+  }
+
+  private void sourceFailed(Throwable e) {
+    if (e instanceof SourceMissing missing) {
+      fail(TaskError.of(ErrorCodes.SOURCE_MISSING, missing.getMessage(), false));
+    } else if (e instanceof NoSuchFileException) {
+      fail(
+          TaskError.of(
+              ErrorCodes.SOURCE_MISSING,
+              "the stored source " + e.getMessage() + " is gone",
+              false));
+    } else {
+      fail(storageError(e));
+    }
+  }
+
+  private void open(Path source) {
+    if (done) {
+      return;
+    }
+    size = task.sourceSize();
+    deps.vertx()
+        .fileSystem()
+        .open(source.toString(), new OpenOptions().setRead(true).setWrite(false).setCreate(false))
+        .onFailure(this::sourceFailed)
+        .onSuccess(
+            f -> {
+              file = f;
+              if (done) {
+                f.close();
+                return;
+              }
+              // Reading starts once the request is there to take the bytes.
+              file.pause();
+              file.setReadBufferSize(READ_BUFFER);
+              // Never more than Content-Length: a longer file fails the digest check instead.
+              file.setReadLength(size);
+              send();
+            });
+  }
+
+  private void send() {
+    lastActivityNanos = System.nanoTime();
+    RequestOptions o =
+        withHeaders(
+                new RequestOptions()
+                    .setMethod(method)
+                    .setAbsoluteURI(task.url())
+                    // A redirect would need the body again, to a URL nobody vetted: not followed.
+                    .setFollowRedirects(false))
+            // No idle timeout: Vert.x's would count only the answer; the watchdog covers both ways.
+            .putHeader(HttpHeaders.CONTENT_LENGTH, String.valueOf(size))
+            .putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");
+    if (o.getHeaders().get(HttpHeaders.CONTENT_TYPE) == null) {
+      o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
+    }
+    deps.client()
+        .request(o)
+        .onSuccess(this::stream)
+        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+  }
+
+  private void stream(HttpClientRequest req) {
+    request = req;
+    if (done) {
+      req.reset();
+      return;
+    }
+    lastActivityNanos = System.nanoTime();
+    req.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    req.response()
+        .onSuccess(this::onAnswer)
+        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    heartbeat(); // the first progress event: nothing sent yet, and the size to come
+    file.exceptionHandler(e -> fail(storageError(e)));
+    file.handler(this::onRead);
+    file.endHandler(v -> onSourceEnd());
+    file.resume();
+  }
+
+  private void onRead(Buffer buf) {
+    if (done) {
+      return;
+    }
+    read += buf.length();
+    sha256.update(buf.getByteBuf().nioBuffer());
+    Buffer previous = heldBack;
+    heldBack = buf;
+    if (previous != null) {
+      write(previous);
+    }
+  }
+
+  private void write(Buffer buf) {
+    int len = buf.length();
+    request
+        .write(buf)
+        .onSuccess(
+            v -> {
+              // Counted once in the connection, not when queued: progress is what the target got.
+              sent += len;
+              lastActivityNanos = System.nanoTime();
+            })
+        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    if (request.writeQueueFull()) {
+      file.pause();
+      request.drainHandler(v -> file.resume());
+    }
+  }
+
+  /** The whole source is read: the digest decides whether its last buffer (and the end) go out. */
+  private void onSourceEnd() {
+    if (done) {
+      return;
+    }
+    if (read != size) {
+      fail(
+          TaskError.of(
+              ErrorCodes.SOURCE_MISSING,
+              "the stored source ended after " + read + " of its " + size + " bytes",
+              false));
+      return;
+    }
+    String digest = HexFormat.of().formatHex(sha256.digest());
+    String expected = task.sourceSha256();
+    if (expected != null && !expected.equalsIgnoreCase(digest)) {
+      fail(
+          TaskError.of(
+              ErrorCodes.SOURCE_MISSING,
+              "the stored source changed: SHA-256 of its "
+                  + size
+                  + " bytes is now "
+                  + digest
+                  + ", it was "
+                  + expected.toLowerCase(Locale.ROOT)
+                  + " when the upload was submitted; the body was not completed",
+              false));
+      return;
+    }
+    if (heldBack != null) {
+      write(heldBack);
+      heldBack = null;
+    }
+    request
+        .end()
+        .onSuccess(
+            v -> {
+              bodySent = true;
+              lastActivityNanos = System.nanoTime();
+              maybeComplete();
+            })
+        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+  }
+
+  private void onAnswer(HttpClientResponse resp) {
+    lastActivityNanos = System.nanoTime();
+    if (done) {
+      return;
+    }
+    int status = resp.statusCode();
+    if (status < 200 || status >= 300) {
+      fail(
+          statusError(status),
+          Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), deps.clock()));
+      return;
+    }
+    answeredStatus = status;
+    // The answer's body is read (and dropped) so the connection can serve the next request.
+    resp.handler(b -> lastActivityNanos = System.nanoTime());
+    resp.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    resp.endHandler(
+        v -> {
+          answerEnded = true;
+          maybeComplete();
+        });
+  }
+
+  /**
+   * Completes once both sides are done: every byte is in the connection and the target answered
+   * 2xx. A target that answers early and then drops the connection fails the write instead.
+   */
+  private void maybeComplete() {
+    if (done || finishing || !bodySent || !answerEnded) {
+      return;
+    }
+    finishing = true;
+    cancelTimers();
+    file.close();
+    long bytes = sent;
+    int status = answeredStatus;
+    long sinceLastEvent = lastEventBytes < 0 ? bytes : bytes - lastEventBytes;
+    blocking(() -> deps.ledger().completeUpload(task.id(), epoch, bytes, status, sinceLastEvent))
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                // The target has the bytes but the ledger does not know: the attempt is retried.
+                finishing = false;
+                fail(storageError(ar.cause()));
+                return;
+              }
+              done = true;
+              if (ar.result()) {
+                Log.infof(
+                    "task %s: uploaded %d bytes, the target answered %d (epoch %d)",
+                    task.id(), bytes, status, epoch);
+              } else {
+                Log.warnf(
+                    "task %s: the target took the body (%d) but epoch %d was superseded; not"
+                        + " recorded",
+                    task.id(), status, epoch);
+              }
+              finished.tryComplete();
+            });
+  }
+
+  @Override
+  protected void stopIo() {
+    super.stopIo();
+    if (file != null) {
+      file.close();
+    }
+  }
+
+  // ------------------------------------------------------------ pure rules (unit-tested)
+
+  /** The task's method: PUT unless it says POST (the api-service accepts only these two). */
+  static HttpMethod methodOf(String method) {
+    return method != null && method.trim().equalsIgnoreCase("POST")
+        ? HttpMethod.POST
+        : HttpMethod.PUT;
+  }
+
+  /**
+   * What a non-2xx answer to an upload means. As for downloads, except that a redirect is final:
+   * following it would send the body again to a URL the client never named.
+   */
+  static TaskError statusError(int status) {
+    if (status >= 300 && status < 400) {
+      return new TaskError(
+          ErrorCodes.HTTP_STATUS,
+          "the target answered " + status + "; uploads do not follow redirects",
+          status,
+          false);
+    }
+    TaskError e = Failures.ofStatus(status);
+    return new TaskError(
+        e.code(), "the target answered HTTP " + status, e.httpStatus(), e.retryable());
+  }
+
+  /**
+   * The stored source of an upload, checked: a {@code file:} URI whose real path is under the
+   * storage root (no link leads out of it) and a regular file of exactly {@code size} bytes.
+   *
+   * @throws SourceMissing when it is not (final: another attempt would find the same)
+   * @throws IOException when storage could not be read (retried)
+   */
+  static Path checkedSource(String location, Long size, Path root) throws IOException {
+    if (location == null || size == null) {
+      throw new SourceMissing("the task records no stored source");
+    }
+    Path path;
+    try {
+      URI uri = new URI(location);
+      if (!"file".equalsIgnoreCase(uri.getScheme())) {
+        throw new SourceMissing("the source location " + location + " is not a file: URI");
+      }
+      path = Path.of(uri).normalize();
+    } catch (URISyntaxException | IllegalArgumentException e) {
+      throw new SourceMissing("the source location " + location + " is not a file: URI");
+    }
+    Path rootPath = root.toAbsolutePath().normalize();
+    if (!path.startsWith(rootPath)) {
+      throw new SourceMissing("the source " + path + " is outside the storage root");
+    }
+    if (!Files.exists(path)) {
+      throw new SourceMissing("the stored source " + path + " is gone");
+    }
+    Path real = path.toRealPath();
+    if (!real.startsWith(rootPath.toRealPath())) {
+      throw new SourceMissing("the source " + path + " leads outside the storage root");
+    }
+    if (!Files.isRegularFile(real)) {
+      throw new SourceMissing("the source " + path + " is not a regular file");
+    }
+    long actual = Files.size(real);
+    if (actual != size) {
+      throw new SourceMissing(
+          "the stored source " + path + " has " + actual + " bytes, it had " + size);
+    }
+    return real;
+  }
+
+  /** The source cannot be sent, now or later. */
+  static final class SourceMissing extends IOException {
+    SourceMissing(String message) {
+      super(message);
+    }
+  }
+}
