@@ -11,30 +11,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
 
 /**
  * The download path end to end: the api-service and two workers as separate JVMs (heap capped at
  * 128 MiB), a real Kafka broker, a real PostgreSQL and the scriptable origin over loopback.
  */
-class DownloadClusterIT {
-  private static ClusterFixture cluster;
-  private static Origin origin;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ClusterFixture.get();
-    origin = Origin.start();
-  }
-
-  @AfterAll
-  static void stopOrigin() {
-    origin.close();
-  }
+class DownloadClusterIT extends ClusterTest {
 
   @Test
   void downloads256MiBWithTheRightDigestAndExactlyOneCompletionEvent() throws Exception {
@@ -42,7 +26,7 @@ class DownloadClusterIT {
     String sid = newSession("{}");
     String tid = submit(sid, origin.url("/bytes/" + size + "?seed=7"), "{\"job\":\"big\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(3));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(3));
     String expected = Origin.sha256Hex(size, 7);
     assertThat(task.get("state").asText()).isEqualTo("completed");
     assertThat(task.get("sha256").asText()).isEqualTo(expected);
@@ -99,7 +83,7 @@ class DownloadClusterIT {
     String sid = newSession("{}");
     String tid = submit(sid, origin.url("/bytes/1000?seed=1&status=404"), null);
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).isEqualTo("failed");
     assertThat(task.get("error").get("code").asText()).isEqualTo("http_status");
     assertThat(task.get("error").get("httpStatus").asInt()).isEqualTo(404);
@@ -157,7 +141,7 @@ class DownloadClusterIT {
     String sid = newSession("{}");
     String tid = submit(sid, origin.url("/bytes/" + size + "?seed=11"), null);
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(5));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(5));
     assertThat(task.get("state").asText()).as("task %s", task).isEqualTo("completed");
     assertThat(task.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 11));
     assertThat(cluster.workers).allMatch(ServiceProcess::isAlive);
@@ -187,31 +171,6 @@ class DownloadClusterIT {
     assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
     assertThat(a.body().get("state").asText()).isEqualTo("queued");
     return a.body().get("id").asText();
-  }
-
-  private static JsonNode awaitFinal(String sid, String tid, Duration timeout) {
-    JsonNode[] last = new JsonNode[1];
-    await()
-        .atMost(timeout)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              last[0] = cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null).body();
-              String state = last[0].get("state").asText();
-              return state.equals("completed")
-                  || state.equals("failed")
-                  || state.equals("canceled");
-            });
-    return last[0];
-  }
-
-  private static List<JsonNode> eventsUntilCompleted(String sid) {
-    return EventLog.readSession(
-        cluster.infra.kafkaBootstrap(),
-        "transfer-events",
-        sid,
-        got -> got.stream().anyMatch(e -> e.get("type").asText().equals("transfer.task.completed")),
-        Duration.ofSeconds(30));
   }
 
   /** Events of one type as they are on the topic: no faults here, so no redelivery either. */

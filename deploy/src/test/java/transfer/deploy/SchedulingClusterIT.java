@@ -14,8 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
 
@@ -23,22 +21,8 @@ import transfer.testkit.Origin;
  * When tasks start, on the whole cluster: priority within {@code maxConcurrentTransfers}, {@code
  * earliestBeginAt}, and {@code maxConnectionsPerHost} counted over both workers.
  */
-class SchedulingClusterIT {
+class SchedulingClusterIT extends ClusterTest {
   private static final Duration FINISH = Duration.ofSeconds(60);
-
-  private static ClusterFixture cluster;
-  private static Origin origin;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ClusterFixture.get();
-    origin = Origin.start();
-  }
-
-  @AfterAll
-  static void stopOrigin() {
-    origin.close();
-  }
 
   @Test
   void aHigherPriorityTaskStartsAndFinishesFirstWhenTheSessionIsFull() throws Exception {

@@ -14,8 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
 
@@ -23,24 +21,10 @@ import transfer.testkit.Origin;
  * A session's life on the whole cluster: invalidation (cancel everything, or let the tasks finish),
  * the one {@code transfer.session.drained} after its last task, and the paged task list.
  */
-class SessionLifecycleClusterIT {
+class SessionLifecycleClusterIT extends ClusterTest {
   private static final Duration FINISH = Duration.ofSeconds(60);
   private static final String DRAINED = "transfer.session.drained";
   private static final String COMPLETED = "transfer.task.completed";
-
-  private static ClusterFixture cluster;
-  private static Origin origin;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ClusterFixture.get();
-    origin = Origin.start();
-  }
-
-  @AfterAll
-  static void stopOrigin() {
-    origin.close();
-  }
 
   @Test
   void deletingASessionCancelsItsQueuedAndRunningTasksThenDrainsIt() throws Exception {

@@ -13,8 +13,6 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
 
@@ -25,24 +23,10 @@ import transfer.testkit.Origin;
  * is still running when the test acts; the workers checkpoint every second (see {@link
  * ClusterFixture}).
  */
-class TaskControlClusterIT {
+class TaskControlClusterIT extends ClusterTest {
   private static final long SIZE = 2L << 20;
   private static final long RATE = 256L << 10; // 8 s for the whole body
   private static final Duration FINISH = Duration.ofSeconds(60);
-
-  private static ClusterFixture cluster;
-  private static Origin origin;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ClusterFixture.get();
-    origin = Origin.start();
-  }
-
-  @AfterAll
-  static void stopOrigin() {
-    origin.close();
-  }
 
   @Test
   void aCanceledDownloadsResumeDataContinuesFromTheStoredBytesInANewTask() throws Exception {

@@ -20,8 +20,6 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
 import transfer.testkit.TestInfra;
@@ -32,21 +30,8 @@ import transfer.testkit.TestInfra;
  * relaunched service would be) reconstructs, for every task, the same final state as the API
  * answers.
  */
-class TopicClientClusterIT {
+class TopicClientClusterIT extends ClusterTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static ClusterFixture cluster;
-  private static Origin origin;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ClusterFixture.get();
-    origin = Origin.start();
-  }
-
-  @AfterAll
-  static void stopOrigin() {
-    origin.close();
-  }
 
   /** What the client knows of one task, from events alone. */
   record Known(String state, String errorCode, String sha256, String location, Long size) {}

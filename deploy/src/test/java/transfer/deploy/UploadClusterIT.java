@@ -18,10 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
 
 /**
@@ -30,25 +27,11 @@ import transfer.testkit.Origin;
  * only what the task says. Same cluster as {@link DownloadClusterIT} (two worker JVMs with 128 MiB
  * of heap, real Kafka and PostgreSQL).
  */
-class UploadClusterIT {
+class UploadClusterIT extends ClusterTest {
   private static final String FAST_RETRY =
       "\"retry\":{\"maxAttempts\":5,\"initialBackoff\":\"PT0.2S\",\"maxBackoff\":\"PT0.5S\"}";
 
   private static final Map<String, String> SESSION_OF = new ConcurrentHashMap<>();
-
-  private static ClusterFixture cluster;
-  private static Origin origin;
-
-  @BeforeAll
-  static void start() throws Exception {
-    cluster = ClusterFixture.get();
-    origin = Origin.start();
-  }
-
-  @AfterAll
-  static void stopOrigin() {
-    origin.close();
-  }
 
   @Test
   void aDownloadedBodyIsPutToTheTargetWhichReceivesExactlyThoseBytes() throws Exception {
@@ -59,7 +42,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID() + "?rate=" + (24 << 20);
     String tid = submitUpload(sid, origin.url(path), "PUT", "{\"task\":\"" + source + "\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(2));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(2));
     String expected = Origin.sha256Hex(size, 31);
     assertThat(task.get("state").asText()).as("task %s", task).isEqualTo("completed");
     assertThat(task.get("type").asText()).isEqualTo("upload");
@@ -109,7 +92,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID() + "?status=503&retryAfter=2&faultTimes=2";
     String tid = submitUpload(sid, origin.url(path), "POST", "{\"task\":\"" + source + "\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).as("task %s", task).isEqualTo("completed");
     assertThat(task.get("attempt").asInt()).isEqualTo(3);
     assertThat(task.get("error").isNull()).isTrue();
@@ -141,7 +124,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID() + "?cutAfter=1000000&faultTimes=1";
     String tid = submitUpload(sid, origin.url(path), "PUT", "{\"task\":\"" + source + "\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).as("task %s", task).isEqualTo("completed");
     assertThat(task.get("attempt").asInt()).isEqualTo(2);
     assertThat(task.get("bytesTransferred").asLong()).isEqualTo(size);
@@ -164,7 +147,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID() + "?stallAfter=1000000&faultTimes=1";
     String tid = submitUpload(sid, origin.url(path), "PUT", "{\"task\":\"" + source + "\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).as("task %s", task).isEqualTo("completed");
     assertThat(task.get("attempt").asInt()).isEqualTo(2);
 
@@ -182,7 +165,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID() + "?status=404";
     String tid = submitUpload(sid, origin.url(path), "PUT", "{\"task\":\"" + source + "\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).isEqualTo("failed");
     assertThat(task.get("error").get("code").asText()).isEqualTo("http_status");
     assertThat(task.get("error").get("httpStatus").asInt()).isEqualTo(404);
@@ -211,7 +194,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID();
     String tid = submitUpload(sid, origin.url(path), "PUT", "{\"task\":\"" + source + "\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).isEqualTo("failed");
     assertThat(task.get("error").get("code").asText()).isEqualTo("source_missing");
     assertThat(task.get("error").get("message").asText()).contains("changed");
@@ -236,7 +219,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID();
     String tid = submitUpload(sid, origin.url(path), "PUT", "{\"task\":\"" + source + "\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).isEqualTo("failed");
     assertThat(task.get("error").get("code").asText()).isEqualTo("source_missing");
     assertThat(task.get("error").get("retryable").asBoolean()).isFalse();
@@ -261,7 +244,7 @@ class UploadClusterIT {
             .get("id")
             .asText();
     String failed = submitDownload(sid, origin.url("/bytes/1000?seed=1&status=404"));
-    assertThat(awaitFinal(sid, failed, Duration.ofMinutes(1)).get("state").asText())
+    assertThat(cluster.awaitFinal(sid, failed, Duration.ofMinutes(1)).get("state").asText())
         .isEqualTo("failed");
 
     for (String source : List.of(waiting, failed, UUID.randomUUID().toString())) {
@@ -314,7 +297,7 @@ class UploadClusterIT {
     String path = "/up/" + UUID.randomUUID();
     String tid = submitUpload(sid, origin.url(path), "POST", "{\"object\":\"report.bin\"}");
 
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).as("task %s", task).isEqualTo("completed");
     List<Origin.RequestRecord> received = requestsTo(path);
     assertThat(received).hasSize(1);
@@ -329,7 +312,7 @@ class UploadClusterIT {
   private static String downloaded(long size, long seed) throws Exception {
     String sid = newSession("{}");
     String tid = submitDownload(sid, origin.url("/bytes/" + size + "?seed=" + seed));
-    JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(1));
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).as("source download %s", task).isEqualTo("completed");
     SESSION_OF.put(tid, sid);
     return tid;
@@ -380,22 +363,6 @@ class UploadClusterIT {
     return a.body().get("id").asText();
   }
 
-  private static JsonNode awaitFinal(String sid, String tid, Duration timeout) {
-    JsonNode[] last = new JsonNode[1];
-    await()
-        .atMost(timeout)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              last[0] = cluster.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null).body();
-              String state = last[0].get("state").asText();
-              return state.equals("completed")
-                  || state.equals("failed")
-                  || state.equals("canceled");
-            });
-    return last[0];
-  }
-
   /** The requests the origin got for this path and query, in arrival order. */
   private static List<Origin.RequestRecord> requestsTo(String pathAndQuery) {
     URI uri = URI.create(pathAndQuery);
@@ -403,15 +370,6 @@ class UploadClusterIT {
         .filter(r -> r.path().equals(uri.getPath()))
         .filter(r -> uri.getQuery() == null || uri.getQuery().equals(r.query()))
         .toList();
-  }
-
-  private static List<JsonNode> eventsUntilCompleted(String sid) {
-    return EventLog.readSession(
-        cluster.infra.kafkaBootstrap(),
-        "transfer-events",
-        sid,
-        got -> got.stream().anyMatch(e -> e.get("type").asText().equals("transfer.task.completed")),
-        Duration.ofSeconds(30));
   }
 
   /** Events of one type as they are on the topic: no faults here, so no redelivery either. */

@@ -690,15 +690,8 @@ public final class Ledger {
             return false;
           }
           if (hb.progressEvent()) {
-            ObjectNode data = json.createObjectNode();
-            data.put("bytesTransferred", hb.bytesSinceLastEvent());
-            data.put("totalBytesTransferred", hb.bytesTransferred());
-            if (hb.bytesExpected() != null) {
-              data.put("totalBytesExpected", hb.bytesExpected());
-            } else {
-              data.putNull("totalBytesExpected");
-            }
-            appendTaskEvent(c, row.get(), EventTypes.PROGRESS, UUID.randomUUID().toString(), data);
+            appendProgress(
+                c, row.get(), hb.bytesSinceLastEvent(), hb.bytesTransferred(), hb.bytesExpected());
           }
           return true;
         });
@@ -741,12 +734,7 @@ public final class Ledger {
           if (row.isEmpty()) {
             return false;
           }
-          ObjectNode progress = json.createObjectNode();
-          progress.put("bytesTransferred", bytesSinceLastEvent);
-          progress.put("totalBytesTransferred", size);
-          progress.put("totalBytesExpected", size);
-          appendTaskEvent(
-              c, row.get(), EventTypes.PROGRESS, UUID.randomUUID().toString(), progress);
+          appendProgress(c, row.get(), bytesSinceLastEvent, size, size);
           ObjectNode downloaded = json.createObjectNode();
           downloaded.put("location", location);
           downloaded.put("size", size);
@@ -785,12 +773,7 @@ public final class Ledger {
           if (row.isEmpty()) {
             return false;
           }
-          ObjectNode progress = json.createObjectNode();
-          progress.put("bytesTransferred", bytesSinceLastEvent);
-          progress.put("totalBytesTransferred", bytesSent);
-          progress.put("totalBytesExpected", bytesSent);
-          appendTaskEvent(
-              c, row.get(), EventTypes.PROGRESS, UUID.randomUUID().toString(), progress);
+          appendProgress(c, row.get(), bytesSinceLastEvent, bytesSent, bytesSent);
           appendCompleted(c, row.get(), httpStatus);
           ringSession(c, row.get().tenantId(), row.get().sessionId());
           return true;
@@ -1599,6 +1582,25 @@ public final class Ledger {
         return true;
       }
     }
+  }
+
+  /**
+   * A progress event (URLSession's didWriteData / didSendBodyData): bytes since the previous one,
+   * the total so far and the total expected (null when unknown). Progress ids are random: each is a
+   * new fact, and a redelivered copy still carries the id it was stored with.
+   */
+  private void appendProgress(
+      Connection c, TaskRow task, long sinceLastEvent, long total, Long expected)
+      throws SQLException {
+    ObjectNode data = json.createObjectNode();
+    data.put("bytesTransferred", sinceLastEvent);
+    data.put("totalBytesTransferred", total);
+    if (expected != null) {
+      data.put("totalBytesExpected", expected);
+    } else {
+      data.putNull("totalBytesExpected");
+    }
+    appendTaskEvent(c, task, EventTypes.PROGRESS, UUID.randomUUID().toString(), data);
   }
 
   /** Adds a task's event: {@code taskId}, {@code type}, {@code metadata} join {@code data}. */
