@@ -20,7 +20,11 @@ import java.util.Map;
 public final class ApiClient {
   private final int port;
   private final String key;
-  private final HttpClient http = HttpClient.newHttpClient();
+  // HTTP/1.1 with keep-alive, as most services call the API. The JDK client's default, HTTP/2 by
+  // cleartext upgrade, once failed mid-soak with a framing error on a 1.7 MB replay page
+  // ("Frame type(58) … exceeds MAX_FRAME_SIZE") that could not be reproduced in isolation.
+  private final HttpClient http =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final ObjectMapper json = new ObjectMapper();
 
   public ApiClient(int port, String key) {

@@ -283,9 +283,13 @@ class ClusterSoak {
     return w;
   }
 
+  /** One client (and connection pool) per API port for the whole soak. */
+  private final Map<Integer, ApiClient> clients = new java.util.concurrent.ConcurrentHashMap<>();
+
   /** A call that must succeed; the soak's figures are meaningless after a failed one. */
   private JsonNode call(String method, int port, String path, String body) throws Exception {
-    ApiClient.Answer a = new ApiClient(port, KEY).call(method, path, body);
+    ApiClient.Answer a =
+        clients.computeIfAbsent(port, p -> new ApiClient(p, KEY)).call(method, path, body);
     if (a.status() >= 300) {
       throw new IllegalStateException(
           method + " " + path + " answered " + a.status() + ": " + a.body());
