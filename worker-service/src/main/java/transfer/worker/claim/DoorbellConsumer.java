@@ -33,10 +33,12 @@ import transfer.worker.WorkerConfig;
 import transfer.worker.transfer.Transfers;
 
 /**
- * Consumes doorbells and claims tasks. The offset is committed right after the claim, never after
- * the transfer, so a transfer may take hours without the consumer being evicted; a lost claim is
- * the reaper's business. When every slot is busy, the consumer seeks back to the first unhandled
- * doorbell and pauses its partitions, still polling so it stays in the group.
+ * Consumes doorbells and claims tasks: each doorbell lets the worker claim the best task it may
+ * start now ({@code Ledger.claimNext}: priority order within the sessions' limits), not necessarily
+ * the one it names. The offset is committed right after the claim, never after the transfer, so a
+ * transfer may take hours without the consumer being evicted; a lost claim is the reaper's
+ * business. When every slot is busy, the consumer seeks back to the first unhandled doorbell and
+ * pauses its partitions, still polling so it stays in the group.
  */
 @Singleton
 public class DoorbellConsumer {
@@ -195,7 +197,10 @@ public class DoorbellConsumer {
     }
     Optional<TaskRow.Claim> claim = ledger.claimNext(workerId, config.worker().leaseTtl());
     if (claim.isEmpty()) {
-      Log.debugf("task %s: doorbell without a queued task (duplicate or stale)", bell.taskId());
+      Log.debugf(
+          "doorbell of task %s: nothing claimable (taken already, or its session or host is at"
+              + " its limit; it is rung for again when a slot frees up)",
+          bell.taskId());
     }
     return claim;
   }
