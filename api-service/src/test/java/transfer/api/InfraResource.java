@@ -3,11 +3,13 @@ package transfer.api;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.nio.file.Files;
 import java.util.Map;
+import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
 
 /** Points the api-service at this test JVM's one Kafka broker and one PostgreSQL. */
 public class InfraResource implements QuarkusTestResourceLifecycleManager {
   public static final String KEY = "api-it-key";
+  private java.nio.file.Path storage;
 
   @Override
   public Map<String, String> start() {
@@ -19,7 +21,8 @@ public class InfraResource implements QuarkusTestResourceLifecycleManager {
           "quarkus.datasource.password", infra.dbPassword(),
           "kafka.bootstrap.servers", infra.kafkaBootstrap(),
           "transfer.api.bootstrap-key", KEY,
-          "transfer.storage.root", Files.createTempDirectory("api-it-objects").toString());
+          "transfer.storage.root",
+              (storage = Files.createTempDirectory("api-it-objects")).toString());
     } catch (java.io.IOException e) {
       throw new IllegalStateException(e);
     }
@@ -27,6 +30,9 @@ public class InfraResource implements QuarkusTestResourceLifecycleManager {
 
   @Override
   public void stop() {
-    // TestInfra stops with the JVM; other test classes reuse it.
+    // TestInfra stops with the JVM; other test classes reuse it. The stored objects go now.
+    if (storage != null) {
+      TestFiles.deleteTree(storage);
+    }
   }
 }

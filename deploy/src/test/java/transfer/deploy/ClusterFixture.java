@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
 import transfer.testkit.EventLog;
+import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
 
 /**
@@ -110,6 +111,13 @@ final class ClusterFixture {
       w.stop(Duration.ofSeconds(20));
     }
     api.stop(Duration.ofSeconds(20));
+    // The logs stay (they are the evidence when a test failed); the stored bytes, hundreds of
+    // MiB per run, need not.
+    try {
+      TestFiles.deleteTree(storageRoot);
+    } catch (RuntimeException e) {
+      // best effort at exit
+    }
   }
 
   // ------------------------------------------------------------------ API

@@ -60,6 +60,7 @@ import transfer.deploy.ApiClient.Content;
 import transfer.deploy.ServiceProcess;
 import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
+import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
 
 /**
@@ -345,9 +346,9 @@ final class ChaosCluster {
     proxy.close();
     origin.close();
     // The logs stay (they are the evidence when a test failed); the downloaded bytes need not.
-    try (Stream<Path> all = Files.walk(storageRoot)) {
-      all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException | RuntimeException e) {
+    try {
+      TestFiles.deleteTree(storageRoot);
+    } catch (RuntimeException e) {
       // best effort at exit
     }
   }

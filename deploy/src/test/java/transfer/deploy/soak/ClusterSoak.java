@@ -19,6 +19,7 @@ import transfer.deploy.ApiClient;
 import transfer.deploy.ServiceProcess;
 import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
+import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
 
 /**
@@ -210,7 +211,7 @@ class ClusterSoak {
         w.stop(Duration.ofSeconds(20));
       }
       api.stop(Duration.ofSeconds(20));
-      deleteTree(dir.resolve("objects"));
+      TestFiles.deleteTree(dir.resolve("objects"));
     }
   }
 
@@ -295,17 +296,6 @@ class ClusterSoak {
           method + " " + path + " answered " + a.status() + ": " + a.body());
     }
     return a.body();
-  }
-
-  private static void deleteTree(Path p) throws java.io.IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (var all = Files.walk(p)) {
-      for (Path q : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(q);
-      }
-    }
   }
 
   private static int freePort() throws Exception {
