@@ -34,12 +34,18 @@ class LedgerIT {
 
   @BeforeAll
   static void migrate() {
+    ds = migratedDataSource();
+  }
+
+  /** This test JVM's PostgreSQL with the ledger's migrations applied. */
+  static PGSimpleDataSource migratedDataSource() {
     TestInfra infra = TestInfra.shared();
-    ds = new PGSimpleDataSource();
-    ds.setUrl(infra.jdbcUrl());
-    ds.setUser(infra.dbUser());
-    ds.setPassword(infra.dbPassword());
-    Flyway.configure().dataSource(ds).load().migrate();
+    PGSimpleDataSource source = new PGSimpleDataSource();
+    source.setUrl(infra.jdbcUrl());
+    source.setUser(infra.dbUser());
+    source.setPassword(infra.dbPassword());
+    Flyway.configure().dataSource(source).load().migrate();
+    return source;
   }
 
   @BeforeEach

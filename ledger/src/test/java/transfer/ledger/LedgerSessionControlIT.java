@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -25,7 +24,6 @@ import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.UploadSource;
-import transfer.testkit.TestInfra;
 
 /**
  * The URLSession-parity statements against a real PostgreSQL: scheduling (priority, discretionary,
@@ -43,12 +41,7 @@ class LedgerSessionControlIT {
 
   @BeforeAll
   static void migrate() {
-    TestInfra infra = TestInfra.shared();
-    ds = new PGSimpleDataSource();
-    ds.setUrl(infra.jdbcUrl());
-    ds.setUser(infra.dbUser());
-    ds.setPassword(infra.dbPassword());
-    Flyway.configure().dataSource(ds).load().migrate();
+    ds = LedgerIT.migratedDataSource();
   }
 
   @BeforeEach
