@@ -180,29 +180,42 @@ public final class Ledger {
    */
   public Optional<SessionRow> invalidateSession(
       String tenantId, String sessionId, boolean finishTasks) {
-    return tx(
-        "invalidate session " + sessionId,
-        c -> {
-          Timestamp now = now();
-          // FOR UPDATE waits for submits in flight (they hold the row FOR KEY SHARE): their
-          // tasks are visible to the cancel below, and later submits see the new state.
-          Optional<SessionRow> before = sessionById(c, tenantId, sessionId, " for update");
-          if (before.isEmpty()) {
-            return Optional.<SessionRow>empty();
-          }
-          // An invalidated session stays invalidated; only a PUT makes it active again.
-          boolean already = !"active".equals(before.get().state());
-          if (!(finishTasks && "invalidated".equals(before.get().state()))) {
-            execute(
-                c,
-                "update sessions set state = ?, updated_at = ? where tenant_id = ? and id = ?",
-                finishTasks ? "finishing" : "invalidated",
-                now,
-                tenantId,
-                sessionId);
-          }
-          boolean drainedByCancel = false;
-          if (!finishTasks) {
+    // Two transactions, so that locks are always taken task first, session second, as a
+    // completion takes them: the first closes the session, the second cancels its open tasks.
+    Optional<Boolean> wasOpen =
+        tx(
+            "invalidate session " + sessionId,
+            c -> {
+              // FOR UPDATE waits for submits in flight (they hold the row FOR KEY SHARE): their
+              // tasks are visible to the cancel below, and later submits see the new state.
+              Optional<SessionRow> before = sessionById(c, tenantId, sessionId, " for update");
+              if (before.isEmpty()) {
+                return Optional.<Boolean>empty();
+              }
+              boolean active = "active".equals(before.get().state());
+              // An invalidated session stays invalidated; only a PUT makes it active again.
+              if (!(finishTasks && "invalidated".equals(before.get().state()))) {
+                execute(
+                    c,
+                    "update sessions set state = ?, updated_at = ? where tenant_id = ? and id = ?",
+                    finishTasks ? "finishing" : "invalidated",
+                    now(),
+                    tenantId,
+                    sessionId);
+              }
+              if (finishTasks && active) {
+                // Nothing open: tell a client waiting for the end of the session at once.
+                appendDrainedIfIdle(c, tenantId, sessionId, null, UUID.randomUUID().toString());
+              }
+              return Optional.of(active);
+            });
+    if (wasOpen.isEmpty()) {
+      return Optional.empty();
+    }
+    if (!finishTasks) {
+      tx(
+          "cancel the open tasks of session " + sessionId,
+          c -> {
             List<TaskRow> open = new ArrayList<>();
             try (PreparedStatement ps =
                 c.prepareStatement(
@@ -222,19 +235,17 @@ public final class Ledger {
             for (TaskRow t : open) {
               cancelLocked(c, t, false);
             }
-            drainedByCancel = !open.isEmpty();
             if (!open.isEmpty()) {
               LOG.infof(
                   "session %s of tenant %s invalidated: canceled %d open task(s)",
                   sessionId, tenantId, open.size());
+            } else if (wasOpen.get()) {
+              appendDrainedIfIdle(c, tenantId, sessionId, null, UUID.randomUUID().toString());
             }
-          }
-          if (!drainedByCancel && !already) {
-            // Nothing was open: tell a client waiting for the end of the session at once.
-            appendDrainedIfIdle(c, tenantId, sessionId, null, UUID.randomUUID().toString());
-          }
-          return sessionById(c, tenantId, sessionId, "");
-        });
+            return null;
+          });
+    }
+    return session(tenantId, sessionId);
   }
 
   private Optional<SessionRow> sessionById(
