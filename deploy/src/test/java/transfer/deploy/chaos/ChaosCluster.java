@@ -800,6 +800,24 @@ final class ChaosCluster {
   }
 
   /**
+   * Reads the session's events until each of {@code taskIds} completed (or {@code timeout}), then
+   * {@link #assertExactlyOneCompletionEach}.
+   */
+  void assertOneCompletionEach(String sid, Collection<String> taskIds, Duration timeout) {
+    assertExactlyOneCompletionEach(eventsUntilCompleted(sid, taskIds, timeout), taskIds);
+  }
+
+  /** {@link #assertOneCompletionEach(String, Collection, Duration)} as a soft assertion. */
+  void assertOneCompletionEach(
+      org.assertj.core.api.SoftAssertions soft,
+      String sid,
+      Collection<String> taskIds,
+      Duration timeout) {
+    soft.assertThatCode(() -> assertOneCompletionEach(sid, taskIds, timeout))
+        .doesNotThrowAnyException();
+  }
+
+  /**
    * Exactly one completion per task: one distinct {@code transfer.task.completed} id, {@code
    * <task>:completed}, and any copy on the topic (a redelivery after a broker fault) identical to
    * the first. No completion for a task that is not one of {@code taskIds}.

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static transfer.deploy.chaos.ChaosCluster.REANNOUNCE_AFTER;
 import static transfer.deploy.chaos.ChaosCluster.REAPER_INTERVAL;
-import static transfer.deploy.chaos.ChaosCluster.assertExactlyOneCompletionEach;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
@@ -128,11 +127,7 @@ class DoorbellChaosIT extends ChaosTest {
     soft.assertThat(slowTask.path("sha256").asText()).isEqualTo(Origin.sha256Hex(size, seed));
     List<String> all = new ArrayList<>(allSeeds.keySet());
     all.add(slow);
-    soft.assertThatCode(
-            () ->
-                assertExactlyOneCompletionEach(
-                    cluster.eventsUntilCompleted(sid, all, Duration.ofSeconds(30)), all))
-        .doesNotThrowAnyException();
+    cluster.assertOneCompletionEach(soft, sid, all, Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -160,8 +155,7 @@ class DoorbellChaosIT extends ChaosTest {
     assertThat(task.path("sha256").asText()).isEqualTo(Origin.sha256Hex(size, seed));
     assertThat(cluster.originRequests(seed)).hasSize(1);
     assertThat(cluster.row(tid).epoch()).as("claims of the task").isEqualTo(1);
-    assertExactlyOneCompletionEach(
-        cluster.eventsUntilCompleted(sid, List.of(tid), Duration.ofSeconds(30)), List.of(tid));
+    cluster.assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
   }
 
   /** Fault 5, second half: every doorbell ever rung, rung again from offset 0. */
@@ -211,8 +205,7 @@ class DoorbellChaosIT extends ChaosTest {
     assertThat(cluster.count(eventsOfFinalTasks, (Object) finalIds))
         .as("events of final tasks in the ledger after the replay (none new)")
         .isEqualTo(eventsBefore);
-    assertExactlyOneCompletionEach(
-        cluster.eventsUntilCompleted(sid, seeds.keySet(), Duration.ofSeconds(30)), seeds.keySet());
+    cluster.assertOneCompletionEach(sid, seeds.keySet(), Duration.ofSeconds(30));
   }
 
   /**
@@ -261,8 +254,7 @@ class DoorbellChaosIT extends ChaosTest {
     assertThat(logs.matching("api", Pattern.compile("re-announced")))
         .as("the api-service's reaper says it re-announced")
         .isNotEmpty();
-    assertExactlyOneCompletionEach(
-        cluster.eventsUntilCompleted(sid, List.of(tid), Duration.ofSeconds(30)), List.of(tid));
+    cluster.assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
   }
 
   // ------------------------------------------------------------------ helpers

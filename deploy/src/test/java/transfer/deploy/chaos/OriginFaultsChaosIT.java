@@ -2,7 +2,6 @@ package transfer.deploy.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-import static transfer.deploy.chaos.ChaosCluster.assertExactlyOneCompletionEach;
 import static transfer.deploy.chaos.ChaosCluster.rangeStart;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -299,7 +298,6 @@ class OriginFaultsChaosIT extends ChaosTest {
   }
 
   private static void oneCompletion(String sid, String tid) {
-    assertExactlyOneCompletionEach(
-        cluster.eventsUntilCompleted(sid, List.of(tid), Duration.ofSeconds(30)), List.of(tid));
+    cluster.assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
   }
 }

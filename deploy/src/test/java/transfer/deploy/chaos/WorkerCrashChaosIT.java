@@ -4,7 +4,6 @@ import static org.awaitility.Awaitility.await;
 import static transfer.deploy.chaos.ChaosCluster.CHECKPOINT_INTERVAL;
 import static transfer.deploy.chaos.ChaosCluster.LEASE_TTL;
 import static transfer.deploy.chaos.ChaosCluster.REAPER_INTERVAL;
-import static transfer.deploy.chaos.ChaosCluster.assertExactlyOneCompletionEach;
 import static transfer.deploy.chaos.ChaosCluster.eventually;
 import static transfer.deploy.chaos.ChaosCluster.rangeStart;
 
@@ -122,12 +121,7 @@ class WorkerCrashChaosIT extends ChaosTest {
             requests.size(), checkpointWorth)
         .isLessThanOrEqualTo(size + 2 * checkpointWorth);
     cluster.assertCompletedWithTheRightBytes(soft, sid, tid, task, size, seed);
-    soft.assertThatCode(
-            () ->
-                assertExactlyOneCompletionEach(
-                    cluster.eventsUntilCompleted(sid, List.of(tid), Duration.ofSeconds(30)),
-                    List.of(tid)))
-        .doesNotThrowAnyException();
+    cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -241,12 +235,7 @@ class WorkerCrashChaosIT extends ChaosTest {
     soft.assertThat(eventually(Duration.ofSeconds(10), () -> cluster.temporariesOf(tid).isEmpty()))
         .as("no temporary object of the task is left: %s", cluster.temporariesOf(tid))
         .isTrue();
-    soft.assertThatCode(
-            () ->
-                assertExactlyOneCompletionEach(
-                    cluster.eventsUntilCompleted(sid, List.of(tid), Duration.ofSeconds(30)),
-                    List.of(tid)))
-        .doesNotThrowAnyException();
+    cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -318,12 +307,7 @@ class WorkerCrashChaosIT extends ChaosTest {
       soft.assertThat(leaseless.samples())
           .as("no row was ever running without a lease owner and expiry")
           .allMatch(s -> s.value() == 0L);
-      soft.assertThatCode(
-              () ->
-                  assertExactlyOneCompletionEach(
-                      cluster.eventsUntilCompleted(sid, List.of(tid), Duration.ofSeconds(30)),
-                      List.of(tid)))
-          .doesNotThrowAnyException();
+      cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     }
     soft.assertAll();
   }
@@ -414,12 +398,7 @@ class WorkerCrashChaosIT extends ChaosTest {
             .isEqualTo(1);
       }
     }
-    soft.assertThatCode(
-            () ->
-                assertExactlyOneCompletionEach(
-                    cluster.eventsUntilCompleted(sid, seeds.keySet(), Duration.ofSeconds(30)),
-                    seeds.keySet()))
-        .doesNotThrowAnyException();
+    cluster.assertOneCompletionEach(soft, sid, seeds.keySet(), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
