@@ -9,6 +9,7 @@ import transfer.testkit.TestInfra;
 /** Points the api-service at this test JVM's one Kafka broker and one PostgreSQL. */
 public class InfraResource implements QuarkusTestResourceLifecycleManager {
   public static final String KEY = "api-it-key";
+  public static final String ALLOWED = "127.0.0.1:9";
   private java.nio.file.Path storage;
 
   @Override
@@ -21,6 +22,9 @@ public class InfraResource implements QuarkusTestResourceLifecycleManager {
           "quarkus.datasource.password", infra.dbPassword(),
           "kafka.bootstrap.servers", infra.kafkaBootstrap(),
           "transfer.api.bootstrap-key", KEY,
+          // Tests submit tasks that never run to this one loopback address (port 9, discard);
+          // deploy's EgressClusterIT shows every other loopback spelling refused.
+          "transfer.fetch.allowed-destinations", ALLOWED,
           "transfer.storage.root",
               (storage = Files.createTempDirectory("api-it-objects")).toString());
     } catch (java.io.IOException e) {

@@ -37,6 +37,22 @@ final class ClusterFixture {
   final Path dataDir;
   final Path storageRoot;
   final int apiPort;
+
+  /**
+   * The one port test origins listen on (127.0.0.1): the only destination the cluster may reach
+   * ({@code transfer.fetch.allowed-destinations}), so every other loopback address and port stays
+   * refused, as in production.
+   */
+  final int originPort;
+
+  /**
+   * The workers' name service ({@code jdk.net.hosts.file}): {@link #ORIGIN_NAME} is the origin's
+   * address under a name, {@link #PRIVATE_NAME} a public-looking name for 127.0.0.2.
+   */
+  final Path hostsFile;
+
+  static final String ORIGIN_NAME = "origin.transfer.test";
+  static final String PRIVATE_NAME = "files.public-looking.example";
   final ServiceProcess api;
   final List<ServiceProcess> workers = new ArrayList<>();
   final ApiClient client;
@@ -47,6 +63,17 @@ final class ClusterFixture {
     storageRoot = dataDir.resolve("objects");
     Path root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath();
     apiPort = freePort();
+    originPort = freePort();
+    hostsFile = dataDir.resolve("hosts");
+    Files.writeString(
+        hostsFile,
+        String.join(
+            "\n",
+            "127.0.0.1 localhost",
+            "127.0.0.1 " + java.net.InetAddress.getLocalHost().getHostName(),
+            "127.0.0.1 " + ORIGIN_NAME,
+            "127.0.0.2 " + PRIVATE_NAME,
+            ""));
     client = new ApiClient(apiPort, API_KEY);
     api =
         ServiceProcess.start(
@@ -80,7 +107,8 @@ final class ClusterFixture {
                       // suspend or a mid-body failure has a durable prefix after a few seconds.
                       "TRANSFER_WORKER_CHECKPOINT_INTERVAL",
                       "1s")),
-              List.of("-Xmx128m", "-XX:+ExitOnOutOfMemoryError"),
+              List.of(
+                  "-Xmx128m", "-XX:+ExitOnOutOfMemoryError", "-Djdk.net.hosts.file=" + hostsFile),
               dataDir.resolve("worker-" + i + ".log"));
       w.awaitReady(port, Duration.ofSeconds(90));
       workers.add(w);
@@ -96,6 +124,7 @@ final class ClusterFixture {
     env.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
     env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
+    env.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + originPort);
     return env;
   }
 

@@ -9,7 +9,7 @@ import transfer.testkit.Origin;
 
 /**
  * Base of the cluster tests: the one cluster of this test JVM ({@link ClusterFixture}) and a fresh
- * scriptable origin per test class.
+ * scriptable origin per test class, on the one port the cluster may reach.
  */
 abstract class ClusterTest {
   protected static ClusterFixture cluster;
@@ -18,7 +18,7 @@ abstract class ClusterTest {
   @BeforeAll
   static void startClusterAndOrigin() throws Exception {
     cluster = ClusterFixture.get();
-    origin = Origin.start();
+    origin = Origin.start(cluster.originPort);
   }
 
   @AfterAll

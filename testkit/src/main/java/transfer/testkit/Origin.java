@@ -48,7 +48,9 @@ import org.slf4j.LoggerFactory;
  * single {@code Range} requests (206, 416) and {@code If-Range}. Fault parameters: {@code
  * status=NNN}, {@code retryAfter=secs}, {@code cutAfter=N}, {@code stallAfter=N}, {@code
  * rate=bytesPerSecond}, {@code ignoreRange=true}, {@code lieLength=N}, {@code redirect=<url-encoded
- * target>}, {@code chunked=true}, {@code acceptRanges=<value>}.
+ * target>}, {@code chunked=true}, {@code acceptRanges=<value>}, {@code contentEncoding=<label>}
+ * (the header only; the bytes are not encoded). Each request's {@code Host} and {@code
+ * Authorization} are recorded.
  *
  * <p>{@code PUT|POST <any path>} is an upload target: it reads the whole body, recording how many
  * bytes arrived and their SHA-256 ({@link RequestRecord#bytesReceived()}, {@link
@@ -87,7 +89,9 @@ public final class Origin implements AutoCloseable {
       long bytesSent,
       Instant at,
       long bytesReceived,
-      String receivedSha256) {}
+      String receivedSha256,
+      String host,
+      String authorization) {}
 
   private static final Logger LOG = LoggerFactory.getLogger(Origin.class);
 
@@ -304,8 +308,20 @@ public final class Origin implements AutoCloseable {
     final AtomicLong bytesSent = new AtomicLong();
     final AtomicLong bytesReceived = new AtomicLong();
     volatile String receivedSha256;
+    final String host;
+    final String authorization;
 
-    Exchange(String method, String path, String query, String range, String ifRange, Instant at) {
+    Exchange(
+        String method,
+        String path,
+        String query,
+        String range,
+        String ifRange,
+        Instant at,
+        String host,
+        String authorization) {
+      this.host = host;
+      this.authorization = authorization;
       this.method = method;
       this.path = path;
       this.query = query;
@@ -325,7 +341,9 @@ public final class Origin implements AutoCloseable {
           bytesSent.get(),
           at,
           bytesReceived.get(),
-          receivedSha256);
+          receivedSha256,
+          host,
+          authorization);
     }
   }
 
@@ -343,7 +361,9 @@ public final class Origin implements AutoCloseable {
             req.query(),
             req.getHeader("Range"),
             req.getHeader("If-Range"),
-            Instant.now());
+            Instant.now(),
+            req.getHeader("Host"),
+            req.getHeader("Authorization"));
     exchanges.add(exchange);
     HttpServerResponse resp = req.response();
     // A client going away mid-body is routine here; it must not be logged as an error.
@@ -431,6 +451,11 @@ public final class Origin implements AutoCloseable {
     resp.putHeader("Last-Modified", lastModified);
     String acceptRanges = req.getParam("acceptRanges");
     resp.putHeader("Accept-Ranges", acceptRanges != null ? acceptRanges : "bytes");
+    String contentEncoding = req.getParam("contentEncoding");
+    if (contentEncoding != null) {
+      // The label only: the bytes stay as generated, so a client that decoded them would fail.
+      resp.putHeader("Content-Encoding", contentEncoding);
+    }
     boolean chunked = boolParam(req, "chunked");
     boolean lie = lieLength >= 0 && !chunked;
     if (chunked) {

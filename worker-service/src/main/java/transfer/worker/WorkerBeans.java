@@ -1,6 +1,7 @@
 package transfer.worker;
 
 import io.agroal.api.AgroalDataSource;
+import io.quarkus.logging.Log;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
@@ -13,7 +14,10 @@ import jakarta.inject.Singleton;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.time.Clock;
+import java.util.List;
+import transfer.egress.EgressPolicy;
 import transfer.ledger.Ledger;
+import transfer.worker.transfer.Egress;
 
 /** Wires the shared ledger, the clock and the outbound HTTP client. */
 @ApplicationScoped
@@ -43,7 +47,8 @@ public class WorkerBeans {
   HttpClient httpClient(Vertx vertx, WorkerConfig config) {
     HttpClientOptions options =
         new HttpClientOptions()
-            .setMaxRedirects(config.worker().maxRedirects())
+            // Redirects are followed by the attempts, each hop judged by the Egress guard.
+            .setMaxRedirects(0)
             // Bodies are stored exactly as sent: never ask for or undo a content encoding.
             .setDecompressionSupported(false)
             .setTryUseCompression(false)
@@ -54,6 +59,19 @@ public class WorkerBeans {
         .with(options)
         .with(new PoolOptions().setHttp1MaxSize(Math.max(8, config.worker().slots())))
         .build();
+  }
+
+  /** The SSRF guard; a bad allowed-destinations entry stops the worker at startup, naming it. */
+  @Produces
+  @Singleton
+  Egress egress(Vertx vertx, WorkerConfig config) {
+    EgressPolicy policy =
+        EgressPolicy.of(
+            config.fetch().allowedDestinations().orElse(List.of()), config.fetch().allowedPorts());
+    Log.infof(
+        "Outbound requests: %s; at most %d bytes per task",
+        policy, config.fetch().maxBytes().asLongValue());
+    return new Egress(policy, InetAddress::getAllByName, vertx);
   }
 
   void closeClient(@Disposes HttpClient client) {

@@ -1,9 +1,11 @@
 package transfer.worker;
 
+import io.quarkus.runtime.configuration.MemorySize;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /** The worker's settings, under {@code transfer.}. */
@@ -13,6 +15,8 @@ public interface WorkerConfig {
   Worker worker();
 
   Storage storage();
+
+  Fetch fetch();
 
   interface Worker {
     /** This worker's name in leases and logs; defaults to host name and process id. */
@@ -48,6 +52,26 @@ public interface WorkerConfig {
     /** Fraction of the lease TTL after which a worker that cannot renew stops by itself. */
     @WithDefault("0.8")
     double selfFenceFraction();
+  }
+
+  /**
+   * Where tasks may fetch from and send to: the same keys as the api-service's ({@code
+   * TRANSFER_FETCH_ALLOWED_DESTINATIONS} serves both). See egress/DESIGN.md.
+   */
+  interface Fetch {
+    /**
+     * Destinations allowed besides public addresses: {@code 127.0.0.1:8081}, {@code 10.0.0.0/8},
+     * {@code files.internal}, {@code .corp.example}, {@code [fd00::1]:9000}. None by default.
+     */
+    Optional<List<String>> allowedDestinations();
+
+    /** Ports a public address may be reached on. */
+    @WithDefault("80,443,8080,8443")
+    List<Integer> allowedPorts();
+
+    /** Most bytes one task may transfer; a longer body is cut and fails size_limit_exceeded. */
+    @WithDefault("64G")
+    MemorySize maxBytes();
   }
 
   interface Storage {

@@ -19,6 +19,7 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
 import transfer.contracts.UploadSource;
+import transfer.egress.Destination;
 
 /**
  * The rules every request body and path parameter must pass before anything is stored. Each rule
@@ -272,18 +273,11 @@ public final class RequestRules {
       errors.add(new FieldError(field, "is not a valid URL: " + e.getReason()));
       return;
     }
-    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-    if (!scheme.equals("http") && !scheme.equals("https")) {
-      errors.add(new FieldError(field, "must be an http or https URL"));
-      return;
-    }
-    if (uri.getHost() == null || uri.getHost().isEmpty()) {
-      errors.add(new FieldError(field, "must name a host"));
-      return;
-    }
-    if (uri.getRawUserInfo() != null) {
-      errors.add(
-          new FieldError(field, "must not carry credentials; send them in 'headers' instead"));
+    try {
+      // Scheme, host in every spelling, port and credentials, as the SSRF guard reads them.
+      Destination.of(uri);
+    } catch (IllegalArgumentException e) {
+      errors.add(new FieldError(field, e.getMessage()));
     }
   }
 

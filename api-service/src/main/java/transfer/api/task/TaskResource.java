@@ -26,6 +26,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
+import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.contracts.SessionConfig;
@@ -48,12 +49,15 @@ public class TaskResource {
   private final Caller caller;
   private final ApiConfig config;
   private final ObjectMapper json;
+  private final EgressRules egress;
 
-  public TaskResource(Ledger ledger, Caller caller, ApiConfig config, ObjectMapper json) {
+  public TaskResource(
+      Ledger ledger, Caller caller, ApiConfig config, ObjectMapper json, EgressRules egress) {
     this.ledger = ledger;
     this.caller = caller;
     this.config = config;
     this.json = json;
+    this.egress = egress;
   }
 
   /** A page of tasks; {@code next} is the {@code after} of the following page, or null. */
@@ -75,6 +79,7 @@ public class TaskResource {
     RequestRules.requireSessionId(sid);
     RequestRules.requireIdempotencyKey(idempotencyKey);
     RequestRules.checkTask(request);
+    egress.check(request);
     SessionRow session =
         ledger
             .session(caller.tenantId(), sid)

@@ -256,6 +256,10 @@ final class ChaosCluster {
     env.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
     env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
+    // Tasks reach the origin directly or through the proxy, and nothing else.
+    env.put(
+        "TRANSFER_FETCH_ALLOWED_DESTINATIONS",
+        "127.0.0.1:" + origin.port() + ",127.0.0.1:" + proxy.port());
     return env;
   }
 

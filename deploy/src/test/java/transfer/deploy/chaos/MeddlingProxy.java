@@ -107,6 +107,10 @@ final class MeddlingProxy implements AutoCloseable {
     return proxy;
   }
 
+  int port() {
+    return port;
+  }
+
   String url(String pathAndQuery) {
     return "http://127.0.0.1:" + port + pathAndQuery;
   }

@@ -58,6 +58,9 @@ class ClusterSoak {
     common.put("TRANSFER_REAPER_INTERVAL", "1s");
     common.put("TRANSFER_REAPER_REANNOUNCE_AFTER", "10s");
     common.put("TRANSFER_WORKER_SLOTS", String.valueOf(SLOTS));
+    // The origin's one port is the only destination the cluster may reach.
+    int originPort = freePort();
+    common.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + originPort);
 
     int apiPort = freePort();
     Map<String, String> apiEnv = new HashMap<>(common);
@@ -77,7 +80,7 @@ class ClusterSoak {
       workerPorts[i] = freePort();
       workers[i] = startWorker(root, dir, common, i, workerPorts[i]);
     }
-    try (Origin origin = Origin.start()) {
+    try (Origin origin = Origin.start(originPort)) {
       String sid = "soak-" + System.currentTimeMillis();
       call(
           "PUT",

@@ -12,12 +12,14 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeoutException;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
+import transfer.egress.Destination;
 import transfer.ledger.Ledger;
 import transfer.ledger.Ledger.FailOutcome;
 import transfer.ledger.TaskRow;
@@ -71,7 +73,10 @@ abstract class Attempt {
       Duration leaseTtl,
       Duration heartbeatInterval,
       Duration checkpointInterval,
-      double selfFenceFraction) {}
+      double selfFenceFraction,
+      Egress egress,
+      long maxBytes,
+      int maxRedirects) {}
 
   protected Attempt(TaskRow.Claim claim, Deps deps) {
     this.task = claim.task();
@@ -317,7 +322,7 @@ abstract class Attempt {
   // ------------------------------------------------------------ helpers
 
   /** Session headers first, the task's own on top (URLSession's httpAdditionalHeaders). */
-  protected RequestOptions withHeaders(RequestOptions o) {
+  protected RequestOptions withHeaders(RequestOptions o, Egress.Route route) {
     for (Map.Entry<String, String> h : session.headers().entrySet()) {
       o.putHeader(h.getKey(), h.getValue());
     }
@@ -326,7 +331,32 @@ abstract class Attempt {
         o.putHeader(h.getKey(), h.getValue());
       }
     }
+    if (!route.url().equals(task.url()) && !sameOrigin(route)) {
+      // Credentials were given for the task's origin; a redirect elsewhere does not get them
+      // (as curl without --location-trusted).
+      for (String h : CREDENTIAL_HEADERS) {
+        o.removeHeader(h);
+      }
+    }
     return o;
+  }
+
+  private static final List<String> CREDENTIAL_HEADERS =
+      List.of("Authorization", "Proxy-Authorization", "Cookie");
+
+  private boolean sameOrigin(Egress.Route route) {
+    try {
+      return route.destination().sameOrigin(Destination.of(task.url()));
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  /** The task error for a route the guard did not give. */
+  protected TaskError egressError(Throwable e) {
+    return e instanceof Egress.Refused r
+        ? r.error()
+        : Failures.ofConnection(e, session.requestTimeout());
   }
 
   protected static TaskError storageError(Throwable e) {

@@ -9,10 +9,13 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Set;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
 import transfer.ledger.Ledger;
@@ -29,6 +32,10 @@ final class DownloadAttempt extends Attempt {
   private final MessageDigest sha256;
   private final Long checkpointEpoch;
   private final long checkpointBytes;
+  private static final Set<Integer> REDIRECTS = Set.of(301, 302, 303, 307, 308);
+
+  /** Most bytes this download may have: its expectedBytes, within transfer.fetch.max-bytes. */
+  private final long limit;
 
   private HttpClientResponse response;
   private AsyncFile file;
@@ -47,6 +54,8 @@ final class DownloadAttempt extends Attempt {
     super(claim, deps);
     this.checkpointEpoch = task.durableEpoch();
     this.checkpointBytes = task.bytesDurable();
+    Long expected = task.request().expectedBytes();
+    this.limit = expected != null ? Math.min(expected, deps.maxBytes()) : deps.maxBytes();
     try {
       this.sha256 = MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
@@ -109,42 +118,96 @@ final class DownloadAttempt extends Attempt {
   }
 
   private void send(long from) {
+    sendTo(task.url(), from, 0);
+  }
+
+  /**
+   * One request of this attempt: to the task's URL, or to where a redirect sent it ({@code hop} >
+   * 0). Each goes through the {@link Egress} guard, and connects to the address it checked.
+   */
+  private void sendTo(String url, long from, int hop) {
     if (done) {
       return;
     }
     lastActivityNanos = System.nanoTime();
-    RequestOptions options = requestOptions();
-    if (from > 0) {
-      options.putHeader("Range", "bytes=" + from + "-");
-      options.putHeader("If-Range", validator());
-    }
-    deps.client()
-        .request(options)
-        .compose(
-            req -> {
-              request = req;
-              return req.send();
-            })
-        .onSuccess(resp -> onResponse(resp, from))
-        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    deps.egress()
+        .route(url)
+        .onFailure(e -> fail(egressError(e)))
+        .onSuccess(
+            route -> {
+              if (done) {
+                return;
+              }
+              RequestOptions options = route.apply(requestOptions(route));
+              if (from > 0) {
+                options.putHeader("Range", "bytes=" + from + "-");
+                options.putHeader("If-Range", validator());
+              }
+              deps.client()
+                  .request(options)
+                  .compose(
+                      req -> {
+                        request = req;
+                        return req.send();
+                      })
+                  .onSuccess(resp -> onResponse(resp, from, route, hop))
+                  .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+            });
   }
 
-  private RequestOptions requestOptions() {
+  private RequestOptions requestOptions(Egress.Route route) {
     RequestOptions o =
         withHeaders(
             new RequestOptions()
                 .setMethod(HttpMethod.GET)
-                .setAbsoluteURI(task.url())
-                .setFollowRedirects(true)
+                // Redirects are followed here, each hop judged by the guard (see onRedirect).
+                .setFollowRedirects(false)
                 // Vert.x's idle timeout stops counting once the response began; the watchdog
                 // covers the whole exchange, body included.
-                .setIdleTimeout(session.requestTimeout().toMillis()));
+                .setIdleTimeout(session.requestTimeout().toMillis()),
+            route);
     o.putHeader(HttpHeaders.ACCEPT_ENCODING, "identity");
     o.putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");
     return o;
   }
 
-  private void onResponse(HttpClientResponse resp, long from) {
+  /**
+   * A redirect: the next hop, relative to this one, within {@code transfer.worker.max-redirects}.
+   * The body of the 3xx is not read; its connection is closed.
+   */
+  private void onRedirect(HttpClientResponse resp, long from, Egress.Route route, int hop) {
+    String location = resp.getHeader(HttpHeaders.LOCATION);
+    resp.request().reset();
+    if (hop >= deps.maxRedirects()) {
+      fail(
+          TaskError.of(
+              ErrorCodes.TOO_MANY_REDIRECTS,
+              "more than "
+                  + deps.maxRedirects()
+                  + " redirects (transfer.worker.max-redirects); the last went to "
+                  + redacted(location),
+              false));
+      return;
+    }
+    String next;
+    try {
+      // Resolved against this hop's URL; the fragment is the client's, never sent.
+      next = new URI(route.url()).resolve(new URI(location)).toString();
+      int hash = next.indexOf('#');
+      next = hash < 0 ? next : next.substring(0, hash);
+    } catch (URISyntaxException | IllegalArgumentException e) {
+      fail(
+          TaskError.of(
+              ErrorCodes.BLOCKED_DESTINATION,
+              "the origin redirected to '" + redacted(location) + "', which is not a valid URL",
+              false));
+      return;
+    }
+    Log.debugf("task %s: redirect %d to %s", task.id(), hop + 1, redacted(next));
+    sendTo(next, from, hop + 1);
+  }
+
+  private void onResponse(HttpClientResponse resp, long from, Egress.Route route, int hop) {
     response = resp;
     lastActivityNanos = System.nanoTime();
     if (done) {
@@ -152,6 +215,10 @@ final class DownloadAttempt extends Attempt {
       return;
     }
     int status = resp.statusCode();
+    if (REDIRECTS.contains(status) && resp.getHeader(HttpHeaders.LOCATION) != null) {
+      onRedirect(resp, from, route, hop);
+      return;
+    }
     if (from > 0 && status == 206) {
       resume(resp, from);
       return;
@@ -269,6 +336,10 @@ final class DownloadAttempt extends Attempt {
       resp.request().reset();
       return;
     }
+    if (total != null && total > limit) {
+      fail(sizeError("the origin announced " + total + " bytes"));
+      return;
+    }
     lastActivityNanos = System.nanoTime(); // a prefix copy may have taken a while
     contentLength = total;
     etag = resp.getHeader(HttpHeaders.ETAG);
@@ -280,6 +351,19 @@ final class DownloadAttempt extends Attempt {
     resp.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
     resp.endHandler(v -> onEnd());
     resp.resume();
+  }
+
+  /** More than the task announced (expectedBytes) or than any task may have (max-bytes). */
+  private TaskError sizeError(String what) {
+    Long expected = task.request().expectedBytes();
+    String bound =
+        expected != null && expected <= deps.maxBytes()
+            ? "the task's expectedBytes of " + expected
+            : "the limit of " + deps.maxBytes() + " bytes per task (transfer.fetch.max-bytes)";
+    return TaskError.of(
+        ErrorCodes.SIZE_LIMIT_EXCEEDED,
+        what + ", more than " + bound + "; the body was cut",
+        false);
   }
 
   private static Long parseLength(String header) {
@@ -302,6 +386,10 @@ final class DownloadAttempt extends Attempt {
     sha256.update(buf.getByteBuf().nioBuffer());
     received += len;
     lastActivityNanos = System.nanoTime();
+    if (received > limit) {
+      fail(sizeError("the body went past " + limit + " bytes"));
+      return;
+    }
     if (contentLength != null && received > contentLength) {
       fail(
           TaskError.of(

@@ -38,6 +38,7 @@ public class Transfers {
       Ledger ledger,
       FileStorage storage,
       Clock clock,
+      Egress egress,
       @Named("workerId") String workerId) {
     this.free = new AtomicInteger(config.worker().slots());
     this.deps =
@@ -53,7 +54,10 @@ public class Transfers {
             config.worker().leaseTtl(),
             config.worker().heartbeatInterval(),
             config.worker().checkpointInterval(),
-            config.worker().selfFenceFraction());
+            config.worker().selfFenceFraction(),
+            egress,
+            config.fetch().maxBytes().asLongValue(),
+            config.worker().maxRedirects());
   }
 
   public boolean tryReserve() {

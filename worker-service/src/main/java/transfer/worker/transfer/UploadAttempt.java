@@ -112,6 +112,18 @@ final class UploadAttempt extends Attempt {
       return;
     }
     size = task.sourceSize();
+    if (size > deps.maxBytes()) {
+      fail(
+          TaskError.of(
+              ErrorCodes.SIZE_LIMIT_EXCEEDED,
+              "the source has "
+                  + size
+                  + " bytes, more than the limit of "
+                  + deps.maxBytes()
+                  + " per task (transfer.fetch.max-bytes)",
+              false));
+      return;
+    }
     deps.vertx()
         .fileSystem()
         .open(source.toString(), new OpenOptions().setRead(true).setWrite(false).setCreate(false))
@@ -134,13 +146,23 @@ final class UploadAttempt extends Attempt {
 
   private void send() {
     lastActivityNanos = System.nanoTime();
+    deps.egress().route(task.url()).onFailure(e -> fail(egressError(e))).onSuccess(this::send);
+  }
+
+  private void send(Egress.Route route) {
+    if (done) {
+      return;
+    }
     RequestOptions o =
-        withHeaders(
-                new RequestOptions()
-                    .setMethod(method)
-                    .setAbsoluteURI(task.url())
-                    // A redirect would need the body again, to a URL nobody vetted: not followed.
-                    .setFollowRedirects(false))
+        route
+            .apply(
+                withHeaders(
+                    new RequestOptions()
+                        .setMethod(method)
+                        // A redirect would need the body again, to a URL nobody vetted: not
+                        // followed.
+                        .setFollowRedirects(false),
+                    route))
             // No idle timeout: Vert.x's would count only the answer; the watchdog covers both ways.
             .putHeader(HttpHeaders.CONTENT_LENGTH, String.valueOf(size))
             .putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");

@@ -1,0 +1,123 @@
+package transfer.worker.transfer;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.SocketAddress;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.Optional;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.TaskError;
+import transfer.egress.Destination;
+import transfer.egress.EgressPolicy;
+import transfer.egress.EgressPolicy.Verdict;
+
+/**
+ * The SSRF guard on the worker: every request of an attempt, and every redirect hop, goes through
+ * {@link #route}. A name is resolved once, here; every address it resolves to must pass the policy;
+ * and the connection goes to the address that was checked ({@link RequestOptions#setServer}), never
+ * to a second answer of the resolver (no DNS rebinding). The {@code Host} header and TLS name stay
+ * the URL's.
+ */
+public final class Egress {
+  /** Name resolution, blocking; {@link InetAddress#getAllByName} outside tests. */
+  @FunctionalInterface
+  public interface Resolver {
+    InetAddress[] resolve(String host) throws UnknownHostException;
+  }
+
+  /** A checked destination: connect to {@code address} for a request to {@code url}. */
+  public record Route(String url, Destination destination, InetAddress address) {
+    /** The request options for this route: the URL as given, the connection to the address. */
+    public RequestOptions apply(RequestOptions options) {
+      return options
+          .setAbsoluteURI(url)
+          .setServer(SocketAddress.inetSocketAddress(destination.port(), address.getHostAddress()));
+    }
+  }
+
+  /** Why a route was not given: the task's error, final or retryable. */
+  public static final class Refused extends RuntimeException {
+    private final transient TaskError error;
+
+    Refused(TaskError error) {
+      super(error.message(), null, false, false);
+      this.error = error;
+    }
+
+    public TaskError error() {
+      return error;
+    }
+  }
+
+  private final EgressPolicy policy;
+  private final Resolver resolver;
+  private final Vertx vertx;
+
+  public Egress(EgressPolicy policy, Resolver resolver, Vertx vertx) {
+    this.policy = policy;
+    this.resolver = resolver;
+    this.vertx = vertx;
+  }
+
+  public EgressPolicy policy() {
+    return policy;
+  }
+
+  /**
+   * The checked route to {@code url}; fails with {@link Refused}: {@code blocked_destination}
+   * (final) for a destination the policy refuses or a URL that is not http(s), {@code
+   * connection_failed} (retryable) for a name that does not resolve.
+   */
+  public Future<Route> route(String url) {
+    Destination d;
+    try {
+      d = Destination.of(url);
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(blocked(url, e.getMessage()));
+    }
+    Verdict v = policy.judge(d);
+    if (v instanceof Verdict.Refuse r) {
+      return Future.failedFuture(blocked(url, r.reason()));
+    }
+    if (v instanceof Verdict.Connect c) {
+      return Future.succeededFuture(new Route(url, d, c.address()));
+    }
+    boolean trusted = ((Verdict.Resolve) v).trusted();
+    return vertx.executeBlocking(() -> resolveAndCheck(url, d, trusted), false);
+  }
+
+  private Route resolveAndCheck(String url, Destination d, boolean trusted) {
+    InetAddress[] answers;
+    try {
+      answers = resolver.resolve(d.host());
+    } catch (UnknownHostException e) {
+      throw new Refused(
+          TaskError.of(ErrorCodes.CONNECTION_FAILED, "could not resolve host " + d.host(), true));
+    }
+    if (answers == null || answers.length == 0) {
+      throw new Refused(
+          TaskError.of(ErrorCodes.CONNECTION_FAILED, "host " + d.host() + " has no address", true));
+    }
+    if (!trusted) {
+      // One refused answer refuses the name: a name that points at both a public and an internal
+      // address is how rebinding attacks start.
+      for (InetAddress a : answers) {
+        Optional<String> why = policy.refusalOf(d, a);
+        if (why.isPresent()) {
+          throw blocked(url, why.get());
+        }
+      }
+    }
+    return new Route(url, d, answers[0]);
+  }
+
+  private static Refused blocked(String url, String why) {
+    return new Refused(
+        TaskError.of(
+            ErrorCodes.BLOCKED_DESTINATION,
+            "the destination " + Attempt.redacted(url) + " is refused: " + why,
+            false));
+  }
+}
