@@ -9,6 +9,7 @@ import transfer.testkit.TestInfra;
 /** Points the api-service at this test JVM's one Kafka broker and one PostgreSQL. */
 public class InfraResource implements QuarkusTestResourceLifecycleManager {
   public static final String KEY = "api-it-key";
+  public static final String ADMIN_KEY = "api-it-admin-key-0123456789abcdefghijklmnop";
   private java.nio.file.Path storage;
 
   @Override
@@ -21,6 +22,7 @@ public class InfraResource implements QuarkusTestResourceLifecycleManager {
           "quarkus.datasource.password", infra.dbPassword(),
           "kafka.bootstrap.servers", infra.kafkaBootstrap(),
           "transfer.api.bootstrap-key", KEY,
+          "transfer.admin-key", ADMIN_KEY,
           "transfer.storage.root",
               (storage = Files.createTempDirectory("api-it-objects")).toString());
     } catch (java.io.IOException e) {
