@@ -305,6 +305,43 @@ class AdminApiIT {
     admin().get("/v1/admin/tenants?limit=0").then().statusCode(400).contentType(PROBLEM);
   }
 
+  @Test
+  void theAdminOperationsAndThe429AreDocumented() throws Exception {
+    com.fasterxml.jackson.databind.JsonNode paths =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(
+                given()
+                    .queryParam("format", "json")
+                    .get("/q/openapi")
+                    .then()
+                    .statusCode(200)
+                    .extract()
+                    .asString())
+            .get("paths");
+    String[][] admin = {
+      {"/v1/admin/tenants", "post"},
+      {"/v1/admin/tenants", "get"},
+      {"/v1/admin/tenants/{tenant}", "get"},
+      {"/v1/admin/tenants/{tenant}/quotas", "put"},
+      {"/v1/admin/tenants/{tenant}/keys", "post"},
+      {"/v1/admin/tenants/{tenant}/keys/{keyId}", "delete"}
+    };
+    for (String[] e : admin) {
+      com.fasterxml.jackson.databind.JsonNode op = paths.path(e[0]).path(e[1]);
+      assertThat(op.path("summary").asText())
+          .as("summary of %s %s", e[1], e[0])
+          .startsWith("Admin:");
+      assertThat(op.path("security").toString()).contains("adminKey");
+      assertThat(op.path("responses").path("401").path("content").has(PROBLEM)).isTrue();
+      assertThat(op.path("responses").has("429")).isFalse();
+    }
+    com.fasterxml.jackson.databind.JsonNode submit =
+        paths.path("/v1/sessions/{sid}/tasks").path("post").path("responses").path("429");
+    assertThat(submit.path("content").has(PROBLEM)).isTrue();
+    assertThat(submit.path("headers").has("Retry-After")).isTrue();
+    assertThat(submit.path("description").asText()).contains("quota-exceeded");
+  }
+
   private int streamStatus(String path, String key) throws Exception {
     HttpRequest r =
         HttpRequest.newBuilder(URI.create(base.toString().replaceAll("/$", "") + path))
