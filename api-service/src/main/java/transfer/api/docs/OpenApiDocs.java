@@ -272,7 +272,9 @@ public class OpenApiDocs implements OASFilter {
                     .forEach(
                         (method, op) -> {
                           String summary = SUMMARIES.get(method + " " + path);
-                          if (summary != null && op.getSummary() == null) {
+                          // The admin operations' own summaries win over their Javadoc's.
+                          if (summary != null
+                              && (op.getSummary() == null || path.startsWith("/v1/admin"))) {
                             op.summary(summary);
                           }
                           if (path.startsWith("/v1/admin")) {

@@ -162,6 +162,7 @@ class AdminApiIT {
     Tenant t = TestTenants.create("keys");
     JsonPath second =
         admin()
+            .contentType(ContentType.JSON)
             .post("/v1/admin/tenants/" + t.id() + "/keys")
             .then()
             .statusCode(201)
