@@ -23,6 +23,14 @@ public interface ApiConfig {
 
   Retention retention();
 
+  /**
+   * The admin key ({@code TRANSFER_ADMIN_KEY}): the only credential of {@code /v1/admin}, which
+   * manages tenants and their keys. Not set: the admin API answers 404.
+   */
+  Optional<String> adminKey();
+
+  Quota quota();
+
   interface Api {
     /** Key of the default tenant, registered at start (the local cluster sets it). */
     Optional<String> bootstrapKey();
@@ -80,5 +88,31 @@ public interface ApiConfig {
     /** Largest number of tasks, and of events, one retention batch removes. */
     @WithDefault("1000")
     int batchSize();
+  }
+
+  /**
+   * Per-tenant quotas: these defaults apply to every tenant whose own value (set through the admin
+   * API) is null.
+   */
+  interface Quota {
+    /** Most tasks of a tenant not final (queued, waiting, running, suspended) at once. */
+    @WithDefault("100000")
+    long tasksInFlight();
+
+    /** Most bytes a tenant holds in storage: staged objects and completed downloads. */
+    @WithDefault("1T")
+    MemorySize bytesStored();
+
+    /** Sustained API requests per second per tenant, on each API instance. */
+    @WithDefault("200")
+    double requestsPerSecond();
+
+    /** Requests a tenant may make at once above the sustained rate, on each API instance. */
+    @WithDefault("400")
+    int burst();
+
+    /** The Retry-After answered when tasks-in-flight or bytes-stored is exceeded. */
+    @WithDefault("30s")
+    Duration retryAfter();
   }
 }

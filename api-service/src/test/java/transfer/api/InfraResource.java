@@ -10,6 +10,7 @@ import transfer.testkit.TestInfra;
 public class InfraResource implements QuarkusTestResourceLifecycleManager {
   public static final String KEY = "api-it-key";
   public static final String ALLOWED = "127.0.0.1:9";
+  public static final String ADMIN_KEY = "api-it-admin-key-0123456789abcdefghijklmnop";
   private java.nio.file.Path storage;
 
   @Override
@@ -25,6 +26,7 @@ public class InfraResource implements QuarkusTestResourceLifecycleManager {
           // Tests submit tasks that never run to this one loopback address (port 9, discard);
           // deploy's EgressClusterIT shows every other loopback spelling refused.
           "transfer.fetch.allowed-destinations", ALLOWED,
+          "transfer.admin-key", ADMIN_KEY,
           "transfer.storage.root",
               (storage = Files.createTempDirectory("api-it-objects")).toString());
     } catch (java.io.IOException e) {

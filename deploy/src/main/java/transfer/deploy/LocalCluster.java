@@ -150,6 +150,13 @@ public final class LocalCluster {
     Path launcherLog = settings.logsDir().resolve("launcher.log");
     logTo(launcherLog);
     String apiKey = apiKey();
+    String adminKey = adminKey();
+    if (adminKey.equals(apiKey)) {
+      throw new LaunchFailure(
+          2,
+          "The admin key must differ from the API key (the admin key is not a tenant's key);"
+              + " change TRANSFER_ADMIN_KEY or TRANSFER_API_KEY.");
+    }
 
     Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, "local-cluster-shutdown"));
 
@@ -175,6 +182,7 @@ public final class LocalCluster {
     Map<String, String> apiEnv = new HashMap<>(common);
     apiEnv.put("QUARKUS_HTTP_PORT", Integer.toString(settings.apiPort()));
     apiEnv.put("TRANSFER_API_BOOTSTRAP_KEY", apiKey);
+    apiEnv.put("TRANSFER_ADMIN_KEY", adminKey);
     SupervisedService apiService =
         new SupervisedService(spec("api-service", settings.apiJar(), apiEnv), scheduler);
     List<SupervisedService> workerServices = new ArrayList<>();
@@ -219,7 +227,7 @@ public final class LocalCluster {
 
     apiService.supervise();
     workerServices.forEach(SupervisedService::supervise);
-    printBanner(apiKey, db, bootstrap);
+    printBanner(apiKey, adminKey, db, bootstrap);
 
     new CountDownLatch(1).await(); // Until Ctrl-C or SIGTERM; the shutdown hook does the rest.
   }
@@ -409,10 +417,23 @@ public final class LocalCluster {
   // ---------------------------------------------------------------- API key
 
   private String apiKey() {
-    if (settings.apiKey() != null) {
-      return settings.apiKey().trim();
+    return savedKey(settings.apiKey(), settings.apiKeyFile(), "API key", "TRANSFER_API_KEY");
+  }
+
+  /** The admin API's key: the same rules as the API key, in a file of its own. */
+  private String adminKey() {
+    return savedKey(
+        settings.adminKey(), settings.adminKeyFile(), "admin key", "TRANSFER_ADMIN_KEY");
+  }
+
+  /**
+   * A key given by its variable, else the one saved in {@code file}, else a new random one (256
+   * bits) saved there, readable by the owner only.
+   */
+  private static String savedKey(String given, Path file, String what, String variable) {
+    if (given != null) {
+      return given.trim();
     }
-    Path file = settings.apiKeyFile();
     try {
       if (Files.isRegularFile(file)) {
         String saved = Files.readString(file, StandardCharsets.UTF_8).trim();
@@ -424,7 +445,7 @@ public final class LocalCluster {
       byte[] random = new byte[32];
       new SecureRandom().nextBytes(random);
       String key = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
-      Path tmp = file.resolveSibling("api-key.tmp");
+      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
       Files.deleteIfExists(tmp);
       // Created owner-only from the start, so the key is never readable by others, not even
       // briefly; moved into place so a crash never leaves a half-written key.
@@ -437,13 +458,13 @@ public final class LocalCluster {
       }
       Files.writeString(tmp, key + System.lineSeparator(), StandardCharsets.UTF_8);
       Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-      say("Generated a new API key; saved in %s (mode 600)", file);
+      say("Generated a new %s; saved in %s (mode 600)", what, file);
       return key;
     } catch (IOException e) {
       throw new LaunchFailure(
           2,
-          "Cannot read or save the API key in %s (%s); set TRANSFER_API_KEY instead."
-              .formatted(file, e.getMessage()));
+          "Cannot read or save the %s in %s (%s); set %s instead."
+              .formatted(what, file, e.getMessage(), variable));
     }
   }
 
@@ -724,10 +745,14 @@ public final class LocalCluster {
 
   // ---------------------------------------------------------------- output
 
-  private void printBanner(String apiKey, Database db, String bootstrap) {
+  private void printBanner(String apiKey, String adminKey, Database db, String bootstrap) {
     String api = "http://127.0.0.1:" + settings.apiPort();
     String keySource =
         settings.apiKey() != null ? "from TRANSFER_API_KEY" : "saved in " + settings.apiKeyFile();
+    String adminKeySource =
+        settings.adminKey() != null
+            ? "from TRANSFER_ADMIN_KEY"
+            : "saved in " + settings.adminKeyFile();
     String workersLine =
         settings.workers() == 0
             ? "none (TRANSFER_WORKERS=0)"
@@ -742,7 +767,8 @@ public final class LocalCluster {
             "",
             "The transfer cluster is running.",
             "  API         " + api,
-            "  API key     " + apiKey + "   (" + keySource + ")",
+            "  API key     " + apiKey + "   (" + keySource + "; tenant 'default')",
+            "  Admin key   " + adminKey + "   (" + adminKeySource + "; /v1/admin only)",
             "  API docs    " + api + "/q/swagger-ui   (OpenAPI at " + api + "/q/openapi)",
             "  Workers     " + workersLine,
             "  Kafka       " + bootstrap,
@@ -758,6 +784,11 @@ public final class LocalCluster {
                 + "\" "
                 + api
                 + "/v1/sessions/demo -X PUT -H 'Content-Type: application/json' -d '{}'",
+            "  curl -H \"Authorization: Bearer "
+                + adminKey
+                + "\" "
+                + api
+                + "/v1/admin/tenants -H 'Content-Type: application/json' -d '{\"id\":\"acme\"}'",
             "",
             "Ctrl-C stops everything.",
             "");
@@ -837,6 +868,8 @@ public final class LocalCluster {
         TRANSFER_DATA_DIR          PostgreSQL data, Kafka log, objects, logs (<project>/.data)
         TRANSFER_API_KEY           API key of the default tenant (default: saved in <data>/api-key,
                                    generated on first start)
+        TRANSFER_ADMIN_KEY         admin key: manages tenants and their keys under /v1/admin
+                                   (default: saved in <data>/admin-key, generated on first start)
         TRANSFER_JVM_OPTS          JVM options of the service processes (-Xmx512m)
       Any Quarkus setting passes through by its environment name (e.g. QUARKUS_LOG_LEVEL=DEBUG).
       """;

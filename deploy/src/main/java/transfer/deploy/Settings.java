@@ -11,6 +11,8 @@ import java.util.Map;
  * that a typo ends in one clear line instead of a failure halfway through starting the cluster.
  *
  * @param dbUrl an existing PostgreSQL to use instead of the embedded one, or null
+ * @param apiKey the default tenant's key, or null (generated once and saved)
+ * @param adminKey the admin API's key, or null (generated once and saved)
  * @param serviceJvmArgs JVM options for the service processes
  */
 record Settings(
@@ -25,6 +27,7 @@ record Settings(
     String dbUser,
     String dbPassword,
     String apiKey,
+    String adminKey,
     List<String> serviceJvmArgs) {
 
   /** A development machine runs four JVMs of this cluster; the JVM's default heap is too eager. */
@@ -60,6 +63,7 @@ record Settings(
         blankToNull(env.get("TRANSFER_DB_USER")),
         env.get("TRANSFER_DB_PASSWORD"),
         blankToNull(env.get("TRANSFER_API_KEY")),
+        blankToNull(env.get("TRANSFER_ADMIN_KEY")),
         List.copyOf(jvmArgs));
   }
 
@@ -97,6 +101,11 @@ record Settings(
 
   Path apiKeyFile() {
     return dataDir.resolve("api-key");
+  }
+
+  /** The admin key (tenants and their keys, {@code /v1/admin}), when not given. */
+  Path adminKeyFile() {
+    return dataDir.resolve("admin-key");
   }
 
   private static int port(Map<String, String> env, String name, int fallback) {

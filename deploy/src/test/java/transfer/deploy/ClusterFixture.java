@@ -125,6 +125,9 @@ final class ClusterFixture {
     env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
     env.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + originPort);
+    // Tests submit hundreds of tasks at once; the per-tenant request rate is QuotaIT's subject.
+    env.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
+    env.put("TRANSFER_QUOTA_BURST", "100000");
     return env;
   }
 

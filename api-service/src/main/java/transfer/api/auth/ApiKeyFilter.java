@@ -6,35 +6,81 @@ import jakarta.ws.rs.core.Response;
 import java.util.Optional;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 import transfer.api.problem.Problem;
+import transfer.api.quota.QuotaExceeded;
+import transfer.api.quota.RateLimiter;
 
-/** Every {@code /v1} call carries {@code Authorization: Bearer <api key>}. */
+/**
+ * Every {@code /v1} call carries {@code Authorization: Bearer <key>}: a tenant's key on the tenant
+ * endpoints (then the tenant's request rate is counted), the admin key on {@code /v1/admin}.
+ * Neither kind of key opens the other's endpoints. With no admin key configured, {@code /v1/admin}
+ * answers 404 whatever is sent.
+ */
 public class ApiKeyFilter {
   private final ApiKeys keys;
+  private final AdminKey admin;
+  private final RateLimiter rate;
   private final Caller caller;
 
-  public ApiKeyFilter(ApiKeys keys, Caller caller) {
+  public ApiKeyFilter(ApiKeys keys, AdminKey admin, RateLimiter rate, Caller caller) {
     this.keys = keys;
+    this.admin = admin;
+    this.rate = rate;
     this.caller = caller;
+  }
+
+  /** Whether a request path belongs to the admin API. */
+  public static boolean isAdminPath(String path) {
+    return path.equals("/v1/admin") || path.startsWith("/v1/admin/");
   }
 
   @ServerRequestFilter
   public Optional<Response> authenticate(ContainerRequestContext request) {
-    if (!request.getUriInfo().getPath().startsWith("/v1")) {
+    String path = request.getUriInfo().getPath();
+    if (!path.startsWith("/v1")) {
       return Optional.empty();
+    }
+    boolean adminPath = isAdminPath(path);
+    if (adminPath && !admin.enabled()) {
+      return Optional.of(adminDisabled(path));
     }
     String header = request.getHeaderString(HttpHeaders.AUTHORIZATION);
     if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return Optional.of(unauthorized("send the API key as 'Authorization: Bearer <key>'"));
+      return Optional.of(
+          unauthorized(
+              adminPath
+                  ? "send the admin key as 'Authorization: Bearer <admin key>'"
+                  : "send the API key as 'Authorization: Bearer <key>'"));
     }
     String key = header.substring(7).trim();
     if (key.isEmpty() || key.length() > 512) {
       return Optional.of(unauthorized("the API key is not valid"));
+    }
+    if (adminPath) {
+      if (!admin.matches(key)) {
+        return Optional.of(
+            unauthorized(
+                "the admin API takes the admin key (transfer.admin-key); tenant keys cannot call"
+                    + " it"));
+      }
+      caller.authenticateAdmin();
+      return Optional.empty();
+    }
+    if (admin.matches(key)) {
+      return Optional.of(
+          unauthorized(
+              "this is the admin key: it manages tenants under /v1/admin and cannot call tenant"
+                  + " endpoints; use an API key of the tenant"));
     }
     Optional<String> tenant = keys.tenantOf(key);
     if (tenant.isEmpty()) {
       return Optional.of(unauthorized("the API key is not valid or was revoked"));
     }
     caller.authenticate(tenant.get());
+    try {
+      rate.acquire(tenant.get());
+    } catch (QuotaExceeded e) {
+      return Optional.of(e.toResponse(path));
+    }
     return Optional.empty();
   }
 
@@ -44,6 +90,21 @@ public class ApiKeyFilter {
         .header(HttpHeaders.WWW_AUTHENTICATE, "Bearer")
         .entity(
             new Problem(Problem.typeUri("unauthorized"), "Unauthorized", 401, detail, null, null))
+        .build();
+  }
+
+  private static Response adminDisabled(String path) {
+    return Response.status(404)
+        .type(Problem.MEDIA_TYPE)
+        .entity(
+            new Problem(
+                Problem.typeUri("admin-api-disabled"),
+                "Not Found",
+                404,
+                "the admin API is disabled on this server: set transfer.admin-key"
+                    + " (TRANSFER_ADMIN_KEY) to enable it",
+                path,
+                null))
         .build();
   }
 }

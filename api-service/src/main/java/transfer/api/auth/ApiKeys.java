@@ -7,9 +7,11 @@ import jakarta.inject.Singleton;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Base64;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
@@ -19,7 +21,12 @@ import transfer.ledger.Ledger;
 
 /**
  * API keys: stored only as SHA-256 hashes. Lookups are cached briefly, since every request needs
- * one; a revoked key stops working within {@link #CACHE_TTL}.
+ * one; a revoked key stops working at once on the instance that revoked it ({@link #forget}) and
+ * within {@link #CACHE_TTL} on the others.
+ *
+ * <p>Keys made here ({@link #generate}) are {@code tk_} and 256 random bits in base64url: too many
+ * to guess, so a plain (unsalted) SHA-256 is enough to store them, and a lookup stays one indexed
+ * read. The secret is shown once, in the answer that created it.
  */
 @Singleton
 public class ApiKeys {
@@ -68,6 +75,26 @@ public class ApiKeys {
     }
     cache.put(cacheKey, new Cached(tenant, now.plus(CACHE_TTL)));
     return tenant;
+  }
+
+  /** A new key: its id (shown, listed), its secret (shown once) and the hash that is stored. */
+  public record NewKey(String id, String secret, byte[] hash) {}
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** A fresh random key of 256 bits, {@code tk_<base64url>}, and a random id {@code key-<hex>}. */
+  public static NewKey generate() {
+    byte[] secret = new byte[32];
+    RANDOM.nextBytes(secret);
+    byte[] id = new byte[8];
+    RANDOM.nextBytes(id);
+    String key = "tk_" + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
+    return new NewKey("key-" + HexFormat.of().formatHex(id), key, hash(key));
+  }
+
+  /** Drops a key from the cache (it was just revoked): it stops working here at once. */
+  public void forget(byte[] keyHash) {
+    cache.remove(HexFormat.of().formatHex(keyHash));
   }
 
   static byte[] hash(String key) {

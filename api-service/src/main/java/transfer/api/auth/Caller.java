@@ -1,11 +1,13 @@
 package transfer.api.auth;
 
 import jakarta.enterprise.context.RequestScoped;
+import transfer.api.problem.ApiException;
 
-/** The tenant whose key authenticated the current request. */
+/** Who authenticated the current request: a tenant (by one of its keys), or the admin. */
 @RequestScoped
 public class Caller {
   private String tenantId;
+  private boolean admin;
 
   public String tenantId() {
     if (tenantId == null) {
@@ -14,7 +16,22 @@ public class Caller {
     return tenantId;
   }
 
+  /**
+   * For the admin resources: refuses a request that was not authenticated with the admin key (the
+   * filter already does; this guards against a path it did not recognize as an admin path).
+   */
+  public void requireAdmin() {
+    if (!admin) {
+      throw new ApiException(
+          401, "unauthorized", "Unauthorized", "the admin API takes the admin key");
+    }
+  }
+
   void authenticate(String tenantId) {
     this.tenantId = tenantId;
+  }
+
+  void authenticateAdmin() {
+    this.admin = true;
   }
 }

@@ -73,7 +73,27 @@ public class OpenApiDocs implements OASFilter {
               "Stage an object for uploads: the body is streamed to storage (never buffered);"
                   + " an optional Repr-Digest is verified."),
           Map.entry("GET /v1/sessions/{sid}/objects/{name}", "Stream a staged object back."),
-          Map.entry("DELETE /v1/sessions/{sid}/objects/{name}", "Delete a staged object."));
+          Map.entry("DELETE /v1/sessions/{sid}/objects/{name}", "Delete a staged object."),
+          Map.entry(
+              "POST /v1/admin/tenants",
+              "Admin: create a tenant with its first API key (the secret is shown in this answer"
+                  + " only) and optional quotas; 409 when the id is taken."),
+          Map.entry("GET /v1/admin/tenants", "Admin: list the tenants (paged by id)."),
+          Map.entry(
+              "GET /v1/admin/tenants/{tenant}",
+              "Admin: read a tenant with its key ids (never secrets), quotas and usage."),
+          Map.entry(
+              "PUT /v1/admin/tenants/{tenant}/quotas",
+              "Admin: replace the tenant's own quotas (a null or missing field falls back to the"
+                  + " default)."),
+          Map.entry(
+              "POST /v1/admin/tenants/{tenant}/keys",
+              "Admin: make another API key for the tenant (the secret is shown in this answer"
+                  + " only)."),
+          Map.entry(
+              "DELETE /v1/admin/tenants/{tenant}/keys/{keyId}",
+              "Admin: revoke a key; it stops working at once on this instance, within 10 s on"
+                  + " the others."));
 
   /** Schema name to field to description; defaults are part of the description and the schema. */
   private static final Map<String, Map<String, String>> FIELDS = new LinkedHashMap<>();
@@ -214,7 +234,8 @@ public class OpenApiDocs implements OASFilter {
                 "Downloads and uploads done in the background, with progress and completion"
                     + " as CloudEvents on the transfer-events Kafka topic, replay and SSE. Every"
                     + " call carries Authorization: Bearer <api key>; every error is"
-                    + " application/problem+json (RFC 9457)."));
+                    + " application/problem+json (RFC 9457). Tenants, their keys and quotas are"
+                    + " managed under /v1/admin with the admin key."));
     if (openAPI.getComponents() == null) {
       openAPI.components(OASFactory.createComponents());
     }
@@ -226,6 +247,15 @@ public class OpenApiDocs implements OASFilter {
                 .type(SecurityScheme.Type.HTTP)
                 .scheme("bearer")
                 .description("An API key of the tenant."));
+    openAPI
+        .getComponents()
+        .addSecurityScheme(
+            "adminKey",
+            OASFactory.createSecurityScheme()
+                .type(SecurityScheme.Type.HTTP)
+                .scheme("bearer")
+                .description(
+                    "The admin key (transfer.admin-key); only the /v1/admin operations take it."));
     openAPI.addSecurityRequirement(OASFactory.createSecurityRequirement().addScheme("apiKey"));
     openAPI.getComponents().addSchema("Problem", problemSchema());
     addEventStreamIfMissing(openAPI);
@@ -242,10 +272,18 @@ public class OpenApiDocs implements OASFilter {
                     .forEach(
                         (method, op) -> {
                           String summary = SUMMARIES.get(method + " " + path);
-                          if (summary != null && op.getSummary() == null) {
+                          // The admin operations' own summaries win over their Javadoc's.
+                          if (summary != null
+                              && (op.getSummary() == null || path.startsWith("/v1/admin"))) {
                             op.summary(summary);
                           }
-                          if (path.startsWith("/v1")) {
+                          if (path.startsWith("/v1/admin")) {
+                            op.addTag("Admin");
+                            op.security(
+                                List.of(
+                                    OASFactory.createSecurityRequirement().addScheme("adminKey")));
+                            addAdminErrors(op, method);
+                          } else if (path.startsWith("/v1")) {
                             addErrors(op, method, path);
                           }
                         }));
@@ -266,6 +304,39 @@ public class OpenApiDocs implements OASFilter {
     }
     if (method == PathItem.HttpMethod.POST || method == PathItem.HttpMethod.PUT) {
       add(r, "415", "The body must be JSON (application/json).");
+    }
+    add(
+        r,
+        "429",
+        "A quota of the tenant is exceeded (request-rate; tasks-in-flight at submit; bytes-stored"
+            + " at object PUT and download submit): type urn:transfer:problem:quota-exceeded:"
+            + "<quota>; retry after the Retry-After header's seconds. Nothing was stored.");
+    APIResponse tooMany = r.getAPIResponse("429");
+    if (tooMany.getHeaders() == null || !tooMany.getHeaders().containsKey("Retry-After")) {
+      tooMany.addHeader(
+          "Retry-After",
+          OASFactory.createHeader()
+              .description(
+                  "Seconds to wait: until the next request token (request-rate), or 30"
+                      + " (transfer.quota.retry-after) for the other quotas.")
+              .schema(OASFactory.createSchema().addType(Schema.SchemaType.INTEGER)));
+    }
+    add(r, "503", "The ledger is unreachable; retry later.");
+  }
+
+  private static void addAdminErrors(Operation op, PathItem.HttpMethod method) {
+    if (op.getResponses() == null) {
+      op.responses(OASFactory.createAPIResponses());
+    }
+    APIResponses r = op.getResponses();
+    add(r, "400", "Bad input: every broken rule is listed in errors[] with its field.");
+    add(r, "401", "Not the admin key (tenant keys cannot call the admin API).");
+    add(
+        r,
+        "404",
+        "No such tenant or key; every admin path answers 404 when no admin key is configured.");
+    if (method == PathItem.HttpMethod.POST) {
+      add(r, "409", "A tenant with this id exists already.");
     }
     add(r, "503", "The ledger is unreachable; retry later.");
   }

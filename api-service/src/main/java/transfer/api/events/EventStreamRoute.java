@@ -11,6 +11,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +27,8 @@ import transfer.api.auth.ApiKeys;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem;
 import transfer.api.problem.Problem.FieldError;
+import transfer.api.quota.QuotaExceeded;
+import transfer.api.quota.RateLimiter;
 import transfer.api.task.RequestRules;
 import transfer.ledger.Ledger;
 import transfer.ledger.LedgerException;
@@ -61,6 +64,9 @@ public class EventStreamRoute {
   private final Set<EventStream> open = ConcurrentHashMap.newKeySet();
   private final AtomicLong pauses = new AtomicLong();
   private volatile boolean stopping;
+
+  /** The tenant's request-rate quota: opening a stream is a request like any other. */
+  @Inject RateLimiter rate;
 
   public EventStreamRoute(
       ApiKeys keys,
@@ -162,6 +168,7 @@ public class EventStreamRoute {
     String tenant =
         keys.tenantOf(key)
             .orElseThrow(() -> new Unauthorized("the API key is not valid or was revoked"));
+    rate.acquire(tenant);
 
     List<FieldError> errors = new ArrayList<>();
     try {
@@ -223,6 +230,9 @@ public class EventStreamRoute {
   private void fail(RoutingContext rc, Throwable e) {
     String path = rc.normalizedPath();
     if (e instanceof ApiException api) {
+      if (e instanceof QuotaExceeded q) {
+        rc.response().putHeader("Retry-After", Long.toString(q.retryAfterSeconds()));
+      }
       respond(rc, api.toProblem(path));
     } else if (e instanceof Unauthorized u) {
       rc.response().putHeader("WWW-Authenticate", "Bearer");

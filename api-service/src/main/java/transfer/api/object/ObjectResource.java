@@ -2,6 +2,7 @@ package transfer.api.object;
 
 import io.quarkus.logging.Log;
 import io.smallrye.common.annotation.Blocking;
+import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -26,6 +27,7 @@ import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
+import transfer.api.quota.Quotas;
 import transfer.api.task.RequestRules;
 import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
@@ -51,6 +53,9 @@ public class ObjectResource {
   private final Clock clock;
   private final long maxBytes;
 
+  /** The tenant's bytes-stored quota, checked before and while the body is stored. */
+  @Inject Quotas quotas;
+
   public ObjectResource(
       Ledger ledger, Caller caller, ObjectStore store, Clock clock, ApiConfig config) {
     this.ledger = ledger;
@@ -75,6 +80,7 @@ public class ObjectResource {
     String tenant = caller.tenantId();
     ObjectStore.Staged staged;
     Optional<String> expected;
+    long limit = maxBytes;
     try {
       RequestRules.requireSessionId(sid);
       ObjectRules.requireName(name);
@@ -98,9 +104,12 @@ public class ObjectResource {
       if (declared > maxBytes) {
         throw tooLarge();
       }
-      staged = store.stage(body, declared, maxBytes);
+      // The tenant's bytes-stored quota: a declared length past it is refused before the body is
+      // read; a body that streams past it is cut there (the partial file is deleted).
+      limit = Math.min(maxBytes, quotas.objectAllowance(tenant, sid, name, declared));
+      staged = store.stage(body, declared, limit);
     } catch (ObjectStore.TooLarge e) {
-      throw tooLarge();
+      throw limit < maxBytes ? quotas.bytesStored(tenant) : tooLarge();
     } catch (ObjectStore.Incomplete e) {
       Log.infof(
           "object %s of session %s (tenant %s) not stored: %s", name, sid, tenant, e.getMessage());

@@ -13,6 +13,7 @@ import jakarta.ws.rs.core.UriInfo;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+import transfer.api.quota.QuotaExceeded;
 import transfer.ledger.Ledger;
 import transfer.ledger.LedgerException;
 
@@ -25,6 +26,12 @@ public class ProblemMappers {
   @ServerExceptionMapper
   public Response api(ApiException e, UriInfo uri) {
     return respond(e.toProblem(uri.getPath()));
+  }
+
+  /** A tenant is past a quota: 429 with its Retry-After. */
+  @ServerExceptionMapper
+  public Response quota(QuotaExceeded e, UriInfo uri) {
+    return e.toResponse(uri.getPath());
   }
 
   @ServerExceptionMapper(priority = 1)

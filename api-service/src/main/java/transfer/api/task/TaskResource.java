@@ -2,6 +2,7 @@ package transfer.api.task;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -29,6 +30,7 @@ import transfer.api.auth.Caller;
 import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
+import transfer.api.quota.Quotas;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
@@ -59,6 +61,9 @@ public class TaskResource {
     this.json = json;
     this.egress = egress;
   }
+
+  /** The tenant's tasks-in-flight and bytes-stored quotas, checked at submit. */
+  @Inject Quotas quotas;
 
   /** A page of tasks; {@code next} is the {@code after} of the following page, or null. */
   public record TaskPage(List<TaskView> tasks, String next) {}
@@ -91,6 +96,7 @@ public class TaskResource {
       throw ApiException.conflict("session " + sid + " is " + session.state() + ": no new tasks");
     }
     SessionConfig cfg = session.config().withDefaults();
+    quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
     Ledger.Submitted submitted;
     try {
       submitted = ledger.submit(caller.tenantId(), sid, request, cfg, idempotencyKey);

@@ -260,6 +260,9 @@ final class ChaosCluster {
     env.put(
         "TRANSFER_FETCH_ALLOWED_DESTINATIONS",
         "127.0.0.1:" + origin.port() + ",127.0.0.1:" + proxy.port());
+    // Hundreds of tasks are submitted at once; the per-tenant request rate is QuotaIT's subject.
+    env.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
+    env.put("TRANSFER_QUOTA_BURST", "100000");
     return env;
   }
 

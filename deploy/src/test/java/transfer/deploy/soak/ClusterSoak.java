@@ -61,6 +61,9 @@ class ClusterSoak {
     // The origin's one port is the only destination the cluster may reach.
     int originPort = freePort();
     common.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + originPort);
+    // Tests submit hundreds of tasks at once; the per-tenant request rate is QuotaIT's subject.
+    common.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
+    common.put("TRANSFER_QUOTA_BURST", "100000");
 
     int apiPort = freePort();
     Map<String, String> apiEnv = new HashMap<>(common);
