@@ -771,6 +771,7 @@ public final class LocalCluster {
             "  Admin key   " + adminKey + "   (" + adminKeySource + "; /v1/admin only)",
             "  API docs    " + api + "/q/swagger-ui   (OpenAPI at " + api + "/q/openapi)",
             "  Workers     " + workersLine,
+            "  Outbound    " + outboundLine(),
             "  Kafka       " + bootstrap,
             "  PostgreSQL  " + db.jdbcUrl(),
             "  Objects     " + settings.objectsDir(),
@@ -795,6 +796,15 @@ public final class LocalCluster {
     synchronized (System.out) {
       System.out.println(banner);
     }
+  }
+
+  /** What tasks may reach: public addresses, plus TRANSFER_FETCH_ALLOWED_DESTINATIONS. */
+  private static String outboundLine() {
+    String allowed = System.getenv("TRANSFER_FETCH_ALLOWED_DESTINATIONS");
+    return allowed == null || allowed.isBlank()
+        ? "public addresses only; for a local origin set"
+            + " TRANSFER_FETCH_ALLOWED_DESTINATIONS=127.0.0.1:<port>"
+        : "public addresses and " + allowed + " (TRANSFER_FETCH_ALLOWED_DESTINATIONS)";
   }
 
   /** One line to the terminal; whole lines, even when supervisors print at the same time. */
@@ -870,6 +880,9 @@ public final class LocalCluster {
                                    generated on first start)
         TRANSFER_ADMIN_KEY         admin key: manages tenants and their keys under /v1/admin
                                    (default: saved in <data>/admin-key, generated on first start)
+        TRANSFER_FETCH_ALLOWED_DESTINATIONS
+                                   what tasks may reach besides public addresses, comma-separated:
+                                   127.0.0.1:8000, 10.0.0.0/8, files.internal (none)
         TRANSFER_JVM_OPTS          JVM options of the service processes (-Xmx512m)
       Any Quarkus setting passes through by its environment name (e.g. QUARKUS_LOG_LEVEL=DEBUG).
       """;
