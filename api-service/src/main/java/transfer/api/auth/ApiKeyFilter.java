@@ -6,6 +6,7 @@ import jakarta.ws.rs.core.Response;
 import java.util.Optional;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 import transfer.api.problem.Problem;
+import transfer.api.problem.RequestPaths;
 
 /** Every {@code /v1} call carries {@code Authorization: Bearer <api key>}. */
 public class ApiKeyFilter {
@@ -19,7 +20,8 @@ public class ApiKeyFilter {
 
   @ServerRequestFilter
   public Optional<Response> authenticate(ContainerRequestContext request) {
-    if (!request.getUriInfo().getPath().startsWith("/v1")) {
+    String path = RequestPaths.of(request.getUriInfo());
+    if (path != null && !path.startsWith("/v1")) {
       return Optional.empty();
     }
     String header = request.getHeaderString(HttpHeaders.AUTHORIZATION);

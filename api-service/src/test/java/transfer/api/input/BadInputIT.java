@@ -571,6 +571,7 @@ class BadInputIT {
           {"a%00b", "NUL"},
           {"a%0D%0Ab", "CR LF"},
           {"a%20b", "a space"},
+          {"a%25Hb", "an encoded %"},
           {"%C3%A9", "a non-ASCII letter"},
           {"a".repeat(201), "201 characters"},
           {"a".repeat(10_000), "10,000 characters"},
@@ -671,6 +672,7 @@ class BadInputIT {
           {UUID.randomUUID().toString().toUpperCase() + "0", "37 characters"},
           {"x".repeat(10_000), "10,000 characters"},
           {"%27%20or%201%3D1--", "SQL"},
+          {"%25zz", "an encoded %"},
         }) {
       c.add(call("GET task " + id[1], "GET", tasks + id[0], Map.of(), null, 404, "taskId"));
       c.add(
@@ -762,6 +764,8 @@ class BadInputIT {
           {"%C3%A9t%C3%A9", "non-ASCII letters"},
           {"a%3Bb", "a semicolon"},
           {"%27%20or%201%3D1--", "SQL"},
+          {"a%25Hb", "an encoded % before a non-hex digit"},
+          {"a%2541", "an encoded % before hex digits"},
           {"s".repeat(129), "129 characters"},
           {"s".repeat(10_000), "10,000 characters"},
         }) {
@@ -855,6 +859,16 @@ class BadInputIT {
   // ----------------------------------------------------------------------- query parameters
 
   private static void queryCases(List<Case> c) {
+    c.add(call("unknown path with an encoded %", "GET", "/v1/x%25H", Map.of(), null, 404, null));
+    c.add(
+        call(
+            "unknown path with an encoded % after a session",
+            "POST",
+            "/v1/sessions/{sid}/x%25%25",
+            Map.of("Content-Type", "application/json"),
+            "{}",
+            404,
+            null));
     c.add(
         call(
             "sessions limit a word",

@@ -13,7 +13,13 @@ public class QuietLedgerProfile implements QuarkusTestProfile {
   public Map<String, String> getConfigOverrides() {
     // The interval is read by @Scheduled, not by ApiConfig's mapping, which would otherwise refuse
     // a key under transfer. that it does not know.
+    // A random port: test JVMs of other checkouts on this machine may hold 8081.
     return Map.of(
-        "transfer.reaper.interval", "off", "smallrye.config.mapping.validate-unknown", "false");
+        "transfer.reaper.interval",
+        "off",
+        "smallrye.config.mapping.validate-unknown",
+        "false",
+        "quarkus.http.test-port",
+        "0");
   }
 }
