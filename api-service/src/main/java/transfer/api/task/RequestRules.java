@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
 import transfer.api.object.ObjectRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
+import transfer.contracts.Redaction;
 import transfer.contracts.RetryPolicy;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
@@ -43,7 +44,7 @@ public final class RequestRules {
   static final Instant LATEST_DATE = Instant.parse("9999-12-31T23:59:59Z");
 
   /** How a stored header value is answered: header values are write-only. */
-  public static final String REDACTED = "***";
+  public static final String REDACTED = Redaction.MASK;
 
   private static final Set<String> UPLOAD_METHODS = Set.of("PUT", "POST");
   // Headers that describe the connection or the body framing belong to the HTTP client alone.
