@@ -5,7 +5,8 @@ import java.time.Instant;
 /**
  * A session as the API answers it. {@code state}: {@code active}; {@code finishing} after {@code
  * DELETE ?finishTasks=true} (no new tasks, running ones finish); {@code invalidated} after {@code
- * DELETE} (every open task canceled). A {@code PUT} makes it active again.
+ * DELETE} (every open task canceled). A {@code PUT} makes it active again. The {@code config}'s
+ * header values are answered as {@value Redaction#MASK}: they are write-only ({@link Redaction}).
  */
 public record SessionView(
     String id, String state, SessionConfig config, Instant createdAt, Instant updatedAt) {}

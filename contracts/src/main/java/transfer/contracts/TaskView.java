@@ -2,11 +2,14 @@ package transfer.contracts;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
+import java.util.Map;
 
 /**
  * A task as the API answers it. For an upload, {@code bytesTransferred} counts bytes sent and
  * {@code sha256} is the digest of the source. {@code resumeData} is present on a canceled or failed
- * download whose stored prefix a new task may continue from.
+ * download whose stored prefix a new task may continue from. {@code headers} names the task's own
+ * request headers, each value {@value Redaction#MASK}: header values are write-only ({@link
+ * Redaction}).
  */
 public record TaskView(
     String id,
@@ -15,6 +18,7 @@ public record TaskView(
     TaskState state,
     String url,
     String method,
+    Map<String, String> headers,
     String description,
     double priority,
     int attempt,

@@ -58,7 +58,8 @@ import transfer.testkit.LocalPostgres;
  */
 public final class LocalCluster {
 
-  static final Map<String, Integer> TOPICS = Map.of("transfer-tasks", 12, "transfer-events", 12);
+  static final Map<String, Integer> TOPICS =
+      Map.of("transfer-tasks", 12, "transfer-events", 12, "transfer-tasks-dlq", 1);
   static final String DATABASE = "transfer";
 
   /** The first start runs the database migrations on two slow cores; be patient. */

@@ -1,6 +1,7 @@
 package transfer.ledger;
 
 import java.time.Instant;
+import transfer.contracts.Redaction;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.SessionView;
 
@@ -14,7 +15,8 @@ public record SessionRow(
     Instant updatedAt,
     boolean created) {
 
+  /** The session as the API answers it: header values are write-only ({@link Redaction}). */
   public SessionView toView() {
-    return new SessionView(id, state, config, createdAt, updatedAt);
+    return new SessionView(id, state, Redaction.config(config), createdAt, updatedAt);
   }
 }

@@ -1,6 +1,7 @@
 package transfer.ledger;
 
 import java.time.Instant;
+import transfer.contracts.Redaction;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskRequest;
@@ -50,6 +51,10 @@ public record TaskRow(
     return durableTask != null ? durableTask : id;
   }
 
+  /**
+   * The task as the API answers it: its headers by name only, every value masked ({@link
+   * Redaction}), since they may carry credentials.
+   */
   public TaskView toView() {
     return new TaskView(
         id,
@@ -58,6 +63,7 @@ public record TaskRow(
         state,
         url,
         request.method() != null ? request.method() : (type == TaskType.UPLOAD ? "PUT" : "GET"),
+        Redaction.headers(request.headers()),
         request.description(),
         priority,
         attempt,

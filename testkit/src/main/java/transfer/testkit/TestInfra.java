@@ -43,7 +43,8 @@ import org.testcontainers.utility.DockerImageName;
  * transfer.test.postgres-image} (default {@value #DEFAULT_POSTGRES_IMAGE}).
  *
  * <p>Topics {@value #TASKS_TOPIC} and {@value #EVENTS_TOPIC} ({@value #TOPIC_PARTITIONS} partitions
- * each) and database {@value #DATABASE} exist when {@link #shared()} returns.
+ * each), {@value #DEAD_LETTERS_TOPIC} (one partition) and database {@value #DATABASE} exist when
+ * {@link #shared()} returns.
  *
  * <p>Everything is stopped by a shutdown hook. Test JVMs (Surefire, Failsafe) end with {@code
  * System.exit}, which runs it; a plain {@code main} using this class must call {@code System.exit}
@@ -54,6 +55,7 @@ public final class TestInfra {
 
   public static final String TASKS_TOPIC = "transfer-tasks";
   public static final String EVENTS_TOPIC = "transfer-events";
+  public static final String DEAD_LETTERS_TOPIC = "transfer-tasks-dlq";
   public static final int TOPIC_PARTITIONS = 12;
   public static final String DATABASE = "transfer";
   static final String DEFAULT_KAFKA_IMAGE = "apache/kafka:4.2.0";
@@ -194,7 +196,14 @@ public final class TestInfra {
     try {
       kafka = get(kafkaStart);
       postgres = get(postgresStart);
-      kafka.createTopics(Map.of(TASKS_TOPIC, TOPIC_PARTITIONS, EVENTS_TOPIC, TOPIC_PARTITIONS));
+      kafka.createTopics(
+          Map.of(
+              TASKS_TOPIC,
+              TOPIC_PARTITIONS,
+              EVENTS_TOPIC,
+              TOPIC_PARTITIONS,
+              DEAD_LETTERS_TOPIC,
+              1));
       postgres.createDatabaseIfMissing(DATABASE);
     } catch (RuntimeException e) {
       EmbeddedKafka startedKafka = kafka != null ? kafka : getQuietly(kafkaStart);
@@ -282,8 +291,10 @@ public final class TestInfra {
     try (Admin admin =
         Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
       List<NewTopic> topics =
-          Stream.of(TASKS_TOPIC, EVENTS_TOPIC)
-              .map(t -> new NewTopic(t, TOPIC_PARTITIONS, (short) 1))
+          Stream.concat(
+                  Stream.of(TASKS_TOPIC, EVENTS_TOPIC)
+                      .map(t -> new NewTopic(t, TOPIC_PARTITIONS, (short) 1)),
+                  Stream.of(new NewTopic(DEAD_LETTERS_TOPIC, 1, (short) 1)))
               .toList();
       admin.createTopics(topics).all().get(60, TimeUnit.SECONDS);
     } catch (ExecutionException e) {

@@ -6,6 +6,7 @@ import jakarta.ws.rs.core.Response;
 import java.util.Optional;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 import transfer.api.problem.Problem;
+import transfer.api.problem.RequestPaths;
 import transfer.api.quota.QuotaExceeded;
 import transfer.api.quota.RateLimiter;
 
@@ -35,11 +36,12 @@ public class ApiKeyFilter {
 
   @ServerRequestFilter
   public Optional<Response> authenticate(ContainerRequestContext request) {
-    String path = request.getUriInfo().getPath();
-    if (!path.startsWith("/v1")) {
+    // null: a path that does not decode; it is judged (and refused) like any /v1 path.
+    String path = RequestPaths.of(request.getUriInfo());
+    if (path != null && !path.startsWith("/v1")) {
       return Optional.empty();
     }
-    boolean adminPath = isAdminPath(path);
+    boolean adminPath = path != null && isAdminPath(path);
     if (adminPath && !admin.enabled()) {
       return Optional.of(adminDisabled(path));
     }

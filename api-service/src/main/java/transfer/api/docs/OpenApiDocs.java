@@ -138,7 +138,8 @@ public class OpenApiDocs implements OASFilter {
             "Publish this session's events to the transfer-events topic (replay and SSE serve"
                 + " them either way).",
             "headers",
-            "Request headers for every task of the session; a task's own headers win.",
+            "Request headers for every task of the session; a task's own headers win. Values are"
+                + " write-only: answers show each name with the value \"***\".",
             "retry",
             "How often and how patiently failed attempts are retried."));
     FIELDS.put(
@@ -161,7 +162,8 @@ public class OpenApiDocs implements OASFilter {
             Map.entry(
                 "headers",
                 "Request headers; Host, Content-Length, Transfer-Encoding and Connection may not"
-                    + " be set."),
+                    + " be set. Values are write-only: answers show each name with the value"
+                    + " \"***\"."),
             Map.entry(
                 "expectedBytes",
                 "The size the client expects (countOfBytesClientExpectsToReceive); a hint"),
@@ -193,6 +195,7 @@ public class OpenApiDocs implements OASFilter {
                 "queued, waiting (earliestBeginAt or a retry backoff), running, suspended, or"
                     + " final: completed, failed, canceled."),
             Map.entry("attempt", "Attempts started so far."),
+            Map.entry("headers", "The task's own request headers by name, every value \"***\"."),
             Map.entry("bytesTransferred", "Bytes received (download) or sent (upload)."),
             Map.entry("bytesExpected", "Total size when known."),
             Map.entry("error", "Why the task (or its last attempt) failed; null otherwise."),

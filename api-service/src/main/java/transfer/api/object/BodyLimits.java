@@ -4,12 +4,15 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.quarkus.vertx.http.runtime.VertxHttpRecorder;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
+import java.util.List;
 import java.util.regex.Pattern;
 import transfer.api.problem.Problem;
 
@@ -49,7 +52,12 @@ public class BodyLimits {
     }
     String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
     if (length == null) {
-      // A chunked body: Quarkus's blocking request stream counts it against this value.
+      if (ctx.request().headers().contains(HttpHeaders.TRANSFER_ENCODING, "chunked", true)) {
+        readChunked(ctx);
+        return;
+      }
+      // No body, or an HTTP/2 body without a length: Quarkus's blocking request stream counts
+      // it against this value.
       ctx.put(VertxHttpRecorder.MAX_REQUEST_SIZE_KEY, OTHER_REQUESTS_MAX_BYTES);
       ctx.next();
       return;
@@ -64,6 +72,52 @@ public class BodyLimits {
       ctx.next();
       return;
     }
+    refuse(ctx);
+  }
+
+  /**
+   * A chunked body has no length to judge up front. Quarkus's own limit would answer a bare 413
+   * (not problem+json) from inside the resource's read and then fail the request a second time, so
+   * the body is read here, at most {@link #OTHER_REQUESTS_MAX_BYTES}, and handed to Quarkus REST as
+   * the request's body (which it then reads instead of the connection).
+   */
+  private void readChunked(RoutingContext ctx) {
+    HttpServerRequest request = ctx.request();
+    Buffer body = Buffer.buffer();
+    boolean[] refused = {false};
+    request.handler(
+        chunk -> {
+          if (refused[0]) {
+            return;
+          }
+          if ((long) body.length() + chunk.length() > OTHER_REQUESTS_MAX_BYTES) {
+            refused[0] = true;
+            refuse(ctx);
+            return;
+          }
+          body.appendBuffer(chunk);
+        });
+    request.endHandler(
+        v -> {
+          if (!refused[0]) {
+            ctx.setBody(body);
+            ctx.next();
+          }
+        });
+    request.exceptionHandler(
+        e -> {
+          if (!refused[0] && !ctx.response().ended()) {
+            refused[0] = true;
+            ctx.fail(e);
+          }
+        });
+    if (request.headers().contains(HttpHeaders.EXPECT, HttpHeaders.CONTINUE, true)) {
+      ctx.response().writeContinue();
+    }
+    request.resume();
+  }
+
+  private void refuse(RoutingContext ctx) {
     Problem problem =
         new Problem(
             Problem.typeUri("body-too-large"),
@@ -73,14 +127,16 @@ public class BodyLimits {
                 + OTHER_REQUESTS_MAX_BYTES
                 + " bytes; large content is staged with PUT /v1/sessions/{sid}/objects/{name}",
             ctx.normalizedPath(),
-            null);
+            List.of(
+                new Problem.FieldError(
+                    "$", "the body is larger than " + OTHER_REQUESTS_MAX_BYTES + " bytes")));
     String json;
     try {
       json = mapper.writeValueAsString(problem);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
-    // The body was not read: close rather than leave it on the connection.
+    // The body was not (all) read: close rather than leave it on the connection.
     ctx.response()
         .setStatusCode(413)
         .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)

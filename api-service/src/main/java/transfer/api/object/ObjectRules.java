@@ -11,7 +11,7 @@ import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 
 /** What an object's name and the digest headers of a PUT must look like. */
-final class ObjectRules {
+public final class ObjectRules {
   static final String REPR_DIGEST = "Repr-Digest";
   static final String X_CHECKSUM = "X-Checksum-SHA256";
 
@@ -23,14 +23,22 @@ final class ObjectRules {
 
   private ObjectRules() {}
 
+  /** What {@link #isName} checks, for error messages. */
+  public static final String NAME_RULE =
+      "must be 1 to 200 characters of letters, digits, '.', '_' or '-', not starting with '.'";
+
+  /**
+   * Whether this names an object: one safe path segment, so no {@code /}, {@code ..} at the start,
+   * NUL or other control character can appear. The same rule holds for an upload's {@code
+   * source.object}.
+   */
+  public static boolean isName(String name) {
+    return name != null && NAME.matcher(name).matches();
+  }
+
   static void requireName(String name) {
-    if (name == null || !NAME.matcher(name).matches()) {
-      throw ApiException.invalid(
-          List.of(
-              new FieldError(
-                  "name",
-                  "must be 1 to 200 characters of letters, digits, '.', '_' or '-', not starting"
-                      + " with '.'")));
+    if (!isName(name)) {
+      throw ApiException.invalid(List.of(new FieldError("name", NAME_RULE)));
     }
   }
 

@@ -25,7 +25,7 @@ public class ProblemMappers {
 
   @ServerExceptionMapper
   public Response api(ApiException e, UriInfo uri) {
-    return respond(e.toProblem(uri.getPath()));
+    return respond(e.toProblem(RequestPaths.of(uri)));
   }
 
   /** A tenant is past a quota: 429 with its Retry-After. */
@@ -52,7 +52,7 @@ public class ProblemMappers {
     }
     return respond(
         ApiException.invalid(List.of(new Problem.FieldError(field, message)))
-            .toProblem(uri.getPath()));
+            .toProblem(RequestPaths.of(uri)));
   }
 
   // Quarkus ships mappers for these subtypes that answer plain JSON; the most specific mapper
@@ -88,14 +88,15 @@ public class ProblemMappers {
     String title = type != null ? type.getReasonPhrase() : "Error";
     String detail =
         switch (status) {
-          case 404 -> "no such resource: " + uri.getPath();
-          case 405 -> "this method is not allowed on " + uri.getPath();
+          case 404 -> "no such resource: " + RequestPaths.of(uri);
+          case 405 -> "this method is not allowed on " + RequestPaths.of(uri);
           case 406 -> "this resource answers application/json only";
           case 415 -> "send the body as application/json";
           default -> e.getMessage();
         };
     String slug = title.toLowerCase().replace(' ', '-');
-    return respond(new Problem(Problem.typeUri(slug), title, status, detail, uri.getPath(), null));
+    return respond(
+        new Problem(Problem.typeUri(slug), title, status, detail, RequestPaths.of(uri), null));
   }
 
   /**
@@ -107,13 +108,13 @@ public class ProblemMappers {
   public Response invalidReference(Ledger.InvalidReference e, UriInfo uri) {
     return respond(
         ApiException.invalid(List.of(new Problem.FieldError(e.field(), e.getMessage())))
-            .toProblem(uri.getPath()));
+            .toProblem(RequestPaths.of(uri)));
   }
 
   /** The task is final (completed, failed or canceled): the change asked for cannot apply. */
   @ServerExceptionMapper
   public Response stateConflict(Ledger.StateConflict e, UriInfo uri) {
-    return respond(ApiException.conflict(e.getMessage()).toProblem(uri.getPath()));
+    return respond(ApiException.conflict(e.getMessage()).toProblem(RequestPaths.of(uri)));
   }
 
   /**
@@ -126,13 +127,13 @@ public class ProblemMappers {
         e.state() == null
             ? ApiException.notFound("the session")
             : ApiException.conflict(e.getMessage());
-    return respond(answer.toProblem(uri.getPath()));
+    return respond(answer.toProblem(RequestPaths.of(uri)));
   }
 
   /** The database is unreachable or failed: nothing was applied, and a retry may succeed. */
   @ServerExceptionMapper
   public Response ledger(LedgerException e, UriInfo uri) {
-    Log.warnf("ledger unavailable answering %s: %s", uri.getPath(), e.getMessage());
+    Log.warnf("ledger unavailable answering %s: %s", RequestPaths.of(uri), e.getMessage());
     return Response.status(503)
         .type(Problem.MEDIA_TYPE)
         .header("Retry-After", "5")
@@ -142,21 +143,22 @@ public class ProblemMappers {
                 "Service Unavailable",
                 503,
                 "the ledger (PostgreSQL) is unavailable; nothing was changed, retry in a few seconds",
-                uri.getPath(),
+                RequestPaths.of(uri),
                 null))
         .build();
   }
 
   @ServerExceptionMapper
   public Response unexpected(Throwable e, UriInfo uri) {
-    Log.errorf(e, "unexpected error answering %s; the request was not applied", uri.getPath());
+    Log.errorf(
+        e, "unexpected error answering %s; the request was not applied", RequestPaths.of(uri));
     return respond(
         new Problem(
             Problem.typeUri("internal-error"),
             "Internal Server Error",
             500,
             "the server failed unexpectedly; the request may be retried",
-            uri.getPath(),
+            RequestPaths.of(uri),
             null));
   }
 

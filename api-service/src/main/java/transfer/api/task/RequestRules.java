@@ -4,16 +4,20 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
+import transfer.api.object.ObjectRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
+import transfer.contracts.Redaction;
 import transfer.contracts.RetryPolicy;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
@@ -33,7 +37,16 @@ public final class RequestRules {
   private static final Pattern SHA256 = Pattern.compile("[0-9a-fA-F]{64}");
   private static final Pattern BASE64URL = Pattern.compile("[A-Za-z0-9_-]+={0,2}");
   public static final int MAX_RESUME_DATA_LENGTH = 4096;
-  public static final int MAX_OBJECT_NAME_LENGTH = 1024;
+  public static final int MAX_METADATA_DEPTH = 32;
+
+  /** Dates PostgreSQL and every client can hold: four-digit years from the Unix epoch. */
+  static final Instant EARLIEST_DATE = Instant.parse("1970-01-01T00:00:00Z");
+
+  static final Instant LATEST_DATE = Instant.parse("9999-12-31T23:59:59Z");
+
+  /** How a stored header value is answered: header values are write-only. */
+  public static final String REDACTED = Redaction.MASK;
+
   private static final Set<String> UPLOAD_METHODS = Set.of("PUT", "POST");
   // Headers that describe the connection or the body framing belong to the HTTP client alone.
   private static final Set<String> RESERVED_HEADERS =
@@ -78,10 +91,19 @@ public final class RequestRules {
     }
   }
 
-  /** Task ids are UUIDs; anything else cannot name a task, so it is simply not found. */
+  /**
+   * Task ids are UUIDs; anything else cannot name a task, so it is simply not found (a 404 whose
+   * {@code errors} still name the path parameter).
+   */
   public static void requireTaskId(String taskId) {
     if (!isUuid(taskId)) {
-      throw ApiException.notFound("task " + sanitize(taskId));
+      ApiException notFound = ApiException.notFound("task " + sanitize(taskId));
+      throw new ApiException(
+          404,
+          "not-found",
+          "Not Found",
+          notFound.getMessage(),
+          List.of(new FieldError("taskId", "must be a task id (a UUID)")));
     }
   }
 
@@ -107,8 +129,16 @@ public final class RequestRules {
     if (r.priority() != null && !(r.priority() >= 0.0 && r.priority() <= 1.0)) {
       errors.add(new FieldError("priority", "must be between 0.0 and 1.0"));
     }
-    if (r.description() != null && r.description().length() > 1024) {
-      errors.add(new FieldError("description", "must be at most 1024 characters"));
+    if (r.description() != null) {
+      if (r.description().length() > 1024) {
+        errors.add(new FieldError("description", "must be at most 1024 characters"));
+      } else if (!isStorableText(r.description())) {
+        errors.add(
+            new FieldError(
+                "description",
+                "must be text: no NUL or control characters other than tab and line breaks, no"
+                    + " unpaired surrogates"));
+      }
     }
     JsonNode m = r.metadata();
     if (m != null && !m.isNull()) {
@@ -116,7 +146,22 @@ public final class RequestRules {
         errors.add(new FieldError("metadata", "must be a JSON object"));
       } else if (m.toString().length() > 16 * 1024) {
         errors.add(new FieldError("metadata", "must be at most 16 KiB as JSON"));
+      } else if (depth(m) > MAX_METADATA_DEPTH) {
+        errors.add(
+            new FieldError("metadata", "must nest at most " + MAX_METADATA_DEPTH + " levels deep"));
+      } else if (!storableStrings(m)) {
+        // PostgreSQL's jsonb cannot hold \u0000, and an unpaired surrogate is no character.
+        errors.add(
+            new FieldError(
+                "metadata", "must not contain NUL or unpaired surrogates in its names or strings"));
       }
+    }
+    if (r.earliestBeginAt() != null
+        && (r.earliestBeginAt().isBefore(EARLIEST_DATE)
+            || r.earliestBeginAt().isAfter(LATEST_DATE))) {
+      errors.add(
+          new FieldError(
+              "earliestBeginAt", "must be between " + EARLIEST_DATE + " and " + LATEST_DATE));
     }
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
@@ -166,13 +211,8 @@ public final class RequestRules {
       if (!isUuid(src.task())) {
         errors.add(new FieldError("source.task", "must be a task id (a UUID)"));
       }
-    } else if (src.object().isEmpty()
-        || src.object().length() > MAX_OBJECT_NAME_LENGTH
-        || src.object().chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
-      errors.add(
-          new FieldError(
-              "source.object",
-              "must be 1 to " + MAX_OBJECT_NAME_LENGTH + " characters, no control characters"));
+    } else if (!ObjectRules.isName(src.object())) {
+      errors.add(new FieldError("source.object", ObjectRules.NAME_RULE));
     }
     // The bytes of an upload are known before it starts: their size and digest come from the
     // source, and there is nothing to resume from.
@@ -261,7 +301,17 @@ public final class RequestRules {
     }
     for (int i = 0; i < url.length(); i++) {
       char ch = url.charAt(i);
-      if (ch <= 0x20 || ch == 0x7f) {
+      int kind = Character.getType(ch);
+      // Besides ASCII controls and spaces: C1 controls (NEL), Unicode line and paragraph
+      // separators and other spaces, invisible format characters (bidi overrides), and unpaired
+      // surrogates. Percent-encoded forms (%0D%0A) are legal syntax and stay encoded on the wire.
+      if (ch <= 0x20
+          || ch == 0x7f
+          || Character.isISOControl(ch)
+          || Character.isWhitespace(ch)
+          || Character.isSpaceChar(ch)
+          || kind == Character.FORMAT
+          || kind == Character.SURROGATE && !pairedSurrogate(url, i)) {
         errors.add(new FieldError(field, "must not contain spaces or control characters"));
         return;
       }
@@ -304,8 +354,90 @@ public final class RequestRules {
         errors.add(new FieldError(where, "must be at most 8192 characters"));
       } else if (value.chars().anyMatch(ch -> ch == '\r' || ch == '\n' || ch == 0)) {
         errors.add(new FieldError(where, "must not contain CR, LF or NUL"));
+      } else if (value.chars().anyMatch(ch -> (ch < 0x20 && ch != '\t') || ch == 0x7f)) {
+        errors.add(new FieldError(where, "must not contain control characters other than tab"));
+      } else if (value.chars().anyMatch(ch -> ch > 0xff)) {
+        // HTTP/1.1 field values are octets; Latin-1 is all that reaches the wire intact.
+        errors.add(new FieldError(where, "must be ASCII or Latin-1 (RFC 9110 field value)"));
+      } else if (value.equals(REDACTED)) {
+        errors.add(
+            new FieldError(
+                where,
+                "'"
+                    + REDACTED
+                    + "' is how a stored header value is answered, not a value; send the real"
+                    + " value (header values are write-only)"));
       }
     }
+  }
+
+  /**
+   * Whether free text can be stored and shown: no NUL (PostgreSQL refuses it), no control character
+   * other than tab, CR and LF, no unpaired surrogate (not a character at all).
+   */
+  static boolean isStorableText(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char ch = s.charAt(i);
+      if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+          || ch == 0x7f
+          || (Character.isSurrogate(ch) && !pairedSurrogate(s, i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether the surrogate at {@code i} is half of a well-formed pair. */
+  private static boolean pairedSurrogate(String s, int i) {
+    char ch = s.charAt(i);
+    if (Character.isHighSurrogate(ch)) {
+      return i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1));
+    }
+    return i > 0 && Character.isHighSurrogate(s.charAt(i - 1));
+  }
+
+  /** Whether every name and string in the tree has no NUL and no unpaired surrogate. */
+  private static boolean storableStrings(JsonNode node) {
+    if (node.isTextual()) {
+      return storableString(node.textValue());
+    }
+    if (node.isObject()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        if (!storableString(e.getKey()) || !storableStrings(e.getValue())) {
+          return false;
+        }
+      }
+    } else if (node.isArray()) {
+      for (JsonNode child : node) {
+        if (!storableStrings(child)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private static boolean storableString(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char ch = s.charAt(i);
+      if (ch == 0 || (Character.isSurrogate(ch) && !pairedSurrogate(s, i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Nesting depth of a JSON value: 0 for a scalar, 1 for an object of scalars. */
+  private static int depth(JsonNode node) {
+    int deepest = 0;
+    if (node.isContainerNode()) {
+      for (JsonNode child : node) {
+        deepest = Math.max(deepest, depth(child));
+      }
+      return deepest + 1;
+    }
+    return 0;
   }
 
   private static void range(String field, Integer v, int min, int max, List<FieldError> errors) {

@@ -20,12 +20,15 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import transfer.contracts.Doorbell;
-import transfer.contracts.Json;
 import transfer.contracts.Topics;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
@@ -38,7 +41,9 @@ import transfer.worker.transfer.Transfers;
  * the one it names. The offset is committed right after the claim, never after the transfer, so a
  * transfer may take hours without the consumer being evicted; a lost claim is the reaper's
  * business. When every slot is busy, the consumer seeks back to the first unhandled doorbell and
- * pauses its partitions, still polling so it stays in the group.
+ * pauses its partitions, still polling so it stays in the group. A record that is no doorbell is
+ * moved to {@link Topics#DEAD_LETTERS} ({@link DeadLetters}) and the partition goes on; if it
+ * cannot be moved, its partition waits at it and tries again after a backoff.
  */
 @Singleton
 public class DoorbellConsumer {
@@ -51,7 +56,10 @@ public class DoorbellConsumer {
   private final String bootstrapServers;
   private volatile boolean running;
   private volatile long lastPollMillis;
-  private volatile KafkaConsumer<String, String> consumer;
+  private volatile KafkaConsumer<byte[], byte[]> consumer;
+  private KafkaProducer<byte[], byte[]> deadLetterProducer; // consumer thread only, made on need
+  // Partitions held at an unreadable doorbell because it could not be dead-lettered yet.
+  private final Map<TopicPartition, Backoff> held = new HashMap<>();
   private Thread thread;
 
   public DoorbellConsumer(
@@ -86,12 +94,16 @@ public class DoorbellConsumer {
   /** Graceful stop: no new claims, then every running task is handed back at once. */
   void stop(@Observes ShutdownEvent ev) throws InterruptedException {
     running = false;
-    KafkaConsumer<String, String> c = consumer;
+    KafkaConsumer<byte[], byte[]> c = consumer;
     if (c != null) {
       c.wakeup();
     }
     if (thread != null) {
       thread.join(10_000);
+    }
+    KafkaProducer<byte[], byte[]> p = deadLetterProducer;
+    if (p != null) {
+      p.close(Duration.ofSeconds(5));
     }
     transfers.handBackAll(Duration.ofSeconds(15));
   }
@@ -106,29 +118,39 @@ public class DoorbellConsumer {
 
   private void run() {
     while (running) {
-      try (KafkaConsumer<String, String> c = newConsumer()) {
+      try (KafkaConsumer<byte[], byte[]> c = newConsumer()) {
         consumer = c;
         c.subscribe(
             List.of(Topics.TASKS),
             new ConsumerRebalanceListener() {
               @Override
-              public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
+              public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                partitions.forEach(held::remove);
+              }
 
               @Override
               public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-                // A rebalance resumes everything; keep the partitions paused while full.
+                // A rebalance resumes everything; keep the partitions paused while full, and
+                // those held at an unreadable doorbell until their next try.
                 if (transfers.freeSlots() == 0) {
                   c.pause(partitions);
+                } else {
+                  c.pause(partitions.stream().filter(held::containsKey).toList());
                 }
               }
             });
         while (running) {
           lastPollMillis = System.currentTimeMillis();
-          ConsumerRecords<String, String> records = c.poll(POLL);
+          ConsumerRecords<byte[], byte[]> records = c.poll(POLL);
           handle(c, records);
           if (transfers.freeSlots() > 0) {
-            if (!c.paused().isEmpty()) {
-              c.resume(c.paused());
+            long now = System.currentTimeMillis();
+            List<TopicPartition> resumable =
+                c.paused().stream()
+                    .filter(tp -> !held.containsKey(tp) || held.get(tp).dueMillis() <= now)
+                    .toList();
+            if (!resumable.isEmpty()) {
+              c.resume(resumable);
             }
           } else {
             c.pause(c.assignment());
@@ -150,11 +172,25 @@ public class DoorbellConsumer {
     }
   }
 
-  private void handle(KafkaConsumer<String, String> c, ConsumerRecords<String, String> records) {
+  private void handle(KafkaConsumer<byte[], byte[]> c, ConsumerRecords<byte[], byte[]> records) {
     Map<TopicPartition, OffsetAndMetadata> done = new HashMap<>();
     boolean full = false;
     for (TopicPartition tp : records.partitions()) {
-      for (ConsumerRecord<String, String> r : records.records(tp)) {
+      for (ConsumerRecord<byte[], byte[]> r : records.records(tp)) {
+        Doorbell bell;
+        try {
+          bell = DeadLetters.read(r.value());
+        } catch (DeadLetters.Unreadable e) {
+          // Not a doorbell: it needs no slot and no claim, only to be moved out of the way.
+          if (deadLetter(r, e)) {
+            done.put(tp, new OffsetAndMetadata(r.offset() + 1));
+            continue;
+          }
+          // Never skipped: the partition waits at this record and tries again after a backoff.
+          c.seek(tp, r.offset());
+          c.pause(List.of(tp));
+          break;
+        }
         if (full || !transfers.tryReserve()) {
           // No slot: this doorbell and the rest of its partition are read again after resume.
           full = true;
@@ -163,11 +199,12 @@ public class DoorbellConsumer {
         }
         Optional<TaskRow.Claim> claim;
         try {
-          claim = claim(r);
+          claim = claim(bell);
         } catch (RuntimeException e) {
           transfers.unreserve();
           Log.warnf(
-              "cannot claim task %s (%s); the doorbell is read again", r.key(), e.getMessage());
+              "cannot claim task %s (%s); the doorbell is read again",
+              bell.taskId(), e.getMessage());
           c.seek(tp, r.offset());
           full = true; // stop this batch; poll again shortly
           break;
@@ -185,16 +222,7 @@ public class DoorbellConsumer {
     }
   }
 
-  private Optional<TaskRow.Claim> claim(ConsumerRecord<String, String> r) {
-    Doorbell bell;
-    try {
-      bell = Json.mapper().readValue(r.value(), Doorbell.class);
-    } catch (Exception e) {
-      Log.errorf(
-          "doorbell at %s-%d offset %d is not readable (%s); skipped",
-          r.topic(), r.partition(), r.offset(), e.getMessage());
-      return Optional.empty();
-    }
+  private Optional<TaskRow.Claim> claim(Doorbell bell) {
     Optional<TaskRow.Claim> claim = ledger.claimNext(workerId, config.worker().leaseTtl());
     if (claim.isEmpty()) {
       Log.debugf(
@@ -205,7 +233,80 @@ public class DoorbellConsumer {
     return claim;
   }
 
-  private KafkaConsumer<String, String> newConsumer() {
+  /**
+   * Moves a record that is no doorbell to {@link Topics#DEAD_LETTERS}, key and value unchanged,
+   * with headers naming where it came from and why; true once Kafka acknowledged it. On failure the
+   * partition is held at the record (its offset is not committed) and tried again after a backoff
+   * of 1 s doubling to 30 s: an unreadable doorbell is never dropped silently.
+   */
+  private boolean deadLetter(ConsumerRecord<byte[], byte[]> r, DeadLetters.Unreadable why) {
+    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+    try {
+      if (deadLetterProducer == null) {
+        deadLetterProducer = newDeadLetterProducer();
+      }
+      RecordMetadata moved = DeadLetters.send(deadLetterProducer, r, why, workerId);
+      held.remove(tp);
+      Log.warnf(
+          "doorbell at %s-%d offset %d (key %s) is unreadable: %s (%s). Moved to %s-%d offset %d;"
+              + " the partition goes on with the next doorbell",
+          r.topic(),
+          r.partition(),
+          r.offset(),
+          DeadLetters.printable(r.key()),
+          why.code(),
+          why.getMessage(),
+          moved.topic(),
+          moved.partition(),
+          moved.offset());
+      return true;
+    } catch (RuntimeException e) {
+      Backoff next = Backoff.after(held.get(tp));
+      held.put(tp, next);
+      Log.warnf(
+          "doorbell at %s-%d offset %d is unreadable (%s) and could not be moved to %s (%s);"
+              + " the partition waits at it and tries again in %d s",
+          r.topic(),
+          r.partition(),
+          r.offset(),
+          why.code(),
+          Topics.DEAD_LETTERS,
+          DeadLetters.describe(e),
+          next.delayMillis() / 1000);
+      return false;
+    }
+  }
+
+  /** When a held partition tries its unreadable record again. */
+  record Backoff(long delayMillis, long dueMillis) {
+    static final long FIRST_MILLIS = 1_000;
+    static final long MAX_MILLIS = 30_000;
+
+    static Backoff after(Backoff previous) {
+      long delay =
+          previous == null ? FIRST_MILLIS : Math.min(MAX_MILLIS, previous.delayMillis() * 2);
+      return new Backoff(delay, System.currentTimeMillis() + delay);
+    }
+  }
+
+  private KafkaProducer<byte[], byte[]> newDeadLetterProducer() {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    p.put(ProducerConfig.CLIENT_ID_CONFIG, workerId + "-dead-letters");
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    // Bounded, so that the consumer thread (which also keeps the group membership) never waits
+    // long: a failed move is retried by the backoff above instead.
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 5_000);
+    p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    return new KafkaProducer<>(p);
+  }
+
+  private KafkaConsumer<byte[], byte[]> newConsumer() {
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(ConsumerConfig.GROUP_ID_CONFIG, Topics.WORKER_GROUP);
@@ -224,8 +325,10 @@ public class DoorbellConsumer {
     p.put(
         ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
         CooperativeStickyAssignor.class.getName());
-    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    // Bytes, not strings: a record that is no doorbell goes to the dead-letter topic exactly as
+    // it came, and nothing can fail while deserializing.
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     return new KafkaConsumer<>(p);
   }
 
