@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.regex.Pattern;
 import transfer.api.object.ObjectRules;
 import transfer.api.problem.ApiException;
@@ -20,6 +19,7 @@ import transfer.api.problem.Problem.FieldError;
 import transfer.contracts.Redaction;
 import transfer.contracts.RetryPolicy;
 import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskIds;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
 import transfer.contracts.UploadSource;
@@ -250,15 +250,7 @@ public final class RequestRules {
 
   /** A task id's syntax; false for anything that is not a UUID in its canonical 36 characters. */
   public static boolean isUuid(String s) {
-    if (s == null || s.length() != 36) {
-      return false;
-    }
-    try {
-      UUID.fromString(s);
-      return true;
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
+    return TaskIds.isTaskId(s);
   }
 
   public static void checkSession(SessionConfig c) {

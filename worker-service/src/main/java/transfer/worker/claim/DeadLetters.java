@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.DatabindException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -19,6 +18,7 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import transfer.contracts.Doorbell;
 import transfer.contracts.Json;
+import transfer.contracts.TaskIds;
 import transfer.contracts.Topics;
 import transfer.contracts.Topics.DeadLetterHeaders;
 
@@ -74,7 +74,7 @@ final class DeadLetters {
     if (bell == null) {
       throw new Unreadable("wrong_shape", "JSON null, not a doorbell object");
     }
-    if (!isUuid(bell.taskId())) {
+    if (!TaskIds.isTaskId(bell.taskId())) {
       throw new Unreadable("wrong_shape", "taskId is missing or not a task id");
     }
     if (bell.sessionId() == null || bell.sessionId().isBlank()) {
@@ -164,17 +164,5 @@ final class DeadLetters {
     }
     String line = message.replaceAll("[\\x00-\\x1f\\x7f]+", " ").trim();
     return line.length() > MAX_MESSAGE ? line.substring(0, MAX_MESSAGE) + "…" : line;
-  }
-
-  private static boolean isUuid(String s) {
-    if (s == null || s.length() != 36) {
-      return false;
-    }
-    try {
-      UUID.fromString(s);
-      return true;
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
   }
 }
