@@ -34,7 +34,9 @@ public class JsonCustomizer implements ObjectMapperCustomizer {
   public void customize(ObjectMapper mapper) {
     Json.configure(mapper)
         .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+        // {"type":"download","type":"upload"}: a proxy that reads the first key would disagree.
+        .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     // A string is a JSON string, a number a JSON number, a boolean true or false.
     mapper
         .coercionConfigFor(LogicalType.Textual)

@@ -114,7 +114,10 @@ class EgressClusterIT extends ClusterTest {
         finalState(
             "http://" + ClusterFixture.PRIVATE_NAME + ":" + origin.port() + "/bytes/100?seed=1");
     assertThat(task.at("/error/code").asText()).isEqualTo("blocked_destination");
-    assertThat(task.at("/error/message").asText()).contains("127.0.0.2", "loopback");
+    // What the name resolves to is the operator's to read (the worker's log), not the tenant's.
+    assertThat(task.at("/error/message").asText())
+        .contains("not allowed")
+        .doesNotContain("127.0.0.2");
     assertThat(task.get("attempt").asInt()).as("refused, not retried").isEqualTo(1);
   }
 

@@ -25,6 +25,7 @@ import transfer.contracts.EventTypes;
 import transfer.contracts.Json;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskIds;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
@@ -647,8 +648,10 @@ public final class Ledger {
             } catch (IllegalArgumentException e) {
               throw new InvalidReference("resumeData", e.getMessage());
             }
+            // The pointer is the caller's to forge: its task id must be one before any lookup,
+            // and the validators sent to the origin come from the ledger, never from it.
             TaskRow from =
-                taskById(c, rd.task())
+                (TaskIds.isTaskId(rd.task()) ? taskById(c, rd.task()) : Optional.<TaskRow>empty())
                     .filter(t -> t.tenantId().equals(tenantId))
                     .filter(t -> t.type() == TaskType.DOWNLOAD)
                     .filter(t -> t.state() == TaskState.CANCELED || t.state() == TaskState.FAILED)
@@ -664,7 +667,7 @@ public final class Ledger {
               throw new InvalidReference(
                   "url", "must be left out or equal the URL of the task the resumeData came from");
             }
-            resumeFrom = new Checkpoint(rd.bytes(), rd.epoch(), rd.etag(), rd.lastModified());
+            resumeFrom = new Checkpoint(rd.bytes(), rd.epoch(), from.etag(), from.lastModified());
             prefixOwner = from.prefixOwner();
             stored =
                 new TaskRequest(

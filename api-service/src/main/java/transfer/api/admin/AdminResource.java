@@ -105,7 +105,12 @@ public class AdminResource {
     if (body.name() != null
         && (body.name().isBlank()
             || body.name().length() > MAX_NAME_LENGTH
-            || body.name().chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f))) {
+            || !RequestRules.isStorableText(body.name())
+            || body.name()
+                .chars()
+                .anyMatch(
+                    ch ->
+                        Character.isISOControl(ch) || Character.getType(ch) == Character.FORMAT))) {
       errors.add(
           new FieldError(
               "name", "must be 1 to " + MAX_NAME_LENGTH + " characters, no control characters"));
@@ -134,7 +139,7 @@ public class AdminResource {
     caller.requireAdmin();
     List<FieldError> errors = new ArrayList<>();
     int limit = Paging.limit(limitParam, errors);
-    if (after != null && after.length() > 512) {
+    if (after != null && !RequestRules.isSessionId(after)) {
       errors.add(new FieldError("after", "must be a tenant id (the 'next' of an earlier page)"));
     }
     if (!errors.isEmpty()) {
@@ -201,7 +206,7 @@ public class AdminResource {
   public Response revokeKey(@PathParam("tenant") String tenant, @PathParam("keyId") String keyId) {
     caller.requireAdmin();
     requireTenantId(tenant);
-    if (keyId == null || keyId.isEmpty() || keyId.length() > 512) {
+    if (keyId == null || !KEY_ID.matcher(keyId).matches()) {
       throw keyNotFound(tenant, keyId);
     }
     byte[] hash = ledger.revokeKey(tenant, keyId).orElseThrow(() -> keyNotFound(tenant, keyId));
@@ -230,9 +235,13 @@ public class AdminResource {
         row.id(), row.name(), row.createdAt(), row.quotas(), effective, usage, keyViews);
   }
 
+  /** Key ids as {@link ApiKeys} makes them; any other cannot name a key. */
+  private static final java.util.regex.Pattern KEY_ID =
+      java.util.regex.Pattern.compile("key-[0-9a-f]{1,64}");
+
   /** A tenant id that cannot name a tenant is simply not found. */
   private static void requireTenantId(String tenant) {
-    if (tenant == null || tenant.isEmpty() || tenant.length() > 512) {
+    if (!RequestRules.isSessionId(tenant)) {
       throw tenantNotFound(tenant);
     }
   }

@@ -30,12 +30,14 @@ import transfer.ledger.Ledger;
  */
 @Singleton
 public class ApiKeys {
-  static final Duration CACHE_TTL = Duration.ofSeconds(10);
+  public static final Duration CACHE_TTL = Duration.ofSeconds(10);
 
   private final Ledger ledger;
   private final ApiConfig config;
   private final Clock clock;
   private final Map<String, Cached> cache = new ConcurrentHashMap<>();
+  private final Map<String, Cached> unknown = new ConcurrentHashMap<>();
+  private final Map<String, Instant> revokedHere = new ConcurrentHashMap<>();
 
   public ApiKeys(Ledger ledger, ApiConfig config, Clock clock) {
     this.ledger = ledger;
@@ -65,15 +67,33 @@ public class ApiKeys {
     byte[] hash = hash(key);
     String cacheKey = HexFormat.of().formatHex(hash);
     Instant now = clock.instant();
+    Instant revokedUntil = revokedHere.get(cacheKey);
+    if (revokedUntil != null) {
+      if (revokedUntil.isAfter(now)) {
+        return Optional.empty();
+      }
+      revokedHere.remove(cacheKey);
+    }
     Cached hit = cache.get(cacheKey);
+    if (hit == null) {
+      hit = unknown.get(cacheKey);
+    }
     if (hit != null && hit.until().isAfter(now)) {
       return hit.tenant();
     }
     Optional<String> tenant = ledger.tenantForKeyHash(hash);
-    if (cache.size() > 10_000) {
-      cache.clear();
+    // Keys that name nobody are cached apart, so that a flood of made-up keys cannot push the
+    // real ones out (each full map is simply emptied).
+    Map<String, Cached> into = tenant.isPresent() ? cache : unknown;
+    if (into.size() > 10_000) {
+      into.clear();
     }
-    cache.put(cacheKey, new Cached(tenant, now.plus(CACHE_TTL)));
+    into.put(cacheKey, new Cached(tenant, now.plus(CACHE_TTL)));
+    if (revokedHere.containsKey(cacheKey)) {
+      // Revoked while this lookup ran: what it read may predate the revocation.
+      cache.remove(cacheKey);
+      return Optional.empty();
+    }
     return tenant;
   }
 
@@ -94,7 +114,11 @@ public class ApiKeys {
 
   /** Drops a key from the cache (it was just revoked): it stops working here at once. */
   public void forget(byte[] keyHash) {
-    cache.remove(HexFormat.of().formatHex(keyHash));
+    String cacheKey = HexFormat.of().formatHex(keyHash);
+    // Remembered for a cache period, so that a lookup that read the key before the revocation
+    // committed cannot put it back.
+    revokedHere.put(cacheKey, clock.instant().plus(CACHE_TTL));
+    cache.remove(cacheKey);
   }
 
   static byte[] hash(String key) {

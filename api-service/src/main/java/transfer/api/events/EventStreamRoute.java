@@ -123,7 +123,7 @@ public class EventStreamRoute {
     }
   }
 
-  private record Start(String tenantId, String sessionId, long after) {}
+  private record Start(String tenantId, String sessionId, long after, String key) {}
 
   /** The key was missing or not valid: 401. */
   private static final class Unauthorized extends RuntimeException {
@@ -192,7 +192,7 @@ public class EventStreamRoute {
       throw ApiException.invalid(errors);
     }
     ledger.session(tenant, sid).orElseThrow(() -> ApiException.notFound("session " + sid));
-    return new Start(tenant, sid, resume != null ? resume : after);
+    return new Start(tenant, sid, resume != null ? resume : after, key);
   }
 
   private static Long parse(String value) {
@@ -225,6 +225,38 @@ public class EventStreamRoute {
       return;
     }
     stream.start(signal);
+    watchKey(context, stream, s);
+  }
+
+  /**
+   * A stream outlives the request that opened it: its key is checked again every key-cache period,
+   * and a revoked key ends the stream, as it ends every other call.
+   */
+  private void watchKey(Context context, EventStream stream, Start s) {
+    context
+        .owner()
+        .setPeriodic(
+            ApiKeys.CACHE_TTL.toMillis(),
+            id -> {
+              if (!open.contains(stream)) {
+                context.owner().cancelTimer(id);
+                return;
+              }
+              context
+                  .executeBlocking(
+                      () -> keys.tenantOf(s.key()).filter(s.tenantId()::equals).isPresent(), false)
+                  .onSuccess(
+                      valid -> {
+                        if (!valid) {
+                          context.owner().cancelTimer(id);
+                          Log.infof(
+                              "event stream of session %s (tenant %s) ended: its API key was"
+                                  + " revoked",
+                              s.sessionId(), s.tenantId());
+                          stream.shutdown();
+                        }
+                      });
+            });
   }
 
   private void fail(RoutingContext rc, Throwable e) {

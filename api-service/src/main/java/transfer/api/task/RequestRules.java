@@ -367,7 +367,7 @@ public final class RequestRules {
    * Whether free text can be stored and shown: no NUL (PostgreSQL refuses it), no control character
    * other than tab, CR and LF, no unpaired surrogate (not a character at all).
    */
-  static boolean isStorableText(String s) {
+  public static boolean isStorableText(String s) {
     for (int i = 0; i < s.length(); i++) {
       char ch = s.charAt(i);
       if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')

@@ -81,6 +81,7 @@ class BadInputIT {
     submit(c, "truncated JSON", "{\"type\":\"download\",\"url\":\"" + OK_URL, "*");
     submit(c, "trailing garbage after the object", download(OK_URL) + " trailing", "$");
     submit(c, "two objects", download(OK_URL) + download(OK_URL), "$");
+    submit(c, "a duplicate key", task("\"type\":\"upload\""), "*");
     submit(c, "empty body", "", "$");
     submit(c, "JSON null", "null", "$");
     submit(c, "JSON array", "[]", "$");

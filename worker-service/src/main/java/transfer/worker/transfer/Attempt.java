@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeoutException;
@@ -323,6 +322,12 @@ abstract class Attempt {
 
   /** Session headers first, the task's own on top (URLSession's httpAdditionalHeaders). */
   protected RequestOptions withHeaders(RequestOptions o, Egress.Route route) {
+    if (!route.url().equals(task.url()) && !sameOrigin(route)) {
+      // The caller's headers were given for the task's origin, and any of them may be a
+      // credential (Authorization, Cookie, X-Api-Key, a signed token): a redirect to another
+      // origin gets none of them (curl drops only some, without --location-trusted).
+      return o;
+    }
     for (Map.Entry<String, String> h : session.headers().entrySet()) {
       o.putHeader(h.getKey(), h.getValue());
     }
@@ -331,18 +336,8 @@ abstract class Attempt {
         o.putHeader(h.getKey(), h.getValue());
       }
     }
-    if (!route.url().equals(task.url()) && !sameOrigin(route)) {
-      // Credentials were given for the task's origin; a redirect elsewhere does not get them
-      // (as curl without --location-trusted).
-      for (String h : CREDENTIAL_HEADERS) {
-        o.removeHeader(h);
-      }
-    }
     return o;
   }
-
-  private static final List<String> CREDENTIAL_HEADERS =
-      List.of("Authorization", "Proxy-Authorization", "Cookie");
 
   private boolean sameOrigin(Egress.Route route) {
     try {
@@ -367,9 +362,39 @@ abstract class Attempt {
     return deps.vertx().executeBlocking(work, false);
   }
 
-  /** The URL without its query, which may carry credentials, for logs. */
+  /**
+   * The URL for logs and task errors: without user info, query and fragment, any of which may carry
+   * credentials.
+   */
   static String redacted(String url) {
-    int q = url.indexOf('?');
-    return q < 0 ? url : url.substring(0, q) + "?…";
+    if (url == null) {
+      return "null";
+    }
+    String u = url;
+    int cut = indexOfAny(u, '?', '#');
+    String tail = cut < 0 ? "" : "?…";
+    u = cut < 0 ? u : u.substring(0, cut);
+    int scheme = u.indexOf("://");
+    if (scheme >= 0) {
+      int hostEnd = indexOfAny(u.substring(scheme + 3), '/');
+      String authority =
+          hostEnd < 0 ? u.substring(scheme + 3) : u.substring(scheme + 3, scheme + 3 + hostEnd);
+      int at = authority.lastIndexOf('@');
+      if (at >= 0) {
+        u = u.substring(0, scheme + 3) + "…@" + u.substring(scheme + 3 + at + 1);
+      }
+    }
+    return u + tail;
+  }
+
+  private static int indexOfAny(String s, char... chars) {
+    int best = -1;
+    for (char ch : chars) {
+      int i = s.indexOf(ch);
+      if (i >= 0 && (best < 0 || i < best)) {
+        best = i;
+      }
+    }
+    return best;
   }
 }

@@ -131,7 +131,7 @@ final class DownloadAttempt extends Attempt {
     }
     lastActivityNanos = System.nanoTime();
     deps.egress()
-        .route(url)
+        .route(url, task.id())
         .onFailure(e -> fail(egressError(e)))
         .onSuccess(
             route -> {

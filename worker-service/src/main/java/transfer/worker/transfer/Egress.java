@@ -1,5 +1,6 @@
 package transfer.worker.transfer;
 
+import io.quarkus.logging.Log;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.RequestOptions;
@@ -70,7 +71,7 @@ public final class Egress {
    * (final) for a destination the policy refuses or a URL that is not http(s), {@code
    * connection_failed} (retryable) for a name that does not resolve.
    */
-  public Future<Route> route(String url) {
+  public Future<Route> route(String url, String taskId) {
     Destination d;
     try {
       d = Destination.of(url);
@@ -85,10 +86,10 @@ public final class Egress {
       return Future.succeededFuture(new Route(url, d, c.address()));
     }
     boolean trusted = ((Verdict.Resolve) v).trusted();
-    return vertx.executeBlocking(() -> resolveAndCheck(url, d, trusted), false);
+    return vertx.executeBlocking(() -> resolveAndCheck(url, d, trusted, taskId), false);
   }
 
-  private Route resolveAndCheck(String url, Destination d, boolean trusted) {
+  private Route resolveAndCheck(String url, Destination d, boolean trusted, String taskId) {
     InetAddress[] answers;
     try {
       answers = resolver.resolve(d.host());
@@ -106,7 +107,16 @@ public final class Egress {
       for (InetAddress a : answers) {
         Optional<String> why = policy.refusalOf(d, a);
         if (why.isPresent()) {
-          throw blocked(url, why.get());
+          // The tenant learns that the name is refused, not what it resolves to inside this
+          // network; the operator reads the address and the range here.
+          Log.infof(
+              "task %s: destination %s refused: %s", taskId, Attempt.redacted(url), why.get());
+          throw blocked(
+              url,
+              "'"
+                  + d.host()
+                  + "' resolves to an address that is not allowed (the workers' log has which;"
+                  + " transfer.fetch.allowed-destinations)");
         }
       }
     }

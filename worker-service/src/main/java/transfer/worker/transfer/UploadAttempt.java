@@ -146,7 +146,10 @@ final class UploadAttempt extends Attempt {
 
   private void send() {
     lastActivityNanos = System.nanoTime();
-    deps.egress().route(task.url()).onFailure(e -> fail(egressError(e))).onSuccess(this::send);
+    deps.egress()
+        .route(task.url(), task.id())
+        .onFailure(e -> fail(egressError(e)))
+        .onSuccess(this::send);
   }
 
   private void send(Egress.Route route) {
