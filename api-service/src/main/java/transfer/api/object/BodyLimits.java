@@ -136,12 +136,45 @@ public class BodyLimits {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
-    // The body was not (all) read: close rather than leave it on the connection.
     ctx.response()
         .setStatusCode(413)
         .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
         .putHeader(HttpHeaders.CONNECTION, "close");
-    ctx.addEndHandler(v -> ctx.request().connection().close());
     ctx.response().end(json);
+    drainThenClose(ctx);
   }
+
+  /**
+   * The body was not (all) read, and the connection must not carry the rest as a next request; but
+   * closing at once, with the client still sending, makes the kernel answer with a reset that can
+   * destroy the 413 before the client reads it. So the rest is read and dropped, and the connection
+   * closes once the body ends, after {@link #DRAIN_MAX_BYTES} or after {@link #DRAIN_MAX_MILLIS}.
+   */
+  private static void drainThenClose(RoutingContext ctx) {
+    HttpServerRequest request = ctx.request();
+    if (request.isEnded()) {
+      request.connection().close();
+      return;
+    }
+    long[] drained = {0};
+    long timer = ctx.vertx().setTimer(DRAIN_MAX_MILLIS, id -> request.connection().close());
+    request.handler(
+        chunk -> {
+          drained[0] += chunk.length();
+          if (drained[0] > DRAIN_MAX_BYTES) {
+            ctx.vertx().cancelTimer(timer);
+            request.connection().close();
+          }
+        });
+    request.endHandler(
+        v -> {
+          ctx.vertx().cancelTimer(timer);
+          request.connection().close();
+        });
+    request.exceptionHandler(e -> ctx.vertx().cancelTimer(timer));
+    request.resume();
+  }
+
+  private static final long DRAIN_MAX_BYTES = 64L * 1024 * 1024;
+  private static final long DRAIN_MAX_MILLIS = 3_000;
 }

@@ -226,6 +226,53 @@ class AdminApiIT {
         .statusCode(404)
         .contentType(PROBLEM);
     b.api().get("/v1/sessions").then().statusCode(200);
+    // Ids that cannot be ids (a NUL reached PostgreSQL and answered 503) are simply not found.
+    admin().urlEncodingEnabled(false).get("/v1/admin/tenants/%00").then().statusCode(404);
+    admin()
+        .urlEncodingEnabled(false)
+        .delete("/v1/admin/tenants/" + a.id() + "/keys/%00")
+        .then()
+        .statusCode(404)
+        .contentType(PROBLEM);
+    admin()
+        .urlEncodingEnabled(false)
+        .get("/v1/admin/tenants?after=%00")
+        .then()
+        .statusCode(400)
+        .contentType(PROBLEM)
+        .body("errors.field", hasItem("after"));
+  }
+
+  /** A stream outlives its request; a revoked key ends it within one key-cache period. */
+  @Test
+  void anOpenEventStreamEndsWhenItsKeyIsRevoked() throws Exception {
+    Tenant t = TestTenants.create("stream");
+    t.api().contentType(ContentType.JSON).body("{}").put("/v1/sessions/s").then().statusCode(201);
+    HttpRequest r =
+        HttpRequest.newBuilder(
+                URI.create(base.toString().replaceAll("/$", "") + "/v1/sessions/s/events/stream"))
+            .header("Authorization", "Bearer " + t.key())
+            .build();
+    HttpResponse<java.io.InputStream> open =
+        http.send(r, HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(open.statusCode()).isEqualTo(200);
+    java.util.concurrent.CompletableFuture<Long> ended =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try (java.io.InputStream in = open.body()) {
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+                return System.nanoTime();
+              } catch (java.io.IOException e) {
+                return System.nanoTime();
+              }
+            });
+    Thread.sleep(1_000);
+    assertThat(ended).as("the stream stays open while its key is valid").isNotDone();
+
+    long revokedAt = System.nanoTime();
+    admin().delete("/v1/admin/tenants/" + t.id() + "/keys/" + t.keyId()).then().statusCode(204);
+    long endedAt = ended.get(25, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(Duration.ofNanos(endedAt - revokedAt)).isLessThan(Duration.ofSeconds(21));
   }
 
   @Test

@@ -369,6 +369,13 @@ class BadInputIT {
         "sha256");
     submit(c, "resumeData not base64url", task("\"resumeData\":\"!!!\""), "resumeData");
     submit(c, "resumeData empty", task("\"resumeData\":\"\""), "resumeData");
+    // {"v":1,"task":"<a NUL>","epoch":1,"bytes":1}: a forged pointer whose task id reached
+    // PostgreSQL (a 503) before task ids were checked first.
+    submit(
+        c,
+        "resumeData naming a task id with NUL",
+        task("\"resumeData\":\"eyJ2IjoxLCJ0YXNrIjoiXHUwMDAwIiwiZXBvY2giOjEsImJ5dGVzIjoxfQ\""),
+        "resumeData");
     submit(
         c,
         "resumeData of 5,000 characters",
