@@ -31,7 +31,7 @@ public class ProblemMappers {
   /** A tenant is past a quota: 429 with its Retry-After. */
   @ServerExceptionMapper
   public Response quota(QuotaExceeded e, UriInfo uri) {
-    return e.toResponse(uri.getPath());
+    return e.toResponse(RequestPaths.of(uri));
   }
 
   @ServerExceptionMapper(priority = 1)
