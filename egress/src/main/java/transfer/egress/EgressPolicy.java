@@ -1,11 +1,13 @@
 package transfer.egress;
 
 import java.net.InetAddress;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 /**
  * Which destinations a task may reach: public addresses on the allowed ports, plus whatever the
@@ -15,8 +17,20 @@ import java.util.TreeSet;
  * hop. See egress/DESIGN.md.
  */
 public final class EgressPolicy {
-  /** The ports a public destination may use unless an allowed-destinations entry says more. */
-  public static final Set<Integer> DEFAULT_PORTS = Set.of(80, 443, 8080, 8443);
+  /**
+   * The ports a public destination may use unless an allowed-destinations entry says more, as the
+   * services' configuration default ({@code transfer.fetch.allowed-ports}) spells them.
+   */
+  public static final String DEFAULT_PORTS_SETTING = "80,443,8080,8443";
+
+  /** {@link #DEFAULT_PORTS_SETTING} as numbers. */
+  public static final Set<Integer> DEFAULT_PORTS =
+      Arrays.stream(DEFAULT_PORTS_SETTING.split(","))
+          .map(Integer::valueOf)
+          .collect(Collectors.toUnmodifiableSet());
+
+  /** The default of {@code transfer.fetch.max-bytes}: most bytes one task may transfer. */
+  public static final String DEFAULT_MAX_BYTES_SETTING = "64G";
 
   private final List<AllowRule> rules;
   private final Set<Integer> ports;

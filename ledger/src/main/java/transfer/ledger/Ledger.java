@@ -179,13 +179,7 @@ public final class Ledger {
                   "select " + TENANT_COLUMNS + " from tenants where id > ? order by id limit ?")) {
             ps.setString(1, afterId == null ? "" : afterId);
             ps.setInt(2, limit);
-            List<TenantRow> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-              while (rs.next()) {
-                out.add(tenantRow(rs));
-              }
-            }
-            return out;
+            return rows(ps, Ledger::tenantRow);
           }
         });
   }
@@ -241,18 +235,14 @@ public final class Ledger {
                   "select id, tenant_id, created_at, revoked_at from api_keys"
                       + " where tenant_id = ? order by created_at, id")) {
             ps.setString(1, tenantId);
-            List<ApiKeyRow> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-              while (rs.next()) {
-                out.add(
+            return rows(
+                ps,
+                rs ->
                     new ApiKeyRow(
                         rs.getString(1),
                         rs.getString(2),
                         instant(rs, "created_at"),
                         instant(rs, "revoked_at")));
-              }
-            }
-            return out;
           }
         });
   }
@@ -413,13 +403,7 @@ public final class Ledger {
             ps.setString(1, tenantId);
             ps.setString(2, afterId == null ? "" : afterId);
             ps.setInt(3, limit);
-            List<SessionRow> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-              while (rs.next()) {
-                out.add(sessionRow(rs, false));
-              }
-            }
-            return out;
+            return rows(ps, rs -> sessionRow(rs, false));
           }
         });
   }
@@ -468,7 +452,7 @@ public final class Ledger {
       tx(
           "cancel the open tasks of session " + sessionId,
           c -> {
-            List<TaskRow> open = new ArrayList<>();
+            List<TaskRow> open;
             try (PreparedStatement ps =
                 c.prepareStatement(
                     "select "
@@ -478,11 +462,7 @@ public final class Ledger {
                         + " for update")) {
               ps.setString(1, tenantId);
               ps.setString(2, sessionId);
-              try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                  open.add(taskRow(rs));
-                }
-              }
+              open = rows(ps, this::taskRow);
             }
             for (TaskRow t : open) {
               cancelLocked(c, t, false);
@@ -839,18 +819,13 @@ public final class Ledger {
         tx(
             "find claimable tasks",
             c -> {
-              List<String[]> out = new ArrayList<>();
               try (PreparedStatement ps =
                   c.prepareStatement(
                       CLAIMABLE
                           + " order by t.discretionary, t.priority desc, t.created_at limit 8")) {
-                try (ResultSet rs = ps.executeQuery()) {
-                  while (rs.next()) {
-                    out.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
-                  }
-                }
+                return rows(
+                    ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
               }
-              return out;
             });
     for (String[] cand : candidates) {
       // One transaction per candidate, holding one session lock: limits are re-counted under
@@ -1317,13 +1292,7 @@ public final class Ledger {
               ps.setString(i++, afterId);
             }
             ps.setInt(i, limit);
-            List<TaskRow> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-              while (rs.next()) {
-                out.add(taskRow(rs));
-              }
-            }
-            return out;
+            return rows(ps, this::taskRow);
           }
         });
   }
@@ -1700,15 +1669,11 @@ public final class Ledger {
               c.prepareStatement(
                   "select id, topic, msg_key, payload from outbox order by id limit ?")) {
             ps.setInt(1, limit);
-            List<OutboxMessage> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-              while (rs.next()) {
-                out.add(
+            return rows(
+                ps,
+                rs ->
                     new OutboxMessage(
                         rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4)));
-              }
-            }
-            return out;
           }
         });
   }
@@ -1741,13 +1706,7 @@ public final class Ledger {
             ps.setString(2, sessionId);
             ps.setLong(3, afterSeq);
             ps.setInt(4, limit);
-            List<JsonNode> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-              while (rs.next()) {
-                out.add(json.readTree(rs.getString(1)));
-              }
-            }
-            return out;
+            return rows(ps, rs -> json.readTree(rs.getString(1)));
           }
         });
   }
@@ -2044,13 +2003,7 @@ public final class Ledger {
                 + " limit ? for update skip locked")) {
       ps.setTimestamp(1, at);
       ps.setInt(2, limit);
-      List<TaskRow> out = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(taskRow(rs));
-        }
-      }
-      return out;
+      return rows(ps, this::taskRow);
     }
   }
 
@@ -2169,6 +2122,24 @@ public final class Ledger {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("stored JSON is not a " + type.getSimpleName(), e);
     }
+  }
+
+  /** Reads one row of a result; may throw what the row's parsing throws ({@code E}). */
+  @FunctionalInterface
+  private interface RowReader<T, E extends Exception> {
+    T read(ResultSet rs) throws SQLException, E;
+  }
+
+  /** Every row of the statement's result, read by {@code reader}, in order. */
+  private static <T, E extends Exception> List<T> rows(PreparedStatement ps, RowReader<T, E> reader)
+      throws SQLException, E {
+    List<T> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(reader.read(rs));
+      }
+    }
+    return out;
   }
 
   @FunctionalInterface

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import transfer.egress.EgressPolicy;
 
 /** The worker's settings, under {@code transfer.}. */
 @ConfigMapping(prefix = "transfer")
@@ -66,11 +67,11 @@ public interface WorkerConfig {
     Optional<List<String>> allowedDestinations();
 
     /** Ports a public address may be reached on. */
-    @WithDefault("80,443,8080,8443")
+    @WithDefault(EgressPolicy.DEFAULT_PORTS_SETTING)
     List<Integer> allowedPorts();
 
     /** Most bytes one task may transfer; a longer body is cut and fails size_limit_exceeded. */
-    @WithDefault("64G")
+    @WithDefault(EgressPolicy.DEFAULT_MAX_BYTES_SETTING)
     MemorySize maxBytes();
   }
 

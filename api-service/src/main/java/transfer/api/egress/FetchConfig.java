@@ -5,6 +5,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.util.List;
 import java.util.Optional;
+import transfer.egress.EgressPolicy;
 
 /**
  * Where tasks may fetch from and send to, under {@code transfer.fetch.}: the same keys (and
@@ -20,10 +21,10 @@ public interface FetchConfig {
   Optional<List<String>> allowedDestinations();
 
   /** Ports a public address may be reached on. */
-  @WithDefault("80,443,8080,8443")
+  @WithDefault(EgressPolicy.DEFAULT_PORTS_SETTING)
   List<Integer> allowedPorts();
 
   /** Most bytes one task may transfer (download body or upload source). */
-  @WithDefault("64G")
+  @WithDefault(EgressPolicy.DEFAULT_MAX_BYTES_SETTING)
   MemorySize maxBytes();
 }

@@ -14,7 +14,6 @@ import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -43,6 +42,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
+import transfer.api.RawSocket;
 import transfer.ledger.Ledger;
 
 /** Staged objects on a real PostgreSQL and filesystem, through the HTTP port. */
@@ -231,20 +231,6 @@ class ObjectIT {
         hex = HexFormat.of().formatHex(sha.digest());
       }
       return hex;
-    }
-  }
-
-  /** Sends {@code head} (and {@code bodyPrefix}) on a raw connection; answers the raw response. */
-  private static String rawExchange(String head, byte[] bodyPrefix) throws IOException {
-    try (Socket s = new Socket("localhost", RestAssured.port)) {
-      s.setSoTimeout(10_000);
-      OutputStream out = s.getOutputStream();
-      out.write(head.getBytes(StandardCharsets.US_ASCII));
-      out.write(bodyPrefix);
-      out.flush();
-      ByteArrayOutputStream got = new ByteArrayOutputStream();
-      s.getInputStream().transferTo(got); // the server closes after its answer
-      return got.toString(StandardCharsets.UTF_8);
     }
   }
 
@@ -499,7 +485,7 @@ class ObjectIT {
     String sid = newSession();
     long limit = config.objects().maxBytes().asLongValue();
     String response =
-        rawExchange(
+        RawSocket.exchange(
             "PUT /v1/sessions/"
                 + sid
                 + "/objects/huge HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
@@ -520,7 +506,7 @@ class ObjectIT {
   void otherRequestsKeepTheTenMebibyteBodyLimit() throws Exception {
     String sid = newSession();
     String response =
-        rawExchange(
+        RawSocket.exchange(
             "POST /v1/sessions/"
                 + sid
                 + "/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
@@ -588,7 +574,7 @@ class ObjectIT {
     for (String[] c : cases) {
       // Most of the declared body is never sent: the answer and the close must not wait for it.
       String response =
-          rawExchange(
+          RawSocket.exchange(
               "PUT /v1/sessions/"
                   + (c[1].contains("/") ? c[1] : c[1] + "/objects/x")
                   + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "

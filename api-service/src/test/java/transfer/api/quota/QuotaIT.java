@@ -6,14 +6,10 @@ import static org.hamcrest.Matchers.equalTo;
 
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
-import io.restassured.RestAssured;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +29,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
+import transfer.api.RawSocket;
 import transfer.api.admin.TestTenants;
 import transfer.api.admin.TestTenants.Tenant;
 
@@ -190,7 +187,7 @@ class QuotaIT {
     assertThat(Long.parseLong(refused.header("Retry-After"))).isBetween(1L, 5L);
     // The event stream counts too, and says when to retry.
     String sse =
-        rawExchange(
+        RawSocket.exchange(
             "GET /v1/sessions/x/events/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
                 + a.key()
                 + "\r\nConnection: close\r\n\r\n",
@@ -219,7 +216,7 @@ class QuotaIT {
     putObject(a, sa, "a", 600).then().statusCode(201);
     // Declared too large: refused before the body is read (only 100 of 600 bytes are sent).
     String early =
-        rawExchange(
+        RawSocket.exchange(
             "PUT /v1/sessions/"
                 + sa
                 + "/objects/b HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
@@ -233,7 +230,7 @@ class QuotaIT {
     assertThat(early).contains(TYPE + "bytes-stored").contains("limit 1000");
     // No length: cut where it passes the quota (the body is never finished here).
     String cut =
-        rawExchange(
+        RawSocket.exchange(
             "PUT /v1/sessions/"
                 + sa
                 + "/objects/c HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
@@ -297,20 +294,6 @@ class QuotaIT {
     }
     try (Stream<Path> s = Files.list(dir)) {
       return s.collect(Collectors.toSet());
-    }
-  }
-
-  /** Sends a request head and the start of a body on a plain socket; answers what comes back. */
-  private static String rawExchange(String head, byte[] bodyPrefix) throws IOException {
-    try (Socket s = new Socket("127.0.0.1", RestAssured.port)) {
-      s.setSoTimeout(10_000);
-      OutputStream out = s.getOutputStream();
-      out.write(head.getBytes(StandardCharsets.US_ASCII));
-      out.write(bodyPrefix);
-      out.flush();
-      ByteArrayOutputStream got = new ByteArrayOutputStream();
-      s.getInputStream().transferTo(got); // the server closes after its answer
-      return got.toString(StandardCharsets.UTF_8);
     }
   }
 }

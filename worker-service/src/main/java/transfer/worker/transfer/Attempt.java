@@ -9,6 +9,8 @@ import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.RequestOptions;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -356,6 +358,15 @@ abstract class Attempt {
 
   protected static TaskError storageError(Throwable e) {
     return TaskError.of(ErrorCodes.STORAGE_FAILED, "storage: " + e.getMessage(), true);
+  }
+
+  /** The digest every attempt computes over the bytes it moves. */
+  protected static MessageDigest newSha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   protected <T> Future<T> blocking(Callable<T> work) {

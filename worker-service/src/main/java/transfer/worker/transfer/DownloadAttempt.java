@@ -13,7 +13,6 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Set;
 import transfer.contracts.ErrorCodes;
@@ -56,11 +55,7 @@ final class DownloadAttempt extends Attempt {
     this.checkpointBytes = task.bytesDurable();
     Long expected = task.request().expectedBytes();
     this.limit = expected != null ? Math.min(expected, deps.maxBytes()) : deps.maxBytes();
-    try {
-      this.sha256 = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    this.sha256 = newSha256();
   }
 
   @Override

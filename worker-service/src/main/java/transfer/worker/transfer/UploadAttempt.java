@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Locale;
 import transfer.contracts.ErrorCodes;
@@ -54,11 +53,7 @@ final class UploadAttempt extends Attempt {
   UploadAttempt(TaskRow.Claim claim, Deps deps) {
     super(claim, deps);
     this.method = methodOf(task.request().method());
-    try {
-      this.sha256 = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    this.sha256 = newSha256();
   }
 
   @Override
