@@ -1763,28 +1763,43 @@ public final class Ledger {
     if (task.resumeData() != null) {
       data.put("resumeData", task.resumeData());
     }
+    // The session's drained event, when this was its last open task, is the sequencer's
+    // (sequenceEvents): it sees every final transition of the session in one order.
     appendTaskEvent(c, task, EventTypes.COMPLETED, task.id() + ":completed", data);
-    appendDrainedIfIdle(c, task);
+  }
+
+  /** The drained event when no task of the session is open (an invalidation of an idle session). */
+  private void appendDrainedIfIdle(
+      Connection c, String tenantId, String sessionId, String lastTaskId, String eventId)
+      throws SQLException {
+    Optional<ObjectNode> data = drainedData(c, tenantId, sessionId, lastTaskId);
+    if (data.isPresent()) {
+      appendEvent(c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data.get());
+    }
   }
 
   /**
-   * After a task's final event: when no task of its session is open any more, the session is
-   * drained. Final transitions of one session serialize on the session row (the event sequence), so
-   * exactly the last of two concurrent ones sees the other as final. The id derives from the task
-   * whose end drained the session, so a retried transaction cannot mint a second one.
+   * The data of a {@code transfer.session.drained} event (the session's totals) when no task of the
+   * session is open; empty otherwise.
    */
-  private void appendDrainedIfIdle(Connection c, TaskRow task) throws SQLException {
-    appendDrainedIfIdle(c, task.tenantId(), task.sessionId(), task.id(), task.id() + ":drained");
-  }
-
-  /** The drained event when no task of the session is open; true when it was written. */
-  private boolean appendDrainedIfIdle(
-      Connection c, String tenantId, String sessionId, String lastTaskId, String eventId)
-      throws SQLException {
+  private Optional<ObjectNode> drainedData(
+      Connection c, String tenantId, String sessionId, String lastTaskId) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
-            "select count(*) filter (where state in ('queued', 'waiting', 'running',"
-                + " 'suspended')), count(*) filter (where state = 'completed'),"
+            "select exists (select 1 from tasks where tenant_id = ? and session_id = ? and state"
+                + " in ('queued', 'waiting', 'running', 'suspended'))")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        if (rs.getBoolean(1)) {
+          return Optional.empty();
+        }
+      }
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select count(*) filter (where state = 'completed'),"
                 + " count(*) filter (where state = 'failed'),"
                 + " count(*) filter (where state = 'canceled')"
                 + " from tasks where tenant_id = ? and session_id = ?")) {
@@ -1792,18 +1807,14 @@ public final class Ledger {
       ps.setString(2, sessionId);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
-        if (rs.getLong(1) > 0) {
-          return false;
-        }
         ObjectNode data = json.createObjectNode();
         data.put("sessionId", sessionId);
         data.put("lastTaskId", lastTaskId);
         ObjectNode totals = data.putObject("tasks");
-        totals.put("completed", rs.getLong(2));
-        totals.put("failed", rs.getLong(3));
-        totals.put("canceled", rs.getLong(4));
-        appendEvent(c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data);
-        return true;
+        totals.put("completed", rs.getLong(1));
+        totals.put("failed", rs.getLong(2));
+        totals.put("canceled", rs.getLong(3));
+        return Optional.of(data);
       }
     }
   }
@@ -1842,6 +1853,10 @@ public final class Ledger {
     appendEvent(c, task.tenantId(), task.sessionId(), type, task.id(), eventId, full);
   }
 
+  /**
+   * Adds an event without its number: {@link #sequenceEvents} numbers it after the commit, so that
+   * transactions of one session never wait for each other here.
+   */
   private void appendEvent(
       Connection c,
       String tenantId,
@@ -1851,49 +1866,188 @@ public final class Ledger {
       String eventId,
       JsonNode data)
       throws SQLException {
-    long seq;
-    boolean sendsEvents;
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "update sessions set last_event_seq = last_event_seq + 1"
-                + " where tenant_id = ? and id = ? returning last_event_seq, config")) {
-      ps.setString(1, tenantId);
-      ps.setString(2, sessionId);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        seq = rs.getLong(1);
-        Boolean sends = read(rs.getString(2), SessionConfig.class).sendsEvents();
-        sendsEvents = sends == null || sends;
-      }
-    }
-    Instant time = clock.instant();
-    CloudEvent event =
-        new CloudEvent(
-            CloudEvent.SPEC_VERSION,
-            eventId,
-            type,
-            CloudEvent.sourceOf(sessionId),
-            subject,
-            time,
-            seq,
-            "application/json",
-            data);
-    String payload = write(event);
     execute(
         c,
-        "insert into events (tenant_id, session_id, seq, id, type, task_id, time, payload)"
-            + " values (?, ?, ?, ?, ?, ?, ?, ?::jsonb)",
+        "insert into pending_events (tenant_id, session_id, id, type, task_id, time, data)"
+            + " values (?, ?, ?, ?, ?, ?, ?::jsonb)",
         tenantId,
         sessionId,
-        seq,
         eventId,
         type,
         subject,
-        Timestamp.from(time),
-        payload);
-    if (sendsEvents) {
-      outbox(c, Topics.EVENTS, sessionId, payload);
-    }
+        Timestamp.from(clock.instant()),
+        write(data));
+  }
+
+  private static final long SEQUENCER_LOCK = 0x7472616e73657173L; // "transseqs"
+
+  /** An event waiting for its number. */
+  private record PendingEvent(
+      long pos,
+      String tenantId,
+      String sessionId,
+      String id,
+      String type,
+      String taskId,
+      Instant time,
+      JsonNode data) {}
+
+  /**
+   * Numbers up to {@code limit} pending events, oldest first: each session's next numbers, into
+   * {@code events} and (unless the session sends no events) the outbox, in one transaction. One
+   * sequencer runs at a time (a transaction-level advisory lock; others wait for it). A
+   * transaction's events become pending at its commit, and a transaction that follows another's
+   * commit adds later positions, so one task's events keep their order. After a task's completion,
+   * when no task of its session is open any more, the session's {@code transfer.session.drained}
+   * event follows; the sequencer sees every completion of a session in one order, so it is written
+   * once, after the last. Answers the number of events numbered (0: nothing was pending).
+   */
+  public int sequenceEvents(int limit) {
+    return tx(
+        "number pending events",
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
+            ps.setLong(1, SEQUENCER_LOCK);
+            ps.execute();
+          }
+          List<PendingEvent> pending;
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select pos, tenant_id, session_id, id, type, task_id, time, data"
+                      + " from pending_events order by pos limit ?")) {
+            ps.setInt(1, limit);
+            pending =
+                rows(
+                    ps,
+                    rs ->
+                        new PendingEvent(
+                            rs.getLong(1),
+                            rs.getString(2),
+                            rs.getString(3),
+                            rs.getString(4),
+                            rs.getString(5),
+                            rs.getString(6),
+                            rs.getTimestamp(7).toInstant(),
+                            json.readTree(rs.getString(8))));
+          }
+          if (pending.isEmpty()) {
+            return 0;
+          }
+          java.util.Map<List<String>, List<PendingEvent>> bySession =
+              new java.util.LinkedHashMap<>();
+          for (PendingEvent e : pending) {
+            bySession
+                .computeIfAbsent(List.of(e.tenantId(), e.sessionId()), k -> new ArrayList<>())
+                .add(e);
+          }
+          int numbered = 0;
+          try (PreparedStatement events =
+                  c.prepareStatement(
+                      "insert into events (tenant_id, session_id, seq, id, type, task_id, time,"
+                          + " payload) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb)"
+                          + " on conflict (id) do nothing");
+              PreparedStatement outbox =
+                  c.prepareStatement(
+                      "insert into outbox (topic, msg_key, payload, created_at)"
+                          + " values (?, ?, ?, ?)")) {
+            for (List<PendingEvent> session : bySession.values()) {
+              List<PendingEvent> all = new ArrayList<>(session);
+              PendingEvent lastCompletion = null;
+              for (PendingEvent e : session) {
+                if (EventTypes.COMPLETED.equals(e.type())) {
+                  lastCompletion = e;
+                }
+              }
+              String tenantId = all.get(0).tenantId();
+              String sessionId = all.get(0).sessionId();
+              if (lastCompletion != null) {
+                Optional<ObjectNode> drained =
+                    drainedData(c, tenantId, sessionId, lastCompletion.taskId());
+                if (drained.isPresent()) {
+                  all.add(
+                      new PendingEvent(
+                          -1,
+                          tenantId,
+                          sessionId,
+                          lastCompletion.taskId() + ":drained",
+                          EventTypes.SESSION_DRAINED,
+                          null,
+                          clock.instant(),
+                          drained.get()));
+                }
+              }
+              long last;
+              boolean sendsEvents;
+              try (PreparedStatement ps =
+                  c.prepareStatement(
+                      "update sessions set last_event_seq = last_event_seq + ?"
+                          + " where tenant_id = ? and id = ? returning last_event_seq, config")) {
+                ps.setInt(1, all.size());
+                ps.setString(2, tenantId);
+                ps.setString(3, sessionId);
+                try (ResultSet rs = ps.executeQuery()) {
+                  if (!rs.next()) {
+                    LOG.warnf(
+                        "%d event(s) of session %s of tenant %s dropped: the session no longer"
+                            + " exists",
+                        all.size(), sessionId, tenantId);
+                    continue;
+                  }
+                  last = rs.getLong(1);
+                  Boolean sends = read(rs.getString(2), SessionConfig.class).sendsEvents();
+                  sendsEvents = sends == null || sends;
+                }
+              }
+              long seq = last - all.size();
+              Timestamp now = now();
+              for (PendingEvent e : all) {
+                seq++;
+                String payload =
+                    write(
+                        new CloudEvent(
+                            CloudEvent.SPEC_VERSION,
+                            e.id(),
+                            e.type(),
+                            CloudEvent.sourceOf(sessionId),
+                            e.taskId(),
+                            e.time(),
+                            seq,
+                            "application/json",
+                            e.data()));
+                bind(
+                    events,
+                    tenantId,
+                    sessionId,
+                    seq,
+                    e.id(),
+                    e.type(),
+                    e.taskId(),
+                    Timestamp.from(e.time()),
+                    payload);
+                events.addBatch();
+                if (sendsEvents) {
+                  bind(outbox, Topics.EVENTS, sessionId, payload, now);
+                  outbox.addBatch();
+                }
+                numbered++;
+              }
+            }
+            events.executeBatch();
+            outbox.executeBatch();
+          }
+          try (PreparedStatement ps =
+              c.prepareStatement("delete from pending_events where pos = any(?)")) {
+            ps.setArray(
+                1, c.createArrayOf("bigint", pending.stream().map(PendingEvent::pos).toArray()));
+            ps.executeUpdate();
+          }
+          // The open event streams wake at this commit even when no outbox row was written.
+          try (PreparedStatement ps = c.prepareStatement("select pg_notify(?, '')")) {
+            ps.setString(1, OUTBOX_CHANNEL);
+            ps.execute();
+          }
+          return numbered;
+        });
   }
 
   private void doorbell(Connection c, String taskId, String sessionId) {
@@ -1912,11 +2066,7 @@ public final class Ledger {
         key,
         payload,
         now());
-    // Wakes the relay at commit; several notifies in one transaction fold into one.
-    try (PreparedStatement ps = c.prepareStatement("select pg_notify(?, '')")) {
-      ps.setString(1, OUTBOX_CHANNEL);
-      ps.execute();
-    }
+    // The table's trigger wakes the relay at commit (V6).
   }
 
   /** A statement filling its parameters from index 1 and returning the next free index. */
@@ -1985,10 +2135,15 @@ public final class Ledger {
   /** One statement with positional parameters (null for SQL NULL); the number of rows changed. */
   private static int execute(Connection c, String sql, Object... params) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(sql)) {
-      for (int i = 0; i < params.length; i++) {
-        ps.setObject(i + 1, params[i]);
-      }
+      bind(ps, params);
       return ps.executeUpdate();
+    }
+  }
+
+  /** Sets positional parameters from index 1 (null for SQL NULL). */
+  private static void bind(PreparedStatement ps, Object... params) throws SQLException {
+    for (int i = 0; i < params.length; i++) {
+      ps.setObject(i + 1, params[i]);
     }
   }
 

@@ -108,7 +108,7 @@ class LedgerIT {
     long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     assertThat(ledger.completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isTrue();
     assertThat(ledger.completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isFalse();
-    var events = ledger.events(tenant, session, 0, 100);
+    var events = numberedEvents(tenant, session, 0, 100);
     assertThat(events)
         .extracting(n -> n.get("type").asText())
         .containsExactly(
@@ -150,7 +150,7 @@ class LedgerIT {
     TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
     assertThat(failed.error().httpStatus()).isEqualTo(404);
-    assertThat(ledger.events(tenant, session, 0, 10))
+    assertThat(numberedEvents(tenant, session, 0, 10))
         .extracting(n -> n.get("type").asText())
         .containsExactly("transfer.task.completed", "transfer.session.drained");
   }
@@ -359,5 +359,12 @@ class LedgerIT {
     public Instant instant() {
       return now;
     }
+  }
+
+  /** The session's stored events, once the sequencer (the relay's job in a cluster) has run. */
+  private List<com.fasterxml.jackson.databind.JsonNode> numberedEvents(
+      String tenantId, String sessionId, long after, int limit) {
+    ledger.sequenceEvents(100_000);
+    return ledger.events(tenantId, sessionId, after, limit);
   }
 }

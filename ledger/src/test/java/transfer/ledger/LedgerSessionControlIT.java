@@ -193,7 +193,7 @@ class LedgerSessionControlIT {
     assertThat(ledger.cancel(tenant, session, t.id(), false)).isPresent();
     assertThat(ledger.cancel(tenant, session, t.id(), false).orElseThrow().task().state())
         .isEqualTo(TaskState.CANCELED);
-    assertThat(ledger.events(tenant, session, 0, 100))
+    assertThat(numberedEvents(tenant, session, 0, 100))
         .filteredOn(e -> e.get("type").asText().equals("transfer.task.completed"))
         .hasSize(1);
 
@@ -302,7 +302,7 @@ class LedgerSessionControlIT {
       assertThat(task(t.id()).state()).isEqualTo(TaskState.CANCELED);
     }
     assertThat(heartbeat(running.id(), epoch)).isFalse();
-    List<JsonNode> events = ledger.events(tenant, session, 0, 100);
+    List<JsonNode> events = numberedEvents(tenant, session, 0, 100);
     assertThat(events)
         .extracting(e -> e.get("type").asText())
         .containsExactly(
@@ -350,7 +350,7 @@ class LedgerSessionControlIT {
   void invalidatingAnIdleSessionDrainsItAtOnceAndOnlyOnce() {
     ledger.invalidateSession(tenant, session, true);
     ledger.invalidateSession(tenant, session, true);
-    assertThat(ledger.events(tenant, session, 0, 100))
+    assertThat(numberedEvents(tenant, session, 0, 100))
         .extracting(e -> e.get("type").asText())
         .containsExactly("transfer.session.drained");
   }
@@ -365,7 +365,7 @@ class LedgerSessionControlIT {
     assertThat(lastOfType("transfer.session.drained")).isNull();
     ledger.failAttempt(
         b.id(), eb, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
-    List<JsonNode> events = ledger.events(tenant, session, 0, 100);
+    List<JsonNode> events = numberedEvents(tenant, session, 0, 100);
     JsonNode last = events.get(events.size() - 1);
     assertThat(last.get("type").asText()).isEqualTo("transfer.session.drained");
     assertThat(last.get("id").asText()).isEqualTo(b.id() + ":drained");
@@ -382,7 +382,7 @@ class LedgerSessionControlIT {
     long e = ledger.claimNext("w1", TTL).orElseThrow().epoch();
     ledger.completeDownload(t.id(), e, "file:///q", 1, "00", 1);
     assertThat(outboxKeys("transfer-events")).isEmpty();
-    assertThat(ledger.events(tenant, session, 0, 100))
+    assertThat(numberedEvents(tenant, session, 0, 100))
         .extracting(n -> n.get("type").asText())
         .contains("transfer.task.completed", "transfer.session.drained");
   }
@@ -507,6 +507,7 @@ class LedgerSessionControlIT {
     long e = ledger.claimNext("w1", TTL).orElseThrow().epoch();
     ledger.completeDownload(t.id(), e, "file:///store/old", 1, "00", 1);
     TaskRow open = submit(withPriority("http://a.test/open", 0.1));
+    ledger.sequenceEvents(100); // the relay's job, within milliseconds of the commit
     clock.advance(Duration.ofDays(8));
 
     Ledger.Purged purged =
@@ -519,7 +520,7 @@ class LedgerSessionControlIT {
     assertThat(purged.locations()).contains("file:///store/old");
     assertThat(ledger.task(tenant, session, t.id())).isEmpty();
     assertThat(ledger.task(tenant, session, open.id())).isPresent();
-    assertThat(ledger.events(tenant, session, 0, 100)).isEmpty();
+    assertThat(numberedEvents(tenant, session, 0, 100)).isEmpty();
   }
 
   // ---------------------------------------------------------------- helpers
@@ -581,7 +582,7 @@ class LedgerSessionControlIT {
 
   private JsonNode lastOfType(String type) {
     JsonNode found = null;
-    for (JsonNode e : ledger.events(tenant, session, 0, 1000)) {
+    for (JsonNode e : numberedEvents(tenant, session, 0, 1000)) {
       if (e.get("type").asText().equals(type)) {
         found = e;
       }
@@ -615,5 +616,12 @@ class LedgerSessionControlIT {
       assertThat(row).isPresent();
       assertThat(row.get().state()).isEqualTo(expected);
     }
+  }
+
+  /** The session's stored events, once the sequencer (the relay's job in a cluster) has run. */
+  private List<com.fasterxml.jackson.databind.JsonNode> numberedEvents(
+      String tenantId, String sessionId, long after, int limit) {
+    ledger.sequenceEvents(100_000);
+    return ledger.events(tenantId, sessionId, after, limit);
   }
 }

@@ -71,6 +71,9 @@ public final class LocalPostgres implements AutoCloseable {
               .setDataDirectory(dataDir)
               .setCleanDataDirectory(!keepData)
               .setServerConfig("listen_addresses", "127.0.0.1")
+              // Statement counts and times for whoever asks (create extension
+              // pg_stat_statements): how bench/ counts the ledger's round trips per task.
+              .setServerConfig("shared_preload_libraries", "pg_stat_statements")
               // initdb plus start takes seconds on a loaded 2-core CI machine.
               .setPGStartupWait(Duration.ofSeconds(60))
               // Ours (below) can be left out, and lets TestInfra's hook wait for the stop before

@@ -27,10 +27,11 @@ import transfer.ledger.Ledger;
 import transfer.ledger.OutboxMessage;
 
 /**
- * Publishes the outbox to Kafka, oldest row first, and deletes rows only after Kafka acknowledged
- * them (at-least-once; consumers dedupe by event id). One relay in the cluster runs at a time, the
- * holder of a PostgreSQL advisory lock, so that one session's events keep their order. It reads
- * rows by id without a high-water mark, so a row that commits late is never skipped.
+ * Numbers new events ({@link Ledger#sequenceEvents}) and publishes the outbox to Kafka, oldest row
+ * first, and deletes rows only after Kafka acknowledged them (at-least-once; consumers dedupe by
+ * event id). One relay in the cluster runs at a time, the holder of a PostgreSQL advisory lock, so
+ * that one session's events keep their order. It reads rows by id without a high-water mark, so a
+ * row that commits late is never skipped.
  */
 @Singleton
 public class OutboxRelay {
@@ -102,8 +103,13 @@ public class OutboxRelay {
       KafkaProducer<String, String> producer, Connection lock, PGConnection pg) throws Exception {
     int idleMs = (int) config.outbox().idlePoll().toMillis();
     while (running) {
+      // Number the events written since the last round first: their outbox rows are written then.
+      int numbered = ledger.sequenceEvents(config.outbox().batchSize());
       List<OutboxMessage> batch = ledger.pendingOutbox(config.outbox().batchSize());
       if (batch.isEmpty()) {
+        if (numbered > 0) {
+          continue; // events of sessions that send none: more may be pending
+        }
         // Also detects a lost lock connection: getNotifications throws when it is closed.
         pg.getNotifications(idleMs);
         if (lock.isClosed()) {
