@@ -7,7 +7,7 @@ then check every task (state, size, sha256, the stored object's bytes) against t
 Standard library only. Prints one JSON document with the figures; exits 1 when a task did not
 complete or a check failed (the JSON then has "error").
 
-  submit_and_wait.py --api http://127.0.0.1:P --key K --session S --base-url http://127.0.0.1:N/f/64k/ \
+  submit_and_wait.py [--batch 100] --api http://127.0.0.1:P --key K --session S --base-url http://127.0.0.1:N/f/64k/ \
       --manifest SHA256SUMS --size-bytes 65536 --concurrency 16 --timeout 600 --data-dir DIR
 """
 import argparse
@@ -34,6 +34,8 @@ def parse_args():
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--data-dir", required=True, help="stored objects must lie under it")
     p.add_argument("--poll-interval", type=float, default=0.05)
+    p.add_argument("--batch", type=int, default=0,
+                   help="tasks per POST .../tasks:batch (0: one POST .../tasks per task)")
     return p.parse_args()
 
 
@@ -114,17 +116,23 @@ def main():
 
     def submitter():
         api = Api(a.api, a.key)
+        step = max(1, a.batch)
         while not stop.is_set():
             with lock:
                 i = next_index[0]
                 if i >= n:
                     return
-                next_index[0] += 1
-            name, sha = files[i]
-            body = {"type": "download", "url": a.base_url + name, "sha256": sha}
+                next_index[0] += step
+            chunk = range(i, min(i + step, n))
+            bodies = [{"type": "download", "url": a.base_url + files[k][0], "sha256": files[k][1]} for k in chunk]
+            name = files[i][0]
+            if a.batch:
+                path, body = f"/v1/sessions/{sid}/tasks:batch", {"tasks": bodies}
+            else:
+                path, body = f"/v1/sessions/{sid}/tasks", bodies[0]
             while True:
                 try:
-                    status, payload, retry_after = api.call("POST", f"/v1/sessions/{sid}/tasks", body)
+                    status, payload, retry_after = api.call("POST", path, body)
                 except Exception as e:  # noqa: BLE001 - reported in the JSON
                     errors.append(f"POST for {name}: {e!r}")
                     stop.set()
@@ -138,7 +146,9 @@ def main():
                     errors.append(f"POST for {name} answered {status}: {payload[:300]!r}")
                     stop.set()
                     return
-                task_of[i] = json.loads(payload)["id"]
+                answer = json.loads(payload)
+                for k, task in zip(chunk, answer["tasks"] if a.batch else [answer]):
+                    task_of[k] = task["id"]
                 break
 
     def follower():

@@ -591,176 +591,298 @@ public final class Ledger {
         "submit task to session " + sessionId,
         c -> {
           if (idempotencyKey != null) {
-            try (PreparedStatement ps =
-                c.prepareStatement(
-                    "select request_hash, task_id from idempotency_keys"
-                        + " where tenant_id = ? and session_id = ? and key = ?")) {
-              ps.setString(1, tenantId);
-              ps.setString(2, sessionId);
-              ps.setString(3, idempotencyKey);
-              try (ResultSet rs = ps.executeQuery()) {
-                if (rs.next()) {
-                  String earlier = rs.getString(2);
-                  if (!java.util.Arrays.equals(rs.getBytes(1), hash)) {
-                    throw new IdempotencyConflict(earlier);
-                  }
-                  return new Submitted(taskById(c, earlier).orElseThrow(), true);
-                }
-              }
+            Optional<String> earlier = keyedTask(c, tenantId, sessionId, idempotencyKey, hash);
+            if (earlier.isPresent()) {
+              return new Submitted(taskById(c, earlier.get()).orElseThrow(), true);
             }
           }
-          // FOR KEY SHARE (what the foreign key takes anyway): submits run side by side, but
-          // not across an invalidation, which locks the row FOR UPDATE.
-          String sessionState =
-              sessionById(c, tenantId, sessionId, " for key share")
-                  .map(SessionRow::state)
-                  .orElseThrow(() -> new SessionClosed(sessionId, null));
-          if (!"active".equals(sessionState)) {
-            throw new SessionClosed(sessionId, sessionState);
-          }
-          TaskRequest stored = request;
-          Ledger.Checkpoint resumeFrom = null;
-          String prefixOwner = null;
-          if (request.resumeData() != null) {
-            ResumeData rd;
-            try {
-              rd = ResumeData.decode(request.resumeData());
-            } catch (IllegalArgumentException e) {
-              throw new InvalidReference("resumeData", e.getMessage());
-            }
-            // The pointer is the caller's to forge: its task id must be one before any lookup,
-            // and the validators sent to the origin come from the ledger, never from it.
-            TaskRow from =
-                (TaskIds.isTaskId(rd.task()) ? taskById(c, rd.task()) : Optional.<TaskRow>empty())
-                    .filter(t -> t.tenantId().equals(tenantId))
-                    .filter(t -> t.type() == TaskType.DOWNLOAD)
-                    .filter(t -> t.state() == TaskState.CANCELED || t.state() == TaskState.FAILED)
-                    .filter(t -> t.bytesDurable() == rd.bytes())
-                    .filter(t -> t.durableEpoch() != null && t.durableEpoch() == rd.epoch())
-                    .orElseThrow(
-                        () ->
-                            new InvalidReference(
-                                "resumeData",
-                                "names no canceled or failed download of this tenant with that"
-                                    + " checkpoint (it may have expired)"));
-            if (request.url() != null && !request.url().equals(from.url())) {
-              throw new InvalidReference(
-                  "url", "must be left out or equal the URL of the task the resumeData came from");
-            }
-            resumeFrom = new Checkpoint(rd.bytes(), rd.epoch(), from.etag(), from.lastModified());
-            prefixOwner = from.prefixOwner();
-            stored =
-                new TaskRequest(
-                    request.type(),
-                    from.url(),
-                    request.method(),
-                    request.headers(),
-                    request.expectedBytes(),
-                    request.sha256(),
-                    request.description(),
-                    request.priority(),
-                    request.earliestBeginAt(),
-                    request.metadata(),
-                    null,
-                    request.resumeData());
-          }
-          String sourceLocation = null;
-          Long sourceSize = null;
-          String sourceSha256 = null;
-          if (request.type() == TaskType.UPLOAD) {
-            UploadSource src = request.source();
-            if (src.task() != null) {
-              TaskRow from =
-                  taskById(c, src.task())
-                      .filter(t -> t.tenantId().equals(tenantId))
-                      .filter(t -> t.type() == TaskType.DOWNLOAD)
-                      .filter(t -> t.state() == TaskState.COMPLETED)
-                      .orElseThrow(
-                          () ->
-                              new InvalidReference(
-                                  "source.task",
-                                  "names no completed download of this tenant (it may have"
-                                      + " expired)"));
-              sourceLocation = from.location();
-              sourceSize = from.bytesTransferred();
-              sourceSha256 = from.sha256();
-            } else {
-              StoredObject obj =
-                  objectIn(c, tenantId, sessionId, src.object())
-                      .orElseThrow(
-                          () ->
-                              new InvalidReference(
-                                  "source.object",
-                                  "names no object staged in session "
-                                      + sessionId
-                                      + " (PUT /v1/sessions/"
-                                      + sessionId
-                                      + "/objects/{name} first)"));
-              sourceLocation = obj.location();
-              sourceSize = obj.size();
-              sourceSha256 = obj.sha256();
-            }
-          }
-          String id = UUID.randomUUID().toString();
-          Instant nowInstant = clock.instant();
-          Timestamp now = Timestamp.from(nowInstant);
-          boolean later =
-              request.earliestBeginAt() != null && request.earliestBeginAt().isAfter(nowInstant);
-          TaskState state = later ? TaskState.WAITING : TaskState.QUEUED;
-          Long expected = request.expectedBytes() != null ? request.expectedBytes() : sourceSize;
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "insert into tasks (id, tenant_id, session_id, type, state, url, request,"
-                      + " priority, max_attempts, next_attempt_at, announced_at, bytes_expected,"
-                      + " created_at, updated_at, deadline_at, host, discretionary,"
-                      + " source_location, source_size, source_sha256, bytes_durable,"
-                      + " durable_epoch, durable_task, etag, last_modified) values (?, ?, ?, ?,"
-                      + " ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-            ps.setString(1, id);
-            ps.setString(2, tenantId);
-            ps.setString(3, sessionId);
-            ps.setString(4, request.type().wire());
-            ps.setString(5, state.wire());
-            ps.setString(6, stored.url());
-            ps.setString(7, write(stored));
-            ps.setDouble(8, request.priority() != null ? request.priority() : 0.5);
-            ps.setInt(9, session.retry().maxAttempts());
-            ps.setTimestamp(10, later ? Timestamp.from(request.earliestBeginAt()) : null);
-            ps.setTimestamp(11, later ? null : now);
-            setLong(ps, 12, expected);
-            ps.setTimestamp(13, now);
-            ps.setTimestamp(14, now);
-            // The resource timeout counts from submission, as URLSession's does.
-            ps.setTimestamp(15, Timestamp.from(nowInstant.plus(session.resourceTimeout())));
-            ps.setString(16, hostOf(stored.url()));
-            ps.setBoolean(17, Boolean.TRUE.equals(session.discretionary()));
-            ps.setString(18, sourceLocation);
-            setLong(ps, 19, sourceSize);
-            ps.setString(20, sourceSha256);
-            ps.setLong(21, resumeFrom != null ? resumeFrom.bytes() : 0);
-            setLong(ps, 22, resumeFrom != null ? resumeFrom.epoch() : null);
-            ps.setString(23, prefixOwner);
-            ps.setString(24, resumeFrom != null ? resumeFrom.etag() : null);
-            ps.setString(25, resumeFrom != null ? resumeFrom.lastModified() : null);
-            ps.executeUpdate();
-          }
-          if (idempotencyKey != null) {
-            execute(
-                c,
-                "insert into idempotency_keys (tenant_id, session_id, key, request_hash, task_id,"
-                    + " created_at) values (?, ?, ?, ?, ?, ?)",
-                tenantId,
-                sessionId,
-                idempotencyKey,
-                hash,
-                id,
-                now);
-          }
-          if (!later) {
-            doorbell(c, id, sessionId);
-          }
-          return new Submitted(taskById(c, id).orElseThrow(), false);
+          requireActive(c, tenantId, sessionId);
+          List<String> doorbells = new ArrayList<>(1);
+          TaskRow row =
+              insertTask(c, tenantId, sessionId, request, session, idempotencyKey, hash, doorbells);
+          doorbells(c, doorbells, sessionId);
+          return new Submitted(row, false);
         });
+  }
+
+  /**
+   * The task an Idempotency-Key was first used for, when it was used in this session; an {@link
+   * IdempotencyConflict} when that was with another request body.
+   */
+  private Optional<String> keyedTask(
+      Connection c, String tenantId, String sessionId, String key, byte[] hash)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select request_hash, task_id from idempotency_keys"
+                + " where tenant_id = ? and session_id = ? and key = ?")) {
+      ps.setString(1, tenantId);
+      ps.setString(2, sessionId);
+      ps.setString(3, key);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        String earlier = rs.getString(2);
+        if (!java.util.Arrays.equals(rs.getBytes(1), hash)) {
+          throw new IdempotencyConflict(earlier);
+        }
+        return Optional.of(earlier);
+      }
+    }
+  }
+
+  /** The session must exist and be active; {@link SessionClosed} otherwise. */
+  private void requireActive(Connection c, String tenantId, String sessionId) throws SQLException {
+    // FOR KEY SHARE (what the foreign key takes anyway): submits run side by side, but not
+    // across an invalidation, which locks the row FOR UPDATE.
+    String sessionState =
+        sessionById(c, tenantId, sessionId, " for key share")
+            .map(SessionRow::state)
+            .orElseThrow(() -> new SessionClosed(sessionId, null));
+    if (!"active".equals(sessionState)) {
+      throw new SessionClosed(sessionId, sessionState);
+    }
+  }
+
+  /**
+   * Inserts one task (and its Idempotency-Key, when given) in an open transaction; the id of a task
+   * that may start now is added to {@code doorbells}, for the caller to announce.
+   */
+  private TaskRow insertTask(
+      Connection c,
+      String tenantId,
+      String sessionId,
+      TaskRequest request,
+      SessionConfig session,
+      String idempotencyKey,
+      byte[] hash,
+      List<String> doorbells)
+      throws SQLException {
+    TaskRequest stored = request;
+    Ledger.Checkpoint resumeFrom = null;
+    String prefixOwner = null;
+    if (request.resumeData() != null) {
+      ResumeData rd;
+      try {
+        rd = ResumeData.decode(request.resumeData());
+      } catch (IllegalArgumentException e) {
+        throw new InvalidReference("resumeData", e.getMessage());
+      }
+      // The pointer is the caller's to forge: its task id must be one before any lookup,
+      // and the validators sent to the origin come from the ledger, never from it.
+      TaskRow from =
+          (TaskIds.isTaskId(rd.task()) ? taskById(c, rd.task()) : Optional.<TaskRow>empty())
+              .filter(t -> t.tenantId().equals(tenantId))
+              .filter(t -> t.type() == TaskType.DOWNLOAD)
+              .filter(t -> t.state() == TaskState.CANCELED || t.state() == TaskState.FAILED)
+              .filter(t -> t.bytesDurable() == rd.bytes())
+              .filter(t -> t.durableEpoch() != null && t.durableEpoch() == rd.epoch())
+              .orElseThrow(
+                  () ->
+                      new InvalidReference(
+                          "resumeData",
+                          "names no canceled or failed download of this tenant with that"
+                              + " checkpoint (it may have expired)"));
+      if (request.url() != null && !request.url().equals(from.url())) {
+        throw new InvalidReference(
+            "url", "must be left out or equal the URL of the task the resumeData came from");
+      }
+      resumeFrom = new Checkpoint(rd.bytes(), rd.epoch(), from.etag(), from.lastModified());
+      prefixOwner = from.prefixOwner();
+      stored =
+          new TaskRequest(
+              request.type(),
+              from.url(),
+              request.method(),
+              request.headers(),
+              request.expectedBytes(),
+              request.sha256(),
+              request.description(),
+              request.priority(),
+              request.earliestBeginAt(),
+              request.metadata(),
+              null,
+              request.resumeData());
+    }
+    String sourceLocation = null;
+    Long sourceSize = null;
+    String sourceSha256 = null;
+    if (request.type() == TaskType.UPLOAD) {
+      UploadSource src = request.source();
+      if (src.task() != null) {
+        TaskRow from =
+            taskById(c, src.task())
+                .filter(t -> t.tenantId().equals(tenantId))
+                .filter(t -> t.type() == TaskType.DOWNLOAD)
+                .filter(t -> t.state() == TaskState.COMPLETED)
+                .orElseThrow(
+                    () ->
+                        new InvalidReference(
+                            "source.task",
+                            "names no completed download of this tenant (it may have"
+                                + " expired)"));
+        sourceLocation = from.location();
+        sourceSize = from.bytesTransferred();
+        sourceSha256 = from.sha256();
+      } else {
+        StoredObject obj =
+            objectIn(c, tenantId, sessionId, src.object())
+                .orElseThrow(
+                    () ->
+                        new InvalidReference(
+                            "source.object",
+                            "names no object staged in session "
+                                + sessionId
+                                + " (PUT /v1/sessions/"
+                                + sessionId
+                                + "/objects/{name} first)"));
+        sourceLocation = obj.location();
+        sourceSize = obj.size();
+        sourceSha256 = obj.sha256();
+      }
+    }
+    String id = UUID.randomUUID().toString();
+    Instant nowInstant = clock.instant();
+    Timestamp now = Timestamp.from(nowInstant);
+    boolean later =
+        request.earliestBeginAt() != null && request.earliestBeginAt().isAfter(nowInstant);
+    TaskState state = later ? TaskState.WAITING : TaskState.QUEUED;
+    Long expected = request.expectedBytes() != null ? request.expectedBytes() : sourceSize;
+    TaskRow row;
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "insert into tasks as t (id, tenant_id, session_id, type, state, url, request,"
+                + " priority, max_attempts, next_attempt_at, announced_at, bytes_expected,"
+                + " created_at, updated_at, deadline_at, host, discretionary,"
+                + " source_location, source_size, source_sha256, bytes_durable,"
+                + " durable_epoch, durable_task, etag, last_modified) values (?, ?, ?, ?,"
+                + " ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning "
+                + TASK_COLUMNS)) {
+      ps.setString(1, id);
+      ps.setString(2, tenantId);
+      ps.setString(3, sessionId);
+      ps.setString(4, request.type().wire());
+      ps.setString(5, state.wire());
+      ps.setString(6, stored.url());
+      ps.setString(7, write(stored));
+      ps.setDouble(8, request.priority() != null ? request.priority() : 0.5);
+      ps.setInt(9, session.retry().maxAttempts());
+      ps.setTimestamp(10, later ? Timestamp.from(request.earliestBeginAt()) : null);
+      ps.setTimestamp(11, later ? null : now);
+      setLong(ps, 12, expected);
+      ps.setTimestamp(13, now);
+      ps.setTimestamp(14, now);
+      // The resource timeout counts from submission, as URLSession's does.
+      ps.setTimestamp(15, Timestamp.from(nowInstant.plus(session.resourceTimeout())));
+      ps.setString(16, hostOf(stored.url()));
+      ps.setBoolean(17, Boolean.TRUE.equals(session.discretionary()));
+      ps.setString(18, sourceLocation);
+      setLong(ps, 19, sourceSize);
+      ps.setString(20, sourceSha256);
+      ps.setLong(21, resumeFrom != null ? resumeFrom.bytes() : 0);
+      setLong(ps, 22, resumeFrom != null ? resumeFrom.epoch() : null);
+      ps.setString(23, prefixOwner);
+      ps.setString(24, resumeFrom != null ? resumeFrom.etag() : null);
+      ps.setString(25, resumeFrom != null ? resumeFrom.lastModified() : null);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        row = taskRow(rs);
+      }
+    }
+    if (idempotencyKey != null) {
+      execute(
+          c,
+          "insert into idempotency_keys (tenant_id, session_id, key, request_hash, task_id,"
+              + " created_at) values (?, ?, ?, ?, ?, ?)",
+          tenantId,
+          sessionId,
+          idempotencyKey,
+          hash,
+          id,
+          now);
+    }
+    if (!later) {
+      doorbells.add(id);
+    }
+    return row;
+  }
+
+  /** The tasks a batch submit answers, in request order; {@code replayed} as for one task. */
+  public record BatchSubmitted(List<TaskRow> tasks, boolean replayed) {}
+
+  /**
+   * Writes several tasks of one session in one transaction, all or none, with their doorbells. A
+   * refused reference names its task ({@code tasks[i].field}). With an {@code idempotencyKey}, a
+   * repeated batch of the same body answers the first batch's tasks; another body is an {@link
+   * IdempotencyConflict}. The key is stored once per task, as {@code "batch <i> <key>"} (a key with
+   * spaces, which a single submit's key cannot be).
+   */
+  public BatchSubmitted submitBatch(
+      String tenantId,
+      String sessionId,
+      List<TaskRequest> requests,
+      SessionConfig session,
+      String idempotencyKey) {
+    byte[] hash = sha256(write(requests));
+    try {
+      return submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash);
+    } catch (LedgerException e) {
+      // Two identical batches raced: the second try answers the winner's tasks.
+      if (idempotencyKey != null
+          && e.getCause() instanceof SQLException se
+          && "23505".equals(se.getSQLState())) {
+        return submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash);
+      }
+      throw e;
+    }
+  }
+
+  private BatchSubmitted submitBatchOnce(
+      String tenantId,
+      String sessionId,
+      List<TaskRequest> requests,
+      SessionConfig session,
+      String idempotencyKey,
+      byte[] hash) {
+    return tx(
+        "submit " + requests.size() + " tasks to session " + sessionId,
+        c -> {
+          if (idempotencyKey != null) {
+            Optional<String> first =
+                keyedTask(c, tenantId, sessionId, batchKey(0, idempotencyKey), hash);
+            if (first.isPresent()) {
+              List<TaskRow> earlier = new ArrayList<>(requests.size());
+              for (int i = 0; i < requests.size(); i++) {
+                String id =
+                    keyedTask(c, tenantId, sessionId, batchKey(i, idempotencyKey), hash)
+                        .orElseThrow(() -> new IdempotencyConflict(first.get()));
+                earlier.add(taskById(c, id).orElseThrow());
+              }
+              return new BatchSubmitted(earlier, true);
+            }
+          }
+          requireActive(c, tenantId, sessionId);
+          List<String> doorbells = new ArrayList<>(requests.size());
+          List<TaskRow> rows = new ArrayList<>(requests.size());
+          for (int i = 0; i < requests.size(); i++) {
+            String key = idempotencyKey == null ? null : batchKey(i, idempotencyKey);
+            try {
+              rows.add(
+                  insertTask(
+                      c, tenantId, sessionId, requests.get(i), session, key, hash, doorbells));
+            } catch (InvalidReference e) {
+              throw new InvalidReference("tasks[" + i + "]." + e.field(), e.getMessage());
+            }
+          }
+          doorbells(c, doorbells, sessionId);
+          return new BatchSubmitted(rows, false);
+        });
+  }
+
+  /** How a batch's Idempotency-Key is stored for its task {@code index}. */
+  public static String batchKey(int index, String idempotencyKey) {
+    return "batch " + index + " " + idempotencyKey;
   }
 
   public Optional<TaskRow> task(String tenantId, String sessionId, String taskId) {
@@ -794,68 +916,126 @@ public final class Ledger {
   }
 
   /**
-   * A queued task whose session and host are below their limits ({@code maxConcurrentTransfers},
-   * {@code maxConnectionsPerHost}, counted over the whole cluster). The ranked scan is the
-   * URLSession scheduling order: non-discretionary first, then higher priority, then older.
+   * The best queued tasks by the URLSession scheduling order, leaving out those whose session or
+   * host is at its limit: the limits are judged from the running tasks (few: at most the cluster's
+   * slots), so the scan of the queue is one anti-join, however long the queue.
    */
-  private static final String CLAIMABLE =
-      "select t.id, t.tenant_id, t.session_id from tasks t join sessions s"
-          + " on s.tenant_id = t.tenant_id and s.id = t.session_id where t.state = 'queued'"
-          + " and (s.config->>'maxConcurrentTransfers' is null or (select count(*) from tasks r"
-          + " where r.tenant_id = t.tenant_id and r.session_id = t.session_id"
-          + " and r.state = 'running') < (s.config->>'maxConcurrentTransfers')::int)"
-          + " and (select count(*) from tasks r where r.tenant_id = t.tenant_id"
-          + " and r.session_id = t.session_id and r.host = t.host and r.state = 'running')"
-          + " < coalesce((s.config->>'maxConnectionsPerHost')::int, 6)";
+  private static final String CANDIDATES =
+      "with running as (select r.tenant_id, r.session_id, r.host, count(*) n from tasks r"
+          + " where r.state = 'running' group by r.tenant_id, r.session_id, r.host),"
+          + " full_hosts as (select x.tenant_id, x.session_id, x.host from running x join sessions"
+          + " s on s.tenant_id = x.tenant_id and s.id = x.session_id"
+          + " where x.n >= coalesce((s.config->>'maxConnectionsPerHost')::int, 6)),"
+          + " full_sessions as (select x.tenant_id, x.session_id from running x join sessions s"
+          + " on s.tenant_id = x.tenant_id and s.id = x.session_id"
+          + " where s.config->>'maxConcurrentTransfers' is not null"
+          + " group by x.tenant_id, x.session_id, s.config"
+          + " having sum(x.n) >= (s.config->>'maxConcurrentTransfers')::int)"
+          + " select t.id, t.tenant_id, t.session_id from tasks t where t.state = 'queued'"
+          + " and not exists (select 1 from full_sessions f where f.tenant_id = t.tenant_id"
+          + " and f.session_id = t.session_id)"
+          + " and not exists (select 1 from full_hosts f where f.tenant_id = t.tenant_id"
+          + " and f.session_id = t.session_id and f.host = t.host)"
+          + " order by t.discretionary, t.priority desc, t.created_at limit ?";
 
   /**
-   * Claims the best queued task this worker may start now (see {@link #CLAIMABLE}), whichever
+   * Claims the best queued task this worker may start now (see {@link #CANDIDATES}), whichever
    * doorbell woke the worker: a doorbell only says that work exists, so priority decides, not the
-   * order of announcement. Tasks passed over at a limit stay queued and are rung for again when a
-   * slot of their session frees up. Empty when nothing is claimable.
+   * order of announcement. Tasks passed over at a limit stay queued and are claimed when a slot of
+   * their session frees up. Empty when nothing is claimable.
    */
   public Optional<TaskRow.Claim> claimNext(String owner, Duration leaseTtl) {
+    return claimNext(owner, leaseTtl, 1).stream().findFirst();
+  }
+
+  /**
+   * Claims up to {@code max} of the best tasks this worker may start now, in one transaction: the
+   * sessions of the candidates are locked in one order (so two claiming workers never deadlock),
+   * then each candidate's limits are counted again under the lock, so that two workers claiming in
+   * one session cannot both take its last slot. Empty when nothing is claimable.
+   */
+  public List<TaskRow.Claim> claimNext(String owner, Duration leaseTtl, int max) {
     List<String[]> candidates =
         tx(
             "find claimable tasks",
             c -> {
-              try (PreparedStatement ps =
-                  c.prepareStatement(
-                      CLAIMABLE
-                          + " order by t.discretionary, t.priority desc, t.created_at limit 8")) {
+              try (PreparedStatement ps = c.prepareStatement(CANDIDATES)) {
+                ps.setInt(1, Math.max(8, max * 2));
                 return rows(
                     ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
               }
             });
-    for (String[] cand : candidates) {
-      // One transaction per candidate, holding one session lock: limits are re-counted under
-      // the lock so that two workers claiming in one session cannot both take the last slot,
-      // and no transaction ever waits for a second lock (no deadlock).
-      Optional<TaskRow.Claim> claim =
-          tx(
-              "claim task " + cand[0],
-              c -> {
-                try (PreparedStatement ps =
-                    c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
-                  ps.setString(1, "claim/" + cand[1] + "/" + cand[2]);
-                  ps.execute();
-                }
-                try (PreparedStatement ps = c.prepareStatement(CLAIMABLE + " and t.id = ?")) {
-                  ps.setString(1, cand[0]);
-                  try (ResultSet rs = ps.executeQuery()) {
-                    if (!rs.next()) {
-                      return Optional.<TaskRow.Claim>empty();
-                    }
-                  }
-                }
-                return claimQueued(c, cand[0], owner, leaseTtl);
-              });
-      if (claim.isPresent()) {
-        return claim;
-      }
+    if (candidates.isEmpty()) {
+      return List.of();
     }
-    return Optional.empty();
+    return tx(
+        "claim " + Math.min(max, candidates.size()) + " task(s)",
+        c -> {
+          java.util.SortedSet<String> sessions = new java.util.TreeSet<>();
+          for (String[] cand : candidates) {
+            sessions.add("claim/" + cand[1] + "/" + cand[2]);
+          }
+          for (String lock : sessions) {
+            try (PreparedStatement ps =
+                c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+              ps.setString(1, lock);
+              ps.execute();
+            }
+          }
+          Instant now = clock.instant();
+          try (PreparedStatement ps = c.prepareStatement(CLAIM_CANDIDATES)) {
+            java.sql.Array ids =
+                c.createArrayOf("text", candidates.stream().map(cand -> cand[0]).toArray());
+            ps.setArray(1, ids);
+            ps.setArray(2, ids);
+            ps.setInt(3, max);
+            ps.setString(4, owner);
+            ps.setTimestamp(5, Timestamp.from(now.plus(leaseTtl)));
+            ps.setTimestamp(6, Timestamp.from(now));
+            return rows(
+                ps,
+                rs ->
+                    new TaskRow.Claim(
+                        taskRow(rs),
+                        read(rs.getString("session_config"), SessionConfig.class).withDefaults()));
+          }
+        });
   }
+
+  /**
+   * Claims up to {@code max} of the candidates (task ids) in one statement, run under their
+   * sessions' locks: the limits are counted from the running tasks, and the candidates of one
+   * session (and host) are ranked so that together they never pass its limit.
+   */
+  private static final String CLAIM_CANDIDATES =
+      "with running as (select r.tenant_id, r.session_id, r.host, count(*) n from tasks r"
+          + " where r.state = 'running' and (r.tenant_id, r.session_id) in (select c.tenant_id,"
+          + " c.session_id from tasks c where c.id = any(?))"
+          + " group by r.tenant_id, r.session_id, r.host),"
+          + " ranked as (select t.id, t.discretionary, t.priority, t.created_at,"
+          + " row_number() over (partition by t.tenant_id, t.session_id order by t.discretionary,"
+          + " t.priority desc, t.created_at) as in_session,"
+          + " row_number() over (partition by t.tenant_id, t.session_id, t.host order by"
+          + " t.discretionary, t.priority desc, t.created_at) as in_host,"
+          + " coalesce((select sum(x.n) from running x where x.tenant_id = t.tenant_id"
+          + " and x.session_id = t.session_id), 0) as running_session,"
+          + " coalesce((select x.n from running x where x.tenant_id = t.tenant_id"
+          + " and x.session_id = t.session_id and x.host = t.host), 0) as running_host,"
+          + " (s.config->>'maxConcurrentTransfers')::int as max_session,"
+          + " coalesce((s.config->>'maxConnectionsPerHost')::int, 6) as max_host"
+          + " from tasks t join sessions s on s.tenant_id = t.tenant_id and s.id = t.session_id"
+          + " where t.id = any(?) and t.state = 'queued'),"
+          + " picked as (select id from ranked where running_host + in_host <= max_host"
+          + " and (max_session is null or running_session + in_session <= max_session)"
+          + " order by discretionary, priority desc, created_at limit ?)"
+          + " update tasks t set state = 'running', lease_owner = ?,"
+          + " lease_epoch = t.lease_epoch + 1, lease_expires_at = ?,"
+          + " attempt = t.attempt + 1, next_attempt_at = null, updated_at = ?"
+          + " from picked p, sessions s where t.id = p.id and t.state = 'queued'"
+          + " and s.tenant_id = t.tenant_id and s.id = t.session_id"
+          + " returning "
+          + TASK_COLUMNS
+          + ", s.config as session_config";
 
   private Optional<TaskRow.Claim> claimQueued(
       Connection c, String taskId, String owner, Duration leaseTtl) throws SQLException {
@@ -981,7 +1161,6 @@ public final class Ledger {
           downloaded.put("sha256", sha256);
           appendTaskEvent(c, row.get(), EventTypes.DOWNLOADED, taskId + ":downloaded", downloaded);
           appendCompleted(c, row.get());
-          ringSession(c, row.get().tenantId(), row.get().sessionId());
           return true;
         });
   }
@@ -1015,7 +1194,6 @@ public final class Ledger {
           }
           appendProgress(c, row.get(), bytesSinceLastEvent, bytesSent, bytesSent);
           appendCompleted(c, row.get(), httpStatus);
-          ringSession(c, row.get().tenantId(), row.get().sessionId());
           return true;
         });
   }
@@ -2048,6 +2226,23 @@ public final class Ledger {
           }
           return numbered;
         });
+  }
+
+  /** The doorbells of new tasks of one session, in one round trip. */
+  private void doorbells(Connection c, List<String> taskIds, String sessionId) throws SQLException {
+    if (taskIds.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)")) {
+      Timestamp now = now();
+      for (String id : taskIds) {
+        bind(ps, Topics.TASKS, id, write(new Doorbell(id, sessionId)), now);
+        ps.addBatch();
+      }
+      ps.executeBatch();
+    }
   }
 
   private void doorbell(Connection c, String taskId, String sessionId) {

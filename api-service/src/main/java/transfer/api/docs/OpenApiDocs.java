@@ -43,6 +43,11 @@ public class OpenApiDocs implements OASFilter {
               "Submit a download or an upload. With an Idempotency-Key the same body answers the"
                   + " same task (Idempotent-Replayed: true); another body with that key is 422."),
           Map.entry(
+              "POST /v1/sessions/{sid}/tasks:batch",
+              "Submit up to 1000 tasks in one request, all or none: {\"tasks\":[...]} answers"
+                  + " {\"tasks\":[...]} in request order; a bad field is named tasks[i].field. An"
+                  + " Idempotency-Key covers the whole batch."),
+          Map.entry(
               "GET /v1/sessions/{sid}/tasks",
               "List a session's tasks in creation order (getAllTasks), optionally of some states;"
                   + " page with after=<next>."),

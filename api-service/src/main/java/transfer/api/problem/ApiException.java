@@ -46,4 +46,21 @@ public class ApiException extends RuntimeException {
   public int status() {
     return status;
   }
+
+  /**
+   * The same refusal with every field name prefixed (a task of a batch: {@code tasks[3].url});
+   * refusals without field errors name the prefix itself.
+   */
+  public ApiException inField(String prefix) {
+    List<Problem.FieldError> named =
+        errors == null || errors.isEmpty()
+            ? List.of(new Problem.FieldError(prefix, getMessage()))
+            : errors.stream()
+                .map(
+                    e ->
+                        new Problem.FieldError(
+                            "$".equals(e.field()) ? prefix : prefix + "." + e.field(), e.message()))
+                .toList();
+    return new ApiException(status, slug, title, getMessage(), named);
+  }
 }

@@ -2,6 +2,7 @@ package transfer.api.quota;
 
 import jakarta.inject.Singleton;
 import java.time.Duration;
+import java.util.List;
 import transfer.api.ApiConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
@@ -43,6 +44,27 @@ public class Quotas {
       throw QuotaExceeded.tasksInFlight(tenantId, l.tasksInFlight(), retryAfter);
     }
     if (request.type() == TaskType.DOWNLOAD && ledger.bytesStored(tenantId) >= l.bytesStored()) {
+      throw bytesStored(tenantId);
+    }
+  }
+
+  /**
+   * Before a batch submit: its tasks must fit below the tenant's tasks-in-flight quota, all of
+   * them, and its downloads need room below the bytes-stored quota, as for one task. A repeated
+   * batch that its Idempotency-Key will answer creates nothing and is never refused.
+   */
+  public void checkBatch(
+      String tenantId, String sessionId, String idempotencyKey, List<TaskRequest> requests) {
+    if (idempotencyKey != null
+        && ledger.idempotencyKeyUsed(tenantId, sessionId, Ledger.batchKey(0, idempotencyKey))) {
+      return;
+    }
+    Limits l = limits.of(tenantId);
+    if (ledger.tasksInFlight(tenantId, l.tasksInFlight()) + requests.size() > l.tasksInFlight()) {
+      throw QuotaExceeded.tasksInFlight(tenantId, l.tasksInFlight(), retryAfter);
+    }
+    if (requests.stream().anyMatch(r -> r.type() == TaskType.DOWNLOAD)
+        && ledger.bytesStored(tenantId) >= l.bytesStored()) {
       throw bytesStored(tenantId);
     }
   }

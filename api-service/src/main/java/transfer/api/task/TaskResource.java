@@ -85,29 +85,13 @@ public class TaskResource {
     RequestRules.requireIdempotencyKey(idempotencyKey);
     RequestRules.checkTask(request);
     egress.check(request);
-    SessionRow session =
-        ledger
-            .session(caller.tenantId(), sid)
-            .orElseThrow(
-                () ->
-                    ApiException.notFound(
-                        "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")"));
-    if (!"active".equals(session.state())) {
-      throw ApiException.conflict("session " + sid + " is " + session.state() + ": no new tasks");
-    }
-    SessionConfig cfg = session.config().withDefaults();
+    SessionConfig cfg = activeSessionConfig(ledger, caller.tenantId(), sid);
     quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
     Ledger.Submitted submitted;
     try {
       submitted = ledger.submit(caller.tenantId(), sid, request, cfg, idempotencyKey);
     } catch (Ledger.IdempotencyConflict e) {
-      throw new ApiException(
-          422,
-          "idempotency-key-reused",
-          "Unprocessable Content",
-          "this Idempotency-Key was already used with a different request body (task "
-              + e.taskId()
-              + "); use a new key for a new task");
+      throw keyReused(e);
     }
     TaskRow row = submitted.task();
     URI location = uri.getAbsolutePathBuilder().path(row.id()).build();
@@ -117,6 +101,31 @@ public class TaskResource {
       answer.header("Idempotent-Replayed", "true");
     }
     return answer.build();
+  }
+
+  /** The configuration of a session that takes new tasks: 404 when none, 409 when closed. */
+  static SessionConfig activeSessionConfig(Ledger ledger, String tenantId, String sid) {
+    SessionRow session =
+        ledger
+            .session(tenantId, sid)
+            .orElseThrow(
+                () ->
+                    ApiException.notFound(
+                        "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")"));
+    if (!"active".equals(session.state())) {
+      throw ApiException.conflict("session " + sid + " is " + session.state() + ": no new tasks");
+    }
+    return session.config().withDefaults();
+  }
+
+  static ApiException keyReused(Ledger.IdempotencyConflict e) {
+    return new ApiException(
+        422,
+        "idempotency-key-reused",
+        "Unprocessable Content",
+        "this Idempotency-Key was already used with a different request body (task "
+            + e.taskId()
+            + "); use a new key for a new request");
   }
 
   /**

@@ -39,6 +39,7 @@ class OpenApiIT {
             new String[] {"/v1/sessions/{sid}", "delete"},
             new String[] {"/v1/sessions/{sid}/tasks", "post"},
             new String[] {"/v1/sessions/{sid}/tasks", "get"},
+            new String[] {"/v1/sessions/{sid}/tasks:batch", "post"},
             new String[] {"/v1/sessions/{sid}/tasks/{tid}", "get"},
             new String[] {"/v1/sessions/{sid}/tasks/{tid}/content", "get"},
             new String[] {"/v1/sessions/{sid}/tasks/{tid}/cancel", "post"},

@@ -326,6 +326,7 @@ class EventStreamIT {
               ledger.heartbeat(
                   id, epoch, LEASE, new Ledger.Heartbeat(total, null, 1_000_000L, true, delta)))
           .isTrue();
+      numbered();
     }
 
     void complete(long size) {
@@ -333,6 +334,15 @@ class EventStreamIT {
               ledger.completeDownload(
                   id, epoch, "file:///tmp/" + id, size, "0".repeat(64), size - bytes))
           .isTrue();
+      numbered();
+    }
+
+    /**
+     * The events just written are numbered at once, as the relay numbers them within milliseconds:
+     * the test then knows their sequence numbers.
+     */
+    private void numbered() {
+      ledger.sequenceEvents(10_000);
     }
   }
 

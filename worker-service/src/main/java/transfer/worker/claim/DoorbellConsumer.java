@@ -11,7 +11,6 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Properties;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -28,7 +27,6 @@ import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
-import transfer.contracts.Doorbell;
 import transfer.contracts.Topics;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
@@ -38,12 +36,14 @@ import transfer.worker.transfer.Transfers;
 /**
  * Consumes doorbells and claims tasks: each doorbell lets the worker claim the best task it may
  * start now ({@code Ledger.claimNext}: priority order within the sessions' limits), not necessarily
- * the one it names. The offset is committed right after the claim, never after the transfer, so a
- * transfer may take hours without the consumer being evicted; a lost claim is the reaper's
- * business. When every slot is busy, the consumer seeks back to the first unhandled doorbell and
- * pauses its partitions, still polling so it stays in the group. A record that is no doorbell is
- * moved to {@link Topics#DEAD_LETTERS} ({@link DeadLetters}) and the partition goes on; if it
- * cannot be moved, its partition waits at it and tries again after a backoff.
+ * the one it names; the doorbells of one poll are claimed for in one ledger transaction. A slot
+ * freed by a finished transfer claims at once, without a doorbell. The offset is committed right
+ * after the claim, never after the transfer, so a transfer may take hours without the consumer
+ * being evicted; a lost claim is the reaper's business. When every slot is busy, the consumer seeks
+ * back to the first unhandled doorbell and pauses its partitions, still polling so it stays in the
+ * group. A record that is no doorbell is moved to {@link Topics#DEAD_LETTERS} ({@link DeadLetters})
+ * and the partition goes on; if it cannot be moved, its partition waits at it and tries again after
+ * a backoff.
  */
 @Singleton
 public class DoorbellConsumer {
@@ -55,6 +55,15 @@ public class DoorbellConsumer {
   private final String workerId;
   private final String bootstrapServers;
   private volatile boolean running;
+  private final java.util.concurrent.atomic.AtomicBoolean slotFreed =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.ExecutorService slotClaimer =
+      java.util.concurrent.Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "slot-claimer");
+            t.setDaemon(true);
+            return t;
+          });
   private volatile long lastPollMillis;
   private volatile KafkaConsumer<byte[], byte[]> consumer;
   private KafkaProducer<byte[], byte[]> deadLetterProducer; // consumer thread only, made on need
@@ -77,6 +86,16 @@ public class DoorbellConsumer {
 
   void start(@Observes StartupEvent ev) {
     running = true;
+    transfers.onSlotFreed(
+        () -> {
+          if (running && slotFreed.compareAndSet(false, true)) {
+            try {
+              slotClaimer.execute(this::claimFreedSlots);
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+              slotFreed.set(false);
+            }
+          }
+        });
     thread = new Thread(this::run, "doorbell-consumer");
     thread.start();
     Log.infof("worker %s started with %d transfer slots", workerId, config.worker().slots());
@@ -101,6 +120,8 @@ public class DoorbellConsumer {
     if (thread != null) {
       thread.join(10_000);
     }
+    slotClaimer.shutdown();
+    slotClaimer.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
     KafkaProducer<byte[], byte[]> p = deadLetterProducer;
     if (p != null) {
       p.close(Duration.ofSeconds(5));
@@ -174,12 +195,15 @@ public class DoorbellConsumer {
 
   private void handle(KafkaConsumer<byte[], byte[]> c, ConsumerRecords<byte[], byte[]> records) {
     Map<TopicPartition, OffsetAndMetadata> done = new HashMap<>();
+    // The first doorbell of each partition that waits for this poll's claim: where the partition
+    // is read again if the claim fails.
+    Map<TopicPartition, Long> waiting = new HashMap<>();
+    int reserved = 0;
     boolean full = false;
     for (TopicPartition tp : records.partitions()) {
       for (ConsumerRecord<byte[], byte[]> r : records.records(tp)) {
-        Doorbell bell;
         try {
-          bell = DeadLetters.read(r.value());
+          DeadLetters.read(r.value());
         } catch (DeadLetters.Unreadable e) {
           // Not a doorbell: it needs no slot and no claim, only to be moved out of the way.
           if (deadLetter(r, e)) {
@@ -197,40 +221,74 @@ public class DoorbellConsumer {
           c.seek(tp, r.offset());
           break;
         }
-        Optional<TaskRow.Claim> claim;
-        try {
-          claim = claim(bell);
-        } catch (RuntimeException e) {
-          transfers.unreserve();
-          Log.warnf(
-              "cannot claim task %s (%s); the doorbell is read again",
-              bell.taskId(), e.getMessage());
-          c.seek(tp, r.offset());
-          full = true; // stop this batch; poll again shortly
-          break;
-        }
+        reserved++;
+        waiting.putIfAbsent(tp, r.offset());
         done.put(tp, new OffsetAndMetadata(r.offset() + 1));
-        if (claim.isPresent()) {
-          transfers.start(claim.get());
-        } else {
-          transfers.unreserve();
-        }
       }
+    }
+    if (reserved > 0 && !claimReserved(reserved)) {
+      // The ledger could not be asked: the waiting doorbells are read again at the next poll.
+      waiting.forEach(
+          (tp, offset) -> {
+            c.seek(tp, offset);
+            done.remove(tp);
+          });
     }
     if (!done.isEmpty()) {
       c.commitSync(done);
     }
   }
 
-  private Optional<TaskRow.Claim> claim(Doorbell bell) {
-    Optional<TaskRow.Claim> claim = ledger.claimNext(workerId, config.worker().leaseTtl());
-    if (claim.isEmpty()) {
-      Log.debugf(
-          "doorbell of task %s: nothing claimable (taken already, or its session or host is at"
-              + " its limit; it is rung for again when a slot frees up)",
-          bell.taskId());
+  /**
+   * Claims the best tasks for {@code reserved} reserved slots in one ledger transaction (a doorbell
+   * only says that work exists), starts them, and frees the slots left over. False when the ledger
+   * could not be asked; the slots are then freed too.
+   */
+  private boolean claimReserved(int reserved) {
+    List<TaskRow.Claim> claims;
+    try {
+      claims = ledger.claimNext(workerId, config.worker().leaseTtl(), reserved);
+    } catch (RuntimeException e) {
+      for (int i = 0; i < reserved; i++) {
+        transfers.unreserve();
+      }
+      Log.warnf(
+          "cannot claim tasks (%s); the doorbells are read again at the next poll", e.getMessage());
+      return false;
     }
-    return claim;
+    for (TaskRow.Claim claim : claims) {
+      transfers.start(claim);
+    }
+    for (int i = claims.size(); i < reserved; i++) {
+      transfers.unreserve();
+    }
+    if (claims.size() < reserved) {
+      Log.debugf(
+          "%d doorbell(s) found nothing claimable (taken already, or a session or host at its"
+              + " limit: such a task is claimed when a slot of its session frees up)",
+          reserved - claims.size());
+    }
+    return true;
+  }
+
+  /**
+   * After a transfer ended on this worker, its freed slot takes the best claimable task at once,
+   * with no doorbell: in particular a task passed over while its session or host was at the limit
+   * that this transfer just freed. Runs on its own thread ({@code slot-claimer}), so the consumer
+   * thread never waits for it, nor it for a poll.
+   */
+  private void claimFreedSlots() {
+    slotFreed.set(false);
+    if (!running) {
+      return;
+    }
+    int reserved = 0;
+    while (transfers.tryReserve()) {
+      reserved++;
+    }
+    if (reserved > 0) {
+      claimReserved(reserved);
+    }
   }
 
   /**

@@ -30,6 +30,7 @@ public class Transfers {
   private final AtomicInteger free;
   private final Map<String, Attempt> running = new ConcurrentHashMap<>();
   private final Attempt.Deps deps;
+  private volatile Runnable slotFreed = () -> {};
 
   public Transfers(
       WorkerConfig config,
@@ -80,6 +81,11 @@ public class Transfers {
     return free.get();
   }
 
+  /** Called (on any thread) each time a transfer ended and freed its slot. */
+  public void onSlotFreed(Runnable listener) {
+    this.slotFreed = listener;
+  }
+
   /** Runs a claimed task in a slot reserved with {@link #tryReserve()}. */
   public void start(TaskRow.Claim claim) {
     Attempt attempt =
@@ -93,6 +99,7 @@ public class Transfers {
             ar -> {
               running.remove(attempt.taskId(), attempt);
               unreserve();
+              slotFreed.run();
             });
     attempt.start();
   }

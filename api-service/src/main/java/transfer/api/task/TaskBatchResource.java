@@ -1,0 +1,104 @@
+package transfer.api.task;
+
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.ArrayList;
+import java.util.List;
+import transfer.api.auth.Caller;
+import transfer.api.egress.EgressRules;
+import transfer.api.problem.ApiException;
+import transfer.api.problem.Problem.FieldError;
+import transfer.api.quota.Quotas;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskRequest;
+import transfer.contracts.TaskView;
+import transfer.ledger.Ledger;
+import transfer.ledger.TaskRow;
+
+/**
+ * Submits up to {@value #MAX_TASKS} tasks of one session in one request, all or none: every task is
+ * checked first (a refusal names each bad field as {@code tasks[i].field}), then all are written in
+ * one ledger transaction. An {@code Idempotency-Key} covers the whole batch.
+ */
+@Path("/v1/sessions/{sid}/tasks:batch")
+@Produces(MediaType.APPLICATION_JSON)
+public class TaskBatchResource {
+  public static final int MAX_TASKS = 1000;
+
+  private final Ledger ledger;
+  private final Caller caller;
+  private final EgressRules egress;
+  private final Quotas quotas;
+
+  public TaskBatchResource(Ledger ledger, Caller caller, EgressRules egress, Quotas quotas) {
+    this.ledger = ledger;
+    this.caller = caller;
+    this.egress = egress;
+    this.quotas = quotas;
+  }
+
+  /** The body: the task requests, each as {@code POST /v1/sessions/{sid}/tasks} takes one. */
+  public record BatchRequest(List<TaskRequest> tasks) {}
+
+  /** The answer: the tasks, in the order of the request. */
+  public record BatchAnswer(List<TaskView> tasks) {}
+
+  @POST
+  @Consumes(MediaType.APPLICATION_JSON)
+  public Response submit(
+      @PathParam("sid") String sid,
+      @HeaderParam("Idempotency-Key") String idempotencyKey,
+      BatchRequest body) {
+    RequestRules.requireSessionId(sid);
+    RequestRules.requireIdempotencyKey(idempotencyKey);
+    if (body == null || body.tasks() == null || body.tasks().isEmpty()) {
+      throw ApiException.invalid(
+          List.of(new FieldError("tasks", "is required: 1 to " + MAX_TASKS + " task requests")));
+    }
+    List<TaskRequest> requests = body.tasks();
+    if (requests.size() > MAX_TASKS) {
+      throw ApiException.invalid(
+          List.of(
+              new FieldError(
+                  "tasks",
+                  "has "
+                      + requests.size()
+                      + " tasks; at most "
+                      + MAX_TASKS
+                      + " per batch (send several batches)")));
+    }
+    List<FieldError> errors = new ArrayList<>();
+    for (int i = 0; i < requests.size(); i++) {
+      try {
+        RequestRules.checkTask(requests.get(i));
+        egress.check(requests.get(i));
+      } catch (ApiException e) {
+        errors.addAll(e.inField("tasks[" + i + "]").toProblem(null).errors());
+      }
+    }
+    if (!errors.isEmpty()) {
+      throw ApiException.invalid(errors);
+    }
+    SessionConfig cfg = TaskResource.activeSessionConfig(ledger, caller.tenantId(), sid);
+    quotas.checkBatch(caller.tenantId(), sid, idempotencyKey, requests);
+    Ledger.BatchSubmitted submitted;
+    try {
+      submitted = ledger.submitBatch(caller.tenantId(), sid, requests, cfg, idempotencyKey);
+    } catch (Ledger.IdempotencyConflict e) {
+      throw TaskResource.keyReused(e);
+    }
+    Response.ResponseBuilder answer =
+        Response.status(201)
+            .entity(new BatchAnswer(submitted.tasks().stream().map(TaskRow::toView).toList()));
+    if (submitted.replayed()) {
+      answer.header("Idempotent-Replayed", "true");
+    }
+    return answer.build();
+  }
+}
