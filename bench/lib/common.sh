@@ -114,6 +114,18 @@ cpu_ticks() {
   fi
 }
 
+# tree_ticks PID: CPU ticks of a process, its reaped children (cutime + cstime) and its live
+# descendants (each with its own reaped children).
+tree_ticks() {
+  local p t=0
+  local -a f
+  for p in "$1" $(descendants "$1"); do
+    read -r -a f <<<"$(stat_fields "$p")"
+    t=$((t + ${f[11]:-0} + ${f[12]:-0} + ${f[13]:-0} + ${f[14]:-0}))
+  done
+  echo "$t"
+}
+
 # Busy and total CPU ticks of the whole machine (all cores), from /proc/stat: "busy total".
 machine_ticks() {
   awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
@@ -501,6 +513,37 @@ start_cluster() {
   ((${#WORKER_PIDS[@]} == workers)) ||
     die "found ${#WORKER_PIDS[@]} worker JVM(s) among the launcher's descendants, expected $workers"
   log "cluster ready (launcher pid $LAUNCHER_PID, api pid ${API_PID:-?}, worker pid(s) ${WORKER_PIDS[*]})"
+}
+
+# postmaster_pid: the PostgreSQL server of this run's cluster (pg_ctl detaches it, so it is no
+# descendant of the launcher): the process whose command line names $DATA_DIR and whose parent is
+# not another such process. Empty when none (an external database).
+postmaster_pid() {
+  local f p
+  local -a st
+  for f in /proc/[0-9]*/cmdline; do
+    p="${f#/proc/}"
+    p="${p%/cmdline}"
+    [[ "$(readlink "/proc/$p/exe" 2>/dev/null)" == */postgres ]] || continue
+    [[ "$(cmdline "$p")" == *"$DATA_DIR/"* ]] || continue
+    read -r -a st <<<"$(stat_fields "$p")"
+    [[ "$(readlink "/proc/${st[1]:-0}/exe" 2>/dev/null)" == */postgres ]] && continue
+    echo "$p"
+    return 0
+  done
+}
+
+# cluster_cpu: CPU ticks so far of "api workers launcher postgres machine": the api-service JVM, the
+# worker JVMs together, the launcher JVM (which runs the Kafka broker), PostgreSQL (server and
+# backends) and the whole machine (busy ticks of all cores). Differences of two readings say where
+# the CPU went.
+cluster_cpu() {
+  local w=0 p busy pg=0
+  for p in "${WORKER_PIDS[@]}"; do w=$((w + $(cpu_ticks "$p"))); done
+  [[ -n "${PG_PID:-}" ]] || PG_PID="$(postmaster_pid)"
+  [[ -n "$PG_PID" ]] && pg="$(tree_ticks "$PG_PID")"
+  read -r busy _ <<<"$(machine_ticks)"
+  echo "$(cpu_ticks "${API_PID:-0}") $w $(cpu_ticks "$LAUNCHER_PID") $pg $busy"
 }
 
 # api [curl options] URL: curl with the bench key, JSON, 127.0.0.1 without a proxy.
