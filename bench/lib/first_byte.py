@@ -15,15 +15,19 @@ then has "error").
   first_byte.py --api http://127.0.0.1:P --key K --session S --port ORIGIN_PORT -n 200 --warmup 10
 """
 import argparse
+import glob
 import http.server
 import json
 import math
+import os
+import re
 import sys
 import threading
 import time
 import urllib.parse
+from datetime import datetime, timezone
 
-from submit_and_wait import Api
+from submit_and_wait import Api, parse_time
 
 BODY = b"ok\n"
 
@@ -38,7 +42,26 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=10, help="tasks before, not measured")
     p.add_argument("--pause", type=float, default=0.1, help="seconds between a task's end and the next submit")
     p.add_argument("--timeout", type=float, default=10, help="seconds to wait for one request or completion")
+    p.add_argument("--logs-dir", help="the services' logs: the workers' 'claimed by' lines split the latency")
     return p.parse_args()
+
+
+CLAIM_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) .* task ([0-9a-f-]{36}): claimed by ")
+
+
+def claim_times(logs_dir, day):
+    """task id -> wall time of the workers' 'claimed by' log line (the logs print the time of day in
+    the machine's zone, without the date: the date is taken from `day`, a local datetime)."""
+    out = {}
+    for path in glob.glob(os.path.join(logs_dir, "worker-*.log")):
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = CLAIM_LINE.match(line)
+                if m:
+                    h, mi, sec, ms, tid = m.groups()
+                    t = day.replace(hour=int(h), minute=int(mi), second=int(sec), microsecond=int(ms) * 1000)
+                    out.setdefault(tid, t.timestamp())
+    return out
 
 
 class Origin:
@@ -103,21 +126,25 @@ def main():
     out = {"n": a.n, "warmup": a.warmup, "pause_s": a.pause}
     latencies, post_times, after_answer, missed, not_completed, states = [], [], [], 0, 0, {}
     completion = []  # submit to a GET seeing the final state (polled every 20 ms)
+    walls = []  # measured tasks: (task id, wall before the POST, wall of the answer, wall of the arrival)
     t_start = time.monotonic()
     for i in range(a.warmup + a.n):
         measured = i >= a.warmup
         path = f"/fb/{i}"
         ev = origin.expect(path)
-        t0 = time.monotonic()
-        url = f"{base}{path}?t={time.time():.6f}"
+        t0, w0 = time.monotonic(), time.time()
+        url = f"{base}{path}?t={w0:.6f}"
         status, payload, _ = api.call("POST", f"/v1/sessions/{sid}/tasks", {"type": "download", "url": url})
         t_answer = time.monotonic()
         if status != 201:
             out["error"] = f"POST {i} answered {status}: {payload[:300]!r}"
             print(json.dumps(out))
             return 1
+        w_answer = time.time()
         tid = json.loads(payload)["id"]
         arrived = ev.wait(a.timeout)
+        if measured and arrived:
+            walls.append((tid, w0, w_answer, origin.arrivals[path][1]))
         if measured:
             post_times.append((t_answer - t0) * 1000)
             if arrived:
@@ -143,6 +170,21 @@ def main():
             if state != "completed":
                 not_completed += 1
         time.sleep(a.pause)
+    # Where the time goes, from wall clocks (the same machine): the POST until the task's createdAt,
+    # createdAt until a worker logged its claim, the claim until the request reached the origin.
+    phases = {"post_to_created": [], "created_to_claim_logged": [], "claim_logged_to_origin": []}
+    if a.logs_dir and walls:
+        claims = claim_times(a.logs_dir, datetime.fromtimestamp(walls[0][1]))
+        for tid, w0, w_answer, w_arrival in walls:
+            st, body, _ = api.call("GET", f"/v1/sessions/{sid}/tasks/{tid}")
+            if st != 200 or tid not in claims:
+                continue
+            created = parse_time(json.loads(body)["createdAt"])
+            phases["post_to_created"].append((created - w0) * 1000)
+            phases["created_to_claim_logged"].append((claims[tid] - created) * 1000)
+            phases["claim_logged_to_origin"].append((w_arrival - claims[tid]) * 1000)
+    out["phases_median_ms"] = {k: percentile(sorted(v), 0.5) for k, v in phases.items() if v}
+    out["phases_p99_ms"] = {k: percentile(sorted(v), 0.99) for k, v in phases.items() if v}
     lat = sorted(latencies)
     post = sorted(post_times)
     comp = sorted(completion)
