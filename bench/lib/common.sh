@@ -1,9 +1,12 @@
+# shellcheck shell=bash
 # bench/lib/common.sh: the helpers shared by the benchmark scripts in bench/ (sourced, not run).
 #
 # Gives: log/die/have/calc/fmt/median/max, json_field, port picking, /proc helpers (CPU ticks,
-# descendants, alive, wait_gone), `timed`, the run directory, a private nginx on 127.0.0.1, the
-# local cluster (start, readiness wait, stop) and the cleanup trap that stops everything started
-# here by pid, also on failure or Ctrl-C. A script adds its own cleanup with `on_cleanup <function>`.
+# descendants, alive, wait_gone, TCP connections), `timed`, the run directory, the cached test file,
+# a private nginx on 127.0.0.1, the local cluster (build under the Maven lock, start, readiness wait,
+# stop), a task poller, the cleanup trap that stops everything started here by pid, also on failure
+# or Ctrl-C (a script adds its own cleanup with `on_cleanup <function>`), results, and the bench
+# lock: sourcing this file waits for /tmp/transfer-bench.lock, so two benchmarks never run at once.
 #
 # The script that sources this file sets `set -euo pipefail` first.
 
@@ -31,7 +34,10 @@ require_int() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive intege
 
 # The 1-minute load average before the script adds its own: other work on the machine makes the
 # figures noisy, so it goes into the output and results.md.
+# (Read again once the bench lock is held: waiting for another benchmark does not count.)
+# shellcheck disable=SC2034 # LOAD0, CLK_TCK: used by the scripts that source this file
 LOAD0="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')"
+# shellcheck disable=SC2034
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 
 # JSON field of the document on stdin, as text (objects as JSON); empty if absent or null.
@@ -108,6 +114,18 @@ cpu_ticks() {
   fi
 }
 
+# tree_ticks PID: CPU ticks of a process, its reaped children (cutime + cstime) and its live
+# descendants (each with its own reaped children).
+tree_ticks() {
+  local p t=0
+  local -a f
+  for p in "$1" $(descendants "$1"); do
+    read -r -a f <<<"$(stat_fields "$p")"
+    t=$((t + ${f[11]:-0} + ${f[12]:-0} + ${f[13]:-0} + ${f[14]:-0}))
+  done
+  echo "$t"
+}
+
 # Busy and total CPU ticks of the whole machine (all cores), from /proc/stat: "busy total".
 machine_ticks() {
   awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
@@ -161,22 +179,37 @@ if [[ -x /usr/bin/time ]]; then TIMER=gnu; else TIMER=bash; fi
 # timed FILE command...: runs the command; writes "<wall s> <user+sys CPU s>" to FILE. Wall from our
 # own clock.
 timed() {
-  local out="$1" t0 t1 cpu
+  local dest="$1" t0 t1 cpu
   shift
   t0="$(now_ns)"
   local rc=0
   if [[ "$TIMER" == gnu ]]; then
-    /usr/bin/time -f '%U %S' -o "$out.cpu" "$@" || rc=$?
+    /usr/bin/time -f '%U %S' -o "$dest.cpu" "$@" || rc=$?
   else
     local TIMEFORMAT='%U %S'
-    { time "$@" 2>/dev/null; } 2>"$out.cpu" || rc=$?
+    { time "$@" 2>/dev/null; } 2>"$dest.cpu" || rc=$?
   fi
   t1="$(now_ns)"
-  cpu="$(tail -n 1 "$out.cpu" | awk '{ print $1 + $2 }')"
-  rm -f "$out.cpu"
-  echo "$(calc "($t1 - $t0) / 1e9") $cpu" >"$out"
+  cpu="$(tail -n 1 "$dest.cpu" | awk '{ print $1 + $2 }')"
+  rm -f "$dest.cpu"
+  echo "$(calc "($t1 - $t0) / 1e9") $cpu" >"$dest"
   return "$rc"
 }
+
+# tcp_established PORT: established TCP connections whose local end is 127.0.0.1:PORT (the server
+# side of connections to a listener of ours), from /proc/net/tcp.
+tcp_established() {
+  local hex
+  hex="$(printf '%04X' "$1")"
+  awk -v want="0100007F:$hex" '$2 == want && $4 == "01" { n++ } END { print n + 0 }' /proc/net/tcp 2>/dev/null || echo 0
+}
+
+# proc_status_kb PID FIELD: a "kB" field of /proc/PID/status (VmRSS, VmHWM) as a number; 0 if gone.
+proc_status_kb() { awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# threads_of PID: the process's thread count (0 if gone).
+threads_of() { awk '$1 == "Threads:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# reset_hwm PID: resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0); false if it could not.
+reset_hwm() { { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null; }
 
 # ---------------------------------------------------------------- cleanup
 
@@ -258,7 +291,9 @@ need_nginx_curl() {
   NGINX="$(command -v nginx || true)"
   [[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
   if [[ -z "$NGINX" ]] || ! have curl; then
-    ((EUID == 0)) && have apt-get || die "nginx and curl are needed; install them (Debian: apt-get install nginx-light curl)"
+    if ((EUID != 0)) || ! have apt-get; then
+      die "nginx and curl are needed; install them (Debian: apt-get install nginx-light curl)"
+    fi
     apt-get update -qq
     apt-cache policy nginx-light 2>/dev/null | grep -q 'Candidate: [0-9]' || pkg=nginx
     log "installing $pkg and curl ..."
@@ -291,11 +326,13 @@ new_run_dir() {
 
 # ---------------------------------------------------------------- nginx
 
-# start_nginx ROOT LOCATIONS: a private nginx (one worker process, sendfile, no access log) on a free
-# port of 127.0.0.1 serving ROOT, with the given location blocks (nginx syntax); sets NGINX_PORT,
-# NGINX_PID and NGINX_BASE (http://127.0.0.1:<port>). Waits until PROBE_PATH (default /) answers 200.
+# start_nginx ROOT LOCATIONS [PROBE_PATH]: a private nginx (one worker process, sendfile, no access
+# log) on a free port of 127.0.0.1 serving ROOT, with the given location blocks (nginx syntax); sets
+# NGINX_PORT, NGINX_PID and NGINX_BASE (http://127.0.0.1:<port>). Waits until PROBE_PATH (default /)
+# answers 200. NGINX_CONNECTIONS (default 1024) sets worker_connections (and the open-file limit
+# twice that). Its temporary files (PUT bodies) are under $RUN_DIR/nginx/tmp, on the bench disk.
 start_nginx() {
-  local root="$1" locations="$2" probe="${3:-/}" ngx="$RUN_DIR/nginx" i
+  local root="$1" locations="$2" probe="${3:-/}" ngx="$RUN_DIR/nginx" i conns="${NGINX_CONNECTIONS:-1024}"
   pick_port NGINX_PORT
   mkdir -p "$ngx/tmp"
   {
@@ -304,7 +341,8 @@ start_nginx() {
     ((EUID == 0)) && echo "user $(id -un) $(id -gn);" # else workers run as nobody and cannot read the file
     echo "pid $ngx/nginx.pid;"
     echo "error_log $ngx/error.log warn;"
-    echo "events { worker_connections 1024; }"
+    echo "worker_rlimit_nofile $((conns * 2 + 64));"
+    echo "events { worker_connections $conns; }"
     cat <<EOF
 http {
   access_log off;
@@ -338,7 +376,86 @@ EOF
   log "nginx (pid $NGINX_PID) serves $NGINX_BASE"
 }
 
+# nginx_has_dav: true when this nginx was built with the dav module (PUT), as Debian's nginx is.
+nginx_has_dav() { "$NGINX" -V 2>&1 | grep -q -- '--with-http_dav_module'; }
+
+# ---------------------------------------------------------------- the test file
+
+# make_test_file BYTES: the cached test file of random bytes, $OUT/www/file, with its SHA-256 in
+# $OUT/www/file.sha256 ("<sha256> <bytes>"); generated once and reused while the size stays the same.
+# Sets TEST_WWW, TEST_FILE and TEST_SHA.
+make_test_file() {
+  local bytes="$1"
+  TEST_WWW="$OUT/www"
+  TEST_FILE="$TEST_WWW/file"
+  mkdir -p "$TEST_WWW"
+  if [[ -f "$TEST_FILE" && -f "$TEST_FILE.sha256" && "$TEST_FILE.sha256" -nt "$TEST_FILE" &&
+    "$(stat -c %s "$TEST_FILE")" == "$bytes" && "$(awk '{ print $2 }' "$TEST_FILE.sha256")" == "$bytes" ]]; then
+    TEST_SHA="$(awk '{ print $1 }' "$TEST_FILE.sha256")"
+    log "reusing the test file: $(fmt "$(calc "$bytes / 1073741824")") GiB ($bytes bytes), sha256 $TEST_SHA"
+  else
+    rm -f "$TEST_FILE" "$TEST_FILE.sha256"
+    log "generating the test file: $(fmt "$(calc "$bytes / 1073741824")") GiB ($bytes bytes) of random bytes ..."
+    if have openssl; then
+      # AES-CTR over zeros: random-looking, incompressible, several times faster than /dev/urandom.
+      head -c "$bytes" /dev/zero |
+        openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:bench-$RANDOM-$RANDOM-$$" |
+        tee "$TEST_FILE.tmp" | sha256sum | awk '{ print $1 }' >"$TEST_FILE.tmp.sha"
+    else
+      head -c "$bytes" /dev/urandom | tee "$TEST_FILE.tmp" | sha256sum | awk '{ print $1 }' >"$TEST_FILE.tmp.sha"
+    fi
+    [[ "$(stat -c %s "$TEST_FILE.tmp")" == "$bytes" ]] || die "the generated file has the wrong size"
+    TEST_SHA="$(cat "$TEST_FILE.tmp.sha")"
+    mv -f "$TEST_FILE.tmp" "$TEST_FILE"
+    echo "$TEST_SHA $bytes" >"$TEST_FILE.sha256"
+    rm -f "$TEST_FILE.tmp.sha"
+    log "  sha256 $TEST_SHA"
+  fi
+  chmod 644 "$TEST_FILE"
+}
+
+# gib_bytes GIB: bytes of a size in GiB (fractions allowed); dies unless it is a positive number.
+gib_bytes() {
+  if ! [[ "$1" =~ ^[0-9]+([.][0-9]+)?$ ]] || ! awk -v s="$1" 'BEGIN { exit !(s > 0) }'; then
+    die "BENCH_SIZE_GIB must be a positive number; got '$1'"
+  fi
+  awk -v s="$1" 'BEGIN { printf "%.0f", s * 1073741824 }'
+}
+
 # ---------------------------------------------------------------- the local cluster
+
+MVN_LOCK=/tmp/transfer-mvn.lock
+
+# ensure_built: builds the project (mvn install, no tests) under the shared Maven lock when the
+# launcher would build it, and stamps the build as the launcher does, so that the launcher's own
+# build (which takes no lock) is a no-op. The test mirrors deploy/local/start's needs_build.
+ensure_built() {
+  local stamp="$ROOT/deploy/target/.local-build-stamp" f need=0 next
+  for f in "$stamp" "$ROOT/api-service/target/quarkus-app/quarkus-run.jar" \
+    "$ROOT/worker-service/target/quarkus-app/quarkus-run.jar" \
+    "$ROOT/deploy/target/classes/transfer/deploy/LocalCluster.class" "$ROOT/deploy/target/lib"; do
+    [[ -e "$f" ]] || need=1
+  done
+  if ((!need)) && [[ -n "$(find "$ROOT" \( -name target -o -name .git -o -name .data -o -name node_modules \) -prune -o \
+    -type f \( -path '*/src/*' -o -name pom.xml \) -newer "$stamp" -print -quit)" ]]; then
+    need=1
+  fi
+  ((need)) || return 0
+  have mvn || die "Maven (mvn) is needed to build the project"
+  have flock || die "flock (util-linux) is needed"
+  if ! flock -n "$MVN_LOCK" true; then log "waiting for the Maven lock $MVN_LOCK (another build runs) ..."; fi
+  log "building the project (mvn install -DskipTests, holding $MVN_LOCK; output in $RUN_DIR/build.out) ..."
+  mkdir -p "$ROOT/deploy/target"
+  # Stamped with the time the build started, as the launcher does.
+  next="$(mktemp "$ROOT/deploy/target/.local-build-stamp.XXXXXX")"
+  if ! (cd "$ROOT" && flock "$MVN_LOCK" mvn -B -q install -DskipTests -DskipITs -Dspotless.check.skip=true) \
+    >"$RUN_DIR/build.out" 2>&1 </dev/null; then
+    rm -f "$next"
+    tail -n 30 "$RUN_DIR/build.out" >&2
+    die "the build failed (output above; all in $RUN_DIR/build.out)"
+  fi
+  mv -f "$next" "$stamp"
+}
 
 http_code() { curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true; }
 
@@ -349,15 +466,17 @@ http_code() { curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' 
 start_cluster() {
   local workers="$1" what p i
   shift
+  ensure_built
   pick_port API_PORT
   pick_port WORKER_PORT "$workers"
   pick_port KAFKA_PORT pair
   pick_port DB_PORT
   KEY="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+  # shellcheck disable=SC2034 # API: used by the scripts
   API="http://127.0.0.1:$API_PORT"
   log "starting the local cluster ($workers worker(s); api $API_PORT, worker health $WORKER_PORT.., kafka $KAFKA_PORT, db $DB_PORT; data $DATA_DIR) ..."
   (
-    cd "$ROOT"
+    cd "$ROOT" || exit 1
     export TRANSFER_DATA_DIR="$DATA_DIR" TRANSFER_API_PORT="$API_PORT" TRANSFER_WORKER_BASE_PORT="$WORKER_PORT" \
       TRANSFER_KAFKA_PORT="$KAFKA_PORT" TRANSFER_DB_PORT="$DB_PORT" TRANSFER_WORKERS="$workers" TRANSFER_API_KEY="$KEY"
     for p in "$@"; do export "${p?}"; done
@@ -396,9 +515,72 @@ start_cluster() {
   log "cluster ready (launcher pid $LAUNCHER_PID, api pid ${API_PID:-?}, worker pid(s) ${WORKER_PIDS[*]})"
 }
 
+# postmaster_pid: the PostgreSQL server of this run's cluster (pg_ctl detaches it, so it is no
+# descendant of the launcher): the process whose command line names $DATA_DIR and whose parent is
+# not another such process. Empty when none (an external database).
+postmaster_pid() {
+  local f p
+  local -a st
+  for f in /proc/[0-9]*/cmdline; do
+    p="${f#/proc/}"
+    p="${p%/cmdline}"
+    [[ "$(readlink "/proc/$p/exe" 2>/dev/null)" == */postgres ]] || continue
+    [[ "$(cmdline "$p")" == *"$DATA_DIR/"* ]] || continue
+    read -r -a st <<<"$(stat_fields "$p")"
+    [[ "$(readlink "/proc/${st[1]:-0}/exe" 2>/dev/null)" == */postgres ]] && continue
+    echo "$p"
+    return 0
+  done
+}
+
+# cluster_cpu: CPU ticks so far of "api workers launcher postgres machine": the api-service JVM, the
+# worker JVMs together, the launcher JVM (which runs the Kafka broker), PostgreSQL (server and
+# backends) and the whole machine (busy ticks of all cores). Differences of two readings say where
+# the CPU went.
+cluster_cpu() {
+  local w=0 p busy pg=0
+  for p in "${WORKER_PIDS[@]}"; do w=$((w + $(cpu_ticks "$p"))); done
+  [[ -n "${PG_PID:-}" ]] || PG_PID="$(postmaster_pid)"
+  [[ -n "$PG_PID" ]] && pg="$(tree_ticks "$PG_PID")"
+  read -r busy _ <<<"$(machine_ticks)"
+  echo "$(cpu_ticks "${API_PID:-0}") $w $(cpu_ticks "$LAUNCHER_PID") $pg $busy"
+}
+
 # api [curl options] URL: curl with the bench key, JSON, 127.0.0.1 without a proxy.
 api() {
   curl -s --noproxy '*' --max-time 10 -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "$@"
+}
+
+# wait_task SID TID TIMEOUT_S: polls GET .../tasks/TID every 50 ms until the task is final
+# (completed, failed, canceled), TIMEOUT_S passes or the cluster stops; sets TASK_JSON and TASK_STATE.
+wait_task() {
+  local sid="$1" tid="$2" deadline json
+  deadline=$(($(now_ns) + $3 * 1000000000))
+  TASK_STATE="" TASK_JSON=""
+  while :; do
+    json="$(api "$API/v1/sessions/$sid/tasks/$tid" || true)"
+    if [[ "$json" =~ \"state\"[[:space:]]*:[[:space:]]*\"([a-z_]+)\" ]]; then
+      TASK_STATE="${BASH_REMATCH[1]}"
+      # shellcheck disable=SC2034 # read by the scripts
+      TASK_JSON="$json"
+      [[ "$TASK_STATE" == completed || "$TASK_STATE" == failed || "$TASK_STATE" == canceled ]] && return 0
+    fi
+    (($(now_ns) < deadline)) || return 1
+    alive "$LAUNCHER_PID" || return 1
+    sleep 0.05
+  done
+}
+
+# stored_path TASK_JSON: the local path of a task's stored object (its file:// location, decoded),
+# printed only when it lies under $DATA_DIR.
+stored_path() {
+  local location obj
+  location="$(json_field location <<<"$1" || true)"
+  [[ "$location" == file://* ]] || return 0
+  obj="${location#file://}"
+  obj="$(printf '%b' "${obj//%/\\x}")" # percent-decoding
+  [[ "$obj" == "$DATA_DIR/"* ]] && echo "$obj"
+  return 0
 }
 
 # ---------------------------------------------------------------- results
@@ -433,3 +615,65 @@ append_result() {
   echo "| $name | $stamp | $commit | $runs | $(printf '%s | ' "${_row[@]}")" | sed 's/ $//' >>"$results"
   echo "  (appended to $results)"
 }
+
+# bench_summary CASE CLUSTER PEER RATIO TARGET MET: one line for bench/run-all's results table, written
+# to $BENCH_SUMMARY (tab-separated) when run-all set it; nothing otherwise. "-" for what does not apply.
+bench_summary() {
+  [[ -n "${BENCH_SUMMARY:-}" ]] || return 0
+  local IFS=$'\t'
+  echo "$*" >>"$BENCH_SUMMARY"
+}
+
+# met_if AWK_CONDITION: "yes" or "no".
+met_if() { if awk "BEGIN { exit !($1) }"; then echo yes; else echo no; fi; }
+
+# ---------------------------------------------------------------- the bench lock
+
+# Benchmarks share 2 cores with builds and with each other: every script holds an exclusive flock
+# on BENCH_LOCK (/tmp/transfer-bench.lock, the same file for everybody) while it runs, so two never
+# run at once. Sourcing this file takes it, waiting (and saying so) while another process holds it.
+# A script started by a holder (bench/run-all, or `flock /tmp/transfer-bench.lock bench/...`)
+# inherits the holder's descriptor and goes on at once: a lock is owned by the open file
+# description, so flock on the inherited descriptor succeeds. BENCH_LOCK_HELD=1 skips the lock
+# altogether (the caller says it holds it). The lock is released when the script and everything
+# that inherited the descriptor (nginx, the launcher) have exited.
+BENCH_LOCK="${BENCH_LOCK_FILE:-/tmp/transfer-bench.lock}"
+
+# lock_openers: " pid N (command)" for each process other than this one that has BENCH_LOCK open
+# (the holder and any waiters). Called with our own descriptor closed for the search.
+lock_openers() {
+  local p
+  find /proc/[0-9]*/fd -maxdepth 1 -lname "$(readlink -f "$BENCH_LOCK")" 2>/dev/null |
+    awk -F/ -v me="$$" '$3 != me { print $3 }' | sort -un |
+    while read -r p; do printf ' pid %s (%s)' "$p" "$(cmdline "$p" | cut -c1-80)"; done
+}
+
+take_bench_lock() {
+  local f fd t0 target
+  [[ "${BENCH_LOCK_HELD:-0}" == 1 ]] && return 0
+  have flock || die "flock (util-linux) is needed for the bench lock"
+  touch "$BENCH_LOCK" 2>/dev/null || [[ -w "$BENCH_LOCK" ]] || die "cannot open the bench lock $BENCH_LOCK"
+  target="$(readlink -f "$BENCH_LOCK")"
+  # Inherited from a holder?
+  for f in "/proc/$$/fd/"*; do
+    fd="${f##*/}"
+    [[ "$(readlink "$f" 2>/dev/null)" == "$target" ]] || continue
+    if flock -n "$fd" 2>/dev/null; then
+      BENCH_LOCK_FD="$fd"
+      return 0
+    fi
+  done
+  exec {BENCH_LOCK_FD}>>"$BENCH_LOCK" || die "cannot open the bench lock $BENCH_LOCK"
+  if ! flock -n "$BENCH_LOCK_FD"; then
+    log "waiting for the bench lock $BENCH_LOCK, which another benchmark or cluster holds:$(
+      exec {BENCH_LOCK_FD}>&-
+      lock_openers
+    )"
+    t0=$SECONDS
+    flock "$BENCH_LOCK_FD" || die "could not take the bench lock $BENCH_LOCK"
+    log "got the bench lock after $((SECONDS - t0)) s"
+    # shellcheck disable=SC2034
+    LOAD0="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')"
+  fi
+}
+take_bench_lock
