@@ -59,6 +59,7 @@ final class StoredState {
   }
 
   Snapshot take() {
+    settle();
     Map<String, String> parts = new LinkedHashMap<>();
     try (Connection c = db.getConnection();
         Statement s = c.createStatement();
@@ -79,6 +80,7 @@ final class StoredState {
    * full {@link #take()} can be skipped.
    */
   long writeToken() {
+    settle();
     try (Connection c = db.getConnection();
         Statement s = c.createStatement();
         ResultSet rs =
@@ -87,6 +89,34 @@ final class StoredState {
       return rs.getLong(1);
     } catch (SQLException e) {
       throw new IllegalStateException("cannot read the ledger", e);
+    }
+  }
+
+  /**
+   * Waits (at most 10 s) until the relay has numbered every pending event: an accepted request's
+   * events are numbered just after its commit, and must not be taken for a later request's write.
+   */
+  private void settle() {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    try (Connection c = db.getConnection();
+        Statement s = c.createStatement()) {
+      while (true) {
+        try (ResultSet rs = s.executeQuery("select exists (select 1 from pending_events)")) {
+          rs.next();
+          if (!rs.getBoolean(1)) {
+            return;
+          }
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("events still pending after 10 s: is the relay running?");
+        }
+        Thread.sleep(5);
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot read the ledger", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
     }
   }
 
