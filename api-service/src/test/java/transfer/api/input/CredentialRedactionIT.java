@@ -142,8 +142,14 @@ class CredentialRedactionIT {
       a = api.json("POST", "/v1/sessions/" + sid + "/tasks/" + tid + "/cancel", "{}");
       assertThat(a.status()).as("%s", a).isEqualTo(200);
       answers.add(a.text());
-      String events = get(api, "/v1/sessions/" + sid + "/events?after=0");
-      assertThat(events).contains("transfer.task.completed");
+      // Events are numbered (and readable) a few milliseconds after the cancel's commit.
+      String[] read = new String[1];
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(10))
+          .until(
+              () -> (read[0] = get(api, "/v1/sessions/" + sid + "/events?after=0")),
+              text -> text.contains("transfer.task.completed"));
+      String events = read[0];
       answers.add(events);
       a = api.send("DELETE", "/v1/sessions/" + sid, Map.of(), null);
       assertThat(a.status()).as("%s", a).isEqualTo(200);
