@@ -566,15 +566,24 @@ public final class Ledger {
       SessionConfig session,
       String idempotencyKey) {
     byte[] hash = sha256(write(request));
+    return onceMoreOnKeyRace(
+        idempotencyKey,
+        () -> submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash));
+  }
+
+  /**
+   * Runs a submit; when two identical keyed submits raced, the loser's key insert hit the winner's
+   * row. That row is visible now, and a second try answers the winner's task(s).
+   */
+  private static <T> T onceMoreOnKeyRace(
+      String idempotencyKey, java.util.function.Supplier<T> submit) {
     try {
-      return submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash);
+      return submit.get();
     } catch (LedgerException e) {
-      // Two identical submits raced: the loser's key insert hit the winner's row. Now it is
-      // visible, and the second try answers the winner's task.
       if (idempotencyKey != null
           && e.getCause() instanceof SQLException se
           && "23505".equals(se.getSQLState())) {
-        return submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash);
+        return submit.get();
       }
       throw e;
     }
@@ -825,17 +834,9 @@ public final class Ledger {
       SessionConfig session,
       String idempotencyKey) {
     byte[] hash = sha256(write(requests));
-    try {
-      return submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash);
-    } catch (LedgerException e) {
-      // Two identical batches raced: the second try answers the winner's tasks.
-      if (idempotencyKey != null
-          && e.getCause() instanceof SQLException se
-          && "23505".equals(se.getSQLState())) {
-        return submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash);
-      }
-      throw e;
-    }
+    return onceMoreOnKeyRace(
+        idempotencyKey,
+        () -> submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash));
   }
 
   private BatchSubmitted submitBatchOnce(
