@@ -23,6 +23,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -235,7 +236,14 @@ public class DoorbellConsumer {
           });
     }
     if (!done.isEmpty()) {
-      c.commitSync(done);
+      try {
+        c.commitSync(done);
+      } catch (RebalanceInProgressException e) {
+        // A worker joined or left: the next poll completes the rebalance. These doorbells may be
+        // read again (here or by the partition's new owner), which costs a claim that finds
+        // nothing, never a task; leaving the group over it would start another rebalance.
+        Log.debugf("offsets not committed during a rebalance (%s)", e.getMessage());
+      }
     }
   }
 
