@@ -69,6 +69,15 @@ EOF
 }
 
 TAKEN=" "
+# Listening ports come from below the kernel's ephemeral range (ip_local_port_range, 32768-60999
+# here): a port in that range can be taken, between our check and the service's bind, by any
+# outgoing connection on the machine (it happened: "Port ... seems to be in use").
+PORT_LO=15000 PORT_HI=32000
+if read -r _eph_lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && ((_eph_lo > 16000)); then
+  PORT_HI=$((_eph_lo - 768))
+elif [[ -n "${_eph_lo:-}" ]]; then
+  PORT_LO=20000 PORT_HI=60000
+fi
 # pick_port VAR [pair|N]: sets VAR to a free port not handed out before. With "pair" the next port
 # is free too (Kafka's controller); with a number N, the N ports from VAR on are all free (workers'
 # health ports: base, base + 1, ...).
@@ -77,7 +86,7 @@ pick_port() {
   [[ "${2:-}" == pair ]] && n=2
   [[ "${2:-}" =~ ^[0-9]+$ ]] && n="$2"
   while ((tries++ < 200)); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((PORT_LO + RANDOM % (PORT_HI - PORT_LO)))
     ok=1
     for ((k = 0; k < n; k++)); do
       if [[ "$TAKEN" == *" $((p + k)) "* ]] || ! port_free $((p + k)); then
@@ -464,9 +473,27 @@ http_code() { curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' 
 # $START_TIMEOUT s) until the api and every worker are ready. Sets API, API_PORT, KEY,
 # LAUNCHER_PID, API_PID and WORKER_PIDS (array).
 start_cluster() {
+  local attempt rc
+  ensure_built
+  for attempt in 1 2 3; do
+    rc=0
+    start_cluster_once "$@" || rc=$?
+    ((rc == 0)) && return 0
+    ((rc == 2)) || exit 1
+    log "a port was taken by another process before the cluster could bind it; trying again with other ports ($attempt of 3)"
+    stop_cluster
+    mkdir -p "$RUN_DIR/failed-start-$attempt"
+    mv -f "$RUN_DIR/launcher.out" "$DATA_DIR/logs" "$RUN_DIR/failed-start-$attempt/" 2>/dev/null || true
+    rm -rf "$DATA_DIR"
+  done
+  die "the cluster could not start on free ports three times (see $RUN_DIR/failed-start-*)"
+}
+
+# start_cluster_once: start_cluster's work; returns 2 when the launcher stopped because a port it
+# was given had been taken meanwhile, dies on any other failure.
+start_cluster_once() {
   local workers="$1" what p i
   shift
-  ensure_built
   pick_port API_PORT
   pick_port WORKER_PORT "$workers"
   pick_port KAFKA_PORT pair
@@ -491,6 +518,11 @@ start_cluster() {
     # The launcher starts the api first and the workers once the api is ready: wait for all.
     until [[ "$(http_code "http://127.0.0.1:${what#*:}/q/health/ready")" == 200 ]]; do
       if ! alive "$LAUNCHER_PID"; then
+        if grep -q -E 'seems to be in use by another process|is already in use|Address already in use' "$RUN_DIR/launcher.out" "$DATA_DIR"/logs/*.log 2>/dev/null; then
+          wait "$LAUNCHER_PID" 2>/dev/null
+          LAUNCHER_PID=""
+          return 2
+        fi
         tail -n 30 "$RUN_DIR/launcher.out" >&2
         die "the launcher exited before ${what%%:*} was ready (output above; all in $RUN_DIR/launcher.out)"
       fi
