@@ -183,6 +183,18 @@ public class FileStorage {
         false);
   }
 
+  /**
+   * Opens the stored object {@code path} to send its first {@code size} bytes, which {@code digest}
+   * sees as they are read. Completes on the caller's context.
+   */
+  public Future<ObjectReader> openReader(Path path, long size, MessageDigest digest) {
+    return io.executeBlocking(
+        () ->
+            new ObjectReader(
+                path, io, buffers, digest, FileChannel.open(path, StandardOpenOption.READ), size),
+        false);
+  }
+
   /** An O_DIRECT channel on {@code path}, or null when this storage does not take them. */
   private FileChannel openDirect(Path path) {
     if (directIoOff.get()) {

@@ -114,6 +114,19 @@ public final class WriteBuffers {
     }
   }
 
+  /**
+   * Gives up a buffer that something else may still read (a socket): it leaves the budget but is
+   * never handed out again; the garbage collector frees it once nothing refers to it.
+   */
+  public void discard(ByteBuffer b) {
+    int c = classOf(b.capacity());
+    if (c > 0) {
+      synchronized (this) {
+        committed -= sizes[c];
+      }
+    }
+  }
+
   /** Bytes of buffers above the smallest size, in use or kept (for tests and logs). */
   public synchronized long committed() {
     return committed;
