@@ -14,46 +14,40 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
- * Writes one transfer's body into its temporary object and hashes it, both off the event loop, in
- * large aligned writes. See DESIGN.md, "The write path".
+ * Writes one transfer's body into its temporary object and hashes it, off the event loop, in large
+ * aligned chunks. See DESIGN.md, "The write path".
  *
- * <p>The event loop only collects the received buffers into a batch. A batch that reaches its
- * target size goes to two lanes that work on it at the same time on storage threads: the hash lane
- * feeds it to the SHA-256 digest, the write lane copies it into an aligned direct buffer from
- * {@link WriteBuffers} and writes it at its offset, with {@code O_DIRECT} where the filesystem
- * takes it (so the page cache does not grow by the size of the body), through the page cache
- * otherwise. Each lane runs at most one task at a time for this writer, in order.
+ * <p>The event loop copies each received buffer into the chunk being filled (a direct buffer from
+ * {@link WriteBuffers}). A full chunk goes to two lanes that work on it at the same time on storage
+ * threads: the hash lane feeds it to the SHA-256 digest, the write lane writes it at its offset,
+ * with {@code O_DIRECT} where the filesystem allows it (so the page cache does not grow by the size
+ * of the body), through the page cache otherwise. Each lane runs at most one task at a time for
+ * this writer, in order; the chunk goes back to the pool when both are done with it.
  *
- * <p>Batch sizes adapt: 16 KiB while bytes come slowly, four times larger each time a batch filled
- * within 20 ms, up to {@link WriteBuffers}' largest size (and within its budget). Back-pressure:
- * {@link #write} answers false once {@link #MAX_OUTSTANDING} batches are with the lanes; the caller
- * pauses its source until the drain handler runs. So a transfer holds at most three batches of
- * received bytes, and a slow one three small ones.
+ * <p>Back-pressure: {@link #write} answers false once {@link #MAX_OUTSTANDING} chunks are handed to
+ * the lanes and not yet done; the caller pauses its source until the drain handler runs. So a
+ * transfer holds at most three chunks, and a slow one three small chunks at most.
  *
  * <p>{@code O_DIRECT} wants the file offset, the buffer address and the length of every write to be
- * multiples of the filesystem's block size. The write lane writes whole blocks only and keeps the
- * unaligned rest of a batch (less than a block) in memory, in front of the next batch; at a
- * checkpoint and at the end that rest is written through the page cache, and later written again,
- * directly, as the start of the next block.
+ * multiples of the filesystem's block size. Chunks are aligned and start at aligned offsets; only a
+ * partly filled chunk (a checkpoint, the end) has an unaligned tail, which goes through the page
+ * cache. After a checkpoint the next chunk starts at the tail's aligned start with a copy of it, so
+ * the tail is written again, directly, with the bytes that follow it.
  *
- * <p>The public methods run on the transfer's Vert.x context (one thread at a time); lane tasks
- * touch only their batch, the digest (hash lane), and the channels and {@link #tail} (write lane).
+ * <p>All public methods run on the transfer's Vert.x context (one thread at a time); lane tasks
+ * touch only the chunk they were given, the digest (hash lane) and the channels (write lane).
  */
 public final class ObjectWriter {
-  /** Batches handed to the lanes and not yet done, beyond which {@link #write} answers false. */
+  /** Chunks handed to the lanes and not yet done, beyond which {@link #write} answers false. */
   static final int MAX_OUTSTANDING = 2;
 
-  /** A batch filled faster than this makes the next one larger. */
+  /** A chunk filled faster than this makes the next one larger. */
   private static final long FAST_NANOS = 20_000_000L;
 
-  /** A batch filled slower than this makes the next one smaller. */
+  /** A chunk filled slower than this makes the next one smaller. */
   private static final long SLOW_NANOS = 1_000_000_000L;
-
-  private static final byte[] NONE = new byte[0];
 
   private final FileStorage storage;
   private final Path path;
@@ -66,21 +60,14 @@ public final class ObjectWriter {
   /** The {@code O_DIRECT} channel, or null when writing through the page cache. */
   private volatile FileChannel direct;
 
-  // ---------------------------------------------------------- write-lane state
-
-  /**
-   * Bytes of the object from the last block boundary the write lane reached that are not yet
-   * written directly (fewer than a block; empty through the page cache).
-   */
-  private byte[] tail;
-
-  /** Where the write lane's next bytes go: the end of everything it was given. */
-  private long laneEnd;
-
   // ---------------------------------------------------------- event-loop state
 
-  private Batch filling;
-  private final ArrayDeque<Batch> toHash = new ArrayDeque<>();
+  private Chunk filling;
+
+  /** Bytes before the first chunk's offset that it must start with (resume at an odd offset). */
+  private byte[] head;
+
+  private final ArrayDeque<Chunk> toHash = new ArrayDeque<>();
   private final ArrayDeque<Op> toWrite = new ArrayDeque<>();
   private boolean hashing;
   private boolean writing;
@@ -99,7 +86,7 @@ public final class ObjectWriter {
   private long writeNanos;
   private long pausedNanos;
   private long pausedSince;
-  private int batches;
+  private int chunks;
   private int pauses;
 
   ObjectWriter(
@@ -121,8 +108,7 @@ public final class ObjectWriter {
     this.channel = channel;
     this.direct = direct;
     this.accepted = position;
-    this.laneEnd = position;
-    this.tail = head == null ? NONE : head;
+    this.head = head;
   }
 
   /** Called once, on the context, with the first storage error; the writer stops. */
@@ -142,7 +128,7 @@ public final class ObjectWriter {
     return accepted;
   }
 
-  /** True while the writer wants no more bytes (its batches are all with the storage threads). */
+  /** True while the writer wants no more bytes (its chunks are all with the storage threads). */
   public boolean full() {
     return outstanding >= MAX_OUTSTANDING;
   }
@@ -153,41 +139,21 @@ public final class ObjectWriter {
   }
 
   /**
-   * Appends {@code data}. The writer keeps the buffer until it is written and hashed, so its bytes
-   * must not change (Vert.x hands each piece of a body over in a heap buffer of its own). Answers
-   * false when the caller should stop sending bytes until the drain handler runs (the bytes given
-   * are taken all the same).
+   * Appends {@code data}: copied into the current chunk, so the caller may drop it. Answers false
+   * when the caller should stop sending bytes until the drain handler runs (the bytes given are
+   * taken all the same).
    */
   public boolean write(Buffer data) {
     if (ending || aborted) {
       return false;
     }
     ByteBuf bb = data.getByteBuf();
-    if (!bb.isReadable()) {
-      return !full();
-    }
-    if (filling == null) {
-      filling = new Batch(buffers.size(sizeClass));
-    }
-    if (bb.hasArray()) {
-      filling.add(bb.nioBuffer());
+    if (bb.nioBufferCount() == 1) {
+      append(bb.nioBuffer());
     } else {
-      // Not a buffer of its own (a direct or pooled one): copied, since it is kept for a while.
-      byte[] copy = new byte[bb.readableBytes()];
-      bb.getBytes(bb.readerIndex(), copy);
-      filling.add(ByteBuffer.wrap(copy));
-    }
-    accepted += bb.readableBytes();
-    if (filling.bytes >= filling.target) {
-      Batch full = filling;
-      filling = null;
-      long took = System.nanoTime() - full.started;
-      if (took < FAST_NANOS) {
-        sizeClass = Math.min(sizeClass + 1, buffers.classes() - 1);
-      } else if (took > SLOW_NANOS) {
-        sizeClass = Math.max(sizeClass - 1, 0);
+      for (ByteBuffer b : bb.nioBuffers()) {
+        append(b);
       }
-      handOff(full);
     }
     if (full()) {
       pauses++;
@@ -197,11 +163,52 @@ public final class ObjectWriter {
     return true;
   }
 
-  private void handOff(Batch b) {
-    batches++;
+  private void append(ByteBuffer src) {
+    while (src.hasRemaining()) {
+      if (filling == null) {
+        filling = newChunk(accepted);
+      }
+      ByteBuffer dst = filling.buf;
+      int n = Math.min(src.remaining(), dst.remaining());
+      int limit = src.limit();
+      src.limit(src.position() + n);
+      dst.put(src);
+      src.limit(limit);
+      accepted += n;
+      if (!dst.hasRemaining()) {
+        Chunk full = filling;
+        filling = null;
+        long took = System.nanoTime() - full.started;
+        if (took < FAST_NANOS && full.buf.capacity() >= buffers.size(sizeClass)) {
+          sizeClass = Math.min(sizeClass + 1, buffers.classes() - 1);
+        } else if (took > SLOW_NANOS) {
+          sizeClass = Math.max(sizeClass - 1, 0);
+        }
+        handOff(full);
+      }
+    }
+  }
+
+  /** A chunk for the bytes from {@code position} on ({@code position} is aligned when direct). */
+  private Chunk newChunk(long position) {
+    ByteBuffer buf = buffers.acquire(sizeClass);
+    if (head != null) {
+      // Resumed at an offset that is not a block boundary: the chunk starts at the boundary
+      // before it, with the bytes that are already stored there (and already hashed).
+      Chunk c = new Chunk(buf, position - head.length, head.length);
+      buf.put(head);
+      head = null;
+      return c;
+    }
+    return new Chunk(buf, position, 0);
+  }
+
+  private void handOff(Chunk c) {
+    chunks++;
+    c.length = c.buf.position();
     outstanding++;
-    toHash.add(b);
-    toWrite.add(new Op(b, null, 0, false));
+    toHash.add(c);
+    toWrite.add(new Op(c, null, 0, false));
     pump();
   }
 
@@ -213,12 +220,21 @@ public final class ObjectWriter {
     if (ending || aborted) {
       return Future.failedFuture(new IllegalStateException("the writer is closed"));
     }
-    if (filling != null) {
-      if (filling.bytes < filling.target / 4) {
-        sizeClass = Math.max(sizeClass - 1, 0); // a slow transfer: smaller batches
-      }
-      handOff(filling);
+    Chunk c = filling;
+    if (c != null && c.buf.position() > c.hashFrom) {
       filling = null;
+      int len = c.buf.position();
+      if (len < c.buf.capacity() / 4) {
+        sizeClass = Math.max(sizeClass - 1, 0); // a slow transfer: smaller chunks
+      }
+      int tail = len % align;
+      if (direct != null && tail > 0) {
+        // The next chunk starts at the tail's block and writes it again, directly.
+        Chunk next = new Chunk(buffers.acquire(sizeClass), c.offset + len - tail, tail);
+        next.buf.put(c.buf.duplicate().position(len - tail).limit(len));
+        filling = next;
+      }
+      handOff(c);
     }
     Promise<Long> p = Promise.promise();
     toWrite.add(new Op(null, p, accepted, false));
@@ -236,18 +252,21 @@ public final class ObjectWriter {
     }
     ending = true;
     finished = Promise.promise();
-    if (filling != null) {
-      handOff(filling);
-      filling = null;
+    Chunk c = filling;
+    filling = null;
+    if (c != null && c.buf.position() > c.hashFrom) {
+      handOff(c);
+    } else if (c != null) {
+      buffers.release(c.buf);
     }
-    toWrite.add(new Op(null, null, 0, true));
+    toWrite.add(new Op(null, null, accepted, true));
     pump();
     return finished.future();
   }
 
   /**
-   * Stops at once: nothing queued is written any more (a write already under way ends first) and
-   * the channels are closed. The object stays as it is.
+   * Stops at once: nothing queued is written any more (a write already under way ends first), the
+   * channels are closed and the chunks go back to the pool. The object stays as it is.
    */
   public void abort() {
     stop(new IOException("the transfer stopped"), false);
@@ -261,42 +280,46 @@ public final class ObjectWriter {
       return;
     }
     if (!hashing && !toHash.isEmpty()) {
-      Batch b = toHash.poll();
-      hashing = true;
-      run(
-          () -> {
-            long t0 = System.nanoTime();
-            for (ByteBuffer part : b.parts) {
-              digest.update(part.duplicate());
-            }
-            hashNanos += System.nanoTime() - t0;
-          },
-          ar -> {
-            hashing = false;
-            laneDone(b);
-            maybeFinished();
-          });
+      Chunk c = toHash.poll();
+      if (c.length > c.hashFrom) {
+        hashing = true;
+        ByteBuffer bytes = c.buf.duplicate().position(c.hashFrom).limit(c.length);
+        run(
+            () -> {
+              long t0 = System.nanoTime();
+              digest.update(bytes);
+              hashNanos += System.nanoTime() - t0;
+            },
+            ar -> {
+              hashing = false;
+              laneDone(c);
+              maybeFinished();
+            });
+      } else {
+        laneDone(c);
+      }
     }
     if (!writing && !toWrite.isEmpty()) {
       Op op = toWrite.poll();
       writing = true;
-      if (op.batch != null) {
-        Batch b = op.batch;
+      if (op.chunk != null) {
+        Chunk c = op.chunk;
+        ByteBuffer bytes = c.buf.duplicate().position(0).limit(c.length);
         run(
             () -> {
               long t0 = System.nanoTime();
-              writeBatch(b);
+              writeChunk(bytes, c.offset);
               writeNanos += System.nanoTime() - t0;
             },
             ar -> {
               writing = false;
-              laneDone(b);
+              laneDone(c);
             });
       } else if (op.close) {
+        long size = op.position;
         run(
             () -> {
-              writeTail();
-              channel.truncate(laneEnd);
+              channel.truncate(size);
               closeChannels();
             },
             ar -> {
@@ -306,10 +329,7 @@ public final class ObjectWriter {
             });
       } else {
         run(
-            () -> {
-              writeTail();
-              channel.force(false);
-            },
+            () -> channel.force(false),
             ar -> {
               writing = false;
               if (ar.succeeded()) {
@@ -349,11 +369,12 @@ public final class ObjectWriter {
             });
   }
 
-  /** A lane is done with {@code b}; when both are, it is dropped and room is made. */
-  private void laneDone(Batch b) {
-    if (++b.lanesDone < 2) {
+  /** A lane is done with {@code c}; the second to finish gives it back. */
+  private void laneDone(Chunk c) {
+    if (++c.lanesDone < 2) {
       return;
     }
+    buffers.release(c.buf);
     outstanding--;
     if (!aborted && outstanding < MAX_OUTSTANDING && drainHandler != null) {
       pausedNanos += System.nanoTime() - pausedSince;
@@ -366,10 +387,10 @@ public final class ObjectWriter {
   private void maybeFinished() {
     if (finished != null && channelsClosed && outstanding == 0 && !hashing) {
       Log.debugf(
-          "%s: %d bytes in %d batches (%s); hash lane %d ms, write lane %d ms; %d pauses, %d ms",
+          "%s: %d bytes in %d chunks (%s); hash lane %d ms, write lane %d ms; %d pauses, %d ms",
           path.getFileName(),
           accepted,
-          batches,
+          chunks,
           direct != null ? "O_DIRECT" : "page cache",
           hashNanos / 1_000_000,
           writeNanos / 1_000_000,
@@ -379,77 +400,27 @@ public final class ObjectWriter {
     }
   }
 
-  // ---------------------------------------------------------- on the write lane's thread
-
-  /**
-   * Writes {@link #tail} and the batch: through an aligned direct buffer, whole blocks directly;
-   * what is left of the last block becomes the new tail.
-   */
-  private void writeBatch(Batch b) throws IOException {
-    ByteBuffer staging = buffers.acquire(b.sizeClass);
-    try {
-      long at = laneEnd - tail.length;
-      staging.put(tail);
-      for (ByteBuffer part : b.parts) {
-        ByteBuffer src = part.duplicate();
-        while (src.hasRemaining()) {
-          int n = Math.min(src.remaining(), staging.remaining());
-          int limit = src.limit();
-          src.limit(src.position() + n);
-          staging.put(src);
-          src.limit(limit);
-          if (!staging.hasRemaining()) {
-            at += writeBlocks(staging.flip(), at);
-            staging.compact();
-          }
-        }
-      }
-      at += writeBlocks(staging.flip(), at);
-      tail = new byte[staging.remaining()];
-      staging.get(tail);
-      laneEnd = at + tail.length;
-    } finally {
-      buffers.release(staging);
-    }
-  }
-
-  /**
-   * Writes the whole blocks of {@code bytes} at {@code offset} (everything, through the page
-   * cache); leaves the rest in {@code bytes}. Answers how many bytes were written.
-   */
-  private int writeBlocks(ByteBuffer bytes, long offset) throws IOException {
-    FileChannel d = direct;
+  /** On a write lane thread: {@code bytes} at {@code offset}, directly where it can. */
+  private void writeChunk(ByteBuffer bytes, long offset) throws IOException {
     int len = bytes.remaining();
-    if (d == null) {
-      writeFully(channel, bytes, offset);
-      return len;
-    }
-    int whole = len - len % align;
-    if (whole == 0) {
-      return 0;
-    }
-    ByteBuffer blocks = bytes.duplicate().limit(bytes.position() + whole);
-    try {
-      writeFully(d, blocks, offset);
-    } catch (IOException e) {
-      if (!invalidArgument(e)) {
-        throw e;
+    FileChannel d = direct;
+    int body = d == null ? 0 : len - len % align;
+    if (body > 0) {
+      try {
+        writeFully(d, bytes.duplicate().limit(body), offset);
+      } catch (IOException e) {
+        if (!invalidArgument(e)) {
+          throw e;
+        }
+        // Some filesystems open O_DIRECT files but refuse the writes: the page cache it is.
+        direct = null;
+        closeQuietly(d);
+        storage.directIoUnavailable(path, e);
+        body = 0;
       }
-      // Some filesystems open O_DIRECT files but refuse the writes: the page cache it is.
-      direct = null;
-      closeQuietly(d);
-      storage.directIoUnavailable(path, e);
-      writeFully(channel, bytes, offset);
-      return len;
     }
-    bytes.position(bytes.position() + whole);
-    return whole;
-  }
-
-  /** The tail, through the page cache (it stays the tail: the next direct write includes it). */
-  private void writeTail() throws IOException {
-    if (tail.length > 0) {
-      writeFully(channel, ByteBuffer.wrap(tail), laneEnd - tail.length);
+    if (body < len) {
+      writeFully(channel, bytes.position(body), offset + body);
     }
   }
 
@@ -463,8 +434,6 @@ public final class ObjectWriter {
   static boolean invalidArgument(IOException e) {
     return e.getMessage() != null && e.getMessage().contains("Invalid argument");
   }
-
-  // ---------------------------------------------------------- stopping
 
   /**
    * Stops the writer (a storage error, or the caller's abort): what is queued is dropped, the
@@ -480,13 +449,16 @@ public final class ObjectWriter {
     }
     while (!toWrite.isEmpty()) {
       Op op = toWrite.poll();
-      if (op.batch != null) {
-        laneDone(op.batch);
+      if (op.chunk != null) {
+        laneDone(op.chunk);
       } else if (op.synced != null) {
         op.synced.tryFail(cause);
       }
     }
-    filling = null;
+    if (filling != null) {
+      buffers.release(filling.buf);
+      filling = null;
+    }
     closeChannelsWhenIdle();
     if (finished != null) {
       finished.tryFail(cause);
@@ -523,28 +495,25 @@ public final class ObjectWriter {
     }
   }
 
-  /** Received bytes in order: collected on the context, then read by both lanes. */
-  private final class Batch {
-    final List<ByteBuffer> parts = new ArrayList<>();
-    final int sizeClass = ObjectWriter.this.sizeClass;
-    final int target;
+  /** Bytes of the object from {@code offset}: filled on the context, then read by both lanes. */
+  private static final class Chunk {
+    final ByteBuffer buf;
+    final long offset;
+
+    /** Bytes at the start that were hashed before (carried over from the chunk before). */
+    final int hashFrom;
+
     final long started = System.nanoTime();
-    int bytes;
+    int length;
     int lanesDone;
 
-    Batch(int target) {
-      this.target = target;
-    }
-
-    void add(ByteBuffer part) {
-      parts.add(part);
-      bytes += part.remaining();
+    Chunk(ByteBuffer buf, long offset, int hashFrom) {
+      this.buf = buf;
+      this.offset = offset;
+      this.hashFrom = hashFrom;
     }
   }
 
-  /**
-   * A write-lane task: a batch, a force of everything before {@code position} (synced != null), or
-   * the close.
-   */
-  private record Op(Batch batch, Promise<Long> synced, long position, boolean close) {}
+  /** A write-lane task: a chunk, a force (synced != null), or the close. */
+  private record Op(Chunk chunk, Promise<Long> synced, long position, boolean close) {}
 }
