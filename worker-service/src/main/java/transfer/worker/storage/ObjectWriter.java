@@ -43,6 +43,13 @@ public final class ObjectWriter {
   /** Chunks handed to the lanes and not yet done, beyond which {@link #write} answers false. */
   static final int MAX_OUTSTANDING = 2;
 
+  /**
+   * Smaller chunks are written through the page cache: a small body then never waits for the device
+   * (written back later, as any file), and a large one's first chunks are a few hundred KiB of
+   * cache. Chunk offsets stay aligned all the same, so the chunks after them can go directly.
+   */
+  static final int DIRECT_MIN = 256 * 1024;
+
   /** A chunk filled faster than this makes the next one larger. */
   private static final long FAST_NANOS = 20_000_000L;
 
@@ -403,7 +410,7 @@ public final class ObjectWriter {
   /** On a write lane thread: {@code bytes} at {@code offset}, directly where it can. */
   private void writeChunk(ByteBuffer bytes, long offset) throws IOException {
     int len = bytes.remaining();
-    FileChannel d = direct;
+    FileChannel d = len >= DIRECT_MIN ? direct : null;
     int body = d == null ? 0 : len - len % align;
     if (body > 0) {
       try {
