@@ -185,14 +185,18 @@ public final class LocalCluster {
     apiEnv.put("TRANSFER_API_BOOTSTRAP_KEY", apiKey);
     apiEnv.put("TRANSFER_ADMIN_KEY", adminKey);
     SupervisedService apiService =
-        new SupervisedService(spec("api-service", settings.apiJar(), apiEnv), scheduler);
+        new SupervisedService(
+            spec("api-service", settings.apiJar(), apiEnv, settings.serviceJvmArgs()), scheduler);
     List<SupervisedService> workerServices = new ArrayList<>();
+    List<String> workerJvmArgs = new ArrayList<>(settings.serviceJvmArgs());
+    workerJvmArgs.addAll(settings.workerJvmArgs());
     for (int i = 1; i <= settings.workers(); i++) {
       Map<String, String> env = new HashMap<>(common);
       env.put("QUARKUS_HTTP_PORT", Integer.toString(settings.workerPort(i)));
       env.put("TRANSFER_WORKER_ID", "worker-" + i);
       workerServices.add(
-          new SupervisedService(spec("worker-" + i, settings.workerJar(), env), scheduler));
+          new SupervisedService(
+              spec("worker-" + i, settings.workerJar(), env, workerJvmArgs), scheduler));
     }
 
     // The api first: it migrates the database schema the workers rely on.
@@ -233,13 +237,14 @@ public final class LocalCluster {
     new CountDownLatch(1).await(); // Until Ctrl-C or SIGTERM; the shutdown hook does the rest.
   }
 
-  private SupervisedService.Spec spec(String name, Path jar, Map<String, String> env) {
+  private SupervisedService.Spec spec(
+      String name, Path jar, Map<String, String> env, List<String> jvmArgs) {
     return new SupervisedService.Spec(
         name,
         jar,
         Integer.parseInt(env.get("QUARKUS_HTTP_PORT")),
         Map.copyOf(env),
-        settings.serviceJvmArgs(),
+        List.copyOf(jvmArgs),
         settings.logsDir().resolve(name + ".log"),
         READY_TIMEOUT,
         STOP_GRACE);
@@ -885,6 +890,8 @@ public final class LocalCluster {
                                    what tasks may reach besides public addresses, comma-separated:
                                    127.0.0.1:8000, 10.0.0.0/8, files.internal (none)
         TRANSFER_JVM_OPTS          JVM options of the service processes (-Xmx512m)
+        TRANSFER_WORKER_JVM_OPTS   JVM options the workers get after those
+                                   (-Xmn32m -XX:+UseSerialGC: a small resident heap)
       Any Quarkus setting passes through by its environment name (e.g. QUARKUS_LOG_LEVEL=DEBUG).
       """;
 }

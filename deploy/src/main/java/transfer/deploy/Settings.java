@@ -14,6 +14,7 @@ import java.util.Map;
  * @param apiKey the default tenant's key, or null (generated once and saved)
  * @param adminKey the admin API's key, or null (generated once and saved)
  * @param serviceJvmArgs JVM options for the service processes
+ * @param workerJvmArgs JVM options the workers get after {@code serviceJvmArgs}
  */
 record Settings(
     Path projectRoot,
@@ -28,10 +29,19 @@ record Settings(
     String dbPassword,
     String apiKey,
     String adminKey,
-    List<String> serviceJvmArgs) {
+    List<String> serviceJvmArgs,
+    List<String> workerJvmArgs) {
 
   /** A development machine runs four JVMs of this cluster; the JVM's default heap is too eager. */
   static final String DEFAULT_JVM_OPTS = "-Xmx512m";
+
+  /**
+   * A worker streams bodies through a few MiB and keeps little else (about 15 MB live), but the
+   * HTTP client copies every received byte into a new heap buffer. G1 spreads that garbage over
+   * every region it has committed (a few hundred MB, all resident); the serial collector's young
+   * generation is one fixed range, so 32 MB of it are resident, whatever the download's size.
+   */
+  static final String DEFAULT_WORKER_JVM_OPTS = "-Xmn32m -XX:+UseSerialGC";
 
   static Settings from(Map<String, String> env, String projectRootProperty) {
     Path root =
@@ -48,9 +58,9 @@ record Settings(
           "TRANSFER_WORKER_BASE_PORT %d leaves no room for %d workers; choose a lower port."
               .formatted(workerBase, workers));
     }
-    String jvmOpts = env.getOrDefault("TRANSFER_JVM_OPTS", DEFAULT_JVM_OPTS).trim();
-    List<String> jvmArgs =
-        jvmOpts.isEmpty() ? List.of() : new ArrayList<>(Arrays.asList(jvmOpts.split("\\s+")));
+    List<String> jvmArgs = words(env.getOrDefault("TRANSFER_JVM_OPTS", DEFAULT_JVM_OPTS));
+    List<String> workerJvmArgs =
+        words(env.getOrDefault("TRANSFER_WORKER_JVM_OPTS", DEFAULT_WORKER_JVM_OPTS));
     return new Settings(
         root,
         dataDir == null ? root.resolve(".data") : Path.of(dataDir).toAbsolutePath().normalize(),
@@ -64,7 +74,13 @@ record Settings(
         env.get("TRANSFER_DB_PASSWORD"),
         blankToNull(env.get("TRANSFER_API_KEY")),
         blankToNull(env.get("TRANSFER_ADMIN_KEY")),
-        List.copyOf(jvmArgs));
+        List.copyOf(jvmArgs),
+        List.copyOf(workerJvmArgs));
+  }
+
+  private static List<String> words(String s) {
+    String t = s.trim();
+    return t.isEmpty() ? List.of() : new ArrayList<>(Arrays.asList(t.split("\\s+")));
   }
 
   boolean embeddedDatabase() {

@@ -79,5 +79,24 @@ public interface WorkerConfig {
     /** Directory of stored objects, shared with the api-service. */
     @WithDefault("data/objects")
     Path root();
+
+    /**
+     * Write bodies with O_DIRECT where the filesystem takes it, so that the page cache does not
+     * grow by every byte downloaded; off, or where refused (tmpfs), through the page cache.
+     */
+    @WithDefault("true")
+    boolean directIo();
+
+    /** Largest chunk a fast transfer gathers before one write (slow ones use 16 KiB chunks). */
+    @WithDefault("4M")
+    MemorySize writeBufferSize();
+
+    /** Direct memory all transfers' chunks larger than 16 KiB may take together. */
+    @WithDefault("64M")
+    MemorySize writeBufferMemory();
+
+    /** Threads that write, hash and read objects for all transfers. */
+    @WithDefault("8")
+    int ioThreads();
   }
 }

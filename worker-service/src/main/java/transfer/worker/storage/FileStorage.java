@@ -1,5 +1,10 @@
 package transfer.worker.storage;
 
+import com.sun.nio.file.ExtendedOpenOption;
+import io.quarkus.logging.Log;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import java.io.IOException;
@@ -7,28 +12,70 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import transfer.worker.WorkerConfig;
 
 /**
  * Objects on a filesystem shared by the workers and the api-service. A transfer writes a temporary
  * object named by task and epoch; only a verified one is moved (atomically) to its final name, so a
- * partial body is never readable as content.
+ * partial body is never readable as content. Bodies are written by {@link ObjectWriter}s, on this
+ * worker's storage threads, from chunks of its {@link WriteBuffers}.
  */
 @Singleton
 public class FileStorage {
+  /**
+   * Address and size alignment of the write buffers: a page, the block size of most filesystems.
+   */
+  static final int ALIGN = 4096;
+
   private final Path root;
+  private final WorkerExecutor io;
+  private final WriteBuffers buffers;
+  private final AtomicBoolean directIoOff = new AtomicBoolean();
+
+  /** The filesystem's block size, read once. */
+  private volatile long blockSize = -1;
 
   @Inject
-  public FileStorage(WorkerConfig config) {
-    this(config.storage().root());
+  public FileStorage(WorkerConfig config, Vertx vertx) {
+    this(
+        config.storage().root(),
+        vertx,
+        config.storage().directIo(),
+        config.storage().writeBufferSize().asLongValue(),
+        config.storage().writeBufferMemory().asLongValue(),
+        config.storage().ioThreads());
   }
 
-  public FileStorage(Path root) {
+  public FileStorage(
+      Path root, Vertx vertx, boolean directIo, long bufferSize, long bufferMemory, int ioThreads) {
     this.root = root.toAbsolutePath().normalize();
+    this.io = vertx.createSharedWorkerExecutor("transfer-storage", Math.max(1, ioThreads));
+    this.buffers = new WriteBuffers(bufferSize, bufferMemory, ALIGN);
+    if (!directIo) {
+      directIoOff.set(true);
+      Log.infof(
+          "Storage %s: bodies are written through the page cache (transfer.storage.direct-io is"
+              + " off)",
+          this.root);
+    }
+  }
+
+  /** The threads that read and write objects (never an event loop). */
+  public WorkerExecutor io() {
+    return io;
+  }
+
+  /** The chunks bodies are gathered in (downloads) or read into (uploads). */
+  public WriteBuffers buffers() {
+    return buffers;
   }
 
   public Path temporary(String taskId, long epoch) throws IOException {
@@ -84,6 +131,104 @@ public class FileStorage {
       out.force(false);
     }
     return true;
+  }
+
+  /**
+   * Opens {@code path} for a body that continues at {@code position}, which must be its size unless
+   * {@code truncate} (then it is 0 and the object is emptied). {@code digest} has seen the first
+   * {@code position} bytes and sees the rest as it is written. Completes on the caller's context.
+   */
+  public Future<ObjectWriter> openWriter(
+      Path path, long position, boolean truncate, MessageDigest digest) {
+    return io.executeBlocking(
+        () -> {
+          List<OpenOption> options =
+              new ArrayList<>(
+                  List.of(
+                      StandardOpenOption.READ,
+                      StandardOpenOption.WRITE,
+                      StandardOpenOption.CREATE));
+          if (truncate) {
+            options.add(StandardOpenOption.TRUNCATE_EXISTING);
+          }
+          FileChannel channel = FileChannel.open(path, options.toArray(OpenOption[]::new));
+          FileChannel direct = null;
+          byte[] head = null;
+          try {
+            if (!truncate && channel.size() > position) {
+              channel.truncate(position);
+            }
+            direct = openDirect(path);
+            int odd = (int) (position % ALIGN);
+            if (direct != null && odd > 0) {
+              // O_DIRECT writes start at a block boundary: the first chunk begins with the bytes
+              // of the block that are already stored.
+              ByteBuffer b = ByteBuffer.allocate(odd);
+              while (b.hasRemaining()) {
+                if (channel.read(b, position - odd + b.position()) < 0) {
+                  throw new IOException(path + " is shorter than " + position + " bytes");
+                }
+              }
+              head = b.array();
+            }
+          } catch (IOException | RuntimeException e) {
+            channel.close();
+            if (direct != null) {
+              direct.close();
+            }
+            throw e;
+          }
+          return new ObjectWriter(this, path, io, buffers, digest, channel, direct, position, head);
+        },
+        false);
+  }
+
+  /**
+   * Opens the stored object {@code path} to send its first {@code size} bytes, which {@code digest}
+   * sees as they are read. Completes on the caller's context.
+   */
+  public Future<ObjectReader> openReader(Path path, long size, MessageDigest digest) {
+    return io.executeBlocking(
+        () ->
+            new ObjectReader(
+                path, io, buffers, digest, FileChannel.open(path, StandardOpenOption.READ), size),
+        false);
+  }
+
+  /** An O_DIRECT channel on {@code path}, or null when this storage does not take them. */
+  private FileChannel openDirect(Path path) {
+    if (directIoOff.get()) {
+      return null;
+    }
+    try {
+      long block = blockSize;
+      if (block < 0) {
+        block = blockSize = Files.getFileStore(path).getBlockSize();
+      }
+      if (block <= 0 || ALIGN % block != 0) {
+        directIoUnavailable(path, new IOException("its block size is " + block + " bytes"));
+        return null;
+      }
+      return openDirectChannel(path);
+    } catch (IOException | UnsupportedOperationException e) {
+      directIoUnavailable(path, e);
+      return null;
+    }
+  }
+
+  /** Opens {@code path} for O_DIRECT writes (a test may refuse them). */
+  FileChannel openDirectChannel(Path path) throws IOException {
+    return FileChannel.open(path, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+  }
+
+  /** Said once per worker: this storage does not take O_DIRECT writes; the page cache it is. */
+  void directIoUnavailable(Path path, Exception why) {
+    if (directIoOff.compareAndSet(false, true)) {
+      Log.warnf(
+          "Storage %s does not take O_DIRECT writes (%s: %s); bodies are written through the"
+              + " page cache from now on",
+          root, path.getFileName(), why.getMessage());
+    }
   }
 
   /** Deletes this task's temporary objects of attempts before {@code epoch} (all if MAX_VALUE). */

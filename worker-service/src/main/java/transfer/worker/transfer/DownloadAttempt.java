@@ -3,8 +3,6 @@ package transfer.worker.transfer;
 import io.quarkus.logging.Log;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.file.AsyncFile;
-import io.vertx.core.file.OpenOptions;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -20,12 +18,14 @@ import transfer.contracts.TaskError;
 import transfer.ledger.Ledger;
 import transfer.ledger.Ledger.FailOutcome;
 import transfer.ledger.TaskRow;
+import transfer.worker.storage.ObjectWriter;
 
 /**
  * One attempt of one download, from the claim to a final ledger write. The body streams from the
- * response into a temporary file with back-pressure while SHA-256 is computed; it becomes content
- * only after the size and digest checks and a fenced commit. The lease, the stall watchdog and the
- * failure bookkeeping are {@link Attempt}'s; this class adds checkpoints and resume. See DESIGN.md.
+ * response into a temporary file with back-pressure ({@link ObjectWriter}, which also computes
+ * SHA-256); it becomes content only after the size and digest checks and a fenced commit. The
+ * lease, the stall watchdog and the failure bookkeeping are {@link Attempt}'s; this class adds
+ * checkpoints and resume. See DESIGN.md.
  */
 final class DownloadAttempt extends Attempt {
   private final MessageDigest sha256;
@@ -37,13 +37,12 @@ final class DownloadAttempt extends Attempt {
   private final long limit;
 
   private HttpClientResponse response;
-  private AsyncFile file;
+  private ObjectWriter writer;
   private Path temporary;
   private Long contentLength;
   private String etag;
   private String lastModified;
   private long received;
-  private long written;
   private long durable;
   private boolean checkpointPending;
   private boolean ownCheckpointRecorded;
@@ -233,7 +232,7 @@ final class DownloadAttempt extends Attempt {
           task.id(), from, status);
     }
     resp.pause();
-    openFile(true)
+    openFile(0)
         .onSuccess(v -> startBody(resp, parseLength(resp.getHeader(HttpHeaders.CONTENT_LENGTH))))
         .onFailure(e -> fail(storageError(e)));
   }
@@ -284,16 +283,14 @@ final class DownloadAttempt extends Attempt {
                 return;
               }
               received = from;
-              written = from;
               durable = from;
               checkpointPending = true;
               Log.infof(
                   "task %s: resumed from byte %d (checkpoint of epoch %d) on epoch %d",
                   task.id(), from, checkpointEpoch, epoch);
-              openFile(false)
+              openFile(from)
                   .onSuccess(
                       v -> {
-                        file.setWritePos(from);
                         Long total =
                             range.total() != null
                                 ? range.total()
@@ -305,22 +302,29 @@ final class DownloadAttempt extends Attempt {
             });
   }
 
-  private Future<Void> openFile(boolean truncate) {
-    if (truncate) {
+  /**
+   * Opens the temporary object for the body from byte {@code from}: 0 empties it; otherwise it
+   * holds the first {@code from} bytes (a copied prefix) and the digest has seen them.
+   */
+  private Future<Void> openFile(long from) {
+    if (from == 0) {
       sha256.reset();
       received = 0;
-      written = 0;
       durable = 0;
     }
-    return deps.vertx()
-        .fileSystem()
-        .open(
-            temporary.toString(),
-            new OpenOptions().setWrite(true).setCreate(true).setTruncateExisting(truncate))
+    if (writer != null) {
+      writer.abort();
+    }
+    return deps.storage()
+        .openWriter(temporary, from, from == 0, sha256)
         .map(
-            f -> {
-              file = f;
-              file.exceptionHandler(e -> fail(storageError(e)));
+            w -> {
+              if (done) {
+                w.abort();
+                return null;
+              }
+              writer = w;
+              writer.exceptionHandler(e -> fail(storageError(e)));
               return null;
             });
   }
@@ -378,7 +382,6 @@ final class DownloadAttempt extends Attempt {
       return;
     }
     int len = buf.length();
-    sha256.update(buf.getByteBuf().nioBuffer());
     received += len;
     lastActivityNanos = System.nanoTime();
     if (received > limit) {
@@ -393,10 +396,9 @@ final class DownloadAttempt extends Attempt {
               true));
       return;
     }
-    file.write(buf).onSuccess(v -> written += len);
-    if (file.writeQueueFull()) {
+    if (!writer.write(buf)) {
       response.pause();
-      file.drainHandler(
+      writer.drainHandler(
           v -> {
             // Waiting for our own disk is not the origin stalling.
             lastActivityNanos = System.nanoTime();
@@ -417,9 +419,28 @@ final class DownloadAttempt extends Attempt {
               true));
       return;
     }
+    finishing = true;
+    cancelTimers();
+    long size = received;
+    writer
+        .finish()
+        .onFailure(
+            e -> {
+              finishing = false;
+              fail(storageError(e));
+            })
+        .onSuccess(v -> verifyAndCommit(size));
+  }
+
+  /** Every byte is written and hashed: the digest decides, then the fenced commit. */
+  private void verifyAndCommit(long size) {
+    if (done) {
+      return;
+    }
     String digest = HexFormat.of().formatHex(sha256.digest());
     String expected = task.request().sha256();
     if (expected != null && !expected.equalsIgnoreCase(digest)) {
+      finishing = false;
       fail(
           TaskError.of(
               ErrorCodes.CHECKSUM_MISMATCH,
@@ -427,35 +448,28 @@ final class DownloadAttempt extends Attempt {
               false));
       return;
     }
-    finishing = true;
-    cancelTimers();
-    long size = received;
     long sinceLastEvent = lastEventBytes < 0 ? size : size - lastEventBytes;
-    file.close()
-        .compose(
-            v ->
-                blocking(
-                    () -> {
-                      Path stored =
-                          deps.storage()
-                              .commit(
-                                  temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
-                      boolean committed =
-                          deps.ledger()
-                              .completeDownload(
-                                  task.id(),
-                                  epoch,
-                                  stored.toUri().toString(),
-                                  size,
-                                  digest,
-                                  sinceLastEvent);
-                      if (committed) {
-                        deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
-                      } else {
-                        deps.storage().deleteQuietly(stored);
-                      }
-                      return committed;
-                    }))
+    blocking(
+            () -> {
+              Path stored =
+                  deps.storage()
+                      .commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
+              boolean committed =
+                  deps.ledger()
+                      .completeDownload(
+                          task.id(),
+                          epoch,
+                          stored.toUri().toString(),
+                          size,
+                          digest,
+                          sinceLastEvent);
+              if (committed) {
+                deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
+              } else {
+                deps.storage().deleteQuietly(stored);
+              }
+              return committed;
+            })
         .onComplete(
             ar -> {
               done = true;
@@ -515,13 +529,13 @@ final class DownloadAttempt extends Attempt {
     if (done || finishing) {
       return;
     }
-    long target = received;
-    file.flush()
+    // Errors reach the writer's exception handler, which fails the attempt.
+    writer
+        .flush()
         .onSuccess(
-            v -> {
-              // Only when every write up to target has completed is the prefix contiguous.
-              if (written >= target && target > durable) {
-                durable = target;
+            flushed -> {
+              if (flushed > durable) {
+                durable = flushed;
                 checkpointPending = true;
               }
             });
@@ -543,15 +557,15 @@ final class DownloadAttempt extends Attempt {
   @Override
   protected void stopIo() {
     super.stopIo();
-    if (file != null) {
-      file.close();
+    if (writer != null) {
+      writer.abort();
     }
   }
 
   @Override
   protected boolean waitingOnOurselves() {
-    // A full write queue is our disk being slow, not the origin stalling.
-    return response != null && file != null && file.writeQueueFull();
+    // A full writer is our disk being slow, not the origin stalling.
+    return response != null && writer != null && writer.full();
   }
 
   @Override

@@ -1,9 +1,6 @@
 package transfer.worker.transfer;
 
 import io.quarkus.logging.Log;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.file.AsyncFile;
-import io.vertx.core.file.OpenOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
@@ -21,30 +18,23 @@ import java.util.Locale;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
 import transfer.ledger.TaskRow;
+import transfer.worker.storage.ObjectReader;
 
 /**
  * One attempt of one upload: the stored source streams from its file into the request body with
- * back-pressure, and the target's answer decides the outcome. Every attempt sends from byte 0 (no
- * resumable-upload protocol is assumed); there is no checkpoint. SHA-256 of the bytes sent is
- * compared with the digest recorded for the source before the body's last buffer leaves, so a
- * source that changed in storage is never delivered whole. See DESIGN.md, "Uploads".
+ * back-pressure ({@link ObjectReader}, which also computes SHA-256), and the target's answer
+ * decides the outcome. Every attempt sends from byte 0 (no resumable-upload protocol is assumed);
+ * there is no checkpoint. SHA-256 of the bytes sent is compared with the digest recorded for the
+ * source before the body's last chunk leaves, so a source that changed in storage is never
+ * delivered whole. See DESIGN.md, "Uploads".
  */
 final class UploadAttempt extends Attempt {
-  /**
-   * Bytes read from the source per buffer; also the most that is held back for the digest check.
-   */
-  private static final int READ_BUFFER = 64 * 1024;
-
   private final MessageDigest sha256;
   private final HttpMethod method;
 
-  private AsyncFile file;
+  private ObjectReader reader;
   private long size;
-  private long read;
   private long sent;
-
-  /** The last buffer read, written only once the next one (or the digest check) has passed. */
-  private Buffer heldBack;
 
   private boolean bodySent;
   private int answeredStatus;
@@ -119,22 +109,18 @@ final class UploadAttempt extends Attempt {
               false));
       return;
     }
-    deps.vertx()
-        .fileSystem()
-        .open(source.toString(), new OpenOptions().setRead(true).setWrite(false).setCreate(false))
+    // Never more than Content-Length: a longer file fails the digest check instead.
+    deps.storage()
+        .openReader(source, size, sha256)
         .onFailure(this::sourceFailed)
         .onSuccess(
-            f -> {
-              file = f;
+            r -> {
+              reader = r;
               if (done) {
-                f.close();
+                r.abort();
                 return;
               }
               // Reading starts once the request is there to take the bytes.
-              file.pause();
-              file.setReadBufferSize(READ_BUFFER);
-              // Never more than Content-Length: a longer file fails the digest check instead.
-              file.setReadLength(size);
               send();
             });
   }
@@ -185,53 +171,52 @@ final class UploadAttempt extends Attempt {
         .onSuccess(this::onAnswer)
         .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
     heartbeat(); // the first progress event: nothing sent yet, and the size to come
-    file.exceptionHandler(e -> fail(storageError(e)));
-    file.handler(this::onRead);
-    file.endHandler(v -> onSourceEnd());
-    file.resume();
+    reader.exceptionHandler(
+        e ->
+            fail(
+                e instanceof ObjectReader.Shorter
+                    ? TaskError.of(ErrorCodes.SOURCE_MISSING, e.getMessage(), false)
+                    : storageError(e)));
+    reader.handler(this::write);
+    reader.endHandler(this::onSourceEnd);
+    reader.start();
   }
 
-  private void onRead(Buffer buf) {
+  /**
+   * Sends a chunk. The reader reads ahead by a bounded number of chunks, each released once its
+   * write completed: that is the back-pressure.
+   */
+  private void write(ObjectReader.Chunk chunk) {
     if (done) {
+      reader.release(chunk);
       return;
     }
-    read += buf.length();
-    sha256.update(buf.getByteBuf().nioBuffer());
-    Buffer previous = heldBack;
-    heldBack = buf;
-    if (previous != null) {
-      write(previous);
-    }
-  }
-
-  private void write(Buffer buf) {
-    int len = buf.length();
+    int len = chunk.length();
     request
-        .write(buf)
-        .onSuccess(
-            v -> {
-              // Counted once in the connection, not when queued: progress is what the target got.
-              sent += len;
-              lastActivityNanos = System.nanoTime();
-            })
-        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
-    if (request.writeQueueFull()) {
-      file.pause();
-      request.drainHandler(v -> file.resume());
-    }
+        .write(chunk.buffer())
+        .onComplete(
+            ar -> {
+              reader.release(chunk);
+              if (ar.succeeded()) {
+                // Counted once in the connection, not when queued: progress is what the target
+                // got.
+                sent += len;
+                lastActivityNanos = System.nanoTime();
+              } else {
+                fail(Failures.ofConnection(ar.cause(), session.requestTimeout()));
+              }
+            });
   }
 
-  /** The whole source is read: the digest decides whether its last buffer (and the end) go out. */
-  private void onSourceEnd() {
+  /**
+   * The whole source is read and hashed: the digest decides whether its last chunk (and the end) go
+   * out.
+   */
+  private void onSourceEnd(ObjectReader.Chunk last) {
     if (done) {
-      return;
-    }
-    if (read != size) {
-      fail(
-          TaskError.of(
-              ErrorCodes.SOURCE_MISSING,
-              "the stored source ended after " + read + " of its " + size + " bytes",
-              false));
+      if (last != null) {
+        reader.release(last);
+      }
       return;
     }
     String digest = HexFormat.of().formatHex(sha256.digest());
@@ -248,11 +233,13 @@ final class UploadAttempt extends Attempt {
                   + expected.toLowerCase(Locale.ROOT)
                   + " when the upload was submitted; the body was not completed",
               false));
+      if (last != null) {
+        reader.release(last);
+      }
       return;
     }
-    if (heldBack != null) {
-      write(heldBack);
-      heldBack = null;
+    if (last != null) {
+      write(last);
     }
     request
         .end()
@@ -298,7 +285,6 @@ final class UploadAttempt extends Attempt {
     }
     finishing = true;
     cancelTimers();
-    file.close();
     long bytes = sent;
     int status = answeredStatus;
     long sinceLastEvent = lastEventBytes < 0 ? bytes : bytes - lastEventBytes;
@@ -329,8 +315,8 @@ final class UploadAttempt extends Attempt {
   @Override
   protected void stopIo() {
     super.stopIo();
-    if (file != null) {
-      file.close();
+    if (reader != null) {
+      reader.abort();
     }
   }
 
