@@ -27,15 +27,7 @@ class TaskBatchIT {
   @Inject Ledger ledger;
 
   private static String newSession() {
-    String sid = "batch-" + UUID.randomUUID();
-    given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
-    return sid;
+    return TestSessions.create(InfraResource.KEY, "batch");
   }
 
   private static ValidatableResponse batch(String sid, String key, List<String> tasks) {

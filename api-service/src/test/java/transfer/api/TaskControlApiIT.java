@@ -44,14 +44,7 @@ class TaskControlApiIT {
   }
 
   private static String newSession(String prefix) {
-    String sid = prefix + "-" + UUID.randomUUID();
-    api()
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
-    return sid;
+    return TestSessions.create(InfraResource.KEY, prefix);
   }
 
   private static String submit(String sid, String body) {

@@ -2125,10 +2125,7 @@ public final class Ledger {
                       "insert into events (tenant_id, session_id, seq, id, type, task_id, time,"
                           + " payload) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb)"
                           + " on conflict (id) do nothing");
-              PreparedStatement outbox =
-                  c.prepareStatement(
-                      "insert into outbox (topic, msg_key, payload, created_at)"
-                          + " values (?, ?, ?, ?)")) {
+              PreparedStatement outbox = c.prepareStatement(OUTBOX_INSERT)) {
             for (List<PendingEvent> session : bySession.values()) {
               List<PendingEvent> all = new ArrayList<>(session);
               PendingEvent lastCompletion = null;
@@ -2229,14 +2226,16 @@ public final class Ledger {
         });
   }
 
+  /** One outbox row; the table's trigger wakes the relay at commit (V6). */
+  private static final String OUTBOX_INSERT =
+      "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)";
+
   /** The doorbells of new tasks of one session, in one round trip. */
   private void doorbells(Connection c, List<String> taskIds, String sessionId) throws SQLException {
     if (taskIds.isEmpty()) {
       return;
     }
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)")) {
+    try (PreparedStatement ps = c.prepareStatement(OUTBOX_INSERT)) {
       Timestamp now = now();
       for (String id : taskIds) {
         bind(ps, Topics.TASKS, id, write(new Doorbell(id, sessionId)), now);
@@ -2248,21 +2247,10 @@ public final class Ledger {
 
   private void doorbell(Connection c, String taskId, String sessionId) {
     try {
-      outbox(c, Topics.TASKS, taskId, write(new Doorbell(taskId, sessionId)));
+      doorbells(c, List.of(taskId), sessionId);
     } catch (SQLException e) {
       throw new LedgerException("cannot write doorbell of task " + taskId, e);
     }
-  }
-
-  private void outbox(Connection c, String topic, String key, String payload) throws SQLException {
-    execute(
-        c,
-        "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)",
-        topic,
-        key,
-        payload,
-        now());
-    // The table's trigger wakes the relay at commit (V6).
   }
 
   /** A statement filling its parameters from index 1 and returning the next free index. */

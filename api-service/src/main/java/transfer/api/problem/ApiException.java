@@ -48,19 +48,18 @@ public class ApiException extends RuntimeException {
   }
 
   /**
-   * The same refusal with every field name prefixed (a task of a batch: {@code tasks[3].url});
-   * refusals without field errors name the prefix itself.
+   * This refusal's field errors with every field name prefixed (a task of a batch: {@code
+   * tasks[3].url}); a refusal without field errors names the prefix itself.
    */
-  public ApiException inField(String prefix) {
-    List<Problem.FieldError> named =
-        errors == null || errors.isEmpty()
-            ? List.of(new Problem.FieldError(prefix, getMessage()))
-            : errors.stream()
-                .map(
-                    e ->
-                        new Problem.FieldError(
-                            "$".equals(e.field()) ? prefix : prefix + "." + e.field(), e.message()))
-                .toList();
-    return new ApiException(status, slug, title, getMessage(), named);
+  public List<Problem.FieldError> errorsIn(String prefix) {
+    if (errors == null || errors.isEmpty()) {
+      return List.of(new Problem.FieldError(prefix, getMessage()));
+    }
+    return errors.stream()
+        .map(
+            e ->
+                new Problem.FieldError(
+                    "$".equals(e.field()) ? prefix : prefix + "." + e.field(), e.message()))
+        .toList();
   }
 }

@@ -39,13 +39,7 @@ public class Quotas {
     if (idempotencyKey != null && ledger.idempotencyKeyUsed(tenantId, sessionId, idempotencyKey)) {
       return;
     }
-    Limits l = limits.of(tenantId);
-    if (ledger.tasksInFlight(tenantId, l.tasksInFlight()) >= l.tasksInFlight()) {
-      throw QuotaExceeded.tasksInFlight(tenantId, l.tasksInFlight(), retryAfter);
-    }
-    if (request.type() == TaskType.DOWNLOAD && ledger.bytesStored(tenantId) >= l.bytesStored()) {
-      throw bytesStored(tenantId);
-    }
+    checkRoom(tenantId, List.of(request));
   }
 
   /**
@@ -59,6 +53,11 @@ public class Quotas {
         && ledger.idempotencyKeyUsed(tenantId, sessionId, Ledger.batchKey(0, idempotencyKey))) {
       return;
     }
+    checkRoom(tenantId, requests);
+  }
+
+  /** New tasks must all fit below the tasks-in-flight quota; downloads need bytes-stored room. */
+  private void checkRoom(String tenantId, List<TaskRequest> requests) {
     Limits l = limits.of(tenantId);
     if (ledger.tasksInFlight(tenantId, l.tasksInFlight()) + requests.size() > l.tasksInFlight()) {
       throw QuotaExceeded.tasksInFlight(tenantId, l.tasksInFlight(), retryAfter);

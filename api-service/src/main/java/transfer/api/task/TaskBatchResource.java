@@ -79,7 +79,7 @@ public class TaskBatchResource {
         RequestRules.checkTask(requests.get(i));
         egress.check(requests.get(i));
       } catch (ApiException e) {
-        errors.addAll(e.inField("tasks[" + i + "]").toProblem(null).errors());
+        errors.addAll(e.errorsIn("tasks[" + i + "]"));
       }
     }
     if (!errors.isEmpty()) {

@@ -40,6 +40,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
+import transfer.api.TestSessions;
 import transfer.contracts.Json;
 import transfer.ledger.Ledger;
 
@@ -274,15 +275,7 @@ class EventStreamIT {
   // ---------------------------------------------------------------- helpers
 
   private static String newSession(String key) {
-    String sid = "sse-" + UUID.randomUUID();
-    given()
-        .header("Authorization", "Bearer " + key)
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
-    return sid;
+    return TestSessions.create(key, "sse");
   }
 
   private Task runningTask(String sid) {

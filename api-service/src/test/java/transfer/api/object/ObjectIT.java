@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
-import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -43,6 +42,7 @@ import org.junit.jupiter.api.Test;
 import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 import transfer.api.RawSocket;
+import transfer.api.TestSessions;
 import transfer.ledger.Ledger;
 
 /** Staged objects on a real PostgreSQL and filesystem, through the HTTP port. */
@@ -69,14 +69,7 @@ class ObjectIT {
   }
 
   private static String newSession() {
-    String sid = "o-" + UUID.randomUUID();
-    api()
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
-    return sid;
+    return TestSessions.create(InfraResource.KEY, "o");
   }
 
   private static URI objectUri(String sid, String name) {

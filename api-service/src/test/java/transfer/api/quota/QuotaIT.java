@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -30,6 +29,7 @@ import org.junit.jupiter.api.Test;
 import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 import transfer.api.RawSocket;
+import transfer.api.TestSessions;
 import transfer.api.admin.TestTenants;
 import transfer.api.admin.TestTenants.Tenant;
 
@@ -54,14 +54,7 @@ class QuotaIT {
   }
 
   private static String newSession(Tenant t) {
-    String sid = "q-" + UUID.randomUUID();
-    t.api()
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
-    return sid;
+    return TestSessions.create(t.key(), "q");
   }
 
   private static Response download(Tenant t, String sid, String idempotencyKey) {
