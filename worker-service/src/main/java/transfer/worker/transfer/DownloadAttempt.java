@@ -345,7 +345,7 @@ final class DownloadAttempt extends Attempt {
     lastModified = resp.getHeader(HttpHeaders.LAST_MODIFIED);
     checkpointTimer =
         deps.vertx().setPeriodic(deps.checkpointInterval().toMillis(), id -> checkpointFlush());
-    heartbeat(); // the first progress event, with what the origin announced
+    firstProgressSoon(); // unless the transfer is over by then
     resp.handler(this::onData);
     resp.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
     resp.endHandler(v -> onEnd());

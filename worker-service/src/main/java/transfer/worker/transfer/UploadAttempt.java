@@ -170,7 +170,7 @@ final class UploadAttempt extends Attempt {
     req.response()
         .onSuccess(this::onAnswer)
         .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
-    heartbeat(); // the first progress event: nothing sent yet, and the size to come
+    firstProgressSoon(); // unless the transfer is over by then
     reader.exceptionHandler(
         e ->
             fail(
