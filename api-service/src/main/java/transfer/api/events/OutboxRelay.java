@@ -103,34 +103,40 @@ public class OutboxRelay {
       KafkaProducer<String, String> producer, Connection lock, PGConnection pg) throws Exception {
     int idleMs = (int) config.outbox().idlePoll().toMillis();
     while (running) {
-      // Number the events written since the last round first: their outbox rows are written then.
-      int numbered = ledger.sequenceEvents(config.outbox().batchSize());
+      // The outbox first: a doorbell (written by the submit itself) goes out without waiting for
+      // the events to be numbered; numbering then writes the outbox rows of the new events, which
+      // the next round publishes.
       List<OutboxMessage> batch = ledger.pendingOutbox(config.outbox().batchSize());
-      if (batch.isEmpty()) {
-        if (numbered > 0) {
-          continue; // events of sessions that send none: more may be pending
-        }
+      if (!batch.isEmpty()) {
+        publish(producer, batch);
+      }
+      int numbered = ledger.sequenceEvents(config.outbox().batchSize());
+      if (batch.isEmpty() && numbered == 0) {
         // Also detects a lost lock connection: getNotifications throws when it is closed.
         pg.getNotifications(idleMs);
         if (lock.isClosed()) {
           return;
         }
-        continue;
       }
-      List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
-      for (OutboxMessage m : batch) {
-        sent.add(producer.send(new ProducerRecord<>(m.topic(), m.key(), m.payload())));
+    }
+  }
+
+  /** Sends a batch and deletes the rows Kafka acknowledged; the rest are sent again later. */
+  private void publish(KafkaProducer<String, String> producer, List<OutboxMessage> batch)
+      throws Exception {
+    List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
+    for (OutboxMessage m : batch) {
+      sent.add(producer.send(new ProducerRecord<>(m.topic(), m.key(), m.payload())));
+    }
+    List<Long> done = new ArrayList<>(batch.size());
+    try {
+      for (int i = 0; i < sent.size(); i++) {
+        sent.get(i).get(30, TimeUnit.SECONDS);
+        done.add(batch.get(i).id());
       }
-      List<Long> done = new ArrayList<>(batch.size());
-      try {
-        for (int i = 0; i < sent.size(); i++) {
-          sent.get(i).get(30, TimeUnit.SECONDS);
-          done.add(batch.get(i).id());
-        }
-      } finally {
-        // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
-        ledger.deleteOutbox(done);
-      }
+    } finally {
+      // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
+      ledger.deleteOutbox(done);
     }
   }
 
@@ -147,7 +153,9 @@ public class OutboxRelay {
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(ProducerConfig.ACKS_CONFIG, "all");
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-    p.put(ProducerConfig.LINGER_MS_CONFIG, 1);
+    // No wait for more: the relay hands over a whole batch before it waits for the acks, so
+    // records batch up by themselves while a request is in flight; an idle doorbell goes at once.
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
     p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
     p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
