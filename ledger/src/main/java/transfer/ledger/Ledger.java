@@ -956,29 +956,27 @@ public final class Ledger {
    * one session cannot both take its last slot. Empty when nothing is claimable.
    */
   public List<TaskRow.Claim> claimNext(String owner, Duration leaseTtl, int max) {
-    List<String[]> candidates =
-        tx(
-            "find claimable tasks",
-            c -> {
-              try (PreparedStatement ps = c.prepareStatement(CANDIDATES)) {
-                ps.setInt(1, Math.max(8, max * 2));
-                return rows(
-                    ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
-              }
-            });
-    if (candidates.isEmpty()) {
-      return List.of();
-    }
     return tx(
-        "claim " + Math.min(max, candidates.size()) + " task(s)",
+        "claim up to " + max + " task(s)",
         c -> {
+          // Found without a lock (most claims find a task nobody else wants), then counted again
+          // under the sessions' locks by CLAIM_CANDIDATES: one transaction, one commit.
+          List<String[]> candidates;
+          try (PreparedStatement ps = c.prepareStatement(CANDIDATES)) {
+            ps.setInt(1, Math.max(8, max * 2));
+            candidates =
+                rows(ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
+          }
+          if (candidates.isEmpty()) {
+            return List.of();
+          }
           java.util.SortedSet<String> sessions = new java.util.TreeSet<>();
           for (String[] cand : candidates) {
             sessions.add("claim/" + cand[1] + "/" + cand[2]);
           }
-          for (String lock : sessions) {
-            try (PreparedStatement ps =
-                c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+          try (PreparedStatement ps =
+              c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+            for (String lock : sessions) {
               ps.setString(1, lock);
               ps.execute();
             }
@@ -1959,10 +1957,23 @@ public final class Ledger {
 
   /**
    * The data of a {@code transfer.session.drained} event (the session's totals) when no task of the
-   * session is open; empty otherwise.
+   * session is open; empty otherwise. With {@code numbering} (the session's events the sequencer
+   * numbers now), also empty while other events of the session wait: a later completion among them
+   * is the last one, and the batch that numbers it writes the drained event. (Without that check,
+   * batches that split a session's last completions wrote a drained event after each of them.)
    */
   private Optional<ObjectNode> drainedData(
       Connection c, String tenantId, String sessionId, String lastTaskId) throws SQLException {
+    return drainedData(c, tenantId, sessionId, lastTaskId, null);
+  }
+
+  private Optional<ObjectNode> drainedData(
+      Connection c,
+      String tenantId,
+      String sessionId,
+      String lastTaskId,
+      List<PendingEvent> numbering)
+      throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
             "select exists (select 1 from tasks where tenant_id = ? and session_id = ? and state"
@@ -1973,6 +1984,26 @@ public final class Ledger {
         rs.next();
         if (rs.getBoolean(1)) {
           return Optional.empty();
+        }
+      }
+    }
+    if (numbering != null) {
+      // After the open-task check, in its own snapshot: every final transition it saw has
+      // committed, and their pending events with it (one transaction each), so none is missed;
+      // by position, since one that committed late may sit before this batch's.
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "select exists (select 1 from pending_events where tenant_id = ?"
+                  + " and session_id = ? and pos <> all(?))")) {
+        ps.setString(1, tenantId);
+        ps.setString(2, sessionId);
+        ps.setArray(
+            3, c.createArrayOf("bigint", numbering.stream().map(PendingEvent::pos).toArray()));
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          if (rs.getBoolean(1)) {
+            return Optional.empty();
+          }
         }
       }
     }
@@ -2138,7 +2169,7 @@ public final class Ledger {
               String sessionId = all.get(0).sessionId();
               if (lastCompletion != null) {
                 Optional<ObjectNode> drained =
-                    drainedData(c, tenantId, sessionId, lastCompletion.taskId());
+                    drainedData(c, tenantId, sessionId, lastCompletion.taskId(), session);
                 if (drained.isPresent()) {
                   all.add(
                       new PendingEvent(

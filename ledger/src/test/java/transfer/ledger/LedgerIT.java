@@ -121,6 +121,84 @@ class LedgerIT {
   }
 
   @Test
+  void concurrentWritersAndTwoSequencersGiveContiguousNumbersTaskOrderAndOneDrainedEvent()
+      throws Exception {
+    int tasks = 40;
+    List<Long> epochs = new java.util.ArrayList<>();
+    List<String> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < tasks; i++) {
+      TaskRow t = submit();
+      ids.add(t.id());
+      epochs.add(ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch());
+    }
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(10);
+    var writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+    try {
+      // Two sequencers at once (two relays in a failover): the advisory lock must serialize them.
+      List<java.util.concurrent.Future<?>> sequencers = new java.util.ArrayList<>();
+      for (int s = 0; s < 2; s++) {
+        sequencers.add(
+            pool.submit(
+                () -> {
+                  while (writing.get()) {
+                    ledger.sequenceEvents(7); // small batches: numbering interleaves the writers
+                  }
+                }));
+      }
+      List<java.util.concurrent.Future<?>> writers = new java.util.ArrayList<>();
+      for (int w = 0; w < 8; w++) {
+        int first = w;
+        writers.add(
+            pool.submit(
+                () -> {
+                  for (int i = first; i < tasks; i += 8) {
+                    var hb = new Ledger.Heartbeat(1, null, 2L, true, 1);
+                    assertThat(
+                            ledger.heartbeat(ids.get(i), epochs.get(i), Duration.ofSeconds(30), hb))
+                        .isTrue();
+                    assertThat(
+                            ledger.completeDownload(
+                                ids.get(i), epochs.get(i), "file:///x" + i, 2, "ab", 1))
+                        .isTrue();
+                  }
+                }));
+      }
+      for (var f : writers) {
+        f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      }
+      writing.set(false);
+      for (var f : sequencers) {
+        f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    } finally {
+      writing.set(false);
+      pool.shutdownNow();
+    }
+
+    var events = numberedEvents(tenant, session, 0, 10_000);
+    // Four events per task (progress, progress, downloaded, completed), then one drained.
+    assertThat(events).hasSize(tasks * 4 + 1);
+    assertThat(events)
+        .extracting(n -> n.get("sequence").asLong())
+        .containsExactlyElementsOf(
+            java.util.stream.LongStream.rangeClosed(1, tasks * 4L + 1).boxed().toList());
+    assertThat(events).extracting(n -> n.get("id").asText()).doesNotHaveDuplicates();
+    assertThat(events.get(events.size() - 1).get("type").asText())
+        .isEqualTo("transfer.session.drained");
+    for (String id : ids) {
+      assertThat(events)
+          .filteredOn(n -> id.equals(n.path("subject").asText()))
+          .extracting(n -> n.get("type").asText())
+          .as("events of task %s, in sequence order", id)
+          .containsExactly(
+              "transfer.task.progress",
+              "transfer.task.progress",
+              "transfer.task.downloaded",
+              "transfer.task.completed");
+    }
+  }
+
+  @Test
   void aRetryableFailureWaitsForItsBackoffThenIsQueuedAgain() {
     TaskRow t = submit();
     long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();

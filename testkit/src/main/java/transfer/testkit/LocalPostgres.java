@@ -74,6 +74,8 @@ public final class LocalPostgres implements AutoCloseable {
               // Statement counts and times for whoever asks (create extension
               // pg_stat_statements): how bench/ counts the ledger's round trips per task.
               .setServerConfig("shared_preload_libraries", "pg_stat_statements")
+              // The task table's statistics must follow bursts of work (V7): look every second.
+              .setServerConfig("autovacuum_naptime", "1s")
               // initdb plus start takes seconds on a loaded 2-core CI machine.
               .setPGStartupWait(Duration.ofSeconds(60))
               // Ours (below) can be left out, and lets TestInfra's hook wait for the stop before
