@@ -70,6 +70,14 @@ public interface ApiConfig {
     /** Queued tasks unclaimed for this long are announced again (their doorbell may be lost). */
     @WithDefault("60s")
     Duration reannounceAfter();
+
+    /**
+     * The reaper analyzes the task table once this many of its rows changed since the last analyze
+     * (0: only autovacuum does), so that the claim's plan follows bursts of work whatever the
+     * server's {@code autovacuum_naptime} (worker-service/DESIGN.md, "Fresh statistics").
+     */
+    @WithDefault("2000")
+    long analyzeAfter();
   }
 
   interface Retention {

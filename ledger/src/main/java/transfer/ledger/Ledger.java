@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
@@ -1403,6 +1404,45 @@ public final class Ledger {
           return due.size();
         });
   }
+
+  /**
+   * Analyzes the task table when at least {@code changedRows} of its rows changed since its last
+   * analyze (by anyone, autovacuum included), and no other replica is doing it. The claim's plan
+   * depends on how many tasks the statistics say are queued and running, and a queue changes faster
+   * than autovacuum looks with a default {@code autovacuum_naptime} of a minute (V7). True when it
+   * analyzed.
+   */
+  public boolean analyzeTasksIfStale(long changedRows) {
+    return tx(
+        "analyze the task table",
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement("select pg_try_advisory_xact_lock(?)")) {
+            ps.setLong(1, ANALYZE_LOCK);
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              if (!rs.getBoolean(1)) {
+                return false;
+              }
+            }
+          }
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select coalesce(n_mod_since_analyze, 0) from pg_stat_user_tables"
+                      + " where relid = 'tasks'::regclass")) {
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next() || rs.getLong(1) < changedRows) {
+                return false;
+              }
+            }
+          }
+          try (Statement st = c.createStatement()) {
+            st.execute("analyze tasks");
+          }
+          return true;
+        });
+  }
+
+  private static final long ANALYZE_LOCK = 0x7472616e73616e61L; // "transana"
 
   /**
    * Queued tasks announced longer ago than {@code olderThan} and still unclaimed: their doorbell

@@ -199,6 +199,40 @@ class LedgerIT {
   }
 
   @Test
+  void theTaskTableIsAnalyzedOnceEnoughOfItChanged() {
+    assertThat(ledger.analyzeTasksIfStale(Long.MAX_VALUE)).isFalse();
+    Instant before = lastAnalyze();
+    // The server counts changed rows a moment after their commit (and autovacuum may analyze
+    // meanwhile): a new task each try, until one try finds a change since the last analyze.
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              submit();
+              return ledger.analyzeTasksIfStale(1);
+            });
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> lastAnalyze() != null && !lastAnalyze().equals(before));
+  }
+
+  /** When the task table was last analyzed by an ANALYZE command (not by autovacuum). */
+  private static Instant lastAnalyze() {
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "select last_analyze from pg_stat_user_tables where relid = 'tasks'::regclass");
+        ResultSet rs = ps.executeQuery()) {
+      rs.next();
+      java.sql.Timestamp t = rs.getTimestamp(1);
+      return t == null ? null : t.toInstant();
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
   void aRetryableFailureWaitsForItsBackoffThenIsQueuedAgain() {
     TaskRow t = submit();
     long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();

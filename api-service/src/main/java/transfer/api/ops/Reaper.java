@@ -9,7 +9,7 @@ import transfer.ledger.Ledger;
 /**
  * Returns abandoned work to the queue: expired leases, retries whose backoff is over, and queued
  * tasks whose doorbell may be lost. Every statement uses {@code SKIP LOCKED}, so every replica may
- * run it.
+ * run it. It also keeps the task table's planner statistics fresh (one replica at a time).
  */
 @Singleton
 public class Reaper {
@@ -31,6 +31,9 @@ public class Reaper {
       ledger.reapExpiredLeases(batch);
       ledger.promoteDueTasks(batch);
       ledger.reannounceStale(config.reaper().reannounceAfter(), batch);
+      if (config.reaper().analyzeAfter() > 0) {
+        ledger.analyzeTasksIfStale(config.reaper().analyzeAfter());
+      }
     } catch (RuntimeException e) {
       Log.warnf("reaper pass failed (%s); the next pass retries", e.getMessage());
     }
