@@ -48,6 +48,11 @@ class RetentionIT {
                 done.id(), epoch, stored.toUri().toString(), 1, "00".repeat(32), 1))
         .isTrue();
 
+    // Events are numbered after their transaction (by this app's relay, or here): the purge must
+    // find them stored, or one numbered after it would outlive it.
+    ledger.sequenceEvents(10_000);
+    assertThat(ledger.events(tenant, sid, 0, 100)).hasSize(3);
+
     retention.purge(Instant.now().plus(Duration.ofDays(1)));
     assertThat(ledger.task(tenant, sid, done.id())).as("not yet due").isPresent();
 
