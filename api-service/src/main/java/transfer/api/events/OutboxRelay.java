@@ -27,11 +27,11 @@ import transfer.ledger.Ledger;
 import transfer.ledger.OutboxMessage;
 
 /**
- * Numbers new events ({@link Ledger#sequenceEvents}) and publishes the outbox to Kafka, oldest row
- * first, and deletes rows only after Kafka acknowledged them (at-least-once; consumers dedupe by
- * event id). One relay in the cluster runs at a time, the holder of a PostgreSQL advisory lock, so
- * that one session's events keep their order. It reads rows by id without a high-water mark, so a
- * row that commits late is never skipped.
+ * Publishes the outbox to Kafka, oldest row first, and deletes rows only after Kafka acknowledged
+ * them (at-least-once; consumers dedupe by event id); beside it, a thread numbers new events
+ * ({@link Ledger#sequenceEvents}), which writes their outbox rows. One relay in the cluster runs at
+ * a time, the holder of a PostgreSQL advisory lock, so that one session's events keep their order.
+ * It reads rows by id without a high-water mark, so a row that commits late is never skipped.
  */
 @Singleton
 public class OutboxRelay {
@@ -101,21 +101,61 @@ public class OutboxRelay {
 
   private void relayWhileLeader(
       KafkaProducer<String, String> producer, Connection lock, PGConnection pg) throws Exception {
-    int idleMs = (int) config.outbox().idlePoll().toMillis();
-    while (running) {
-      // The outbox first: a doorbell (written by the submit itself) goes out without waiting for
-      // the events to be numbered; numbering then writes the outbox rows of the new events, which
-      // the next round publishes.
-      List<OutboxMessage> batch = ledger.pendingOutbox(config.outbox().batchSize());
-      if (!batch.isEmpty()) {
+    Sequencer sequencer = new Sequencer();
+    Thread numbering = new Thread(sequencer, "event-sequencer");
+    numbering.setDaemon(true);
+    numbering.start();
+    try {
+      int idleMs = (int) config.outbox().idlePoll().toMillis();
+      while (running) {
+        List<OutboxMessage> batch = ledger.pendingOutbox(config.outbox().batchSize());
+        if (batch.isEmpty()) {
+          // Woken by the outbox's trigger: a doorbell, or the outbox rows of numbered events.
+          // Also detects a lost lock connection: getNotifications throws when it is closed.
+          pg.getNotifications(idleMs);
+          if (lock.isClosed()) {
+            return;
+          }
+          continue;
+        }
         publish(producer, batch);
       }
-      int numbered = ledger.sequenceEvents(config.outbox().batchSize());
-      if (batch.isEmpty() && numbered == 0) {
-        // Also detects a lost lock connection: getNotifications throws when it is closed.
-        pg.getNotifications(idleMs);
-        if (lock.isClosed()) {
-          return;
+    } finally {
+      sequencer.stop = true;
+      numbering.join(config.outbox().idlePoll().toMillis() + 5_000);
+    }
+  }
+
+  /**
+   * Numbers pending events ({@link Ledger#sequenceEvents}) while this replica publishes, on a
+   * thread and a connection of its own: the events reach replay and SSE whatever Kafka does (a
+   * publish to an unreachable broker waits up to 30 s), and a doorbell never waits for a numbering
+   * round.
+   */
+  private final class Sequencer implements Runnable {
+    volatile boolean stop;
+
+    @Override
+    public void run() {
+      int idleMs = (int) config.outbox().idlePoll().toMillis();
+      while (running && !stop) {
+        try (Connection listen = dataSource.getConnection()) {
+          try (Statement st = listen.createStatement()) {
+            st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
+          }
+          PGConnection pg = listen.unwrap(PGConnection.class);
+          while (running && !stop) {
+            if (ledger.sequenceEvents(config.outbox().batchSize()) == 0) {
+              pg.getNotifications(idleMs); // the pending_events trigger wakes it
+            }
+          }
+        } catch (Exception e) {
+          if (running && !stop) {
+            Log.warnf(
+                "event sequencer: %s; new events wait in pending_events, retrying in 2 s",
+                e.getMessage());
+            sleep(Duration.ofSeconds(2));
+          }
         }
       }
     }

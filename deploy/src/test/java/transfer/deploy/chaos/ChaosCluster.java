@@ -852,12 +852,9 @@ final class ChaosCluster {
     }
   }
 
-  /**
-   * No phantom events: every event on the topic for this session is one the ledger recorded (same
-   * id, same sequence), and every recorded event reached the topic.
-   */
-  void assertTopicMatchesLedger(String sid, List<JsonNode> topicEvents) throws Exception {
-    Map<String, Long> recorded = new HashMap<>();
+  /** The session's stored events, oldest first, from the API's replay (not from Kafka). */
+  List<JsonNode> replay(String sid) throws Exception {
+    List<JsonNode> all = new ArrayList<>();
     long after = 0;
     while (true) {
       Answer page =
@@ -865,12 +862,23 @@ final class ChaosCluster {
       assertThat(page.status()).as("GET events: %s", page.body()).isEqualTo(200);
       JsonNode events = page.body().get("events");
       if (events.isEmpty()) {
-        break;
+        return all;
       }
       for (JsonNode e : events) {
-        recorded.put(e.get("id").asText(), e.get("sequence").asLong());
+        all.add(e);
         after = Math.max(after, e.get("sequence").asLong());
       }
+    }
+  }
+
+  /**
+   * No phantom events: every event on the topic for this session is one the ledger recorded (same
+   * id, same sequence), and every recorded event reached the topic.
+   */
+  void assertTopicMatchesLedger(String sid, List<JsonNode> topicEvents) throws Exception {
+    Map<String, Long> recorded = new HashMap<>();
+    for (JsonNode e : replay(sid)) {
+      recorded.put(e.get("id").asText(), e.get("sequence").asLong());
     }
     Map<String, Long> onTopic = new HashMap<>();
     for (JsonNode e : topicEvents) {

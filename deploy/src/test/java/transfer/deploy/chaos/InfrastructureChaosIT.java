@@ -47,6 +47,7 @@ class InfrastructureChaosIT extends ChaosTest {
     kafka.stop();
     Map<String, Long> all = new LinkedHashMap<>(running);
     boolean finishedWhileDown;
+    boolean replayedWhileDown;
     try {
       // Submitting needs only the ledger: the doorbells wait in the outbox.
       all.putAll(submit(sid, 3, size, 0));
@@ -58,6 +59,17 @@ class InfrastructureChaosIT extends ChaosTest {
               () ->
                   running.keySet().stream()
                       .allMatch(t -> cluster.row(t).state().equals("completed")));
+      // Replay serves the stored events: numbered without the broker, which the relay's publish
+      // to the unreachable broker (up to 30 s a try) must not hold back.
+      replayedWhileDown =
+          eventually(
+              Duration.ofSeconds(10),
+              () ->
+                  cluster.replay(sid).stream()
+                      .filter(e -> e.path("type").asText().equals("transfer.task.completed"))
+                      .map(e -> e.path("subject").asText())
+                      .collect(java.util.stream.Collectors.toSet())
+                      .containsAll(running.keySet()));
     } finally {
       kafka.startAgain();
     }
@@ -65,6 +77,9 @@ class InfrastructureChaosIT extends ChaosTest {
     SoftAssertions soft = new SoftAssertions();
     soft.assertThat(finishedWhileDown)
         .as("transfers that were running finished while the broker was down")
+        .isTrue();
+    soft.assertThat(replayedWhileDown)
+        .as("their completion events were in the replay while the broker was down")
         .isTrue();
     assertAllCompleteOnce(soft, sid, all, size, Duration.ofSeconds(90));
     soft.assertAll();
