@@ -1989,7 +1989,7 @@ public final class Ledger {
   private void appendDrainedIfIdle(
       Connection c, String tenantId, String sessionId, String lastTaskId, String eventId)
       throws SQLException {
-    Optional<ObjectNode> data = drainedData(c, tenantId, sessionId, lastTaskId);
+    Optional<ObjectNode> data = drainedData(c, tenantId, sessionId, lastTaskId, null);
     if (data.isPresent()) {
       appendEvent(c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data.get());
     }
@@ -1998,15 +1998,11 @@ public final class Ledger {
   /**
    * The data of a {@code transfer.session.drained} event (the session's totals) when no task of the
    * session is open; empty otherwise. With {@code numbering} (the session's events the sequencer
-   * numbers now), also empty while other events of the session wait: a later completion among them
-   * is the last one, and the batch that numbers it writes the drained event. (Without that check,
-   * batches that split a session's last completions wrote a drained event after each of them.)
+   * numbers now; null for an invalidation's own drained event), also empty while other events of
+   * the session wait: a later completion among them is the last one, and the batch that numbers it
+   * writes the drained event. (Without that check, batches that split a session's last completions
+   * wrote a drained event after each of them.)
    */
-  private Optional<ObjectNode> drainedData(
-      Connection c, String tenantId, String sessionId, String lastTaskId) throws SQLException {
-    return drainedData(c, tenantId, sessionId, lastTaskId, null);
-  }
-
   private Optional<ObjectNode> drainedData(
       Connection c,
       String tenantId,

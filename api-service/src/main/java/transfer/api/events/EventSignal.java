@@ -7,6 +7,7 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -115,14 +116,22 @@ public class EventSignal {
     }
   }
 
+  /**
+   * Makes {@code c} receive the ledger's notifications (new pending events, new outbox rows), read
+   * with {@link PGConnection#getNotifications(int)}.
+   */
+  static PGConnection listenTo(Connection c) throws SQLException {
+    c.setAutoCommit(true); // a LISTEN inside a transaction would start only at its commit
+    try (Statement st = c.createStatement()) {
+      st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
+    }
+    return c.unwrap(PGConnection.class);
+  }
+
   /** Listens while streams are open; returns the connection to the pool afterwards. */
   private void listen() throws Exception {
     try (Connection c = dataSource.getConnection()) {
-      c.setAutoCommit(true);
-      try (Statement st = c.createStatement()) {
-        st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
-      }
-      PGConnection pg = c.unwrap(PGConnection.class);
+      PGConnection pg = listenTo(c);
       listening = true;
       // Anything stored before LISTEN took effect was not notified to us.
       wakeAll();

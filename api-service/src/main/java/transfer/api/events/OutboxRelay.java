@@ -80,11 +80,7 @@ public class OutboxRelay {
             continue;
           }
           Log.info("outbox relay: this replica publishes the outbox");
-          try (Statement st = lock.createStatement()) {
-            st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
-          }
-          PGConnection pg = lock.unwrap(PGConnection.class);
-          relayWhileLeader(producer, lock, pg);
+          relayWhileLeader(producer, lock, EventSignal.listenTo(lock));
         } catch (Exception e) {
           if (running) {
             Log.warnf(
@@ -140,10 +136,7 @@ public class OutboxRelay {
       int idleMs = (int) config.outbox().idlePoll().toMillis();
       while (running && !stop) {
         try (Connection listen = dataSource.getConnection()) {
-          try (Statement st = listen.createStatement()) {
-            st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
-          }
-          PGConnection pg = listen.unwrap(PGConnection.class);
+          PGConnection pg = EventSignal.listenTo(listen);
           while (running && !stop) {
             if (ledger.sequenceEvents(config.outbox().batchSize()) == 0) {
               pg.getNotifications(idleMs); // the pending_events trigger wakes it

@@ -797,13 +797,16 @@ final class ChaosCluster {
         infra.kafkaBootstrap(),
         TestInfra.EVENTS_TOPIC,
         sid,
-        got ->
-            got.stream()
-                .filter(e -> e.path("type").asText().equals("transfer.task.completed"))
-                .map(e -> e.path("subject").asText())
-                .collect(Collectors.toSet())
-                .containsAll(wanted),
+        got -> completedTasks(got).containsAll(wanted),
         timeout);
+  }
+
+  /** The tasks that have a {@code transfer.task.completed} among {@code events}. */
+  static Set<String> completedTasks(List<JsonNode> events) {
+    return events.stream()
+        .filter(e -> e.path("type").asText().equals("transfer.task.completed"))
+        .map(e -> e.path("subject").asText())
+        .collect(Collectors.toSet());
   }
 
   /**

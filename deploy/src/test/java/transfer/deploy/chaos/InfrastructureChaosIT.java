@@ -64,12 +64,7 @@ class InfrastructureChaosIT extends ChaosTest {
       replayedWhileDown =
           eventually(
               Duration.ofSeconds(10),
-              () ->
-                  cluster.replay(sid).stream()
-                      .filter(e -> e.path("type").asText().equals("transfer.task.completed"))
-                      .map(e -> e.path("subject").asText())
-                      .collect(java.util.stream.Collectors.toSet())
-                      .containsAll(running.keySet()));
+              () -> ChaosCluster.completedTasks(cluster.replay(sid)).containsAll(running.keySet()));
     } finally {
       kafka.startAgain();
     }
