@@ -144,6 +144,11 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
   }
 
+  /** Whether the broker runs (it was started and not {@link #stop() stopped} since). */
+  public synchronized boolean isRunning() {
+    return server != null;
+  }
+
   /** Starts a stopped broker again on the same directory and ports; no-op when it runs. */
   public synchronized void startAgain() {
     if (server == null) {

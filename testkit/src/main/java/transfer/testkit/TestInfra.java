@@ -6,6 +6,9 @@ import com.github.dockerjava.api.model.Ports;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -35,12 +38,15 @@ import org.testcontainers.utility.DockerImageName;
  * The one Kafka broker and the one PostgreSQL server of this test JVM, shared by every test class
  * and stopped (their files deleted) when the JVM exits.
  *
- * <p>Containers (Testcontainers) when a Docker engine answers, otherwise the embedded services
- * ({@link EmbeddedKafka}, {@link LocalPostgres}). System property {@code transfer.test.infra} or
+ * <p>Containers (Testcontainers) when a container engine answers (Docker, or podman's
+ * Docker-compatible socket) and has the images, otherwise the embedded services ({@link
+ * EmbeddedKafka}, {@link LocalPostgres}). System property {@code transfer.test.infra} or
  * environment variable {@code TRANSFER_TEST_INFRA} forces {@code embedded} or {@code containers};
- * {@code auto} (the default) decides by probing Docker. Images: system properties {@code
+ * {@code auto} (the default) decides by probing the engine. Images: system properties {@code
  * transfer.test.kafka-image} (default {@value #DEFAULT_KAFKA_IMAGE}) and {@code
- * transfer.test.postgres-image} (default {@value #DEFAULT_POSTGRES_IMAGE}).
+ * transfer.test.postgres-image} (default {@value #DEFAULT_POSTGRES_IMAGE}); {@code
+ * deploy/images/build} makes both, since no registry is reachable here. Official {@code
+ * apache/kafka} and {@code postgres} images work too.
  *
  * <p>Topics {@value #TASKS_TOPIC} and {@value #EVENTS_TOPIC} ({@value #TOPIC_PARTITIONS} partitions
  * each), {@value #DEAD_LETTERS_TOPIC} (one partition) and database {@value #DATABASE} exist when
@@ -58,8 +64,13 @@ public final class TestInfra {
   public static final String DEAD_LETTERS_TOPIC = "transfer-tasks-dlq";
   public static final int TOPIC_PARTITIONS = 12;
   public static final String DATABASE = "transfer";
-  static final String DEFAULT_KAFKA_IMAGE = "apache/kafka:4.2.0";
-  static final String DEFAULT_POSTGRES_IMAGE = "postgres:17";
+
+  /**
+   * Built here by {@code deploy/images/build}, with the interfaces of apache/kafka and postgres.
+   */
+  static final String DEFAULT_KAFKA_IMAGE = "localhost/transfer-kafka:4.2.1";
+
+  static final String DEFAULT_POSTGRES_IMAGE = "localhost/transfer-postgres:15";
   private static final long DOCKER_PROBE_SECONDS = 20;
   private static final long KAFKA_STOP_SECONDS = 20;
 
@@ -73,6 +84,8 @@ public final class TestInfra {
   private final String dbPassword;
   private final EmbeddedKafka embeddedKafka;
   private final LocalPostgres embeddedPostgres;
+  private final Switchable kafkaSwitch;
+  private final Switchable postgresSwitch;
 
   private TestInfra(
       String mode,
@@ -81,7 +94,9 @@ public final class TestInfra {
       String dbUser,
       String dbPassword,
       EmbeddedKafka embeddedKafka,
-      LocalPostgres embeddedPostgres) {
+      LocalPostgres embeddedPostgres,
+      Switchable kafkaSwitch,
+      Switchable postgresSwitch) {
     this.mode = mode;
     this.kafkaBootstrap = kafkaBootstrap;
     this.jdbcUrl = jdbcUrl;
@@ -89,6 +104,8 @@ public final class TestInfra {
     this.dbPassword = dbPassword;
     this.embeddedKafka = embeddedKafka;
     this.embeddedPostgres = embeddedPostgres;
+    this.kafkaSwitch = kafkaSwitch;
+    this.postgresSwitch = postgresSwitch;
   }
 
   /**
@@ -133,7 +150,20 @@ public final class TestInfra {
     return mode;
   }
 
-  /** The embedded broker (for restarts in fault tests); null in containers mode. */
+  /**
+   * The broker, to take down and bring back in fault tests (same address, same data), embedded or
+   * in a container.
+   */
+  public Switchable kafkaSwitch() {
+    return kafkaSwitch;
+  }
+
+  /** The database server, as {@link #kafkaSwitch()}. */
+  public Switchable postgresSwitch() {
+    return postgresSwitch;
+  }
+
+  /** The embedded broker; null in containers mode. */
   public EmbeddedKafka embeddedKafka() {
     return embeddedKafka;
   }
@@ -151,7 +181,7 @@ public final class TestInfra {
         switch (requested) {
           case "embedded" -> false;
           case "containers" -> true;
-          case "auto" -> dockerAvailable();
+          case "auto" -> dockerAvailable() && imagesPresent();
           default ->
               throw new IllegalArgumentException(
                   "transfer.test.infra / TRANSFER_TEST_INFRA must be embedded, containers or auto, not "
@@ -222,7 +252,24 @@ public final class TestInfra {
         postgres.user(),
         postgres.password(),
         kafka,
-        postgres);
+        postgres,
+        new Switchable() {
+          @Override
+          public void stop() {
+            k.stop();
+          }
+
+          @Override
+          public void start() {
+            k.startAgain();
+          }
+
+          @Override
+          public boolean isRunning() {
+            return k.isRunning();
+          }
+        },
+        new PgCtlSwitch(postgres.dataDir()));
   }
 
   private static void stopEmbedded(EmbeddedKafka kafka, LocalPostgres postgres, Path root) {
@@ -243,15 +290,48 @@ public final class TestInfra {
     deleteQuietly(root);
   }
 
+  private static String kafkaImageName() {
+    return System.getProperty("transfer.test.kafka-image", DEFAULT_KAFKA_IMAGE);
+  }
+
+  private static String postgresImageName() {
+    return System.getProperty("transfer.test.postgres-image", DEFAULT_POSTGRES_IMAGE);
+  }
+
+  /**
+   * Whether the engine has both images. Nothing can be pulled on machines without a registry, so in
+   * auto mode a missing image means the embedded services, not a failed start.
+   */
+  private static boolean imagesPresent() {
+    List<String> missing =
+        Stream.of(kafkaImageName(), postgresImageName())
+            .filter(image -> !imagePresent(image))
+            .toList();
+    if (!missing.isEmpty()) {
+      LOG.info(
+          "the container engine lacks {} (deploy/images/build makes them); using the embedded"
+              + " services",
+          missing);
+    }
+    return missing.isEmpty();
+  }
+
+  private static boolean imagePresent(String image) {
+    try {
+      DockerClientFactory.instance().client().inspectImageCmd(image).exec();
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   private static TestInfra startContainers() {
     DockerImageName kafkaImage =
-        DockerImageName.parse(System.getProperty("transfer.test.kafka-image", DEFAULT_KAFKA_IMAGE))
+        DockerImageName.parse(kafkaImageName())
             // Lets locally built images (podman, air-gapped registries) stand in for the originals.
             .asCompatibleSubstituteFor("apache/kafka");
     DockerImageName postgresImage =
-        DockerImageName.parse(
-                System.getProperty("transfer.test.postgres-image", DEFAULT_POSTGRES_IMAGE))
-            .asCompatibleSubstituteFor("postgres");
+        DockerImageName.parse(postgresImageName()).asCompatibleSubstituteFor("postgres");
     KafkaContainer kafka =
         new KafkaContainer(kafkaImage).withCreateContainerCmdModifier(TestInfra::loopbackOnly);
     PostgreSQLContainer postgres =
@@ -270,21 +350,65 @@ public final class TestInfra {
     try {
       get(kafkaStart);
       get(postgresStart);
-      String bootstrap = kafka.getBootstrapServers();
-      createTopics(bootstrap);
+      createTopics(kafka.getBootstrapServers());
     } catch (RuntimeException e) {
       stop.run();
       throw e;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(stop, "testinfra-stop"));
+    String bootstrap = kafka.getBootstrapServers();
+    String jdbcUrl = postgres.getJdbcUrl();
+    String user = postgres.getUsername();
+    String password = postgres.getPassword();
     return new TestInfra(
         "containers",
-        kafka.getBootstrapServers(),
-        postgres.getJdbcUrl(),
-        postgres.getUsername(),
-        postgres.getPassword(),
+        bootstrap,
+        jdbcUrl,
+        user,
+        password,
         null,
-        null);
+        null,
+        new ContainerSwitch(
+            kafka,
+            "the Kafka",
+            () -> brokerServes(bootstrap),
+            // Testcontainers starts the broker under "sh -c", which ignores the engine's SIGTERM;
+            // a broker killed after the timeout could not register again for a while (its old
+            // registration lives until the session timeout), one stopped cleanly can.
+            "bash",
+            "-c",
+            "for p in /proc/[0-9]*; do [[ \"$(readlink $p/exe)\" == */java ]]"
+                + " && kill -TERM ${p#/proc/}; done; true"),
+        new ContainerSwitch(
+            postgres, "the PostgreSQL", () -> databaseServes(jdbcUrl, user, password)));
+  }
+
+  private static boolean brokerServes(String bootstrap) {
+    try (Admin admin =
+        Admin.create(
+            Map.of(
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                bootstrap,
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG,
+                3000,
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG,
+                2000))) {
+      return admin.describeTopics(List.of(TASKS_TOPIC, EVENTS_TOPIC)).allTopicNames().get().size()
+          == 2;
+    } catch (ExecutionException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  private static boolean databaseServes(String jdbcUrl, String user, String password) {
+    try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
+      return c.isValid(2);
+    } catch (SQLException e) {
+      return false;
+    }
   }
 
   private static void createTopics(String bootstrap) {
@@ -311,7 +435,9 @@ public final class TestInfra {
 
   /**
    * Publishes the container's ports on 127.0.0.1 only (Docker's default is every interface), each
-   * on a random host port as Testcontainers expects.
+   * on a free host port chosen here: an engine that picks the port itself may pick another one when
+   * a fault test restarts the container, and clients (and Kafka's advertised listener) would lose
+   * it.
    */
   private static void loopbackOnly(CreateContainerCmd cmd) {
     ExposedPort[] exposed = cmd.getExposedPorts();
@@ -320,7 +446,7 @@ public final class TestInfra {
     }
     Ports bindings = new Ports();
     for (ExposedPort port : exposed) {
-      bindings.bind(port, Ports.Binding.bindIp("127.0.0.1"));
+      bindings.bind(port, Ports.Binding.bindIpAndPort("127.0.0.1", EmbeddedKafka.freePort(-1)));
     }
     cmd.getHostConfig().withPublishAllPorts(false).withPortBindings(bindings);
   }

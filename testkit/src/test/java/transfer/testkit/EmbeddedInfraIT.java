@@ -140,7 +140,7 @@ class EmbeddedInfraIT {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getInt(1)).isEqualTo(1);
       assertThat(rs.getString(2)).isEqualTo("transfer");
-      assertThat(Integer.parseInt(rs.getString(3))).isGreaterThanOrEqualTo(170000);
+      assertThat(Integer.parseInt(rs.getString(3))).isGreaterThanOrEqualTo(150000);
     }
   }
 

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.UUID;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -19,8 +20,57 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Restarts on the same data directory keep the data (own instances, not the shared ones). */
+/**
+ * Restarts on the same data keep the data: the shared services through their {@link Switchable}s
+ * (embedded or containers, whichever this JVM runs), the embedded ones also as new instances.
+ */
 class RestartIT {
+
+  @Test
+  void theSharedServicesComeBackOnTheSameAddressWithTheirData() throws Exception {
+    TestInfra infra = TestInfra.shared();
+    String key = "switch-" + UUID.randomUUID();
+    String table = "switch_" + UUID.randomUUID().toString().replace("-", "");
+    produce(infra.kafkaBootstrap(), TestInfra.EVENTS_TOPIC, key, "{\"n\":1}");
+    try (Connection c =
+            DriverManager.getConnection(infra.jdbcUrl(), infra.dbUser(), infra.dbPassword());
+        Statement s = c.createStatement()) {
+      s.execute("create table " + table + " (v text)");
+      s.execute("insert into " + table + " values ('survives')");
+    }
+
+    for (Switchable service : List.of(infra.kafkaSwitch(), infra.postgresSwitch())) {
+      long t0 = System.nanoTime();
+      service.stop();
+      assertThat(service.isRunning()).isFalse();
+      service.start();
+      assertThat(service.isRunning()).isTrue();
+      System.out.printf(
+          "%s restart (%s) took %d ms%n",
+          service == infra.kafkaSwitch() ? "Kafka" : "PostgreSQL",
+          infra.mode(),
+          (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    produce(infra.kafkaBootstrap(), TestInfra.EVENTS_TOPIC, key, "{\"n\":2}");
+    assertThat(
+            EventLog.readSession(
+                infra.kafkaBootstrap(),
+                TestInfra.EVENTS_TOPIC,
+                key,
+                l -> l.size() >= 2,
+                Duration.ofSeconds(30)))
+        .extracting(n -> n.get("n").asInt())
+        .containsExactly(1, 2);
+    try (Connection c =
+            DriverManager.getConnection(infra.jdbcUrl(), infra.dbUser(), infra.dbPassword());
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select v from " + table)) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).isEqualTo("survives");
+      s.execute("drop table " + table);
+    }
+  }
 
   @Test
   void kafkaKeepsTopicsAndRecordsAcrossRestarts(@TempDir Path dir) throws Exception {
@@ -30,13 +80,13 @@ class RestartIT {
       bootstrap = kafka.bootstrapServers();
       kafka.createTopics(Map.of("restart-test", 3));
       kafka.createTopics(Map.of("restart-test", 3)); // idempotent
-      produce(bootstrap, "k", "{\"n\":1}");
+      produce(bootstrap, "restart-test", "k", "{\"n\":1}");
 
       long t0 = System.nanoTime();
       kafka.restart();
       System.out.printf("Kafka restart took %d ms%n", (System.nanoTime() - t0) / 1_000_000);
       assertThat(kafka.bootstrapServers()).isEqualTo(bootstrap);
-      produce(bootstrap, "k", "{\"n\":2}");
+      produce(bootstrap, "restart-test", "k", "{\"n\":2}");
       assertThat(read(bootstrap, 2)).extracting(n -> n.get("n").asInt()).containsExactly(1, 2);
     }
 
@@ -89,13 +139,14 @@ class RestartIT {
     }
   }
 
-  private static void produce(String bootstrap, String key, String value) throws Exception {
+  private static void produce(String bootstrap, String topic, String key, String value)
+      throws Exception {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
-      producer.send(new ProducerRecord<>("restart-test", key, value)).get();
+      producer.send(new ProducerRecord<>(topic, key, value)).get();
     }
   }
 

@@ -60,6 +60,7 @@ import transfer.deploy.ApiClient.Content;
 import transfer.deploy.ServiceProcess;
 import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
+import transfer.testkit.Switchable;
 import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
 
@@ -126,7 +127,6 @@ final class ChaosCluster {
           .connectTimeout(Duration.ofSeconds(5))
           .build();
   final ObjectMapper json = new ObjectMapper();
-  private final Postgres postgres;
 
   /** One worker slot: its name, port and log survive restarts; the process does not. */
   static final class Worker {
@@ -182,7 +182,6 @@ final class ChaosCluster {
     dataDir = Files.createTempDirectory("transfer-chaos-it");
     storageRoot = dataDir.resolve("objects");
     root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath().normalize();
-    postgres = infra.embeddedPostgres() != null ? new Postgres(infra) : null;
     origin = Origin.start();
     proxy = MeddlingProxy.start(origin);
     apiPort = freePort();
@@ -320,12 +319,8 @@ final class ChaosCluster {
         w.thaw();
       }
     }
-    if (infra.embeddedKafka() != null) {
-      infra.embeddedKafka().startAgain();
-    }
-    if (postgres != null) {
-      postgres.ensureRunning();
-    }
+    infra.kafkaSwitch().ensureRunning();
+    infra.postgresSwitch().ensureRunning();
     if (!api.isAlive()) {
       api = startApi();
     }
@@ -485,115 +480,14 @@ final class ChaosCluster {
 
   // ------------------------------------------------------------------ PostgreSQL
 
-  /** The embedded PostgreSQL, stopped and started with its own pg_ctl on the same data. */
-  Postgres postgres() {
-    Assumptions.assumeTrue(
-        postgres != null, "needs the embedded PostgreSQL (containers mode cannot restart it)");
-    return postgres;
+  /** The database server, to stop and start on the same data (embedded or in a container). */
+  Switchable postgres() {
+    return infra.postgresSwitch();
   }
 
-  static final class Postgres {
-    private final Path dataDir;
-    private final Path pgCtl;
-    private final List<String> options;
-    private final String jdbcUrl;
-    private final String user;
-    private final String password;
-
-    Postgres(TestInfra infra) throws IOException {
-      this.dataDir = infra.embeddedPostgres().dataDir();
-      this.jdbcUrl = infra.jdbcUrl();
-      this.user = infra.dbUser();
-      this.password = infra.dbPassword();
-      // postmaster.opts holds the command line the server was started with: the binary (next to
-      // pg_ctl) and the options (port, listen address, fsync) to start it with again.
-      List<String> words = shellWords(Files.readString(dataDir.resolve("postmaster.opts")).trim());
-      this.pgCtl = Path.of(words.get(0)).resolveSibling("pg_ctl");
-      List<String> opts = new ArrayList<>();
-      for (int i = 1; i < words.size(); i++) {
-        if (words.get(i).equals("-D")) {
-          i++; // pg_ctl passes the data directory itself
-          continue;
-        }
-        opts.add(words.get(i));
-      }
-      this.options = opts;
-    }
-
-    boolean isRunning() {
-      return pgCtl("status") == 0;
-    }
-
-    /** A fast shutdown: clients are disconnected, the server is down until {@link #start()}. */
-    void stop() {
-      int code = pgCtl("stop", "-m", "fast", "-w", "-t", "60");
-      assertThat(code).as("pg_ctl stop").isZero();
-    }
-
-    void start() {
-      String opts =
-          options.stream().map(o -> "'" + o.replace("'", "'\\''") + "'").collect(joining(" "));
-      int code =
-          pgCtl(
-              "start",
-              "-w",
-              "-t",
-              "60",
-              "-l",
-              dataDir.resolveSibling("postgres-restarts.log").toString(),
-              "-o",
-              opts);
-      assertThat(code).as("pg_ctl start").isZero();
-    }
-
-    void ensureRunning() {
-      if (!isRunning()) {
-        start();
-      }
-    }
-
-    private int pgCtl(String... args) {
-      List<String> cmd = new ArrayList<>();
-      if ("root".equals(System.getProperty("user.name"))) {
-        // PostgreSQL refuses to run as root; zonky starts it in a user namespace, and so do we.
-        cmd.addAll(List.of("unshare", "-U"));
-      }
-      cmd.add(pgCtl.toString());
-      cmd.add("-D");
-      cmd.add(dataDir.toString());
-      cmd.addAll(List.of(args));
-      try {
-        Process p =
-            new ProcessBuilder(cmd)
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .start();
-        if (!p.waitFor(90, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-          return -1;
-        }
-        return p.exitValue();
-      } catch (IOException e) {
-        throw new AssertionError("cannot run " + cmd, e);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return -1;
-      }
-    }
-
-    private static java.util.stream.Collector<CharSequence, ?, String> joining(String sep) {
-      return Collectors.joining(sep);
-    }
-
-    /** Splits postmaster.opts: words, some in double quotes. */
-    private static List<String> shellWords(String line) {
-      List<String> words = new ArrayList<>();
-      Matcher m = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"|(\\S+)").matcher(line);
-      while (m.find()) {
-        words.add(m.group(1) != null ? m.group(1).replaceAll("\\\\(.)", "$1") : m.group(2));
-      }
-      return words;
-    }
+  /** The broker, as {@link #postgres()}. */
+  Switchable kafka() {
+    return infra.kafkaSwitch();
   }
 
   Connection db() throws SQLException {

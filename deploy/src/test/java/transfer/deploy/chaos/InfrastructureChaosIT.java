@@ -15,12 +15,11 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import transfer.deploy.ApiClient;
-import transfer.testkit.EmbeddedKafka;
 import transfer.testkit.Origin;
+import transfer.testkit.Switchable;
 import transfer.testkit.TestInfra;
 
 /**
@@ -34,7 +33,7 @@ class InfrastructureChaosIT extends ChaosTest {
   /** Fault 6, the broker. */
   @Test
   void everyAcceptedTaskCompletesOnceAfterTheBrokerWasDownMidRun() throws Exception {
-    EmbeddedKafka kafka = kafka();
+    Switchable kafka = cluster.kafka();
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
     long size = 8 * MIB;
     Map<String, Long> running = submit(sid, 6, size, 2 * MIB); // four seconds each
@@ -66,7 +65,7 @@ class InfrastructureChaosIT extends ChaosTest {
               Duration.ofSeconds(10),
               () -> ChaosCluster.completedTasks(cluster.replay(sid)).containsAll(running.keySet()));
     } finally {
-      kafka.startAgain();
+      kafka.start();
     }
 
     SoftAssertions soft = new SoftAssertions();
@@ -83,7 +82,7 @@ class InfrastructureChaosIT extends ChaosTest {
   /** Fault 6, the database. */
   @Test
   void everyAcceptedTaskCompletesOnceAfterPostgresWasDownMidRun() throws Exception {
-    ChaosCluster.Postgres postgres = cluster.postgres();
+    Switchable postgres = cluster.postgres();
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
     long size = 8 * MIB;
     Map<String, Long> accepted = submit(sid, 6, size, 2 * MIB); // four seconds each
@@ -140,7 +139,7 @@ class InfrastructureChaosIT extends ChaosTest {
    */
   @Test
   void aTaskCommittedJustBeforeTheApiCrashedStillReachesTheWorkers() throws Exception {
-    EmbeddedKafka kafka = kafka();
+    Switchable kafka = cluster.kafka();
     long size = MIB;
     long seed = ChaosCluster.newSeed();
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
@@ -162,7 +161,7 @@ class InfrastructureChaosIT extends ChaosTest {
               tid);
       cluster.killApi();
     } finally {
-      kafka.startAgain();
+      kafka.start();
     }
     cluster.restartApi();
     // The client saw the connection drop (as far as it knows) and tries again, same key.
@@ -227,13 +226,6 @@ class InfrastructureChaosIT extends ChaosTest {
   }
 
   // ------------------------------------------------------------------ helpers
-
-  private static EmbeddedKafka kafka() {
-    EmbeddedKafka kafka = cluster.infra.embeddedKafka();
-    Assumptions.assumeTrue(
-        kafka != null, "needs the embedded broker (containers mode cannot stop it)");
-    return kafka;
-  }
 
   /** Submits {@code n} downloads ({@code rate} 0 = unlimited); task id to seed. */
   private static Map<String, Long> submit(String sid, int n, long size, long rate)
