@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -103,6 +104,27 @@ public final class ApiClient {
       }
     }
     return new Content(r.statusCode(), size, HexFormat.of().formatHex(md.digest()));
+  }
+
+  /** The session's stored events, oldest first, from the API's replay (not from Kafka). */
+  public List<JsonNode> replay(String sid) throws Exception {
+    List<JsonNode> all = new ArrayList<>();
+    long after = 0;
+    while (true) {
+      Answer page =
+          call("GET", "/v1/sessions/" + sid + "/events?after=" + after + "&limit=1000", null);
+      if (page.status() != 200) {
+        throw new AssertionError("GET events of session " + sid + ": " + page.body());
+      }
+      JsonNode events = page.body().get("events");
+      if (events.isEmpty()) {
+        return all;
+      }
+      for (JsonNode e : events) {
+        all.add(e);
+        after = Math.max(after, e.get("sequence").asLong());
+      }
+    }
   }
 
   /** A port free on loopback right now. */

@@ -12,7 +12,7 @@ import org.testcontainers.containers.GenericContainer;
  * volumes) and its host ports stay, since {@link TestInfra} binds them to fixed ports (an engine
  * may give a restarted container other ports when they were left to it).
  */
-final class ContainerSwitch implements Switchable {
+public final class ContainerSwitch implements Switchable {
   private static final int STOP_SECONDS = 30;
   private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
 
@@ -28,7 +28,7 @@ final class ContainerSwitch implements Switchable {
    *     not the container's first process (which alone receives the engine's stop signal); empty
    *     when it is
    */
-  ContainerSwitch(
+  public ContainerSwitch(
       GenericContainer<?> container,
       String what,
       BooleanSupplier serves,
@@ -37,6 +37,23 @@ final class ContainerSwitch implements Switchable {
     this.what = what;
     this.serves = serves;
     this.shutdownCommand = shutdownCommand;
+  }
+
+  /**
+   * A switch for a Kafka container started by Testcontainers' {@code KafkaContainer}: its broker
+   * runs under {@code sh -c}, which ignores the engine's SIGTERM, so the stop sends SIGTERM to the
+   * broker's JVM itself. A broker killed after the engine's timeout could not register again for a
+   * while (its old registration lives until the session timeout); one stopped cleanly can.
+   */
+  public static ContainerSwitch kafka(GenericContainer<?> container, BooleanSupplier serves) {
+    return new ContainerSwitch(
+        container,
+        "the Kafka",
+        serves,
+        "bash",
+        "-c",
+        "for p in /proc/[0-9]*; do [[ \"$(readlink $p/exe)\" == */java ]]"
+            + " && kill -TERM ${p#/proc/}; done; true");
   }
 
   private DockerClient docker() {

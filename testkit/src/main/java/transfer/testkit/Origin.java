@@ -143,6 +143,14 @@ public final class Origin implements AutoCloseable {
    * bring an origin "back" after closing it.
    */
   public static Origin start(int port) {
+    return start("127.0.0.1", port);
+  }
+
+  /**
+   * Starts an origin on the given address: for clients in containers, the address of their
+   * network's bridge on this machine (tests connect to loopback only; this is for containers).
+   */
+  public static Origin start(String host, int port) {
     Vertx vertx =
         Vertx.vertx(
             new VertxOptions()
@@ -166,7 +174,7 @@ public final class Origin implements AutoCloseable {
                 vertx
                     .createHttpServer(
                         new HttpServerOptions()
-                            .setHost("127.0.0.1")
+                            .setHost(host)
                             .setPort(shared)
                             .setReuseAddress(true)
                             // Keep every client on HTTP/1.1: the faults are connection-level.

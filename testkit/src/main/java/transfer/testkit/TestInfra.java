@@ -333,7 +333,8 @@ public final class TestInfra {
     DockerImageName postgresImage =
         DockerImageName.parse(postgresImageName()).asCompatibleSubstituteFor("postgres");
     KafkaContainer kafka =
-        new KafkaContainer(kafkaImage).withCreateContainerCmdModifier(TestInfra::loopbackOnly);
+        asTheEmbeddedBroker(new KafkaContainer(kafkaImage))
+            .withCreateContainerCmdModifier(TestInfra::loopbackOnly);
     PostgreSQLContainer postgres =
         new PostgreSQLContainer(postgresImage)
             .withDatabaseName(DATABASE)
@@ -368,22 +369,25 @@ public final class TestInfra {
         password,
         null,
         null,
-        new ContainerSwitch(
-            kafka,
-            "the Kafka",
-            () -> brokerServes(bootstrap),
-            // Testcontainers starts the broker under "sh -c", which ignores the engine's SIGTERM;
-            // a broker killed after the timeout could not register again for a while (its old
-            // registration lives until the session timeout), one stopped cleanly can.
-            "bash",
-            "-c",
-            "for p in /proc/[0-9]*; do [[ \"$(readlink $p/exe)\" == */java ]]"
-                + " && kill -TERM ${p#/proc/}; done; true"),
+        ContainerSwitch.kafka(kafka, () -> brokerServes(bootstrap)),
         new ContainerSwitch(
             postgres, "the PostgreSQL", () -> databaseServes(jdbcUrl, user, password)));
   }
 
-  private static boolean brokerServes(String bootstrap) {
+  /**
+   * The broker settings of {@link EmbeddedKafka} that matter to the tests, for a container: topics
+   * are created explicitly, as in production (a test that deletes the dead-letter topic to make
+   * writes to it fail would otherwise see it created again).
+   */
+  public static KafkaContainer asTheEmbeddedBroker(KafkaContainer kafka) {
+    return kafka
+        .withEnv("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+        .withEnv("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR", "1")
+        .withEnv("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1");
+  }
+
+  /** Whether the broker answers a metadata request for the cluster's topics. */
+  public static boolean brokerServes(String bootstrap) {
     try (Admin admin =
         Admin.create(
             Map.of(
@@ -403,7 +407,8 @@ public final class TestInfra {
     }
   }
 
-  private static boolean databaseServes(String jdbcUrl, String user, String password) {
+  /** Whether a JDBC connection opens and is valid. */
+  public static boolean databaseServes(String jdbcUrl, String user, String password) {
     try (Connection c = DriverManager.getConnection(jdbcUrl, user, password)) {
       return c.isValid(2);
     } catch (SQLException e) {
@@ -411,7 +416,8 @@ public final class TestInfra {
     }
   }
 
-  private static void createTopics(String bootstrap) {
+  /** Creates the cluster's topics ({@value #TOPIC_PARTITIONS} partitions); existing ones stay. */
+  public static void createTopics(String bootstrap) {
     try (Admin admin =
         Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
       List<NewTopic> topics =
@@ -439,7 +445,7 @@ public final class TestInfra {
    * a fault test restarts the container, and clients (and Kafka's advertised listener) would lose
    * it.
    */
-  private static void loopbackOnly(CreateContainerCmd cmd) {
+  public static void loopbackOnly(CreateContainerCmd cmd) {
     ExposedPort[] exposed = cmd.getExposedPorts();
     if (exposed == null || cmd.getHostConfig() == null) {
       return;

@@ -128,6 +128,27 @@ public class EventSignal {
     return c.unwrap(PGConnection.class);
   }
 
+  /**
+   * Undoes what a listening or leading connection holds before it goes back to the pool: its LISTEN
+   * (an idle pooled connection would collect notifications without end) and its session advisory
+   * locks (the relay's leadership: held by an idle pooled connection, no replica could take it
+   * again). Quiet: a broken connection holds nothing on the server any more.
+   */
+  static void reset(Connection c) {
+    try {
+      if (c.isClosed()) {
+        return;
+      }
+      c.setAutoCommit(true);
+      try (Statement st = c.createStatement()) {
+        st.execute("UNLISTEN *");
+        st.execute("select pg_advisory_unlock_all()");
+      }
+    } catch (SQLException e) {
+      Log.debugf("could not reset a connection before returning it to the pool: %s", e);
+    }
+  }
+
   /** Listens while streams are open; returns the connection to the pool afterwards. */
   private void listen() throws Exception {
     try (Connection c = dataSource.getConnection()) {
@@ -157,10 +178,7 @@ public class EventSignal {
         }
       }
       listening = false;
-      // The connection goes back to the pool: it must not keep collecting notifications.
-      try (Statement st = c.createStatement()) {
-        st.execute("UNLISTEN *");
-      }
+      reset(c);
     } finally {
       listening = false;
     }

@@ -80,7 +80,13 @@ public class OutboxRelay {
             continue;
           }
           Log.info("outbox relay: this replica publishes the outbox");
-          relayWhileLeader(producer, lock, EventSignal.listenTo(lock));
+          try {
+            relayWhileLeader(producer, lock, EventSignal.listenTo(lock));
+          } finally {
+            // The connection goes back to the pool: with the lock still held, no replica (this
+            // one included, on another pooled connection) could lead again.
+            EventSignal.reset(lock);
+          }
         } catch (Exception e) {
           if (running) {
             Log.warnf(
@@ -136,11 +142,15 @@ public class OutboxRelay {
       int idleMs = (int) config.outbox().idlePoll().toMillis();
       while (running && !stop) {
         try (Connection listen = dataSource.getConnection()) {
-          PGConnection pg = EventSignal.listenTo(listen);
-          while (running && !stop) {
-            if (ledger.sequenceEvents(config.outbox().batchSize()) == 0) {
-              pg.getNotifications(idleMs); // the pending_events trigger wakes it
+          try {
+            PGConnection pg = EventSignal.listenTo(listen);
+            while (running && !stop) {
+              if (ledger.sequenceEvents(config.outbox().batchSize()) == 0) {
+                pg.getNotifications(idleMs); // the pending_events trigger wakes it
+              }
             }
+          } finally {
+            EventSignal.reset(listen);
           }
         } catch (Exception e) {
           if (running && !stop) {

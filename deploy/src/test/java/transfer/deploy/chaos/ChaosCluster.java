@@ -751,21 +751,7 @@ final class ChaosCluster {
 
   /** The session's stored events, oldest first, from the API's replay (not from Kafka). */
   List<JsonNode> replay(String sid) throws Exception {
-    List<JsonNode> all = new ArrayList<>();
-    long after = 0;
-    while (true) {
-      Answer page =
-          call("GET", "/v1/sessions/" + sid + "/events?after=" + after + "&limit=1000", null);
-      assertThat(page.status()).as("GET events: %s", page.body()).isEqualTo(200);
-      JsonNode events = page.body().get("events");
-      if (events.isEmpty()) {
-        return all;
-      }
-      for (JsonNode e : events) {
-        all.add(e);
-        after = Math.max(after, e.get("sequence").asLong());
-      }
-    }
+    return client.replay(sid);
   }
 
   /**

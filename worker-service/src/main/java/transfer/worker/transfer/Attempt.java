@@ -236,7 +236,23 @@ abstract class Attempt {
 
   /** Renews the lease with the progress so far: at most one progress event per heartbeat. */
   protected void heartbeat() {
-    if (done || finishing || heartbeatInFlight) {
+    if (done || finishing) {
+      return;
+    }
+    // Judged at every tick, not only when a renewal fails: cut off from the database without a
+    // reset (a network partition), the last renewal may never answer, and the attempt must still
+    // stop before the reaper can give the task to another worker.
+    long sinceRenewed = Duration.between(lastRenewed, deps.clock().instant()).toMillis();
+    if (sinceRenewed > selfFenceMillis()) {
+      fenced(
+          "could not renew the lease for "
+              + sinceRenewed
+              + " ms"
+              + (heartbeatInFlight ? ", the ledger has not answered the last renewal" : "")
+              + " (self-fencing)");
+      return;
+    }
+    if (heartbeatInFlight) {
       return;
     }
     heartbeatInFlight = true;
@@ -258,24 +274,29 @@ abstract class Attempt {
                 if (cp != null) {
                   checkpointRecorded(cp);
                 }
-              } else if (ar.failed() && cp != null) {
-                checkpointNotRecorded(cp);
               } else if (ar.succeeded()) {
                 if (!finishing) {
                   fenced("the task was suspended, canceled or taken over by another worker");
                 }
               } else {
+                if (cp != null) {
+                  checkpointNotRecorded(cp);
+                }
                 Duration since0 = Duration.between(lastRenewed, deps.clock().instant());
-                long limit = (long) (deps.leaseTtl().toMillis() * deps.selfFenceFraction());
                 Log.warnf(
                     "task %s: cannot renew lease (%s); last renewed %d ms ago",
                     task.id(), ar.cause().getMessage(), since0.toMillis());
-                if (since0.toMillis() > limit && !finishing) {
+                if (since0.toMillis() > selfFenceMillis() && !finishing) {
                   fenced(
                       "could not renew the lease for " + since0.toMillis() + " ms (self-fencing)");
                 }
               }
             });
+  }
+
+  /** How long without a renewal before the attempt stops by itself. */
+  private long selfFenceMillis() {
+    return (long) (deps.leaseTtl().toMillis() * deps.selfFenceFraction());
   }
 
   /** Another worker owns the task (or we could not prove we still do): stop without writing. */
