@@ -23,6 +23,8 @@ public interface ApiConfig {
 
   Retention retention();
 
+  Metrics metrics();
+
   /**
    * The admin key ({@code TRANSFER_ADMIN_KEY}): the only credential of {@code /v1/admin}, which
    * manages tenants and their keys. Not set: the admin API answers 404.
@@ -96,6 +98,15 @@ public interface ApiConfig {
     /** Largest number of tasks, and of events, one retention batch removes. */
     @WithDefault("1000")
     int batchSize();
+  }
+
+  interface Metrics {
+    /**
+     * How often each replica reads the queue's gauges from the ledger (one query, {@code
+     * Ledger.queueStats}); scrapes serve the last read. Read by {@code ApiMetrics}' schedule.
+     */
+    @WithDefault("5s")
+    Duration refresh();
   }
 
   /**

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
 import transfer.testkit.EventLog;
+import transfer.testkit.PrometheusText;
 import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
 
@@ -55,6 +56,10 @@ final class ClusterFixture {
   static final String PRIVATE_NAME = "files.public-looking.example";
   final ServiceProcess api;
   final List<ServiceProcess> workers = new ArrayList<>();
+
+  /** The workers' HTTP ports (health and metrics), in the order of {@link #workers}. */
+  final List<Integer> workerPorts = new ArrayList<>();
+
   final ApiClient client;
 
   private ClusterFixture() throws Exception {
@@ -112,6 +117,7 @@ final class ClusterFixture {
               dataDir.resolve("worker-" + i + ".log"));
       w.awaitReady(port, Duration.ofSeconds(90));
       workers.add(w);
+      workerPorts.add(port);
     }
     Runtime.getRuntime().addShutdownHook(new Thread(this::stop));
   }
@@ -153,6 +159,23 @@ final class ClusterFixture {
   }
 
   // ------------------------------------------------------------------ API
+
+  /** A plain GET of a service's {@code /q/metrics} (no key), parsed. */
+  static PrometheusText metrics(int port) throws Exception {
+    java.net.http.HttpResponse<String> r =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + port + "/q/metrics"))
+                    .timeout(Duration.ofSeconds(10))
+                    .GET()
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 200) {
+      throw new IllegalStateException("/q/metrics on port " + port + " answered " + r.statusCode());
+    }
+    return PrometheusText.parse(r.body());
+  }
 
   ApiClient.Answer call(String method, String path, String jsonBody) throws Exception {
     return client.call(method, path, jsonBody);

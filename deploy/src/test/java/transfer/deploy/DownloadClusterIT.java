@@ -13,6 +13,7 @@ import java.util.UUID;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
+import transfer.testkit.PrometheusText;
 
 /**
  * The download path end to end: the api-service and two workers as separate JVMs (heap capped at
@@ -151,7 +152,79 @@ class DownloadClusterIT extends ClusterTest {
     }
   }
 
+  @Test
+  void theWorkersMetricsCountTheBytesAndTheAttemptsOfDownloads() throws Exception {
+    PrometheusText[] before = workerMetrics();
+    long size = 5L << 20;
+    String sid = newSession("{}");
+    String ok = submit(sid, origin.url("/bytes/" + size + "?seed=23"), null);
+    String gone = submit(sid, origin.url("/bytes/1000?seed=24&status=404"), null);
+    assertThat(cluster.awaitFinal(sid, ok, Duration.ofMinutes(1)).get("state").asText())
+        .isEqualTo("completed");
+    assertThat(cluster.awaitFinal(sid, gone, Duration.ofMinutes(1)).get("state").asText())
+        .isEqualTo("failed");
+
+    PrometheusText[] after = workerMetrics();
+    // Summed over both workers, whichever ran them (the tests of this JVM run one at a time).
+    assertThat(increase(before, after, "transfer_worker_bytes_total", "direction", "download"))
+        .isEqualTo(size);
+    assertThat(
+            increase(
+                before,
+                after,
+                "transfer_worker_attempts_total",
+                "type",
+                "download",
+                "outcome",
+                "completed",
+                "error_code",
+                "none"))
+        .isEqualTo(1);
+    assertThat(
+            increase(
+                before,
+                after,
+                "transfer_worker_attempts_total",
+                "outcome",
+                "failed",
+                "error_code",
+                "http_status"))
+        .isEqualTo(1);
+    for (int i = 0; i < after.length; i++) {
+      PrometheusText t = after[i];
+      assertThat(t.value("transfer_worker_slots")).as("worker %d", i + 1).hasValue(16);
+      assertThat(t.value("transfer_worker_transfers_running")).as("worker %d", i + 1).isPresent();
+      assertThat(t.has("transfer_worker_claim_seconds_bucket")).isTrue();
+      // Bounded labels: no task id, no URL path, no per-URL client metrics of the framework.
+      for (PrometheusText.Sample s : t.samples()) {
+        assertThat(s.labels().values())
+            .as("labels of %s", s.name())
+            .noneMatch(v -> v.contains(ok) || v.contains(gone) || v.contains("/bytes/"));
+      }
+    }
+    // The api-service serves its own beside them, without a key.
+    assertThat(ClusterFixture.metrics(cluster.apiPort).has("transfer_tasks")).isTrue();
+  }
+
   // ------------------------------------------------------------------ helpers
+
+  private static PrometheusText[] workerMetrics() throws Exception {
+    PrometheusText[] out = new PrometheusText[cluster.workerPorts.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = ClusterFixture.metrics(cluster.workerPorts.get(i));
+    }
+    return out;
+  }
+
+  /** How much a series (summed over matching labels) grew on all workers together. */
+  private static double increase(
+      PrometheusText[] before, PrometheusText[] after, String name, String... labels) {
+    double sum = 0;
+    for (int i = 0; i < after.length; i++) {
+      sum += after[i].value(name, labels).orElse(0) - before[i].value(name, labels).orElse(0);
+    }
+    return sum;
+  }
 
   private static String newSession(String config) throws Exception {
     String sid = "s-" + UUID.randomUUID();

@@ -14,7 +14,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -1289,10 +1291,19 @@ public final class Ledger {
   // ---------------------------------------------------------------- reaper
 
   /**
+   * What {@link #reapExpiredLeases} did: tasks queued again, and tasks failed (no attempt left).
+   */
+  public record LeasesReaped(int requeued, int failed) {
+    public int total() {
+      return requeued + failed;
+    }
+  }
+
+  /**
    * Leases that expired (the worker died or froze): back to queued with a new doorbell, or failed
    * when no attempt remains. Safe to run in every replica ({@code SKIP LOCKED}).
    */
-  public int reapExpiredLeases(int limit) {
+  public LeasesReaped reapExpiredLeases(int limit) {
     return tx(
         "reap expired leases",
         c -> {
@@ -1303,6 +1314,7 @@ public final class Ledger {
                   "t.state = 'running' and t.lease_expires_at < ? order by t.lease_expires_at",
                   Timestamp.from(now),
                   limit);
+          int failed = 0;
           for (TaskRow t : expired) {
             TaskError lost =
                 TaskError.of(
@@ -1326,6 +1338,7 @@ public final class Ledger {
                       null,
                       false),
                   now);
+              failed++;
             } else {
               LOG.infof(
                   "task %s: lease of %s (epoch %d) expired at %s; queued again for another worker",
@@ -1341,7 +1354,7 @@ public final class Ledger {
               doorbell(c, t.id(), t.sessionId());
             }
           }
-          return expired.size();
+          return new LeasesReaped(expired.size() - failed, failed);
         });
   }
 
@@ -1468,6 +1481,52 @@ public final class Ledger {
                 "re-announced %d queued tasks not claimed within %s", stale.size(), olderThan);
           }
           return stale.size();
+        });
+  }
+
+  // ---------------------------------------------------------------- metrics
+
+  /**
+   * The queue as the metrics show it: open tasks by state with the oldest {@code updated_at} of
+   * each (every move into a state sets it, so for queued tasks it is when they became queued), and
+   * the outbox's rows with the oldest one's {@code created_at}. A state with no task is absent.
+   */
+  public record QueueStats(
+      Map<TaskState, Long> tasks,
+      Map<TaskState, Instant> oldest,
+      long outboxRows,
+      Instant oldestOutbox) {}
+
+  /**
+   * Reads {@link QueueStats} in two statements of one transaction. The task count reads the open
+   * tasks only (the partial index {@code tasks_open_by_session} and their rows), never the finished
+   * ones that retention keeps for days; the outbox holds only what Kafka has not acknowledged yet.
+   */
+  public QueueStats queueStats() {
+    return tx(
+        "read queue statistics",
+        c -> {
+          Map<TaskState, Long> tasks = new EnumMap<>(TaskState.class);
+          Map<TaskState, Instant> oldest = new EnumMap<>(TaskState.class);
+          try (PreparedStatement ps =
+                  c.prepareStatement(
+                      "select state, count(*), min(updated_at) from tasks where state in"
+                          + " ('queued', 'waiting', 'running', 'suspended') group by state");
+              ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              TaskState state = TaskState.fromWire(rs.getString(1));
+              tasks.put(state, rs.getLong(2));
+              oldest.put(state, rs.getTimestamp(3).toInstant());
+            }
+          }
+          try (PreparedStatement ps =
+                  c.prepareStatement("select count(*), min(created_at) from outbox");
+              ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            Timestamp first = rs.getTimestamp(2);
+            return new QueueStats(
+                tasks, oldest, rs.getLong(1), first == null ? null : first.toInstant());
+          }
         });
   }
 

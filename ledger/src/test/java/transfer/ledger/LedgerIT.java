@@ -85,7 +85,7 @@ class LedgerIT {
     long e1 = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     clock.advance(Duration.ofSeconds(31));
     // The reaper is global: tasks of other tests in this database may be reaped too.
-    assertThat(ledger.reapExpiredLeases(1000)).isGreaterThanOrEqualTo(1);
+    assertThat(ledger.reapExpiredLeases(1000).requeued()).isGreaterThanOrEqualTo(1);
     assertThat(state(t)).isEqualTo(TaskState.QUEUED);
     // The reaper re-queued it: the frozen worker's heartbeat is refused even before a new claim.
     assertThat(heartbeat(t.id(), e1)).isFalse();
@@ -288,6 +288,55 @@ class LedgerIT {
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
     assertThat(failed.error().code()).isEqualTo(ErrorCodes.ATTEMPTS_EXHAUSTED);
     assertThat(failed.error().message()).contains(ErrorCodes.STALLED);
+  }
+
+  @Test
+  void anExpiredLeaseWithNoAttemptLeftFailsTheTaskAndIsCountedAsFailed() {
+    SessionConfig oneAttempt =
+        new SessionConfig(
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            new transfer.contracts.RetryPolicy(1, null, null));
+    ledger.upsertSession(tenant, session, oneAttempt);
+    TaskRow t =
+        ledger
+            .submit(
+                tenant, session, download("http://127.0.0.1/x"), oneAttempt.withDefaults(), null)
+            .task();
+    ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    clock.advance(Duration.ofSeconds(31));
+    Ledger.LeasesReaped reaped = ledger.reapExpiredLeases(1000);
+    // Other tests' tasks in this database may be reaped too; this one has no attempt left.
+    assertThat(reaped.failed()).isGreaterThanOrEqualTo(1);
+    assertThat(reaped.total()).isEqualTo(reaped.requeued() + reaped.failed());
+    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(failed.state()).isEqualTo(TaskState.FAILED);
+    assertThat(failed.error().code()).isEqualTo(ErrorCodes.ATTEMPTS_EXHAUSTED);
+  }
+
+  @Test
+  void queueStatsCountOpenTasksByStateAndTheOutbox() {
+    Ledger.QueueStats before = ledger.queueStats();
+    TaskRow queued = submit();
+    TaskRow running = submit();
+    ledger.claim(running.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+
+    Ledger.QueueStats after = ledger.queueStats();
+    // Tests of this JVM run one after another: nothing else changes the queue meanwhile.
+    assertThat(after.tasks().get(TaskState.QUEUED))
+        .isEqualTo(before.tasks().getOrDefault(TaskState.QUEUED, 0L) + 1);
+    assertThat(after.tasks().get(TaskState.RUNNING))
+        .isEqualTo(before.tasks().getOrDefault(TaskState.RUNNING, 0L) + 1);
+    assertThat(after.tasks()).doesNotContainKeys(TaskState.COMPLETED, TaskState.FAILED);
+    assertThat(after.oldest().get(TaskState.QUEUED)).isBeforeOrEqualTo(queued.updatedAt());
+    // Each submit wrote its doorbell to the outbox, and no relay runs here.
+    assertThat(after.outboxRows()).isGreaterThanOrEqualTo(before.outboxRows() + 2);
+    assertThat(after.oldestOutbox()).isNotNull();
   }
 
   @Test

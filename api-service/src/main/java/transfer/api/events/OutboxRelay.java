@@ -1,6 +1,7 @@
 package transfer.api.events;
 
 import io.agroal.api.AgroalDataSource;
+import io.micrometer.core.instrument.Timer;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -23,6 +24,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.postgresql.PGConnection;
 import transfer.api.ApiConfig;
+import transfer.api.metrics.ApiMetrics;
 import transfer.ledger.Ledger;
 import transfer.ledger.OutboxMessage;
 
@@ -40,6 +42,7 @@ public class OutboxRelay {
   private final AgroalDataSource dataSource;
   private final Ledger ledger;
   private final ApiConfig config;
+  private final ApiMetrics metrics;
   private final String bootstrapServers;
   private volatile boolean running;
   private Thread thread;
@@ -48,10 +51,12 @@ public class OutboxRelay {
       AgroalDataSource dataSource,
       Ledger ledger,
       ApiConfig config,
+      ApiMetrics metrics,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
     this.dataSource = dataSource;
     this.ledger = ledger;
     this.config = config;
+    this.metrics = metrics;
     this.bootstrapServers = bootstrapServers;
   }
 
@@ -169,7 +174,18 @@ public class OutboxRelay {
       throws Exception {
     List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
     for (OutboxMessage m : batch) {
-      sent.add(producer.send(new ProducerRecord<>(m.topic(), m.key(), m.payload())));
+      Timer latency = metrics.publishTimer(m.topic());
+      long start = System.nanoTime();
+      sent.add(
+          producer.send(
+              new ProducerRecord<>(m.topic(), m.key(), m.payload()),
+              // On the producer's I/O thread, when the broker acknowledged it: the latency of this
+              // record, not of the batch we wait for below.
+              (ack, e) -> {
+                if (e == null) {
+                  latency.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                }
+              }));
     }
     List<Long> done = new ArrayList<>(batch.size());
     try {

@@ -4,21 +4,25 @@ import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
 import transfer.api.ApiConfig;
+import transfer.api.metrics.ApiMetrics;
 import transfer.ledger.Ledger;
 
 /**
  * Returns abandoned work to the queue: expired leases, retries whose backoff is over, and queued
  * tasks whose doorbell may be lost. Every statement uses {@code SKIP LOCKED}, so every replica may
- * run it. It also keeps the task table's planner statistics fresh (one replica at a time).
+ * run it. It also keeps the task table's planner statistics fresh (one replica at a time). What it
+ * changed is counted by action ({@code transfer_reaper_tasks_total}).
  */
 @Singleton
 public class Reaper {
   private final Ledger ledger;
   private final ApiConfig config;
+  private final ApiMetrics metrics;
 
-  public Reaper(Ledger ledger, ApiConfig config) {
+  public Reaper(Ledger ledger, ApiConfig config, ApiMetrics metrics) {
     this.ledger = ledger;
     this.config = config;
+    this.metrics = metrics;
   }
 
   @Scheduled(
@@ -27,10 +31,13 @@ public class Reaper {
   void pass() {
     int batch = config.reaper().batchSize();
     try {
-      ledger.failOverdue(batch);
-      ledger.reapExpiredLeases(batch);
-      ledger.promoteDueTasks(batch);
-      ledger.reannounceStale(config.reaper().reannounceAfter(), batch);
+      metrics.reaped(ApiMetrics.RESOURCE_TIMEOUT_FAILED, ledger.failOverdue(batch));
+      Ledger.LeasesReaped leases = ledger.reapExpiredLeases(batch);
+      metrics.reaped(ApiMetrics.LEASE_EXPIRED_REQUEUED, leases.requeued());
+      metrics.reaped(ApiMetrics.LEASE_EXPIRED_FAILED, leases.failed());
+      metrics.reaped(ApiMetrics.PROMOTED, ledger.promoteDueTasks(batch));
+      metrics.reaped(
+          ApiMetrics.REANNOUNCED, ledger.reannounceStale(config.reaper().reannounceAfter(), batch));
       if (config.reaper().analyzeAfter() > 0) {
         ledger.analyzeTasksIfStale(config.reaper().analyzeAfter());
       }

@@ -96,6 +96,15 @@ class ApiKeyFilterTest {
   }
 
   @Test
+  void healthAndMetricsNeedNoKey() {
+    // Scrapers and probes carry no tenant key; nothing under /q is a tenant's.
+    AdminKey admin = new AdminKey(Optional.of(ADMIN), Optional.of("tenant-key"));
+    for (String path : new String[] {"/q/health/ready", "/q/metrics"}) {
+      assertThat(filter(admin, new Caller()).authenticate(request(path, null))).as(path).isEmpty();
+    }
+  }
+
+  @Test
   void adminPathsAreTheAdminTreeOnly() {
     assertThat(ApiKeyFilter.isAdminPath("/v1/admin")).isTrue();
     assertThat(ApiKeyFilter.isAdminPath("/v1/admin/tenants")).isTrue();

@@ -32,6 +32,7 @@ import transfer.contracts.Topics;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
 import transfer.worker.WorkerConfig;
+import transfer.worker.WorkerMetrics;
 import transfer.worker.transfer.Transfers;
 
 /**
@@ -53,6 +54,7 @@ public class DoorbellConsumer {
   private final Ledger ledger;
   private final Transfers transfers;
   private final WorkerConfig config;
+  private final WorkerMetrics metrics;
   private final String workerId;
   private final String bootstrapServers;
   private volatile boolean running;
@@ -76,11 +78,13 @@ public class DoorbellConsumer {
       Ledger ledger,
       Transfers transfers,
       WorkerConfig config,
+      WorkerMetrics metrics,
       @Named("workerId") String workerId,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
     this.ledger = ledger;
     this.transfers = transfers;
     this.config = config;
+    this.metrics = metrics;
     this.workerId = workerId;
     this.bootstrapServers = bootstrapServers;
   }
@@ -255,7 +259,10 @@ public class DoorbellConsumer {
   private boolean claimReserved(int reserved) {
     List<TaskRow.Claim> claims;
     try {
-      claims = ledger.claimNext(workerId, config.worker().leaseTtl(), reserved);
+      claims =
+          metrics
+              .claim()
+              .record(() -> ledger.claimNext(workerId, config.worker().leaseTtl(), reserved));
     } catch (RuntimeException e) {
       for (int i = 0; i < reserved; i++) {
         transfers.unreserve();

@@ -1,5 +1,6 @@
 package transfer.worker.transfer;
 
+import io.micrometer.core.instrument.Counter;
 import io.quarkus.logging.Log;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -24,13 +25,15 @@ import transfer.egress.Destination;
 import transfer.ledger.Ledger;
 import transfer.ledger.Ledger.FailOutcome;
 import transfer.ledger.TaskRow;
+import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
 
 /**
  * What every attempt of a task does between its claim and its last ledger write, whatever the
  * direction of the bytes: the lease (heartbeats carrying progress, self-fencing when it cannot be
  * renewed), the stall watchdog, and the fenced bookkeeping of a failure, a hand-back or being
- * superseded. Subclasses move the bytes and say what a checkpoint is.
+ * superseded. Subclasses move the bytes and say what a checkpoint is. Every attempt is counted once
+ * when it ends ({@link WorkerMetrics#attemptEnded}), with its outcome and error code.
  *
  * <p>Everything but the ledger calls runs on one Vert.x context, so the fields need no locks;
  * ledger calls run on worker threads ({@link #blocking}). See DESIGN.md.
@@ -41,6 +44,9 @@ abstract class Attempt {
   protected final SessionConfig session;
   protected final Deps deps;
   protected final Promise<Void> finished = Promise.promise();
+
+  /** Bytes moved in this attempt's direction, counted per chunk as they move. */
+  protected final Counter bytes;
 
   protected Context context;
   protected HttpClientRequest request;
@@ -63,6 +69,9 @@ abstract class Attempt {
   private long watchdogTimer = -1;
   private Instant lastRenewed;
 
+  /** The label the current request's host is counted under, or null while none is in flight. */
+  private String connectionKey;
+
   /** What every attempt needs from the worker. */
   record Deps(
       Vertx vertx,
@@ -78,13 +87,15 @@ abstract class Attempt {
       double selfFenceFraction,
       Egress egress,
       long maxBytes,
-      int maxRedirects) {}
+      int maxRedirects,
+      WorkerMetrics metrics) {}
 
   protected Attempt(TaskRow.Claim claim, Deps deps) {
     this.task = claim.task();
     this.epoch = claim.epoch();
     this.session = claim.session();
     this.deps = deps;
+    this.bytes = deps.metrics().bytes(task.type());
   }
 
   String taskId() {
@@ -98,6 +109,8 @@ abstract class Attempt {
 
   void start() {
     context = deps.vertx().getOrCreateContext();
+    // Whichever way the attempt ended, its host is no longer in use.
+    finished.future().onComplete(ar -> connectionDone());
     context.runOnContext(v -> begin());
   }
 
@@ -150,6 +163,24 @@ abstract class Attempt {
     if (request != null) {
       request.reset();
     }
+    connectionDone();
+  }
+
+  /** A request of this attempt goes to {@code route}'s host (a redirect moves it to another). */
+  protected void connecting(Egress.Route route) {
+    connectionDone();
+    connectionKey = deps.metrics().connectionOpened(route.destination().host());
+  }
+
+  /** The attempt's request is over: ended, reset, or the attempt stopped. Idempotent. */
+  protected void connectionDone() {
+    deps.metrics().connectionClosed(connectionKey);
+    connectionKey = null;
+  }
+
+  /** Counts this attempt's end; {@code errorCode} null when it had no error. */
+  protected void ended(String outcome, String errorCode) {
+    deps.metrics().attemptEnded(task.type(), outcome, errorCode);
   }
 
   /** Cancels the attempt's periodic timers; subclasses cancel theirs, then call this. */
@@ -224,6 +255,7 @@ abstract class Attempt {
           }
           done = true;
           stopIo();
+          ended(WorkerMetrics.HANDED_BACK, null);
           Log.infof(
               "task %s: handing back (epoch %d) after %d bytes; this worker is stopping",
               task.id(), epoch, transferred());
@@ -249,7 +281,8 @@ abstract class Attempt {
               + sinceRenewed
               + " ms"
               + (heartbeatInFlight ? ", the ledger has not answered the last renewal" : "")
-              + " (self-fencing)");
+              + " (self-fencing)",
+          WorkerMetrics.NOT_RENEWED);
       return;
     }
     if (heartbeatInFlight) {
@@ -276,7 +309,9 @@ abstract class Attempt {
                 }
               } else if (ar.succeeded()) {
                 if (!finishing) {
-                  fenced("the task was suspended, canceled or taken over by another worker");
+                  fenced(
+                      "the task was suspended, canceled or taken over by another worker",
+                      WorkerMetrics.SUPERSEDED);
                 }
               } else {
                 if (cp != null) {
@@ -288,7 +323,8 @@ abstract class Attempt {
                     task.id(), ar.cause().getMessage(), since0.toMillis());
                 if (since0.toMillis() > selfFenceMillis() && !finishing) {
                   fenced(
-                      "could not renew the lease for " + since0.toMillis() + " ms (self-fencing)");
+                      "could not renew the lease for " + since0.toMillis() + " ms (self-fencing)",
+                      WorkerMetrics.NOT_RENEWED);
                 }
               }
             });
@@ -299,13 +335,19 @@ abstract class Attempt {
     return (long) (deps.leaseTtl().toMillis() * deps.selfFenceFraction());
   }
 
-  /** Another worker owns the task (or we could not prove we still do): stop without writing. */
-  protected void fenced(String why) {
+  /**
+   * Another worker owns the task (or we could not prove we still do): stop without writing. {@code
+   * reason} is the lease-lost label: {@link WorkerMetrics#SUPERSEDED} or {@link
+   * WorkerMetrics#NOT_RENEWED}.
+   */
+  protected void fenced(String why, String reason) {
     if (done) {
       return;
     }
     done = true;
     stopIo();
+    deps.metrics().leaseLost(reason);
+    ended(WorkerMetrics.FENCED, null);
     // Whatever the attempt stored stays: the attempt that superseded us may be resuming from it.
     Log.warnf("task %s: epoch %d stopped: %s; nothing more is written", task.id(), epoch, why);
     finished.tryComplete();
@@ -331,6 +373,7 @@ abstract class Attempt {
             })
         .onComplete(
             ar -> {
+              countFailure(ar.failed() ? null : ar.result(), error.code());
               if (ar.failed()) {
                 Log.errorf(
                     "task %s: attempt %d failed (%s: %s) and the ledger could not record it (%s);"
@@ -356,6 +399,30 @@ abstract class Attempt {
               }
               finished.tryComplete();
             });
+  }
+
+  /** Counts a failed attempt by what the ledger made of it (null: it could not be asked). */
+  private void countFailure(FailOutcome outcome, String errorCode) {
+    if (outcome == null) {
+      ended(WorkerMetrics.UNRECORDED, errorCode);
+    } else if (outcome == FailOutcome.RETRY_SCHEDULED) {
+      ended(WorkerMetrics.RETRY, errorCode);
+    } else if (outcome == FailOutcome.FENCED) {
+      deps.metrics().leaseLost(WorkerMetrics.SUPERSEDED);
+      ended(WorkerMetrics.FENCED, errorCode);
+    } else {
+      ended(WorkerMetrics.FAILED, errorCode);
+    }
+  }
+
+  /** The completion's fenced commit answered {@code committed}: counts the attempt's end. */
+  protected void countCompletion(boolean committed) {
+    if (committed) {
+      ended(WorkerMetrics.COMPLETED, null);
+    } else {
+      deps.metrics().leaseLost(WorkerMetrics.SUPERSEDED);
+      ended(WorkerMetrics.FENCED, null);
+    }
   }
 
   /**

@@ -133,6 +133,7 @@ final class DownloadAttempt extends Attempt {
                 return;
               }
               RequestOptions options = route.apply(requestOptions(route));
+              connecting(route);
               if (from > 0) {
                 options.putHeader("Range", "bytes=" + from + "-");
                 options.putHeader("If-Range", validator());
@@ -383,6 +384,7 @@ final class DownloadAttempt extends Attempt {
     }
     int len = buf.length();
     received += len;
+    bytes.increment(len);
     lastActivityNanos = System.nanoTime();
     if (received > limit) {
       fail(sizeError("the body went past " + limit + " bytes"));
@@ -421,6 +423,7 @@ final class DownloadAttempt extends Attempt {
     }
     finishing = true;
     cancelTimers();
+    connectionDone(); // the body is in: the connection goes back to the pool
     long size = received;
     writer
         .finish()
@@ -480,6 +483,7 @@ final class DownloadAttempt extends Attempt {
                 fail(storageError(ar.cause()));
                 return;
               }
+              countCompletion(ar.result());
               if (ar.result()) {
                 Log.infof(
                     "task %s: completed, %d bytes, sha256 %s (epoch %d)",

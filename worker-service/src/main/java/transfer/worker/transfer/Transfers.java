@@ -18,6 +18,7 @@ import transfer.contracts.TaskType;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
 import transfer.worker.WorkerConfig;
+import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
 
 /**
@@ -40,8 +41,10 @@ public class Transfers {
       FileStorage storage,
       Clock clock,
       Egress egress,
+      WorkerMetrics metrics,
       @Named("workerId") String workerId) {
     this.free = new AtomicInteger(config.worker().slots());
+    metrics.transfers(config.worker().slots(), running::size);
     this.deps =
         new Attempt.Deps(
             vertx,
@@ -58,7 +61,8 @@ public class Transfers {
             config.worker().selfFenceFraction(),
             egress,
             config.fetch().maxBytes().asLongValue(),
-            config.worker().maxRedirects());
+            config.worker().maxRedirects(),
+            metrics);
   }
 
   public boolean tryReserve() {

@@ -153,6 +153,7 @@ final class UploadAttempt extends Attempt {
     if (o.getHeaders().get(HttpHeaders.CONTENT_TYPE) == null) {
       o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
     }
+    connecting(route);
     deps.client()
         .request(o)
         .onSuccess(this::stream)
@@ -201,6 +202,7 @@ final class UploadAttempt extends Attempt {
                 // Counted once in the connection, not when queued: progress is what the target
                 // got.
                 sent += len;
+                bytes.increment(len);
                 lastActivityNanos = System.nanoTime();
               } else {
                 fail(Failures.ofConnection(ar.cause(), session.requestTimeout()));
@@ -285,10 +287,11 @@ final class UploadAttempt extends Attempt {
     }
     finishing = true;
     cancelTimers();
-    long bytes = sent;
+    connectionDone(); // body sent and answer read: the connection goes back to the pool
+    long total = sent;
     int status = answeredStatus;
-    long sinceLastEvent = lastEventBytes < 0 ? bytes : bytes - lastEventBytes;
-    blocking(() -> deps.ledger().completeUpload(task.id(), epoch, bytes, status, sinceLastEvent))
+    long sinceLastEvent = lastEventBytes < 0 ? total : total - lastEventBytes;
+    blocking(() -> deps.ledger().completeUpload(task.id(), epoch, total, status, sinceLastEvent))
         .onComplete(
             ar -> {
               if (ar.failed()) {
@@ -298,10 +301,11 @@ final class UploadAttempt extends Attempt {
                 return;
               }
               done = true;
+              countCompletion(ar.result());
               if (ar.result()) {
                 Log.infof(
                     "task %s: uploaded %d bytes, the target answered %d (epoch %d)",
-                    task.id(), bytes, status, epoch);
+                    task.id(), total, status, epoch);
               } else {
                 Log.warnf(
                     "task %s: the target took the body (%d) but epoch %d was superseded; not"

@@ -1,0 +1,156 @@
+package transfer.api.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.logging.Log;
+import io.quarkus.runtime.Startup;
+import io.quarkus.scheduler.Scheduled;
+import jakarta.inject.Singleton;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import transfer.contracts.Metric;
+import transfer.contracts.TaskState;
+import transfer.contracts.Topics;
+import transfer.ledger.Ledger;
+
+/**
+ * The api-service's metrics ({@link Metric.Service#API}). The queue's gauges read a snapshot of the
+ * ledger ({@link Ledger#queueStats}) taken every {@code transfer.metrics.refresh} (5 s) by every
+ * replica, so a scrape never waits for the database and many scrapers cost one query; the ages are
+ * computed at the scrape from the snapshot's instants, so they keep growing between two reads.
+ * While the ledger cannot be read the gauges are NaN, not the last values.
+ */
+@Singleton
+@Startup
+public class ApiMetrics {
+  /** The reaper's {@code action} label values. */
+  public static final String LEASE_EXPIRED_REQUEUED = "lease_expired_requeued";
+
+  public static final String LEASE_EXPIRED_FAILED = "lease_expired_failed";
+  public static final String RESOURCE_TIMEOUT_FAILED = "resource_timeout_failed";
+  public static final String PROMOTED = "promoted";
+  public static final String REANNOUNCED = "reannounced";
+
+  static final List<String> REAPER_ACTIONS =
+      List.of(
+          LEASE_EXPIRED_REQUEUED,
+          LEASE_EXPIRED_FAILED,
+          RESOURCE_TIMEOUT_FAILED,
+          PROMOTED,
+          REANNOUNCED);
+
+  static final List<TaskState> OPEN_STATES =
+      List.of(TaskState.QUEUED, TaskState.WAITING, TaskState.RUNNING, TaskState.SUSPENDED);
+
+  private final Ledger ledger;
+  private final Clock clock;
+  private final MeterRegistry registry;
+  private final Map<String, Counter> reaper = new ConcurrentHashMap<>();
+  private final Map<String, Timer> publish = new ConcurrentHashMap<>();
+
+  /** The last snapshot; null before the first read and after a failed one. */
+  private volatile Ledger.QueueStats stats;
+
+  public ApiMetrics(Ledger ledger, Clock clock, MeterRegistry registry) {
+    this.ledger = ledger;
+    this.clock = clock;
+    this.registry = registry;
+    for (TaskState s : OPEN_STATES) {
+      gauge(Metric.TASKS, m -> m.tasks(s)).tag("state", s.wire()).register(registry);
+    }
+    gauge(Metric.QUEUE_OLDEST_AGE, ApiMetrics::queueAgeSeconds).register(registry);
+    gauge(Metric.OUTBOX_PENDING, ApiMetrics::outboxRows).register(registry);
+    gauge(Metric.OUTBOX_OLDEST_AGE, ApiMetrics::outboxAgeSeconds).register(registry);
+    // Every series exists from the start at 0, so that rate() and alerts see the first increase.
+    for (String action : REAPER_ACTIONS) {
+      reaperCounter(action);
+    }
+    publishTimer(Topics.TASKS);
+    publishTimer(Topics.EVENTS);
+  }
+
+  private Gauge.Builder<ApiMetrics> gauge(
+      Metric metric, java.util.function.ToDoubleFunction<ApiMetrics> value) {
+    return Gauge.builder(metric.meterName(), this, value)
+        .description(metric.description())
+        .baseUnit(metric.baseUnit())
+        .strongReference(true);
+  }
+
+  @Scheduled(
+      every = "${transfer.metrics.refresh:5s}",
+      concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+  void refresh() {
+    try {
+      stats = ledger.queueStats();
+    } catch (RuntimeException e) {
+      stats = null;
+      Log.debugf("metrics: cannot read the queue (%s); its gauges are NaN until the next read", e);
+    }
+  }
+
+  /** Counts tasks the reaper changed ({@code n} may be 0). */
+  public void reaped(String action, int n) {
+    if (n > 0) {
+      reaperCounter(action).increment(n);
+    }
+  }
+
+  /** The timer of publishes to {@code topic}, from the send to Kafka's acknowledgement. */
+  public Timer publishTimer(String topic) {
+    return publish.computeIfAbsent(
+        topic,
+        t ->
+            Timer.builder(Metric.OUTBOX_PUBLISH.meterName())
+                .description(Metric.OUTBOX_PUBLISH.description())
+                .tag("topic", t)
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry));
+  }
+
+  private Counter reaperCounter(String action) {
+    return reaper.computeIfAbsent(
+        action,
+        a ->
+            Counter.builder(Metric.REAPER_TASKS.meterName())
+                .description(Metric.REAPER_TASKS.description())
+                .tag("action", a)
+                .register(registry));
+  }
+
+  private double tasks(TaskState state) {
+    Ledger.QueueStats s = stats;
+    return s == null ? Double.NaN : s.tasks().getOrDefault(state, 0L);
+  }
+
+  private double queueAgeSeconds() {
+    Ledger.QueueStats s = stats;
+    return s == null ? Double.NaN : ageSeconds(s.oldest().get(TaskState.QUEUED));
+  }
+
+  private double outboxRows() {
+    Ledger.QueueStats s = stats;
+    return s == null ? Double.NaN : s.outboxRows();
+  }
+
+  private double outboxAgeSeconds() {
+    Ledger.QueueStats s = stats;
+    return s == null ? Double.NaN : ageSeconds(s.oldestOutbox());
+  }
+
+  private double ageSeconds(Instant since) {
+    if (since == null) {
+      return 0;
+    }
+    // Another replica's clock may be a little ahead: never a negative age.
+    return Math.max(0, Duration.between(since, clock.instant()).toMillis() / 1000.0);
+  }
+}
