@@ -316,7 +316,8 @@ public final class TestInfra {
     return missing.isEmpty();
   }
 
-  private static boolean imagePresent(String image) {
+  /** Whether the container engine has this image (nothing is pulled). */
+  public static boolean imagePresent(String image) {
     try {
       DockerClientFactory.instance().client().inspectImageCmd(image).exec();
       return true;
@@ -343,16 +344,26 @@ public final class TestInfra {
     Future<?> kafkaStart = starter.submit(kafka::start);
     Future<?> postgresStart = starter.submit(postgres::start);
     starter.shutdown();
+    // Each stopped on its own: one that fails to stop must not leave the other running (nothing
+    // else removes them: Ryuk cannot run where images cannot be pulled).
     Runnable stop =
         () -> {
-          kafka.stop();
-          postgres.stop();
+          for (Runnable one : List.<Runnable>of(kafka::stop, postgres::stop)) {
+            try {
+              one.run();
+            } catch (RuntimeException e) {
+              LOG.warn("a test container did not stop cleanly", e);
+            }
+          }
         };
     try {
       get(kafkaStart);
       get(postgresStart);
       createTopics(kafka.getBootstrapServers());
     } catch (RuntimeException e) {
+      // Both starts over first: a container created after the stop would be left behind.
+      getQuietly(kafkaStart);
+      getQuietly(postgresStart);
       stop.run();
       throw e;
     }

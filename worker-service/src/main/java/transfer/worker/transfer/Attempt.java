@@ -250,7 +250,9 @@ abstract class Attempt {
   Future<Void> handBack() {
     context.runOnContext(
         v -> {
-          if (done) {
+          // Finishing: the completion is being committed; the caller waits for it instead (a
+          // hand-back now would refuse that completion and throw the finished body away).
+          if (done || finishing) {
             return;
           }
           done = true;
@@ -295,12 +297,15 @@ abstract class Attempt {
     Long expected = expectedBytes();
     Ledger.Checkpoint cp = takeCheckpoint();
     Ledger.Heartbeat hb = new Ledger.Heartbeat(total, cp, expected, progress, since);
+    // The lease runs from about when the renewal was sent, not from when its answer came back (a
+    // slow answer must not stretch the time this attempt believes it has).
+    Instant sent = deps.clock().instant();
     blocking(() -> deps.ledger().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
         .onComplete(
             ar -> {
               heartbeatInFlight = false;
               if (ar.succeeded() && ar.result()) {
-                lastRenewed = deps.clock().instant();
+                lastRenewed = sent;
                 if (progress) {
                   lastEventBytes = total;
                 }
