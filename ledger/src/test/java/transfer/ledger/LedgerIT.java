@@ -269,16 +269,7 @@ class LedgerIT {
 
   @Test
   void theLastRetryableFailureBecomesAttemptsExhausted() {
-    SessionConfig oneAttempt =
-        new SessionConfig(
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            new transfer.contracts.RetryPolicy(1, null, null));
+    SessionConfig oneAttempt = oneAttempt();
     ledger.upsertSession(tenant, session, oneAttempt);
     TaskRequest r = download("http://127.0.0.1/x");
     TaskRow t = ledger.submit(tenant, session, r, oneAttempt.withDefaults(), null).task();
@@ -292,16 +283,7 @@ class LedgerIT {
 
   @Test
   void anExpiredLeaseWithNoAttemptLeftFailsTheTaskAndIsCountedAsFailed() {
-    SessionConfig oneAttempt =
-        new SessionConfig(
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            new transfer.contracts.RetryPolicy(1, null, null));
+    SessionConfig oneAttempt = oneAttempt();
     ledger.upsertSession(tenant, session, oneAttempt);
     TaskRow t =
         ledger
@@ -527,5 +509,18 @@ class LedgerIT {
       String tenantId, String sessionId, long after, int limit) {
     ledger.sequenceEvents(100_000);
     return ledger.events(tenantId, sessionId, after, limit);
+  }
+
+  /** A session whose tasks get a single attempt. */
+  static SessionConfig oneAttempt() {
+    return new SessionConfig(
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        new transfer.contracts.RetryPolicy(1, null, null));
   }
 }

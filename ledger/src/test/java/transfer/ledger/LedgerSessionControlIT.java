@@ -207,18 +207,7 @@ class LedgerSessionControlIT {
 
   @Test
   void aFinalFailureAfterADurablePrefixOffersResumeData() {
-    ledger.upsertSession(
-        tenant,
-        session,
-        new SessionConfig(
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            new transfer.contracts.RetryPolicy(1, null, null)));
+    ledger.upsertSession(tenant, session, LedgerIT.oneAttempt());
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
     TaskRow.Claim c = ledger.claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 500, "\"v1\"");
