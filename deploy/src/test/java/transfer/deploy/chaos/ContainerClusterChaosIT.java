@@ -283,6 +283,25 @@ class ContainerClusterChaosIT {
     }
     soft.assertThatCode(() -> ChaosCluster.assertExactlyOneCompletionEach(events, seeds.keySet()))
         .doesNotThrowAnyException();
+    // The workers' logs are JSON lines; those about a task carry its ids as fields.
+    Set<String> loggedTasks = new java.util.HashSet<>();
+    com.fasterxml.jackson.databind.ObjectMapper json =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    for (GenericContainer<?> w : workers) {
+      for (String line : w.getLogs().split("\n")) {
+        if (!line.startsWith("{")) {
+          continue; // the JVM's own lines before logging starts
+        }
+        JsonNode entry = json.readTree(line);
+        if (sid.equals(entry.path("sessionId").asText())
+            && "default".equals(entry.path("tenant").asText())) {
+          loggedTasks.add(entry.path("taskId").asText());
+        }
+      }
+    }
+    soft.assertThat(loggedTasks)
+        .as("tasks named by taskId, sessionId and tenant fields in the workers' JSON logs")
+        .containsAll(seeds.keySet());
     System.out.printf(
         "[chaos] containers: %d tasks completed once each; %s killed at %s, %s cut off from"
             + " PostgreSQL at %s, broker restarted%n",
@@ -305,6 +324,8 @@ class ContainerClusterChaosIT {
             .withEnv("TRANSFER_FETCH_ALLOWED_DESTINATIONS", gateway(app) + ":" + origin.port())
             .withEnv("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000")
             .withEnv("TRANSFER_QUOTA_BURST", "100000")
+            // As in k8s/ and compose: JSON lines, which the test reads back below.
+            .withEnv("QUARKUS_LOG_CONSOLE_JSON_ENABLED", "true")
             .withFileSystemBind(objects.toString(), "/data", BindMode.READ_WRITE)
             .withLogConsumer(
                 new Slf4jLogConsumer(LoggerFactory.getLogger("container." + name)).withPrefix(name))

@@ -2,6 +2,7 @@ package transfer.worker.transfer;
 
 import io.micrometer.core.instrument.Counter;
 import io.quarkus.logging.Log;
+import io.smallrye.common.vertx.VertxContext;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -18,6 +19,8 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeoutException;
+import org.jboss.logging.Logger;
+import org.jboss.logging.MDC;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
@@ -108,7 +111,10 @@ abstract class Attempt {
   }
 
   void start() {
-    context = deps.vertx().getOrCreateContext();
+    // A duplicated context of its own: it keeps the event loop of the context it comes from, and
+    // gives this attempt its own local data, where Quarkus keeps the MDC of the code that runs on
+    // it (logf: the task's ids on every line about it).
+    context = VertxContext.getOrCreateDuplicatedContext(deps.vertx().getOrCreateContext());
     // Whichever way the attempt ended, its host is no longer in use.
     finished.future().onComplete(ar -> connectionDone());
     context.runOnContext(v -> begin());
@@ -226,7 +232,8 @@ abstract class Attempt {
 
   private void begin() {
     lastRenewed = deps.clock().instant();
-    Log.infof(
+    logf(
+        Logger.Level.INFO,
         "task %s: claimed by %s, epoch %d, attempt %d of %d, %s %s",
         task.id(),
         deps.workerId(),
@@ -258,9 +265,12 @@ abstract class Attempt {
           done = true;
           stopIo();
           ended(WorkerMetrics.HANDED_BACK, null);
-          Log.infof(
+          logf(
+              Logger.Level.INFO,
               "task %s: handing back (epoch %d) after %d bytes; this worker is stopping",
-              task.id(), epoch, transferred());
+              task.id(),
+              epoch,
+              transferred());
           Ledger.Checkpoint cp = handBackCheckpoint();
           blocking(() -> deps.ledger().release(task.id(), epoch, cp))
               .onComplete(ar -> finished.tryComplete());
@@ -323,9 +333,12 @@ abstract class Attempt {
                   checkpointNotRecorded(cp);
                 }
                 Duration since0 = Duration.between(lastRenewed, deps.clock().instant());
-                Log.warnf(
+                logf(
+                    Logger.Level.WARN,
                     "task %s: cannot renew lease (%s); last renewed %d ms ago",
-                    task.id(), ar.cause().getMessage(), since0.toMillis());
+                    task.id(),
+                    ar.cause().getMessage(),
+                    since0.toMillis());
                 if (since0.toMillis() > selfFenceMillis() && !finishing) {
                   fenced(
                       "could not renew the lease for " + since0.toMillis() + " ms (self-fencing)",
@@ -333,6 +346,26 @@ abstract class Attempt {
                 }
               }
             });
+  }
+
+  /**
+   * Logs a line about this attempt's task with its ids in the MDC ({@code taskId}, {@code
+   * sessionId}, {@code tenant}, {@code epoch}), which JSON logs carry as fields. Set and cleared
+   * around the one call, on the calling thread: attempts share event-loop threads.
+   */
+  protected void logf(Logger.Level level, String format, Object... args) {
+    MDC.put("taskId", task.id());
+    MDC.put("sessionId", task.sessionId());
+    MDC.put("tenant", task.tenantId());
+    MDC.put("epoch", epoch);
+    try {
+      Log.logf(level, format, args);
+    } finally {
+      MDC.remove("taskId");
+      MDC.remove("sessionId");
+      MDC.remove("tenant");
+      MDC.remove("epoch");
+    }
   }
 
   /** How long without a renewal before the attempt stops by itself. */
@@ -354,7 +387,12 @@ abstract class Attempt {
     deps.metrics().leaseLost(reason);
     ended(WorkerMetrics.FENCED, null);
     // Whatever the attempt stored stays: the attempt that superseded us may be resuming from it.
-    Log.warnf("task %s: epoch %d stopped: %s; nothing more is written", task.id(), epoch, why);
+    logf(
+        Logger.Level.WARN,
+        "task %s: epoch %d stopped: %s; nothing more is written",
+        task.id(),
+        epoch,
+        why);
     finished.tryComplete();
   }
 
@@ -380,7 +418,8 @@ abstract class Attempt {
             ar -> {
               countFailure(ar.failed() ? null : ar.result(), error.code());
               if (ar.failed()) {
-                Log.errorf(
+                logf(
+                    Logger.Level.ERROR,
                     "task %s: attempt %d failed (%s: %s) and the ledger could not record it (%s);"
                         + " the lease will expire and the reaper retries it",
                     task.id(),
@@ -389,18 +428,31 @@ abstract class Attempt {
                     error.message(),
                     ar.cause().getMessage());
               } else if (ar.result() == FailOutcome.RETRY_SCHEDULED) {
-                Log.infof(
+                logf(
+                    Logger.Level.INFO,
                     "task %s: attempt %d failed (%s: %s); retrying in %d ms",
-                    task.id(), task.attempt(), error.code(), error.message(), backoff.toMillis());
+                    task.id(),
+                    task.attempt(),
+                    error.code(),
+                    error.message(),
+                    backoff.toMillis());
               } else if (ar.result() == FailOutcome.FAILED
                   || ar.result() == FailOutcome.FAILED_RESUMABLE) {
-                Log.infof(
+                logf(
+                    Logger.Level.INFO,
                     "task %s: failed for good after attempt %d (%s: %s)",
-                    task.id(), task.attempt(), error.code(), error.message());
+                    task.id(),
+                    task.attempt(),
+                    error.code(),
+                    error.message());
               } else {
-                Log.warnf(
+                logf(
+                    Logger.Level.WARN,
                     "task %s: attempt %d failed (%s) but epoch %d was superseded; not recorded",
-                    task.id(), task.attempt(), error.code(), epoch);
+                    task.id(),
+                    task.attempt(),
+                    error.code(),
+                    epoch);
               }
               finished.tryComplete();
             });

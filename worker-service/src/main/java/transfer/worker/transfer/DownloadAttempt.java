@@ -1,6 +1,5 @@
 package transfer.worker.transfer;
 
-import io.quarkus.logging.Log;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientResponse;
@@ -13,6 +12,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Set;
+import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
 import transfer.ledger.Ledger;
@@ -94,9 +94,12 @@ final class DownloadAttempt extends Attempt {
     Path earlier = deps.storage().temporary(task.prefixOwner(), checkpointEpoch);
     if (!java.nio.file.Files.isRegularFile(earlier)
         || java.nio.file.Files.size(earlier) < checkpointBytes) {
-      Log.infof(
+      logf(
+          Logger.Level.INFO,
           "task %s: checkpoint at byte %d (epoch %d) has no stored object; starting from zero",
-          task.id(), checkpointBytes, checkpointEpoch);
+          task.id(),
+          checkpointBytes,
+          checkpointEpoch);
       return 0;
     }
     return checkpointBytes;
@@ -198,7 +201,7 @@ final class DownloadAttempt extends Attempt {
               false));
       return;
     }
-    Log.debugf("task %s: redirect %d to %s", task.id(), hop + 1, redacted(next));
+    logf(Logger.Level.DEBUG, "task %s: redirect %d to %s", task.id(), hop + 1, redacted(next));
     sendTo(next, from, hop + 1);
   }
 
@@ -227,10 +230,13 @@ final class DownloadAttempt extends Attempt {
     }
     if (from > 0) {
       // The origin ignored Range, or If-Range found another version: the whole body follows.
-      Log.infof(
+      logf(
+          Logger.Level.INFO,
           "task %s: asked for bytes %d- but the origin answered %d (whole body); restarting from"
               + " zero",
-          task.id(), from, status);
+          task.id(),
+          from,
+          status);
     }
     resp.pause();
     openFile(0)
@@ -256,8 +262,12 @@ final class DownloadAttempt extends Attempt {
       why = "changed its ETag from " + task.etag() + " to " + etagNow;
     }
     if (why != null) {
-      Log.infof(
-          "task %s: the origin %s to Range bytes=%d-; restarting from zero", task.id(), why, from);
+      logf(
+          Logger.Level.INFO,
+          "task %s: the origin %s to Range bytes=%d-; restarting from zero",
+          task.id(),
+          why,
+          from);
       resp.request().reset();
       send(0);
       return;
@@ -275,9 +285,11 @@ final class DownloadAttempt extends Attempt {
         .onSuccess(
             copied -> {
               if (!copied) {
-                Log.infof(
+                logf(
+                    Logger.Level.INFO,
                     "task %s: the checkpoint object of epoch %d is gone; restarting from zero",
-                    task.id(), checkpointEpoch);
+                    task.id(),
+                    checkpointEpoch);
                 sha256.reset();
                 resp.request().reset();
                 send(0);
@@ -286,9 +298,13 @@ final class DownloadAttempt extends Attempt {
               received = from;
               durable = from;
               checkpointPending = true;
-              Log.infof(
+              logf(
+                  Logger.Level.INFO,
                   "task %s: resumed from byte %d (checkpoint of epoch %d) on epoch %d",
-                  task.id(), from, checkpointEpoch, epoch);
+                  task.id(),
+                  from,
+                  checkpointEpoch,
+                  epoch);
               openFile(from)
                   .onSuccess(
                       v -> {
@@ -485,13 +501,19 @@ final class DownloadAttempt extends Attempt {
               }
               countCompletion(ar.result());
               if (ar.result()) {
-                Log.infof(
+                logf(
+                    Logger.Level.INFO,
                     "task %s: completed, %d bytes, sha256 %s (epoch %d)",
-                    task.id(), size, digest, epoch);
+                    task.id(),
+                    size,
+                    digest,
+                    epoch);
               } else {
-                Log.warnf(
+                logf(
+                    Logger.Level.WARN,
                     "task %s: finished the body but epoch %d was superseded; discarded it",
-                    task.id(), epoch);
+                    task.id(),
+                    epoch);
               }
               finished.tryComplete();
             });

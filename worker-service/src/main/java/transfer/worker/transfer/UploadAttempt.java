@@ -1,6 +1,5 @@
 package transfer.worker.transfer;
 
-import io.quarkus.logging.Log;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
@@ -15,6 +14,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Locale;
+import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
 import transfer.ledger.TaskRow;
@@ -303,14 +303,21 @@ final class UploadAttempt extends Attempt {
               done = true;
               countCompletion(ar.result());
               if (ar.result()) {
-                Log.infof(
+                logf(
+                    Logger.Level.INFO,
                     "task %s: uploaded %d bytes, the target answered %d (epoch %d)",
-                    task.id(), total, status, epoch);
+                    task.id(),
+                    total,
+                    status,
+                    epoch);
               } else {
-                Log.warnf(
+                logf(
+                    Logger.Level.WARN,
                     "task %s: the target took the body (%d) but epoch %d was superseded; not"
                         + " recorded",
-                    task.id(), status, epoch);
+                    task.id(),
+                    status,
+                    epoch);
               }
               finished.tryComplete();
             });
