@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** The cluster tests' client of the REST API, with one tenant's key, over loopback. */
 public final class ApiClient {
@@ -125,6 +126,26 @@ public final class ApiClient {
         after = Math.max(after, e.get("sequence").asLong());
       }
     }
+  }
+
+  /** Polls the task until it is completed, failed or canceled; answers it as last seen. */
+  public JsonNode awaitFinal(String sid, String tid, Duration timeout) {
+    JsonNode[] last = new JsonNode[1];
+    org.awaitility.Awaitility.await("task " + tid + " final")
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(200))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              Answer a = call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null);
+              if (a.status() != 200) {
+                throw new AssertionError("GET task " + tid + ": " + a.body());
+              }
+              last[0] = a.body();
+              return Set.of("completed", "failed", "canceled")
+                  .contains(last[0].path("state").asText());
+            });
+    return last[0];
   }
 
   /** A port free on loopback right now. */

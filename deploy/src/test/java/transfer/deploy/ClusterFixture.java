@@ -269,21 +269,7 @@ final class ClusterFixture {
 
   /** Every stored event of the session, in sequence order, through the replay endpoint. */
   List<JsonNode> replay(String sid) throws Exception {
-    List<JsonNode> all = new ArrayList<>();
-    long after = 0;
-    while (true) {
-      ApiClient.Answer a =
-          call("GET", "/v1/sessions/" + sid + "/events?after=" + after + "&limit=1000", null);
-      if (a.status() != 200) {
-        throw new IllegalStateException("replay answered " + a.status() + ": " + a.body());
-      }
-      JsonNode events = a.body().get("events");
-      events.forEach(all::add);
-      if (events.size() < 1000) {
-        return all;
-      }
-      after = a.body().get("last").asLong();
-    }
+    return client.replay(sid);
   }
 
   /** The session's events on the results topic, read until {@code until} accepts them. */

@@ -625,17 +625,7 @@ final class ChaosCluster {
   }
 
   JsonNode awaitFinal(String sid, String tid, Duration timeout) {
-    JsonNode[] last = new JsonNode[1];
-    await("task " + tid + " final")
-        .atMost(timeout)
-        .pollInterval(Duration.ofMillis(200))
-        .ignoreExceptions()
-        .until(
-            () -> {
-              last[0] = task(sid, tid);
-              return isFinal(last[0]);
-            });
-    return last[0];
+    return client.awaitFinal(sid, tid, timeout);
   }
 
   /**

@@ -73,6 +73,10 @@ class ContainerClusterChaosIT {
   private static Network app;
   private static Network db;
   private static Origin origin;
+
+  /** This machine's address on the services' network, where the origin listens. */
+  private static String bridge;
+
   private static Path objects;
   private static PostgreSQLContainer postgres;
   private static KafkaContainer kafka;
@@ -120,7 +124,8 @@ class ContainerClusterChaosIT {
     Stream.of(postgres, kafka).parallel().forEach(GenericContainer::start);
     TestInfra.createTopics(kafka.getBootstrapServers());
     // The bridge's address exists on this machine once a container is on the network (podman).
-    origin = Origin.start(gateway(app), 0);
+    bridge = gateway(app);
+    origin = Origin.start(bridge, 0);
 
     api =
         service(apiImage(), "api", 8080)
@@ -246,7 +251,7 @@ class ContainerClusterChaosIT {
     seeds.putAll(more);
 
     for (String tid : seeds.keySet()) {
-      JsonNode task = awaitFinal(sid, tid, Duration.ofMinutes(4));
+      JsonNode task = client.awaitFinal(sid, tid, Duration.ofMinutes(4));
       long expectedSize = more.containsKey(tid) ? 4 * MIB : size;
       soft.assertThat(task.path("state").asText())
           .as("task %s: %s", tid, task)
@@ -321,7 +326,7 @@ class ContainerClusterChaosIT {
             .withEnv("QUARKUS_DATASOURCE_USERNAME", postgres.getUsername())
             .withEnv("QUARKUS_DATASOURCE_PASSWORD", DB_PASSWORD)
             .withEnv("KAFKA_BOOTSTRAP_SERVERS", "kafka:19092")
-            .withEnv("TRANSFER_FETCH_ALLOWED_DESTINATIONS", gateway(app) + ":" + origin.port())
+            .withEnv("TRANSFER_FETCH_ALLOWED_DESTINATIONS", bridge + ":" + origin.port())
             .withEnv("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000")
             .withEnv("TRANSFER_QUOTA_BURST", "100000")
             // As in k8s/ and compose: JSON lines, which the test reads back below.
@@ -478,7 +483,7 @@ class ContainerClusterChaosIT {
       long seed = seedBase + i;
       String url =
           "http://"
-              + gateway(app)
+              + bridge
               + ":"
               + origin.port()
               + "/bytes/"
@@ -493,20 +498,5 @@ class ContainerClusterChaosIT {
       seeds.put(a.body().get("id").asText(), seed);
     }
     return seeds;
-  }
-
-  private JsonNode awaitFinal(String sid, String tid, Duration timeout) {
-    JsonNode[] last = new JsonNode[1];
-    await("task " + tid + " final")
-        .atMost(timeout)
-        .pollInterval(Duration.ofMillis(500))
-        .ignoreExceptions()
-        .until(
-            () -> {
-              last[0] = client.call("GET", "/v1/sessions/" + sid + "/tasks/" + tid, null).body();
-              return Set.of("completed", "failed", "canceled")
-                  .contains(last[0].path("state").asText());
-            });
-    return last[0];
   }
 }
