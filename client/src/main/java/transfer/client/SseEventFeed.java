@@ -1,19 +1,12 @@
 package transfer.client;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import transfer.contracts.CloudEvent;
@@ -37,19 +30,11 @@ public final class SseEventFeed implements AutoCloseable {
   private final Builder config;
   private final Delivery delivery;
   private final List<Worker> workers = new ArrayList<>();
-  private final ScheduledExecutorService watchdog;
   private volatile boolean running;
 
   private SseEventFeed(Builder b) {
     this.config = b;
     this.delivery = new Delivery(b.listener, b.store, b.client.json());
-    this.watchdog =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "transfer-sse-watchdog");
-              t.setDaemon(true);
-              return t;
-            });
     for (String sid : b.sessions) {
       workers.add(new Worker(sid));
     }
@@ -132,9 +117,6 @@ public final class SseEventFeed implements AutoCloseable {
       throw new IllegalStateException("this feed was started already");
     }
     running = true;
-    long period = Math.max(100, config.idleTimeout.toMillis() / 4);
-    watchdog.scheduleAtFixedRate(
-        () -> workers.forEach(Worker::checkIdle), period, period, TimeUnit.MILLISECONDS);
     workers.forEach(w -> w.thread.start());
     return this;
   }
@@ -158,7 +140,6 @@ public final class SseEventFeed implements AutoCloseable {
         break;
       }
     }
-    watchdog.shutdownNow();
   }
 
   /** One session's connection, reopened until the feed is closed. */
@@ -166,8 +147,7 @@ public final class SseEventFeed implements AutoCloseable {
     final String sessionId;
     final Thread thread;
     private final Object lock = new Object();
-    private boolean reading; // guarded by lock: only a blocked read may be interrupted
-    private volatile long lastActivity = System.nanoTime();
+    private SseLines current; // guarded by lock
     private volatile Duration serverRetry;
     private volatile boolean stopped;
 
@@ -177,27 +157,12 @@ public final class SseEventFeed implements AutoCloseable {
     }
 
     void stop() {
-      stopped = true;
-      interruptRead();
-    }
-
-    void checkIdle() {
-      if (System.nanoTime() - lastActivity > config.idleTimeout.toNanos()) {
-        LOG.log(
-            System.Logger.Level.INFO,
-            "event stream of session {0} silent for {1}; reconnecting",
-            sessionId,
-            config.idleTimeout);
-        lastActivity = System.nanoTime();
-        interruptRead();
-      }
-    }
-
-    private void interruptRead() {
       synchronized (lock) {
-        if (reading) {
-          thread.interrupt();
+        stopped = true;
+        if (current != null) {
+          current.cancel();
         }
+        lock.notifyAll();
       }
     }
 
@@ -232,7 +197,7 @@ public final class SseEventFeed implements AutoCloseable {
           if (active()) {
             LOG.log(
                 System.Logger.Level.INFO,
-                "event stream of session {0} broke ({1}); reconnecting",
+                "event stream of session {0} ended ({1}); reconnecting",
                 sessionId,
                 e.toString());
           }
@@ -249,10 +214,14 @@ public final class SseEventFeed implements AutoCloseable {
         if (!healthy) {
           backoff = min(backoff.multipliedBy(2), config.maxBackoff);
         }
-        try {
-          Thread.sleep(wait.toMillis());
-        } catch (InterruptedException e) {
+        synchronized (lock) {
           if (!active()) {
+            return;
+          }
+          try {
+            lock.wait(Math.max(1, wait.toMillis()));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             return;
           }
         }
@@ -262,19 +231,23 @@ public final class SseEventFeed implements AutoCloseable {
     /** One connection: answers whether it delivered anything. */
     private boolean stream() throws IOException {
       long after = Math.max(config.startAfter, delivery.store().lastSequence(sessionId));
-      HttpResponse<InputStream> r = config.client.openEventStream(sessionId, after);
-      lastActivity = System.nanoTime();
+      SseLines lines = config.client.openEventStream(sessionId, after);
+      synchronized (lock) {
+        if (!active()) {
+          lines.cancel();
+          return false;
+        }
+        current = lines;
+      }
       boolean delivered = false;
-      try (BufferedReader in =
-          new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+      try {
         StringBuilder data = new StringBuilder();
         boolean hasData = false;
         while (active()) {
-          String line = readLine(in);
+          String line = lines.next(config.idleTimeout);
           if (line == null) {
-            return delivered; // the server ended the stream (a restart): reconnect
+            return delivered; // the server ended the stream (a restart), or close(): reconnect
           }
-          lastActivity = System.nanoTime();
           if (line.isEmpty()) {
             if (hasData) {
               delivered |= dispatch(data.toString());
@@ -311,23 +284,10 @@ public final class SseEventFeed implements AutoCloseable {
           }
         }
         return delivered;
-      }
-    }
-
-    /** Reads a line; only here may {@link #interruptRead} interrupt the thread. */
-    private String readLine(BufferedReader in) throws IOException {
-      synchronized (lock) {
-        if (!active()) {
-          return null;
-        }
-        reading = true;
-      }
-      try {
-        return in.readLine();
       } finally {
+        lines.cancel();
         synchronized (lock) {
-          reading = false;
-          Thread.interrupted(); // an interrupt meant for the read never reaches the listener
+          current = null;
         }
       }
     }

@@ -506,14 +506,15 @@ public final class TransferClient implements AutoCloseable {
   }
 
   /** Opens the session's event stream after {@code lastEventId}; used by {@link SseEventFeed}. */
-  HttpResponse<InputStream> openEventStream(String sessionId, long lastEventId) {
+  SseLines openEventStream(String sessionId, long lastEventId) {
     return send(
-        "GET",
-        sessions(sessionId) + "/events/stream",
-        null,
-        Map.of(LAST_EVENT_ID, Long.toString(lastEventId), "Accept", "text/event-stream"),
-        true,
-        HttpResponse.BodyHandlers.ofInputStream());
+            "GET",
+            sessions(sessionId) + "/events/stream",
+            null,
+            Map.of(LAST_EVENT_ID, Long.toString(lastEventId), "Accept", "text/event-stream"),
+            true,
+            info -> new SseLines())
+        .body();
   }
 
   ObjectMapper json() {
