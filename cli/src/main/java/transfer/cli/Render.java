@@ -49,8 +49,8 @@ final class Render {
   }
 
   /**
-   * {@code [#########>          ]} for a known fraction; for an unknown total a three-cell block that
-   * moves with {@code tick}, so a download without a length still shows it is alive.
+   * {@code [#########> ]} for a known fraction; for an unknown total a three-cell block that moves
+   * with {@code tick}, so a download without a length still shows it is alive.
    */
   static String bar(int width, Double fraction, long tick) {
     StringBuilder b = new StringBuilder(width + 2).append('[');
@@ -73,11 +73,16 @@ final class Render {
   }
 
   /**
-   * One task's line: {@code label [####>    ]  45%  12.3 MiB / 27.0 MiB  4.1 MiB/s  ETA 4.0 s}. Cut
-   * to {@code columns} so a narrow terminal never wraps (a wrapped line breaks the redraw).
+   * One task's line: {@code label [####> ] 45% 12.3 MiB / 27.0 MiB 4.1 MiB/s ETA 4.0 s}. Cut to
+   * {@code columns} so a narrow terminal never wraps (a wrapped line breaks the redraw).
    */
   static String progressLine(
-      String label, String state, long done, Long expected, double bytesPerSecond, long tick,
+      String label,
+      String state,
+      long done,
+      Long expected,
+      double bytesPerSecond,
+      long tick,
       int columns) {
     Double fraction = expected != null && expected > 0 ? (double) done / expected : null;
     StringBuilder s = new StringBuilder();

@@ -44,7 +44,8 @@ class RenderTest {
   void progressLineShowsPercentSizesRateAndEta() {
     String line = Render.progressLine("t1", "running", 50 << 20, 100L << 20, 10 << 20, 0, 200);
     assertThat(line)
-        .startsWith("t1 [############>           ]  50%  50.0 MiB / 100.0 MiB  10.0 MiB/s  ETA 5.0 s");
+        .startsWith(
+            "t1 [############>           ]  50%  50.0 MiB / 100.0 MiB  10.0 MiB/s  ETA 5.0 s");
     String waiting = Render.progressLine("t1", "waiting", 0, null, 0, 0, 200);
     assertThat(waiting).startsWith("t1 waiting [===").endsWith("]  0 B");
   }
