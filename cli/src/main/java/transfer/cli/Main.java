@@ -250,7 +250,8 @@ public final class Main implements Runnable {
     }
 
     Screen screen() {
-      return Screen.forTerminal(options.json);
+      return Screen.forTerminal(
+          options.json, spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 
     void printJson(Object value) {

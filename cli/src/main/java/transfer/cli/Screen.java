@@ -1,6 +1,6 @@
 package transfer.cli;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.List;
 
 /**
@@ -9,13 +9,13 @@ import java.util.List;
  * #result}), after the progress block is cleared.
  */
 final class Screen {
-  private final PrintStream err;
-  private final PrintStream out;
+  private final PrintWriter err;
+  private final PrintWriter out;
   private final boolean live;
   private final int columns;
   private int drawn;
 
-  Screen(PrintStream out, PrintStream err, boolean live, int columns) {
+  Screen(PrintWriter out, PrintWriter err, boolean live, int columns) {
     this.out = out;
     this.err = err;
     this.live = live;
@@ -26,7 +26,7 @@ final class Screen {
    * A terminal: a console on stdin/stdout, a TERM that is not "dumb", and no NO_PROGRESS. The width
    * comes from the launcher ({@code stty size}), else {@code COLUMNS}, else 80.
    */
-  static Screen forTerminal(boolean quiet) {
+  static Screen forTerminal(boolean quiet, PrintWriter out, PrintWriter err) {
     String term = System.getenv("TERM");
     boolean live =
         !quiet
@@ -34,7 +34,7 @@ final class Screen {
             && term != null
             && !term.equals("dumb")
             && System.getenv("TRANSFER_NO_PROGRESS") == null;
-    return new Screen(System.out, System.err, live, terminalColumns());
+    return new Screen(out, err, live, terminalColumns());
   }
 
   private static int terminalColumns() {
