@@ -150,6 +150,84 @@ class CliClusterIT extends ClusterTest {
   }
 
   /**
+   * {@code watch} follows every open task of the session, including one submitted after it began,
+   * prints each one's final line as it ends, and returns when none is left: 1 because one failed.
+   * {@code -o} copies a download's bytes out of the cluster.
+   */
+  @Test
+  void watchFollowsEveryOpenTaskToItsEndAndOutputCopiesTheBytes() throws Exception {
+    String sid = session();
+    Map<String, String> env = Map.of("TRANSFER_SESSION", sid);
+    Run first =
+        transfer(
+            env,
+            "download",
+            "--no-wait",
+            "--json",
+            origin.url("/bytes/" + (6L << 20) + "?seed=45&rate=" + (512L << 10)));
+    assertThat(first.exit()).as("stderr: %s", first.err()).isZero();
+    String firstId = JSON.readTree(first.out().strip()).get("id").asText();
+
+    ProcessBuilder pb =
+        new ProcessBuilder(ROOT.resolve("transfer").toString(), "watch", sid)
+            .directory(ROOT.toFile());
+    pb.environment().put("TRANSFER_API_URL", "http://127.0.0.1:" + cluster.apiPort);
+    pb.environment().put("TRANSFER_API_KEY", ClusterFixture.API_KEY);
+    Path out = Files.createTempFile("cli-watch", ".txt");
+    Process watch = pb.redirectOutput(out.toFile()).redirectErrorStream(false).start();
+    try {
+      // Submitted while watch runs: watch learns of it from the session's events.
+      Thread.sleep(1500);
+      Run second =
+          transfer(
+              env,
+              "download",
+              "--no-wait",
+              "--json",
+              origin.url("/bytes/" + (2L << 20) + "?seed=46&status=404&faultTimes=1"));
+      String secondId = JSON.readTree(second.out().strip()).get("id").asText();
+      assertThat(watch.waitFor(90, TimeUnit.SECONDS)).as("watch ended").isTrue();
+      String printed = Files.readString(out);
+      assertThat(watch.exitValue())
+          .as("watch's exit (one task failed); it printed:%n%s", printed)
+          .isEqualTo(1);
+      assertThat(printed.lines().filter(l -> l.startsWith("completed: ")))
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .contains("(task " + firstId + ")")
+          .contains(Origin.sha256Hex(6L << 20, 45));
+      assertThat(printed.lines().filter(l -> l.startsWith("failed: ")))
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .contains("(task " + secondId + ")");
+    } finally {
+      watch.destroyForcibly().waitFor();
+      Files.deleteIfExists(out);
+    }
+
+    Path copy = Files.createTempFile("cli-copy", ".bin");
+    try {
+      Run withCopy =
+          transfer(env, "download", "-o", copy.toString(), origin.url("/bytes/500000?seed=47"));
+      assertThat(withCopy.exit()).as("stderr: %s", withCopy.err()).isZero();
+      assertThat(withCopy.out()).contains("copied to " + copy.toAbsolutePath());
+      assertThat(Files.size(copy)).isEqualTo(500000);
+      assertThat(sha256(copy)).isEqualTo(Origin.sha256Hex(500000, 47));
+    } finally {
+      Files.deleteIfExists(copy);
+    }
+  }
+
+  private static String sha256(Path file) throws Exception {
+    java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+    try (var in = Files.newInputStream(file)) {
+      byte[] buf = new byte[65536];
+      for (int n; (n = in.read(buf)) > 0; ) {
+        md.update(buf, 0, n);
+      }
+    }
+    return java.util.HexFormat.of().formatHex(md.digest());
+  }
+
+  /**
    * A person at a terminal: in tmux, a download of about 4 s shows a bar that moves (two different
    * percentages between 1 and 99 on screen), then the final line with where the bytes are and their
    * SHA-256, and the shell sees exit code 0.
