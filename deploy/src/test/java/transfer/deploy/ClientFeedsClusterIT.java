@@ -135,11 +135,10 @@ class ClientFeedsClusterIT extends ClusterTest {
           proxy.cutAll();
         }
         Map<String, List<String>> expected = awaitAllStored(sessions);
-        await()
-            .atMost(Duration.ofMinutes(1))
-            .until(
-                () ->
-                    sessions.stream().allMatch(s -> seen.get(s).size() >= expected.get(s).size()));
+        awaitSettled(
+            () -> seen.values().stream().mapToInt(List::size).sum(),
+            expected.values().stream().mapToInt(List::size).sum(),
+            () -> false);
         for (String s : sessions) {
           assertThat(seen.get(s))
               .as("session %s", s)
@@ -210,8 +209,12 @@ class ClientFeedsClusterIT extends ClusterTest {
     return p;
   }
 
-  private static int lines(Path journal) throws IOException {
-    return Files.exists(journal) ? FeedProcess.Journal.read(journal).size() : 0;
+  private static int lines(Path journal) {
+    try {
+      return Files.exists(journal) ? FeedProcess.Journal.read(journal).size() : 0;
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   private static void awaitJournal(Process feed, Path journal, int atLeast) {
@@ -268,10 +271,7 @@ class ClientFeedsClusterIT extends ClusterTest {
       throws IOException {
     Map<String, List<String>> expected = awaitAllStored(sessions);
     int total = expected.values().stream().mapToInt(List::size).sum();
-    await()
-        .atMost(Duration.ofMinutes(1))
-        .failFast("the feed process ended", () -> !feed.isAlive())
-        .until(() -> lines(journal) >= total);
+    awaitSettled(() -> lines(journal), total, () -> !feed.isAlive());
     List<FeedProcess.Journal.Line> got = FeedProcess.Journal.read(journal);
     for (String s : sessions) {
       List<FeedProcess.Journal.Line> ofSession =
@@ -286,6 +286,30 @@ class ClientFeedsClusterIT extends ClusterTest {
           .doesNotHaveDuplicates();
     }
     assertThat(got).hasSize(total);
+  }
+
+  /**
+   * Waits until {@code count} reaches {@code total}, or stays unchanged for 10 s (then the caller's
+   * comparison shows what is missing, rather than a timeout).
+   */
+  private static void awaitSettled(
+      java.util.function.IntSupplier count,
+      int total,
+      java.util.concurrent.Callable<Boolean> dead) {
+    long[] last = {-1, System.nanoTime()};
+    await()
+        .atMost(Duration.ofMinutes(1))
+        .pollInterval(Duration.ofMillis(200))
+        .failFast("the feed process ended", dead)
+        .until(
+            () -> {
+              int n = count.getAsInt();
+              if (n != last[0]) {
+                last[0] = n;
+                last[1] = System.nanoTime();
+              }
+              return n >= total || System.nanoTime() - last[1] > 10_000_000_000L;
+            });
   }
 
   private static final Pattern LAST_EVENT_ID = Pattern.compile("(?i)last-event-id: *(\\d+)");
