@@ -21,6 +21,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import transfer.client.EventJournal;
 import transfer.client.EventPage;
 import transfer.client.SseEventFeed;
 import transfer.client.TransferClient;
@@ -211,7 +212,7 @@ class ClientFeedsClusterIT extends ClusterTest {
 
   private static int lines(Path journal) {
     try {
-      return Files.exists(journal) ? FeedProcess.Journal.read(journal).size() : 0;
+      return Files.exists(journal) ? EventJournal.read(journal).size() : 0;
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
@@ -272,20 +273,24 @@ class ClientFeedsClusterIT extends ClusterTest {
     Map<String, List<String>> expected = awaitAllStored(sessions);
     int total = expected.values().stream().mapToInt(List::size).sum();
     awaitSettled(() -> lines(journal), total, () -> !feed.isAlive());
-    List<FeedProcess.Journal.Line> got = FeedProcess.Journal.read(journal);
+    List<EventJournal.Entry> got = EventJournal.read(journal);
     for (String s : sessions) {
-      List<FeedProcess.Journal.Line> ofSession =
-          got.stream().filter(l -> l.session().equals(s)).toList();
+      List<EventJournal.Entry> ofSession =
+          got.stream().filter(l -> l.sessionId().equals(s)).toList();
       assertThat(ofSession)
           .as("the listener's events of session %s, over every run", s)
-          .extracting(FeedProcess.Journal.Line::id)
+          .extracting(EventJournal.Entry::eventId)
           .containsExactlyElementsOf(expected.get(s));
       assertThat(ofSession)
-          .extracting(FeedProcess.Journal.Line::sequence)
+          .extracting(EventJournal.Entry::sequence)
           .isSorted()
           .doesNotHaveDuplicates();
     }
     assertThat(got).hasSize(total);
+    Path duplicates = Path.of(journal + ".duplicates");
+    assertThat(duplicates)
+        .as("events the listener was called with again after it had handled them")
+        .doesNotExist();
   }
 
   /**
