@@ -1,0 +1,125 @@
+package transfer.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URI;
+import transfer.contracts.CloudEvent;
+import transfer.contracts.EventTypes;
+import transfer.contracts.TaskError;
+import transfer.contracts.TaskType;
+
+/**
+ * The one gate both feeds pass events through: drop what was delivered (by id, and by sequence at
+ * or below the session's last), call the listener, and record the event only after the listener
+ * returned. Calls for one session must not overlap (each feed guarantees that by its threading).
+ */
+final class Delivery {
+  private static final System.Logger LOG = System.getLogger(Delivery.class.getName());
+
+  /** What became of an event. */
+  enum Outcome {
+    /** The listener returned; the event is recorded. */
+    DELIVERED,
+    /** Its id was delivered before. */
+    DUPLICATE,
+    /** Its sequence is not above the session's last delivered one: a redelivery. */
+    STALE
+  }
+
+  private final TransferListener listener;
+  private final DedupeStore store;
+  private final ObjectMapper json;
+
+  Delivery(TransferListener listener, DedupeStore store, ObjectMapper json) {
+    this.listener = listener;
+    this.store = store;
+    this.json = json;
+  }
+
+  DedupeStore store() {
+    return store;
+  }
+
+  /**
+   * Delivers the event unless it was delivered before; {@code floor} is a sequence known from
+   * elsewhere to be delivered already (the Kafka feed's committed watermark; 0 if none). Whatever
+   * the listener throws propagates, and the event is then not recorded.
+   */
+  Outcome deliver(String sessionId, CloudEvent e, long floor) {
+    if (store.contains(sessionId, e.id())) {
+      return Outcome.DUPLICATE;
+    }
+    long last = Math.max(floor, store.lastSequence(sessionId));
+    if (e.sequence() <= last) {
+      LOG.log(
+          System.Logger.Level.DEBUG,
+          "event {0} (sequence {1}) of session {2} not delivered: sequence {3} was delivered",
+          e.id(),
+          e.sequence(),
+          sessionId,
+          last);
+      return Outcome.STALE;
+    }
+    dispatch(sessionId, e);
+    store.record(sessionId, e.id(), e.sequence());
+    return Outcome.DELIVERED;
+  }
+
+  private void dispatch(String sessionId, CloudEvent e) {
+    listener.onEvent(e);
+    JsonNode d = e.data() == null ? json.createObjectNode() : e.data();
+    switch (e.type() == null ? "" : e.type()) {
+      case EventTypes.PROGRESS -> {
+        TaskEvent t = TaskEvent.of(sessionId, e);
+        long bytes = d.path("bytesTransferred").asLong(0);
+        long total = d.path("totalBytesTransferred").asLong(0);
+        JsonNode ex = d.get("totalBytesExpected");
+        long expected = ex == null || ex.isNull() ? -1 : ex.asLong();
+        if (t.type() == TaskType.UPLOAD) {
+          listener.didSendBodyData(t, bytes, total, expected);
+        } else {
+          listener.didWriteData(t, bytes, total, expected);
+        }
+      }
+      case EventTypes.DOWNLOADED -> {
+        String location = d.path("location").asText(null);
+        URI uri = null;
+        try {
+          uri = location == null ? null : URI.create(location);
+        } catch (IllegalArgumentException notAUri) {
+          LOG.log(
+              System.Logger.Level.WARNING, "event {0}: location {1} is no URI", e.id(), location);
+        }
+        listener.didFinishDownloadingTo(
+            TaskEvent.of(sessionId, e),
+            uri,
+            d.path("size").asLong(-1),
+            d.path("sha256").asText(null));
+      }
+      case EventTypes.COMPLETED -> {
+        JsonNode err = d.get("error");
+        TaskError error = null;
+        if (err != null && !err.isNull()) {
+          try {
+            error = json.treeToValue(err, TaskError.class);
+          } catch (Exception unreadable) {
+            error = new TaskError(err.path("code").asText("unknown"), err.toString(), null, false);
+          }
+        }
+        listener.didCompleteWithError(TaskEvent.of(sessionId, e), error);
+      }
+      case EventTypes.SESSION_DRAINED -> listener.didFinishEvents(sessionId, e);
+      default -> {
+        // A type this version does not know: onEvent had it.
+      }
+    }
+  }
+
+  /** The session of an event: its {@code source} is {@code /sessions/{sid}}. */
+  static String sessionOf(CloudEvent e) {
+    String src = e.source();
+    return src != null && src.startsWith("/sessions/")
+        ? src.substring("/sessions/".length())
+        : null;
+  }
+}

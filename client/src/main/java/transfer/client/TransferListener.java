@@ -1,0 +1,66 @@
+package transfer.client;
+
+import java.net.URI;
+import transfer.contracts.CloudEvent;
+import transfer.contracts.TaskError;
+
+/**
+ * The delegate of a session, as URLSession's {@code URLSessionTaskDelegate} and {@code
+ * URLSessionDownloadDelegate}: implement the methods you need, every one has a no-op default. Fed
+ * by {@link KafkaEventFeed} (the results topic) or {@link SseEventFeed} (the API's event stream);
+ * both deliver the same events with the same guarantees: each event at most once per {@link
+ * DedupeStore}, in the session's order (increasing {@link CloudEvent#sequence()}).
+ *
+ * <p>Threading: callbacks run on the feed's own thread, never on the caller's; one session's
+ * callbacks never run concurrently and always in order. {@link KafkaEventFeed} calls every session
+ * from its one consumer thread; {@link SseEventFeed} from one thread per session. A callback that
+ * throws is not counted as delivered: the event is delivered again (after a pause), so make the
+ * work idempotent or let it succeed.
+ *
+ * <p>Each callback for an event runs after {@link #onEvent(CloudEvent)} for it, and the event
+ * counts as delivered only when both returned.
+ */
+public interface TransferListener {
+
+  /** Every event, first, before its typed callback: for logging or events this version lacks. */
+  default void onEvent(CloudEvent event) {}
+
+  /**
+   * Download progress ({@code urlSession(_:downloadTask:didWriteData:totalBytesWritten:
+   * totalBytesExpectedToWrite:)}): bytes since the previous progress event, the total, and the
+   * expected total (-1 when unknown). At most about one a second per task, plus the first and last.
+   */
+  default void didWriteData(
+      TaskEvent task, long bytesWritten, long totalBytesWritten, long totalBytesExpectedToWrite) {}
+
+  /** Upload progress ({@code didSendBodyData}); the same numbers as {@link #didWriteData}. */
+  default void didSendBodyData(
+      TaskEvent task, long bytesSent, long totalBytesSent, long totalBytesExpectedToSend) {}
+
+  /**
+   * A download's bytes are stored and verified ({@code didFinishDownloadingTo}): the storage
+   * location (also readable with {@link TransferClient#downloadContent}), its size and SHA-256
+   * (hex). Unlike URLSession's temporary file, the location stays until retention removes it.
+   */
+  default void didFinishDownloadingTo(TaskEvent task, URI location, long size, String sha256) {}
+
+  /**
+   * The task is final ({@code didCompleteWithError}): {@code error} is null when it completed, else
+   * why it failed or was canceled ({@code error.code()}, see {@link
+   * transfer.contracts.ErrorCodes}). Exactly one per task.
+   */
+  default void didCompleteWithError(TaskEvent task, TaskError error) {}
+
+  /**
+   * Nothing is queued or running in the session any more and every earlier event of it was
+   * published ({@code urlSessionDidFinishEvents(forBackgroundURLSession:)}).
+   */
+  default void didFinishEvents(String sessionId, CloudEvent event) {}
+
+  /**
+   * A feed stopped for good ({@code didBecomeInvalidWithError}): the session is gone (404), the key
+   * was refused (401), or the feed was misconfigured. Not called on {@code close()}. {@code
+   * sessionId} is null when the whole feed stopped.
+   */
+  default void didBecomeInvalidWithError(String sessionId, Throwable error) {}
+}

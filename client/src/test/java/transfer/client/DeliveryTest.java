@@ -1,0 +1,114 @@
+package transfer.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static transfer.client.Events.completed;
+import static transfer.client.Events.event;
+import static transfer.client.Events.progress;
+import static transfer.client.Events.taskData;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import transfer.contracts.CloudEvent;
+import transfer.contracts.EventTypes;
+import transfer.contracts.Json;
+import transfer.contracts.TaskError;
+
+class DeliveryTest {
+  private final RecordingListener listener = new RecordingListener();
+  private final InMemoryDedupeStore store = new InMemoryDedupeStore();
+  private final Delivery delivery = new Delivery(listener, store, Json.mapper());
+
+  @Test
+  void eachEventReachesItsCallbackOnce() {
+    ObjectNode up = taskData("t2", "upload");
+    up.put("bytesTransferred", 10);
+    up.put("totalBytesTransferred", 10);
+    up.putNull("totalBytesExpected");
+    ObjectNode dl = taskData("t1", "download");
+    dl.put("location", "file:///data/t1");
+    dl.put("size", 1000);
+    dl.put("sha256", "ab");
+    ObjectNode failed = taskData("t2", "upload");
+    failed.put("state", "failed");
+    failed.set("error", Json.mapper().valueToTree(TaskError.of("http_status", "404", false)));
+    ObjectNode drained = Json.mapper().createObjectNode();
+    drained.put("sessionId", "s");
+
+    CloudEvent[] events = {
+      progress("s", 1, "t1", 1000, 1000),
+      event("s", 2, "e2", EventTypes.PROGRESS, "t2", up),
+      event("s", 3, "t1:downloaded", EventTypes.DOWNLOADED, "t1", dl),
+      completed("s", 4, "t1"),
+      event("s", 5, "t2:completed", EventTypes.COMPLETED, "t2", failed),
+      event("s", 6, "t2:drained", EventTypes.SESSION_DRAINED, null, drained),
+      event("s", 7, "e7", "transfer.something.new", null, null),
+    };
+    for (CloudEvent e : events) {
+      assertThat(delivery.deliver("s", e, 0)).isEqualTo(Delivery.Outcome.DELIVERED);
+      assertThat(delivery.deliver("s", e, 0)).isEqualTo(Delivery.Outcome.DUPLICATE);
+    }
+    assertThat(listener.calls)
+        .containsExactly(
+            "write t1 1000 1000 1000",
+            "send t2 10 10 -1",
+            "downloaded t1 file:///data/t1 1000 ab",
+            "complete t1 COMPLETED null",
+            "complete t2 FAILED http_status",
+            "drained s");
+    assertThat(listener.events).hasSize(7);
+    assertThat(store.lastSequence("s")).isEqualTo(7);
+  }
+
+  @Test
+  void anEventAtOrBelowTheLastSequenceIsNotDeliveredEvenWithANewId() {
+    delivery.deliver("s", progress("s", 5, "t", 1, 1), 0);
+    CloudEvent older =
+        event("s", 4, "other-id", EventTypes.PROGRESS, "t", taskData("t", "download"));
+    assertThat(delivery.deliver("s", older, 0)).isEqualTo(Delivery.Outcome.STALE);
+    // a floor known from elsewhere (the Kafka commit) counts the same
+    assertThat(delivery.deliver("s2", progress("s2", 3, "t", 1, 1), 3))
+        .isEqualTo(Delivery.Outcome.STALE);
+    assertThat(delivery.deliver("s2", progress("s2", 4, "t", 1, 1), 3))
+        .isEqualTo(Delivery.Outcome.DELIVERED);
+    assertThat(listener.sequences("s")).containsExactly(5L);
+    assertThat(listener.sequences("s2")).containsExactly(4L);
+  }
+
+  @Test
+  void anEventWhoseListenerThrewIsNotRecordedAndComesAgain() {
+    AtomicInteger calls = new AtomicInteger();
+    Delivery d =
+        new Delivery(
+            new TransferListener() {
+              @Override
+              public void didCompleteWithError(TaskEvent task, TaskError error) {
+                if (calls.incrementAndGet() == 1) {
+                  throw new IllegalStateException("database down");
+                }
+              }
+            },
+            store,
+            Json.mapper());
+    assertThatThrownBy(() -> d.deliver("s", completed("s", 1, "t"), 0)).hasMessage("database down");
+    assertThat(store.lastSequence("s")).isZero();
+    assertThat(d.deliver("s", completed("s", 1, "t"), 0)).isEqualTo(Delivery.Outcome.DELIVERED);
+    assertThat(calls).hasValue(2);
+  }
+
+  @Test
+  void theInMemoryStoreIsBounded() {
+    InMemoryDedupeStore small = new InMemoryDedupeStore(2, 2);
+    small.record("a", "1", 1);
+    small.record("a", "2", 2);
+    small.record("a", "3", 3);
+    assertThat(small.contains("a", "1")).isFalse();
+    assertThat(small.contains("a", "3")).isTrue();
+    assertThat(small.lastSequence("a")).isEqualTo(3);
+    small.record("b", "x", 1);
+    small.record("c", "y", 1);
+    assertThat(small.lastSequence("a")).isZero(); // least recently used session forgotten
+    assertThat(small.lastSequence("c")).isEqualTo(1);
+  }
+}
