@@ -83,9 +83,16 @@ final class Delivery {
       }
       case EventTypes.DOWNLOADED -> {
         String location = d.path("location").asText(null);
+        URI uri = null;
+        try {
+          uri = location == null ? null : URI.create(location);
+        } catch (IllegalArgumentException notAUri) {
+          LOG.log(
+              System.Logger.Level.WARNING, "event {0}: location {1} is no URI", e.id(), location);
+        }
         listener.didFinishDownloadingTo(
             TaskEvent.of(sessionId, e),
-            location == null ? null : URI.create(location),
+            uri,
             d.path("size").asLong(-1),
             d.path("sha256").asText(null));
       }

@@ -18,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -26,6 +27,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import transfer.contracts.CloudEvent;
 import transfer.contracts.Topics;
@@ -357,8 +360,27 @@ public final class KafkaEventFeed implements AutoCloseable {
     pending.forEach(
         (tp, offset) ->
             offsets.put(tp, new OffsetAndMetadata(offset, metadata(watermarks.get(tp)))));
-    c.commitSync(offsets);
-    pending.clear();
+    try {
+      c.commitSync(offsets);
+      pending.clear();
+    } catch (CommitFailedException e) {
+      // The group moved the partitions on (this consumer was too slow: max.poll.interval.ms):
+      // their new owner starts at the last commit, and the floors and the store drop what this
+      // one delivered since; with an in-memory store, those events are delivered again there.
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "offsets of group " + config.groupId + " not committed: the partitions were reassigned",
+          e);
+      pending.clear();
+    } catch (RetriableException | RebalanceInProgressException e) {
+      // The broker is unreachable for now, or a rebalance runs: committed at the next chance
+      // (or, for partitions about to be revoked, by onPartitionsRevoked).
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "offsets of group {0} not committed yet ({1}); retrying",
+          config.groupId,
+          e.toString());
+    }
   }
 
   /** The most recently delivered sessions' sequences that fit in the commit's metadata. */

@@ -25,7 +25,7 @@ public record TaskEvent(
     return new TaskEvent(
         sessionId,
         e.subject() != null ? e.subject() : d == null ? null : d.path("taskId").asText(null),
-        type == null ? null : TaskType.fromWire(type),
+        type == null ? null : typeOf(type),
         d == null ? 0 : d.path("attempt").asInt(0),
         d == null || d.get("metadata") == null || d.get("metadata").isNull()
             ? null
@@ -33,12 +33,27 @@ public record TaskEvent(
         e);
   }
 
+  private static TaskType typeOf(String wire) {
+    try {
+      return TaskType.fromWire(wire);
+    } catch (IllegalArgumentException newerServer) {
+      return null; // a type this version does not know: the event still reaches the listener
+    }
+  }
+
   /**
    * The final state a {@code transfer.task.completed} event reports ({@code completed}, {@code
-   * failed}, {@code canceled}); null for other events.
+   * failed}, {@code canceled}); null for other events (and for a state this version does not know).
    */
   public TaskState finalState() {
     JsonNode s = event.data() == null ? null : event.data().get("state");
-    return s == null || s.isNull() ? null : TaskState.fromWire(s.asText());
+    if (s == null || s.isNull()) {
+      return null;
+    }
+    try {
+      return TaskState.fromWire(s.asText());
+    } catch (IllegalArgumentException newerServer) {
+      return null;
+    }
   }
 }

@@ -638,7 +638,7 @@ public final class TransferClient implements AutoCloseable {
         Thread.currentThread().interrupt();
         throw new TransferException(what + " was interrupted", e);
       }
-      if (r.body().ok() != null || r.body().error() == null) {
+      if (r.body().error() == null) {
         return new Unwrapped<T>(r, r.body().ok());
       }
       int status = r.statusCode();

@@ -21,6 +21,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import transfer.client.EventJournal;
 import transfer.client.EventPage;
 import transfer.client.SseEventFeed;
 import transfer.client.TransferClient;
@@ -135,11 +136,10 @@ class ClientFeedsClusterIT extends ClusterTest {
           proxy.cutAll();
         }
         Map<String, List<String>> expected = awaitAllStored(sessions);
-        await()
-            .atMost(Duration.ofMinutes(1))
-            .until(
-                () ->
-                    sessions.stream().allMatch(s -> seen.get(s).size() >= expected.get(s).size()));
+        awaitSettled(
+            () -> seen.values().stream().mapToInt(List::size).sum(),
+            expected.values().stream().mapToInt(List::size).sum(),
+            () -> false);
         for (String s : sessions) {
           assertThat(seen.get(s))
               .as("session %s", s)
@@ -210,8 +210,12 @@ class ClientFeedsClusterIT extends ClusterTest {
     return p;
   }
 
-  private static int lines(Path journal) throws IOException {
-    return Files.exists(journal) ? FeedProcess.Journal.read(journal).size() : 0;
+  private static int lines(Path journal) {
+    try {
+      return Files.exists(journal) ? EventJournal.read(journal).size() : 0;
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   private static void awaitJournal(Process feed, Path journal, int atLeast) {
@@ -268,24 +272,49 @@ class ClientFeedsClusterIT extends ClusterTest {
       throws IOException {
     Map<String, List<String>> expected = awaitAllStored(sessions);
     int total = expected.values().stream().mapToInt(List::size).sum();
-    await()
-        .atMost(Duration.ofMinutes(1))
-        .failFast("the feed process ended", () -> !feed.isAlive())
-        .until(() -> lines(journal) >= total);
-    List<FeedProcess.Journal.Line> got = FeedProcess.Journal.read(journal);
+    awaitSettled(() -> lines(journal), total, () -> !feed.isAlive());
+    List<EventJournal.Entry> got = EventJournal.read(journal);
     for (String s : sessions) {
-      List<FeedProcess.Journal.Line> ofSession =
-          got.stream().filter(l -> l.session().equals(s)).toList();
+      List<EventJournal.Entry> ofSession =
+          got.stream().filter(l -> l.sessionId().equals(s)).toList();
       assertThat(ofSession)
           .as("the listener's events of session %s, over every run", s)
-          .extracting(FeedProcess.Journal.Line::id)
+          .extracting(EventJournal.Entry::eventId)
           .containsExactlyElementsOf(expected.get(s));
       assertThat(ofSession)
-          .extracting(FeedProcess.Journal.Line::sequence)
+          .extracting(EventJournal.Entry::sequence)
           .isSorted()
           .doesNotHaveDuplicates();
     }
     assertThat(got).hasSize(total);
+    Path duplicates = Path.of(journal + ".duplicates");
+    assertThat(duplicates)
+        .as("events the listener was called with again after it had handled them")
+        .doesNotExist();
+  }
+
+  /**
+   * Waits until {@code count} reaches {@code total}, or stays unchanged for 10 s (then the caller's
+   * comparison shows what is missing, rather than a timeout).
+   */
+  private static void awaitSettled(
+      java.util.function.IntSupplier count,
+      int total,
+      java.util.concurrent.Callable<Boolean> dead) {
+    long[] last = {-1, System.nanoTime()};
+    await()
+        .atMost(Duration.ofMinutes(1))
+        .pollInterval(Duration.ofMillis(200))
+        .failFast("the feed process ended", dead)
+        .until(
+            () -> {
+              int n = count.getAsInt();
+              if (n != last[0]) {
+                last[0] = n;
+                last[1] = System.nanoTime();
+              }
+              return n >= total || System.nanoTime() - last[1] > 10_000_000_000L;
+            });
   }
 
   private static final Pattern LAST_EVENT_ID = Pattern.compile("(?i)last-event-id: *(\\d+)");
