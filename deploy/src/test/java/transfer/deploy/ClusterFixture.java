@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
 import transfer.testkit.EventLog;
+import transfer.testkit.OtlpCollector;
 import transfer.testkit.PrometheusText;
 import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
@@ -62,8 +63,16 @@ final class ClusterFixture {
 
   final ApiClient client;
 
+  /**
+   * Where every service of this cluster exports its spans (OTLP over loopback): the services run
+   * with {@code OTEL_EXPORTER_OTLP_ENDPOINT} set, as an operator would set it, and JSON logs, as in
+   * k8s/ and compose ({@code TraceClusterIT} reads both).
+   */
+  final OtlpCollector collector;
+
   private ClusterFixture() throws Exception {
     infra = TestInfra.shared();
+    collector = OtlpCollector.start();
     dataDir = Files.createTempDirectory("transfer-cluster-it");
     storageRoot = dataDir.resolve("objects");
     Path root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath();
@@ -134,6 +143,11 @@ final class ClusterFixture {
     // Tests submit hundreds of tasks at once; the per-tenant request rate is QuotaIT's subject.
     env.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
     env.put("TRANSFER_QUOTA_BURST", "100000");
+    // Traces to the collector, batched for 100 ms (5 s by default) so a test need not wait long.
+    env.put("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint());
+    env.put("OTEL_BSP_SCHEDULE_DELAY", "100");
+    // As in k8s/ and compose: one JSON object per line, the MDC fields at the top level.
+    env.put("QUARKUS_LOG_CONSOLE_JSON_ENABLED", "true");
     return env;
   }
 
@@ -149,6 +163,7 @@ final class ClusterFixture {
       w.stop(Duration.ofSeconds(20));
     }
     api.stop(Duration.ofSeconds(20));
+    collector.close();
     // The logs stay (they are the evidence when a test failed); the stored bytes, hundreds of
     // MiB per run, need not.
     try {

@@ -21,6 +21,8 @@ import java.util.logging.Logger;
  *   <li>spans are always created, so that log lines carry trace ids, but exported only when the
  *       operator names a collector ({@code OTEL_EXPORTER_OTLP_ENDPOINT}, or {@code
  *       OTEL_TRACES_EXPORTER});
+ *   <li>OTLP over HTTP with protobuf ({@code http/protobuf}, a collector's port 4318), as the
+ *       specification recommends, rather than the SDK's gRPC default;
  *   <li>no metrics or logs exporter: metrics are Micrometer's ({@code /q/metrics}), logs go to the
  *       console;
  *   <li>the service name is the service's own ({@code transfer-api}, {@code transfer-worker}).
@@ -83,6 +85,12 @@ public final class Telemetry implements AutoCloseable {
           !blank(config.apply("otel.exporter.otlp.endpoint"))
               || !blank(config.apply("otel.exporter.otlp.traces.endpoint"));
       out.put("otel.traces.exporter", endpoint ? "otlp" : "none");
+    }
+    if (blank(config.apply("otel.exporter.otlp.protocol"))
+        && blank(config.apply("otel.exporter.otlp.traces.protocol"))) {
+      // The protocol the OpenTelemetry specification recommends as the default (the Java SDK's
+      // autoconfiguration still defaults to gRPC): port 4318 of a collector.
+      out.put("otel.exporter.otlp.protocol", "http/protobuf");
     }
     if (blank(config.apply("otel.metrics.exporter"))) {
       out.put("otel.metrics.exporter", "none");

@@ -14,6 +14,7 @@ class TelemetryTest {
         .containsExactlyInAnyOrderEntriesOf(
             Map.of(
                 "otel.traces.exporter", "none",
+                "otel.exporter.otlp.protocol", "http/protobuf",
                 "otel.metrics.exporter", "none",
                 "otel.logs.exporter", "none",
                 "otel.service.name", "transfer-api"));
@@ -38,7 +39,8 @@ class TelemetryTest {
             "otel.metrics.exporter", "otlp",
             "otel.logs.exporter", "otlp",
             "otel.service.name", "api-eu-1",
-            "otel.exporter.otlp.endpoint", "http://collector:4318");
+            "otel.exporter.otlp.protocol", "grpc",
+            "otel.exporter.otlp.endpoint", "http://collector:4317");
     assertThat(Telemetry.defaults("transfer-api", set::get, Map.of())).isEmpty();
     // A service.name among the resource attributes names the service too.
     assertThat(
