@@ -4,6 +4,7 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Context;
+import io.quarkus.logging.Log;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Priorities;
 import jakarta.ws.rs.container.ContainerRequestContext;
@@ -17,6 +18,7 @@ import org.jboss.logging.MDC;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 import transfer.api.auth.Caller;
+import transfer.api.problem.RequestPaths;
 import transfer.ledger.LogFields;
 import transfer.telemetry.TraceContexts;
 
@@ -50,8 +52,18 @@ public class RequestTracing {
 
   @ServerRequestFilter(priority = Priorities.AUTHENTICATION - 100)
   public void start(ContainerRequestContext request, ResourceInfo resource) {
-    String path = request.getUriInfo().getPath();
-    if (path == null || !path.startsWith("/v1")) {
+    try {
+      trace(request, resource);
+    } catch (RuntimeException e) {
+      // Tracing never fails a request; the request goes on untraced.
+      Log.debugf(e, "request not traced: %s", e.getMessage());
+    }
+  }
+
+  private void trace(ContainerRequestContext request, ResourceInfo resource) {
+    // Never UriInfo.getPath() alone: a path it cannot decode makes it throw (RequestPaths).
+    String path = RequestPaths.of(request.getUriInfo());
+    if (path != null && !path.startsWith("/v1")) {
       return;
     }
     Context parent =
@@ -67,9 +79,10 @@ public class RequestTracing {
             .setParent(parent)
             .setAttribute("http.request.method", request.getMethod())
             .setAttribute("http.route", route)
-            .setAttribute("url.path", path)
+            .setAttribute("url.path", path == null ? "" : path)
             .startSpan();
-    MultivaluedMap<String, String> params = request.getUriInfo().getPathParameters();
+    // As the resources see them; not decoded again (which may throw, as above).
+    MultivaluedMap<String, String> params = request.getUriInfo().getPathParameters(false);
     String sid = params.getFirst("sid");
     String tid = params.getFirst("tid");
     if (sid != null) {
