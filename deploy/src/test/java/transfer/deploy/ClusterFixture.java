@@ -94,6 +94,7 @@ final class ClusterFixture {
             "api",
             root.resolve("api-service/target/quarkus-app/quarkus-run.jar"),
             env(
+                "api",
                 Map.of(
                     "QUARKUS_HTTP_PORT",
                     String.valueOf(apiPort),
@@ -112,6 +113,7 @@ final class ClusterFixture {
               "worker-" + i,
               root.resolve("worker-service/target/quarkus-app/quarkus-run.jar"),
               env(
+                  "worker-" + i,
                   Map.of(
                       "QUARKUS_HTTP_PORT",
                       String.valueOf(port),
@@ -131,6 +133,25 @@ final class ClusterFixture {
     Runtime.getRuntime().addShutdownHook(new Thread(this::stop));
   }
 
+  /**
+   * The JSON log of a service of this cluster (beside its plain-text console log, which other tests
+   * read): one object per line with the MDC fields at the top level, the format k8s/ and compose
+   * give the console ({@code quarkus-logging-json}).
+   */
+  Path jsonLog(ServiceProcess service) {
+    return dataDir.resolve(service.name() + ".json.log");
+  }
+
+  /** The environment of service {@code name}: the shared one, plus {@code extra}. */
+  private Map<String, String> env(String name, Map<String, String> extra) {
+    Map<String, String> env = env(extra);
+    env.put("QUARKUS_LOG_FILE_ENABLED", "true");
+    env.put("QUARKUS_LOG_FILE_PATH", dataDir.resolve(name + ".json.log").toString());
+    env.put("QUARKUS_LOG_FILE_JSON_ENABLED", "true");
+    env.put("QUARKUS_LOG_FILE_JSON_MDC_FLAT_FIELDS", "true");
+    return env;
+  }
+
   /** The environment shared by every service process, plus {@code extra}. */
   private Map<String, String> env(Map<String, String> extra) {
     Map<String, String> env = new java.util.HashMap<>(extra);
@@ -146,8 +167,6 @@ final class ClusterFixture {
     // Traces to the collector, batched for 100 ms (5 s by default) so a test need not wait long.
     env.put("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint());
     env.put("OTEL_BSP_SCHEDULE_DELAY", "100");
-    // As in k8s/ and compose: one JSON object per line, the MDC fields at the top level.
-    env.put("QUARKUS_LOG_CONSOLE_JSON_ENABLED", "true");
     return env;
   }
 

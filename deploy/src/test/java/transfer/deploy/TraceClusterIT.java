@@ -217,7 +217,11 @@ class TraceClusterIT extends ClusterTest {
       throws IOException {
     List<JsonNode> out = new ArrayList<>();
     for (ServiceProcess p : services) {
-      for (String line : Files.readAllLines(p.logFile(), StandardCharsets.UTF_8)) {
+      java.nio.file.Path log = cluster.jsonLog(p);
+      if (!Files.exists(log)) {
+        continue;
+      }
+      for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
         if (line.startsWith("{") && line.contains(tid)) {
           JsonNode entry = JSON.readTree(line);
           if (tid.equals(entry.path("taskId").asText())) {

@@ -66,6 +66,16 @@ public class RequestTracing {
     if (path != null && !path.startsWith("/v1")) {
       return;
     }
+    // As the resources see them; a path that cannot be decoded again has none here.
+    String sid = null;
+    String tid = null;
+    try {
+      MultivaluedMap<String, String> params = request.getUriInfo().getPathParameters();
+      sid = params.getFirst("sid");
+      tid = params.getFirst("tid");
+    } catch (RuntimeException undecodable) {
+      // traced without them
+    }
     Context parent =
         TraceContexts.fromHeaders(
             request.getHeaderString(TraceContexts.TRACEPARENT),
@@ -81,10 +91,6 @@ public class RequestTracing {
             .setAttribute("http.route", route)
             .setAttribute("url.path", path == null ? "" : path)
             .startSpan();
-    // As the resources see them; not decoded again (which may throw, as above).
-    MultivaluedMap<String, String> params = request.getUriInfo().getPathParameters(false);
-    String sid = params.getFirst("sid");
-    String tid = params.getFirst("tid");
     if (sid != null) {
       span.setAttribute("transfer.session.id", sid);
     }
