@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
 import transfer.testkit.EventLog;
+import transfer.testkit.OtlpCollector;
 import transfer.testkit.PrometheusText;
 import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
@@ -62,8 +63,16 @@ final class ClusterFixture {
 
   final ApiClient client;
 
+  /**
+   * Where every service of this cluster exports its spans (OTLP over loopback): the services run
+   * with {@code OTEL_EXPORTER_OTLP_ENDPOINT} set, as an operator would set it, and JSON logs, as in
+   * k8s/ and compose ({@code TraceClusterIT} reads both).
+   */
+  final OtlpCollector collector;
+
   private ClusterFixture() throws Exception {
     infra = TestInfra.shared();
+    collector = OtlpCollector.start();
     dataDir = Files.createTempDirectory("transfer-cluster-it");
     storageRoot = dataDir.resolve("objects");
     Path root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath();
@@ -85,6 +94,7 @@ final class ClusterFixture {
             "api",
             root.resolve("api-service/target/quarkus-app/quarkus-run.jar"),
             env(
+                "api",
                 Map.of(
                     "QUARKUS_HTTP_PORT",
                     String.valueOf(apiPort),
@@ -103,6 +113,7 @@ final class ClusterFixture {
               "worker-" + i,
               root.resolve("worker-service/target/quarkus-app/quarkus-run.jar"),
               env(
+                  "worker-" + i,
                   Map.of(
                       "QUARKUS_HTTP_PORT",
                       String.valueOf(port),
@@ -122,6 +133,25 @@ final class ClusterFixture {
     Runtime.getRuntime().addShutdownHook(new Thread(this::stop));
   }
 
+  /**
+   * The JSON log of a service of this cluster (beside its plain-text console log, which other tests
+   * read): one object per line with the MDC fields at the top level, the format k8s/ and compose
+   * give the console ({@code quarkus-logging-json}).
+   */
+  Path jsonLog(ServiceProcess service) {
+    return dataDir.resolve(service.name() + ".json.log");
+  }
+
+  /** The environment of service {@code name}: the shared one, plus {@code extra}. */
+  private Map<String, String> env(String name, Map<String, String> extra) {
+    Map<String, String> env = env(extra);
+    env.put("QUARKUS_LOG_FILE_ENABLED", "true");
+    env.put("QUARKUS_LOG_FILE_PATH", dataDir.resolve(name + ".json.log").toString());
+    env.put("QUARKUS_LOG_FILE_JSON_ENABLED", "true");
+    env.put("QUARKUS_LOG_FILE_JSON_MDC_FLAT_FIELDS", "true");
+    return env;
+  }
+
   /** The environment shared by every service process, plus {@code extra}. */
   private Map<String, String> env(Map<String, String> extra) {
     Map<String, String> env = new java.util.HashMap<>(extra);
@@ -134,6 +164,9 @@ final class ClusterFixture {
     // Tests submit hundreds of tasks at once; the per-tenant request rate is QuotaIT's subject.
     env.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
     env.put("TRANSFER_QUOTA_BURST", "100000");
+    // Traces to the collector, batched for 100 ms (5 s by default) so a test need not wait long.
+    env.put("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint());
+    env.put("OTEL_BSP_SCHEDULE_DELAY", "100");
     return env;
   }
 
@@ -149,6 +182,7 @@ final class ClusterFixture {
       w.stop(Duration.ofSeconds(20));
     }
     api.stop(Duration.ofSeconds(20));
+    collector.close();
     // The logs stay (they are the evidence when a test failed); the stored bytes, hundreds of
     // MiB per run, need not.
     try {

@@ -53,7 +53,8 @@ public final class Ledger {
           + " t.bytes_transferred, t.bytes_durable, t.bytes_expected, t.etag, t.last_modified,"
           + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at,"
           + " t.durable_epoch, t.deadline_at, t.host, t.discretionary, t.durable_task,"
-          + " t.source_location, t.source_size, t.source_sha256, t.resume_data";
+          + " t.source_location, t.source_size, t.source_sha256, t.resume_data,"
+          + " t.traceparent, t.tracestate";
 
   /** Replaces the checkpoint columns together when a checkpoint is given (a flag before each). */
   private static final String CHECKPOINT_SET =
@@ -65,11 +66,31 @@ public final class Ledger {
 
   private final DataSource dataSource;
   private final Clock clock;
-  private final ObjectMapper json = Json.mapper();
+  private final ObjectMapper json;
+
+  /** The trace context this ledger's writes carry (see {@link #withTrace}); null: none. */
+  private final TraceContext trace;
 
   public Ledger(DataSource dataSource, Clock clock) {
+    this(dataSource, clock, Json.mapper(), null);
+  }
+
+  private Ledger(DataSource dataSource, Clock clock, ObjectMapper json, TraceContext trace) {
     this.dataSource = dataSource;
     this.clock = clock;
+    this.json = json;
+    this.trace = trace;
+  }
+
+  /**
+   * This ledger, with writes that carry {@code trace} (a W3C trace context; null for none): a
+   * submit stores it with its tasks (and so with every doorbell of them), and the events written
+   * through it (a worker's progress, completion or failure) carry it to the outbox, where the
+   * relay's span continues it. Without one, a task's events carry the task's own stored context.
+   * Cheap: the same connections and clock.
+   */
+  public Ledger withTrace(TraceContext trace) {
+    return trace == this.trace ? this : new Ledger(dataSource, clock, json, trace);
   }
 
   public Clock clock() {
@@ -611,10 +632,10 @@ public final class Ledger {
             }
           }
           requireActive(c, tenantId, sessionId);
-          List<String> doorbells = new ArrayList<>(1);
+          List<TaskRow> doorbells = new ArrayList<>(1);
           TaskRow row =
               insertTask(c, tenantId, sessionId, request, session, idempotencyKey, hash, doorbells);
-          doorbells(c, doorbells, sessionId);
+          doorbells(c, doorbells);
           return new Submitted(row, false);
         });
   }
@@ -660,8 +681,9 @@ public final class Ledger {
   }
 
   /**
-   * Inserts one task (and its Idempotency-Key, when given) in an open transaction; the id of a task
-   * that may start now is added to {@code doorbells}, for the caller to announce.
+   * Inserts one task (and its Idempotency-Key, when given) in an open transaction, with this
+   * ledger's trace context; a task that may start now is added to {@code doorbells}, for the caller
+   * to announce.
    */
   private TaskRow insertTask(
       Connection c,
@@ -671,7 +693,7 @@ public final class Ledger {
       SessionConfig session,
       String idempotencyKey,
       byte[] hash,
-      List<String> doorbells)
+      List<TaskRow> doorbells)
       throws SQLException {
     TaskRequest stored = request;
     Ledger.Checkpoint resumeFrom = null;
@@ -770,8 +792,9 @@ public final class Ledger {
                 + " priority, max_attempts, next_attempt_at, announced_at, bytes_expected,"
                 + " created_at, updated_at, deadline_at, host, discretionary,"
                 + " source_location, source_size, source_sha256, bytes_durable,"
-                + " durable_epoch, durable_task, etag, last_modified) values (?, ?, ?, ?,"
-                + " ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning "
+                + " durable_epoch, durable_task, etag, last_modified, traceparent, tracestate)"
+                + " values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                + " ?, ?, ?, ?, ?) returning "
                 + TASK_COLUMNS)) {
       ps.setString(1, id);
       ps.setString(2, tenantId);
@@ -799,6 +822,8 @@ public final class Ledger {
       ps.setString(23, prefixOwner);
       ps.setString(24, resumeFrom != null ? resumeFrom.etag() : null);
       ps.setString(25, resumeFrom != null ? resumeFrom.lastModified() : null);
+      ps.setString(26, trace != null ? trace.traceparent() : null);
+      ps.setString(27, trace != null ? trace.tracestate() : null);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         row = taskRow(rs);
@@ -817,7 +842,7 @@ public final class Ledger {
           now);
     }
     if (!later) {
-      doorbells.add(id);
+      doorbells.add(row);
     }
     return row;
   }
@@ -869,7 +894,7 @@ public final class Ledger {
             }
           }
           requireActive(c, tenantId, sessionId);
-          List<String> doorbells = new ArrayList<>(requests.size());
+          List<TaskRow> doorbells = new ArrayList<>(requests.size());
           List<TaskRow> rows = new ArrayList<>(requests.size());
           for (int i = 0; i < requests.size(); i++) {
             String key = idempotencyKey == null ? null : batchKey(i, idempotencyKey);
@@ -881,7 +906,7 @@ public final class Ledger {
               throw new InvalidReference("tasks[" + i + "]." + e.field(), e.getMessage());
             }
           }
-          doorbells(c, doorbells, sessionId);
+          doorbells(c, doorbells);
           return new BatchSubmitted(rows, false);
         });
   }
@@ -1285,7 +1310,7 @@ public final class Ledger {
                     ps.setTimestamp(2, now);
                     return bindCheckpoint(ps, 3, checkpoint);
                   });
-          row.ifPresent(r -> doorbell(c, r.id(), r.sessionId()));
+          row.ifPresent(r -> doorbell(c, r));
           return row.isPresent();
         });
   }
@@ -1328,9 +1353,11 @@ public final class Ledger {
                         + ")",
                     true);
             if (t.attempt() >= t.maxAttempts()) {
-              LOG.warnf(
-                  "task %s: lease of %s (epoch %d) expired and no attempt remains; failing it",
-                  t.id(), t.leaseOwner(), t.leaseEpoch());
+              try (LogFields f = LogFields.task(t)) {
+                LOG.warnf(
+                    "task %s: lease of %s (epoch %d) expired and no attempt remains; failing it",
+                    t.id(), t.leaseOwner(), t.leaseEpoch());
+              }
               finishFailed(
                   c,
                   t,
@@ -1342,9 +1369,12 @@ public final class Ledger {
                   now);
               failed++;
             } else {
-              LOG.infof(
-                  "task %s: lease of %s (epoch %d) expired at %s; queued again for another worker",
-                  t.id(), t.leaseOwner(), t.leaseEpoch(), t.leaseExpiresAt());
+              try (LogFields f = LogFields.task(t)) {
+                LOG.infof(
+                    "task %s: lease of %s (epoch %d) expired at %s; queued again for another"
+                        + " worker",
+                    t.id(), t.leaseOwner(), t.leaseEpoch(), t.leaseExpiresAt());
+              }
               updateUnfenced(
                   c,
                   t.id(),
@@ -1353,7 +1383,7 @@ public final class Ledger {
                   write(lost),
                   Timestamp.from(now),
                   Timestamp.from(now));
-              doorbell(c, t.id(), t.sessionId());
+              doorbell(c, t);
             }
           }
           return new LeasesReaped(expired.size() - failed, failed);
@@ -1377,9 +1407,11 @@ public final class Ledger {
                   Timestamp.from(now),
                   limit);
           for (TaskRow t : overdue) {
-            LOG.infof(
-                "task %s: resourceTimeout passed at %s (attempt %d, %s); failing it",
-                t.id(), t.deadlineAt(), t.attempt(), t.state().wire());
+            try (LogFields f = LogFields.task(t)) {
+              LOG.infof(
+                  "task %s: resourceTimeout passed at %s (attempt %d, %s); failing it",
+                  t.id(), t.deadlineAt(), t.attempt(), t.state().wire());
+            }
             finishFailed(
                 c,
                 t,
@@ -1414,7 +1446,7 @@ public final class Ledger {
                 "state = 'queued', next_attempt_at = null, announced_at = ?, updated_at = ?",
                 Timestamp.from(now),
                 Timestamp.from(now));
-            doorbell(c, t.id(), t.sessionId());
+            doorbell(c, t);
           }
           return due.size();
         });
@@ -1476,7 +1508,7 @@ public final class Ledger {
                   limit);
           for (TaskRow t : stale) {
             updateUnfenced(c, t.id(), "announced_at = ?", Timestamp.from(now));
-            doorbell(c, t.id(), t.sessionId());
+            doorbell(c, t);
           }
           if (!stale.isEmpty()) {
             LOG.infof(
@@ -1633,13 +1665,15 @@ public final class Ledger {
         resume,
         Timestamp.from(now),
         Timestamp.from(now));
-    LOG.infof(
-        "task %s: canceled by the client while %s (attempt %d, %d durable bytes)%s",
-        t.id(),
-        t.state().wire(),
-        t.attempt(),
-        t.bytesDurable(),
-        resume != null ? "; resume data produced" : "");
+    try (LogFields f = LogFields.task(t)) {
+      LOG.infof(
+          "task %s: canceled by the client while %s (attempt %d, %d durable bytes)%s",
+          t.id(),
+          t.state().wire(),
+          t.attempt(),
+          t.bytesDurable(),
+          resume != null ? "; resume data produced" : "");
+    }
     TaskRow after = taskById(c, t.id()).orElseThrow();
     appendCompleted(c, after);
     if (t.state() == TaskState.RUNNING) {
@@ -1693,9 +1727,11 @@ public final class Ledger {
                   + " next_attempt_at = null, updated_at = ?",
               running,
               now());
-          LOG.infof(
-              "task %s: suspended by the client while %s (%d durable bytes kept)",
-              taskId, t.state().wire(), t.bytesDurable());
+          try (LogFields f = LogFields.task(t)) {
+            LOG.infof(
+                "task %s: suspended by the client while %s (%d durable bytes kept)",
+                taskId, t.state().wire(), t.bytesDurable());
+          }
           if (running) {
             ringSession(c, tenantId, sessionId);
           }
@@ -1721,8 +1757,10 @@ public final class Ledger {
           }
           Timestamp now = now();
           updateUnfenced(c, taskId, "state = 'queued', announced_at = ?, updated_at = ?", now, now);
-          doorbell(c, taskId, sessionId);
-          LOG.infof("task %s: resumed by the client; queued", taskId);
+          doorbell(c, found.get());
+          try (LogFields f = LogFields.task(found.get())) {
+            LOG.infof("task %s: resumed by the client; queued", taskId);
+          }
           return taskById(c, taskId);
         });
   }
@@ -1751,13 +1789,18 @@ public final class Ledger {
   private void ringSession(Connection c, String tenantId, String sessionId) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
-            "select id from tasks where tenant_id = ? and session_id = ? and state = 'queued'"
-                + " order by created_at limit 1")) {
+            "select id, traceparent, tracestate from tasks where tenant_id = ? and session_id = ?"
+                + " and state = 'queued' order by created_at limit 1")) {
       ps.setString(1, tenantId);
       ps.setString(2, sessionId);
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
-          doorbell(c, rs.getString(1), sessionId);
+          // That task's doorbell, in that task's trace.
+          doorbells(
+              c,
+              List.of(rs.getString(1)),
+              sessionId,
+              List.of(Optional.ofNullable(TraceContext.of(rs.getString(2), rs.getString(3)))));
         }
       }
     }
@@ -1945,13 +1988,18 @@ public final class Ledger {
         c -> {
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select id, topic, msg_key, payload from outbox order by id limit ?")) {
+                  "select id, topic, msg_key, payload, traceparent, tracestate from outbox"
+                      + " order by id limit ?")) {
             ps.setInt(1, limit);
             return rows(
                 ps,
                 rs ->
                     new OutboxMessage(
-                        rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4)));
+                        rs.getLong(1),
+                        rs.getString(2),
+                        rs.getString(3),
+                        rs.getString(4),
+                        TraceContext.of(rs.getString(5), rs.getString(6))));
           }
         });
   }
@@ -2052,7 +2100,8 @@ public final class Ledger {
       throws SQLException {
     Optional<ObjectNode> data = drainedData(c, tenantId, sessionId, lastTaskId, null);
     if (data.isPresent()) {
-      appendEvent(c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data.get());
+      appendEvent(
+          c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data.get(), trace);
     }
   }
 
@@ -2157,7 +2206,16 @@ public final class Ledger {
     if (task.request().metadata() != null) {
       full.set("metadata", task.request().metadata());
     }
-    appendEvent(c, task.tenantId(), task.sessionId(), type, task.id(), eventId, full);
+    // The writer's context (a worker's attempt), else the task's own: its events stay in its trace.
+    appendEvent(
+        c,
+        task.tenantId(),
+        task.sessionId(),
+        type,
+        task.id(),
+        eventId,
+        full,
+        trace != null ? trace : task.trace());
   }
 
   /**
@@ -2171,19 +2229,22 @@ public final class Ledger {
       String type,
       String subject,
       String eventId,
-      JsonNode data)
+      JsonNode data,
+      TraceContext context)
       throws SQLException {
     execute(
         c,
-        "insert into pending_events (tenant_id, session_id, id, type, task_id, time, data)"
-            + " values (?, ?, ?, ?, ?, ?, ?::jsonb)",
+        "insert into pending_events (tenant_id, session_id, id, type, task_id, time, data,"
+            + " traceparent, tracestate) values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)",
         tenantId,
         sessionId,
         eventId,
         type,
         subject,
         Timestamp.from(clock.instant()),
-        write(data));
+        write(data),
+        context == null ? null : context.traceparent(),
+        context == null ? null : context.tracestate());
   }
 
   private static final long SEQUENCER_LOCK = 0x7472616e73657173L; // "transseqs"
@@ -2197,7 +2258,8 @@ public final class Ledger {
       String type,
       String taskId,
       Instant time,
-      JsonNode data) {}
+      JsonNode data,
+      TraceContext trace) {}
 
   /**
    * Numbers up to {@code limit} pending events, oldest first: each session's next numbers, into
@@ -2220,8 +2282,8 @@ public final class Ledger {
           List<PendingEvent> pending;
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select pos, tenant_id, session_id, id, type, task_id, time, data"
-                      + " from pending_events order by pos limit ?")) {
+                  "select pos, tenant_id, session_id, id, type, task_id, time, data,"
+                      + " traceparent, tracestate from pending_events order by pos limit ?")) {
             ps.setInt(1, limit);
             pending =
                 rows(
@@ -2235,7 +2297,8 @@ public final class Ledger {
                             rs.getString(5),
                             rs.getString(6),
                             rs.getTimestamp(7).toInstant(),
-                            json.readTree(rs.getString(8))));
+                            json.readTree(rs.getString(8)),
+                            TraceContext.of(rs.getString(9), rs.getString(10))));
           }
           if (pending.isEmpty()) {
             return 0;
@@ -2277,7 +2340,9 @@ public final class Ledger {
                           EventTypes.SESSION_DRAINED,
                           null,
                           clock.instant(),
-                          drained.get()));
+                          drained.get(),
+                          // Caused by the session's last completion: in its trace.
+                          lastCompletion.trace()));
                 }
               }
               long last;
@@ -2291,10 +2356,12 @@ public final class Ledger {
                 ps.setString(3, sessionId);
                 try (ResultSet rs = ps.executeQuery()) {
                   if (!rs.next()) {
-                    LOG.warnf(
-                        "%d event(s) of session %s of tenant %s dropped: the session no longer"
-                            + " exists",
-                        all.size(), sessionId, tenantId);
+                    try (LogFields f = LogFields.of(null, sessionId, tenantId, null, null)) {
+                      LOG.warnf(
+                          "%d event(s) of session %s of tenant %s dropped: the session no longer"
+                              + " exists",
+                          all.size(), sessionId, tenantId);
+                    }
                     continue;
                   }
                   last = rs.getLong(1);
@@ -2330,7 +2397,7 @@ public final class Ledger {
                     payload);
                 events.addBatch();
                 if (sendsEvents) {
-                  bind(outbox, Topics.EVENTS, sessionId, payload, now);
+                  bindOutbox(outbox, Topics.EVENTS, sessionId, payload, now, e.trace());
                   outbox.addBatch();
                 }
                 numbered++;
@@ -2354,30 +2421,73 @@ public final class Ledger {
         });
   }
 
-  /** One outbox row; the table's trigger wakes the relay at commit (V6). */
+  /**
+   * One outbox row, with the trace context its publishing continues; the table's trigger wakes the
+   * relay at commit (V6).
+   */
   private static final String OUTBOX_INSERT =
-      "insert into outbox (topic, msg_key, payload, created_at) values (?, ?, ?, ?)";
+      "insert into outbox (topic, msg_key, payload, created_at, traceparent, tracestate)"
+          + " values (?, ?, ?, ?, ?, ?)";
 
-  /** The doorbells of new tasks of one session, in one round trip. */
-  private void doorbells(Connection c, List<String> taskIds, String sessionId) throws SQLException {
-    if (taskIds.isEmpty()) {
+  private static void bindOutbox(
+      PreparedStatement ps,
+      String topic,
+      String key,
+      String payload,
+      Timestamp now,
+      TraceContext context)
+      throws SQLException {
+    bind(
+        ps,
+        topic,
+        key,
+        payload,
+        now,
+        context == null ? null : context.traceparent(),
+        context == null ? null : context.tracestate());
+  }
+
+  /**
+   * The doorbells of tasks (of one session), in one round trip. Each carries its task's stored
+   * trace context, whoever rings it (the submit, the reaper, a hand-back): a requeued task's next
+   * attempt is in the trace of its submission.
+   */
+  private void doorbells(Connection c, List<TaskRow> tasks) throws SQLException {
+    if (tasks.isEmpty()) {
       return;
     }
+    doorbells(
+        c,
+        tasks.stream().map(TaskRow::id).toList(),
+        tasks.get(0).sessionId(),
+        tasks.stream().map(t -> Optional.ofNullable(t.trace())).toList());
+  }
+
+  private void doorbells(
+      Connection c, List<String> taskIds, String sessionId, List<Optional<TraceContext>> traces)
+      throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(OUTBOX_INSERT)) {
       Timestamp now = now();
-      for (String id : taskIds) {
-        bind(ps, Topics.TASKS, id, write(new Doorbell(id, sessionId)), now);
+      for (int i = 0; i < taskIds.size(); i++) {
+        String id = taskIds.get(i);
+        bindOutbox(
+            ps,
+            Topics.TASKS,
+            id,
+            write(new Doorbell(id, sessionId)),
+            now,
+            traces.get(i).orElse(null));
         ps.addBatch();
       }
       ps.executeBatch();
     }
   }
 
-  private void doorbell(Connection c, String taskId, String sessionId) {
+  private void doorbell(Connection c, TaskRow task) {
     try {
-      doorbells(c, List.of(taskId), sessionId);
+      doorbells(c, List.of(task));
     } catch (SQLException e) {
-      throw new LedgerException("cannot write doorbell of task " + taskId, e);
+      throw new LedgerException("cannot write doorbell of task " + task.id(), e);
     }
   }
 
@@ -2520,7 +2630,8 @@ public final class Ledger {
         rs.getString("source_location"),
         (Long) rs.getObject("source_size"),
         rs.getString("source_sha256"),
-        rs.getString("resume_data"));
+        rs.getString("resume_data"),
+        TraceContext.of(rs.getString("traceparent"), rs.getString("tracestate")));
   }
 
   private SessionRow sessionRow(ResultSet rs, boolean created) throws SQLException {

@@ -1,4 +1,8 @@
 package transfer.ledger;
 
-/** One pending outbox row: a record to publish to Kafka. */
-public record OutboxMessage(long id, String topic, String key, String payload) {}
+/**
+ * One pending outbox row: a record to publish to Kafka, with the trace context its publishing
+ * continues (null when none was stored).
+ */
+public record OutboxMessage(
+    long id, String topic, String key, String payload, TraceContext trace) {}

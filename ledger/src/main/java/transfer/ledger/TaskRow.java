@@ -9,7 +9,10 @@ import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 
-/** One row of {@code tasks}, as read by the services. */
+/**
+ * One row of {@code tasks}, as read by the services. {@code trace} is the W3C trace context the
+ * task was submitted in (null when none was stored).
+ */
 public record TaskRow(
     String id,
     String tenantId,
@@ -44,7 +47,8 @@ public record TaskRow(
     String sourceLocation,
     Long sourceSize,
     String sourceSha256,
-    String resumeData) {
+    String resumeData,
+    TraceContext trace) {
 
   /** The task whose temporary objects hold this task's durable prefix. */
   public String prefixOwner() {

@@ -77,7 +77,7 @@ public final class Origin implements AutoCloseable {
    * request with a body (an upload): {@code bytesReceived} of it arrived, and {@code
    * receivedSha256} is their SHA-256 (lower-case hex), set once the origin stopped receiving (body
    * complete, connection cut or closed); null while it still receives, or for a request without a
-   * body.
+   * body. {@code headerNames}: the names of every request header, in lower case.
    */
   public record RequestRecord(
       String method,
@@ -91,7 +91,8 @@ public final class Origin implements AutoCloseable {
       long bytesReceived,
       String receivedSha256,
       String host,
-      String authorization) {}
+      String authorization,
+      java.util.Set<String> headerNames) {}
 
   private static final Logger LOG = LoggerFactory.getLogger(Origin.class);
 
@@ -318,6 +319,7 @@ public final class Origin implements AutoCloseable {
     volatile String receivedSha256;
     final String host;
     final String authorization;
+    final java.util.Set<String> headerNames;
 
     Exchange(
         String method,
@@ -327,7 +329,9 @@ public final class Origin implements AutoCloseable {
         String ifRange,
         Instant at,
         String host,
-        String authorization) {
+        String authorization,
+        java.util.Set<String> headerNames) {
+      this.headerNames = headerNames;
       this.host = host;
       this.authorization = authorization;
       this.method = method;
@@ -351,7 +355,8 @@ public final class Origin implements AutoCloseable {
           bytesReceived.get(),
           receivedSha256,
           host,
-          authorization);
+          authorization,
+          headerNames);
     }
   }
 
@@ -371,7 +376,10 @@ public final class Origin implements AutoCloseable {
             req.getHeader("If-Range"),
             Instant.now(),
             req.getHeader("Host"),
-            req.getHeader("Authorization"));
+            req.getHeader("Authorization"),
+            req.headers().names().stream()
+                .map(n -> n.toLowerCase(Locale.ROOT))
+                .collect(java.util.stream.Collectors.toUnmodifiableSet()));
     exchanges.add(exchange);
     HttpServerResponse resp = req.response();
     // A client going away mid-body is routine here; it must not be logged as an error.

@@ -4,11 +4,13 @@ import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;
 import java.util.Optional;
+import org.jboss.logging.MDC;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 import transfer.api.problem.Problem;
 import transfer.api.problem.RequestPaths;
 import transfer.api.quota.QuotaExceeded;
 import transfer.api.quota.RateLimiter;
+import transfer.ledger.LogFields;
 
 /**
  * Every {@code /v1} call carries {@code Authorization: Bearer <key>}: a tenant's key on the tenant
@@ -78,6 +80,8 @@ public class ApiKeyFilter {
       return Optional.of(unauthorized("the API key is not valid or was revoked"));
     }
     caller.authenticate(tenant.get());
+    // A field of the request's log lines (RequestTracing removes it at the end of the request).
+    MDC.put(LogFields.TENANT, tenant.get());
     try {
       rate.acquire(tenant.get());
     } catch (QuotaExceeded e) {

@@ -16,6 +16,11 @@ public class Caller {
     return tenantId;
   }
 
+  /** The authenticated tenant, or null (not authenticated, or the admin). */
+  public String tenantIdOrNull() {
+    return tenantId;
+  }
+
   /**
    * For the admin resources: refuses a request that was not authenticated with the admin key (the
    * filter already does; this guards against a path it did not recognize as an admin path).

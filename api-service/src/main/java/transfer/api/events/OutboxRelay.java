@@ -2,6 +2,7 @@ package transfer.api.events;
 
 import io.agroal.api.AgroalDataSource;
 import io.micrometer.core.instrument.Timer;
+import io.opentelemetry.api.trace.Span;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -25,8 +26,10 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.postgresql.PGConnection;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
+import transfer.api.trace.Tracing;
 import transfer.ledger.Ledger;
 import transfer.ledger.OutboxMessage;
+import transfer.telemetry.TraceContexts;
 
 /**
  * Publishes the outbox to Kafka, oldest row first, and deletes rows only after Kafka acknowledged
@@ -43,6 +46,7 @@ public class OutboxRelay {
   private final Ledger ledger;
   private final ApiConfig config;
   private final ApiMetrics metrics;
+  private final Tracing tracing;
   private final String bootstrapServers;
   private volatile boolean running;
   private Thread thread;
@@ -52,11 +56,13 @@ public class OutboxRelay {
       Ledger ledger,
       ApiConfig config,
       ApiMetrics metrics,
+      Tracing tracing,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
     this.dataSource = dataSource;
     this.ledger = ledger;
     this.config = config;
     this.metrics = metrics;
+    this.tracing = tracing;
     this.bootstrapServers = bootstrapServers;
   }
 
@@ -169,23 +175,37 @@ public class OutboxRelay {
     }
   }
 
-  /** Sends a batch and deletes the rows Kafka acknowledged; the rest are sent again later. */
+  /**
+   * Sends a batch and deletes the rows Kafka acknowledged; the rest are sent again later. Each
+   * record gets a PRODUCER span, child of the context stored with its row (the task's trace), from
+   * the send to Kafka's acknowledgement; its {@code traceparent} (and {@code tracestate}) go into
+   * the record's headers, so the consumer continues the trace.
+   */
   private void publish(KafkaProducer<String, String> producer, List<OutboxMessage> batch)
       throws Exception {
     List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
     for (OutboxMessage m : batch) {
       Timer latency = metrics.publishTimer(m.topic());
+      ProducerRecord<String, String> record = new ProducerRecord<>(m.topic(), m.key(), m.payload());
+      Span span = PublishSpans.start(tracing.tracer(), m);
+      TraceContexts.toKafka(TraceContexts.of(span), record.headers());
       long start = System.nanoTime();
-      sent.add(
-          producer.send(
-              new ProducerRecord<>(m.topic(), m.key(), m.payload()),
-              // On the producer's I/O thread, when the broker acknowledged it: the latency of this
-              // record, not of the batch we wait for below.
-              (ack, e) -> {
-                if (e == null) {
-                  latency.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-                }
-              }));
+      try {
+        sent.add(
+            producer.send(
+                record,
+                // On the producer's I/O thread, when the broker acknowledged it: the latency of
+                // this record, not of the batch we wait for below.
+                (ack, e) -> {
+                  if (e == null) {
+                    latency.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                  }
+                  PublishSpans.end(span, ack, e);
+                }));
+      } catch (RuntimeException e) {
+        PublishSpans.end(span, null, e);
+        throw e;
+      }
     }
     List<Long> done = new ArrayList<>(batch.size());
     try {

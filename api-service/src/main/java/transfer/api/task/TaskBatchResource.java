@@ -10,11 +10,13 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.ArrayList;
 import java.util.List;
+import org.jboss.logging.Logger;
 import transfer.api.auth.Caller;
 import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
+import transfer.api.trace.RequestTrace;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskView;
@@ -29,18 +31,22 @@ import transfer.ledger.TaskRow;
 @Path("/v1/sessions/{sid}/tasks:batch")
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskBatchResource {
+  private static final Logger LOG = Logger.getLogger(TaskBatchResource.class);
   public static final int MAX_TASKS = 1000;
 
   private final Ledger ledger;
   private final Caller caller;
   private final EgressRules egress;
   private final Quotas quotas;
+  private final RequestTrace trace;
 
-  public TaskBatchResource(Ledger ledger, Caller caller, EgressRules egress, Quotas quotas) {
+  public TaskBatchResource(
+      Ledger ledger, Caller caller, EgressRules egress, Quotas quotas, RequestTrace trace) {
     this.ledger = ledger;
     this.caller = caller;
     this.egress = egress;
     this.quotas = quotas;
+    this.trace = trace;
   }
 
   /** The body: the task requests, each as {@code POST /v1/sessions/{sid}/tasks} takes one. */
@@ -89,10 +95,28 @@ public class TaskBatchResource {
     quotas.checkBatch(caller.tenantId(), sid, idempotencyKey, requests);
     Ledger.BatchSubmitted submitted;
     try {
-      submitted = ledger.submitBatch(caller.tenantId(), sid, requests, cfg, idempotencyKey);
+      // Every task of the batch stores the batch request's context: one trace for all of them.
+      submitted =
+          ledger
+              .withTrace(trace.stored())
+              .submitBatch(caller.tenantId(), sid, requests, cfg, idempotencyKey);
     } catch (Ledger.IdempotencyConflict e) {
       throw TaskResource.keyReused(e);
     }
+    trace.span().setAttribute("transfer.task.count", submitted.tasks().size());
+    // One line per task (at DEBUG: a batch may hold a thousand), and one for the batch.
+    if (LOG.isDebugEnabled()) {
+      for (TaskRow row : submitted.tasks()) {
+        TaskResource.logSubmitted(row, submitted.replayed(), Logger.Level.DEBUG);
+      }
+    }
+    LOG.infof(
+        "%d task(s) %s session %s, from %s to %s",
+        submitted.tasks().size(),
+        submitted.replayed() ? "of a replayed batch (Idempotency-Key) in" : "submitted to",
+        sid,
+        submitted.tasks().get(0).id(),
+        submitted.tasks().get(submitted.tasks().size() - 1).id());
     Response.ResponseBuilder answer =
         Response.status(201)
             .entity(new BatchAnswer(submitted.tasks().stream().map(TaskRow::toView).toList()));

@@ -25,18 +25,21 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
 import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
 import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
+import transfer.api.trace.RequestTrace;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 import transfer.ledger.Ledger;
+import transfer.ledger.LogFields;
 import transfer.ledger.SessionRow;
 import transfer.ledger.TaskRow;
 
@@ -47,6 +50,7 @@ import transfer.ledger.TaskRow;
 @Path("/v1/sessions/{sid}/tasks")
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskResource {
+  private static final Logger LOG = Logger.getLogger(TaskResource.class);
   private final Ledger ledger;
   private final Caller caller;
   private final ApiConfig config;
@@ -64,6 +68,9 @@ public class TaskResource {
 
   /** The tenant's tasks-in-flight and bytes-stored quotas, checked at submit. */
   @Inject Quotas quotas;
+
+  /** The request's server span: a submit stores its context with the task (README, Traces). */
+  @Inject RequestTrace trace;
 
   /** A page of tasks; {@code next} is the {@code after} of the following page, or null. */
   public record TaskPage(List<TaskView> tasks, String next) {}
@@ -89,11 +96,16 @@ public class TaskResource {
     quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
     Ledger.Submitted submitted;
     try {
-      submitted = ledger.submit(caller.tenantId(), sid, request, cfg, idempotencyKey);
+      submitted =
+          ledger
+              .withTrace(trace.stored())
+              .submit(caller.tenantId(), sid, request, cfg, idempotencyKey);
     } catch (Ledger.IdempotencyConflict e) {
       throw keyReused(e);
     }
     TaskRow row = submitted.task();
+    trace.span().setAttribute("transfer.task.id", row.id());
+    logSubmitted(row, submitted.replayed(), Logger.Level.INFO);
     URI location = uri.getAbsolutePathBuilder().path(row.id()).build();
     // A replay answers exactly what the first request was answered, marked as such.
     Response.ResponseBuilder answer = Response.created(location).entity(row.toView());
@@ -101,6 +113,25 @@ public class TaskResource {
       answer.header("Idempotent-Replayed", "true");
     }
     return answer.build();
+  }
+
+  /**
+   * One line per submitted task, with its fields (taskId, sessionId, tenant and the trace it was
+   * submitted in): the first line of the task's story in the logs.
+   */
+  static void logSubmitted(TaskRow row, boolean replayed, Logger.Level level) {
+    try (LogFields f = LogFields.task(row)) {
+      LOG.logf(
+          level,
+          replayed
+              ? "task %s: submit replayed (Idempotency-Key) in session %s: %s from %s, %s"
+              : "task %s: submitted to session %s: %s from %s, %s",
+          row.id(),
+          row.sessionId(),
+          row.type().wire(),
+          row.host(),
+          row.state().wire());
+    }
   }
 
   /** The configuration of a session that takes new tasks: 404 when none, 409 when closed. */

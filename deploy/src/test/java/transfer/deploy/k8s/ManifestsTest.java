@@ -78,6 +78,18 @@ class ManifestsTest {
   /** Environment for the JVM, not for the application's configuration. */
   private static final Set<String> JVM_ENV = Set.of("JAVA_TOOL_OPTIONS");
 
+  /**
+   * The OpenTelemetry SDK's own settings these manifests use, which the services read through the
+   * SDK's autoconfiguration ({@code transfer.telemetry.Telemetry}), not through Quarkus: only these
+   * names, and only for a service whose packaged application holds that autoconfiguration.
+   */
+  private static final Set<String> OTEL_ENV =
+      Set.of(
+          "OTEL_SERVICE_NAME",
+          "OTEL_EXPORTER_OTLP_ENDPOINT",
+          "OTEL_TRACES_SAMPLER",
+          "OTEL_TRACES_SAMPLER_ARG");
+
   private static List<HasMetadata> prod;
   private static List<HasMetadata> dev;
 
@@ -215,10 +227,11 @@ class ManifestsTest {
         }
       }
     }
-    // The check is not vacuous: a misspelt key is caught.
+    // The check is not vacuous: a misspelt key is caught, and so is an OTEL_* name outside the
+    // list.
     assertThat(environmentNames("worker-service"))
-        .contains("TRANSFER_WORKER_SLOTS")
-        .doesNotContain("TRANSFER_WORKERS_SLOTS");
+        .contains("TRANSFER_WORKER_SLOTS", "OTEL_SERVICE_NAME")
+        .doesNotContain("TRANSFER_WORKERS_SLOTS", "OTEL_SERVICE_NAMES", "OTEL_ANYTHING");
     soft.assertAll();
   }
 
@@ -480,6 +493,7 @@ class ManifestsTest {
     for (Map.Entry<String, Class<?>> root : configMappings(service).entrySet()) {
       mappingKeys(root.getKey(), root.getValue(), keys);
     }
+    Set<String> otel = otelSdkReads(service) ? OTEL_ENV : Set.of();
     // @ConfigProperty(name = "...") injections in the service's own sources.
     Pattern property = Pattern.compile("@ConfigProperty\\(\\s*name\\s*=\\s*\"([^\"]+)\"");
     try (Stream<Path> sources = Files.walk(ROOT.resolve(service).resolve("src/main/java"))) {
@@ -490,11 +504,22 @@ class ManifestsTest {
         }
       }
     }
-    Set<String> names = new HashSet<>();
+    Set<String> names = new HashSet<>(otel);
     for (String key : keys) {
       names.add(key.replaceAll("[^A-Za-z0-9]", "_").toUpperCase(Locale.ROOT));
     }
     return names;
+  }
+
+  /** Whether the service's packaged application holds the SDK's autoconfiguration (OTEL_*). */
+  private static boolean otelSdkReads(String service) throws IOException {
+    try (Stream<Path> jars = Files.walk(ROOT.resolve(service).resolve("target/quarkus-app/lib"))) {
+      return jars.anyMatch(
+          p ->
+              p.getFileName()
+                  .toString()
+                  .startsWith("io.opentelemetry.opentelemetry-sdk-extension-autoconfigure-"));
+    }
   }
 
   /**

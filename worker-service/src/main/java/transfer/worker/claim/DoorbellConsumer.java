@@ -28,11 +28,13 @@ import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import transfer.contracts.Doorbell;
 import transfer.contracts.Topics;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
+import transfer.worker.trace.Tracing;
 import transfer.worker.transfer.Transfers;
 
 /**
@@ -55,6 +57,7 @@ public class DoorbellConsumer {
   private final Transfers transfers;
   private final WorkerConfig config;
   private final WorkerMetrics metrics;
+  private final Tracing tracing;
   private final String workerId;
   private final String bootstrapServers;
   private volatile boolean running;
@@ -79,12 +82,14 @@ public class DoorbellConsumer {
       Transfers transfers,
       WorkerConfig config,
       WorkerMetrics metrics,
+      Tracing tracing,
       @Named("workerId") String workerId,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
     this.ledger = ledger;
     this.transfers = transfers;
     this.config = config;
     this.metrics = metrics;
+    this.tracing = tracing;
     this.workerId = workerId;
     this.bootstrapServers = bootstrapServers;
   }
@@ -205,10 +210,13 @@ public class DoorbellConsumer {
     Map<TopicPartition, Long> waiting = new HashMap<>();
     int reserved = 0;
     boolean full = false;
+    List<ClaimSpans.Bell> bells = new java.util.ArrayList<>();
+    java.time.Instant polledAt = java.time.Instant.now();
     for (TopicPartition tp : records.partitions()) {
       for (ConsumerRecord<byte[], byte[]> r : records.records(tp)) {
+        Doorbell bell;
         try {
-          DeadLetters.read(r.value());
+          bell = DeadLetters.read(r.value());
         } catch (DeadLetters.Unreadable e) {
           // Not a doorbell: it needs no slot and no claim, only to be moved out of the way.
           if (deadLetter(r, e)) {
@@ -227,11 +235,12 @@ public class DoorbellConsumer {
           break;
         }
         reserved++;
+        bells.add(new ClaimSpans.Bell(r, bell.taskId(), polledAt));
         waiting.putIfAbsent(tp, r.offset());
         done.put(tp, new OffsetAndMetadata(r.offset() + 1));
       }
     }
-    if (reserved > 0 && !claimReserved(reserved)) {
+    if (reserved > 0 && !claimReserved(reserved, bells)) {
       // The ledger could not be asked: the waiting doorbells are read again at the next poll.
       waiting.forEach(
           (tp, offset) -> {
@@ -256,7 +265,7 @@ public class DoorbellConsumer {
    * only says that work exists), starts them, and frees the slots left over. False when the ledger
    * could not be asked; the slots are then freed too.
    */
-  private boolean claimReserved(int reserved) {
+  private boolean claimReserved(int reserved, List<ClaimSpans.Bell> bells) {
     List<TaskRow.Claim> claims;
     try {
       claims =
@@ -271,8 +280,11 @@ public class DoorbellConsumer {
           "cannot claim tasks (%s); the doorbells are read again at the next poll", e.getMessage());
       return false;
     }
+    // The doorbells' spans, and each attempt's parent (README, Traces).
+    Map<TaskRow.Claim, io.opentelemetry.context.Context> parents =
+        ClaimSpans.afterClaim(tracing.tracer(), bells, claims);
     for (TaskRow.Claim claim : claims) {
-      transfers.start(claim);
+      transfers.start(claim, parents.get(claim));
     }
     for (int i = claims.size(); i < reserved; i++) {
       transfers.unreserve();
@@ -302,7 +314,7 @@ public class DoorbellConsumer {
       reserved++;
     }
     if (reserved > 0) {
-      claimReserved(reserved);
+      claimReserved(reserved, List.of());
     }
   }
 

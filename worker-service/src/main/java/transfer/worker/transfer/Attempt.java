@@ -1,6 +1,9 @@
 package transfer.worker.transfer;
 
 import io.micrometer.core.instrument.Counter;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
 import io.quarkus.logging.Log;
 import io.smallrye.common.vertx.VertxContext;
 import io.vertx.core.Context;
@@ -27,7 +30,10 @@ import transfer.contracts.TaskError;
 import transfer.egress.Destination;
 import transfer.ledger.Ledger;
 import transfer.ledger.Ledger.FailOutcome;
+import transfer.ledger.LogFields;
 import transfer.ledger.TaskRow;
+import transfer.ledger.TraceContext;
+import transfer.telemetry.TraceContexts;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
 
@@ -91,14 +97,63 @@ abstract class Attempt {
       Egress egress,
       long maxBytes,
       int maxRedirects,
-      WorkerMetrics metrics) {}
+      WorkerMetrics metrics,
+      Tracer tracer) {}
 
-  protected Attempt(TaskRow.Claim claim, Deps deps) {
+  /**
+   * The attempt's span ({@code download}, {@code upload}): from the claim to the attempt's end,
+   * child of the doorbell's CONSUMER span or of the task's stored context. One per attempt, never
+   * one per chunk: the bytes it moved are set once, when it ends.
+   */
+  protected final Span span;
+
+  /** The ledger, its writes carrying this attempt's trace context (its events: README, Traces). */
+  protected final Ledger ledger;
+
+  private boolean spanEnded;
+
+  protected Attempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
     this.task = claim.task();
     this.epoch = claim.epoch();
     this.session = claim.session();
     this.deps = deps;
     this.bytes = deps.metrics().bytes(task.type());
+    this.span =
+        deps.tracer()
+            .spanBuilder(task.type().wire())
+            .setParent(parent)
+            .setAttribute("transfer.task.id", task.id())
+            .setAttribute("transfer.session.id", task.sessionId())
+            .setAttribute("transfer.tenant", task.tenantId())
+            .setAttribute("transfer.task.type", task.type().wire())
+            .setAttribute("transfer.attempt", task.attempt())
+            .setAttribute("transfer.epoch", epoch)
+            .setAttribute("transfer.worker.id", deps.workerId())
+            .setAttribute("server.address", hostOnly(task.host()))
+            .startSpan();
+    Map<String, String> h = TraceContexts.headers(span);
+    this.ledger =
+        deps.ledger()
+            .withTrace(
+                TraceContext.of(h.get(TraceContexts.TRACEPARENT), h.get(TraceContexts.TRACESTATE)));
+  }
+
+  /**
+   * The parent of an attempt of a task claimed without a doorbell of its own: its stored context.
+   */
+  static io.opentelemetry.context.Context storedContext(TaskRow task) {
+    TraceContext t = task.trace();
+    return t == null
+        ? io.opentelemetry.context.Context.root()
+        : TraceContexts.fromHeaders(t.traceparent(), t.tracestate());
+  }
+
+  private static String hostOnly(String hostPort) {
+    if (hostPort == null) {
+      return "";
+    }
+    int colon = hostPort.lastIndexOf(':');
+    return colon > 0 ? hostPort.substring(0, colon) : hostPort;
   }
 
   String taskId() {
@@ -115,8 +170,15 @@ abstract class Attempt {
     // gives this attempt its own local data, where Quarkus keeps the MDC of the code that runs on
     // it (logf: the task's ids on every line about it).
     context = VertxContext.getOrCreateDuplicatedContext(deps.vertx().getOrCreateContext());
-    // Whichever way the attempt ended, its host is no longer in use.
-    finished.future().onComplete(ar -> connectionDone());
+    // Whichever way the attempt ended, its host is no longer in use (and its span is over, if the
+    // end was not counted: it always is).
+    finished
+        .future()
+        .onComplete(
+            ar -> {
+              connectionDone();
+              endSpan("ended", null);
+            });
     context.runOnContext(v -> begin());
   }
 
@@ -184,9 +246,37 @@ abstract class Attempt {
     connectionKey = null;
   }
 
-  /** Counts this attempt's end; {@code errorCode} null when it had no error. */
+  /**
+   * Counts this attempt's end ({@code errorCode} null when it had no error) and ends its span with
+   * the outcome, the error code and the bytes it moved.
+   */
   protected void ended(String outcome, String errorCode) {
     deps.metrics().attemptEnded(task.type(), outcome, errorCode);
+    endSpan(outcome, errorCode);
+  }
+
+  private void endSpan(String outcome, String errorCode) {
+    if (spanEnded) {
+      return;
+    }
+    spanEnded = true;
+    span.setAttribute("transfer.outcome", outcome);
+    span.setAttribute("transfer.bytes", movedInThisAttempt());
+    if (errorCode != null) {
+      span.setAttribute("transfer.error.code", errorCode);
+      // Retries and hand-backs are the system working; failures and lost writes are errors.
+      if (!WorkerMetrics.RETRY.equals(outcome)) {
+        span.setStatus(StatusCode.ERROR, errorCode);
+      }
+    } else if (WorkerMetrics.UNRECORDED.equals(outcome)) {
+      span.setStatus(StatusCode.ERROR, outcome);
+    }
+    span.end();
+  }
+
+  /** Bytes this attempt itself moved (a resumed download's copied prefix not included). */
+  protected long movedInThisAttempt() {
+    return transferred();
   }
 
   /** Cancels the attempt's periodic timers; subclasses cancel theirs, then call this. */
@@ -272,7 +362,7 @@ abstract class Attempt {
               epoch,
               transferred());
           Ledger.Checkpoint cp = handBackCheckpoint();
-          blocking(() -> deps.ledger().release(task.id(), epoch, cp))
+          blocking(() -> ledger.release(task.id(), epoch, cp))
               .onComplete(ar -> finished.tryComplete());
         });
     return finished.future();
@@ -310,7 +400,7 @@ abstract class Attempt {
     // The lease runs from about when the renewal was sent, not from when its answer came back (a
     // slow answer must not stretch the time this attempt believes it has).
     Instant sent = deps.clock().instant();
-    blocking(() -> deps.ledger().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
+    blocking(() -> ledger.heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
         .onComplete(
             ar -> {
               heartbeatInFlight = false;
@@ -350,20 +440,21 @@ abstract class Attempt {
 
   /**
    * Logs a line about this attempt's task with its ids in the MDC ({@code taskId}, {@code
-   * sessionId}, {@code tenant}, {@code epoch}), which JSON logs carry as fields. Set and cleared
-   * around the one call, on the calling thread: attempts share event-loop threads.
+   * sessionId}, {@code tenant}, {@code epoch}, and the attempt span's {@code traceId} and {@code
+   * spanId}), which JSON logs carry as fields. Set and cleared around the one call, on the calling
+   * thread: attempts share event-loop threads.
    */
   protected void logf(Logger.Level level, String format, Object... args) {
-    MDC.put("taskId", task.id());
-    MDC.put("sessionId", task.sessionId());
-    MDC.put("tenant", task.tenantId());
     MDC.put("epoch", epoch);
-    try {
+    try (LogFields f =
+        LogFields.of(
+            task.id(),
+            task.sessionId(),
+            task.tenantId(),
+            TraceContexts.traceId(span),
+            TraceContexts.spanId(span))) {
       Log.logf(level, format, args);
     } finally {
-      MDC.remove("taskId");
-      MDC.remove("sessionId");
-      MDC.remove("tenant");
       MDC.remove("epoch");
     }
   }
@@ -410,7 +501,7 @@ abstract class Attempt {
     Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
     blocking(
             () -> {
-              FailOutcome outcome = deps.ledger().failAttempt(task.id(), epoch, error, backoff);
+              FailOutcome outcome = ledger.failAttempt(task.id(), epoch, error, backoff);
               failureRecorded(outcome);
               return outcome;
             })

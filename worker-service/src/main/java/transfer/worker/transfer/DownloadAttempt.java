@@ -43,13 +43,21 @@ final class DownloadAttempt extends Attempt {
   private String etag;
   private String lastModified;
   private long received;
+
+  /** Where this attempt's body began: a resumed prefix was copied, not moved. */
+  private long resumedFrom;
+
   private long durable;
   private boolean checkpointPending;
   private boolean ownCheckpointRecorded;
   private long checkpointTimer = -1;
 
   DownloadAttempt(TaskRow.Claim claim, Deps deps) {
-    super(claim, deps);
+    this(claim, deps, storedContext(claim.task()));
+  }
+
+  DownloadAttempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
+    super(claim, deps, parent);
     this.checkpointEpoch = task.durableEpoch();
     this.checkpointBytes = task.bytesDurable();
     Long expected = task.request().expectedBytes();
@@ -65,6 +73,11 @@ final class DownloadAttempt extends Attempt {
   @Override
   protected long transferred() {
     return received;
+  }
+
+  @Override
+  protected long movedInThisAttempt() {
+    return received - resumedFrom;
   }
 
   @Override
@@ -296,6 +309,7 @@ final class DownloadAttempt extends Attempt {
                 return;
               }
               received = from;
+              resumedFrom = from;
               durable = from;
               checkpointPending = true;
               logf(
@@ -327,6 +341,7 @@ final class DownloadAttempt extends Attempt {
     if (from == 0) {
       sha256.reset();
       received = 0;
+      resumedFrom = 0;
       durable = 0;
     }
     if (writer != null) {
@@ -474,14 +489,8 @@ final class DownloadAttempt extends Attempt {
                   deps.storage()
                       .commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
               boolean committed =
-                  deps.ledger()
-                      .completeDownload(
-                          task.id(),
-                          epoch,
-                          stored.toUri().toString(),
-                          size,
-                          digest,
-                          sinceLastEvent);
+                  ledger.completeDownload(
+                      task.id(), epoch, stored.toUri().toString(), size, digest, sinceLastEvent);
               if (committed) {
                 deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
               } else {

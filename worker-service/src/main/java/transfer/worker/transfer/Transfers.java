@@ -1,5 +1,6 @@
 package transfer.worker.transfer;
 
+import io.opentelemetry.context.Context;
 import io.quarkus.logging.Log;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -20,6 +21,7 @@ import transfer.ledger.TaskRow;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
+import transfer.worker.trace.Tracing;
 
 /**
  * The worker's transfer slots and the attempts running in them. A slot is reserved before a claim
@@ -42,6 +44,7 @@ public class Transfers {
       Clock clock,
       Egress egress,
       WorkerMetrics metrics,
+      Tracing tracing,
       @Named("workerId") String workerId) {
     this.free = new AtomicInteger(config.worker().slots());
     metrics.transfers(config.worker().slots(), running::size);
@@ -62,7 +65,8 @@ public class Transfers {
             egress,
             config.fetch().maxBytes().asLongValue(),
             config.worker().maxRedirects(),
-            metrics);
+            metrics,
+            tracing.tracer());
   }
 
   public boolean tryReserve() {
@@ -90,12 +94,15 @@ public class Transfers {
     this.slotFreed = listener;
   }
 
-  /** Runs a claimed task in a slot reserved with {@link #tryReserve()}. */
-  public void start(TaskRow.Claim claim) {
+  /**
+   * Runs a claimed task in a slot reserved with {@link #tryReserve()}; its attempt's span is a
+   * child of {@code parent} (the doorbell's CONSUMER span, or the task's stored context).
+   */
+  public void start(TaskRow.Claim claim, Context parent) {
     Attempt attempt =
         claim.task().type() == TaskType.UPLOAD
-            ? new UploadAttempt(claim, deps)
-            : new DownloadAttempt(claim, deps);
+            ? new UploadAttempt(claim, deps, parent)
+            : new DownloadAttempt(claim, deps, parent);
     running.put(attempt.taskId(), attempt);
     attempt
         .finished()

@@ -41,7 +41,11 @@ final class UploadAttempt extends Attempt {
   private boolean answerEnded;
 
   UploadAttempt(TaskRow.Claim claim, Deps deps) {
-    super(claim, deps);
+    this(claim, deps, storedContext(claim.task()));
+  }
+
+  UploadAttempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
+    super(claim, deps, parent);
     this.method = methodOf(task.request().method());
     this.sha256 = newSha256();
   }
@@ -291,7 +295,7 @@ final class UploadAttempt extends Attempt {
     long total = sent;
     int status = answeredStatus;
     long sinceLastEvent = lastEventBytes < 0 ? total : total - lastEventBytes;
-    blocking(() -> deps.ledger().completeUpload(task.id(), epoch, total, status, sinceLastEvent))
+    blocking(() -> ledger.completeUpload(task.id(), epoch, total, status, sinceLastEvent))
         .onComplete(
             ar -> {
               if (ar.failed()) {

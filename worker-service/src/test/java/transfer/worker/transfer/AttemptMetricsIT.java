@@ -137,7 +137,8 @@ class AttemptMetricsIT {
                 vertx),
             1L << 40,
             5,
-            metrics);
+            metrics,
+            io.opentelemetry.api.OpenTelemetry.noop().getTracer("test"));
     DownloadAttempt a = new DownloadAttempt(claim, deps);
     a.start();
     return a;
