@@ -75,6 +75,40 @@ class ApiIT {
         .contentType("application/problem+json");
   }
 
+  /**
+   * A session answers the sequence of its newest numbered event, so a client can read it, submit,
+   * and listen from there without the history: 0 before the first event, then the replay's last.
+   */
+  @Test
+  void aSessionAnswersItsNewestEventSequence() {
+    String sid = newSession();
+    api().get("/v1/sessions/" + sid).then().statusCode(200).body("lastEventSequence", equalTo(0));
+    String tid =
+        api()
+            .contentType(ContentType.JSON)
+            .body("{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\"}")
+            .post("/v1/sessions/" + sid + "/tasks")
+            .then()
+            .statusCode(201)
+            .extract()
+            .path("id");
+    api().post("/v1/sessions/" + sid + "/tasks/" + tid + "/cancel").then().statusCode(200);
+    // The cancel's completion and the session's drained event, numbered after their commit.
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              int last =
+                  api()
+                      .get("/v1/sessions/" + sid + "/events?after=0")
+                      .then()
+                      .extract()
+                      .path("last");
+              assertThat(last).isEqualTo(2);
+              api().get("/v1/sessions/" + sid).then().body("lastEventSequence", equalTo(last));
+            });
+  }
+
   @Test
   void aSubmittedTaskIsStoredAndItsDoorbellReachesKafka() {
     String sid = newSession();

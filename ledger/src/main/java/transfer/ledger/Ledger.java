@@ -396,7 +396,7 @@ public final class Ledger {
                       + " on conflict (tenant_id, id) do update"
                       + " set config = excluded.config, state = 'active',"
                       + " updated_at = excluded.updated_at"
-                      + " returning tenant_id, id, state, config, created_at, updated_at,"
+                      + " returning tenant_id, id, state, config, created_at, updated_at, last_event_seq,"
                       + " (xmax = 0) as created")) {
             ps.setString(1, tenantId);
             ps.setString(2, sessionId);
@@ -422,7 +422,8 @@ public final class Ledger {
         c -> {
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select tenant_id, id, state, config, created_at, updated_at from sessions"
+                  "select tenant_id, id, state, config, created_at, updated_at, last_event_seq"
+                      + " from sessions"
                       + " where tenant_id = ? and id > ? order by id limit ?")) {
             ps.setString(1, tenantId);
             ps.setString(2, afterId == null ? "" : afterId);
@@ -508,7 +509,8 @@ public final class Ledger {
       Connection c, String tenantId, String sessionId, String lock) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
-            "select tenant_id, id, state, config, created_at, updated_at from sessions"
+            "select tenant_id, id, state, config, created_at, updated_at, last_event_seq"
+                + " from sessions"
                 + " where tenant_id = ? and id = ?"
                 + lock)) {
       ps.setString(1, tenantId);
@@ -2640,6 +2642,7 @@ public final class Ledger {
         read(rs.getString("config"), SessionConfig.class),
         instant(rs, "created_at"),
         instant(rs, "updated_at"),
+        rs.getLong("last_event_seq"),
         created);
   }
 

@@ -5,7 +5,10 @@ import transfer.contracts.Redaction;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.SessionView;
 
-/** One row of {@code sessions}. {@code created} tells an upsert's caller whether it was new. */
+/**
+ * One row of {@code sessions}. {@code created} tells an upsert's caller whether it was new; {@code
+ * lastEventSequence} is the sequence of its newest numbered event (0: none yet).
+ */
 public record SessionRow(
     String tenantId,
     String id,
@@ -13,10 +16,12 @@ public record SessionRow(
     SessionConfig config,
     Instant createdAt,
     Instant updatedAt,
+    long lastEventSequence,
     boolean created) {
 
   /** The session as the API answers it: header values are write-only ({@link Redaction}). */
   public SessionView toView() {
-    return new SessionView(id, state, Redaction.config(config), createdAt, updatedAt);
+    return new SessionView(
+        id, state, Redaction.config(config), createdAt, updatedAt, lastEventSequence);
   }
 }

@@ -50,6 +50,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.contracts.Topics;
+import transfer.testkit.TestFiles;
 
 /**
  * The Kubernetes manifests as {@code kubectl kustomize} renders them, read into typed models
@@ -383,7 +384,8 @@ class ManifestsTest {
     // missing kubectl skips it with a reason rather than failing the build.
     boolean ci = "true".equals(System.getenv("CI"));
     if (!ci) {
-      Assumptions.assumeTrue(onPath("kubectl"), "kubectl is not on the PATH (it renders k8s/)");
+      Assumptions.assumeTrue(
+          TestFiles.onPath("kubectl"), "kubectl is not on the PATH (it renders k8s/)");
     }
     Process p =
         new ProcessBuilder("kubectl", "kustomize", ROOT.resolve(dir).toString())
@@ -394,11 +396,6 @@ class ManifestsTest {
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("kubectl kustomize %s finished", dir).isTrue();
     assertThat(p.exitValue()).as("kubectl kustomize %s: %s", dir, err).isZero();
     return new String(out, StandardCharsets.UTF_8);
-  }
-
-  private static boolean onPath(String command) {
-    return Stream.of(System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator))
-        .anyMatch(dir -> Files.isExecutable(Path.of(dir, command)));
   }
 
   private static final Map<String, Class<? extends HasMetadata>> KINDS =
