@@ -241,27 +241,8 @@ final class Follow {
   private int finish(TaskView t, Path output) {
     PrintWriter out = spec.commandLine().getOut();
     if (t.state() == TaskState.COMPLETED && output != null && t.type() == TaskType.DOWNLOAD) {
-      long[] lastDraw = {0};
       client.downloadContent(
-          t.sessionId(),
-          t.id(),
-          output,
-          (done, total) -> {
-            long now = System.currentTimeMillis();
-            if (now - lastDraw[0] >= 100) {
-              lastDraw[0] = now;
-              screen.draw(
-                  List.of(
-                      Render.progressLine(
-                          "copying to " + output.getFileName(),
-                          "running",
-                          done,
-                          total < 0 ? null : total,
-                          0,
-                          now / 100,
-                          screen.columns())));
-            }
-          });
+          t.sessionId(), t.id(), output, screen.bar("copying to " + output.getFileName(), null));
       screen.clear();
     }
     if (options.json) {

@@ -8,7 +8,6 @@ import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -371,28 +370,8 @@ public final class Main implements Runnable {
         Screen screen = screen();
         long size = Files.size(file);
         String name = "cli-" + UUID.randomUUID() + "-" + safeName(file);
-        String label = "staging " + file.getFileName();
-        long[] last = {0};
         client.putObject(
-            options.session,
-            name,
-            file,
-            (done, total) -> {
-              long now = System.currentTimeMillis();
-              if (now - last[0] >= 100 || done == total) {
-                last[0] = now;
-                screen.draw(
-                    List.of(
-                        Render.progressLine(
-                            label,
-                            "running",
-                            done,
-                            total < 0 ? size : total,
-                            0,
-                            now / 100,
-                            screen.columns())));
-              }
-            });
+            options.session, name, file, screen.bar("staging " + file.getFileName(), size));
         screen.clear();
         TaskRequest request =
             new TaskRequest(
@@ -559,56 +538,62 @@ public final class Main implements Runnable {
     }
   }
 
-  @Command(name = "suspend", description = "Suspend a task (it keeps its bytes; resume continues).")
-  static final class Suspend extends Base {
+  /** A control call on one task that answers the task: suspend, resume. */
+  abstract static class Control extends Base {
     @Parameters(paramLabel = "TASK", description = "The task's id.")
     String taskId;
+
+    abstract TaskView apply(TransferClient client, String sessionId, String taskId);
+
+    abstract String verb();
 
     @Override
     public Integer call() {
       try (TransferClient client = client()) {
-        TaskView t = client.suspend(options.session, taskId);
-        print(this, t, "suspended");
+        TaskView t = apply(client, options.session, taskId);
+        if (options.json) {
+          printJson(t);
+        } else {
+          spec.commandLine()
+              .getOut()
+              .println(
+                  verb()
+                      + " "
+                      + t.id()
+                      + ": now "
+                      + t.state().wire()
+                      + " ("
+                      + Render.bytes(t.bytesTransferred())
+                      + ")");
+        }
         return ExitCodes.OK;
       }
+    }
+  }
+
+  @Command(name = "suspend", description = "Suspend a task (it keeps its bytes; resume continues).")
+  static final class Suspend extends Control {
+    @Override
+    TaskView apply(TransferClient client, String sessionId, String taskId) {
+      return client.suspend(sessionId, taskId);
+    }
+
+    @Override
+    String verb() {
+      return "suspended";
     }
   }
 
   @Command(name = "resume", description = "Resume a suspended task.")
-  static final class Resume extends Base {
-    @Parameters(paramLabel = "TASK", description = "The task's id.")
-    String taskId;
+  static final class Resume extends Control {
+    @Override
+    TaskView apply(TransferClient client, String sessionId, String taskId) {
+      return client.resume(sessionId, taskId);
+    }
 
     @Override
-    public Integer call() {
-      try (TransferClient client = client()) {
-        TaskView t = client.resume(options.session, taskId);
-        print(this, t, "resumed");
-        return ExitCodes.OK;
-      }
+    String verb() {
+      return "resumed";
     }
-  }
-
-  private static void print(Base cmd, TaskView t, String verb) {
-    if (cmd.options.json) {
-      cmd.printJson(t);
-    } else {
-      cmd.spec
-          .commandLine()
-          .getOut()
-          .println(
-              verb
-                  + " "
-                  + t.id()
-                  + ": now "
-                  + t.state().wire()
-                  + " ("
-                  + Render.bytes(t.bytesTransferred())
-                  + ")");
-    }
-  }
-
-  static Duration seconds(double s) {
-    return Duration.ofMillis((long) (s * 1000));
   }
 }

@@ -2,6 +2,7 @@ package transfer.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
+import transfer.client.ProgressListener;
 
 /**
  * Progress lines on standard error, redrawn in place on a terminal; nothing on a pipe or with
@@ -87,6 +88,23 @@ final class Screen {
       b.append("\033[").append(drawn - 1).append('A');
     }
     b.append("\033[J");
+  }
+
+  /**
+   * A listener that draws one bar for a body this process moves itself (an upload's staging, a copy
+   * out of the cluster), at most ten times a second and once at the end; {@code expected} is used
+   * while the total is unknown.
+   */
+  ProgressListener bar(String label, Long expected) {
+    long[] last = {0};
+    return (done, total) -> {
+      long now = System.currentTimeMillis();
+      if (now - last[0] >= 100 || done == total) {
+        last[0] = now;
+        Long size = total < 0 ? expected : Long.valueOf(total);
+        draw(List.of(Render.progressLine(label, "running", done, size, 0, now / 100, columns)));
+      }
+    };
   }
 
   /** Clears the progress block, leaving the cursor where it began. */
