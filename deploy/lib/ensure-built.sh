@@ -45,6 +45,13 @@ _ensure_build() {
     exit 1
   }
   echo "Building (first time takes a few minutes)..." >&2
+  # copy-dependencies adds jars and never removes one: after a version change both would sit on
+  # the class path. The required class-path directories are written afresh.
+  for f in "${required[@]}"; do
+    if [[ "$f" == */target/lib ]]; then
+      rm -rf "$f"
+    fi
+  done
   mkdir -p "$(dirname "$stamp")"
   # Stamp the time the build started, not ended: a file saved during the build is then newer than
   # the stamp and triggers the next build.

@@ -24,6 +24,12 @@ final class ExitCodes {
   /** The API could not be reached or failed (connection refused, 5xx, 503 after retries). */
   static final int UNAVAILABLE = 5;
 
+  /** A file here could not be read or written (an upload's file, {@code -o}'s target). */
+  static final int LOCAL = 6;
+
+  /** A bug in the tool itself (an unexpected exception); the message says what. */
+  static final int INTERNAL = 70;
+
   /** Interrupted (Ctrl-C) while waiting; the transfer itself goes on in the cluster. */
   static final int INTERRUPTED = 130;
 }

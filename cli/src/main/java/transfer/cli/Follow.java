@@ -4,8 +4,10 @@ import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import picocli.CommandLine;
@@ -76,12 +78,12 @@ final class Follow {
     Thread hint = interruptHint(List.of(task.id()), task.sessionId());
     try (SseEventFeed feed = feed(session.id(), session.lastEventSequence(), false)) {
       waitForAll(false, null);
-      screen.clear();
-      // The truth of the final task, not the event's summary.
-      return finish(client.task(task.sessionId(), task.id()), output);
     } finally {
       Runtime.getRuntime().removeShutdownHook(hint);
     }
+    screen.clear();
+    // The truth of the final task, not the event's summary.
+    return finish(client.task(task.sessionId(), task.id()), output);
   }
 
   /**
@@ -213,10 +215,11 @@ final class Follow {
       long now = System.currentTimeMillis();
       if (now >= nextPoll) {
         nextPoll = now + POLL.toMillis();
-        for (String id : progress.open()) {
-          progress.update(client.task(options.session, id));
-        }
+        poll();
       }
+      // Read before the final lines are printed: every task final now is among those reported
+      // below, even if the event stream ends another one meanwhile, so none is skipped.
+      boolean done = !forever && progress.allFinal();
       if (failed != null) {
         for (String id : progress.endedUnreported()) {
           TaskView t = client.task(options.session, id);
@@ -229,7 +232,7 @@ final class Follow {
           }
         }
       }
-      if (!forever && progress.allFinal()) {
+      if (done) {
         return;
       }
       screen.draw(progress.render(screen.columns(), false));
@@ -237,12 +240,50 @@ final class Follow {
     }
   }
 
+  /**
+   * The truth about the open tasks: one GET each for a few, else one listing of the session's open
+   * tasks (a watch of a thousand must not send a thousand requests every two seconds) and a GET for
+   * each that is no longer in it, which happens once per task, as it ends.
+   */
+  private void poll() {
+    List<String> open = progress.open();
+    if (open.size() <= 3) {
+      for (String id : open) {
+        progress.update(client.task(options.session, id));
+      }
+      return;
+    }
+    Map<String, TaskView> stillOpen = new HashMap<>();
+    client
+        .allTasks(
+            options.session,
+            TaskState.QUEUED,
+            TaskState.WAITING,
+            TaskState.RUNNING,
+            TaskState.SUSPENDED)
+        .forEach(t -> stillOpen.put(t.id(), t));
+    for (String id : open) {
+      TaskView t = stillOpen.get(id);
+      progress.update(t != null ? t : client.task(options.session, id));
+    }
+  }
+
   /** The final line, the copy to {@code output}, and the exit code. */
   private int finish(TaskView t, Path output) {
     PrintWriter out = spec.commandLine().getOut();
     if (t.state() == TaskState.COMPLETED && output != null && t.type() == TaskType.DOWNLOAD) {
-      client.downloadContent(
-          t.sessionId(), t.id(), output, screen.bar("copying to " + output.getFileName(), null));
+      try {
+        client.downloadContent(
+            t.sessionId(), t.id(), output, screen.bar("copying to " + output.getFileName(), null));
+      } catch (RuntimeException e) {
+        screen.result(finalLine(t, null));
+        screen.note(
+            "error: the download completed in the cluster, but copying it to "
+                + output
+                + " failed: "
+                + e.getMessage());
+        return ExitCodes.LOCAL;
+      }
       screen.clear();
     }
     if (options.json) {

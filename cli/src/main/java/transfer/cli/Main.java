@@ -57,7 +57,9 @@ import transfer.contracts.UploadSource;
       "  2  the command line is wrong",
       "  3  the transfer was canceled",
       "  4  the API refused the request (bad input, unknown id, bad key, quota)",
-      "  5  the API could not be reached or is unavailable",
+      "  5  the API could not be reached, is unavailable, or answered 5xx",
+      "  6  a local file could not be read or written (the upload's file, -o's target)",
+      " 70  a bug in this tool (the message says what)",
       "130  interrupted; the transfer itself goes on in the cluster",
       "",
       "Environment: TRANSFER_API_URL (default http://127.0.0.1:8080), TRANSFER_API_KEY (else the"
@@ -104,11 +106,11 @@ public final class Main implements Runnable {
             "hint: give the API key with --api-key or TRANSFER_API_KEY (the local cluster prints it"
                 + " at start and saves it in .data/api-key)");
       }
-      return api.kind() == TransferApiException.Kind.UNAVAILABLE
+      return api.status() >= 500 || api.kind() == TransferApiException.Kind.UNAVAILABLE
           ? ExitCodes.UNAVAILABLE
           : ExitCodes.REFUSED;
     }
-    if (e instanceof TransferConnectionException || e instanceof TransferException) {
+    if (e instanceof TransferConnectionException) {
       err.println("error: " + e.getMessage());
       err.println(
           "hint: is the cluster running at "
@@ -116,12 +118,20 @@ public final class Main implements Runnable {
               + "? Start one with deploy/local/start, or set --api-url / TRANSFER_API_URL");
       return ExitCodes.UNAVAILABLE;
     }
-    if (e instanceof IOException io) {
-      err.println("error: " + io.getMessage());
-      return ExitCodes.TRANSFER_FAILED;
+    if (e instanceof TransferException) {
+      // An answer that is not the API's (not JSON, another service at that address), or an
+      // interrupted call.
+      err.println("error: " + e.getMessage());
+      err.println(
+          "hint: is " + (o == null ? Options.defaultUrl() : o.apiUrl) + " the cluster's API?");
+      return ExitCodes.UNAVAILABLE;
     }
-    err.println("error: " + e);
-    return ExitCodes.UNAVAILABLE;
+    if (e instanceof IOException || e instanceof java.io.UncheckedIOException) {
+      err.println("error: " + e.getMessage());
+      return ExitCodes.LOCAL;
+    }
+    err.println("error: unexpected " + e + " (a bug in ./transfer; please report it)");
+    return ExitCodes.INTERNAL;
   }
 
   private static Options optionsOf(CommandLine cmd) {
@@ -388,8 +398,30 @@ public final class Main implements Runnable {
                 UploadSource.ofObject(name),
                 null);
         TaskView task = client.submit(options.session, request, UUID.randomUUID().toString());
-        return new Follow(client, screen, options, spec)
-            .submitted(session, task, "upload " + file.getFileName(), noWait, null);
+        int exit =
+            new Follow(client, screen, options, spec)
+                .submitted(session, task, "upload " + file.getFileName(), noWait, null);
+        if (noWait) {
+          screen.note(
+              "note: the file is staged as object "
+                  + name
+                  + " of session "
+                  + options.session
+                  + "; it stays (and counts toward the stored-bytes quota) until deleted: DELETE"
+                  + " /v1/sessions/"
+                  + options.session
+                  + "/objects/"
+                  + name);
+        } else {
+          // The upload is final: its staged copy is no longer needed. (Interrupted, the upload
+          // goes on and still needs it.)
+          try {
+            client.deleteObject(options.session, name);
+          } catch (RuntimeException e) {
+            screen.note("note: could not delete the staged copy " + name + ": " + e.getMessage());
+          }
+        }
+        return exit;
       }
     }
 

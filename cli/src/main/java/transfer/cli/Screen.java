@@ -24,14 +24,18 @@ final class Screen {
   }
 
   /**
-   * A terminal: a console on stdin/stdout, a TERM that is not "dumb", and no NO_PROGRESS. The width
-   * comes from the launcher ({@code stty size}), else {@code COLUMNS}, else 80.
+   * A terminal: standard error is one (the launcher tells, {@code [[ -t 2 ]]}; without the
+   * launcher, a console on stdin/stdout), {@code TERM} is set and not "dumb", and
+   * TRANSFER_NO_PROGRESS is not. The width comes from the launcher ({@code stty size}), else {@code
+   * COLUMNS}, else 80.
    */
   static Screen forTerminal(boolean quiet, PrintWriter out, PrintWriter err) {
     String term = System.getenv("TERM");
+    String stderrTty = System.getProperty("transfer.cli.stderr-tty");
+    boolean tty = stderrTty != null ? stderrTty.equals("true") : System.console() != null;
     boolean live =
         !quiet
-            && System.console() != null
+            && tty
             && term != null
             && !term.equals("dumb")
             && System.getenv("TRANSFER_NO_PROGRESS") == null;

@@ -94,6 +94,7 @@ public final class KafkaEventFeed implements AutoCloseable {
     private TransferListener listener;
     private DedupeStore store = new InMemoryDedupeStore();
     private Predicate<String> sessions = s -> true;
+    private String tenant;
     private String topic = Topics.EVENTS;
     private int maxPollRecords = 100;
     private Duration pollTimeout = Duration.ofMillis(500);
@@ -137,8 +138,19 @@ public final class KafkaEventFeed implements AutoCloseable {
     }
 
     /**
+     * Only the events of this tenant reach the listener (each event names its tenant). The topic is
+     * the cluster's and carries every tenant's events, and session ids are unique per tenant only:
+     * set this whenever another tenant may use the same session ids, or their events would mix into
+     * one session's order. Events without a tenant (from a cluster older than the attribute) pass.
+     */
+    public Builder tenant(String tenantId) {
+      this.tenant = Objects.requireNonNull(tenantId);
+      return this;
+    }
+
+    /**
      * Only the sessions this accepts reach the listener (default all). The topic is the cluster's:
-     * it carries every tenant's sessions and no tenant, so a service names its own.
+     * it carries every tenant's sessions, so a service names its own (and its {@link #tenant}).
      */
     public Builder sessions(Predicate<String> accept) {
       this.sessions = Objects.requireNonNull(accept);
@@ -273,7 +285,21 @@ public final class KafkaEventFeed implements AutoCloseable {
       c.subscribe(List.of(config.topic), new Rebalance());
       Duration backoff = config.initialRetryBackoff;
       while (running) {
-        ConsumerRecords<String, String> records = c.poll(config.pollTimeout);
+        ConsumerRecords<String, String> records;
+        try {
+          records = c.poll(config.pollTimeout);
+        } catch (RetriableException e) {
+          // A broker away or slow (a timeout in a rebalance): poll again after a pause rather
+          // than stop the feed.
+          LOG.log(
+              System.Logger.Level.WARNING,
+              "the event feed of group {0} could not poll ({1}); trying again",
+              config.groupId,
+              e.toString());
+          pause(backoff);
+          backoff = min(backoff.multipliedBy(2), config.maxRetryBackoff);
+          continue;
+        }
         boolean failed = false;
         for (TopicPartition tp : records.partitions()) {
           for (ConsumerRecord<String, String> r : records.records(tp)) {
@@ -343,6 +369,9 @@ public final class KafkaEventFeed implements AutoCloseable {
     String sid = r.key() != null ? r.key() : Delivery.sessionOf(e);
     if (sid == null || !config.sessions.test(sid) || e.id() == null) {
       return;
+    }
+    if (config.tenant != null && e.tenant() != null && !config.tenant.equals(e.tenant())) {
+      return; // another tenant's session of the same name
     }
     LinkedHashMap<String, Long> marks = watermarks.computeIfAbsent(tp, k -> lru());
     Long floor = marks.get(sid);
@@ -439,7 +468,13 @@ public final class KafkaEventFeed implements AutoCloseable {
       // Everything delivered is in pending (the listener runs on this thread): commit it before
       // another replica takes the partitions over.
       commit(consumer);
-      partitions.forEach(watermarks::remove);
+      // Whether or not that commit went through, these partitions are no longer this consumer's:
+      // a later commit must not write an offset (without the floors) over their new owner's.
+      partitions.forEach(
+          tp -> {
+            watermarks.remove(tp);
+            pending.remove(tp);
+          });
     }
 
     @Override
@@ -456,8 +491,22 @@ public final class KafkaEventFeed implements AutoCloseable {
       if (partitions.isEmpty()) {
         return;
       }
-      Map<TopicPartition, OffsetAndMetadata> committed =
-          consumer.committed(new HashSet<>(partitions));
+      Map<TopicPartition, OffsetAndMetadata> committed;
+      try {
+        committed = consumer.committed(new HashSet<>(partitions));
+      } catch (RuntimeException e) {
+        // The broker did not answer in time (an exception here would stop the feed): go on
+        // without the floors. Order still holds; a copy of an event delivered before the restart
+        // may reach the listener again, unless the dedupe store is durable.
+        LOG.log(
+            System.Logger.Level.WARNING,
+            "cannot read the committed floors of group {0} for {1} ({2}); events of these"
+                + " partitions redelivered on the topic are dropped only by the dedupe store",
+            config.groupId,
+            partitions,
+            e.toString());
+        committed = Map.of();
+      }
       for (TopicPartition tp : partitions) {
         OffsetAndMetadata om = committed.get(tp);
         LinkedHashMap<String, Long> marks = lru();

@@ -148,6 +148,7 @@ public final class SseEventFeed implements AutoCloseable {
     final Thread thread;
     private final Object lock = new Object();
     private SseLines current; // guarded by lock
+    private boolean opening; // guarded by lock: the thread waits for a stream's answer
     private volatile Duration serverRetry;
     private volatile boolean stopped;
 
@@ -161,6 +162,12 @@ public final class SseEventFeed implements AutoCloseable {
         stopped = true;
         if (current != null) {
           current.cancel();
+        }
+        if (opening) {
+          // Waiting for the server's answer (up to the request timeout, and retries): the JDK
+          // client's send gives up when its thread is interrupted. Never interrupted elsewhere,
+          // so a listener call is never disturbed.
+          thread.interrupt();
         }
         lock.notifyAll();
       }
@@ -231,7 +238,21 @@ public final class SseEventFeed implements AutoCloseable {
     /** One connection: answers whether it delivered anything. */
     private boolean stream() throws IOException {
       long after = Math.max(config.startAfter, delivery.store().lastSequence(sessionId));
-      SseLines lines = config.client.openEventStream(sessionId, after);
+      SseLines lines;
+      synchronized (lock) {
+        if (!active()) {
+          return false;
+        }
+        opening = true;
+      }
+      try {
+        lines = config.client.openEventStream(sessionId, after);
+      } finally {
+        synchronized (lock) {
+          opening = false;
+          Thread.interrupted(); // an interrupt from stop() has done its work
+        }
+      }
       synchronized (lock) {
         if (!active()) {
           lines.cancel();

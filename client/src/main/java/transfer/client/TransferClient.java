@@ -614,7 +614,7 @@ public final class TransferClient implements AutoCloseable {
                 ? HttpResponse.BodySubscribers.mapping(
                     handler.apply(info), ok -> new Outcome<>(ok, null))
                 : HttpResponse.BodySubscribers.mapping(
-                    HttpResponse.BodySubscribers.ofByteArray(), err -> new Outcome<T>(null, err));
+                    boundedBytes(MAX_ERROR_BODY), err -> new Outcome<T>(null, err));
     for (int attempt = 1; ; attempt++) {
       HttpResponse<Outcome<T>> r;
       try {
@@ -688,13 +688,36 @@ public final class TransferClient implements AutoCloseable {
     return b.build();
   }
 
+  /** How much of an error answer's body is kept: a problem document is far smaller. */
+  static final int MAX_ERROR_BODY = 64 * 1024;
+
+  /**
+   * The first {@code limit} bytes of a body; the rest is read and dropped, so an error page of any
+   * size (a wrong base URL) never sits whole in memory.
+   */
+  static HttpResponse.BodySubscriber<byte[]> boundedBytes(int limit) {
+    java.io.ByteArrayOutputStream kept = new java.io.ByteArrayOutputStream();
+    return HttpResponse.BodySubscribers.mapping(
+        HttpResponse.BodySubscribers.ofByteArrayConsumer(
+            chunk ->
+                chunk.ifPresent(
+                    b -> {
+                      int room = limit - kept.size();
+                      if (room > 0) {
+                        kept.write(b, 0, Math.min(room, b.length));
+                      }
+                    })),
+        done -> kept.toByteArray());
+  }
+
   /** The problem of an error answer; a body that is no problem document becomes one. */
   private Problem problem(int status, HttpHeaders headers, byte[] body) {
     String ct = headers.firstValue("Content-Type").orElse("");
     if (ct.startsWith(PROBLEM_JSON) || ct.startsWith("application/json")) {
       try {
         Problem p = json.readValue(body, Problem.class);
-        if (p.status() == 0) {
+        // The answer's own status is the truth (a proxy's JSON may say another).
+        if (p.status() != status) {
           p = new Problem(p.type(), p.title(), status, p.detail(), p.instance(), p.errors());
         }
         return p;

@@ -22,7 +22,8 @@ final class Events {
         Instant.parse("2026-11-21T12:00:00Z"),
         seq,
         "application/json",
-        data);
+        data,
+        "t1");
   }
 
   static ObjectNode taskData(String task, String taskType) {

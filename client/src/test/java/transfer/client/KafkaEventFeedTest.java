@@ -124,6 +124,48 @@ class KafkaEventFeedTest {
     assertThat(committed.get(P0).metadata()).contains("\"s\":2");
   }
 
+  /**
+   * Two tenants' sessions of one name share the topic's key: with the feed's tenant set, the other
+   * tenant's events never reach the order gate, which would otherwise drop this tenant's lower
+   * sequences as stale.
+   */
+  @Test
+  void anotherTenantsSessionOfTheSameNameNeitherReachesTheListenerNorBlocksIt() {
+    CloudEvent theirs = completed("s", 7, "x");
+    theirs =
+        new CloudEvent(
+            theirs.specversion(),
+            theirs.id(),
+            theirs.type(),
+            theirs.source(),
+            theirs.subject(),
+            theirs.time(),
+            theirs.sequence(),
+            theirs.datacontenttype(),
+            theirs.data(),
+            "t2");
+    List<ConsumerRecord<String, String>> records =
+        List.of(
+            record(0, theirs),
+            record(1, progress("s", 1, "t", 10, 10)),
+            record(2, completed("s", 2, "t")));
+    RecordingListener l = new RecordingListener();
+    try (KafkaEventFeed f =
+        KafkaEventFeed.builder()
+            .groupId("g")
+            .listener(l)
+            .tenant("t1")
+            .sessions("s")
+            .consumerFactory(p -> consumer(records))
+            .pollTimeout(Duration.ofMillis(10))
+            .build()
+            .start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> log.contains("commit 3"));
+    }
+    assertThat(l.sequences("s")).containsExactly(1L, 2L);
+    assertThat(l.calls).noneMatch(c -> c.contains(" x "));
+  }
+
   @Test
   void aListenerThatThrowsGetsTheSameEventAgainAndNothingAfterItIsCommittedBefore() {
     List<ConsumerRecord<String, String>> records =

@@ -105,6 +105,25 @@ class TransferClientTest {
   }
 
   @Test
+  void theAnswersStatusWinsOverTheBodysAndAHugeErrorPageIsNotKept() {
+    // A proxy's JSON claiming another status: the kind follows the HTTP status.
+    server.then(problem(404, null, "{\"status\":503,\"title\":\"Not Found\"}"));
+    assertThatThrownBy(() -> client.session("s1"))
+        .isInstanceOfSatisfying(
+            NotFoundException.class, e -> assertThat(e.status()).isEqualTo(404));
+    // A wrong base URL answering a 4 MiB page: the exception keeps a short excerpt.
+    server.then(
+        ex -> LoopbackServer.json(ex, 400, "text/html", "<p>" + "x".repeat(4 << 20) + "</p>"));
+    assertThatThrownBy(() -> client.session("s1"))
+        .isInstanceOfSatisfying(
+            TransferApiException.class,
+            e -> {
+              assertThat(e.status()).isEqualTo(400);
+              assertThat(e.detail()).startsWith("<p>xxx").hasSizeLessThan(600);
+            });
+  }
+
+  @Test
   void eachSubmitCallGetsItsOwnKey() {
     server.then(ok(TASK)).then(ok(TASK));
     client.download("s1", "https://example.com/a");

@@ -144,6 +144,12 @@ class CliClusterIT extends ClusterTest {
           .filteredOn(r -> r.path().equals(target))
           .singleElement()
           .satisfies(r -> assertThat(r.receivedSha256()).isEqualTo(Origin.sha256Hex(700_000, 43)));
+      // The staged copy is deleted once the upload is final: nothing left in the session's objects.
+      Path staged = cluster.storageRoot.resolve("default").resolve(sid).resolve("objects");
+      assertThat(staged).as("where the file was staged").isDirectory();
+      try (var left = Files.list(staged)) {
+        assertThat(left.toList()).as("staged objects left in %s", staged).isEmpty();
+      }
     } finally {
       Files.deleteIfExists(file);
     }
@@ -174,7 +180,11 @@ class CliClusterIT extends ClusterTest {
     pb.environment().put("TRANSFER_API_URL", "http://127.0.0.1:" + cluster.apiPort);
     pb.environment().put("TRANSFER_API_KEY", ClusterFixture.API_KEY);
     Path out = Files.createTempFile("cli-watch", ".txt");
-    Process watch = pb.redirectOutput(out.toFile()).redirectErrorStream(false).start();
+    Process watch =
+        pb.redirectOutput(out.toFile())
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .start();
     try {
       // Submitted while watch runs: watch learns of it from the session's events.
       Thread.sleep(1500);
@@ -185,6 +195,7 @@ class CliClusterIT extends ClusterTest {
               "--no-wait",
               "--json",
               origin.url("/bytes/" + (2L << 20) + "?seed=46&status=404&faultTimes=1"));
+      assertThat(second.exit()).as("stderr: %s", second.err()).isZero();
       String secondId = JSON.readTree(second.out().strip()).get("id").asText();
       assertThat(watch.waitFor(90, TimeUnit.SECONDS)).as("watch ended").isTrue();
       String printed = Files.readString(out);

@@ -76,6 +76,8 @@ class TopicClientClusterIT extends ClusterTest {
           duplicates++;
           continue;
         }
+        // Session ids are unique per tenant only: each event names its tenant.
+        assertThat(e.path("tenant").asText()).as("the event's tenant").isEqualTo("default");
         long seq = e.get("sequence").asLong();
         assertThat(seq)
             .as("per-session order")

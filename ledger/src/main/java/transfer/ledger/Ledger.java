@@ -2384,7 +2384,8 @@ public final class Ledger {
                             e.time(),
                             seq,
                             "application/json",
-                            e.data()));
+                            e.data(),
+                            tenantId));
                 bind(
                     events,
                     tenantId,

@@ -56,6 +56,7 @@ public final class ReportService implements TransferListener {
         KafkaEventFeed.builder()
             .bootstrapServers(System.getenv("KAFKA_BOOTSTRAP_SERVERS"))
             .groupId("report-service") // the same in every replica and after a restart
+            .tenant(System.getenv("TRANSFER_TENANT")) // the topic has every tenant's events
             .sessions("reports")
             .dedupeStore(handled)
             .listener(new ReportService(api, handled, dir))
