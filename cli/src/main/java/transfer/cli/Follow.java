@@ -145,7 +145,7 @@ final class Follow {
 
           private void moved(TaskEvent task, long total, long expected) {
             if (watching && !progress.tracks(task.taskId())) {
-              progress.track(stub(task), shortId(task.taskId()));
+              progress.discovered(task.taskId(), shortId(task.taskId()));
             }
             progress.progress(task.taskId(), total, expected, System.currentTimeMillis());
           }
@@ -153,7 +153,7 @@ final class Follow {
           @Override
           public void didCompleteWithError(TaskEvent task, TaskError error) {
             if (watching && !progress.tracks(task.taskId())) {
-              progress.track(stub(task), shortId(task.taskId()));
+              progress.discovered(task.taskId(), shortId(task.taskId()));
             }
             TaskState state = task.finalState();
             progress.state(task.taskId(), state == null ? "completed" : state.wire());
@@ -175,33 +175,6 @@ final class Follow {
         .startAfter(after)
         .build()
         .start();
-  }
-
-  /** A line for a task only its events have told about (watch: submitted after it began). */
-  private static TaskView stub(TaskEvent e) {
-    return new TaskView(
-        e.taskId(),
-        e.sessionId(),
-        e.type() == null ? TaskType.DOWNLOAD : e.type(),
-        TaskState.RUNNING,
-        null,
-        null,
-        null,
-        null,
-        0.5,
-        e.attempt(),
-        0,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        e.metadata(),
-        null,
-        null,
-        null,
-        null);
   }
 
   /**

@@ -276,8 +276,7 @@ public final class Main implements Runnable {
       try {
         return client.session(options.session);
       } catch (NotFoundException e) {
-        client.putSession(options.session, SessionConfig.DEFAULT);
-        return client.session(options.session);
+        return client.putSession(options.session, SessionConfig.DEFAULT);
       }
     }
   }

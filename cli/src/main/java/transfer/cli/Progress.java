@@ -44,6 +44,18 @@ final class Progress {
     apply(l, task);
   }
 
+  /**
+   * A task only its events have told about (watch: submitted after it began): running, its size
+   * unknown until its first progress event or poll.
+   */
+  synchronized void discovered(String taskId, String label) {
+    if (!lines.containsKey(taskId)) {
+      Line l = new Line(taskId, label);
+      l.state = "running";
+      lines.put(taskId, l);
+    }
+  }
+
   synchronized boolean tracks(String taskId) {
     return lines.containsKey(taskId);
   }

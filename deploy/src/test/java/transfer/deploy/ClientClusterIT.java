@@ -10,9 +10,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import transfer.client.AuthenticationException;
 import transfer.client.ConflictException;
 import transfer.client.Content;
@@ -33,7 +33,6 @@ import transfer.contracts.TaskState;
 import transfer.contracts.TaskView;
 import transfer.contracts.UploadSource;
 import transfer.testkit.Origin;
-import transfer.testkit.TestFiles;
 
 /**
  * The typed Java client against the real services: a download and an upload end to end, the
@@ -41,21 +40,11 @@ import transfer.testkit.TestFiles;
  */
 class ClientClusterIT extends ClusterTest {
   private static TransferClient api;
-  private static Path dir;
+  @TempDir static Path dir;
 
   @BeforeAll
-  static void client() throws Exception {
-    api =
-        TransferClient.builder()
-            .baseUri("http://127.0.0.1:" + cluster.apiPort)
-            .apiKey(ClusterFixture.API_KEY)
-            .build();
-    dir = Files.createTempDirectory("client-it");
-  }
-
-  @AfterAll
-  static void cleanUp() {
-    TestFiles.deleteTree(dir);
+  static void client() {
+    api = cluster.transferClient();
   }
 
   private static String newSession() {

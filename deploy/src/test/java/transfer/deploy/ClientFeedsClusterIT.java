@@ -18,9 +18,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import transfer.client.EventJournal;
 import transfer.client.EventPage;
 import transfer.client.SseEventFeed;
@@ -30,7 +30,6 @@ import transfer.contracts.CloudEvent;
 import transfer.contracts.EventTypes;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskView;
-import transfer.testkit.TestFiles;
 
 /**
  * The client's two feeds against the real cluster. The Kafka feed runs in a JVM of its own ({@link
@@ -40,22 +39,12 @@ import transfer.testkit.TestFiles;
  */
 class ClientFeedsClusterIT extends ClusterTest {
   private static TransferClient api;
-  private static Path dir;
+  @TempDir static Path dir;
   private final List<Process> processes = new CopyOnWriteArrayList<>();
 
   @BeforeAll
-  static void client() throws IOException {
-    api =
-        TransferClient.builder()
-            .baseUri("http://127.0.0.1:" + cluster.apiPort)
-            .apiKey(ClusterFixture.API_KEY)
-            .build();
-    dir = Files.createTempDirectory("client-feeds-it");
-  }
-
-  @AfterAll
-  static void cleanUp() {
-    TestFiles.deleteTree(dir);
+  static void client() {
+    api = cluster.transferClient();
   }
 
   @org.junit.jupiter.api.AfterEach

@@ -194,6 +194,14 @@ final class ClusterFixture {
 
   // ------------------------------------------------------------------ API
 
+  /** The Java client ({@code client/}) on this cluster's API, with the tests' key. */
+  transfer.client.TransferClient transferClient() {
+    return transfer.client.TransferClient.builder()
+        .baseUri("http://127.0.0.1:" + apiPort)
+        .apiKey(API_KEY)
+        .build();
+  }
+
   /** A plain GET of a service's {@code /q/metrics} (no key), parsed. */
   static PrometheusText metrics(int port) throws Exception {
     java.net.http.HttpResponse<String> r =
