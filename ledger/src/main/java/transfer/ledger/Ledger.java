@@ -34,6 +34,8 @@ import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.Topics;
 import transfer.contracts.UploadSource;
+import transfer.telemetry.LogFields;
+import transfer.telemetry.TraceContext;
 
 /**
  * Every statement of the task state machine, used by both services. A worker's write names the

@@ -8,6 +8,8 @@ import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
+import transfer.telemetry.LogFields;
+import transfer.telemetry.TraceContext;
 
 /**
  * One row of {@code tasks}, as read by the services. {@code trace} is the W3C trace context the
@@ -48,7 +50,8 @@ public record TaskRow(
     Long sourceSize,
     String sourceSha256,
     String resumeData,
-    TraceContext trace) {
+    TraceContext trace)
+    implements LogFields.Task {
 
   /** The task whose temporary objects hold this task's durable prefix. */
   public String prefixOwner() {

@@ -17,6 +17,8 @@ import org.junit.jupiter.api.Test;
 import org.postgresql.ds.PGSimpleDataSource;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
+import transfer.telemetry.LogFields;
+import transfer.telemetry.TraceContext;
 
 /**
  * Where the ledger keeps a task's W3C trace context (V8) and which context each outbox row carries:
@@ -147,15 +149,6 @@ class LedgerTraceIT {
     } finally {
       MDC.remove("traceId");
     }
-  }
-
-  @Test
-  void aStoredValueOfAnotherShapeNamesNoTrace() {
-    assertThat(TraceContext.of(null, "x")).isNull();
-    assertThat(TraceContext.of("", null)).isNull();
-    assertThat(new TraceContext("garbage", null).traceId()).isNull();
-    assertThat(new TraceContext("garbage", null).spanId()).isNull();
-    assertThat(SUBMIT.traceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
   }
 
   private void sequenceAll() {

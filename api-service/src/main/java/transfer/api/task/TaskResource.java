@@ -39,9 +39,9 @@ import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 import transfer.ledger.Ledger;
-import transfer.ledger.LogFields;
 import transfer.ledger.SessionRow;
 import transfer.ledger.TaskRow;
+import transfer.telemetry.LogFields;
 
 /**
  * Tasks of a session: submit, list, read, control (cancel, suspend, resume), and read the stored

@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import transfer.contracts.Topics;
 import transfer.ledger.TaskRow;
-import transfer.ledger.TraceContext;
+import transfer.telemetry.TraceContext;
 import transfer.telemetry.TraceContexts;
 
 /**
