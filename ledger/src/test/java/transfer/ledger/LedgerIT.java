@@ -53,13 +53,18 @@ class LedgerIT {
     ledger = new Ledger(ds, clock);
     tenant = "t-" + UUID.randomUUID();
     session = "s-" + UUID.randomUUID();
-    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
+    ledger
+        .tenants()
+        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
   }
 
   private TaskRow submit() {
     TaskRequest r = download("http://127.0.0.1/x");
-    return ledger.submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults(), null).task();
+    return ledger
+        .submissions()
+        .submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults(), null)
+        .task();
   }
 
   @Test
@@ -72,32 +77,32 @@ class LedgerIT {
   @Test
   void aTaskIsClaimedOnceAndEachClaimBumpsTheEpoch() {
     TaskRow t = submit();
-    var first = ledger.claim(t.id(), "w1", Duration.ofSeconds(30));
+    var first = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30));
     assertThat(first).isPresent();
     assertThat(first.get().epoch()).isEqualTo(1);
     assertThat(first.get().task().attempt()).isEqualTo(1);
-    assertThat(ledger.claim(t.id(), "w2", Duration.ofSeconds(30))).isEmpty();
+    assertThat(ledger.claims().claim(t.id(), "w2", Duration.ofSeconds(30))).isEmpty();
   }
 
   @Test
   void aSupersededEpochCanNoLongerWrite() {
     TaskRow t = submit();
-    long e1 = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e1 = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     clock.advance(Duration.ofSeconds(31));
     // The reaper is global: tasks of other tests in this database may be reaped too.
-    assertThat(ledger.reapExpiredLeases(1000).requeued()).isGreaterThanOrEqualTo(1);
+    assertThat(ledger.reaping().reapExpiredLeases(1000).requeued()).isGreaterThanOrEqualTo(1);
     assertThat(state(t)).isEqualTo(TaskState.QUEUED);
     // The reaper re-queued it: the frozen worker's heartbeat is refused even before a new claim.
     assertThat(heartbeat(t.id(), e1)).isFalse();
-    long e2 = ledger.claim(t.id(), "w2", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e2 = ledger.claims().claim(t.id(), "w2", Duration.ofSeconds(30)).orElseThrow().epoch();
     assertThat(e2).isEqualTo(e1 + 1);
     assertThat(heartbeat(t.id(), e1)).isFalse();
-    assertThat(ledger.completeDownload(t.id(), e1, "file:///x", 1, "00", 1)).isFalse();
-    assertThat(ledger.failAttempt(t.id(), e1, TaskError.of("x", "y", true), Duration.ZERO))
-        .isEqualTo(Ledger.FailOutcome.FENCED);
+    assertThat(ledger.leases().completeDownload(t.id(), e1, "file:///x", 1, "00", 1)).isFalse();
+    assertThat(ledger.leases().failAttempt(t.id(), e1, TaskError.of("x", "y", true), Duration.ZERO))
+        .isEqualTo(Leases.FailOutcome.FENCED);
     assertThat(heartbeat(t.id(), e2)).isTrue();
-    assertThat(ledger.completeDownload(t.id(), e2, "file:///x", 1, "00", 1)).isTrue();
-    TaskRow done = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(ledger.leases().completeDownload(t.id(), e2, "file:///x", 1, "00", 1)).isTrue();
+    TaskRow done = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(done.state()).isEqualTo(TaskState.COMPLETED);
     assertThat(done.attempt()).isEqualTo(2);
   }
@@ -105,9 +110,9 @@ class LedgerIT {
   @Test
   void completionWritesOneCompletedEventWithAnIdDerivedFromTheTask() {
     TaskRow t = submit();
-    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    assertThat(ledger.completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isTrue();
-    assertThat(ledger.completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isFalse();
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(ledger.leases().completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isTrue();
+    assertThat(ledger.leases().completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isFalse();
     var events = numberedEvents(tenant, session, 0, 100);
     assertThat(events)
         .extracting(n -> n.get("type").asText())
@@ -129,7 +134,7 @@ class LedgerIT {
     for (int i = 0; i < tasks; i++) {
       TaskRow t = submit();
       ids.add(t.id());
-      epochs.add(ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch());
+      epochs.add(ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch());
     }
     var pool = java.util.concurrent.Executors.newFixedThreadPool(10);
     var writing = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -141,7 +146,9 @@ class LedgerIT {
             pool.submit(
                 () -> {
                   while (writing.get()) {
-                    ledger.sequenceEvents(7); // small batches: numbering interleaves the writers
+                    ledger
+                        .eventSequencer()
+                        .sequenceEvents(7); // small batches: numbering interleaves the writers
                   }
                 }));
       }
@@ -152,13 +159,17 @@ class LedgerIT {
             pool.submit(
                 () -> {
                   for (int i = first; i < tasks; i += 8) {
-                    var hb = new Ledger.Heartbeat(1, null, 2L, true, 1);
+                    var hb = new Leases.Heartbeat(1, null, 2L, true, 1);
                     assertThat(
-                            ledger.heartbeat(ids.get(i), epochs.get(i), Duration.ofSeconds(30), hb))
+                            ledger
+                                .leases()
+                                .heartbeat(ids.get(i), epochs.get(i), Duration.ofSeconds(30), hb))
                         .isTrue();
                     assertThat(
-                            ledger.completeDownload(
-                                ids.get(i), epochs.get(i), "file:///x" + i, 2, "ab", 1))
+                            ledger
+                                .leases()
+                                .completeDownload(
+                                    ids.get(i), epochs.get(i), "file:///x" + i, 2, "ab", 1))
                         .isTrue();
                   }
                 }));
@@ -200,7 +211,7 @@ class LedgerIT {
 
   @Test
   void theTaskTableIsAnalyzedOnceEnoughOfItChanged() {
-    assertThat(ledger.analyzeTasksIfStale(Long.MAX_VALUE)).isFalse();
+    assertThat(ledger.reaping().analyzeTasksIfStale(Long.MAX_VALUE)).isFalse();
     Instant before = lastAnalyze();
     // The server counts changed rows a moment after their commit (and autovacuum may analyze
     // meanwhile): a new task each try, until one try finds a change since the last analyze.
@@ -210,7 +221,7 @@ class LedgerIT {
         .until(
             () -> {
               submit();
-              return ledger.analyzeTasksIfStale(1);
+              return ledger.reaping().analyzeTasksIfStale(1);
             });
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(10))
@@ -235,31 +246,35 @@ class LedgerIT {
   @Test
   void aRetryableFailureWaitsForItsBackoffThenIsQueuedAgain() {
     TaskRow t = submit();
-    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     var outcome =
-        ledger.failAttempt(
-            t.id(),
-            e,
-            TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
-            Duration.ofSeconds(10));
-    assertThat(outcome).isEqualTo(Ledger.FailOutcome.RETRY_SCHEDULED);
+        ledger
+            .leases()
+            .failAttempt(
+                t.id(),
+                e,
+                TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
+                Duration.ofSeconds(10));
+    assertThat(outcome).isEqualTo(Leases.FailOutcome.RETRY_SCHEDULED);
     assertThat(state(t)).isEqualTo(TaskState.WAITING);
-    ledger.promoteDueTasks(1000);
+    ledger.reaping().promoteDueTasks(1000);
     assertThat(state(t)).isEqualTo(TaskState.WAITING);
     clock.advance(Duration.ofSeconds(10));
-    assertThat(ledger.promoteDueTasks(1000)).isGreaterThanOrEqualTo(1);
+    assertThat(ledger.reaping().promoteDueTasks(1000)).isGreaterThanOrEqualTo(1);
     assertThat(state(t)).isEqualTo(TaskState.QUEUED);
   }
 
   @Test
   void aFinalFailureEndsTheTaskWithOneCompletionEvent() {
     TaskRow t = submit();
-    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     var outcome =
-        ledger.failAttempt(
-            t.id(), e, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
-    assertThat(outcome).isEqualTo(Ledger.FailOutcome.FAILED);
-    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+        ledger
+            .leases()
+            .failAttempt(
+                t.id(), e, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
+    assertThat(outcome).isEqualTo(Leases.FailOutcome.FAILED);
+    TaskRow failed = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
     assertThat(failed.error().httpStatus()).isEqualTo(404);
     assertThat(numberedEvents(tenant, session, 0, 10))
@@ -270,12 +285,15 @@ class LedgerIT {
   @Test
   void theLastRetryableFailureBecomesAttemptsExhausted() {
     SessionConfig oneAttempt = oneAttempt();
-    ledger.upsertSession(tenant, session, oneAttempt);
+    ledger.sessions().upsertSession(tenant, session, oneAttempt);
     TaskRequest r = download("http://127.0.0.1/x");
-    TaskRow t = ledger.submit(tenant, session, r, oneAttempt.withDefaults(), null).task();
-    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    ledger.failAttempt(t.id(), e, TaskError.of(ErrorCodes.STALLED, "quiet", true), Duration.ZERO);
-    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+    TaskRow t =
+        ledger.submissions().submit(tenant, session, r, oneAttempt.withDefaults(), null).task();
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    ledger
+        .leases()
+        .failAttempt(t.id(), e, TaskError.of(ErrorCodes.STALLED, "quiet", true), Duration.ZERO);
+    TaskRow failed = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
     assertThat(failed.error().code()).isEqualTo(ErrorCodes.ATTEMPTS_EXHAUSTED);
     assertThat(failed.error().message()).contains(ErrorCodes.STALLED);
@@ -284,31 +302,32 @@ class LedgerIT {
   @Test
   void anExpiredLeaseWithNoAttemptLeftFailsTheTaskAndIsCountedAsFailed() {
     SessionConfig oneAttempt = oneAttempt();
-    ledger.upsertSession(tenant, session, oneAttempt);
+    ledger.sessions().upsertSession(tenant, session, oneAttempt);
     TaskRow t =
         ledger
+            .submissions()
             .submit(
                 tenant, session, download("http://127.0.0.1/x"), oneAttempt.withDefaults(), null)
             .task();
-    ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
-    Ledger.LeasesReaped reaped = ledger.reapExpiredLeases(1000);
+    Reaping.LeasesReaped reaped = ledger.reaping().reapExpiredLeases(1000);
     // Other tests' tasks in this database may be reaped too; this one has no attempt left.
     assertThat(reaped.failed()).isGreaterThanOrEqualTo(1);
     assertThat(reaped.total()).isEqualTo(reaped.requeued() + reaped.failed());
-    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+    TaskRow failed = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
     assertThat(failed.error().code()).isEqualTo(ErrorCodes.ATTEMPTS_EXHAUSTED);
   }
 
   @Test
   void queueStatsCountOpenTasksByStateAndTheOutbox() {
-    Ledger.QueueStats before = ledger.queueStats();
+    QueueStatistics.QueueStats before = ledger.queueStatistics().queueStats();
     TaskRow queued = submit();
     TaskRow running = submit();
-    ledger.claim(running.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    ledger.claims().claim(running.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
 
-    Ledger.QueueStats after = ledger.queueStats();
+    QueueStatistics.QueueStats after = ledger.queueStatistics().queueStats();
     // Tests of this JVM run one after another: nothing else changes the queue meanwhile.
     assertThat(after.tasks().get(TaskState.QUEUED))
         .isEqualTo(before.tasks().getOrDefault(TaskState.QUEUED, 0L) + 1);
@@ -324,16 +343,17 @@ class LedgerIT {
   @Test
   void aHandedBackTaskIsQueuedAtOnceWithoutSpendingAnAttempt() throws Exception {
     TaskRow t = submit();
-    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    assertThat(ledger.release(t.id(), e, new Ledger.Checkpoint(7, e, "\"v1\"", null))).isTrue();
-    TaskRow back = ledger.task(tenant, session, t.id()).orElseThrow();
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(ledger.leases().release(t.id(), e, new Leases.Checkpoint(7, e, "\"v1\"", null)))
+        .isTrue();
+    TaskRow back = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(back.state()).isEqualTo(TaskState.QUEUED);
     assertThat(back.attempt()).isZero();
     assertThat(back.leaseOwner()).isNull();
     assertThat(back.bytesDurable()).isEqualTo(7);
     assertThat(back.durableEpoch()).isEqualTo(e);
     assertThat(back.etag()).isEqualTo("\"v1\"");
-    assertThat(ledger.claim(t.id(), "w2", Duration.ofSeconds(30))).isPresent();
+    assertThat(ledger.claims().claim(t.id(), "w2", Duration.ofSeconds(30))).isPresent();
   }
 
   @Test
@@ -341,7 +361,8 @@ class LedgerIT {
     TaskRow t = submit();
     clock.advance(Duration.ofMinutes(2));
     long before = outboxKeys("transfer-tasks").stream().filter(t.id()::equals).count();
-    assertThat(ledger.reannounceStale(Duration.ofSeconds(60), 1000)).isGreaterThanOrEqualTo(1);
+    assertThat(ledger.reaping().reannounceStale(Duration.ofSeconds(60), 1000))
+        .isGreaterThanOrEqualTo(1);
     long after = outboxKeys("transfer-tasks").stream().filter(t.id()::equals).count();
     assertThat(after).isEqualTo(before + 1);
   }
@@ -349,25 +370,30 @@ class LedgerIT {
   @Test
   void aCheckpointIsRecordedWithItsEpochAndValidators() {
     TaskRow t = submit();
-    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    ledger.heartbeat(
-        t.id(),
-        e,
-        Duration.ofSeconds(30),
-        new Ledger.Heartbeat(
-            100,
-            new Ledger.Checkpoint(64, e, "\"a\"", "Tue, 01 Jan 2030 00:00:00 GMT"),
-            200L,
-            true,
-            100));
-    TaskRow row = ledger.task(tenant, session, t.id()).orElseThrow();
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    ledger
+        .leases()
+        .heartbeat(
+            t.id(),
+            e,
+            Duration.ofSeconds(30),
+            new Leases.Heartbeat(
+                100,
+                new Leases.Checkpoint(64, e, "\"a\"", "Tue, 01 Jan 2030 00:00:00 GMT"),
+                200L,
+                true,
+                100));
+    TaskRow row = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(row.bytesDurable()).isEqualTo(64);
     assertThat(row.durableEpoch()).isEqualTo(e);
     assertThat(row.etag()).isEqualTo("\"a\"");
     // A heartbeat without a checkpoint keeps the last one.
-    ledger.heartbeat(
-        t.id(), e, Duration.ofSeconds(30), new Ledger.Heartbeat(150, null, 200L, false, 0));
-    assertThat(ledger.task(tenant, session, t.id()).orElseThrow().bytesDurable()).isEqualTo(64);
+    ledger
+        .leases()
+        .heartbeat(
+            t.id(), e, Duration.ofSeconds(30), new Leases.Heartbeat(150, null, 200L, false, 0));
+    assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().bytesDurable())
+        .isEqualTo(64);
   }
 
   @Test
@@ -375,15 +401,15 @@ class LedgerIT {
     TaskRequest r = download("http://127.0.0.1/a");
     TaskRequest other = download("http://127.0.0.1/b");
     var cfg = SessionConfig.DEFAULT.withDefaults();
-    var first = ledger.submit(tenant, session, r, cfg, "key-1");
-    var again = ledger.submit(tenant, session, r, cfg, "key-1");
+    var first = ledger.submissions().submit(tenant, session, r, cfg, "key-1");
+    var again = ledger.submissions().submit(tenant, session, r, cfg, "key-1");
     assertThat(first.replayed()).isFalse();
     assertThat(again.replayed()).isTrue();
     assertThat(again.task().id()).isEqualTo(first.task().id());
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> ledger.submit(tenant, session, other, cfg, "key-1"))
-        .isInstanceOf(Ledger.IdempotencyConflict.class);
-    assertThat(ledger.submit(tenant, session, other, cfg, "key-2").task().id())
+            () -> ledger.submissions().submit(tenant, session, other, cfg, "key-1"))
+        .isInstanceOf(Submissions.IdempotencyConflict.class);
+    assertThat(ledger.submissions().submit(tenant, session, other, cfg, "key-2").task().id())
         .isNotEqualTo(first.task().id());
   }
 
@@ -391,13 +417,14 @@ class LedgerIT {
   void aTaskPastItsResourceTimeoutFailsAndFencesItsWorker() {
     SessionConfig shortLived =
         new SessionConfig(null, null, null, Duration.ofMinutes(1), null, null, null, null);
-    ledger.upsertSession(tenant, session, shortLived);
+    ledger.sessions().upsertSession(tenant, session, shortLived);
     TaskRequest r = download("http://127.0.0.1/x");
-    TaskRow t = ledger.submit(tenant, session, r, shortLived.withDefaults(), null).task();
-    long e = ledger.claim(t.id(), "w1", Duration.ofMinutes(5)).orElseThrow().epoch();
+    TaskRow t =
+        ledger.submissions().submit(tenant, session, r, shortLived.withDefaults(), null).task();
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofMinutes(5)).orElseThrow().epoch();
     clock.advance(Duration.ofSeconds(61));
-    assertThat(ledger.failOverdue(1000)).isGreaterThanOrEqualTo(1);
-    TaskRow failed = ledger.task(tenant, session, t.id()).orElseThrow();
+    assertThat(ledger.reaping().failOverdue(1000)).isGreaterThanOrEqualTo(1);
+    TaskRow failed = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
     assertThat(failed.error().code()).isEqualTo(ErrorCodes.RESOURCE_TIMEOUT);
     assertThat(heartbeat(t.id(), e)).isFalse();
@@ -438,8 +465,8 @@ class LedgerIT {
 
     // And the trigger applies it: a completed task cannot be queued again.
     TaskRow t = submit();
-    long e = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    ledger.completeDownload(t.id(), e, "file:///x", 1, "00", 1);
+    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    ledger.leases().completeDownload(t.id(), e, "file:///x", 1, "00", 1);
     try (Connection c = ds.getConnection();
         PreparedStatement ps =
             c.prepareStatement("update tasks set state = 'queued' where id = ?")) {
@@ -454,12 +481,14 @@ class LedgerIT {
   }
 
   private boolean heartbeat(String id, long epoch) {
-    return ledger.heartbeat(
-        id, epoch, Duration.ofSeconds(30), new Ledger.Heartbeat(1, null, null, false, 0));
+    return ledger
+        .leases()
+        .heartbeat(
+            id, epoch, Duration.ofSeconds(30), new Leases.Heartbeat(1, null, null, false, 0));
   }
 
   private TaskState state(TaskRow t) {
-    return ledger.task(tenant, session, t.id()).orElseThrow().state();
+    return ledger.taskControl().task(tenant, session, t.id()).orElseThrow().state();
   }
 
   private List<String> outboxKeys(String topic) throws Exception {
@@ -507,8 +536,8 @@ class LedgerIT {
   /** The session's stored events, once the sequencer (the relay's job in a cluster) has run. */
   private List<com.fasterxml.jackson.databind.JsonNode> numberedEvents(
       String tenantId, String sessionId, long after, int limit) {
-    ledger.sequenceEvents(100_000);
-    return ledger.events(tenantId, sessionId, after, limit);
+    ledger.eventSequencer().sequenceEvents(100_000);
+    return ledger.eventReplay().events(tenantId, sessionId, after, limit);
   }
 
   /** A session whose tasks get a single attempt. */

@@ -55,8 +55,10 @@ class LedgerSessionControlIT {
     ledger = new Ledger(ds, clock);
     tenant = "t-" + UUID.randomUUID();
     session = "s-" + UUID.randomUUID();
-    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
+    ledger
+        .tenants()
+        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
   }
 
   // ---------------------------------------------------------------- scheduling
@@ -64,7 +66,7 @@ class LedgerSessionControlIT {
   @Test
   void aWorkerTakesTheHighestPriorityFirstAndDiscretionaryWorkLast() {
     String lazy = "lazy-" + UUID.randomUUID();
-    ledger.upsertSession(tenant, lazy, config(null, null, true));
+    ledger.sessions().upsertSession(tenant, lazy, config(null, null, true));
     TaskRow discretionary = submitIn(lazy, withPriority("http://a.test/d", 1.0));
     TaskRow low = submit(withPriority("http://a.test/1", 0.2));
     TaskRow high = submit(withPriority("http://b.test/2", 0.9));
@@ -75,26 +77,30 @@ class LedgerSessionControlIT {
 
   @Test
   void aSessionAtMaxConcurrentTransfersIsPassedOverUntilASlotFreesUp() throws Exception {
-    ledger.upsertSession(tenant, session, config(1, null, false));
+    ledger.sessions().upsertSession(tenant, session, config(1, null, false));
     TaskRow first = submit(withPriority("http://a.test/1", 0.9));
     TaskRow second = submit(withPriority("http://b.test/2", 0.9));
 
-    TaskRow.Claim running = ledger.claimNext("w1", TTL).orElseThrow();
+    TaskRow.Claim running = ledger.claims().claimNext("w1", TTL).orElseThrow();
     assertThat(running.task().id()).isEqualTo(first.id());
-    assertThat(ledger.claimNext("w2", TTL)).as("the session's only slot is taken").isEmpty();
+    assertThat(ledger.claims().claimNext("w2", TTL))
+        .as("the session's only slot is taken")
+        .isEmpty();
     clearOutbox();
 
-    assertThat(ledger.completeDownload(first.id(), running.epoch(), "file:///x", 1, "00", 1))
+    assertThat(
+            ledger.leases().completeDownload(first.id(), running.epoch(), "file:///x", 1, "00", 1))
         .isTrue();
     // No doorbell: the worker whose transfer ended claims for its freed slot at once
     // (DoorbellConsumer), and gets the task passed over.
     assertThat(outboxKeys("transfer-tasks")).doesNotContain(second.id());
-    assertThat(ledger.claimNext("w2", TTL).orElseThrow().task().id()).isEqualTo(second.id());
+    assertThat(ledger.claims().claimNext("w2", TTL).orElseThrow().task().id())
+        .isEqualTo(second.id());
   }
 
   @Test
   void maxConnectionsPerHostCountsRunningTasksOfTheSessionOnThatHost() {
-    ledger.upsertSession(tenant, session, config(null, 2, false));
+    ledger.sessions().upsertSession(tenant, session, config(null, 2, false));
     List<String> hostA = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       hostA.add(submit(withPriority("http://a.test:8080/" + i, 0.9)).id());
@@ -112,10 +118,11 @@ class LedgerSessionControlIT {
   @Test
   void cancelingARunningDownloadProducesResumeDataThatANewTaskContinuesFrom() {
     TaskRow t = submit(withPriority("http://a.test/big", 0.9));
-    TaskRow.Claim c = ledger.claimNext("w1", TTL).orElseThrow();
+    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 4096, "\"v1\"");
 
-    Ledger.Canceled canceled = ledger.cancel(tenant, session, t.id(), true).orElseThrow();
+    TaskControl.Canceled canceled =
+        ledger.taskControl().cancel(tenant, session, t.id(), true).orElseThrow();
 
     assertThat(canceled.task().state()).isEqualTo(TaskState.CANCELED);
     assertThat(canceled.task().error().code()).isEqualTo(ErrorCodes.CANCELED);
@@ -146,7 +153,7 @@ class LedgerSessionControlIT {
     assertThat(resumed.etag()).isEqualTo("\"v1\"");
     assertThat(resumed.prefixOwner()).isEqualTo(t.id());
 
-    TaskRow.Claim c2 = ledger.claimNext("w2", TTL).orElseThrow();
+    TaskRow.Claim c2 = ledger.claims().claimNext("w2", TTL).orElseThrow();
     assertThat(c2.task().id()).isEqualTo(resumed.id());
     checkpoint(resumed.id(), c2.epoch(), 8192, "\"v1\"");
     assertThat(task(resumed.id()).prefixOwner())
@@ -157,67 +164,82 @@ class LedgerSessionControlIT {
   @Test
   void resumeDataOfAnotherTenantOrForgedIsRefused() {
     TaskRow t = submit(withPriority("http://a.test/big", 0.9));
-    TaskRow.Claim c = ledger.claimNext("w1", TTL).orElseThrow();
+    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 100, "\"v1\"");
-    String resumeData = ledger.cancel(tenant, session, t.id(), true).orElseThrow().resumeData();
+    String resumeData =
+        ledger.taskControl().cancel(tenant, session, t.id(), true).orElseThrow().resumeData();
 
     String otherTenant = "t-" + UUID.randomUUID();
-    ledger.ensureTenantKey(
-        otherTenant, "k-" + otherTenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(otherTenant, "s", SessionConfig.DEFAULT);
+    ledger
+        .tenants()
+        .ensureTenantKey(otherTenant, "k-" + otherTenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(otherTenant, "s", SessionConfig.DEFAULT);
     TaskRequest stolen = resumeWith(resumeData);
     assertThatThrownBy(
             () ->
-                ledger.submit(otherTenant, "s", stolen, SessionConfig.DEFAULT.withDefaults(), null))
-        .isInstanceOf(Ledger.InvalidReference.class)
-        .extracting(e -> ((Ledger.InvalidReference) e).field())
+                ledger
+                    .submissions()
+                    .submit(otherTenant, "s", stolen, SessionConfig.DEFAULT.withDefaults(), null))
+        .isInstanceOf(Submissions.InvalidReference.class)
+        .extracting(e -> ((Submissions.InvalidReference) e).field())
         .isEqualTo("resumeData");
     String forged = new ResumeData(1, t.id(), c.epoch(), 999_999, "\"v1\"", null).encode();
     assertThatThrownBy(() -> submit(resumeWith(forged)))
-        .isInstanceOf(Ledger.InvalidReference.class);
+        .isInstanceOf(Submissions.InvalidReference.class);
     assertThatThrownBy(() -> submit(resumeWith("not-resume-data")))
-        .isInstanceOf(Ledger.InvalidReference.class);
+        .isInstanceOf(Submissions.InvalidReference.class);
   }
 
   @Test
   void noResumeDataWithoutADurablePrefixAndAValidator() {
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    TaskRow.Claim c = ledger.claimNext("w1", TTL).orElseThrow();
+    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 100, "W/\"weak\"");
-    assertThat(ledger.cancel(tenant, session, t.id(), true).orElseThrow().resumeData()).isNull();
+    assertThat(
+            ledger.taskControl().cancel(tenant, session, t.id(), true).orElseThrow().resumeData())
+        .isNull();
   }
 
   @Test
   void cancelIsIdempotentAndAFinishedTaskCannotBeCanceled() {
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    assertThat(ledger.cancel(tenant, session, t.id(), false)).isPresent();
-    assertThat(ledger.cancel(tenant, session, t.id(), false).orElseThrow().task().state())
+    assertThat(ledger.taskControl().cancel(tenant, session, t.id(), false)).isPresent();
+    assertThat(
+            ledger
+                .taskControl()
+                .cancel(tenant, session, t.id(), false)
+                .orElseThrow()
+                .task()
+                .state())
         .isEqualTo(TaskState.CANCELED);
     assertThat(numberedEvents(tenant, session, 0, 100))
         .filteredOn(e -> e.get("type").asText().equals("transfer.task.completed"))
         .hasSize(1);
 
     TaskRow done = submit(withPriority("http://a.test/y", 0.9));
-    long e = ledger.claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.completeDownload(done.id(), e, "file:///y", 1, "00", 1);
-    assertThatThrownBy(() -> ledger.cancel(tenant, session, done.id(), false))
-        .isInstanceOf(Ledger.StateConflict.class);
-    assertThat(ledger.cancel(tenant, session, UUID.randomUUID().toString(), false)).isEmpty();
+    long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    ledger.leases().completeDownload(done.id(), e, "file:///y", 1, "00", 1);
+    assertThatThrownBy(() -> ledger.taskControl().cancel(tenant, session, done.id(), false))
+        .isInstanceOf(TaskControl.StateConflict.class);
+    assertThat(ledger.taskControl().cancel(tenant, session, UUID.randomUUID().toString(), false))
+        .isEmpty();
   }
 
   @Test
   void aFinalFailureAfterADurablePrefixOffersResumeData() {
-    ledger.upsertSession(tenant, session, LedgerIT.oneAttempt());
+    ledger.sessions().upsertSession(tenant, session, LedgerIT.oneAttempt());
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    TaskRow.Claim c = ledger.claimNext("w1", TTL).orElseThrow();
+    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 500, "\"v1\"");
-    Ledger.FailOutcome outcome =
-        ledger.failAttempt(
-            t.id(),
-            c.epoch(),
-            TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
-            Duration.ZERO);
-    assertThat(outcome).isEqualTo(Ledger.FailOutcome.FAILED_RESUMABLE);
+    Leases.FailOutcome outcome =
+        ledger
+            .leases()
+            .failAttempt(
+                t.id(),
+                c.epoch(),
+                TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
+                Duration.ZERO);
+    assertThat(outcome).isEqualTo(Leases.FailOutcome.FAILED_RESUMABLE);
     JsonNode data = lastOfType("transfer.task.completed").get("data");
     assertThat(data.get("error").get("code").asText()).isEqualTo(ErrorCodes.ATTEMPTS_EXHAUSTED);
     assertThat(data.get("resumeData").asText()).isEqualTo(task(t.id()).resumeData());
@@ -229,23 +251,23 @@ class LedgerSessionControlIT {
   @Test
   void aSuspendedTaskHoldsNoLeaseAndResumesFromItsCheckpoint() throws Exception {
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    TaskRow.Claim c = ledger.claimNext("w1", TTL).orElseThrow();
+    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 1000, "\"v1\"");
 
-    TaskRow suspended = ledger.suspend(tenant, session, t.id()).orElseThrow();
+    TaskRow suspended = ledger.taskControl().suspend(tenant, session, t.id()).orElseThrow();
     assertThat(suspended.state()).isEqualTo(TaskState.SUSPENDED);
     assertThat(suspended.leaseOwner()).isNull();
     assertThat(suspended.attempt()).as("a suspended attempt does not count").isZero();
     assertThat(heartbeat(t.id(), c.epoch())).isFalse();
-    assertThat(ledger.claimNext("w2", TTL)).isEmpty();
-    assertThat(ledger.suspend(tenant, session, t.id()).orElseThrow().state())
+    assertThat(ledger.claims().claimNext("w2", TTL)).isEmpty();
+    assertThat(ledger.taskControl().suspend(tenant, session, t.id()).orElseThrow().state())
         .isEqualTo(TaskState.SUSPENDED);
 
     clearOutbox();
-    assertThat(ledger.resume(tenant, session, t.id()).orElseThrow().state())
+    assertThat(ledger.taskControl().resume(tenant, session, t.id()).orElseThrow().state())
         .isEqualTo(TaskState.QUEUED);
     assertThat(outboxKeys("transfer-tasks")).contains(t.id());
-    TaskRow.Claim again = ledger.claimNext("w2", TTL).orElseThrow();
+    TaskRow.Claim again = ledger.claims().claimNext("w2", TTL).orElseThrow();
     assertThat(again.task().bytesDurable()).isEqualTo(1000);
     assertThat(again.task().durableEpoch()).isEqualTo(c.epoch());
     assertThat(again.task().attempt()).isEqualTo(1);
@@ -254,11 +276,11 @@ class LedgerSessionControlIT {
   @Test
   void aFinishedTaskCanBeNeitherSuspendedNorResumed() {
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    ledger.cancel(tenant, session, t.id(), false);
-    assertThatThrownBy(() -> ledger.suspend(tenant, session, t.id()))
-        .isInstanceOf(Ledger.StateConflict.class);
-    assertThatThrownBy(() -> ledger.resume(tenant, session, t.id()))
-        .isInstanceOf(Ledger.StateConflict.class);
+    ledger.taskControl().cancel(tenant, session, t.id(), false);
+    assertThatThrownBy(() -> ledger.taskControl().suspend(tenant, session, t.id()))
+        .isInstanceOf(TaskControl.StateConflict.class);
+    assertThatThrownBy(() -> ledger.taskControl().resume(tenant, session, t.id()))
+        .isInstanceOf(TaskControl.StateConflict.class);
   }
 
   // ---------------------------------------------------------------- sessions and drained
@@ -267,7 +289,7 @@ class LedgerSessionControlIT {
   void invalidateAndCancelEndsEveryOpenTaskThenTheSessionIsDrainedOnce() {
     TaskRow queued = submit(withPriority("http://a.test/q", 0.1));
     TaskRow running = submit(withPriority("http://a.test/r", 0.9));
-    long epoch = ledger.claimNext("w1", TTL).orElseThrow().epoch();
+    long epoch = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
     TaskRow waiting =
         submit(
             new TaskRequest(
@@ -285,7 +307,8 @@ class LedgerSessionControlIT {
                 null));
     assertThat(waiting.state()).isEqualTo(TaskState.WAITING);
 
-    SessionRowAssert.state(ledger.invalidateSession(tenant, session, false), "invalidated");
+    SessionRowAssert.state(
+        ledger.sessions().invalidateSession(tenant, session, false), "invalidated");
 
     for (TaskRow t : List.of(queued, running, waiting)) {
       assertThat(task(t.id()).state()).isEqualTo(TaskState.CANCELED);
@@ -306,39 +329,44 @@ class LedgerSessionControlIT {
   @Test
   void finishTasksAndInvalidateLeavesOpenTasksAlone() {
     TaskRow running = submit(withPriority("http://a.test/r", 0.9));
-    long epoch = ledger.claimNext("w1", TTL).orElseThrow().epoch();
-    SessionRowAssert.state(ledger.invalidateSession(tenant, session, true), "finishing");
+    long epoch = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    SessionRowAssert.state(ledger.sessions().invalidateSession(tenant, session, true), "finishing");
     assertThat(task(running.id()).state()).isEqualTo(TaskState.RUNNING);
-    assertThat(ledger.completeDownload(running.id(), epoch, "file:///r", 1, "00", 1)).isTrue();
+    assertThat(ledger.leases().completeDownload(running.id(), epoch, "file:///r", 1, "00", 1))
+        .isTrue();
     assertThat(lastOfType("transfer.session.drained")).isNotNull();
     SessionRowAssert.state(
-        Optional.of(ledger.upsertSession(tenant, session, SessionConfig.DEFAULT)), "active");
-    assertThat(ledger.invalidateSession(tenant, "no-such-session", true)).isEmpty();
+        Optional.of(ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT)),
+        "active");
+    assertThat(ledger.sessions().invalidateSession(tenant, "no-such-session", true)).isEmpty();
   }
 
   @Test
   void anInvalidatedSessionTakesNoNewTaskAndStaysInvalidated() {
-    ledger.invalidateSession(tenant, session, false);
+    ledger.sessions().invalidateSession(tenant, session, false);
     assertThatThrownBy(() -> submit(withPriority("http://a.test/late", 0.5)))
-        .isInstanceOf(Ledger.SessionClosed.class)
-        .extracting(e -> ((Ledger.SessionClosed) e).state())
+        .isInstanceOf(Sessions.SessionClosed.class)
+        .extracting(e -> ((Sessions.SessionClosed) e).state())
         .isEqualTo("invalidated");
-    SessionRowAssert.state(ledger.invalidateSession(tenant, session, true), "invalidated");
+    SessionRowAssert.state(
+        ledger.sessions().invalidateSession(tenant, session, true), "invalidated");
     assertThatThrownBy(
             () ->
-                ledger.submit(
-                    tenant,
-                    "never-created",
-                    withPriority("http://a.test/x", 0.5),
-                    SessionConfig.DEFAULT.withDefaults(),
-                    null))
-        .isInstanceOf(Ledger.SessionClosed.class);
+                ledger
+                    .submissions()
+                    .submit(
+                        tenant,
+                        "never-created",
+                        withPriority("http://a.test/x", 0.5),
+                        SessionConfig.DEFAULT.withDefaults(),
+                        null))
+        .isInstanceOf(Sessions.SessionClosed.class);
   }
 
   @Test
   void invalidatingAnIdleSessionDrainsItAtOnceAndOnlyOnce() {
-    ledger.invalidateSession(tenant, session, true);
-    ledger.invalidateSession(tenant, session, true);
+    ledger.sessions().invalidateSession(tenant, session, true);
+    ledger.sessions().invalidateSession(tenant, session, true);
     assertThat(numberedEvents(tenant, session, 0, 100))
         .extracting(e -> e.get("type").asText())
         .containsExactly("transfer.session.drained");
@@ -348,12 +376,14 @@ class LedgerSessionControlIT {
   void theSessionIsDrainedOnlyWhenItsLastTaskEnds() {
     TaskRow a = submit(withPriority("http://a.test/a", 0.9));
     TaskRow b = submit(withPriority("http://a.test/b", 0.8));
-    long ea = ledger.claimNext("w1", TTL).orElseThrow().epoch();
-    long eb = ledger.claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.completeDownload(a.id(), ea, "file:///a", 1, "00", 1);
+    long ea = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    long eb = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    ledger.leases().completeDownload(a.id(), ea, "file:///a", 1, "00", 1);
     assertThat(lastOfType("transfer.session.drained")).isNull();
-    ledger.failAttempt(
-        b.id(), eb, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
+    ledger
+        .leases()
+        .failAttempt(
+            b.id(), eb, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
     List<JsonNode> events = numberedEvents(tenant, session, 0, 100);
     JsonNode last = events.get(events.size() - 1);
     assertThat(last.get("type").asText()).isEqualTo("transfer.session.drained");
@@ -364,12 +394,14 @@ class LedgerSessionControlIT {
 
   @Test
   void aSessionThatSendsNoEventsStillStoresThemForReplay() throws Exception {
-    ledger.upsertSession(
-        tenant, session, new SessionConfig(null, null, null, null, null, false, null, null));
+    ledger
+        .sessions()
+        .upsertSession(
+            tenant, session, new SessionConfig(null, null, null, null, null, false, null, null));
     clearOutbox();
     TaskRow t = submit(withPriority("http://a.test/quiet", 0.9));
-    long e = ledger.claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.completeDownload(t.id(), e, "file:///q", 1, "00", 1);
+    long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    ledger.leases().completeDownload(t.id(), e, "file:///q", 1, "00", 1);
     assertThat(outboxKeys("transfer-events")).isEmpty();
     assertThat(numberedEvents(tenant, session, 0, 100))
         .extracting(n -> n.get("type").asText())
@@ -379,12 +411,16 @@ class LedgerSessionControlIT {
   @Test
   void sessionsArePagedById() {
     String t2 = "t-" + UUID.randomUUID();
-    ledger.ensureTenantKey(t2, "k-" + t2, UUID.randomUUID().toString().getBytes());
+    ledger.tenants().ensureTenantKey(t2, "k-" + t2, UUID.randomUUID().toString().getBytes());
     for (String id : List.of("c", "a", "b")) {
-      ledger.upsertSession(t2, id, SessionConfig.DEFAULT);
+      ledger.sessions().upsertSession(t2, id, SessionConfig.DEFAULT);
     }
-    assertThat(ledger.sessions(t2, null, 2)).extracting(SessionRow::id).containsExactly("a", "b");
-    assertThat(ledger.sessions(t2, "b", 2)).extracting(SessionRow::id).containsExactly("c");
+    assertThat(ledger.sessions().sessions(t2, null, 2))
+        .extracting(SessionRow::id)
+        .containsExactly("a", "b");
+    assertThat(ledger.sessions().sessions(t2, "b", 2))
+        .extracting(SessionRow::id)
+        .containsExactly("c");
   }
 
   @Test
@@ -394,18 +430,18 @@ class LedgerSessionControlIT {
       ids.add(submit(withPriority("http://a.test/" + i, 0.1)).id());
       clock.advance(Duration.ofMillis(10));
     }
-    ledger.cancel(tenant, session, ids.get(1), false);
-    ledger.cancel(tenant, session, ids.get(3), false);
+    ledger.taskControl().cancel(tenant, session, ids.get(1), false);
+    ledger.taskControl().cancel(tenant, session, ids.get(3), false);
 
-    List<TaskRow> page1 = ledger.tasks(tenant, session, null, null, 3);
+    List<TaskRow> page1 = ledger.taskControl().tasks(tenant, session, null, null, 3);
     assertThat(page1).extracting(TaskRow::id).containsExactlyElementsOf(ids.subList(0, 3));
-    assertThat(ledger.tasks(tenant, session, null, ids.get(2), 3))
+    assertThat(ledger.taskControl().tasks(tenant, session, null, ids.get(2), 3))
         .extracting(TaskRow::id)
         .containsExactlyElementsOf(ids.subList(3, 5));
-    assertThat(ledger.tasks(tenant, session, Set.of(TaskState.CANCELED), null, 10))
+    assertThat(ledger.taskControl().tasks(tenant, session, Set.of(TaskState.CANCELED), null, 10))
         .extracting(TaskRow::id)
         .containsExactly(ids.get(1), ids.get(3));
-    assertThat(ledger.tasks(tenant, "other", null, null, 10)).isEmpty();
+    assertThat(ledger.taskControl().tasks(tenant, "other", null, null, 10)).isEmpty();
   }
 
   // ---------------------------------------------------------------- uploads
@@ -413,8 +449,10 @@ class LedgerSessionControlIT {
   @Test
   void anUploadResolvesItsSourceAtSubmitAndCompletesWithTheTargetsStatus() {
     TaskRow download = submit(withPriority("http://a.test/src", 0.9));
-    long e = ledger.claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.completeDownload(download.id(), e, "file:///store/src", 42, "ab".repeat(32), 42);
+    long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    ledger
+        .leases()
+        .completeDownload(download.id(), e, "file:///store/src", 42, "ab".repeat(32), 42);
 
     TaskRow up =
         submit(TaskRequest.upload("http://b.test/put", "PUT", UploadSource.ofTask(download.id())));
@@ -422,15 +460,17 @@ class LedgerSessionControlIT {
     assertThat(up.sourceSize()).isEqualTo(42);
     assertThat(up.bytesExpected()).isEqualTo(42);
 
-    ledger.putObject(
-        new StoredObject(
-            tenant,
-            session,
-            "report.csv",
-            "file:///store/o1",
-            7,
-            "cd".repeat(32),
-            clock.instant()));
+    ledger
+        .stagedObjects()
+        .putObject(
+            new StoredObject(
+                tenant,
+                session,
+                "report.csv",
+                "file:///store/o1",
+                7,
+                "cd".repeat(32),
+                clock.instant()));
     TaskRow fromObject =
         submit(
             TaskRequest.upload("http://b.test/post", "POST", UploadSource.ofObject("report.csv")));
@@ -444,19 +484,19 @@ class LedgerSessionControlIT {
                         "http://b.test/x",
                         "PUT",
                         UploadSource.ofTask(UUID.randomUUID().toString()))))
-        .isInstanceOf(Ledger.InvalidReference.class)
-        .extracting(x -> ((Ledger.InvalidReference) x).field())
+        .isInstanceOf(Submissions.InvalidReference.class)
+        .extracting(x -> ((Submissions.InvalidReference) x).field())
         .isEqualTo("source.task");
     assertThatThrownBy(
             () ->
                 submit(TaskRequest.upload("http://b.test/x", "PUT", UploadSource.ofObject("nope"))))
-        .isInstanceOf(Ledger.InvalidReference.class)
-        .extracting(x -> ((Ledger.InvalidReference) x).field())
+        .isInstanceOf(Submissions.InvalidReference.class)
+        .extracting(x -> ((Submissions.InvalidReference) x).field())
         .isEqualTo("source.object");
 
-    TaskRow.Claim c = ledger.claimNext("w1", TTL).orElseThrow();
+    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     assertThat(c.task().id()).isEqualTo(up.id());
-    assertThat(ledger.completeUpload(up.id(), c.epoch(), 42, 201, 42)).isTrue();
+    assertThat(ledger.leases().completeUpload(up.id(), c.epoch(), 42, 201, 42)).isTrue();
     TaskRow done = task(up.id());
     assertThat(done.state()).isEqualTo(TaskState.COMPLETED);
     assertThat(done.sha256()).isEqualTo("ab".repeat(32));
@@ -470,14 +510,16 @@ class LedgerSessionControlIT {
   @Test
   void replacingAnObjectAnswersTheOldLocationAndDeletingForgetsIt() {
     var o1 = new StoredObject(tenant, session, "a.bin", "file:///o/1", 1, "00", clock.instant());
-    assertThat(ledger.putObject(o1)).isEmpty();
+    assertThat(ledger.stagedObjects().putObject(o1)).isEmpty();
     var o2 = new StoredObject(tenant, session, "a.bin", "file:///o/2", 2, "11", clock.instant());
-    assertThat(ledger.putObject(o2)).contains("file:///o/1");
-    assertThat(ledger.object(tenant, session, "a.bin").orElseThrow().size()).isEqualTo(2);
-    assertThat(ledger.object("other-tenant", session, "a.bin")).isEmpty();
-    assertThat(ledger.deleteObject(tenant, session, "a.bin").orElseThrow().location())
+    assertThat(ledger.stagedObjects().putObject(o2)).contains("file:///o/1");
+    assertThat(ledger.stagedObjects().object(tenant, session, "a.bin").orElseThrow().size())
+        .isEqualTo(2);
+    assertThat(ledger.stagedObjects().object("other-tenant", session, "a.bin")).isEmpty();
+    assertThat(
+            ledger.stagedObjects().deleteObject(tenant, session, "a.bin").orElseThrow().location())
         .isEqualTo("file:///o/2");
-    assertThat(ledger.object(tenant, session, "a.bin")).isEmpty();
+    assertThat(ledger.stagedObjects().object(tenant, session, "a.bin")).isEmpty();
   }
 
   // ---------------------------------------------------------------- retention
@@ -486,6 +528,7 @@ class LedgerSessionControlIT {
   void finishedTasksAndOldEventsArePurgedAfterTheirRetention() {
     TaskRow t =
         ledger
+            .submissions()
             .submit(
                 tenant,
                 session,
@@ -493,22 +536,26 @@ class LedgerSessionControlIT {
                 SessionConfig.DEFAULT.withDefaults(),
                 "key-" + UUID.randomUUID())
             .task();
-    long e = ledger.claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.completeDownload(t.id(), e, "file:///store/old", 1, "00", 1);
+    long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    ledger.leases().completeDownload(t.id(), e, "file:///store/old", 1, "00", 1);
     TaskRow open = submit(withPriority("http://a.test/open", 0.1));
-    ledger.sequenceEvents(100); // the relay's job, within milliseconds of the commit
+    ledger
+        .eventSequencer()
+        .sequenceEvents(100); // the relay's job, within milliseconds of the commit
     clock.advance(Duration.ofDays(8));
 
-    Ledger.Purged purged =
-        ledger.purgeExpired(
-            clock.instant().minus(Duration.ofDays(7)),
-            clock.instant().minus(Duration.ofDays(7)),
-            10_000);
+    Purging.Purged purged =
+        ledger
+            .purging()
+            .purgeExpired(
+                clock.instant().minus(Duration.ofDays(7)),
+                clock.instant().minus(Duration.ofDays(7)),
+                10_000);
 
     assertThat(purged.taskIds()).contains(t.id()).doesNotContain(open.id());
     assertThat(purged.locations()).contains("file:///store/old");
-    assertThat(ledger.task(tenant, session, t.id())).isEmpty();
-    assertThat(ledger.task(tenant, session, open.id())).isPresent();
+    assertThat(ledger.taskControl().task(tenant, session, t.id())).isEmpty();
+    assertThat(ledger.taskControl().task(tenant, session, open.id())).isPresent();
     assertThat(numberedEvents(tenant, session, 0, 100)).isEmpty();
   }
 
@@ -534,14 +581,15 @@ class LedgerSessionControlIT {
   }
 
   private TaskRow submitIn(String sid, TaskRequest r) {
-    SessionConfig cfg = ledger.session(tenant, sid).orElseThrow().config().withDefaults();
-    return ledger.submit(tenant, sid, r, cfg, null).task();
+    SessionConfig cfg =
+        ledger.sessions().session(tenant, sid).orElseThrow().config().withDefaults();
+    return ledger.submissions().submit(tenant, sid, r, cfg, null).task();
   }
 
   private List<String> claimedIds(int max) {
     List<String> out = new ArrayList<>();
     for (int i = 0; i < max; i++) {
-      Optional<TaskRow.Claim> c = ledger.claimNext("w", TTL);
+      Optional<TaskRow.Claim> c = ledger.claims().claimNext("w", TTL);
       if (c.isEmpty()) {
         break;
       }
@@ -551,22 +599,28 @@ class LedgerSessionControlIT {
   }
 
   private TaskRow task(String id) {
-    return ledger.task(tenant, session, id).orElseThrow();
+    return ledger.taskControl().task(tenant, session, id).orElseThrow();
   }
 
   private void checkpoint(String id, long epoch, long bytes, String etag) {
     assertThat(
-            ledger.heartbeat(
-                id,
-                epoch,
-                TTL,
-                new Ledger.Heartbeat(
-                    bytes, new Ledger.Checkpoint(bytes, epoch, etag, null), bytes * 4, false, 0)))
+            ledger
+                .leases()
+                .heartbeat(
+                    id,
+                    epoch,
+                    TTL,
+                    new Leases.Heartbeat(
+                        bytes,
+                        new Leases.Checkpoint(bytes, epoch, etag, null),
+                        bytes * 4,
+                        false,
+                        0)))
         .isTrue();
   }
 
   private boolean heartbeat(String id, long epoch) {
-    return ledger.heartbeat(id, epoch, TTL, new Ledger.Heartbeat(1, null, null, false, 0));
+    return ledger.leases().heartbeat(id, epoch, TTL, new Leases.Heartbeat(1, null, null, false, 0));
   }
 
   private JsonNode lastOfType(String type) {
@@ -610,7 +664,7 @@ class LedgerSessionControlIT {
   /** The session's stored events, once the sequencer (the relay's job in a cluster) has run. */
   private List<com.fasterxml.jackson.databind.JsonNode> numberedEvents(
       String tenantId, String sessionId, long after, int limit) {
-    ledger.sequenceEvents(100_000);
-    return ledger.events(tenantId, sessionId, after, limit);
+    ledger.eventSequencer().sequenceEvents(100_000);
+    return ledger.eventReplay().events(tenantId, sessionId, after, limit);
   }
 }

@@ -48,12 +48,15 @@ class LedgerTraceIT {
     ledger = new Ledger(ds, clock);
     tenant = "t-" + UUID.randomUUID();
     session = "s-" + UUID.randomUUID();
-    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
+    ledger
+        .tenants()
+        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
   }
 
   private TaskRow submit(Ledger through) {
     return through
+        .submissions()
         .submit(
             tenant,
             session,
@@ -67,7 +70,8 @@ class LedgerTraceIT {
   void aSubmitStoresItsContextWithTheTaskAndItsDoorbell() throws Exception {
     TaskRow t = submit(ledger.withTrace(SUBMIT));
     assertThat(t.trace()).isEqualTo(SUBMIT);
-    assertThat(ledger.task(tenant, session, t.id()).orElseThrow().trace()).isEqualTo(SUBMIT);
+    assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().trace())
+        .isEqualTo(SUBMIT);
     assertThat(outbox("transfer-tasks", t.id())).containsExactly(SUBMIT);
   }
 
@@ -76,6 +80,7 @@ class LedgerTraceIT {
     var batch =
         ledger
             .withTrace(SUBMIT)
+            .submissions()
             .submitBatch(
                 tenant,
                 session,
@@ -93,23 +98,28 @@ class LedgerTraceIT {
   @Test
   void theReapersDoorbellOfAnExpiredLeaseCarriesTheTasksStoredContext() throws Exception {
     TaskRow t = submit(ledger.withTrace(SUBMIT));
-    ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
     // The reaper's ledger has no context of its own.
-    assertThat(ledger.reapExpiredLeases(100).requeued()).isEqualTo(1);
+    assertThat(ledger.reaping().reapExpiredLeases(100).requeued()).isEqualTo(1);
     assertThat(outbox("transfer-tasks", t.id())).containsExactly(SUBMIT, SUBMIT);
   }
 
   @Test
   void anAttemptsEventsCarryItsContextAndTheDrainedEventFollowsTheCompletion() throws Exception {
     TaskRow t = submit(ledger.withTrace(SUBMIT));
-    long epoch = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long epoch = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     Ledger attempt = ledger.withTrace(ATTEMPT);
     assertThat(
-            attempt.heartbeat(
-                t.id(), epoch, Duration.ofSeconds(30), new Ledger.Heartbeat(5, null, 10L, true, 5)))
+            attempt
+                .leases()
+                .heartbeat(
+                    t.id(),
+                    epoch,
+                    Duration.ofSeconds(30),
+                    new Leases.Heartbeat(5, null, 10L, true, 5)))
         .isTrue();
-    assertThat(attempt.completeDownload(t.id(), epoch, "file:///x", 10, "00", 5)).isTrue();
+    assertThat(attempt.leases().completeDownload(t.id(), epoch, "file:///x", 10, "00", 5)).isTrue();
     sequenceAll();
     // progress (heartbeat), progress (last), downloaded, completed, then drained: all the attempt's
     List<TraceContext> events = outbox("transfer-events", session);
@@ -119,7 +129,7 @@ class LedgerTraceIT {
   @Test
   void aCancelsCompletionIsInTheTasksTrace() throws Exception {
     TaskRow t = submit(ledger.withTrace(SUBMIT));
-    ledger.cancel(tenant, session, t.id(), false).orElseThrow();
+    ledger.taskControl().cancel(tenant, session, t.id(), false).orElseThrow();
     sequenceAll();
     assertThat(outbox("transfer-events", session)).isNotEmpty().containsOnly(SUBMIT);
   }
@@ -152,7 +162,7 @@ class LedgerTraceIT {
   }
 
   private void sequenceAll() {
-    while (ledger.sequenceEvents(1000) > 0) {
+    while (ledger.eventSequencer().sequenceEvents(1000) > 0) {
       // numbered
     }
   }

@@ -56,7 +56,7 @@ public class ApiKeys {
             key -> {
               byte[] hash = hash(key);
               String keyId = "key-" + HexFormat.of().formatHex(hash, 0, 6);
-              ledger.ensureTenantKey(config.api().bootstrapTenant(), keyId, hash);
+              ledger.tenants().ensureTenantKey(config.api().bootstrapTenant(), keyId, hash);
               Log.infof(
                   "API key %s of tenant '%s' is registered", keyId, config.api().bootstrapTenant());
             });
@@ -81,7 +81,7 @@ public class ApiKeys {
     if (hit != null && hit.until().isAfter(now)) {
       return hit.tenant();
     }
-    Optional<String> tenant = ledger.tenantForKeyHash(hash);
+    Optional<String> tenant = ledger.tenants().tenantForKeyHash(hash);
     // Keys that name nobody are cached apart, so that a flood of made-up keys cannot push the
     // real ones out (each full map is simply emptied).
     Map<String, Cached> into = tenant.isPresent() ? cache : unknown;

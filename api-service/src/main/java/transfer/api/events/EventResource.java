@@ -41,9 +41,10 @@ public class EventResource {
     long after = parse("after", afterParam, 0, Long.MAX_VALUE);
     int limit = (int) parse("limit", limitParam, 1, 1000);
     ledger
+        .sessions()
         .session(caller.tenantId(), sid)
         .orElseThrow(() -> ApiException.notFound("session " + sid));
-    List<JsonNode> events = ledger.events(caller.tenantId(), sid, after, limit);
+    List<JsonNode> events = ledger.eventReplay().events(caller.tenantId(), sid, after, limit);
     long last = events.isEmpty() ? after : events.get(events.size() - 1).get("sequence").asLong();
     return new EventPage(events, last);
   }

@@ -149,7 +149,7 @@ final class EventStream {
           () -> {
             List<JsonNode> found;
             try {
-              found = ledger.events(tenantId, sessionId, after, BATCH);
+              found = ledger.eventReplay().events(tenantId, sessionId, after, BATCH);
             } catch (RuntimeException e) {
               context.runOnContext(v -> readFailed(e));
               return;

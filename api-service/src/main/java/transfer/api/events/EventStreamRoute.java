@@ -191,7 +191,10 @@ public class EventStreamRoute {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    ledger.session(tenant, sid).orElseThrow(() -> ApiException.notFound("session " + sid));
+    ledger
+        .sessions()
+        .session(tenant, sid)
+        .orElseThrow(() -> ApiException.notFound("session " + sid));
     return new Start(tenant, sid, resume != null ? resume : after, key);
   }
 

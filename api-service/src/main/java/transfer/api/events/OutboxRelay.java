@@ -27,6 +27,7 @@ import org.postgresql.PGConnection;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.api.trace.Tracing;
+import transfer.ledger.EventSequencer;
 import transfer.ledger.Ledger;
 import transfer.ledger.OutboxMessage;
 import transfer.telemetry.TraceContexts;
@@ -34,9 +35,10 @@ import transfer.telemetry.TraceContexts;
 /**
  * Publishes the outbox to Kafka, oldest row first, and deletes rows only after Kafka acknowledged
  * them (at-least-once; consumers dedupe by event id); beside it, a thread numbers new events
- * ({@link Ledger#sequenceEvents}), which writes their outbox rows. One relay in the cluster runs at
- * a time, the holder of a PostgreSQL advisory lock, so that one session's events keep their order.
- * It reads rows by id without a high-water mark, so a row that commits late is never skipped.
+ * ({@link EventSequencer#sequenceEvents}), which writes their outbox rows. One relay in the cluster
+ * runs at a time, the holder of a PostgreSQL advisory lock, so that one session's events keep their
+ * order. It reads rows by id without a high-water mark, so a row that commits late is never
+ * skipped.
  */
 @Singleton
 public class OutboxRelay {
@@ -121,7 +123,7 @@ public class OutboxRelay {
     try {
       int idleMs = (int) config.outbox().idlePoll().toMillis();
       while (running) {
-        List<OutboxMessage> batch = ledger.pendingOutbox(config.outbox().batchSize());
+        List<OutboxMessage> batch = ledger.outbox().pendingOutbox(config.outbox().batchSize());
         if (batch.isEmpty()) {
           // Woken by the outbox's trigger: a doorbell, or the outbox rows of numbered events.
           // Also detects a lost lock connection: getNotifications throws when it is closed.
@@ -140,8 +142,8 @@ public class OutboxRelay {
   }
 
   /**
-   * Numbers pending events ({@link Ledger#sequenceEvents}) while this replica publishes, on a
-   * thread and a connection of its own: the events reach replay and SSE whatever Kafka does (a
+   * Numbers pending events ({@link EventSequencer#sequenceEvents}) while this replica publishes, on
+   * a thread and a connection of its own: the events reach replay and SSE whatever Kafka does (a
    * publish to an unreachable broker waits up to 30 s), and a doorbell never waits for a numbering
    * round.
    */
@@ -156,7 +158,7 @@ public class OutboxRelay {
           try {
             PGConnection pg = EventSignal.listenTo(listen);
             while (running && !stop) {
-              if (ledger.sequenceEvents(config.outbox().batchSize()) == 0) {
+              if (ledger.eventSequencer().sequenceEvents(config.outbox().batchSize()) == 0) {
                 pg.getNotifications(idleMs); // the pending_events trigger wakes it
               }
             }
@@ -215,7 +217,7 @@ public class OutboxRelay {
       }
     } finally {
       // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
-      ledger.deleteOutbox(done);
+      ledger.outbox().deleteOutbox(done);
     }
   }
 

@@ -87,6 +87,7 @@ public class ObjectResource {
       expected = ObjectRules.expectedSha256(reprDigest, checksum);
       SessionRow session =
           ledger
+              .sessions()
               .session(tenant, sid)
               .orElseThrow(
                   () ->
@@ -148,7 +149,7 @@ public class ObjectResource {
             clock.instant());
     Optional<String> replaced;
     try {
-      replaced = ledger.putObject(object);
+      replaced = ledger.stagedObjects().putObject(object);
     } catch (RuntimeException e) {
       ObjectStore.deleteQuietly(file);
       throw e;
@@ -194,6 +195,7 @@ public class ObjectResource {
     ObjectRules.requireName(name);
     StoredObject gone =
         ledger
+            .stagedObjects()
             .deleteObject(caller.tenantId(), sid, name)
             .orElseThrow(() -> ApiException.notFound("object " + name + " in session " + sid));
     store.delete(gone.location());
@@ -204,6 +206,7 @@ public class ObjectResource {
     RequestRules.requireSessionId(sid);
     ObjectRules.requireName(name);
     return ledger
+        .stagedObjects()
         .object(caller.tenantId(), sid, name)
         .orElseThrow(() -> ApiException.notFound("object " + name + " in session " + sid));
   }

@@ -6,6 +6,7 @@ import jakarta.inject.Singleton;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.ledger.Ledger;
+import transfer.ledger.Reaping;
 
 /**
  * Returns abandoned work to the queue: expired leases, retries whose backoff is over, and queued
@@ -31,15 +32,16 @@ public class Reaper {
   void pass() {
     int batch = config.reaper().batchSize();
     try {
-      metrics.reaped(ApiMetrics.RESOURCE_TIMEOUT_FAILED, ledger.failOverdue(batch));
-      Ledger.LeasesReaped leases = ledger.reapExpiredLeases(batch);
+      metrics.reaped(ApiMetrics.RESOURCE_TIMEOUT_FAILED, ledger.reaping().failOverdue(batch));
+      Reaping.LeasesReaped leases = ledger.reaping().reapExpiredLeases(batch);
       metrics.reaped(ApiMetrics.LEASE_EXPIRED_REQUEUED, leases.requeued());
       metrics.reaped(ApiMetrics.LEASE_EXPIRED_FAILED, leases.failed());
-      metrics.reaped(ApiMetrics.PROMOTED, ledger.promoteDueTasks(batch));
+      metrics.reaped(ApiMetrics.PROMOTED, ledger.reaping().promoteDueTasks(batch));
       metrics.reaped(
-          ApiMetrics.REANNOUNCED, ledger.reannounceStale(config.reaper().reannounceAfter(), batch));
+          ApiMetrics.REANNOUNCED,
+          ledger.reaping().reannounceStale(config.reaper().reannounceAfter(), batch));
       if (config.reaper().analyzeAfter() > 0) {
-        ledger.analyzeTasksIfStale(config.reaper().analyzeAfter());
+        ledger.reaping().analyzeTasksIfStale(config.reaper().analyzeAfter());
       }
     } catch (RuntimeException e) {
       Log.warnf("reaper pass failed (%s); the next pass retries", e.getMessage());

@@ -12,6 +12,7 @@ import java.nio.file.Paths;
 import java.time.Instant;
 import transfer.api.ApiConfig;
 import transfer.ledger.Ledger;
+import transfer.ledger.Purging;
 
 /**
  * Removes what is past its retention ({@code transfer.retention.*}): finished tasks with their
@@ -47,8 +48,8 @@ public class Retention {
     int tasks = 0;
     int events = 0;
     while (true) {
-      Ledger.Purged p =
-          ledger.purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
+      Purging.Purged p =
+          ledger.purging().purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
       for (String location : p.locations()) {
         deleteStored(location);
       }

@@ -45,7 +45,8 @@ public class TenantLimits {
       return hit.limits();
     }
     Limits limits =
-        defaults.with(ledger.tenant(tenantId).map(TenantRow::quotas).orElse(QuotaOverrides.NONE));
+        defaults.with(
+            ledger.tenants().tenant(tenantId).map(TenantRow::quotas).orElse(QuotaOverrides.NONE));
     if (cache.size() > 10_000) {
       cache.clear();
     }

@@ -50,7 +50,7 @@ public class SessionResource {
       throw ApiException.invalid(errors);
     }
     // One more than asked tells whether another page exists, so the last page says so.
-    List<SessionRow> rows = ledger.sessions(caller.tenantId(), after, limit + 1);
+    List<SessionRow> rows = ledger.sessions().sessions(caller.tenantId(), after, limit + 1);
     boolean more = rows.size() > limit;
     List<SessionView> page = rows.stream().limit(limit).map(SessionRow::toView).toList();
     return new SessionPage(page, more ? page.get(page.size() - 1).id() : null);
@@ -64,7 +64,7 @@ public class SessionResource {
     RequestRules.requireSessionId(sid);
     SessionConfig cfg = config == null ? SessionConfig.DEFAULT : config;
     RequestRules.checkSession(cfg);
-    SessionRow row = ledger.upsertSession(caller.tenantId(), sid, cfg);
+    SessionRow row = ledger.sessions().upsertSession(caller.tenantId(), sid, cfg);
     return Response.status(row.created() ? 201 : 200).entity(row.toView()).build();
   }
 
@@ -73,6 +73,7 @@ public class SessionResource {
   public SessionView get(@PathParam("sid") String sid) {
     RequestRules.requireSessionId(sid);
     return ledger
+        .sessions()
         .session(caller.tenantId(), sid)
         .orElseThrow(() -> ApiException.notFound("session " + sid))
         .toView();
@@ -99,6 +100,7 @@ public class SessionResource {
     }
     SessionRow current =
         ledger
+            .sessions()
             .session(caller.tenantId(), sid)
             .orElseThrow(() -> ApiException.notFound("session " + sid));
     // Nothing is open in an invalidated session: letting its tasks finish is already done, and
@@ -107,6 +109,7 @@ public class SessionResource {
       return current.toView();
     }
     return ledger
+        .sessions()
         .invalidateSession(caller.tenantId(), sid, finishTasks)
         .orElseThrow(() -> ApiException.notFound("session " + sid))
         .toView();

@@ -21,6 +21,7 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskView;
 import transfer.ledger.Ledger;
+import transfer.ledger.Submissions;
 import transfer.ledger.TaskRow;
 
 /**
@@ -93,14 +94,15 @@ public class TaskBatchResource {
     }
     SessionConfig cfg = TaskResource.activeSessionConfig(ledger, caller.tenantId(), sid);
     quotas.checkBatch(caller.tenantId(), sid, idempotencyKey, requests);
-    Ledger.BatchSubmitted submitted;
+    Submissions.BatchSubmitted submitted;
     try {
       // Every task of the batch stores the batch request's context: one trace for all of them.
       submitted =
           ledger
               .withTrace(trace.stored())
+              .submissions()
               .submitBatch(caller.tenantId(), sid, requests, cfg, idempotencyKey);
-    } catch (Ledger.IdempotencyConflict e) {
+    } catch (Submissions.IdempotencyConflict e) {
       throw TaskResource.keyReused(e);
     }
     trace.span().setAttribute("transfer.task.count", submitted.tasks().size());

@@ -40,6 +40,8 @@ import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
+import transfer.ledger.Submissions;
+import transfer.ledger.TaskControl;
 import transfer.ledger.TaskRow;
 import transfer.telemetry.LogFields;
 
@@ -94,13 +96,14 @@ public class TaskResource {
     egress.check(request);
     SessionConfig cfg = activeSessionConfig(ledger, caller.tenantId(), sid);
     quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
-    Ledger.Submitted submitted;
+    Submissions.Submitted submitted;
     try {
       submitted =
           ledger
               .withTrace(trace.stored())
+              .submissions()
               .submit(caller.tenantId(), sid, request, cfg, idempotencyKey);
-    } catch (Ledger.IdempotencyConflict e) {
+    } catch (Submissions.IdempotencyConflict e) {
       throw keyReused(e);
     }
     TaskRow row = submitted.task();
@@ -138,6 +141,7 @@ public class TaskResource {
   static SessionConfig activeSessionConfig(Ledger ledger, String tenantId, String sid) {
     SessionRow session =
         ledger
+            .sessions()
             .session(tenantId, sid)
             .orElseThrow(
                 () ->
@@ -149,7 +153,7 @@ public class TaskResource {
     return session.config().withDefaults();
   }
 
-  static ApiException keyReused(Ledger.IdempotencyConflict e) {
+  static ApiException keyReused(Submissions.IdempotencyConflict e) {
     return new ApiException(
         422,
         "idempotency-key-reused",
@@ -182,12 +186,13 @@ public class TaskResource {
     }
     requireSession(sid);
     // A page after a task that is not there would silently end the listing; say so instead.
-    if (after != null && ledger.task(caller.tenantId(), sid, after).isEmpty()) {
+    if (after != null && ledger.taskControl().task(caller.tenantId(), sid, after).isEmpty()) {
       throw ApiException.invalid(
           List.of(new FieldError("after", "names no task of session " + sid)));
     }
     // One more than asked tells whether another page exists, so the last page says so.
-    List<TaskRow> rows = ledger.tasks(caller.tenantId(), sid, states, after, limit + 1);
+    List<TaskRow> rows =
+        ledger.taskControl().tasks(caller.tenantId(), sid, states, after, limit + 1);
     boolean more = rows.size() > limit;
     List<TaskView> page = rows.stream().limit(limit).map(TaskRow::toView).toList();
     return new TaskPage(page, more ? page.get(page.size() - 1).id() : null);
@@ -244,8 +249,9 @@ public class TaskResource {
       }
       produceResumeData = Boolean.TRUE.equals(request.produceResumeData());
     }
-    Ledger.Canceled canceled =
+    TaskControl.Canceled canceled =
         ledger
+            .taskControl()
             .cancel(caller.tenantId(), sid, tid, produceResumeData)
             .orElseThrow(() -> taskNotFound(sid, tid));
     return new CancelAnswer(canceled.task().toView(), canceled.resumeData());
@@ -258,6 +264,7 @@ public class TaskResource {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
     return ledger
+        .taskControl()
         .suspend(caller.tenantId(), sid, tid)
         .orElseThrow(() -> taskNotFound(sid, tid))
         .toView();
@@ -270,6 +277,7 @@ public class TaskResource {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
     return ledger
+        .taskControl()
         .resume(caller.tenantId(), sid, tid)
         .orElseThrow(() -> taskNotFound(sid, tid))
         .toView();
@@ -310,7 +318,10 @@ public class TaskResource {
   private TaskRow find(String sid, String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return ledger.task(caller.tenantId(), sid, tid).orElseThrow(() -> taskNotFound(sid, tid));
+    return ledger
+        .taskControl()
+        .task(caller.tenantId(), sid, tid)
+        .orElseThrow(() -> taskNotFound(sid, tid));
   }
 
   private static ApiException taskNotFound(String sid, String tid) {
@@ -318,7 +329,7 @@ public class TaskResource {
   }
 
   private void requireSession(String sid) {
-    if (ledger.session(caller.tenantId(), sid).isEmpty()) {
+    if (ledger.sessions().session(caller.tenantId(), sid).isEmpty()) {
       throw ApiException.notFound("session " + sid);
     }
   }

@@ -91,16 +91,19 @@ class TenantIsolationIT {
             .resolve(done + ".e1");
     Files.createDirectories(file.getParent());
     Files.write(file, content);
-    long epoch = ledger.claim(done, "test-worker", LEASE).orElseThrow().epoch();
+    long epoch = ledger.claims().claim(done, "test-worker", LEASE).orElseThrow().epoch();
     assertThat(
-            ledger.completeDownload(
-                done,
-                epoch,
-                file.toUri().toString(),
-                content.length,
-                HexFormat.of()
-                    .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(content)),
-                content.length))
+            ledger
+                .leases()
+                .completeDownload(
+                    done,
+                    epoch,
+                    file.toUri().toString(),
+                    content.length,
+                    HexFormat.of()
+                        .formatHex(
+                            java.security.MessageDigest.getInstance("SHA-256").digest(content)),
+                    content.length))
         .isTrue();
     byte[] object = ("object of " + t.id()).getBytes(StandardCharsets.UTF_8);
     t.api().body(object).put("/v1/sessions/" + sid + "/objects/obj").then().statusCode(201);

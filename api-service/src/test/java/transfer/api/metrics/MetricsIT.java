@@ -171,13 +171,13 @@ class MetricsIT {
             .getAsDouble();
 
     // A worker that claims and is gone at once: the lease expires before the next reaper pass.
-    assertThat(ledger.claim(id, "metrics-it-worker", Duration.ofMillis(1))).isPresent();
+    assertThat(ledger.claims().claim(id, "metrics-it-worker", Duration.ofMillis(1))).isPresent();
 
     await()
         .atMost(WAIT)
         .untilAsserted(
             () -> {
-              assertThat(ledger.task("default", sid, id).orElseThrow().state())
+              assertThat(ledger.taskControl().task("default", sid, id).orElseThrow().state())
                   .isEqualTo(TaskState.QUEUED);
               assertThat(
                       scrape()

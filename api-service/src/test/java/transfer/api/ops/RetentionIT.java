@@ -30,11 +30,15 @@ class RetentionIT {
   void finishedTasksTheirObjectsAndOldEventsGoAfterTheirRetention() throws Exception {
     String tenant = config.api().bootstrapTenant();
     String sid = "retention-" + UUID.randomUUID();
-    ledger.upsertSession(tenant, sid, SessionConfig.DEFAULT);
+    ledger.sessions().upsertSession(tenant, sid, SessionConfig.DEFAULT);
     TaskRow done = submit(tenant, sid);
     TaskRow open = submit(tenant, sid);
     long epoch =
-        ledger.claim(done.id(), "test-worker", Duration.ofSeconds(30)).orElseThrow().epoch();
+        ledger
+            .claims()
+            .claim(done.id(), "test-worker", Duration.ofSeconds(30))
+            .orElseThrow()
+            .epoch();
     Path root = config.storage().root().toAbsolutePath();
     Path stored = Files.createDirectories(root.resolve(tenant).resolve(sid)).resolve("obj");
     Files.writeString(stored, "x");
@@ -44,29 +48,34 @@ class RetentionIT {
     Path otherPartial = root.resolve(".partial").resolve(open.id() + ".e1.part");
     Files.writeString(otherPartial, "y");
     assertThat(
-            ledger.completeDownload(
-                done.id(), epoch, stored.toUri().toString(), 1, "00".repeat(32), 1))
+            ledger
+                .leases()
+                .completeDownload(
+                    done.id(), epoch, stored.toUri().toString(), 1, "00".repeat(32), 1))
         .isTrue();
 
     // Events are numbered after their transaction (by this app's relay, or here): the purge must
     // find them stored, or one numbered after it would outlive it.
-    ledger.sequenceEvents(10_000);
-    assertThat(ledger.events(tenant, sid, 0, 100)).hasSize(3);
+    ledger.eventSequencer().sequenceEvents(10_000);
+    assertThat(ledger.eventReplay().events(tenant, sid, 0, 100)).hasSize(3);
 
     retention.purge(Instant.now().plus(Duration.ofDays(1)));
-    assertThat(ledger.task(tenant, sid, done.id())).as("not yet due").isPresent();
+    assertThat(ledger.taskControl().task(tenant, sid, done.id())).as("not yet due").isPresent();
 
     retention.purge(Instant.now().plus(Duration.ofDays(8)));
-    assertThat(ledger.task(tenant, sid, done.id())).isEmpty();
+    assertThat(ledger.taskControl().task(tenant, sid, done.id())).isEmpty();
     assertThat(stored).doesNotExist();
     assertThat(partial).doesNotExist();
-    assertThat(ledger.task(tenant, sid, open.id())).as("open tasks are kept").isPresent();
+    assertThat(ledger.taskControl().task(tenant, sid, open.id()))
+        .as("open tasks are kept")
+        .isPresent();
     assertThat(otherPartial).exists();
-    assertThat(ledger.events(tenant, sid, 0, 100)).isEmpty();
+    assertThat(ledger.eventReplay().events(tenant, sid, 0, 100)).isEmpty();
   }
 
   private TaskRow submit(String tenant, String sid) {
     return ledger
+        .submissions()
         .submit(
             tenant,
             sid,

@@ -271,7 +271,8 @@ public class DoorbellConsumer {
       claims =
           metrics
               .claim()
-              .record(() -> ledger.claimNext(workerId, config.worker().leaseTtl(), reserved));
+              .record(
+                  () -> ledger.claims().claimNext(workerId, config.worker().leaseTtl(), reserved));
     } catch (RuntimeException e) {
       for (int i = 0; i < reserved; i++) {
         transfers.unreserve();

@@ -28,8 +28,9 @@ import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.egress.Destination;
+import transfer.ledger.Leases;
+import transfer.ledger.Leases.FailOutcome;
 import transfer.ledger.Ledger;
-import transfer.ledger.Ledger.FailOutcome;
 import transfer.ledger.TaskRow;
 import transfer.telemetry.LogFields;
 import transfer.telemetry.TraceContext;
@@ -197,18 +198,18 @@ abstract class Attempt {
   protected abstract Long expectedBytes();
 
   /** The checkpoint to record with this heartbeat, or null; called once per heartbeat. */
-  protected Ledger.Checkpoint takeCheckpoint() {
+  protected Leases.Checkpoint takeCheckpoint() {
     return null;
   }
 
   /** A heartbeat recorded {@code checkpoint} (non-null). */
-  protected void checkpointRecorded(Ledger.Checkpoint checkpoint) {}
+  protected void checkpointRecorded(Leases.Checkpoint checkpoint) {}
 
   /** A heartbeat carrying {@code checkpoint} (non-null) could not be written. */
-  protected void checkpointNotRecorded(Ledger.Checkpoint checkpoint) {}
+  protected void checkpointNotRecorded(Leases.Checkpoint checkpoint) {}
 
   /** The checkpoint handed to the next worker on a graceful stop, or null. */
-  protected Ledger.Checkpoint handBackCheckpoint() {
+  protected Leases.Checkpoint handBackCheckpoint() {
     return null;
   }
 
@@ -361,8 +362,8 @@ abstract class Attempt {
               task.id(),
               epoch,
               transferred());
-          Ledger.Checkpoint cp = handBackCheckpoint();
-          blocking(() -> ledger.release(task.id(), epoch, cp))
+          Leases.Checkpoint cp = handBackCheckpoint();
+          blocking(() -> ledger.leases().release(task.id(), epoch, cp))
               .onComplete(ar -> finished.tryComplete());
         });
     return finished.future();
@@ -395,12 +396,12 @@ abstract class Attempt {
     boolean progress = total != lastEventBytes;
     long since = lastEventBytes < 0 ? total : total - lastEventBytes;
     Long expected = expectedBytes();
-    Ledger.Checkpoint cp = takeCheckpoint();
-    Ledger.Heartbeat hb = new Ledger.Heartbeat(total, cp, expected, progress, since);
+    Leases.Checkpoint cp = takeCheckpoint();
+    Leases.Heartbeat hb = new Leases.Heartbeat(total, cp, expected, progress, since);
     // The lease runs from about when the renewal was sent, not from when its answer came back (a
     // slow answer must not stretch the time this attempt believes it has).
     Instant sent = deps.clock().instant();
-    blocking(() -> ledger.heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
+    blocking(() -> ledger.leases().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
         .onComplete(
             ar -> {
               heartbeatInFlight = false;
@@ -501,7 +502,7 @@ abstract class Attempt {
     Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
     blocking(
             () -> {
-              FailOutcome outcome = ledger.failAttempt(task.id(), epoch, error, backoff);
+              FailOutcome outcome = ledger.leases().failAttempt(task.id(), epoch, error, backoff);
               failureRecorded(outcome);
               return outcome;
             })

@@ -295,7 +295,7 @@ final class UploadAttempt extends Attempt {
     long total = sent;
     int status = answeredStatus;
     long sinceLastEvent = lastEventBytes < 0 ? total : total - lastEventBytes;
-    blocking(() -> ledger.completeUpload(task.id(), epoch, total, status, sinceLastEvent))
+    blocking(() -> ledger.leases().completeUpload(task.id(), epoch, total, status, sinceLastEvent))
         .onComplete(
             ar -> {
               if (ar.failed()) {

@@ -89,8 +89,10 @@ class AttemptMetricsIT {
     storage = new FileStorage(storageRoot, vertx, false, 4 << 20, 16 << 20, 2);
     tenant = "t-" + UUID.randomUUID();
     session = "s-" + UUID.randomUUID();
-    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
+    ledger
+        .tenants()
+        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
   }
 
   @AfterEach
@@ -110,6 +112,7 @@ class AttemptMetricsIT {
   private DownloadAttempt download(String path) {
     TaskRow t =
         ledger
+            .submissions()
             .submit(
                 tenant,
                 session,
@@ -117,7 +120,8 @@ class AttemptMetricsIT {
                 SessionConfig.DEFAULT.withDefaults(),
                 null)
             .task();
-    TaskRow.Claim claim = ledger.claim(t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
+    TaskRow.Claim claim =
+        ledger.claims().claim(t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
     Attempt.Deps deps =
         new Attempt.Deps(
             vertx,
@@ -149,7 +153,7 @@ class AttemptMetricsIT {
   }
 
   private TaskState state(Attempt a) {
-    return ledger.task(tenant, session, a.taskId()).orElseThrow().state();
+    return ledger.taskControl().task(tenant, session, a.taskId()).orElseThrow().state();
   }
 
   @Test
@@ -238,7 +242,7 @@ class AttemptMetricsIT {
       }
     }
 
-    assertThat(ledger.cancel(tenant, session, a.taskId(), false)).isPresent();
+    assertThat(ledger.taskControl().cancel(tenant, session, a.taskId(), false)).isPresent();
     awaitEnd(a);
 
     PrometheusText t = scrape();
