@@ -12,7 +12,7 @@ import transfer.contracts.SessionView;
 public record SessionRow(
     String tenantId,
     String id,
-    String state,
+    SessionState state,
     SessionConfig config,
     Instant createdAt,
     Instant updatedAt,
@@ -22,6 +22,6 @@ public record SessionRow(
   /** The session as the API answers it: header values are write-only ({@link Redaction}). */
   public SessionView toView() {
     return new SessionView(
-        id, state, Redaction.config(config), createdAt, updatedAt, lastEventSequence);
+        id, state.wire(), Redaction.config(config), createdAt, updatedAt, lastEventSequence);
   }
 }

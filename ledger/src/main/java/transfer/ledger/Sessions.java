@@ -105,13 +105,13 @@ public final class Sessions {
               if (before.isEmpty()) {
                 return Optional.<Boolean>empty();
               }
-              boolean active = "active".equals(before.get().state());
+              boolean active = before.get().state() == SessionState.ACTIVE;
               // An invalidated session stays invalidated; only a PUT makes it active again.
-              if (!(finishTasks && "invalidated".equals(before.get().state()))) {
+              if (!(finishTasks && before.get().state() == SessionState.INVALIDATED)) {
                 execute(
                     c,
                     "update sessions set state = ?, updated_at = ? where tenant_id = ? and id = ?",
-                    finishTasks ? "finishing" : "invalidated",
+                    (finishTasks ? SessionState.FINISHING : SessionState.INVALIDATED).wire(),
                     tx.now(),
                     tenantId,
                     sessionId);
@@ -177,13 +177,13 @@ public final class Sessions {
 
   /** The session does not exist ({@code state} null) or takes no new tasks. */
   public static final class SessionClosed extends RuntimeException {
-    private final String state;
+    private final SessionState state;
 
-    SessionClosed(String sessionId, String state) {
+    SessionClosed(String sessionId, SessionState state) {
       super(
           state == null
               ? "session " + sessionId + " does not exist"
-              : "session " + sessionId + " is " + state + " and takes no new tasks",
+              : "session " + sessionId + " is " + state.wire() + " and takes no new tasks",
           null,
           false,
           false);
@@ -191,7 +191,7 @@ public final class Sessions {
     }
 
     /** The session's state, or null when there is no such session. */
-    public String state() {
+    public SessionState state() {
       return state;
     }
   }
@@ -200,11 +200,11 @@ public final class Sessions {
   void requireActive(Connection c, String tenantId, String sessionId) throws SQLException {
     // FOR KEY SHARE (what the foreign key takes anyway): submits run side by side, but not
     // across an invalidation, which locks the row FOR UPDATE.
-    String sessionState =
+    SessionState sessionState =
         sessionById(c, tenantId, sessionId, " for key share")
             .map(SessionRow::state)
             .orElseThrow(() -> new SessionClosed(sessionId, null));
-    if (!"active".equals(sessionState)) {
+    if (sessionState != SessionState.ACTIVE) {
       throw new SessionClosed(sessionId, sessionState);
     }
   }
@@ -213,7 +213,7 @@ public final class Sessions {
     return new SessionRow(
         rs.getString("tenant_id"),
         rs.getString("id"),
-        rs.getString("state"),
+        SessionState.fromWire(rs.getString("state")),
         read(rs.getString("config"), SessionConfig.class),
         instant(rs, "created_at"),
         instant(rs, "updated_at"),

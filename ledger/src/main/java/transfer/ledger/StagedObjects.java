@@ -32,12 +32,12 @@ public final class StagedObjects {
     return tx.run(
         "save object " + o.name(),
         c -> {
-          String state =
+          SessionState state =
               sessions
                   .sessionById(c, o.tenantId(), o.sessionId(), " for key share")
                   .map(SessionRow::state)
                   .orElseThrow(() -> new SessionClosed(o.sessionId(), null));
-          if (!"active".equals(state)) {
+          if (state != SessionState.ACTIVE) {
             throw new SessionClosed(o.sessionId(), state);
           }
           int inserted =

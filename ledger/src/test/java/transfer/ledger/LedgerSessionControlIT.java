@@ -308,7 +308,7 @@ class LedgerSessionControlIT {
     assertThat(waiting.state()).isEqualTo(TaskState.WAITING);
 
     SessionRowAssert.state(
-        ledger.sessions().invalidateSession(tenant, session, false), "invalidated");
+        ledger.sessions().invalidateSession(tenant, session, false), SessionState.INVALIDATED);
 
     for (TaskRow t : List.of(queued, running, waiting)) {
       assertThat(task(t.id()).state()).isEqualTo(TaskState.CANCELED);
@@ -330,14 +330,15 @@ class LedgerSessionControlIT {
   void finishTasksAndInvalidateLeavesOpenTasksAlone() {
     TaskRow running = submit(withPriority("http://a.test/r", 0.9));
     long epoch = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
-    SessionRowAssert.state(ledger.sessions().invalidateSession(tenant, session, true), "finishing");
+    SessionRowAssert.state(
+        ledger.sessions().invalidateSession(tenant, session, true), SessionState.FINISHING);
     assertThat(task(running.id()).state()).isEqualTo(TaskState.RUNNING);
     assertThat(ledger.leases().completeDownload(running.id(), epoch, "file:///r", 1, "00", 1))
         .isTrue();
     assertThat(lastOfType("transfer.session.drained")).isNotNull();
     SessionRowAssert.state(
         Optional.of(ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT)),
-        "active");
+        SessionState.ACTIVE);
     assertThat(ledger.sessions().invalidateSession(tenant, "no-such-session", true)).isEmpty();
   }
 
@@ -347,9 +348,9 @@ class LedgerSessionControlIT {
     assertThatThrownBy(() -> submit(withPriority("http://a.test/late", 0.5)))
         .isInstanceOf(Sessions.SessionClosed.class)
         .extracting(e -> ((Sessions.SessionClosed) e).state())
-        .isEqualTo("invalidated");
+        .isEqualTo(SessionState.INVALIDATED);
     SessionRowAssert.state(
-        ledger.sessions().invalidateSession(tenant, session, true), "invalidated");
+        ledger.sessions().invalidateSession(tenant, session, true), SessionState.INVALIDATED);
     assertThatThrownBy(
             () ->
                 ledger
@@ -655,7 +656,7 @@ class LedgerSessionControlIT {
   }
 
   private static final class SessionRowAssert {
-    static void state(Optional<SessionRow> row, String expected) {
+    static void state(Optional<SessionRow> row, SessionState expected) {
       assertThat(row).isPresent();
       assertThat(row.get().state()).isEqualTo(expected);
     }

@@ -31,6 +31,7 @@ import transfer.api.quota.Quotas;
 import transfer.api.task.RequestRules;
 import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
+import transfer.ledger.SessionState;
 import transfer.ledger.StoredObject;
 
 /**
@@ -97,9 +98,9 @@ public class ObjectResource {
                               + " (create it first with PUT /v1/sessions/"
                               + sid
                               + ")"));
-      if (!"active".equals(session.state())) {
+      if (session.state() != SessionState.ACTIVE) {
         throw ApiException.conflict(
-            "session " + sid + " is " + session.state() + ": no new objects");
+            "session " + sid + " is " + session.state().wire() + ": no new objects");
       }
       long declared = contentLength == null ? -1 : Long.parseLong(contentLength.trim());
       if (declared > maxBytes) {

@@ -21,6 +21,7 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.SessionView;
 import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
+import transfer.ledger.SessionState;
 
 /** Sessions: the analog of a background {@code URLSessionConfiguration}. */
 @Path("/v1/sessions")
@@ -105,7 +106,7 @@ public class SessionResource {
             .orElseThrow(() -> ApiException.notFound("session " + sid));
     // Nothing is open in an invalidated session: letting its tasks finish is already done, and
     // "finishing" would wrongly say that something still runs.
-    if (finishTasks && "invalidated".equals(current.state())) {
+    if (finishTasks && current.state() == SessionState.INVALIDATED) {
       return current.toView();
     }
     return ledger

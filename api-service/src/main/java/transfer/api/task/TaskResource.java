@@ -40,6 +40,7 @@ import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
+import transfer.ledger.SessionState;
 import transfer.ledger.Submissions;
 import transfer.ledger.TaskControl;
 import transfer.ledger.TaskRow;
@@ -147,8 +148,9 @@ public class TaskResource {
                 () ->
                     ApiException.notFound(
                         "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")"));
-    if (!"active".equals(session.state())) {
-      throw ApiException.conflict("session " + sid + " is " + session.state() + ": no new tasks");
+    if (session.state() != SessionState.ACTIVE) {
+      throw ApiException.conflict(
+          "session " + sid + " is " + session.state().wire() + ": no new tasks");
     }
     return session.config().withDefaults();
   }
