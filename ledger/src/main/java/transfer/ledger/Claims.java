@@ -5,10 +5,7 @@ import static transfer.ledger.StoredJson.read;
 import static transfer.ledger.TaskRows.TASK_COLUMNS;
 import static transfer.ledger.TaskRows.taskRow;
 
-import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
@@ -28,15 +25,6 @@ public final class Claims {
   Claims(Tx tx) {
     this.tx = tx;
     this.clock = tx.clock();
-  }
-
-  /**
-   * Claims a queued task for {@code owner}: one conditional update that bumps the fencing epoch and
-   * the attempt. Empty when the task is not queued (already claimed, final, or unknown): the
-   * doorbell was a duplicate or stale.
-   */
-  public Optional<TaskRow.Claim> claim(String taskId, String owner, Duration leaseTtl) {
-    return tx.run("claim task " + taskId, c -> claimQueued(c, taskId, owner, leaseTtl));
   }
 
   /**
@@ -68,7 +56,7 @@ public final class Claims {
    * order of announcement. Tasks passed over at a limit stay queued and are claimed when a slot of
    * their session frees up. Empty when nothing is claimable.
    */
-  public Optional<TaskRow.Claim> claimNext(String owner, Duration leaseTtl) {
+  public Optional<Claim> claimNext(String owner, Duration leaseTtl) {
     return claimNext(owner, leaseTtl, 1).stream().findFirst();
   }
 
@@ -78,7 +66,7 @@ public final class Claims {
    * then each candidate's limits are counted again under the lock, so that two workers claiming in
    * one session cannot both take its last slot. Empty when nothing is claimable.
    */
-  public List<TaskRow.Claim> claimNext(String owner, Duration leaseTtl, int max) {
+  public List<Claim> claimNext(String owner, Duration leaseTtl, int max) {
     return tx.run(
         "claim up to " + max + " task(s)",
         c -> {
@@ -117,7 +105,7 @@ public final class Claims {
             return rows(
                 ps,
                 rs ->
-                    new TaskRow.Claim(
+                    new Claim(
                         taskRow(rs),
                         read(rs.getString("session_config"), SessionConfig.class).withDefaults()));
           }
@@ -158,32 +146,4 @@ public final class Claims {
           + " returning "
           + TASK_COLUMNS
           + ", s.config as session_config";
-
-  private Optional<TaskRow.Claim> claimQueued(
-      Connection c, String taskId, String owner, Duration leaseTtl) throws SQLException {
-    Instant now = clock.instant();
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "update tasks t set state = 'running', lease_owner = ?,"
-                + " lease_epoch = t.lease_epoch + 1, lease_expires_at = ?,"
-                + " attempt = t.attempt + 1, next_attempt_at = null, updated_at = ?"
-                + " from sessions s where t.id = ? and t.state = 'queued'"
-                + " and s.tenant_id = t.tenant_id and s.id = t.session_id"
-                + " returning "
-                + TASK_COLUMNS
-                + ", s.config as session_config")) {
-      ps.setString(1, owner);
-      ps.setTimestamp(2, Timestamp.from(now.plus(leaseTtl)));
-      ps.setTimestamp(3, Timestamp.from(now));
-      ps.setString(4, taskId);
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        TaskRow row = taskRow(rs);
-        SessionConfig cfg = read(rs.getString("session_config"), SessionConfig.class);
-        return Optional.of(new TaskRow.Claim(row, cfg.withDefaults()));
-      }
-    }
-  }
 }

@@ -36,11 +36,16 @@ final class EventWriter {
     this.clock = tx.clock();
   }
 
-  void appendCompleted(Connection c, TaskRow task) throws SQLException {
-    appendCompleted(c, task, null);
+  /**
+   * A task's completion event; {@code writer} is the trace context of the attempt that wrote it
+   * (null: the task's own).
+   */
+  void appendCompleted(Connection c, TaskRow task, TraceContext writer) throws SQLException {
+    appendCompleted(c, task, writer, null);
   }
 
-  void appendCompleted(Connection c, TaskRow task, Integer httpStatus) throws SQLException {
+  void appendCompleted(Connection c, TaskRow task, TraceContext writer, Integer httpStatus)
+      throws SQLException {
     ObjectNode data = json.createObjectNode();
     data.put("state", task.state().wire());
     data.set("error", task.error() == null ? null : json.valueToTree(task.error()));
@@ -57,7 +62,7 @@ final class EventWriter {
     }
     // The session's drained event, when this was its last open task, is the sequencer's
     // (sequenceEvents): it sees every final transition of the session in one order.
-    appendTaskEvent(c, task, EventTypes.COMPLETED, task.id() + ":completed", data);
+    appendTaskEvent(c, task, EventTypes.COMPLETED, task.id() + ":completed", data, writer);
   }
 
   /** The drained event when no task of the session is open (an invalidation of an idle session). */
@@ -67,14 +72,7 @@ final class EventWriter {
     Optional<ObjectNode> data = drainedData(c, tenantId, sessionId, lastTaskId, null);
     if (data.isPresent()) {
       appendEvent(
-          c,
-          tenantId,
-          sessionId,
-          EventTypes.SESSION_DRAINED,
-          null,
-          eventId,
-          data.get(),
-          tx.trace());
+          c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data.get(), null);
     }
   }
 
@@ -153,7 +151,13 @@ final class EventWriter {
    * the total so far and the total expected (null when unknown). Progress ids are random: each is a
    * new fact, and a redelivered copy still carries the id it was stored with.
    */
-  void appendProgress(Connection c, TaskRow task, long sinceLastEvent, long total, Long expected)
+  void appendProgress(
+      Connection c,
+      TaskRow task,
+      TraceContext writer,
+      long sinceLastEvent,
+      long total,
+      Long expected)
       throws SQLException {
     ObjectNode data = json.createObjectNode();
     data.put("bytesTransferred", sinceLastEvent);
@@ -163,11 +167,15 @@ final class EventWriter {
     } else {
       data.putNull("totalBytesExpected");
     }
-    appendTaskEvent(c, task, EventTypes.PROGRESS, UUID.randomUUID().toString(), data);
+    appendTaskEvent(c, task, EventTypes.PROGRESS, UUID.randomUUID().toString(), data, writer);
   }
 
-  /** Adds a task's event: {@code taskId}, {@code type}, {@code metadata} join {@code data}. */
-  void appendTaskEvent(Connection c, TaskRow task, String type, String eventId, ObjectNode data)
+  /**
+   * Adds a task's event: {@code taskId}, {@code type}, {@code metadata} join {@code data}; in the
+   * trace of {@code writer} (a worker's attempt), else in the task's own.
+   */
+  void appendTaskEvent(
+      Connection c, TaskRow task, String type, String eventId, ObjectNode data, TraceContext writer)
       throws SQLException {
     ObjectNode full = json.createObjectNode();
     full.put("taskId", task.id());
@@ -187,7 +195,7 @@ final class EventWriter {
         task.id(),
         eventId,
         full,
-        tx.trace() != null ? tx.trace() : task.trace());
+        writer != null ? writer : task.trace());
   }
 
   /**

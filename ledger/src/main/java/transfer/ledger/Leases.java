@@ -67,19 +67,18 @@ public final class Leases {
       long bytesSinceLastEvent) {}
 
   /**
-   * Renews the lease and records progress, fenced by the epoch. False means the worker no longer
+   * Renews the lease and records progress, fenced by its epoch. False means the worker no longer
    * owns the task and must stop at once.
    */
-  public boolean heartbeat(String taskId, long epoch, Duration leaseTtl, Heartbeat hb) {
+  public boolean heartbeat(Lease lease, Duration leaseTtl, Heartbeat hb) {
     return tx.run(
-        "heartbeat task " + taskId,
+        "heartbeat task " + lease.taskId(),
         c -> {
           Instant now = clock.instant();
           Optional<TaskRow> row =
               fencedUpdate(
                   c,
-                  taskId,
-                  epoch,
+                  lease,
                   "lease_expires_at = ?, bytes_transferred = ?,"
                       + " bytes_expected = coalesce(?, bytes_expected), updated_at = ?,"
                       + CHECKPOINT_SET,
@@ -95,7 +94,12 @@ public final class Leases {
           }
           if (hb.progressEvent()) {
             events.appendProgress(
-                c, row.get(), hb.bytesSinceLastEvent(), hb.bytesTransferred(), hb.bytesExpected());
+                c,
+                row.get(),
+                lease.trace(),
+                hb.bytesSinceLastEvent(),
+                hb.bytesTransferred(),
+                hb.bytesExpected());
           }
           return true;
         });
@@ -108,21 +112,15 @@ public final class Leases {
    * previous one) comes first. False: fenced out; the caller deletes its object.
    */
   public boolean completeDownload(
-      String taskId,
-      long epoch,
-      String location,
-      long size,
-      String sha256,
-      long bytesSinceLastEvent) {
+      Lease lease, String location, long size, String sha256, long bytesSinceLastEvent) {
     return tx.run(
-        "complete task " + taskId,
+        "complete task " + lease.taskId(),
         c -> {
           Timestamp now = tx.now();
           Optional<TaskRow> row =
               fencedUpdate(
                   c,
-                  taskId,
-                  epoch,
+                  lease,
                   "state = 'completed', location = ?, sha256 = ?, bytes_transferred = ?,"
                       + " bytes_durable = ?, error = null, lease_owner = null,"
                       + " lease_expires_at = null, updated_at = ?, finished_at = ?",
@@ -138,14 +136,19 @@ public final class Leases {
           if (row.isEmpty()) {
             return false;
           }
-          events.appendProgress(c, row.get(), bytesSinceLastEvent, size, size);
+          events.appendProgress(c, row.get(), lease.trace(), bytesSinceLastEvent, size, size);
           ObjectNode downloaded = json.createObjectNode();
           downloaded.put("location", location);
           downloaded.put("size", size);
           downloaded.put("sha256", sha256);
           events.appendTaskEvent(
-              c, row.get(), EventTypes.DOWNLOADED, taskId + ":downloaded", downloaded);
-          events.appendCompleted(c, row.get());
+              c,
+              row.get(),
+              EventTypes.DOWNLOADED,
+              lease.taskId() + ":downloaded",
+              downloaded,
+              lease.trace());
+          events.appendCompleted(c, row.get(), lease.trace());
           return true;
         });
   }
@@ -155,16 +158,15 @@ public final class Leases {
    * completion event, whose data carries the target's answer status. False: fenced out.
    */
   public boolean completeUpload(
-      String taskId, long epoch, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
+      Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
     return tx.run(
-        "complete upload " + taskId,
+        "complete upload " + lease.taskId(),
         c -> {
           Timestamp now = tx.now();
           Optional<TaskRow> row =
               fencedUpdate(
                   c,
-                  taskId,
-                  epoch,
+                  lease,
                   "state = 'completed', sha256 = source_sha256, bytes_transferred = ?,"
                       + " error = null, lease_owner = null, lease_expires_at = null,"
                       + " updated_at = ?, finished_at = ?",
@@ -177,8 +179,9 @@ public final class Leases {
           if (row.isEmpty()) {
             return false;
           }
-          events.appendProgress(c, row.get(), bytesSinceLastEvent, bytesSent, bytesSent);
-          events.appendCompleted(c, row.get(), httpStatus);
+          events.appendProgress(
+              c, row.get(), lease.trace(), bytesSinceLastEvent, bytesSent, bytesSent);
+          events.appendCompleted(c, row.get(), lease.trace(), httpStatus);
           return true;
         });
   }
@@ -202,11 +205,11 @@ public final class Leases {
    * Records a failed attempt under the fence: retried after {@code backoff} when the error is
    * retryable and attempts remain, else final with its completion event.
    */
-  public FailOutcome failAttempt(String taskId, long epoch, TaskError error, Duration backoff) {
+  public FailOutcome failAttempt(Lease lease, TaskError error, Duration backoff) {
     return tx.run(
-        "record failure of task " + taskId,
+        "record failure of task " + lease.taskId(),
         c -> {
-          Optional<TaskRow> current = lockRunning(c, taskId, epoch);
+          Optional<TaskRow> current = lockRunning(c, lease);
           if (current.isEmpty()) {
             return FailOutcome.FENCED;
           }
@@ -215,7 +218,7 @@ public final class Leases {
           if (error.retryable() && task.attempt() < task.maxAttempts()) {
             updateUnfenced(
                 c,
-                taskId,
+                task.id(),
                 "state = 'waiting', next_attempt_at = ?, error = ?::jsonb, lease_owner = null,"
                     + " lease_expires_at = null, updated_at = ?",
                 Timestamp.from(now.plus(backoff)),
@@ -238,7 +241,7 @@ public final class Leases {
                     error.httpStatus(),
                     false);
           }
-          return endings.finishFailed(c, task, finalError, now)
+          return endings.finishFailed(c, task, finalError, now, lease.trace())
               ? FailOutcome.FAILED_RESUMABLE
               : FailOutcome.FAILED;
         });
@@ -248,16 +251,15 @@ public final class Leases {
    * Hands a running task back (graceful stop): queued again with a fresh doorbell so another worker
    * continues at once; the attempt does not count.
    */
-  public boolean release(String taskId, long epoch, Checkpoint checkpoint) {
+  public boolean release(Lease lease, Checkpoint checkpoint) {
     return tx.run(
-        "hand back task " + taskId,
+        "hand back task " + lease.taskId(),
         c -> {
           Timestamp now = tx.now();
           Optional<TaskRow> row =
               fencedUpdate(
                   c,
-                  taskId,
-                  epoch,
+                  lease,
                   "state = 'queued', attempt = greatest(attempt - 1, 0), lease_owner = null,"
                       + " lease_expires_at = null, announced_at = ?, updated_at = ?,"
                       + CHECKPOINT_SET,

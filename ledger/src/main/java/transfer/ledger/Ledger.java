@@ -69,6 +69,11 @@ public final class Ledger {
     return tx.clock();
   }
 
+  /** The transactions of this ledger, for the package's test fixtures. */
+  Tx tx() {
+    return tx;
+  }
+
   public Tenants tenants() {
     return tenants;
   }

@@ -85,7 +85,8 @@ public final class Reaping {
                       "gave up after " + t.attempt() + " attempts; " + lost.message(),
                       null,
                       false),
-                  now);
+                  now,
+                  null);
               failed++;
             } else {
               try (LogFields f = LogFields.task(t)) {
@@ -140,7 +141,8 @@ public final class Reaping {
                         + t.deadlineAt()
                         + ")",
                     false),
-                now);
+                now,
+                null);
           }
           return overdue.size();
         });

@@ -15,6 +15,7 @@ import transfer.contracts.TaskError;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.telemetry.LogFields;
+import transfer.telemetry.TraceContext;
 
 /**
  * A task's end as failed or canceled, inside a transaction that holds its row: the row, its
@@ -57,7 +58,7 @@ final class TaskEndings {
           resume != null ? "; resume data produced" : "");
     }
     TaskRow after = taskById(c, t.id()).orElseThrow();
-    events.appendCompleted(c, after);
+    events.appendCompleted(c, after, null);
     if (t.state() == TaskState.RUNNING) {
       outbox.ringSession(c, t.tenantId(), t.sessionId());
     }
@@ -91,8 +92,12 @@ final class TaskEndings {
           ErrorCodes.STALLED,
           ErrorCodes.CONNECTION_FAILED);
 
-  /** Ends a task as failed with its completion event; true when it offers resumeData. */
-  boolean finishFailed(Connection c, TaskRow task, TaskError error, Instant now)
+  /**
+   * Ends a task as failed with its completion event (in the trace of {@code writer}, the failed
+   * attempt's, else the task's own); true when it offers resumeData.
+   */
+  boolean finishFailed(
+      Connection c, TaskRow task, TaskError error, Instant now, TraceContext writer)
       throws SQLException {
     String resume = RESUMABLE_FAILURES.contains(error.code()) ? resumeDataOf(task) : null;
     // A download that failed with a durable prefix offers resumeData, as URLSession's
@@ -107,7 +112,7 @@ final class TaskEndings {
         Timestamp.from(now),
         Timestamp.from(now));
     TaskRow failed = taskById(c, task.id()).orElseThrow();
-    events.appendCompleted(c, failed);
+    events.appendCompleted(c, failed, writer);
     if (task.state() == TaskState.RUNNING) {
       outbox.ringSession(c, task.tenantId(), task.sessionId());
     }

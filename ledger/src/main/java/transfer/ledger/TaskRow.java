@@ -2,7 +2,6 @@ package transfer.ledger;
 
 import java.time.Instant;
 import transfer.contracts.Redaction;
-import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
@@ -86,12 +85,5 @@ public record TaskRow(
         createdAt,
         updatedAt,
         finishedAt);
-  }
-
-  /** A task a worker now holds, with the configuration of its session. */
-  public record Claim(TaskRow task, SessionConfig session) {
-    public long epoch() {
-      return task.leaseEpoch();
-    }
   }
 }

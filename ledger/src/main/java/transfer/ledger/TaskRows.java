@@ -41,8 +41,8 @@ final class TaskRows {
     int bind(PreparedStatement ps) throws SQLException;
   }
 
-  static Optional<TaskRow> fencedUpdate(
-      Connection c, String taskId, long epoch, String setClause, Binder binder)
+  /** Updates the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
+  static Optional<TaskRow> fencedUpdate(Connection c, Lease lease, String setClause, Binder binder)
       throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
@@ -51,24 +51,24 @@ final class TaskRows {
                 + " where t.id = ? and t.lease_epoch = ? and t.state = 'running' returning "
                 + TASK_COLUMNS)) {
       int i = binder.bind(ps);
-      ps.setString(i, taskId);
-      ps.setLong(i + 1, epoch);
+      ps.setString(i, lease.taskId());
+      ps.setLong(i + 1, lease.epoch());
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
       }
     }
   }
 
-  static Optional<TaskRow> lockRunning(Connection c, String taskId, long epoch)
-      throws SQLException {
+  /** Locks the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
+  static Optional<TaskRow> lockRunning(Connection c, Lease lease) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
             "select "
                 + TASK_COLUMNS
                 + " from tasks t where t.id = ? and t.lease_epoch = ? and t.state = 'running'"
                 + " for update")) {
-      ps.setString(1, taskId);
-      ps.setLong(2, epoch);
+      ps.setString(1, lease.taskId());
+      ps.setLong(2, lease.epoch());
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
       }

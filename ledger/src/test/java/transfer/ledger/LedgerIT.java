@@ -77,31 +77,36 @@ class LedgerIT {
   @Test
   void aTaskIsClaimedOnceAndEachClaimBumpsTheEpoch() {
     TaskRow t = submit();
-    var first = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30));
+    var first = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30));
     assertThat(first).isPresent();
     assertThat(first.get().epoch()).isEqualTo(1);
     assertThat(first.get().task().attempt()).isEqualTo(1);
-    assertThat(ledger.claims().claim(t.id(), "w2", Duration.ofSeconds(30))).isEmpty();
+    assertThat(TestClaims.claim(ledger, t.id(), "w2", Duration.ofSeconds(30))).isEmpty();
   }
 
   @Test
   void aSupersededEpochCanNoLongerWrite() {
     TaskRow t = submit();
-    long e1 = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e1 = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     clock.advance(Duration.ofSeconds(31));
     // The reaper is global: tasks of other tests in this database may be reaped too.
     assertThat(ledger.reaping().reapExpiredLeases(1000).requeued()).isGreaterThanOrEqualTo(1);
     assertThat(state(t)).isEqualTo(TaskState.QUEUED);
     // The reaper re-queued it: the frozen worker's heartbeat is refused even before a new claim.
     assertThat(heartbeat(t.id(), e1)).isFalse();
-    long e2 = ledger.claims().claim(t.id(), "w2", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e2 = TestClaims.claim(ledger, t.id(), "w2", Duration.ofSeconds(30)).orElseThrow().epoch();
     assertThat(e2).isEqualTo(e1 + 1);
     assertThat(heartbeat(t.id(), e1)).isFalse();
-    assertThat(ledger.leases().completeDownload(t.id(), e1, "file:///x", 1, "00", 1)).isFalse();
-    assertThat(ledger.leases().failAttempt(t.id(), e1, TaskError.of("x", "y", true), Duration.ZERO))
+    assertThat(ledger.leases().completeDownload(Lease.of(t.id(), e1), "file:///x", 1, "00", 1))
+        .isFalse();
+    assertThat(
+            ledger
+                .leases()
+                .failAttempt(Lease.of(t.id(), e1), TaskError.of("x", "y", true), Duration.ZERO))
         .isEqualTo(Leases.FailOutcome.FENCED);
     assertThat(heartbeat(t.id(), e2)).isTrue();
-    assertThat(ledger.leases().completeDownload(t.id(), e2, "file:///x", 1, "00", 1)).isTrue();
+    assertThat(ledger.leases().completeDownload(Lease.of(t.id(), e2), "file:///x", 1, "00", 1))
+        .isTrue();
     TaskRow done = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(done.state()).isEqualTo(TaskState.COMPLETED);
     assertThat(done.attempt()).isEqualTo(2);
@@ -110,9 +115,11 @@ class LedgerIT {
   @Test
   void completionWritesOneCompletedEventWithAnIdDerivedFromTheTask() {
     TaskRow t = submit();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    assertThat(ledger.leases().completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isTrue();
-    assertThat(ledger.leases().completeDownload(t.id(), e, "file:///x", 5, "ab", 5)).isFalse();
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///x", 5, "ab", 5))
+        .isTrue();
+    assertThat(ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///x", 5, "ab", 5))
+        .isFalse();
     var events = numberedEvents(tenant, session, 0, 100);
     assertThat(events)
         .extracting(n -> n.get("type").asText())
@@ -134,7 +141,8 @@ class LedgerIT {
     for (int i = 0; i < tasks; i++) {
       TaskRow t = submit();
       ids.add(t.id());
-      epochs.add(ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch());
+      epochs.add(
+          TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch());
     }
     var pool = java.util.concurrent.Executors.newFixedThreadPool(10);
     var writing = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -163,13 +171,20 @@ class LedgerIT {
                     assertThat(
                             ledger
                                 .leases()
-                                .heartbeat(ids.get(i), epochs.get(i), Duration.ofSeconds(30), hb))
+                                .heartbeat(
+                                    Lease.of(ids.get(i), epochs.get(i)),
+                                    Duration.ofSeconds(30),
+                                    hb))
                         .isTrue();
                     assertThat(
                             ledger
                                 .leases()
                                 .completeDownload(
-                                    ids.get(i), epochs.get(i), "file:///x" + i, 2, "ab", 1))
+                                    Lease.of(ids.get(i), epochs.get(i)),
+                                    "file:///x" + i,
+                                    2,
+                                    "ab",
+                                    1))
                         .isTrue();
                   }
                 }));
@@ -246,13 +261,12 @@ class LedgerIT {
   @Test
   void aRetryableFailureWaitsForItsBackoffThenIsQueuedAgain() {
     TaskRow t = submit();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     var outcome =
         ledger
             .leases()
             .failAttempt(
-                t.id(),
-                e,
+                Lease.of(t.id(), e),
                 TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
                 Duration.ofSeconds(10));
     assertThat(outcome).isEqualTo(Leases.FailOutcome.RETRY_SCHEDULED);
@@ -267,12 +281,14 @@ class LedgerIT {
   @Test
   void aFinalFailureEndsTheTaskWithOneCompletionEvent() {
     TaskRow t = submit();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     var outcome =
         ledger
             .leases()
             .failAttempt(
-                t.id(), e, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
+                Lease.of(t.id(), e),
+                new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false),
+                Duration.ZERO);
     assertThat(outcome).isEqualTo(Leases.FailOutcome.FAILED);
     TaskRow failed = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
@@ -289,10 +305,11 @@ class LedgerIT {
     TaskRequest r = download("http://127.0.0.1/x");
     TaskRow t =
         ledger.submissions().submit(tenant, session, r, oneAttempt.withDefaults(), null).task();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     ledger
         .leases()
-        .failAttempt(t.id(), e, TaskError.of(ErrorCodes.STALLED, "quiet", true), Duration.ZERO);
+        .failAttempt(
+            Lease.of(t.id(), e), TaskError.of(ErrorCodes.STALLED, "quiet", true), Duration.ZERO);
     TaskRow failed = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(failed.state()).isEqualTo(TaskState.FAILED);
     assertThat(failed.error().code()).isEqualTo(ErrorCodes.ATTEMPTS_EXHAUSTED);
@@ -309,7 +326,7 @@ class LedgerIT {
             .submit(
                 tenant, session, download("http://127.0.0.1/x"), oneAttempt.withDefaults(), null)
             .task();
-    ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
     Reaping.LeasesReaped reaped = ledger.reaping().reapExpiredLeases(1000);
     // Other tests' tasks in this database may be reaped too; this one has no attempt left.
@@ -325,7 +342,7 @@ class LedgerIT {
     QueueStatistics.QueueStats before = ledger.queueStatistics().queueStats();
     TaskRow queued = submit();
     TaskRow running = submit();
-    ledger.claims().claim(running.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    TestClaims.claim(ledger, running.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
 
     QueueStatistics.QueueStats after = ledger.queueStatistics().queueStats();
     // Tests of this JVM run one after another: nothing else changes the queue meanwhile.
@@ -343,8 +360,11 @@ class LedgerIT {
   @Test
   void aHandedBackTaskIsQueuedAtOnceWithoutSpendingAnAttempt() throws Exception {
     TaskRow t = submit();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    assertThat(ledger.leases().release(t.id(), e, new Leases.Checkpoint(7, e, "\"v1\"", null)))
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(
+            ledger
+                .leases()
+                .release(Lease.of(t.id(), e), new Leases.Checkpoint(7, e, "\"v1\"", null)))
         .isTrue();
     TaskRow back = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(back.state()).isEqualTo(TaskState.QUEUED);
@@ -353,7 +373,7 @@ class LedgerIT {
     assertThat(back.bytesDurable()).isEqualTo(7);
     assertThat(back.durableEpoch()).isEqualTo(e);
     assertThat(back.etag()).isEqualTo("\"v1\"");
-    assertThat(ledger.claims().claim(t.id(), "w2", Duration.ofSeconds(30))).isPresent();
+    assertThat(TestClaims.claim(ledger, t.id(), "w2", Duration.ofSeconds(30))).isPresent();
   }
 
   @Test
@@ -370,12 +390,11 @@ class LedgerIT {
   @Test
   void aCheckpointIsRecordedWithItsEpochAndValidators() {
     TaskRow t = submit();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     ledger
         .leases()
         .heartbeat(
-            t.id(),
-            e,
+            Lease.of(t.id(), e),
             Duration.ofSeconds(30),
             new Leases.Heartbeat(
                 100,
@@ -391,7 +410,9 @@ class LedgerIT {
     ledger
         .leases()
         .heartbeat(
-            t.id(), e, Duration.ofSeconds(30), new Leases.Heartbeat(150, null, 200L, false, 0));
+            Lease.of(t.id(), e),
+            Duration.ofSeconds(30),
+            new Leases.Heartbeat(150, null, 200L, false, 0));
     assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().bytesDurable())
         .isEqualTo(64);
   }
@@ -421,7 +442,7 @@ class LedgerIT {
     TaskRequest r = download("http://127.0.0.1/x");
     TaskRow t =
         ledger.submissions().submit(tenant, session, r, shortLived.withDefaults(), null).task();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofMinutes(5)).orElseThrow().epoch();
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofMinutes(5)).orElseThrow().epoch();
     clock.advance(Duration.ofSeconds(61));
     assertThat(ledger.reaping().failOverdue(1000)).isGreaterThanOrEqualTo(1);
     TaskRow failed = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
@@ -465,8 +486,8 @@ class LedgerIT {
 
     // And the trigger applies it: a completed task cannot be queued again.
     TaskRow t = submit();
-    long e = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    ledger.leases().completeDownload(t.id(), e, "file:///x", 1, "00", 1);
+    long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///x", 1, "00", 1);
     try (Connection c = ds.getConnection();
         PreparedStatement ps =
             c.prepareStatement("update tasks set state = 'queued' where id = ?")) {
@@ -484,7 +505,9 @@ class LedgerIT {
     return ledger
         .leases()
         .heartbeat(
-            id, epoch, Duration.ofSeconds(30), new Leases.Heartbeat(1, null, null, false, 0));
+            Lease.of(id, epoch),
+            Duration.ofSeconds(30),
+            new Leases.Heartbeat(1, null, null, false, 0));
   }
 
   private TaskState state(TaskRow t) {

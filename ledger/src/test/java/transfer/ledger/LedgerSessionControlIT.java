@@ -81,7 +81,7 @@ class LedgerSessionControlIT {
     TaskRow first = submit(withPriority("http://a.test/1", 0.9));
     TaskRow second = submit(withPriority("http://b.test/2", 0.9));
 
-    TaskRow.Claim running = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    Claim running = ledger.claims().claimNext("w1", TTL).orElseThrow();
     assertThat(running.task().id()).isEqualTo(first.id());
     assertThat(ledger.claims().claimNext("w2", TTL))
         .as("the session's only slot is taken")
@@ -89,7 +89,9 @@ class LedgerSessionControlIT {
     clearOutbox();
 
     assertThat(
-            ledger.leases().completeDownload(first.id(), running.epoch(), "file:///x", 1, "00", 1))
+            ledger
+                .leases()
+                .completeDownload(Lease.of(first.id(), running.epoch()), "file:///x", 1, "00", 1))
         .isTrue();
     // No doorbell: the worker whose transfer ended claims for its freed slot at once
     // (DoorbellConsumer), and gets the task passed over.
@@ -118,7 +120,7 @@ class LedgerSessionControlIT {
   @Test
   void cancelingARunningDownloadProducesResumeDataThatANewTaskContinuesFrom() {
     TaskRow t = submit(withPriority("http://a.test/big", 0.9));
-    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 4096, "\"v1\"");
 
     TaskControl.Canceled canceled =
@@ -153,7 +155,7 @@ class LedgerSessionControlIT {
     assertThat(resumed.etag()).isEqualTo("\"v1\"");
     assertThat(resumed.prefixOwner()).isEqualTo(t.id());
 
-    TaskRow.Claim c2 = ledger.claims().claimNext("w2", TTL).orElseThrow();
+    Claim c2 = ledger.claims().claimNext("w2", TTL).orElseThrow();
     assertThat(c2.task().id()).isEqualTo(resumed.id());
     checkpoint(resumed.id(), c2.epoch(), 8192, "\"v1\"");
     assertThat(task(resumed.id()).prefixOwner())
@@ -164,7 +166,7 @@ class LedgerSessionControlIT {
   @Test
   void resumeDataOfAnotherTenantOrForgedIsRefused() {
     TaskRow t = submit(withPriority("http://a.test/big", 0.9));
-    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 100, "\"v1\"");
     String resumeData =
         ledger.taskControl().cancel(tenant, session, t.id(), true).orElseThrow().resumeData();
@@ -193,7 +195,7 @@ class LedgerSessionControlIT {
   @Test
   void noResumeDataWithoutADurablePrefixAndAValidator() {
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 100, "W/\"weak\"");
     assertThat(
             ledger.taskControl().cancel(tenant, session, t.id(), true).orElseThrow().resumeData())
@@ -218,7 +220,7 @@ class LedgerSessionControlIT {
 
     TaskRow done = submit(withPriority("http://a.test/y", 0.9));
     long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.leases().completeDownload(done.id(), e, "file:///y", 1, "00", 1);
+    ledger.leases().completeDownload(Lease.of(done.id(), e), "file:///y", 1, "00", 1);
     assertThatThrownBy(() -> ledger.taskControl().cancel(tenant, session, done.id(), false))
         .isInstanceOf(TaskControl.StateConflict.class);
     assertThat(ledger.taskControl().cancel(tenant, session, UUID.randomUUID().toString(), false))
@@ -229,14 +231,13 @@ class LedgerSessionControlIT {
   void aFinalFailureAfterADurablePrefixOffersResumeData() {
     ledger.sessions().upsertSession(tenant, session, LedgerIT.oneAttempt());
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 500, "\"v1\"");
     Leases.FailOutcome outcome =
         ledger
             .leases()
             .failAttempt(
-                t.id(),
-                c.epoch(),
+                Lease.of(t.id(), c.epoch()),
                 TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
                 Duration.ZERO);
     assertThat(outcome).isEqualTo(Leases.FailOutcome.FAILED_RESUMABLE);
@@ -251,7 +252,7 @@ class LedgerSessionControlIT {
   @Test
   void aSuspendedTaskHoldsNoLeaseAndResumesFromItsCheckpoint() throws Exception {
     TaskRow t = submit(withPriority("http://a.test/x", 0.9));
-    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     checkpoint(t.id(), c.epoch(), 1000, "\"v1\"");
 
     TaskRow suspended = ledger.taskControl().suspend(tenant, session, t.id()).orElseThrow();
@@ -267,7 +268,7 @@ class LedgerSessionControlIT {
     assertThat(ledger.taskControl().resume(tenant, session, t.id()).orElseThrow().state())
         .isEqualTo(TaskState.QUEUED);
     assertThat(outboxKeys("transfer-tasks")).contains(t.id());
-    TaskRow.Claim again = ledger.claims().claimNext("w2", TTL).orElseThrow();
+    Claim again = ledger.claims().claimNext("w2", TTL).orElseThrow();
     assertThat(again.task().bytesDurable()).isEqualTo(1000);
     assertThat(again.task().durableEpoch()).isEqualTo(c.epoch());
     assertThat(again.task().attempt()).isEqualTo(1);
@@ -333,7 +334,10 @@ class LedgerSessionControlIT {
     SessionRowAssert.state(
         ledger.sessions().invalidateSession(tenant, session, true), SessionState.FINISHING);
     assertThat(task(running.id()).state()).isEqualTo(TaskState.RUNNING);
-    assertThat(ledger.leases().completeDownload(running.id(), epoch, "file:///r", 1, "00", 1))
+    assertThat(
+            ledger
+                .leases()
+                .completeDownload(Lease.of(running.id(), epoch), "file:///r", 1, "00", 1))
         .isTrue();
     assertThat(lastOfType("transfer.session.drained")).isNotNull();
     SessionRowAssert.state(
@@ -379,12 +383,14 @@ class LedgerSessionControlIT {
     TaskRow b = submit(withPriority("http://a.test/b", 0.8));
     long ea = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
     long eb = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.leases().completeDownload(a.id(), ea, "file:///a", 1, "00", 1);
+    ledger.leases().completeDownload(Lease.of(a.id(), ea), "file:///a", 1, "00", 1);
     assertThat(lastOfType("transfer.session.drained")).isNull();
     ledger
         .leases()
         .failAttempt(
-            b.id(), eb, new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false), Duration.ZERO);
+            Lease.of(b.id(), eb),
+            new TaskError(ErrorCodes.HTTP_STATUS, "404", 404, false),
+            Duration.ZERO);
     List<JsonNode> events = numberedEvents(tenant, session, 0, 100);
     JsonNode last = events.get(events.size() - 1);
     assertThat(last.get("type").asText()).isEqualTo("transfer.session.drained");
@@ -402,7 +408,7 @@ class LedgerSessionControlIT {
     clearOutbox();
     TaskRow t = submit(withPriority("http://a.test/quiet", 0.9));
     long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.leases().completeDownload(t.id(), e, "file:///q", 1, "00", 1);
+    ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///q", 1, "00", 1);
     assertThat(outboxKeys("transfer-events")).isEmpty();
     assertThat(numberedEvents(tenant, session, 0, 100))
         .extracting(n -> n.get("type").asText())
@@ -453,7 +459,7 @@ class LedgerSessionControlIT {
     long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
     ledger
         .leases()
-        .completeDownload(download.id(), e, "file:///store/src", 42, "ab".repeat(32), 42);
+        .completeDownload(Lease.of(download.id(), e), "file:///store/src", 42, "ab".repeat(32), 42);
 
     TaskRow up =
         submit(TaskRequest.upload("http://b.test/put", "PUT", UploadSource.ofTask(download.id())));
@@ -495,9 +501,9 @@ class LedgerSessionControlIT {
         .extracting(x -> ((Submissions.InvalidReference) x).field())
         .isEqualTo("source.object");
 
-    TaskRow.Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
     assertThat(c.task().id()).isEqualTo(up.id());
-    assertThat(ledger.leases().completeUpload(up.id(), c.epoch(), 42, 201, 42)).isTrue();
+    assertThat(ledger.leases().completeUpload(Lease.of(up.id(), c.epoch()), 42, 201, 42)).isTrue();
     TaskRow done = task(up.id());
     assertThat(done.state()).isEqualTo(TaskState.COMPLETED);
     assertThat(done.sha256()).isEqualTo("ab".repeat(32));
@@ -538,7 +544,7 @@ class LedgerSessionControlIT {
                 "key-" + UUID.randomUUID())
             .task();
     long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
-    ledger.leases().completeDownload(t.id(), e, "file:///store/old", 1, "00", 1);
+    ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///store/old", 1, "00", 1);
     TaskRow open = submit(withPriority("http://a.test/open", 0.1));
     ledger
         .eventSequencer()
@@ -590,7 +596,7 @@ class LedgerSessionControlIT {
   private List<String> claimedIds(int max) {
     List<String> out = new ArrayList<>();
     for (int i = 0; i < max; i++) {
-      Optional<TaskRow.Claim> c = ledger.claims().claimNext("w", TTL);
+      Optional<Claim> c = ledger.claims().claimNext("w", TTL);
       if (c.isEmpty()) {
         break;
       }
@@ -608,8 +614,7 @@ class LedgerSessionControlIT {
             ledger
                 .leases()
                 .heartbeat(
-                    id,
-                    epoch,
+                    Lease.of(id, epoch),
                     TTL,
                     new Leases.Heartbeat(
                         bytes,
@@ -621,7 +626,9 @@ class LedgerSessionControlIT {
   }
 
   private boolean heartbeat(String id, long epoch) {
-    return ledger.leases().heartbeat(id, epoch, TTL, new Leases.Heartbeat(1, null, null, false, 0));
+    return ledger
+        .leases()
+        .heartbeat(Lease.of(id, epoch), TTL, new Leases.Heartbeat(1, null, null, false, 0));
   }
 
   private JsonNode lastOfType(String type) {

@@ -165,10 +165,13 @@ class LedgerTenantsIT {
                 null)
             .task();
     long epoch =
-        ledger.claims().claim(done.id(), "w", Duration.ofSeconds(30)).orElseThrow().epoch();
-    assertThat(ledger.leases().completeDownload(done.id(), epoch, "file:///d", 3000, "ab", 3000))
+        TestClaims.claim(ledger, done.id(), "w", Duration.ofSeconds(30)).orElseThrow().epoch();
+    assertThat(
+            ledger
+                .leases()
+                .completeDownload(Lease.of(done.id(), epoch), "file:///d", 3000, "ab", 3000))
         .isTrue();
-    ledger.claims().claim(open.id(), "w", Duration.ofSeconds(30)).orElseThrow();
+    TestClaims.claim(ledger, open.id(), "w", Duration.ofSeconds(30)).orElseThrow();
     // A running download's bytes are not counted until it completes.
     assertThat(ledger.tenants().bytesStored(tenant)).isEqualTo(3120);
     ledger.stagedObjects().deleteObject(tenant, session, "a");

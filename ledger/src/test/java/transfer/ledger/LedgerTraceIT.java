@@ -98,7 +98,7 @@ class LedgerTraceIT {
   @Test
   void theReapersDoorbellOfAnExpiredLeaseCarriesTheTasksStoredContext() throws Exception {
     TaskRow t = submit(ledger.withTrace(SUBMIT));
-    ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
     // The reaper's ledger has no context of its own.
     assertThat(ledger.reaping().reapExpiredLeases(100).requeued()).isEqualTo(1);
@@ -108,18 +108,16 @@ class LedgerTraceIT {
   @Test
   void anAttemptsEventsCarryItsContextAndTheDrainedEventFollowsTheCompletion() throws Exception {
     TaskRow t = submit(ledger.withTrace(SUBMIT));
-    long epoch = ledger.claims().claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    Ledger attempt = ledger.withTrace(ATTEMPT);
+    long epoch =
+        TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    Lease attempt = Lease.of(t.id(), epoch).withTrace(ATTEMPT);
     assertThat(
-            attempt
+            ledger
                 .leases()
                 .heartbeat(
-                    t.id(),
-                    epoch,
-                    Duration.ofSeconds(30),
-                    new Leases.Heartbeat(5, null, 10L, true, 5)))
+                    attempt, Duration.ofSeconds(30), new Leases.Heartbeat(5, null, 10L, true, 5)))
         .isTrue();
-    assertThat(attempt.leases().completeDownload(t.id(), epoch, "file:///x", 10, "00", 5)).isTrue();
+    assertThat(ledger.leases().completeDownload(attempt, "file:///x", 10, "00", 5)).isTrue();
     sequenceAll();
     // progress (heartbeat), progress (last), downloaded, completed, then drained: all the attempt's
     List<TraceContext> events = outbox("transfer-events", session);

@@ -32,7 +32,9 @@ import org.junit.jupiter.api.Test;
 import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 import transfer.api.admin.TestTenants.Tenant;
+import transfer.ledger.Lease;
 import transfer.ledger.Ledger;
+import transfer.ledger.TestClaims;
 
 /**
  * Two tenants made through the admin API: every tenant endpoint answers tenant B's requests for
@@ -91,13 +93,12 @@ class TenantIsolationIT {
             .resolve(done + ".e1");
     Files.createDirectories(file.getParent());
     Files.write(file, content);
-    long epoch = ledger.claims().claim(done, "test-worker", LEASE).orElseThrow().epoch();
+    long epoch = TestClaims.claim(ledger, done, "test-worker", LEASE).orElseThrow().epoch();
     assertThat(
             ledger
                 .leases()
                 .completeDownload(
-                    done,
-                    epoch,
+                    Lease.of(done, epoch),
                     file.toUri().toString(),
                     content.length,
                     HexFormat.of()

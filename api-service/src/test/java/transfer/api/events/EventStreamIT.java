@@ -42,8 +42,10 @@ import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
 import transfer.api.TestSessions;
 import transfer.contracts.Json;
+import transfer.ledger.Lease;
 import transfer.ledger.Leases;
 import transfer.ledger.Ledger;
+import transfer.ledger.TestClaims;
 
 /**
  * {@code GET /v1/sessions/{sid}/events/stream} on the real PostgreSQL: stored events first, then
@@ -301,7 +303,7 @@ class EventStreamIT {
             .body("state", equalTo("queued"))
             .extract()
             .path("id");
-    long epoch = ledger.claims().claim(tid, "test-worker", LEASE).orElseThrow().epoch();
+    long epoch = TestClaims.claim(ledger, tid, "test-worker", LEASE).orElseThrow().epoch();
     return new Task(tid, epoch);
   }
 
@@ -322,7 +324,9 @@ class EventStreamIT {
               ledger
                   .leases()
                   .heartbeat(
-                      id, epoch, LEASE, new Leases.Heartbeat(total, null, 1_000_000L, true, delta)))
+                      Lease.of(id, epoch),
+                      LEASE,
+                      new Leases.Heartbeat(total, null, 1_000_000L, true, delta)))
           .isTrue();
       numbered();
     }
@@ -332,7 +336,7 @@ class EventStreamIT {
               ledger
                   .leases()
                   .completeDownload(
-                      id, epoch, "file:///tmp/" + id, size, "0".repeat(64), size - bytes))
+                      Lease.of(id, epoch), "file:///tmp/" + id, size, "0".repeat(64), size - bytes))
           .isTrue();
       numbered();
     }

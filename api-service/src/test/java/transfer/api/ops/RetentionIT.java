@@ -15,8 +15,10 @@ import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
+import transfer.ledger.Lease;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
+import transfer.ledger.TestClaims;
 
 /** The retention job on the real ledger and storage: rows, stored objects and temporaries go. */
 @QuarkusTest
@@ -34,9 +36,7 @@ class RetentionIT {
     TaskRow done = submit(tenant, sid);
     TaskRow open = submit(tenant, sid);
     long epoch =
-        ledger
-            .claims()
-            .claim(done.id(), "test-worker", Duration.ofSeconds(30))
+        TestClaims.claim(ledger, done.id(), "test-worker", Duration.ofSeconds(30))
             .orElseThrow()
             .epoch();
     Path root = config.storage().root().toAbsolutePath();
@@ -51,7 +51,7 @@ class RetentionIT {
             ledger
                 .leases()
                 .completeDownload(
-                    done.id(), epoch, stored.toUri().toString(), 1, "00".repeat(32), 1))
+                    Lease.of(done.id(), epoch), stored.toUri().toString(), 1, "00".repeat(32), 1))
         .isTrue();
 
     // Events are numbered after their transaction (by this app's relay, or here): the purge must

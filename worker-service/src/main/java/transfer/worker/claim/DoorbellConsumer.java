@@ -30,8 +30,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import transfer.contracts.Doorbell;
 import transfer.contracts.Topics;
+import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
-import transfer.ledger.TaskRow;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.trace.Tracing;
@@ -266,7 +266,7 @@ public class DoorbellConsumer {
    * could not be asked; the slots are then freed too.
    */
   private boolean claimReserved(int reserved, List<ClaimSpans.Bell> bells) {
-    List<TaskRow.Claim> claims;
+    List<Claim> claims;
     try {
       claims =
           metrics
@@ -282,9 +282,9 @@ public class DoorbellConsumer {
       return false;
     }
     // The doorbells' spans, and each attempt's parent (README, Traces).
-    Map<TaskRow.Claim, io.opentelemetry.context.Context> parents =
+    Map<Claim, io.opentelemetry.context.Context> parents =
         ClaimSpans.afterClaim(tracing.tracer(), bells, claims);
-    for (TaskRow.Claim claim : claims) {
+    for (Claim claim : claims) {
       transfers.start(claim, parents.get(claim));
     }
     for (int i = claims.size(); i < reserved; i++) {

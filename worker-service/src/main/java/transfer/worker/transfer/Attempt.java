@@ -28,9 +28,10 @@ import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.egress.Destination;
+import transfer.ledger.Claim;
+import transfer.ledger.Lease;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
-import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
 import transfer.telemetry.LogFields;
 import transfer.telemetry.TraceContext;
@@ -86,7 +87,7 @@ abstract class Attempt {
   record Deps(
       Vertx vertx,
       HttpClient client,
-      Ledger ledger,
+      Leases leases,
       FileStorage storage,
       Path storageRoot,
       Clock clock,
@@ -108,12 +109,18 @@ abstract class Attempt {
    */
   protected final Span span;
 
-  /** The ledger, its writes carrying this attempt's trace context (its events: README, Traces). */
-  protected final Ledger ledger;
+  /** The ledger's statements of a lease holder. */
+  protected final Leases leases;
+
+  /**
+   * What this attempt's writes name: the task, the epoch of its claim, and the attempt's trace
+   * context, which its events carry (README, Traces).
+   */
+  protected final Lease lease;
 
   private boolean spanEnded;
 
-  protected Attempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
+  protected Attempt(Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
     this.task = claim.task();
     this.epoch = claim.epoch();
     this.session = claim.session();
@@ -133,8 +140,10 @@ abstract class Attempt {
             .setAttribute("server.address", hostOnly(task.host()))
             .startSpan();
     Map<String, String> h = TraceContexts.headers(span);
-    this.ledger =
-        deps.ledger()
+    this.leases = deps.leases();
+    this.lease =
+        claim
+            .lease()
             .withTrace(
                 TraceContext.of(h.get(TraceContexts.TRACEPARENT), h.get(TraceContexts.TRACESTATE)));
   }
@@ -363,8 +372,7 @@ abstract class Attempt {
               epoch,
               transferred());
           Leases.Checkpoint cp = handBackCheckpoint();
-          blocking(() -> ledger.leases().release(task.id(), epoch, cp))
-              .onComplete(ar -> finished.tryComplete());
+          blocking(() -> leases.release(lease, cp)).onComplete(ar -> finished.tryComplete());
         });
     return finished.future();
   }
@@ -401,7 +409,7 @@ abstract class Attempt {
     // The lease runs from about when the renewal was sent, not from when its answer came back (a
     // slow answer must not stretch the time this attempt believes it has).
     Instant sent = deps.clock().instant();
-    blocking(() -> ledger.leases().heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
+    blocking(() -> leases.heartbeat(lease, deps.leaseTtl(), hb))
         .onComplete(
             ar -> {
               heartbeatInFlight = false;
@@ -502,7 +510,7 @@ abstract class Attempt {
     Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
     blocking(
             () -> {
-              FailOutcome outcome = ledger.leases().failAttempt(task.id(), epoch, error, backoff);
+              FailOutcome outcome = leases.failAttempt(lease, error, backoff);
               failureRecorded(outcome);
               return outcome;
             })

@@ -15,9 +15,9 @@ import java.util.Set;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
+import transfer.ledger.Claim;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
-import transfer.ledger.TaskRow;
 import transfer.worker.storage.ObjectWriter;
 
 /**
@@ -52,11 +52,11 @@ final class DownloadAttempt extends Attempt {
   private boolean ownCheckpointRecorded;
   private long checkpointTimer = -1;
 
-  DownloadAttempt(TaskRow.Claim claim, Deps deps) {
+  DownloadAttempt(Claim claim, Deps deps) {
     this(claim, deps, storedContext(claim.task()));
   }
 
-  DownloadAttempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
+  DownloadAttempt(Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
     super(claim, deps, parent);
     this.checkpointEpoch = task.durableEpoch();
     this.checkpointBytes = task.bytesDurable();
@@ -489,15 +489,8 @@ final class DownloadAttempt extends Attempt {
                   deps.storage()
                       .commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
               boolean committed =
-                  ledger
-                      .leases()
-                      .completeDownload(
-                          task.id(),
-                          epoch,
-                          stored.toUri().toString(),
-                          size,
-                          digest,
-                          sinceLastEvent);
+                  leases.completeDownload(
+                      lease, stored.toUri().toString(), size, digest, sinceLastEvent);
               if (committed) {
                 deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
               } else {

@@ -29,8 +29,10 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.egress.EgressPolicy;
+import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
+import transfer.ledger.TestClaims;
 import transfer.testkit.Origin;
 import transfer.testkit.PrometheusText;
 import transfer.testkit.TestInfra;
@@ -120,13 +122,13 @@ class AttemptMetricsIT {
                 SessionConfig.DEFAULT.withDefaults(),
                 null)
             .task();
-    TaskRow.Claim claim =
-        ledger.claims().claim(t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
+    Claim claim =
+        TestClaims.claim(ledger, t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
     Attempt.Deps deps =
         new Attempt.Deps(
             vertx,
             client,
-            ledger,
+            ledger.leases(),
             storage,
             storageRoot,
             Clock.systemUTC(),
