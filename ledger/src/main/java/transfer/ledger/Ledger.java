@@ -2,7 +2,6 @@ package transfer.ledger;
 
 import java.time.Clock;
 import javax.sql.DataSource;
-import transfer.telemetry.TraceContext;
 
 /**
  * Every statement of the task state machine, used by both services, by concern: one object per room
@@ -32,11 +31,7 @@ public final class Ledger {
   private final Outbox outbox;
 
   public Ledger(DataSource dataSource, Clock clock) {
-    this(new Tx(dataSource, clock, null));
-  }
-
-  private Ledger(Tx tx) {
-    this.tx = tx;
+    this.tx = new Tx(dataSource, clock);
     EventWriter events = new EventWriter(tx);
     outbox = new Outbox(tx);
     TaskEndings endings = new TaskEndings(tx, events, outbox);
@@ -52,17 +47,6 @@ public final class Ledger {
     queueStatistics = new QueueStatistics(tx);
     eventSequencer = new EventSequencer(tx, events);
     eventReplay = new EventReplay(tx);
-  }
-
-  /**
-   * This ledger, with writes that carry {@code trace} (a W3C trace context; null for none): a
-   * submit stores it with its tasks (and so with every doorbell of them), and the events written
-   * through it (a worker's progress, completion or failure) carry it to the outbox, where the
-   * relay's span continues it. Without one, a task's events carry the task's own stored context.
-   * Cheap: the same connections and clock.
-   */
-  public Ledger withTrace(TraceContext trace) {
-    return trace == tx.trace() ? this : new Ledger(tx.withTrace(trace));
   }
 
   public Clock clock() {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Optional;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
+import transfer.telemetry.TraceContext;
 
 /**
  * New tasks: one or a batch of one session, each written with its doorbell in one transaction. With
@@ -89,18 +90,21 @@ public final class Submissions {
    * Writes a new task and, when it may start now, its doorbell in the outbox: one transaction, so
    * that a crash after the commit cannot lose the announcement. With an {@code idempotencyKey}, a
    * repeated submit of the same body answers the first task; another body is an {@link
-   * IdempotencyConflict}.
+   * IdempotencyConflict}. {@code trace} (the submit's W3C trace context; null for none) is stored
+   * with the task, and so goes with every doorbell of it and every event written without a context
+   * of its own.
    */
   public Submitted submit(
       String tenantId,
       String sessionId,
       TaskRequest request,
       SessionConfig session,
-      String idempotencyKey) {
+      String idempotencyKey,
+      TraceContext trace) {
     byte[] hash = sha256(write(request));
     return onceMoreOnKeyRace(
         idempotencyKey,
-        () -> submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash));
+        () -> submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash, trace));
   }
 
   /**
@@ -127,7 +131,8 @@ public final class Submissions {
       TaskRequest request,
       SessionConfig session,
       String idempotencyKey,
-      byte[] hash) {
+      byte[] hash,
+      TraceContext trace) {
     return tx.run(
         "submit task to session " + sessionId,
         c -> {
@@ -141,7 +146,7 @@ public final class Submissions {
           List<TaskRow> doorbells = new ArrayList<>(1);
           TaskRow row =
               inserts.insertTask(
-                  c, tenantId, sessionId, request, session, idempotencyKey, hash, doorbells);
+                  c, tenantId, sessionId, request, session, idempotencyKey, hash, trace, doorbells);
           outbox.doorbells(c, doorbells);
           return new Submitted(row, false);
         });
@@ -182,18 +187,20 @@ public final class Submissions {
    * refused reference names its task ({@code tasks[i].field}). With an {@code idempotencyKey}, a
    * repeated batch of the same body answers the first batch's tasks; another body is an {@link
    * IdempotencyConflict}. The key is stored once per task, as {@code "batch <i> <key>"} (a key with
-   * spaces, which a single submit's key cannot be).
+   * spaces, which a single submit's key cannot be). Every task stores {@code trace}, as a single
+   * submit's does.
    */
   public BatchSubmitted submitBatch(
       String tenantId,
       String sessionId,
       List<TaskRequest> requests,
       SessionConfig session,
-      String idempotencyKey) {
+      String idempotencyKey,
+      TraceContext trace) {
     byte[] hash = sha256(write(requests));
     return onceMoreOnKeyRace(
         idempotencyKey,
-        () -> submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash));
+        () -> submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash, trace));
   }
 
   private BatchSubmitted submitBatchOnce(
@@ -202,7 +209,8 @@ public final class Submissions {
       List<TaskRequest> requests,
       SessionConfig session,
       String idempotencyKey,
-      byte[] hash) {
+      byte[] hash,
+      TraceContext trace) {
     return tx.run(
         "submit " + requests.size() + " tasks to session " + sessionId,
         c -> {
@@ -228,7 +236,15 @@ public final class Submissions {
             try {
               rows.add(
                   inserts.insertTask(
-                      c, tenantId, sessionId, requests.get(i), session, key, hash, doorbells));
+                      c,
+                      tenantId,
+                      sessionId,
+                      requests.get(i),
+                      session,
+                      key,
+                      hash,
+                      trace,
+                      doorbells));
             } catch (InvalidReference e) {
               throw new InvalidReference("tasks[" + i + "]." + e.field(), e.getMessage());
             }

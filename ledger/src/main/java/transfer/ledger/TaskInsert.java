@@ -25,6 +25,7 @@ import transfer.contracts.TaskType;
 import transfer.contracts.UploadSource;
 import transfer.ledger.Leases.Checkpoint;
 import transfer.ledger.Submissions.InvalidReference;
+import transfer.telemetry.TraceContext;
 
 /**
  * The insert of one new task inside a submit's transaction: its resume data and upload source
@@ -42,8 +43,8 @@ final class TaskInsert {
   }
 
   /**
-   * Inserts one task (and its Idempotency-Key, when given) in an open transaction, with this
-   * ledger's trace context; a task that may start now is added to {@code doorbells}, for the caller
+   * Inserts one task (and its Idempotency-Key, when given) in an open transaction, with the
+   * submit's trace context; a task that may start now is added to {@code doorbells}, for the caller
    * to announce.
    */
   TaskRow insertTask(
@@ -54,6 +55,7 @@ final class TaskInsert {
       SessionConfig session,
       String idempotencyKey,
       byte[] hash,
+      TraceContext trace,
       List<TaskRow> doorbells)
       throws SQLException {
     TaskRequest stored = request;
@@ -184,8 +186,8 @@ final class TaskInsert {
       ps.setString(23, prefixOwner);
       ps.setString(24, resumeFrom != null ? resumeFrom.etag() : null);
       ps.setString(25, resumeFrom != null ? resumeFrom.lastModified() : null);
-      ps.setString(26, tx.trace() != null ? tx.trace().traceparent() : null);
-      ps.setString(27, tx.trace() != null ? tx.trace().tracestate() : null);
+      ps.setString(26, trace != null ? trace.traceparent() : null);
+      ps.setString(27, trace != null ? trace.tracestate() : null);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         row = taskRow(rs);

@@ -4,7 +4,6 @@ import java.sql.Connection;
 import java.sql.Timestamp;
 import java.time.Clock;
 import javax.sql.DataSource;
-import transfer.telemetry.TraceContext;
 
 /**
  * The ledger's transactions: a connection of the pool for each, the clock every statement reads
@@ -14,26 +13,13 @@ final class Tx {
   private final DataSource dataSource;
   private final Clock clock;
 
-  /** The trace context this ledger's writes carry (see {@link Ledger#withTrace}); null: none. */
-  private final TraceContext trace;
-
-  Tx(DataSource dataSource, Clock clock, TraceContext trace) {
+  Tx(DataSource dataSource, Clock clock) {
     this.dataSource = dataSource;
     this.clock = clock;
-    this.trace = trace;
   }
 
   Clock clock() {
     return clock;
-  }
-
-  TraceContext trace() {
-    return trace;
-  }
-
-  /** The same connections and clock, writes carrying {@code trace}. */
-  Tx withTrace(TraceContext trace) {
-    return new Tx(dataSource, clock, trace);
   }
 
   Timestamp now() {

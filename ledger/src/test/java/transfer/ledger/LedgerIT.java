@@ -63,7 +63,7 @@ class LedgerIT {
     TaskRequest r = download("http://127.0.0.1/x");
     return ledger
         .submissions()
-        .submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults(), null)
+        .submit(tenant, session, r, SessionConfig.DEFAULT.withDefaults(), null, null)
         .task();
   }
 
@@ -304,7 +304,10 @@ class LedgerIT {
     ledger.sessions().upsertSession(tenant, session, oneAttempt);
     TaskRequest r = download("http://127.0.0.1/x");
     TaskRow t =
-        ledger.submissions().submit(tenant, session, r, oneAttempt.withDefaults(), null).task();
+        ledger
+            .submissions()
+            .submit(tenant, session, r, oneAttempt.withDefaults(), null, null)
+            .task();
     long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     ledger
         .leases()
@@ -324,7 +327,12 @@ class LedgerIT {
         ledger
             .submissions()
             .submit(
-                tenant, session, download("http://127.0.0.1/x"), oneAttempt.withDefaults(), null)
+                tenant,
+                session,
+                download("http://127.0.0.1/x"),
+                oneAttempt.withDefaults(),
+                null,
+                null)
             .task();
     TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
@@ -422,15 +430,15 @@ class LedgerIT {
     TaskRequest r = download("http://127.0.0.1/a");
     TaskRequest other = download("http://127.0.0.1/b");
     var cfg = SessionConfig.DEFAULT.withDefaults();
-    var first = ledger.submissions().submit(tenant, session, r, cfg, "key-1");
-    var again = ledger.submissions().submit(tenant, session, r, cfg, "key-1");
+    var first = ledger.submissions().submit(tenant, session, r, cfg, "key-1", null);
+    var again = ledger.submissions().submit(tenant, session, r, cfg, "key-1", null);
     assertThat(first.replayed()).isFalse();
     assertThat(again.replayed()).isTrue();
     assertThat(again.task().id()).isEqualTo(first.task().id());
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> ledger.submissions().submit(tenant, session, other, cfg, "key-1"))
+            () -> ledger.submissions().submit(tenant, session, other, cfg, "key-1", null))
         .isInstanceOf(Submissions.IdempotencyConflict.class);
-    assertThat(ledger.submissions().submit(tenant, session, other, cfg, "key-2").task().id())
+    assertThat(ledger.submissions().submit(tenant, session, other, cfg, "key-2", null).task().id())
         .isNotEqualTo(first.task().id());
   }
 
@@ -441,7 +449,10 @@ class LedgerIT {
     ledger.sessions().upsertSession(tenant, session, shortLived);
     TaskRequest r = download("http://127.0.0.1/x");
     TaskRow t =
-        ledger.submissions().submit(tenant, session, r, shortLived.withDefaults(), null).task();
+        ledger
+            .submissions()
+            .submit(tenant, session, r, shortLived.withDefaults(), null, null)
+            .task();
     long e = TestClaims.claim(ledger, t.id(), "w1", Duration.ofMinutes(5)).orElseThrow().epoch();
     clock.advance(Duration.ofSeconds(61));
     assertThat(ledger.reaping().failOverdue(1000)).isGreaterThanOrEqualTo(1);

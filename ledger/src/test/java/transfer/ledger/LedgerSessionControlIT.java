@@ -181,7 +181,8 @@ class LedgerSessionControlIT {
             () ->
                 ledger
                     .submissions()
-                    .submit(otherTenant, "s", stolen, SessionConfig.DEFAULT.withDefaults(), null))
+                    .submit(
+                        otherTenant, "s", stolen, SessionConfig.DEFAULT.withDefaults(), null, null))
         .isInstanceOf(Submissions.InvalidReference.class)
         .extracting(e -> ((Submissions.InvalidReference) e).field())
         .isEqualTo("resumeData");
@@ -364,6 +365,7 @@ class LedgerSessionControlIT {
                         "never-created",
                         withPriority("http://a.test/x", 0.5),
                         SessionConfig.DEFAULT.withDefaults(),
+                        null,
                         null))
         .isInstanceOf(Sessions.SessionClosed.class);
   }
@@ -541,7 +543,8 @@ class LedgerSessionControlIT {
                 session,
                 withPriority("http://a.test/old", 0.9),
                 SessionConfig.DEFAULT.withDefaults(),
-                "key-" + UUID.randomUUID())
+                "key-" + UUID.randomUUID(),
+                null)
             .task();
     long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
     ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///store/old", 1, "00", 1);
@@ -590,7 +593,7 @@ class LedgerSessionControlIT {
   private TaskRow submitIn(String sid, TaskRequest r) {
     SessionConfig cfg =
         ledger.sessions().session(tenant, sid).orElseThrow().config().withDefaults();
-    return ledger.submissions().submit(tenant, sid, r, cfg, null).task();
+    return ledger.submissions().submit(tenant, sid, r, cfg, null, null).task();
   }
 
   private List<String> claimedIds(int max) {

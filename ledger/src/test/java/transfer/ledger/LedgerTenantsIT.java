@@ -117,6 +117,7 @@ class LedgerTenantsIT {
                   session,
                   TaskRequest.download("http://127.0.0.1:9/" + i),
                   SessionConfig.DEFAULT.withDefaults(),
+                  null,
                   null)
               .task()
               .id();
@@ -152,6 +153,7 @@ class LedgerTenantsIT {
                 session,
                 TaskRequest.download("http://127.0.0.1:9/done"),
                 SessionConfig.DEFAULT.withDefaults(),
+                null,
                 null)
             .task();
     TaskRow open =
@@ -162,6 +164,7 @@ class LedgerTenantsIT {
                 session,
                 TaskRequest.download("http://127.0.0.1:9/open"),
                 SessionConfig.DEFAULT.withDefaults(),
+                null,
                 null)
             .task();
     long epoch =
@@ -192,7 +195,8 @@ class LedgerTenantsIT {
             session,
             TaskRequest.download("http://127.0.0.1:9/x"),
             SessionConfig.DEFAULT.withDefaults(),
-            "k");
+            "k",
+            null);
     assertThat(ledger.submissions().idempotencyKeyUsed(tenant, session, "k")).isTrue();
     assertThat(ledger.submissions().idempotencyKeyUsed(tenant, "other", "k")).isFalse();
   }

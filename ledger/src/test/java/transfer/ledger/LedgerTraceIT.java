@@ -54,21 +54,22 @@ class LedgerTraceIT {
     ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
   }
 
-  private TaskRow submit(Ledger through) {
-    return through
+  private TaskRow submit(TraceContext trace) {
+    return ledger
         .submissions()
         .submit(
             tenant,
             session,
             TaskRequest.download("http://127.0.0.1/x"),
             SessionConfig.DEFAULT.withDefaults(),
-            null)
+            null,
+            trace)
         .task();
   }
 
   @Test
   void aSubmitStoresItsContextWithTheTaskAndItsDoorbell() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
+    TaskRow t = submit(SUBMIT);
     assertThat(t.trace()).isEqualTo(SUBMIT);
     assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().trace())
         .isEqualTo(SUBMIT);
@@ -79,7 +80,6 @@ class LedgerTraceIT {
   void aBatchStoresTheContextWithEveryTask() throws Exception {
     var batch =
         ledger
-            .withTrace(SUBMIT)
             .submissions()
             .submitBatch(
                 tenant,
@@ -88,7 +88,8 @@ class LedgerTraceIT {
                     TaskRequest.download("http://127.0.0.1/a"),
                     TaskRequest.download("http://127.0.0.1/b")),
                 SessionConfig.DEFAULT.withDefaults(),
-                null);
+                null,
+                SUBMIT);
     for (TaskRow t : batch.tasks()) {
       assertThat(t.trace()).isEqualTo(SUBMIT);
       assertThat(outbox("transfer-tasks", t.id())).containsExactly(SUBMIT);
@@ -97,7 +98,7 @@ class LedgerTraceIT {
 
   @Test
   void theReapersDoorbellOfAnExpiredLeaseCarriesTheTasksStoredContext() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
+    TaskRow t = submit(SUBMIT);
     TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
     // The reaper's ledger has no context of its own.
@@ -107,7 +108,7 @@ class LedgerTraceIT {
 
   @Test
   void anAttemptsEventsCarryItsContextAndTheDrainedEventFollowsTheCompletion() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
+    TaskRow t = submit(SUBMIT);
     long epoch =
         TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     Lease attempt = Lease.of(t.id(), epoch).withTrace(ATTEMPT);
@@ -126,7 +127,7 @@ class LedgerTraceIT {
 
   @Test
   void aCancelsCompletionIsInTheTasksTrace() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
+    TaskRow t = submit(SUBMIT);
     ledger.taskControl().cancel(tenant, session, t.id(), false).orElseThrow();
     sequenceAll();
     assertThat(outbox("transfer-events", session)).isNotEmpty().containsOnly(SUBMIT);
@@ -134,14 +135,14 @@ class LedgerTraceIT {
 
   @Test
   void withoutAContextNothingIsStored() throws Exception {
-    TaskRow t = submit(ledger);
+    TaskRow t = submit(null);
     assertThat(t.trace()).isNull();
     assertThat(outbox("transfer-tasks", t.id())).containsExactly((TraceContext) null);
   }
 
   @Test
   void logFieldsNameTheTaskAndItsTraceAndPutBackWhatWasThere() {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
+    TaskRow t = submit(SUBMIT);
     MDC.put("traceId", "request-trace");
     try {
       try (LogFields f = LogFields.task(t)) {

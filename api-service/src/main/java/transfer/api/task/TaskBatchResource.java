@@ -99,9 +99,8 @@ public class TaskBatchResource {
       // Every task of the batch stores the batch request's context: one trace for all of them.
       submitted =
           ledger
-              .withTrace(trace.stored())
               .submissions()
-              .submitBatch(caller.tenantId(), sid, requests, cfg, idempotencyKey);
+              .submitBatch(caller.tenantId(), sid, requests, cfg, idempotencyKey, trace.stored());
     } catch (Submissions.IdempotencyConflict e) {
       throw TaskResource.keyReused(e);
     }

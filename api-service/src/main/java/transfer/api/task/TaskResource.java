@@ -101,9 +101,8 @@ public class TaskResource {
     try {
       submitted =
           ledger
-              .withTrace(trace.stored())
               .submissions()
-              .submit(caller.tenantId(), sid, request, cfg, idempotencyKey);
+              .submit(caller.tenantId(), sid, request, cfg, idempotencyKey, trace.stored());
     } catch (Submissions.IdempotencyConflict e) {
       throw keyReused(e);
     }

@@ -81,6 +81,7 @@ class RetentionIT {
             sid,
             TaskRequest.download("http://127.0.0.1:9/x"),
             SessionConfig.DEFAULT.withDefaults(),
+            null,
             null)
         .task();
   }

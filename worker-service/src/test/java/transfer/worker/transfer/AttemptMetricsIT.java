@@ -120,6 +120,7 @@ class AttemptMetricsIT {
                 session,
                 TaskRequest.download(origin.url(path)),
                 SessionConfig.DEFAULT.withDefaults(),
+                null,
                 null)
             .task();
     Claim claim =
