@@ -27,28 +27,12 @@ public final class Claims {
     this.clock = tx.clock();
   }
 
-  /**
-   * The best queued tasks by the URLSession scheduling order, leaving out those whose session or
-   * host is at its limit: the limits are judged from the running tasks (few: at most the cluster's
-   * slots), so the scan of the queue is one anti-join, however long the queue.
-   */
-  private static final String CANDIDATES =
-      "with running as (select r.tenant_id, r.session_id, r.host, count(*) n from tasks r"
-          + " where r.state = 'running' group by r.tenant_id, r.session_id, r.host),"
-          + " full_hosts as (select x.tenant_id, x.session_id, x.host from running x join sessions"
-          + " s on s.tenant_id = x.tenant_id and s.id = x.session_id"
-          + " where x.n >= coalesce((s.config->>'maxConnectionsPerHost')::int, 6)),"
-          + " full_sessions as (select x.tenant_id, x.session_id from running x join sessions s"
-          + " on s.tenant_id = x.tenant_id and s.id = x.session_id"
-          + " where s.config->>'maxConcurrentTransfers' is not null"
-          + " group by x.tenant_id, x.session_id, s.config"
-          + " having sum(x.n) >= (s.config->>'maxConcurrentTransfers')::int)"
-          + " select t.id, t.tenant_id, t.session_id from tasks t where t.state = 'queued'"
-          + " and not exists (select 1 from full_sessions f where f.tenant_id = t.tenant_id"
-          + " and f.session_id = t.session_id)"
-          + " and not exists (select 1 from full_hosts f where f.tenant_id = t.tenant_id"
-          + " and f.session_id = t.session_id and f.host = t.host)"
-          + " order by t.discretionary, t.priority desc, t.created_at limit ?";
+  /** The best queued tasks this worker may start, found without a lock (candidates.sql). */
+  private static final String CANDIDATES = Sql.resource("claim/candidates.sql");
+
+  /** Claims up to a number of the candidates under their sessions' locks (claim-candidates.sql). */
+  private static final String CLAIM_CANDIDATES =
+      Sql.resource("claim/claim-candidates.sql").replace("${task_columns}", TASK_COLUMNS);
 
   /**
    * Claims the best queued task this worker may start now (see {@link #CANDIDATES}), whichever
@@ -111,39 +95,4 @@ public final class Claims {
           }
         });
   }
-
-  /**
-   * Claims up to {@code max} of the candidates (task ids) in one statement, run under their
-   * sessions' locks: the limits are counted from the running tasks, and the candidates of one
-   * session (and host) are ranked so that together they never pass its limit.
-   */
-  private static final String CLAIM_CANDIDATES =
-      "with running as (select r.tenant_id, r.session_id, r.host, count(*) n from tasks r"
-          + " where r.state = 'running' and (r.tenant_id, r.session_id) in (select c.tenant_id,"
-          + " c.session_id from tasks c where c.id = any(?))"
-          + " group by r.tenant_id, r.session_id, r.host),"
-          + " ranked as (select t.id, t.discretionary, t.priority, t.created_at,"
-          + " row_number() over (partition by t.tenant_id, t.session_id order by t.discretionary,"
-          + " t.priority desc, t.created_at) as in_session,"
-          + " row_number() over (partition by t.tenant_id, t.session_id, t.host order by"
-          + " t.discretionary, t.priority desc, t.created_at) as in_host,"
-          + " coalesce((select sum(x.n) from running x where x.tenant_id = t.tenant_id"
-          + " and x.session_id = t.session_id), 0) as running_session,"
-          + " coalesce((select x.n from running x where x.tenant_id = t.tenant_id"
-          + " and x.session_id = t.session_id and x.host = t.host), 0) as running_host,"
-          + " (s.config->>'maxConcurrentTransfers')::int as max_session,"
-          + " coalesce((s.config->>'maxConnectionsPerHost')::int, 6) as max_host"
-          + " from tasks t join sessions s on s.tenant_id = t.tenant_id and s.id = t.session_id"
-          + " where t.id = any(?) and t.state = 'queued'),"
-          + " picked as (select id from ranked where running_host + in_host <= max_host"
-          + " and (max_session is null or running_session + in_session <= max_session)"
-          + " order by discretionary, priority desc, created_at limit ?)"
-          + " update tasks t set state = 'running', lease_owner = ?,"
-          + " lease_epoch = t.lease_epoch + 1, lease_expires_at = ?,"
-          + " attempt = t.attempt + 1, next_attempt_at = null, updated_at = ?"
-          + " from picked p, sessions s where t.id = p.id and t.state = 'queued'"
-          + " and s.tenant_id = t.tenant_id and s.id = t.session_id"
-          + " returning "
-          + TASK_COLUMNS
-          + ", s.config as session_config";
 }

@@ -1,5 +1,9 @@
 package transfer.ledger;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -9,10 +13,25 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
-/** JDBC helpers: positional parameters, rows of a result, nullable columns. */
+/** JDBC helpers: positional parameters, rows of a result, nullable columns, SQL files. */
 final class Sql {
 
   private Sql() {}
+
+  /**
+   * The text of a SQL file beside this package's classes ({@code
+   * src/main/resources/transfer/ledger}), read once by the constant that holds it.
+   */
+  static String resource(String name) {
+    try (InputStream in = Sql.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("no SQL file " + name + " beside " + Sql.class.getName());
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read SQL file " + name, e);
+    }
+  }
 
   /** One statement with positional parameters (null for SQL NULL); the number of rows changed. */
   static int execute(Connection c, String sql, Object... params) throws SQLException {

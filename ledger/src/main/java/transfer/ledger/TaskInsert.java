@@ -1,15 +1,11 @@
 package transfer.ledger;
 
 import static transfer.ledger.Sql.execute;
-import static transfer.ledger.Sql.setLong;
 import static transfer.ledger.StoredJson.write;
 import static transfer.ledger.TaskRows.TASK_COLUMNS;
 import static transfer.ledger.TaskRows.taskById;
-import static transfer.ledger.TaskRows.taskRow;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
@@ -149,50 +145,37 @@ final class TaskInsert {
         request.earliestBeginAt() != null && request.earliestBeginAt().isAfter(nowInstant);
     TaskState state = later ? TaskState.WAITING : TaskState.QUEUED;
     Long expected = request.expectedBytes() != null ? request.expectedBytes() : sourceSize;
-    TaskRow row;
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "insert into tasks as t (id, tenant_id, session_id, type, state, url, request,"
-                + " priority, max_attempts, next_attempt_at, announced_at, bytes_expected,"
-                + " created_at, updated_at, deadline_at, host, discretionary,"
-                + " source_location, source_size, source_sha256, bytes_durable,"
-                + " durable_epoch, durable_task, etag, last_modified, traceparent, tracestate)"
-                + " values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                + " ?, ?, ?, ?, ?) returning "
-                + TASK_COLUMNS)) {
-      ps.setString(1, id);
-      ps.setString(2, tenantId);
-      ps.setString(3, sessionId);
-      ps.setString(4, request.type().wire());
-      ps.setString(5, state.wire());
-      ps.setString(6, stored.url());
-      ps.setString(7, write(stored));
-      ps.setDouble(8, request.priority() != null ? request.priority() : 0.5);
-      ps.setInt(9, session.retry().maxAttempts());
-      ps.setTimestamp(10, later ? Timestamp.from(request.earliestBeginAt()) : null);
-      ps.setTimestamp(11, later ? null : now);
-      setLong(ps, 12, expected);
-      ps.setTimestamp(13, now);
-      ps.setTimestamp(14, now);
-      // The resource timeout counts from submission, as URLSession's does.
-      ps.setTimestamp(15, Timestamp.from(nowInstant.plus(session.resourceTimeout())));
-      ps.setString(16, hostOf(stored.url()));
-      ps.setBoolean(17, Boolean.TRUE.equals(session.discretionary()));
-      ps.setString(18, sourceLocation);
-      setLong(ps, 19, sourceSize);
-      ps.setString(20, sourceSha256);
-      ps.setLong(21, resumeFrom != null ? resumeFrom.bytes() : 0);
-      setLong(ps, 22, resumeFrom != null ? resumeFrom.epoch() : null);
-      ps.setString(23, prefixOwner);
-      ps.setString(24, resumeFrom != null ? resumeFrom.etag() : null);
-      ps.setString(25, resumeFrom != null ? resumeFrom.lastModified() : null);
-      ps.setString(26, trace != null ? trace.traceparent() : null);
-      ps.setString(27, trace != null ? trace.tracestate() : null);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        row = taskRow(rs);
-      }
-    }
+    TaskRow row =
+        Insert.into("tasks as t")
+            .set("id", id)
+            .set("tenant_id", tenantId)
+            .set("session_id", sessionId)
+            .set("type", request.type().wire())
+            .set("state", state.wire())
+            .set("url", stored.url())
+            .json("request", write(stored))
+            .set("priority", request.priority() != null ? request.priority() : 0.5)
+            .set("max_attempts", session.retry().maxAttempts())
+            .set("next_attempt_at", later ? Timestamp.from(request.earliestBeginAt()) : null)
+            .set("announced_at", later ? null : now)
+            .set("bytes_expected", expected)
+            .set("created_at", now)
+            .set("updated_at", now)
+            // The resource timeout counts from submission, as URLSession's does.
+            .set("deadline_at", Timestamp.from(nowInstant.plus(session.resourceTimeout())))
+            .set("host", hostOf(stored.url()))
+            .set("discretionary", Boolean.TRUE.equals(session.discretionary()))
+            .set("source_location", sourceLocation)
+            .set("source_size", sourceSize)
+            .set("source_sha256", sourceSha256)
+            .set("bytes_durable", resumeFrom != null ? resumeFrom.bytes() : 0)
+            .set("durable_epoch", resumeFrom != null ? resumeFrom.epoch() : null)
+            .set("durable_task", prefixOwner)
+            .set("etag", resumeFrom != null ? resumeFrom.etag() : null)
+            .set("last_modified", resumeFrom != null ? resumeFrom.lastModified() : null)
+            .set("traceparent", trace != null ? trace.traceparent() : null)
+            .set("tracestate", trace != null ? trace.tracestate() : null)
+            .returning(c, TASK_COLUMNS, TaskRows::taskRow);
     if (idempotencyKey != null) {
       execute(
           c,
