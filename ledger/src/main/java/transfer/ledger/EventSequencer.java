@@ -1,6 +1,6 @@
 package transfer.ledger;
 
-import static transfer.ledger.Outbox.OUTBOX_CHANNEL;
+import static transfer.ledger.Outbox.CHANNEL;
 import static transfer.ledger.Outbox.OUTBOX_INSERT;
 import static transfer.ledger.Outbox.bindOutbox;
 import static transfer.ledger.Sql.bind;
@@ -213,7 +213,7 @@ public final class EventSequencer {
           }
           // The open event streams wake at this commit even when no outbox row was written.
           try (PreparedStatement ps = c.prepareStatement("select pg_notify(?, '')")) {
-            ps.setString(1, OUTBOX_CHANNEL);
+            ps.setString(1, CHANNEL);
             ps.execute();
           }
           return numbered;

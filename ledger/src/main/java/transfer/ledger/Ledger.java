@@ -49,10 +49,6 @@ public final class Ledger {
     eventReplay = new EventReplay(tx);
   }
 
-  public Clock clock() {
-    return tx.clock();
-  }
-
   /** The transactions of this ledger, for the package's test fixtures. */
   Tx tx() {
     return tx;

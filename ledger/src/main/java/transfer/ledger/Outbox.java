@@ -20,13 +20,17 @@ import transfer.telemetry.TraceContext;
  * deleted by the relay once Kafka has them. Doorbells ({@code transfer-tasks}) are written here.
  */
 public final class Outbox {
+  /**
+   * The channel PostgreSQL notifies when events wait for their number or outbox rows for the relay
+   * (the triggers of V6), and when the sequencer has numbered events: {@code LISTEN} on it.
+   */
+  public static final String CHANNEL = "transfer_outbox";
+
   private final Tx tx;
 
   Outbox(Tx tx) {
     this.tx = tx;
   }
-
-  public static final String OUTBOX_CHANNEL = "transfer_outbox";
 
   /**
    * A slot of a session freed up (a running task ended or was suspended): ring for one of its
@@ -53,7 +57,7 @@ public final class Outbox {
   }
 
   /** The oldest unpublished outbox rows, in the order they must be published. */
-  public List<OutboxMessage> pendingOutbox(int limit) {
+  public List<OutboxMessage> pending(int limit) {
     return tx.run(
         "read outbox",
         c -> {
@@ -75,7 +79,8 @@ public final class Outbox {
         });
   }
 
-  public void deleteOutbox(List<Long> ids) {
+  /** Deletes published rows (Kafka has acknowledged them). */
+  public void delete(List<Long> ids) {
     if (ids.isEmpty()) {
       return;
     }

@@ -1,9 +1,7 @@
 package transfer.ledger;
 
 import java.time.Instant;
-import transfer.contracts.Redaction;
 import transfer.contracts.SessionConfig;
-import transfer.contracts.SessionView;
 
 /**
  * One row of {@code sessions}. {@code created} tells an upsert's caller whether it was new; {@code
@@ -17,11 +15,4 @@ public record SessionRow(
     Instant createdAt,
     Instant updatedAt,
     long lastEventSequence,
-    boolean created) {
-
-  /** The session as the API answers it: header values are write-only ({@link Redaction}). */
-  public SessionView toView() {
-    return new SessionView(
-        id, state.wire(), Redaction.config(config), createdAt, updatedAt, lastEventSequence);
-  }
-}
+    boolean created) {}

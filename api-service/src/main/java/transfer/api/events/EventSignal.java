@@ -123,7 +123,7 @@ public class EventSignal {
   static PGConnection listenTo(Connection c) throws SQLException {
     c.setAutoCommit(true); // a LISTEN inside a transaction would start only at its commit
     try (Statement st = c.createStatement()) {
-      st.execute("LISTEN " + Outbox.OUTBOX_CHANNEL);
+      st.execute("LISTEN " + Outbox.CHANNEL);
     }
     return c.unwrap(PGConnection.class);
   }

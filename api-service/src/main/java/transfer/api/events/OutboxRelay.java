@@ -28,7 +28,7 @@ import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.api.trace.Tracing;
 import transfer.ledger.EventSequencer;
-import transfer.ledger.Ledger;
+import transfer.ledger.Outbox;
 import transfer.ledger.OutboxMessage;
 import transfer.telemetry.TraceContexts;
 
@@ -45,7 +45,8 @@ public class OutboxRelay {
   private static final long LOCK_KEY = 0x7472616e73666572L; // "transfer"
 
   private final AgroalDataSource dataSource;
-  private final Ledger ledger;
+  private final EventSequencer eventSequencer;
+  private final Outbox outbox;
   private final ApiConfig config;
   private final ApiMetrics metrics;
   private final Tracing tracing;
@@ -55,13 +56,15 @@ public class OutboxRelay {
 
   public OutboxRelay(
       AgroalDataSource dataSource,
-      Ledger ledger,
+      EventSequencer eventSequencer,
+      Outbox outbox,
       ApiConfig config,
       ApiMetrics metrics,
       Tracing tracing,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
     this.dataSource = dataSource;
-    this.ledger = ledger;
+    this.eventSequencer = eventSequencer;
+    this.outbox = outbox;
     this.config = config;
     this.metrics = metrics;
     this.tracing = tracing;
@@ -123,7 +126,7 @@ public class OutboxRelay {
     try {
       int idleMs = (int) config.outbox().idlePoll().toMillis();
       while (running) {
-        List<OutboxMessage> batch = ledger.outbox().pendingOutbox(config.outbox().batchSize());
+        List<OutboxMessage> batch = outbox.pending(config.outbox().batchSize());
         if (batch.isEmpty()) {
           // Woken by the outbox's trigger: a doorbell, or the outbox rows of numbered events.
           // Also detects a lost lock connection: getNotifications throws when it is closed.
@@ -158,7 +161,7 @@ public class OutboxRelay {
           try {
             PGConnection pg = EventSignal.listenTo(listen);
             while (running && !stop) {
-              if (ledger.eventSequencer().sequenceEvents(config.outbox().batchSize()) == 0) {
+              if (eventSequencer.sequenceEvents(config.outbox().batchSize()) == 0) {
                 pg.getNotifications(idleMs); // the pending_events trigger wakes it
               }
             }
@@ -217,7 +220,7 @@ public class OutboxRelay {
       }
     } finally {
       // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
-      ledger.outbox().deleteOutbox(done);
+      outbox.delete(done);
     }
   }
 

@@ -17,7 +17,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import transfer.contracts.Metric;
 import transfer.contracts.TaskState;
 import transfer.contracts.Topics;
-import transfer.ledger.Ledger;
 import transfer.ledger.QueueStatistics;
 
 /**
@@ -49,7 +48,7 @@ public class ApiMetrics {
   static final List<TaskState> OPEN_STATES =
       List.of(TaskState.QUEUED, TaskState.WAITING, TaskState.RUNNING, TaskState.SUSPENDED);
 
-  private final Ledger ledger;
+  private final QueueStatistics queueStatistics;
   private final Clock clock;
   private final MeterRegistry registry;
   private final Map<String, Counter> reaper = new ConcurrentHashMap<>();
@@ -58,8 +57,8 @@ public class ApiMetrics {
   /** The last snapshot; null before the first read and after a failed one. */
   private volatile QueueStatistics.QueueStats stats;
 
-  public ApiMetrics(Ledger ledger, Clock clock, MeterRegistry registry) {
-    this.ledger = ledger;
+  public ApiMetrics(QueueStatistics queueStatistics, Clock clock, MeterRegistry registry) {
+    this.queueStatistics = queueStatistics;
     this.clock = clock;
     this.registry = registry;
     for (TaskState s : OPEN_STATES) {
@@ -89,7 +88,7 @@ public class ApiMetrics {
       concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
   void refresh() {
     try {
-      stats = ledger.queueStatistics().queueStats();
+      stats = queueStatistics.queueStats();
     } catch (RuntimeException e) {
       stats = null;
       Log.debugf("metrics: cannot read the queue (%s); its gauges are NaN until the next read", e);

@@ -9,9 +9,9 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Clock;
 import java.time.Instant;
 import transfer.api.ApiConfig;
-import transfer.ledger.Ledger;
 import transfer.ledger.Purging;
 
 /**
@@ -22,11 +22,13 @@ import transfer.ledger.Purging;
  */
 @Singleton
 public class Retention {
-  private final Ledger ledger;
+  private final Purging purging;
+  private final Clock clock;
   private final ApiConfig config;
 
-  public Retention(Ledger ledger, ApiConfig config) {
-    this.ledger = ledger;
+  public Retention(Purging purging, Clock clock, ApiConfig config) {
+    this.purging = purging;
+    this.clock = clock;
     this.config = config;
   }
 
@@ -36,7 +38,7 @@ public class Retention {
       concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
   void pass() {
     try {
-      purge(ledger.clock().instant());
+      purge(clock.instant());
     } catch (RuntimeException e) {
       Log.warnf("retention pass failed (%s); the next pass retries", e.getMessage());
     }
@@ -49,7 +51,7 @@ public class Retention {
     int events = 0;
     while (true) {
       Purging.Purged p =
-          ledger.purging().purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
+          purging.purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
       for (String location : p.locations()) {
         deleteStored(location);
       }

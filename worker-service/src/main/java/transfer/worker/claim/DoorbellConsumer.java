@@ -31,7 +31,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import transfer.contracts.Doorbell;
 import transfer.contracts.Topics;
 import transfer.ledger.Claim;
-import transfer.ledger.Ledger;
+import transfer.ledger.Claims;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.trace.Tracing;
@@ -39,7 +39,7 @@ import transfer.worker.transfer.Transfers;
 
 /**
  * Consumes doorbells and claims tasks: each doorbell lets the worker claim the best task it may
- * start now ({@code Ledger.claimNext}: priority order within the sessions' limits), not necessarily
+ * start now ({@code Claims.claimNext}: priority order within the sessions' limits), not necessarily
  * the one it names; the doorbells of one poll are claimed for in one ledger transaction. A slot
  * freed by a finished transfer claims at once, without a doorbell. The offset is committed right
  * after the claim, never after the transfer, so a transfer may take hours without the consumer
@@ -53,7 +53,7 @@ import transfer.worker.transfer.Transfers;
 public class DoorbellConsumer {
   private static final Duration POLL = Duration.ofMillis(100);
 
-  private final Ledger ledger;
+  private final Claims claims;
   private final Transfers transfers;
   private final WorkerConfig config;
   private final WorkerMetrics metrics;
@@ -78,14 +78,14 @@ public class DoorbellConsumer {
   private Thread thread;
 
   public DoorbellConsumer(
-      Ledger ledger,
+      Claims claims,
       Transfers transfers,
       WorkerConfig config,
       WorkerMetrics metrics,
       Tracing tracing,
       @Named("workerId") String workerId,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
-    this.ledger = ledger;
+    this.claims = claims;
     this.transfers = transfers;
     this.config = config;
     this.metrics = metrics;
@@ -271,8 +271,7 @@ public class DoorbellConsumer {
       claims =
           metrics
               .claim()
-              .record(
-                  () -> ledger.claims().claimNext(workerId, config.worker().leaseTtl(), reserved));
+              .record(() -> this.claims.claimNext(workerId, config.worker().leaseTtl(), reserved));
     } catch (RuntimeException e) {
       for (int i = 0; i < reserved; i++) {
         transfers.unreserve();

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import transfer.contracts.TaskType;
 import transfer.ledger.Claim;
-import transfer.ledger.Ledger;
+import transfer.ledger.Leases;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
@@ -39,7 +39,7 @@ public class Transfers {
       WorkerConfig config,
       Vertx vertx,
       HttpClient client,
-      Ledger ledger,
+      Leases leases,
       FileStorage storage,
       Clock clock,
       Egress egress,
@@ -52,7 +52,7 @@ public class Transfers {
         new Attempt.Deps(
             vertx,
             client,
-            ledger.leases(),
+            leases,
             storage,
             // Where an upload's source may be: the same directory FileStorage writes under.
             config.storage().root().toAbsolutePath().normalize(),
