@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,11 +30,11 @@ import transfer.contracts.TaskState;
 import transfer.egress.EgressPolicy;
 import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
+import transfer.ledger.LedgerSchema;
 import transfer.ledger.TaskRow;
 import transfer.ledger.TestClaims;
 import transfer.testkit.Origin;
 import transfer.testkit.PrometheusText;
-import transfer.testkit.TestInfra;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
 
@@ -62,12 +61,7 @@ class AttemptMetricsIT {
 
   @BeforeAll
   static void infrastructure() {
-    TestInfra infra = TestInfra.shared();
-    dataSource = new PGSimpleDataSource();
-    dataSource.setUrl(infra.jdbcUrl());
-    dataSource.setUser(infra.dbUser());
-    dataSource.setPassword(infra.dbPassword());
-    Flyway.configure().dataSource(dataSource).load().migrate();
+    dataSource = LedgerSchema.of(AttemptMetricsIT.class);
     origin = Origin.start();
     vertx = Vertx.vertx();
     client = vertx.createHttpClient();

@@ -6,15 +6,10 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import org.jboss.logging.MDC;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.telemetry.LogFields;
@@ -25,36 +20,17 @@ import transfer.telemetry.TraceContext;
  * the submit's on the task and every doorbell of it (the reaper's too), the writer's on the events
  * it writes, the task's own on events written without one.
  */
-class LedgerTraceIT {
+class TraceIT extends LedgerFixture {
   static final TraceContext SUBMIT =
       new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=x1");
   static final TraceContext ATTEMPT =
       new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01", null);
 
-  private static PGSimpleDataSource ds;
-  private final LedgerIT.SettableClock clock =
-      new LedgerIT.SettableClock(Instant.parse("2026-01-01T00:00:00Z"));
-  private Ledger ledger;
-  private String tenant;
-  private String session;
-
-  @BeforeAll
-  static void migrate() {
-    ds = LedgerIT.migratedDataSource();
+  TraceIT() {
+    super("2026-01-01T00:00:00Z");
   }
 
-  @BeforeEach
-  void newTenantAndSession() {
-    ledger = new Ledger(ds, clock);
-    tenant = "t-" + UUID.randomUUID();
-    session = "s-" + UUID.randomUUID();
-    ledger
-        .tenants()
-        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
-  }
-
-  private TaskRow submit(TraceContext trace) {
+  private TaskRow submitWith(TraceContext trace) {
     return ledger
         .submissions()
         .submit(
@@ -69,7 +45,7 @@ class LedgerTraceIT {
 
   @Test
   void aSubmitStoresItsContextWithTheTaskAndItsDoorbell() throws Exception {
-    TaskRow t = submit(SUBMIT);
+    TaskRow t = submitWith(SUBMIT);
     assertThat(t.trace()).isEqualTo(SUBMIT);
     assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().trace())
         .isEqualTo(SUBMIT);
@@ -98,7 +74,7 @@ class LedgerTraceIT {
 
   @Test
   void theReapersDoorbellOfAnExpiredLeaseCarriesTheTasksStoredContext() throws Exception {
-    TaskRow t = submit(SUBMIT);
+    TaskRow t = submitWith(SUBMIT);
     TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
     // The reaper's ledger has no context of its own.
@@ -108,7 +84,7 @@ class LedgerTraceIT {
 
   @Test
   void anAttemptsEventsCarryItsContextAndTheDrainedEventFollowsTheCompletion() throws Exception {
-    TaskRow t = submit(SUBMIT);
+    TaskRow t = submitWith(SUBMIT);
     long epoch =
         TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
     Lease attempt = Lease.of(t.id(), epoch).withTrace(ATTEMPT);
@@ -127,7 +103,7 @@ class LedgerTraceIT {
 
   @Test
   void aCancelsCompletionIsInTheTasksTrace() throws Exception {
-    TaskRow t = submit(SUBMIT);
+    TaskRow t = submitWith(SUBMIT);
     ledger.taskControl().cancel(tenant, session, t.id(), false).orElseThrow();
     sequenceAll();
     assertThat(outbox("transfer-events", session)).isNotEmpty().containsOnly(SUBMIT);
@@ -135,14 +111,14 @@ class LedgerTraceIT {
 
   @Test
   void withoutAContextNothingIsStored() throws Exception {
-    TaskRow t = submit(null);
+    TaskRow t = submitWith(null);
     assertThat(t.trace()).isNull();
     assertThat(outbox("transfer-tasks", t.id())).containsExactly((TraceContext) null);
   }
 
   @Test
   void logFieldsNameTheTaskAndItsTraceAndPutBackWhatWasThere() {
-    TaskRow t = submit(SUBMIT);
+    TaskRow t = submitWith(SUBMIT);
     MDC.put("traceId", "request-trace");
     try {
       try (LogFields f = LogFields.task(t)) {
@@ -168,7 +144,7 @@ class LedgerTraceIT {
 
   /** The trace contexts of the outbox rows of a topic and key, oldest first. */
   private List<TraceContext> outbox(String topic, String key) throws Exception {
-    try (Connection c = ds.getConnection();
+    try (Connection c = db.dataSource().getConnection();
         PreparedStatement ps =
             c.prepareStatement(
                 "select traceparent, tracestate from outbox where topic = ? and msg_key = ?"

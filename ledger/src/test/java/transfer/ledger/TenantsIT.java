@@ -7,29 +7,26 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.UUID;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 
-/** Tenants, their keys and quotas, and the usage figures the quotas are checked against. */
-class LedgerTenantsIT {
-  private static PGSimpleDataSource ds;
-  private final LedgerIT.SettableClock clock =
-      new LedgerIT.SettableClock(Instant.parse("2026-05-01T00:00:00Z"));
+/**
+ * Tenants, their keys and quotas, and the usage figures the quotas are checked against (tasks in
+ * flight, bytes stored, whether a submit would replay).
+ */
+class TenantsIT {
+  @RegisterExtension static final LedgerSchema db = new LedgerSchema();
+
+  private final SettableClock clock = new SettableClock(Instant.parse("2026-05-01T00:00:00Z"));
   private Ledger ledger;
   private String tenant;
 
-  @BeforeAll
-  static void migrate() {
-    ds = LedgerIT.migratedDataSource();
-  }
-
   @BeforeEach
   void newLedger() {
-    ledger = new Ledger(ds, clock);
+    ledger = new Ledger(db.dataSource(), clock);
     tenant = "t-" + UUID.randomUUID();
   }
 
