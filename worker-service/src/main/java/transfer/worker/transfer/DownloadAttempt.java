@@ -18,6 +18,7 @@ import transfer.contracts.TaskError;
 import transfer.ledger.Ledger;
 import transfer.ledger.Ledger.FailOutcome;
 import transfer.ledger.TaskRow;
+import transfer.storage.StorageLayout;
 import transfer.worker.storage.ObjectWriter;
 
 /**
@@ -490,7 +491,12 @@ final class DownloadAttempt extends Attempt {
                       .commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
               boolean committed =
                   ledger.completeDownload(
-                      task.id(), epoch, stored.toUri().toString(), size, digest, sinceLastEvent);
+                      task.id(),
+                      epoch,
+                      StorageLayout.location(stored),
+                      size,
+                      digest,
+                      sinceLastEvent);
               if (committed) {
                 deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
               } else {
