@@ -322,6 +322,8 @@ try_apt_install() {
 need_cluster_tools() {
   have jq || have python3 || die "jq or python3 is needed to read JSON"
   have sha256sum || die "sha256sum is needed"
+  have psql || try_apt_install postgresql-client
+  have psql || die "psql is needed to read the cluster's database counters (apt-get install postgresql-client)"
   [[ -x "$ROOT/deploy/local/start" ]] || die "$ROOT/deploy/local/start is missing"
 }
 
@@ -576,6 +578,22 @@ cluster_cpu() {
   [[ -n "$PG_PID" ]] && pg="$(tree_ticks "$PG_PID")"
   read -r busy _ <<<"$(machine_ticks)"
   echo "$(cpu_ticks "${API_PID:-0}") $w $(cpu_ticks "$LAUNCHER_PID") $pg $busy"
+}
+
+# cost_snapshot FILE: the cluster's cumulative counters now (CPU by process; PostgreSQL's statements,
+# commits, WAL bytes and row changes; the Kafka records the relay published), as JSON into FILE.
+# Two snapshots bracket a piece of work; `cost_report BEFORE AFTER TASKS JSON` prints what it cost
+# per task (bench/lib/cost.py).
+cost_snapshot() {
+  [[ -n "${PG_PID:-}" ]] || PG_PID="$(postmaster_pid)"
+  local workers
+  workers="$(IFS=,; echo "${WORKER_PIDS[*]}")"
+  python3 "$BENCH_LIB_DIR/cost.py" snapshot --db-port "$DB_PORT" --api "$API" \
+    --pids "api=${API_PID:-} workers=$workers kafka=$LAUNCHER_PID postgres=${PG_PID:-}" >"$1"
+}
+
+cost_report() {
+  python3 "$BENCH_LIB_DIR/cost.py" diff "$1" "$2" --tasks "$3" --json "$4"
 }
 
 # api [curl options] URL: curl with the bench key, JSON, 127.0.0.1 without a proxy.

@@ -1,28 +1,18 @@
 package transfer.client;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpHeaders;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.Set;
 import java.util.Spliterator;
 import java.util.Spliterators;
@@ -43,7 +32,6 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 import transfer.contracts.CloudEvent;
-import transfer.contracts.Json;
 import transfer.contracts.ObjectView;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.SessionView;
@@ -75,17 +63,9 @@ import transfer.contracts.UploadSource;
 public final class TransferClient implements AutoCloseable {
   static final String IDEMPOTENCY_KEY = "Idempotency-Key";
   static final String LAST_EVENT_ID = "Last-Event-ID";
-  private static final String PROBLEM_JSON = "application/problem+json";
 
-  private final URI base;
-  private final String apiKey;
-  private final Duration requestTimeout;
-  private final RequestRetry retry;
-  private final HttpClient http;
-  private final Clock clock;
-  private final Sleeper sleeper;
+  private final ApiHttp http;
   private final Supplier<String> idempotencyKeys;
-  private final ObjectMapper json;
 
   /** Waits between attempts; tests replace it to run without sleeping. */
   @FunctionalInterface
@@ -95,26 +75,16 @@ public final class TransferClient implements AutoCloseable {
 
   private TransferClient(Builder b) {
     String uri = b.baseUri.toString();
-    this.base = URI.create(uri.endsWith("/") ? uri.substring(0, uri.length() - 1) : uri);
-    this.apiKey = b.apiKey;
-    this.requestTimeout = b.requestTimeout;
-    this.retry = b.retry;
-    this.clock = b.clock;
-    this.sleeper = b.sleeper;
     this.idempotencyKeys = b.idempotencyKeys;
-    // HTTP/1.1 with keep-alive: the cluster's tests saw the JDK's h2c upgrade fail on large pages.
     this.http =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(b.connectTimeout)
-            .followRedirects(HttpClient.Redirect.NEVER)
-            .build();
-    // Lenient where the shared mapper is strict: a newer server may answer fields this client
-    // does not know yet. Requests leave absent fields out rather than sending nulls.
-    this.json =
-        Json.configure(new ObjectMapper())
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .setSerializationInclusion(JsonInclude.Include.NON_NULL);
+        new ApiHttp(
+            URI.create(uri.endsWith("/") ? uri.substring(0, uri.length() - 1) : uri),
+            b.apiKey,
+            b.connectTimeout,
+            b.requestTimeout,
+            b.retry,
+            b.clock,
+            b.sleeper);
   }
 
   public static Builder builder() {
@@ -201,12 +171,12 @@ public final class TransferClient implements AutoCloseable {
 
   /** The API's address. */
   public URI baseUri() {
-    return base;
+    return http.base();
   }
 
   /** The retry policy of this client. */
   public RequestRetry retryPolicy() {
-    return retry;
+    return http.retry();
   }
 
   @Override
@@ -224,21 +194,21 @@ public final class TransferClient implements AutoCloseable {
    * URLSessionConfiguration.background(withIdentifier:)}); {@code config} null: the defaults.
    */
   public SessionView putSession(String sessionId, SessionConfig config) {
-    return call(
+    return http.call(
         "PUT",
         sessions(sessionId),
-        jsonBody(config == null ? Map.of() : config),
+        http.jsonBody(config == null ? Map.of() : config),
         SessionView.class);
   }
 
   public SessionView session(String sessionId) {
-    return call("GET", sessions(sessionId), null, SessionView.class);
+    return http.call("GET", sessions(sessionId), null, SessionView.class);
   }
 
   /** A page of the tenant's sessions in id order; {@code after} null for the first page. */
   public Page<SessionView> sessions(String after, int limit) {
     SessionPage p =
-        call(
+        http.call(
             "GET", "/v1/sessions" + query("limit", limit, "after", after), null, SessionPage.class);
     return new Page<>(p.sessions(), p.next());
   }
@@ -250,12 +220,12 @@ public final class TransferClient implements AutoCloseable {
 
   /** {@code invalidateAndCancel}: every open task is canceled; the session takes no new tasks. */
   public SessionView invalidateAndCancel(String sessionId) {
-    return call("DELETE", sessions(sessionId), null, SessionView.class);
+    return http.call("DELETE", sessions(sessionId), null, SessionView.class);
   }
 
   /** {@code finishTasksAndInvalidate}: no new tasks; open ones finish. */
   public SessionView finishTasksAndInvalidate(String sessionId) {
-    return call("DELETE", sessions(sessionId) + "?finishTasks=true", null, SessionView.class);
+    return http.call("DELETE", sessions(sessionId) + "?finishTasks=true", null, SessionView.class);
   }
 
   // ------------------------------------------------------------------ tasks
@@ -295,13 +265,13 @@ public final class TransferClient implements AutoCloseable {
    */
   public TaskView submit(String sessionId, TaskRequest request, String idempotencyKey) {
     requireKey(idempotencyKey);
-    return call(
+    return http.call(
         "POST",
         sessions(sessionId) + "/tasks",
-        jsonBody(request),
+        http.jsonBody(request),
         Map.of(IDEMPOTENCY_KEY, idempotencyKey),
         true,
-        type(TaskView.class));
+        http.type(TaskView.class));
   }
 
   /** Submits up to 1,000 tasks of one session, all or none, with a new Idempotency-Key. */
@@ -313,18 +283,18 @@ public final class TransferClient implements AutoCloseable {
   public List<TaskView> submitBatch(
       String sessionId, List<TaskRequest> requests, String idempotencyKey) {
     requireKey(idempotencyKey);
-    return this.<BatchAnswer>call(
+    return http.<BatchAnswer>call(
             "POST",
             sessions(sessionId) + "/tasks:batch",
-            jsonBody(new BatchRequest(requests)),
+            http.jsonBody(new BatchRequest(requests)),
             Map.of(IDEMPOTENCY_KEY, idempotencyKey),
             true,
-            type(BatchAnswer.class))
+            http.type(BatchAnswer.class))
         .tasks();
   }
 
   public TaskView task(String sessionId, String taskId) {
-    return call("GET", tasks(sessionId, taskId), null, TaskView.class);
+    return http.call("GET", tasks(sessionId, taskId), null, TaskView.class);
   }
 
   /**
@@ -337,7 +307,7 @@ public final class TransferClient implements AutoCloseable {
             ? null
             : states.stream().map(TaskState::wire).sorted().collect(Collectors.joining(","));
     TaskPage p =
-        call(
+        http.call(
             "GET",
             sessions(sessionId) + "/tasks" + query("limit", limit, "after", after, "state", st),
             null,
@@ -361,25 +331,35 @@ public final class TransferClient implements AutoCloseable {
    * download with a durable prefix answers the resumeData a new download may continue from.
    */
   public CancelResult cancel(String sessionId, String taskId, boolean produceResumeData) {
-    return call(
+    return http.call(
         "POST",
         tasks(sessionId, taskId) + "/cancel",
-        jsonBody(new CancelRequest(produceResumeData)),
+        http.jsonBody(new CancelRequest(produceResumeData)),
         Map.of(),
         false,
-        type(CancelResult.class));
+        http.type(CancelResult.class));
   }
 
   /** Suspends an open task: it holds no worker until resumed. */
   public TaskView suspend(String sessionId, String taskId) {
-    return call(
-        "POST", tasks(sessionId, taskId) + "/suspend", null, Map.of(), false, type(TaskView.class));
+    return http.call(
+        "POST",
+        tasks(sessionId, taskId) + "/suspend",
+        null,
+        Map.of(),
+        false,
+        http.type(TaskView.class));
   }
 
   /** Resumes a suspended task from its checkpoint. */
   public TaskView resume(String sessionId, String taskId) {
-    return call(
-        "POST", tasks(sessionId, taskId) + "/resume", null, Map.of(), false, type(TaskView.class));
+    return http.call(
+        "POST",
+        tasks(sessionId, taskId) + "/resume",
+        null,
+        Map.of(),
+        false,
+        http.type(TaskView.class));
   }
 
   /**
@@ -392,7 +372,7 @@ public final class TransferClient implements AutoCloseable {
 
   public Content downloadContent(
       String sessionId, String taskId, Path target, ProgressListener progress) {
-    return toFile(tasks(sessionId, taskId) + "/content", target, progress, "task " + taskId);
+    return http.toFile(tasks(sessionId, taskId) + "/content", target, progress, "task " + taskId);
   }
 
   /**
@@ -400,7 +380,7 @@ public final class TransferClient implements AutoCloseable {
    * {@link #downloadContent} when the bytes go to a file.
    */
   public InputStream openContent(String sessionId, String taskId) {
-    return send(
+    return http.send(
             "GET",
             tasks(sessionId, taskId) + "/content",
             null,
@@ -430,8 +410,8 @@ public final class TransferClient implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + file + " to stage object " + name, e);
     }
-    Body body =
-        new Body(
+    ApiHttp.Body body =
+        new ApiHttp.Body(
             () -> {
               try {
                 return Files.newInputStream(file);
@@ -443,13 +423,13 @@ public final class TransferClient implements AutoCloseable {
             "application/octet-stream",
             true,
             progress);
-    return call(
+    return http.call(
         "PUT",
         objects(sessionId, name),
         body,
         Map.of("X-Checksum-SHA256", sha256),
         true,
-        type(ObjectView.class));
+        http.type(ObjectView.class));
   }
 
   /**
@@ -459,19 +439,21 @@ public final class TransferClient implements AutoCloseable {
    */
   public ObjectView putObject(
       String sessionId, String name, InputStream in, long length, String sha256) {
-    Body body =
-        new Body(() -> in, length, "application/octet-stream", false, ProgressListener.NONE);
+    ApiHttp.Body body =
+        new ApiHttp.Body(
+            () -> in, length, "application/octet-stream", false, ProgressListener.NONE);
     Map<String, String> headers = sha256 == null ? Map.of() : Map.of("X-Checksum-SHA256", sha256);
-    return call("PUT", objects(sessionId, name), body, headers, true, type(ObjectView.class));
+    return http.call(
+        "PUT", objects(sessionId, name), body, headers, true, http.type(ObjectView.class));
   }
 
   /** Streams an object's bytes into {@code target}, verified against the server's SHA-256. */
   public Content getObject(String sessionId, String name, Path target) {
-    return toFile(objects(sessionId, name), target, ProgressListener.NONE, "object " + name);
+    return http.toFile(objects(sessionId, name), target, ProgressListener.NONE, "object " + name);
   }
 
   public void deleteObject(String sessionId, String name) {
-    send(
+    http.send(
         "DELETE",
         objects(sessionId, name),
         null,
@@ -488,7 +470,7 @@ public final class TransferClient implements AutoCloseable {
   /** Up to {@code limit} (1 to 1,000) stored events of the session after sequence {@code after}. */
   public EventPage events(String sessionId, long after, int limit) {
     RawEventPage p =
-        call(
+        http.call(
             "GET",
             sessions(sessionId) + "/events" + query("after", after, "limit", limit),
             null,
@@ -507,7 +489,7 @@ public final class TransferClient implements AutoCloseable {
 
   /** Opens the session's event stream after {@code lastEventId}; used by {@link SseEventFeed}. */
   SseLines openEventStream(String sessionId, long lastEventId) {
-    return send(
+    return http.send(
             "GET",
             sessions(sessionId) + "/events/stream",
             null,
@@ -518,289 +500,19 @@ public final class TransferClient implements AutoCloseable {
   }
 
   ObjectMapper json() {
-    return json;
+    return http.json();
   }
 
   Clock clock() {
-    return clock;
+    return http.clock();
   }
 
   Sleeper sleeper() {
-    return sleeper;
-  }
-
-  // ------------------------------------------------------------------ HTTP
-
-  /** A request body that can be opened once per attempt (or once only, when not replayable). */
-  private record Body(
-      Supplier<InputStream> open,
-      long length,
-      String contentType,
-      boolean replayable,
-      ProgressListener progress) {}
-
-  private Body jsonBody(Object value) {
-    byte[] bytes;
-    try {
-      bytes = json.writeValueAsBytes(value);
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("cannot write the request as JSON: " + e.getMessage(), e);
-    }
-    return new Body(
-        () -> new java.io.ByteArrayInputStream(bytes),
-        bytes.length,
-        "application/json",
-        true,
-        ProgressListener.NONE);
-  }
-
-  private JavaType type(Class<?> c) {
-    return json.getTypeFactory().constructType(c);
-  }
-
-  private <T> T call(String method, String path, Body body, Class<T> answer) {
-    return call(method, path, body, Map.of(), !method.equals("POST"), type(answer));
-  }
-
-  private <T> T call(
-      String method,
-      String path,
-      Body body,
-      Map<String, String> headers,
-      boolean repeatable,
-      JavaType answer) {
-    HttpResponse<byte[]> r =
-        send(method, path, body, headers, repeatable, HttpResponse.BodyHandlers.ofByteArray());
-    try {
-      return json.readValue(r.body(), answer);
-    } catch (IOException e) {
-      throw new TransferException(
-          method
-              + " "
-              + path
-              + " answered "
-              + r.statusCode()
-              + " with a body this client cannot"
-              + " read ("
-              + e.getMessage()
-              + "); is "
-              + base
-              + " the transfer API?",
-          e);
-    }
-  }
-
-  /** The answer of a successful request, or what made it fail. */
-  private record Outcome<T>(T ok, byte[] error) {}
-
-  /**
-   * Sends the request, retrying as {@link RequestRetry} allows when {@code repeatable} (and the
-   * body can be sent again); a 2xx answer's body goes to {@code handler}, an error's is read as a
-   * problem and thrown.
-   */
-  <T> HttpResponse<T> send(
-      String method,
-      String path,
-      Body body,
-      Map<String, String> headers,
-      boolean repeatable,
-      HttpResponse.BodyHandler<T> handler) {
-    String what = method + " " + path;
-    boolean retryable = repeatable && (body == null || body.replayable());
-    int attempts = retryable ? retry.maxAttempts() : 1;
-    HttpResponse.BodyHandler<Outcome<T>> either =
-        info ->
-            info.statusCode() >= 200 && info.statusCode() < 300
-                ? HttpResponse.BodySubscribers.mapping(
-                    handler.apply(info), ok -> new Outcome<>(ok, null))
-                : HttpResponse.BodySubscribers.mapping(
-                    boundedBytes(MAX_ERROR_BODY), err -> new Outcome<T>(null, err));
-    for (int attempt = 1; ; attempt++) {
-      HttpResponse<Outcome<T>> r;
-      try {
-        r = http.send(request(method, path, body, headers), either);
-      } catch (IOException e) {
-        if (attempt < attempts) {
-          pause(retry.backoff(attempt), what);
-          continue;
-        }
-        throw new TransferConnectionException(
-            what
-                + " to "
-                + base
-                + " failed after "
-                + attempt
-                + " attempt(s): "
-                + e
-                + (retryable ? "" : "; it was not retried (not safe to repeat)"),
-            e);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new TransferException(what + " was interrupted", e);
-      }
-      if (r.body().error() == null) {
-        return new Unwrapped<T>(r, r.body().ok());
-      }
-      int status = r.statusCode();
-      Optional<Duration> retryAfter =
-          RetryAfter.parse(r.headers().firstValue("Retry-After").orElse(null), clock.instant());
-      Problem problem = problem(status, r.headers(), r.body().error());
-      if ((status == 429 || status == 503) && attempt < attempts) {
-        Duration wait = retryAfter.isPresent() ? retryAfter.get() : retry.backoff(attempt);
-        if (wait.compareTo(retry.maxRetryAfter()) <= 0) {
-          pause(wait, what);
-          continue;
-        }
-      }
-      throw TransferApiException.of(what, problem, retryAfter.orElse(null));
-    }
-  }
-
-  private void pause(Duration d, String what) {
-    try {
-      sleeper.sleep(d);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new TransferException(what + " was interrupted while waiting to retry", e);
-    }
-  }
-
-  private HttpRequest request(String method, String path, Body body, Map<String, String> headers) {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create(base + path))
-            .timeout(requestTimeout)
-            .header("Authorization", "Bearer " + apiKey)
-            .header("Accept", "application/json, application/problem+json, */*");
-    headers.forEach(b::setHeader);
-    if (body == null) {
-      b.method(method, HttpRequest.BodyPublishers.noBody());
-    } else {
-      b.header("Content-Type", body.contentType());
-      Supplier<InputStream> counted =
-          body.progress() == ProgressListener.NONE
-              ? body.open()
-              : () -> new Counting(body.open().get(), body.length(), body.progress());
-      b.method(
-          method,
-          HttpRequest.BodyPublishers.fromPublisher(
-              HttpRequest.BodyPublishers.ofInputStream(counted), body.length()));
-    }
-    return b.build();
-  }
-
-  /** How much of an error answer's body is kept: a problem document is far smaller. */
-  static final int MAX_ERROR_BODY = 64 * 1024;
-
-  /**
-   * The first {@code limit} bytes of a body; the rest is read and dropped, so an error page of any
-   * size (a wrong base URL) never sits whole in memory.
-   */
-  static HttpResponse.BodySubscriber<byte[]> boundedBytes(int limit) {
-    java.io.ByteArrayOutputStream kept = new java.io.ByteArrayOutputStream();
-    return HttpResponse.BodySubscribers.mapping(
-        HttpResponse.BodySubscribers.ofByteArrayConsumer(
-            chunk ->
-                chunk.ifPresent(
-                    b -> {
-                      int room = limit - kept.size();
-                      if (room > 0) {
-                        kept.write(b, 0, Math.min(room, b.length));
-                      }
-                    })),
-        done -> kept.toByteArray());
-  }
-
-  /** The problem of an error answer; a body that is no problem document becomes one. */
-  private Problem problem(int status, HttpHeaders headers, byte[] body) {
-    String ct = headers.firstValue("Content-Type").orElse("");
-    if (ct.startsWith(PROBLEM_JSON) || ct.startsWith("application/json")) {
-      try {
-        Problem p = json.readValue(body, Problem.class);
-        // The answer's own status is the truth (a proxy's JSON may say another).
-        if (p.status() != status) {
-          p = new Problem(p.type(), p.title(), status, p.detail(), p.instance(), p.errors());
-        }
-        return p;
-      } catch (IOException notAProblem) {
-        // below
-      }
-    }
-    String text = new String(body, StandardCharsets.UTF_8).strip();
-    if (text.length() > 500) {
-      text = text.substring(0, 500) + "…";
-    }
-    return new Problem(null, "HTTP " + status, status, text.isEmpty() ? null : text, null, null);
-  }
-
-  /** GET into a temporary file beside {@code target}, verified, then moved into place. */
-  private Content toFile(String path, Path target, ProgressListener progress, String what) {
-    HttpResponse<InputStream> r =
-        send("GET", path, null, Map.of(), true, HttpResponse.BodyHandlers.ofInputStream());
-    long expected = r.headers().firstValueAsLong("Content-Length").orElse(-1);
-    String etag = r.headers().firstValue("ETag").map(v -> v.replace("\"", "")).orElse(null);
-    Path dir = target.toAbsolutePath().getParent();
-    Path tmp = null;
-    try (InputStream in = r.body()) {
-      if (dir != null) {
-        Files.createDirectories(dir);
-      }
-      tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".part");
-      MessageDigest sha = sha256();
-      long n = 0;
-      try (OutputStream out = Files.newOutputStream(tmp)) {
-        byte[] buf = new byte[64 * 1024];
-        for (int k; (k = in.read(buf)) >= 0; ) {
-          out.write(buf, 0, k);
-          sha.update(buf, 0, k);
-          n += k;
-          progress.progress(n, expected);
-        }
-      }
-      String hex = java.util.HexFormat.of().formatHex(sha.digest());
-      if (expected >= 0 && n != expected) {
-        throw new TransferConnectionException(
-            "the content of " + what + " ended after " + n + " of " + expected + " bytes; retry",
-            null);
-      }
-      if (etag != null && etag.length() == 64 && !etag.equalsIgnoreCase(hex)) {
-        throw new TransferException(
-            "the content of "
-                + what
-                + " arrived with SHA-256 "
-                + hex
-                + ", not the stored "
-                + etag
-                + "; nothing was written to "
-                + target
-                + "; retry");
-      }
-      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      tmp = null;
-      return new Content(target, n, hex);
-    } catch (IOException e) {
-      throw new TransferConnectionException(
-          "cannot store the content of " + what + " in " + target + ": " + e, e);
-    } finally {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // best effort
-        }
-      }
-    }
-  }
-
-  static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("the JDK has no SHA-256", e);
-    }
+    return http.sleeper();
   }
 
   private static String sha256Hex(InputStream in) throws IOException {
-    MessageDigest sha = sha256();
+    MessageDigest sha = ApiHttp.sha256();
     try (DigestInputStream d = new DigestInputStream(in, sha)) {
       d.transferTo(OutputStream.nullOutputStream());
     }
@@ -901,75 +613,5 @@ public final class TransferClient implements AutoCloseable {
         };
     return StreamSupport.stream(
         Spliterators.spliteratorUnknownSize(it, Spliterator.ORDERED | Spliterator.NONNULL), false);
-  }
-
-  /** Counts the bytes of an upload body as the HTTP client reads them. */
-  private static final class Counting extends FilterInputStream {
-    private final long total;
-    private final ProgressListener progress;
-    private long done;
-
-    Counting(InputStream in, long total, ProgressListener progress) {
-      super(in);
-      this.total = total;
-      this.progress = progress;
-    }
-
-    @Override
-    public int read() throws IOException {
-      int c = super.read();
-      if (c >= 0) {
-        progress.progress(++done, total);
-      }
-      return c;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      int n = super.read(b, off, len);
-      if (n > 0) {
-        done += n;
-        progress.progress(done, total);
-      }
-      return n;
-    }
-  }
-
-  /** A response whose body was unwrapped from {@link Outcome}. */
-  private record Unwrapped<T>(HttpResponse<?> r, T body) implements HttpResponse<T> {
-    @Override
-    public int statusCode() {
-      return r.statusCode();
-    }
-
-    @Override
-    public HttpRequest request() {
-      return r.request();
-    }
-
-    @Override
-    public Optional<HttpResponse<T>> previousResponse() {
-      return Optional.empty();
-    }
-
-    @Override
-    public HttpHeaders headers() {
-      return r.headers();
-    }
-
-    @Override
-    public Optional<javax.net.ssl.SSLSession> sslSession() {
-      return r.sslSession();
-    }
-
-    @Override
-    public URI uri() {
-      return r.uri();
-    }
-
-    @Override
-    public HttpClient.Version version() {
-      return r.version();
-    }
   }
 }

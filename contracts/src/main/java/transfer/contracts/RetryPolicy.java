@@ -3,8 +3,9 @@ package transfer.contracts;
 import java.time.Duration;
 
 /**
- * How often and how patiently a task is retried. Backoff doubles from {@code initialBackoff} up to
- * {@code maxBackoff}, with full jitter.
+ * How often and how patiently a task is retried. The wait before retry {@code n} is drawn between
+ * half and all of {@code min(maxBackoff, initialBackoff * 2^(n-1))}, and is never shorter than the
+ * server's {@code Retry-After}.
  */
 public record RetryPolicy(Integer maxAttempts, Duration initialBackoff, Duration maxBackoff) {
   public static final RetryPolicy DEFAULT =

@@ -1,40 +1,27 @@
 package transfer.deploy;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.FileHandler;
 import java.util.logging.Level;
 import java.util.logging.LogManager;
 import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
-import java.util.stream.Stream;
 import transfer.testkit.EmbeddedKafka;
 import transfer.testkit.LocalPostgres;
 
@@ -69,6 +56,7 @@ public final class LocalCluster {
   private static final Duration STOP_GRACE = Duration.ofSeconds(20);
 
   private final Settings settings;
+  private final Preflight preflight;
   private final ScheduledThreadPoolExecutor scheduler;
 
   /**
@@ -97,6 +85,7 @@ public final class LocalCluster {
 
   LocalCluster(Settings settings) {
     this.settings = settings;
+    this.preflight = new Preflight(settings);
     this.scheduler =
         new ScheduledThreadPoolExecutor(
             settings.workers() + 2,
@@ -141,17 +130,18 @@ public final class LocalCluster {
 
   /** Starts everything, then blocks until the JVM shuts down. */
   void run() throws InterruptedException {
-    checkJars();
-    createDirectories();
+    preflight.checkJars();
+    preflight.createDirectories();
     lockDataDir();
     if (settings.embeddedDatabase()) {
-      stopLeftoverPostgres("Stopping PostgreSQL left running by an earlier launcher");
+      preflight.stopLeftoverPostgres("Stopping PostgreSQL left running by an earlier launcher");
     }
-    checkPorts();
+    preflight.checkPorts();
     Path launcherLog = settings.logsDir().resolve("launcher.log");
     logTo(launcherLog);
-    String apiKey = apiKey();
-    String adminKey = adminKey();
+    LocalKeys keys = new LocalKeys(settings);
+    String apiKey = keys.apiKey();
+    String adminKey = keys.adminKey();
     if (adminKey.equals(apiKey)) {
       throw new LaunchFailure(
           2,
@@ -232,7 +222,7 @@ public final class LocalCluster {
 
     apiService.supervise();
     workerServices.forEach(SupervisedService::supervise);
-    printBanner(apiKey, adminKey, db, bootstrap);
+    new Banner(settings).print(apiKey, adminKey, db.jdbcUrl(), bootstrap);
 
     new CountDownLatch(1).await(); // Until Ctrl-C or SIGTERM; the shutdown hook does the rest.
   }
@@ -262,43 +252,12 @@ public final class LocalCluster {
         service.name(), process.pid(), (System.nanoTime() - startNanos) / 1e9);
   }
 
-  // ---------------------------------------------------------------- checks before starting
-
-  private void checkJars() {
-    for (Path jar : List.of(settings.apiJar(), settings.workerJar())) {
-      if (!Files.isRegularFile(jar)) {
-        throw new LaunchFailure(
-            2,
-            ("%s is missing: the services are not built. Run deploy/local/start (it builds what is"
-                    + " out of date), or 'mvn -B install -DskipTests' in %s.")
-                .formatted(jar, settings.projectRoot()));
-      }
-    }
-  }
-
-  private void createDirectories() {
-    Path data = settings.dataDir();
-    try {
-      for (Path dir :
-          List.of(
-              settings.kafkaDir(),
-              settings.postgresDir(),
-              settings.objectsDir(),
-              settings.logsDir())) {
-        Files.createDirectories(dir);
-      }
-    } catch (IOException e) {
-      throw new LaunchFailure(
-          2,
-          "Cannot create the data directory %s (%s); set TRANSFER_DATA_DIR to a writable place."
-              .formatted(data, e.getMessage()));
-    }
-  }
+  // ---------------------------------------------------------------- the data directory
 
   /**
    * Two launchers on one data directory would corrupt each other's PostgreSQL and Kafka data. The
-   * lock also tells {@link #stopLeftoverPostgres} that a PostgreSQL running on this directory
-   * belongs to no living launcher.
+   * lock also tells {@link Preflight#stopLeftoverPostgres} that a PostgreSQL running on this
+   * directory belongs to no living launcher.
    */
   private void lockDataDir() {
     Path lockFile = settings.dataDir().resolve("launcher.lock");
@@ -328,159 +287,6 @@ public final class LocalCluster {
       }
     } catch (IOException e) {
       throw new LaunchFailure(2, "Cannot lock %s: %s".formatted(lockFile, e.getMessage()));
-    }
-  }
-
-  /**
-   * A launcher killed with SIGKILL cannot stop its PostgreSQL, which runs as a separate daemon;
-   * normally the watcher started beside it does, but if that failed too the server would hold the
-   * port and the data directory. We own the data directory now (the lock), so stop it.
-   */
-  private void stopLeftoverPostgres(String what) {
-    List<Path> pidFiles;
-    try (Stream<Path> files = Files.walk(settings.postgresDir(), 3)) {
-      pidFiles = files.filter(p -> p.getFileName().toString().equals("postmaster.pid")).toList();
-    } catch (IOException e) {
-      return; // Nothing readable there; PostgreSQL's own start will report real problems.
-    }
-    for (Path pidFile : pidFiles) {
-      long pid;
-      try {
-        pid = Long.parseLong(Files.readAllLines(pidFile).get(0).trim());
-      } catch (IOException | RuntimeException e) {
-        continue;
-      }
-      ProcessHandle.of(pid)
-          .filter(ProcessHandle::isAlive)
-          .filter(h -> h.info().command().map(c -> c.endsWith("postgres")).orElse(false))
-          .ifPresent(
-              postmaster -> {
-                say("%s (pid %d, data %s) ...", what, pid, pidFile.getParent());
-                signal(pid, "INT"); // "Fast" shutdown: disconnects clients, then stops.
-                try {
-                  postmaster.onExit().get(30, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                  postmaster.destroyForcibly();
-                }
-              });
-    }
-  }
-
-  private record PortUse(int port, String what, String variable) {}
-
-  private void checkPorts() {
-    List<PortUse> uses = new ArrayList<>();
-    uses.add(new PortUse(settings.apiPort(), "the API", "TRANSFER_API_PORT"));
-    uses.add(new PortUse(settings.kafkaPort(), "Kafka", "TRANSFER_KAFKA_PORT"));
-    // The embedded broker's KRaft controller listens on a free port it picks itself.
-    if (settings.embeddedDatabase()) {
-      uses.add(new PortUse(settings.dbPort(), "PostgreSQL", "TRANSFER_DB_PORT"));
-    }
-    for (int i = 1; i <= settings.workers(); i++) {
-      uses.add(
-          new PortUse(
-              settings.workerPort(i),
-              "worker-" + i + "'s health endpoint (worker i uses base port + i - 1)",
-              "TRANSFER_WORKER_BASE_PORT"));
-    }
-    Map<Integer, PortUse> byPort = new LinkedHashMap<>();
-    for (PortUse use : uses) {
-      if (use.port() > 65535) {
-        throw new LaunchFailure(
-            2,
-            "Port %d for %s is out of range; change %s."
-                .formatted(use.port(), use.what(), use.variable()));
-      }
-      PortUse other = byPort.putIfAbsent(use.port(), use);
-      if (other != null) {
-        throw new LaunchFailure(
-            2,
-            "Port %d would be used by both %s and %s; change %s or %s."
-                .formatted(use.port(), other.what(), use.what(), other.variable(), use.variable()));
-      }
-    }
-    for (PortUse use : uses) {
-      if (!isFree(use.port())) {
-        throw new LaunchFailure(
-            2,
-            "Port %d on 127.0.0.1 is already in use (needed for %s); set %s to a free port."
-                .formatted(use.port(), use.what(), use.variable()));
-      }
-    }
-  }
-
-  private static boolean isFree(int port) {
-    // Binding is the only reliable test; SO_REUSEADDR (Java's default here) keeps connections in
-    // TIME_WAIT from a previous run from counting as "in use", as they will not stop the services.
-    try (ServerSocket socket = new ServerSocket()) {
-      socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  // ---------------------------------------------------------------- API key
-
-  private String apiKey() {
-    return savedKey(settings.apiKey(), settings.apiKeyFile(), "API key", "TRANSFER_API_KEY");
-  }
-
-  /** The admin API's key: the same rules as the API key, in a file of its own. */
-  private String adminKey() {
-    return savedKey(
-        settings.adminKey(), settings.adminKeyFile(), "admin key", "TRANSFER_ADMIN_KEY");
-  }
-
-  /**
-   * A key given by its variable, else the one saved in {@code file}, else a new random one (256
-   * bits) saved there, readable by the owner only.
-   */
-  private static String savedKey(String given, Path file, String what, String variable) {
-    if (given != null) {
-      return given.trim();
-    }
-    try {
-      if (Files.isRegularFile(file)) {
-        String saved = Files.readString(file, StandardCharsets.UTF_8).trim();
-        if (!saved.isEmpty()) {
-          restrictToOwner(file);
-          return saved;
-        }
-      }
-      byte[] random = new byte[32];
-      new SecureRandom().nextBytes(random);
-      String key = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
-      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-      Files.deleteIfExists(tmp);
-      // Created owner-only from the start, so the key is never readable by others, not even
-      // briefly; moved into place so a crash never leaves a half-written key.
-      if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
-        Files.createFile(
-            tmp,
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      } else {
-        Files.createFile(tmp);
-      }
-      Files.writeString(tmp, key + System.lineSeparator(), StandardCharsets.UTF_8);
-      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-      say("Generated a new %s; saved in %s (mode 600)", what, file);
-      return key;
-    } catch (IOException e) {
-      throw new LaunchFailure(
-          2,
-          "Cannot read or save the %s in %s (%s); set %s instead."
-              .formatted(what, file, e.getMessage(), variable));
-    }
-  }
-
-  private static void restrictToOwner(Path file) throws IOException {
-    if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
-      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-      Set<PosixFilePermission> ownerOnly = PosixFilePermissions.fromString("rw-------");
-      if (!ownerOnly.equals(perms)) {
-        Files.setPosixFilePermissions(file, ownerOnly);
-      }
     }
   }
 
@@ -712,7 +518,7 @@ public final class LocalCluster {
       // Interrupted while starting (LocalPostgres.start fails once shutdown has begun, after the
       // server may already be up), so we have no handle on it. We hold the data directory's
       // lock, so a server running on it is ours.
-      stopLeftoverPostgres("  Stopping PostgreSQL, interrupted while starting");
+      preflight.stopLeftoverPostgres("  Stopping PostgreSQL, interrupted while starting");
     }
     if (watcher != null) {
       watcher.destroy();
@@ -751,88 +557,12 @@ public final class LocalCluster {
 
   // ---------------------------------------------------------------- output
 
-  private void printBanner(String apiKey, String adminKey, Database db, String bootstrap) {
-    String api = "http://127.0.0.1:" + settings.apiPort();
-    String keySource =
-        settings.apiKey() != null ? "from TRANSFER_API_KEY" : "saved in " + settings.apiKeyFile();
-    String adminKeySource =
-        settings.adminKey() != null
-            ? "from TRANSFER_ADMIN_KEY"
-            : "saved in " + settings.adminKeyFile();
-    String workersLine =
-        settings.workers() == 0
-            ? "none (TRANSFER_WORKERS=0)"
-            : "%d, health on 127.0.0.1:%d%s"
-                .formatted(
-                    settings.workers(),
-                    settings.workerBasePort(),
-                    settings.workers() == 1 ? "" : "-" + settings.workerPort(settings.workers()));
-    String banner =
-        String.join(
-            System.lineSeparator(),
-            "",
-            "The transfer cluster is running.",
-            "  API         " + api,
-            "  API key     " + apiKey + "   (" + keySource + "; tenant 'default')",
-            "  Admin key   " + adminKey + "   (" + adminKeySource + "; /v1/admin only)",
-            "  API docs    " + api + "/q/swagger-ui   (OpenAPI at " + api + "/q/openapi)",
-            "  Workers     " + workersLine,
-            "  Outbound    " + outboundLine(),
-            "  Kafka       " + bootstrap,
-            "  PostgreSQL  " + db.jdbcUrl(),
-            "  Objects     " + settings.objectsDir(),
-            "  Logs        "
-                + settings.logsDir()
-                + "   (api-service.log, worker-N.log, launcher.log)",
-            "",
-            "Try:",
-            "  curl -H \"Authorization: Bearer "
-                + apiKey
-                + "\" "
-                + api
-                + "/v1/sessions/demo -X PUT -H 'Content-Type: application/json' -d '{}'",
-            "  curl -H \"Authorization: Bearer "
-                + adminKey
-                + "\" "
-                + api
-                + "/v1/admin/tenants -H 'Content-Type: application/json' -d '{\"id\":\"acme\"}'",
-            "",
-            "Ctrl-C stops everything.",
-            "");
-    synchronized (System.out) {
-      System.out.println(banner);
-    }
-  }
-
-  /** What tasks may reach: public addresses, plus TRANSFER_FETCH_ALLOWED_DESTINATIONS. */
-  private static String outboundLine() {
-    String allowed = System.getenv("TRANSFER_FETCH_ALLOWED_DESTINATIONS");
-    return allowed == null || allowed.isBlank()
-        ? "public addresses only; for a local origin set"
-            + " TRANSFER_FETCH_ALLOWED_DESTINATIONS=127.0.0.1:<port>"
-        : "public addresses and " + allowed + " (TRANSFER_FETCH_ALLOWED_DESTINATIONS)";
-  }
-
   /** One line to the terminal; whole lines, even when supervisors print at the same time. */
   static void say(String format, Object... args) {
     String line = args.length == 0 ? format : String.format(format, args);
     synchronized (System.out) {
       System.out.println(line);
       System.out.flush();
-    }
-  }
-
-  private static void signal(long pid, String sig) {
-    try {
-      new ProcessBuilder("kill", "-" + sig, Long.toString(pid))
-          .redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-          .start()
-          .waitFor();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 

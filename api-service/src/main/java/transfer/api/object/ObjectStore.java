@@ -1,24 +1,18 @@
 package transfer.api.object;
 
-import io.quarkus.logging.Log;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Optional;
-import java.util.UUID;
-import transfer.api.ApiConfig;
+import transfer.storage.StoredFiles;
 
 /**
  * The bytes of staged objects, on the storage shared with the workers. A body is written to {@code
@@ -32,15 +26,15 @@ public class ObjectStore {
   // writes to disk stay few.
   static final int BUFFER_BYTES = 128 * 1024;
 
-  private final Path root;
+  private final StoredFiles files;
 
   @Inject
-  public ObjectStore(ApiConfig config) {
-    this(config.storage().root());
+  public ObjectStore(StoredFiles files) {
+    this.files = files;
   }
 
   public ObjectStore(Path root) {
-    this.root = root.toAbsolutePath().normalize();
+    this(new StoredFiles(root));
   }
 
   /** A complete body in its temporary file, with its size and SHA-256 (lowercase hex). */
@@ -67,9 +61,7 @@ public class ObjectStore {
    */
   public Staged stage(InputStream body, long declaredLength, long maxBytes)
       throws IOException, TooLarge {
-    Path dir = root.resolve(".partial");
-    Files.createDirectories(dir);
-    Path temp = dir.resolve("obj-" + UUID.randomUUID() + ".part");
+    Path temp = files.newStagingFile();
     MessageDigest sha256 = sha256();
     long size = 0;
     boolean kept = false;
@@ -114,7 +106,7 @@ public class ObjectStore {
         throw new Incomplete(
             "the body ended after " + size + " of " + declaredLength + " bytes", null);
       }
-      out.force(true);
+      files.force(out, temp);
       kept = true;
     } finally {
       if (!kept) {
@@ -131,59 +123,29 @@ public class ObjectStore {
 
   /**
    * Moves a staged body to a fresh name under {@code <tenant>/<session>/objects/} (atomically, so
-   * the name never shows a partial file) and answers its final path.
+   * the name never shows a partial file), syncs its directory, and answers its final path: from
+   * then on a crash cannot lose it, so the ledger may record it.
    */
   public Path commit(Staged staged, String tenantId, String sessionId) throws IOException {
-    Path dir = root.resolve(tenantId).resolve(sessionId).resolve("objects").normalize();
-    if (!dir.startsWith(root)) {
-      throw new IOException("tenant " + tenantId + " does not name a directory under the root");
-    }
-    Files.createDirectories(dir);
-    Path target = dir.resolve(UUID.randomUUID().toString());
-    Files.move(staged.file(), target, StandardCopyOption.ATOMIC_MOVE);
-    forceDirectory(dir);
-    return target;
+    return files.publishObject(staged.file(), tenantId, sessionId);
   }
 
   /** The file of a stored location, if it is one of ours and still exists. */
   public Optional<Path> existing(String location) {
-    return ours(location).filter(Files::isRegularFile);
+    return files.existing(location);
   }
 
   /** Deletes the file of a stored location; anything outside the root is left alone. */
   public void delete(String location) {
-    ours(location).ifPresent(ObjectStore::deleteQuietly);
+    files.delete(location);
   }
 
   public Path root() {
-    return root;
-  }
-
-  private Optional<Path> ours(String location) {
-    try {
-      Path file = Paths.get(URI.create(location)).normalize();
-      return file.startsWith(root) ? Optional.of(file) : Optional.empty();
-    } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
-      return Optional.empty();
-    }
-  }
-
-  // The rename is only durable once its directory is: without this a crash could lose an object
-  // the ledger already recorded.
-  private static void forceDirectory(Path dir) {
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException | UnsupportedOperationException e) {
-      Log.debugf("cannot force directory %s to disk: %s", dir, e.getMessage());
-    }
+    return files.layout().root();
   }
 
   static void deleteQuietly(Path p) {
-    try {
-      Files.deleteIfExists(p);
-    } catch (IOException e) {
-      Log.warnf("could not delete %s (%s); it is never served, and retention may remove it", p, e);
-    }
+    StoredFiles.deleteQuietly(p);
   }
 
   static MessageDigest sha256() {

@@ -3,16 +3,11 @@ package transfer.api.ops;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
-import java.io.IOException;
-import java.net.URI;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Clock;
 import java.time.Instant;
 import transfer.api.ApiConfig;
 import transfer.ledger.Purging;
+import transfer.storage.StoredFiles;
 
 /**
  * Removes what is past its retention ({@code transfer.retention.*}): finished tasks with their
@@ -25,11 +20,13 @@ public class Retention {
   private final Purging purging;
   private final Clock clock;
   private final ApiConfig config;
+  private final StoredFiles files;
 
-  public Retention(Purging purging, Clock clock, ApiConfig config) {
+  public Retention(Purging purging, Clock clock, ApiConfig config, StoredFiles files) {
     this.purging = purging;
     this.clock = clock;
     this.config = config;
+    this.files = files;
   }
 
   @Scheduled(
@@ -53,10 +50,11 @@ public class Retention {
       Purging.Purged p =
           purging.purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
       for (String location : p.locations()) {
-        deleteStored(location);
+        // Only ever inside the storage root, whatever a row says.
+        files.delete(location);
       }
       for (String taskId : p.taskIds()) {
-        deleteTemporaries(taskId);
+        files.deleteTemporaries(taskId, Long.MAX_VALUE);
       }
       tasks += p.tasks();
       events += p.events();
@@ -68,38 +66,6 @@ public class Retention {
       Log.infof(
           "retention: removed %d finished task(s) older than %s and %d event(s) older than %s",
           tasks, r.tasks(), events, r.events());
-    }
-  }
-
-  private Path root() {
-    return config.storage().root().toAbsolutePath().normalize();
-  }
-
-  private void deleteStored(String location) {
-    try {
-      Path file = Paths.get(URI.create(location)).normalize();
-      // Only ever delete inside the storage root, whatever a row says.
-      if (file.startsWith(root())) {
-        Files.deleteIfExists(file);
-      }
-    } catch (IOException | IllegalArgumentException e) {
-      Log.warnf(
-          "retention: cannot delete stored object %s (%s); it stays", location, e.getMessage());
-    }
-  }
-
-  private void deleteTemporaries(String taskId) {
-    Path dir = root().resolve(".partial");
-    if (!Files.isDirectory(dir)) {
-      return;
-    }
-    try (DirectoryStream<Path> all = Files.newDirectoryStream(dir, taskId + ".e*.part")) {
-      for (Path p : all) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      Log.warnf(
-          "retention: cannot delete temporary objects of task %s (%s)", taskId, e.getMessage());
     }
   }
 }

@@ -14,6 +14,9 @@ import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import transfer.storage.StorageLayout;
+import transfer.storage.StoredFiles;
+import transfer.testkit.RecordingDurability;
 
 class ObjectStoreTest {
   @TempDir Path root;
@@ -35,6 +38,33 @@ class ObjectStoreTest {
     try (Stream<Path> s = Files.walk(dir)) {
       return s.filter(Files::isRegularFile).count();
     }
+  }
+
+  @Test
+  void aStagedBodyIsForcedAndItsFinalNameSyncedBeforeCommitReturns() throws Exception {
+    RecordingDurability durability = new RecordingDurability();
+    ObjectStore store =
+        new ObjectStore(new StoredFiles(new StorageLayout(root), durability.observe(Path::toFile)));
+    byte[] body = randomBytes(ObjectStore.BUFFER_BYTES + 5);
+
+    ObjectStore.Staged staged = store.stage(new ByteArrayInputStream(body), body.length, 1 << 30);
+    assertThat(durability.syncs())
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.kind()).isEqualTo(RecordingDurability.Kind.FORCE);
+              assertThat(s.path()).isEqualTo(staged.file());
+            });
+
+    Path stored = store.commit(staged, "t1", "s1");
+    assertThat(durability.of(stored.getParent()))
+        .as("the objects directory, synced with the new name in it")
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.kind()).isEqualTo(RecordingDurability.Kind.DIRECTORY);
+              assertThat(s.entries()).containsExactly(stored.getFileName().toString());
+            });
   }
 
   @Test

@@ -10,16 +10,15 @@ import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import transfer.storage.StoredFiles;
 import transfer.worker.WorkerConfig;
 
 /**
@@ -35,7 +34,7 @@ public class FileStorage {
    */
   static final int ALIGN = 4096;
 
-  private final Path root;
+  private final StoredFiles files;
   private final WorkerExecutor io;
   private final WriteBuffers buffers;
   private final AtomicBoolean directIoOff = new AtomicBoolean();
@@ -46,7 +45,7 @@ public class FileStorage {
   @Inject
   public FileStorage(WorkerConfig config, Vertx vertx) {
     this(
-        config.storage().root(),
+        new StoredFiles(config.storage().root()),
         vertx,
         config.storage().directIo(),
         config.storage().writeBufferSize().asLongValue(),
@@ -56,7 +55,17 @@ public class FileStorage {
 
   public FileStorage(
       Path root, Vertx vertx, boolean directIo, long bufferSize, long bufferMemory, int ioThreads) {
-    this.root = root.toAbsolutePath().normalize();
+    this(new StoredFiles(root), vertx, directIo, bufferSize, bufferMemory, ioThreads);
+  }
+
+  public FileStorage(
+      StoredFiles files,
+      Vertx vertx,
+      boolean directIo,
+      long bufferSize,
+      long bufferMemory,
+      int ioThreads) {
+    this.files = files;
     this.io = vertx.createSharedWorkerExecutor("transfer-storage", Math.max(1, ioThreads));
     this.buffers = new WriteBuffers(bufferSize, bufferMemory, ALIGN);
     if (!directIo) {
@@ -64,8 +73,13 @@ public class FileStorage {
       Log.infof(
           "Storage %s: bodies are written through the page cache (transfer.storage.direct-io is"
               + " off)",
-          this.root);
+          files.layout().root());
     }
+  }
+
+  /** The layout of stored bytes and how they are made durable (shared with the api-service). */
+  public StoredFiles files() {
+    return files;
   }
 
   /** The threads that read and write objects (never an event loop). */
@@ -79,20 +93,16 @@ public class FileStorage {
   }
 
   public Path temporary(String taskId, long epoch) throws IOException {
-    // A dot-name can never clash with a tenant's directory: tenant ids start with a letter or
-    // digit.
-    Path dir = root.resolve(".partial");
-    Files.createDirectories(dir);
-    return dir.resolve(taskId + ".e" + epoch + ".part");
+    return files.temporary(taskId, epoch);
   }
 
-  /** Moves a verified temporary object to its final place; answers the final path. */
+  /**
+   * Makes a verified temporary object, forced by its writer, the final file of its task: moved
+   * atomically and its directory synced, so the ledger may record it. Answers the final path.
+   */
   public Path commit(Path temporary, String tenantId, String sessionId, String taskId, long epoch)
       throws IOException {
-    Path dir = root.resolve(tenantId).resolve(sessionId);
-    Files.createDirectories(dir);
-    Path target = dir.resolve(taskId + ".e" + epoch);
-    return Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+    return files.publishDownload(temporary, tenantId, sessionId, taskId, epoch);
   }
 
   /**
@@ -128,7 +138,7 @@ public class FileStorage {
         }
         done += n;
       }
-      out.force(false);
+      files.force(out, target);
     }
     return true;
   }
@@ -227,42 +237,16 @@ public class FileStorage {
       Log.warnf(
           "Storage %s does not take O_DIRECT writes (%s: %s); bodies are written through the"
               + " page cache from now on",
-          root, path.getFileName(), why.getMessage());
+          files.layout().root(), path.getFileName(), why.getMessage());
     }
   }
 
   /** Deletes this task's temporary objects of attempts before {@code epoch} (all if MAX_VALUE). */
   public void deleteTemporaries(String taskId, long beforeEpoch) {
-    Path dir = root.resolve(".partial");
-    if (!Files.isDirectory(dir)) {
-      return;
-    }
-    String prefix = taskId + ".e";
-    try (DirectoryStream<Path> all = Files.newDirectoryStream(dir, prefix + "*.part")) {
-      for (Path p : all) {
-        String name = p.getFileName().toString();
-        try {
-          long epoch = Long.parseLong(name.substring(prefix.length(), name.length() - 5));
-          if (epoch < beforeEpoch) {
-            deleteQuietly(p);
-          }
-        } catch (NumberFormatException e) {
-          // not one of ours
-        }
-      }
-    } catch (IOException e) {
-      // Orphans in .partial/ are harmless; they never become content.
-    }
+    files.deleteTemporaries(taskId, beforeEpoch);
   }
 
   public void deleteQuietly(Path p) {
-    if (p == null) {
-      return;
-    }
-    try {
-      Files.deleteIfExists(p);
-    } catch (IOException e) {
-      // An orphan in tmp/ is harmless; it never becomes content.
-    }
+    StoredFiles.deleteQuietly(p);
   }
 }

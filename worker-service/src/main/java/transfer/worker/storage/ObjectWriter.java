@@ -250,8 +250,8 @@ public final class ObjectWriter {
   }
 
   /**
-   * The body is complete: writes what is left and closes the object (without forcing it). Completes
-   * once every byte is written and hashed, so the digest may be read then.
+   * The body is complete: writes what is left, forces it to disk and closes the object. Completes
+   * once every byte is durable and hashed, so the digest may be read and the object published.
    */
   public Future<Void> finish() {
     if (ending || aborted) {
@@ -327,6 +327,8 @@ public final class ObjectWriter {
         run(
             () -> {
               channel.truncate(size);
+              // Durable before anyone may record it: the completion follows this.
+              storage.files().force(channel, path);
               closeChannels();
             },
             ar -> {
@@ -336,7 +338,7 @@ public final class ObjectWriter {
             });
       } else {
         run(
-            () -> channel.force(false),
+            () -> storage.files().force(channel, path),
             ar -> {
               writing = false;
               if (ar.succeeded()) {

@@ -18,6 +18,7 @@ import transfer.contracts.TaskError;
 import transfer.ledger.Claim;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
+import transfer.storage.StorageLayout;
 import transfer.worker.storage.ObjectWriter;
 
 /**
@@ -490,7 +491,7 @@ final class DownloadAttempt extends Attempt {
                       .commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
               boolean committed =
                   leases.completeDownload(
-                      lease, stored.toUri().toString(), size, digest, sinceLastEvent);
+                      lease, StorageLayout.location(stored), size, digest, sinceLastEvent);
               if (committed) {
                 deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
               } else {

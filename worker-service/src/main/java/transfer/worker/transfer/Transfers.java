@@ -55,7 +55,7 @@ public class Transfers {
             leases,
             storage,
             // Where an upload's source may be: the same directory FileStorage writes under.
-            config.storage().root().toAbsolutePath().normalize(),
+            storage.files().layout().root(),
             clock,
             workerId,
             config.worker().leaseTtl(),

@@ -6,8 +6,6 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import java.io.IOException;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -18,6 +16,7 @@ import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
 import transfer.ledger.Claim;
+import transfer.storage.StorageLayout;
 import transfer.worker.storage.ObjectReader;
 
 /**
@@ -372,16 +371,10 @@ final class UploadAttempt extends Attempt {
     if (location == null || size == null) {
       throw new SourceMissing("the task records no stored source");
     }
-    Path path;
-    try {
-      URI uri = new URI(location);
-      if (!"file".equalsIgnoreCase(uri.getScheme())) {
-        throw new SourceMissing("the source location " + location + " is not a file: URI");
-      }
-      path = Path.of(uri).normalize();
-    } catch (URISyntaxException | IllegalArgumentException e) {
-      throw new SourceMissing("the source location " + location + " is not a file: URI");
-    }
+    Path path =
+        StorageLayout.file(location)
+            .orElseThrow(
+                () -> new SourceMissing("the source location " + location + " is not a file: URI"));
     Path rootPath = root.toAbsolutePath().normalize();
     if (!path.startsWith(rootPath)) {
       throw new SourceMissing("the source " + path + " is outside the storage root");

@@ -32,6 +32,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import transfer.storage.StorageLayout;
+import transfer.storage.StoredFiles;
+import transfer.testkit.RecordingDurability;
 
 /** The write path on real files: on this disk (O_DIRECT), on tmpfs (refused) and with it off. */
 class ObjectWriterTest {
@@ -66,6 +69,40 @@ class ObjectWriterTest {
     assertThat(Files.readAllBytes(file)).isEqualTo(body);
     assertThat(sha.digest()).isEqualTo(sha256().digest(body));
     assertThat(storage.buffers().committed()).isLessThanOrEqualTo(16 << 20);
+  }
+
+  @Test
+  void finishingForcesTheWholeBodyBeforeItCompletes() throws Exception {
+    for (boolean directIo : new boolean[] {true, false}) {
+      RecordingDurability durability = new RecordingDurability();
+      Path root = Files.createDirectories(dir.resolve("forced-" + directIo));
+      FileStorage storage =
+          new FileStorage(
+              new StoredFiles(new StorageLayout(root), durability),
+              vertx,
+              directIo,
+              4 << 20,
+              16 << 20,
+              2);
+      byte[] body = random(1_000_003, 5);
+      Path file = root.resolve("f.part");
+      // The size on disk when the body was forced: all of it, truncated to its end.
+      durability.observe(p -> p.toFile().length());
+      ObjectWriter w = onContext(() -> storage.openWriter(file, 0, true, sha256()));
+      onContext(() -> writeAll(w, pieces(body, 0, body.length, 3)));
+      assertThat(durability.of(file)).isEmpty();
+
+      onContext(w::finish);
+
+      assertThat(durability.of(file))
+          .as("direct I/O " + directIo)
+          .singleElement()
+          .satisfies(
+              s -> {
+                assertThat(s.kind()).isEqualTo(RecordingDurability.Kind.FORCE);
+                assertThat(s.observed()).isEqualTo((long) body.length);
+              });
+    }
   }
 
   @Test

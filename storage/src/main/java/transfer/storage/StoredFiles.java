@@ -1,0 +1,151 @@
+package transfer.storage;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import org.jboss.logging.Logger;
+
+/**
+ * The stored bytes of both services, on the {@link StorageLayout}: temporary objects, the move of a
+ * complete body to its final name, and deletion. A body becomes content in two durable steps, each
+ * finished before the ledger records the file: its bytes are forced ({@link #force}, by whoever
+ * wrote them), then it is moved to its final name and that name's directory is synced ({@link
+ * #publish}). After a machine crash a file the ledger names is therefore there, whole; one it does
+ * not name may be left over, and is never served.
+ */
+public final class StoredFiles {
+  private static final Logger LOG = Logger.getLogger(StoredFiles.class);
+
+  private final StorageLayout layout;
+  private final Durability durability;
+
+  public StoredFiles(StorageLayout layout, Durability durability) {
+    this.layout = layout;
+    this.durability = durability;
+  }
+
+  public StoredFiles(Path root) {
+    this(new StorageLayout(root), Durability.SYSTEM);
+  }
+
+  public StorageLayout layout() {
+    return layout;
+  }
+
+  public Durability durability() {
+    return durability;
+  }
+
+  /**
+   * The temporary object of attempt {@code epoch} of download {@code taskId}, its directory
+   * created.
+   */
+  public Path temporary(String taskId, long epoch) throws IOException {
+    Files.createDirectories(layout.partialDirectory());
+    return layout.temporary(taskId, epoch);
+  }
+
+  /** A fresh temporary file for a staged object's body, its directory created. */
+  public Path newStagingFile() throws IOException {
+    Files.createDirectories(layout.partialDirectory());
+    return layout.newStagingFile();
+  }
+
+  /** Forces a written body to the device: the first step of making it content. */
+  public void force(FileChannel channel, Path file) throws IOException {
+    durability.force(channel, file);
+  }
+
+  /** Publishes a verified, forced download as the final file of its task and attempt. */
+  public Path publishDownload(
+      Path temporary, String tenantId, String sessionId, String taskId, long epoch)
+      throws IOException {
+    return publish(temporary, layout.download(tenantId, sessionId, taskId, epoch));
+  }
+
+  /** Publishes a verified, forced body as a staged object under a fresh name. */
+  public Path publishObject(Path staged, String tenantId, String sessionId) throws IOException {
+    return publish(staged, layout.newObject(tenantId, sessionId));
+  }
+
+  /**
+   * Moves {@code from} (already forced) to {@code target} atomically, so that the name never shows
+   * a partial file, and syncs the target's directory, and the parent of every directory this had to
+   * create, so that the name survives a crash. Answers {@code target}.
+   */
+  Path publish(Path from, Path target) throws IOException {
+    Path dir = target.getParent();
+    List<Path> created = new ArrayList<>();
+    for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) {
+      created.add(d);
+    }
+    Files.createDirectories(dir);
+    Files.move(from, target, StandardCopyOption.ATOMIC_MOVE);
+    durability.syncDirectory(dir);
+    // Deepest first: each new directory's own entry lives in its parent.
+    for (Path d : created) {
+      durability.syncDirectory(d.getParent());
+    }
+    return target;
+  }
+
+  /** The file of a recorded location, if it is one of ours and still exists. */
+  public Optional<Path> existing(String location) {
+    return layout.resolve(location).filter(Files::isRegularFile);
+  }
+
+  /**
+   * Deletes the file of a recorded location; anything outside the root is left alone. False when it
+   * could not be deleted (said in the log).
+   */
+  public boolean delete(String location) {
+    return layout.resolve(location).map(StoredFiles::deleteQuietly).orElse(true);
+  }
+
+  /**
+   * Deletes the temporary objects of {@code taskId} of attempts before {@code beforeEpoch} (all of
+   * them with {@code Long.MAX_VALUE}). Orphans left by a failure here are harmless: a temporary
+   * object never becomes content but by a move.
+   */
+  public void deleteTemporaries(String taskId, long beforeEpoch) {
+    Path dir = layout.partialDirectory();
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (DirectoryStream<Path> all = Files.newDirectoryStream(dir, layout.temporaryGlob(taskId))) {
+      for (Path p : all) {
+        OptionalLong epoch = layout.temporaryEpoch(taskId, p);
+        if (epoch.isPresent() && epoch.getAsLong() < beforeEpoch) {
+          deleteQuietly(p);
+        }
+      }
+    } catch (IOException e) {
+      LOG.debugf("cannot list the temporary objects of task %s: %s", taskId, e.getMessage());
+    }
+  }
+
+  /**
+   * Deletes {@code file} if it exists; false (and a warning) when it cannot. A file left behind is
+   * never served, and retention may remove it.
+   */
+  public static boolean deleteQuietly(Path file) {
+    if (file == null) {
+      return true;
+    }
+    try {
+      Files.deleteIfExists(file);
+      return true;
+    } catch (IOException e) {
+      LOG.warnf(
+          "could not delete %s (%s); it is never served, and retention may remove it", file, e);
+      return false;
+    }
+  }
+}
