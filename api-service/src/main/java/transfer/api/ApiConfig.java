@@ -103,7 +103,8 @@ public interface ApiConfig {
   interface Metrics {
     /**
      * How often each replica reads the queue's gauges from the ledger (one query, {@code
-     * Ledger.queueStats}); scrapes serve the last read. Read by {@code ApiMetrics}' schedule.
+     * QueueStatistics.queueStats}); scrapes serve the last read. Read by {@code ApiMetrics}'
+     * schedule.
      */
     @WithDefault("5s")
     Duration refresh();

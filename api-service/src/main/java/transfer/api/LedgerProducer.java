@@ -5,9 +5,23 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.time.Clock;
+import transfer.ledger.EventReplay;
+import transfer.ledger.EventSequencer;
 import transfer.ledger.Ledger;
+import transfer.ledger.Outbox;
+import transfer.ledger.Purging;
+import transfer.ledger.QueueStatistics;
+import transfer.ledger.Reaping;
+import transfer.ledger.Sessions;
+import transfer.ledger.StagedObjects;
+import transfer.ledger.Submissions;
+import transfer.ledger.TaskControl;
+import transfer.ledger.Tenants;
 
-/** Wires the shared ledger to Quarkus's connection pool and a clock tests may replace. */
+/**
+ * Wires the shared ledger to Quarkus's connection pool and a clock tests may replace, and hands out
+ * the concerns of it that the API uses.
+ */
 @ApplicationScoped
 public class LedgerProducer {
 
@@ -21,5 +35,71 @@ public class LedgerProducer {
   @Singleton
   Ledger ledger(AgroalDataSource dataSource, Clock clock) {
     return new Ledger(dataSource, clock);
+  }
+
+  @Produces
+  @Singleton
+  Tenants tenants(Ledger ledger) {
+    return ledger.tenants();
+  }
+
+  @Produces
+  @Singleton
+  Sessions sessions(Ledger ledger) {
+    return ledger.sessions();
+  }
+
+  @Produces
+  @Singleton
+  Submissions submissions(Ledger ledger) {
+    return ledger.submissions();
+  }
+
+  @Produces
+  @Singleton
+  TaskControl taskControl(Ledger ledger) {
+    return ledger.taskControl();
+  }
+
+  @Produces
+  @Singleton
+  StagedObjects stagedObjects(Ledger ledger) {
+    return ledger.stagedObjects();
+  }
+
+  @Produces
+  @Singleton
+  Reaping reaping(Ledger ledger) {
+    return ledger.reaping();
+  }
+
+  @Produces
+  @Singleton
+  Purging purging(Ledger ledger) {
+    return ledger.purging();
+  }
+
+  @Produces
+  @Singleton
+  QueueStatistics queueStatistics(Ledger ledger) {
+    return ledger.queueStatistics();
+  }
+
+  @Produces
+  @Singleton
+  EventSequencer eventSequencer(Ledger ledger) {
+    return ledger.eventSequencer();
+  }
+
+  @Produces
+  @Singleton
+  EventReplay eventReplay(Ledger ledger) {
+    return ledger.eventReplay();
+  }
+
+  @Produces
+  @Singleton
+  Outbox outbox(Ledger ledger) {
+    return ledger.outbox();
   }
 }

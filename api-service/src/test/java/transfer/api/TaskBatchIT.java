@@ -48,7 +48,7 @@ class TaskBatchIT {
   }
 
   private int stored(String sid) {
-    return ledger.tasks("default", sid, null, null, 10_000).size();
+    return ledger.taskControl().tasks("default", sid, null, null, 10_000).size();
   }
 
   @Test

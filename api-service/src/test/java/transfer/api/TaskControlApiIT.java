@@ -23,8 +23,11 @@ import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import transfer.contracts.TaskState;
+import transfer.ledger.Lease;
+import transfer.ledger.Leases;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
+import transfer.ledger.TestClaims;
 
 /**
  * The session and task control surface without a worker: listing and paging, invalidation,
@@ -365,7 +368,7 @@ class TaskControlApiIT {
         .body("state", equalTo("suspended"));
     post(path + "/suspend", null).statusCode(200).body("state", equalTo("suspended"));
     // A suspended task is not claimable.
-    assertThat(ledger.claim(tid, "api-it", Duration.ofSeconds(30))).isEmpty();
+    assertThat(TestClaims.claim(ledger, tid, "api-it", Duration.ofSeconds(30))).isEmpty();
     post(path + "/resume", null).statusCode(200).body("state", equalTo("queued"));
     post(path + "/resume", null).statusCode(200).body("state", equalTo("queued"));
   }
@@ -437,14 +440,16 @@ class TaskControlApiIT {
     String url = "http://127.0.0.1:9/resumable";
     String first = submit(sid, "{\"type\":\"download\",\"url\":\"" + url + "\"}");
     // Play the worker: a claim and one checkpoint of 1000 bytes with a strong ETag.
-    long epoch = ledger.claim(first, "api-it", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long epoch =
+        TestClaims.claim(ledger, first, "api-it", Duration.ofSeconds(30)).orElseThrow().epoch();
     assertThat(
-            ledger.heartbeat(
-                first,
-                epoch,
-                Duration.ofSeconds(30),
-                new Ledger.Heartbeat(
-                    1500, new Ledger.Checkpoint(1000, epoch, "\"v1\"", null), 4000L, false, 0)))
+            ledger
+                .leases()
+                .heartbeat(
+                    Lease.of(first, epoch),
+                    Duration.ofSeconds(30),
+                    new Leases.Heartbeat(
+                        1500, new Leases.Checkpoint(1000, epoch, "\"v1\"", null), 4000L, false, 0)))
         .isTrue();
 
     String resumeData =
@@ -475,6 +480,7 @@ class TaskControlApiIT {
         .body("state", equalTo("queued"));
     TaskRow second =
         ledger
+            .taskControl()
             .tasks(
                 config.api().bootstrapTenant(), sid, java.util.Set.of(TaskState.QUEUED), null, 10)
             .get(0);
@@ -499,10 +505,13 @@ class TaskControlApiIT {
   /** A download completed through the ledger as a worker would, with a 1-byte object. */
   private TaskRow completeOneDownload(String sid) {
     String tid = download(sid);
-    long epoch = ledger.claim(tid, "api-it", Duration.ofSeconds(30)).orElseThrow().epoch();
+    long epoch =
+        TestClaims.claim(ledger, tid, "api-it", Duration.ofSeconds(30)).orElseThrow().epoch();
     String location =
         config.storage().root().toAbsolutePath().resolve("api-it-" + tid).toUri().toString();
-    assertThat(ledger.completeDownload(tid, epoch, location, 1, "00".repeat(32), 1)).isTrue();
-    return ledger.task(config.api().bootstrapTenant(), sid, tid).orElseThrow();
+    assertThat(
+            ledger.leases().completeDownload(Lease.of(tid, epoch), location, 1, "00".repeat(32), 1))
+        .isTrue();
+    return ledger.taskControl().task(config.api().bootstrapTenant(), sid, tid).orElseThrow();
   }
 }

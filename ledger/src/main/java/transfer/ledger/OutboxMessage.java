@@ -1,5 +1,7 @@
 package transfer.ledger;
 
+import transfer.telemetry.TraceContext;
+
 /**
  * One pending outbox row: a record to publish to Kafka, with the trace context its publishing
  * continues (null when none was stored).

@@ -1,9 +1,7 @@
 package transfer.ledger;
 
 import java.time.Instant;
-import transfer.contracts.Redaction;
 import transfer.contracts.SessionConfig;
-import transfer.contracts.SessionView;
 
 /**
  * One row of {@code sessions}. {@code created} tells an upsert's caller whether it was new; {@code
@@ -12,16 +10,9 @@ import transfer.contracts.SessionView;
 public record SessionRow(
     String tenantId,
     String id,
-    String state,
+    SessionState state,
     SessionConfig config,
     Instant createdAt,
     Instant updatedAt,
     long lastEventSequence,
-    boolean created) {
-
-  /** The session as the API answers it: header values are write-only ({@link Redaction}). */
-  public SessionView toView() {
-    return new SessionView(
-        id, state, Redaction.config(config), createdAt, updatedAt, lastEventSequence);
-  }
-}
+    boolean created) {}

@@ -1,7 +1,6 @@
 package transfer.ledger;
 
 import java.time.Instant;
-import transfer.contracts.ObjectView;
 
 /** One row of {@code objects}: a staged upload source and where its bytes are. */
 public record StoredObject(
@@ -11,9 +10,4 @@ public record StoredObject(
     String location,
     long size,
     String sha256,
-    Instant createdAt) {
-
-  public ObjectView toView() {
-    return new ObjectView(name, sessionId, size, sha256, createdAt);
-  }
-}
+    Instant createdAt) {}

@@ -1,13 +1,12 @@
 package transfer.ledger;
 
 import java.time.Instant;
-import transfer.contracts.Redaction;
-import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
-import transfer.contracts.TaskView;
+import transfer.telemetry.LogFields;
+import transfer.telemetry.TraceContext;
 
 /**
  * One row of {@code tasks}, as read by the services. {@code trace} is the W3C trace context the
@@ -48,47 +47,11 @@ public record TaskRow(
     Long sourceSize,
     String sourceSha256,
     String resumeData,
-    TraceContext trace) {
+    TraceContext trace)
+    implements LogFields.Task {
 
   /** The task whose temporary objects hold this task's durable prefix. */
   public String prefixOwner() {
     return durableTask != null ? durableTask : id;
-  }
-
-  /**
-   * The task as the API answers it: its headers by name only, every value masked ({@link
-   * Redaction}), since they may carry credentials.
-   */
-  public TaskView toView() {
-    return new TaskView(
-        id,
-        sessionId,
-        type,
-        state,
-        url,
-        request.method() != null ? request.method() : (type == TaskType.UPLOAD ? "PUT" : "GET"),
-        Redaction.headers(request.headers()),
-        request.description(),
-        priority,
-        attempt,
-        bytesTransferred,
-        bytesExpected,
-        error,
-        location,
-        sha256,
-        request.source(),
-        resumeData,
-        request.metadata(),
-        request.earliestBeginAt(),
-        createdAt,
-        updatedAt,
-        finishedAt);
-  }
-
-  /** A task a worker now holds, with the configuration of its session. */
-  public record Claim(TaskRow task, SessionConfig session) {
-    public long epoch() {
-      return task.leaseEpoch();
-    }
   }
 }

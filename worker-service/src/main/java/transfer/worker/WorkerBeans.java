@@ -16,10 +16,15 @@ import java.net.InetAddress;
 import java.time.Clock;
 import java.util.List;
 import transfer.egress.EgressPolicy;
+import transfer.ledger.Claims;
+import transfer.ledger.Leases;
 import transfer.ledger.Ledger;
 import transfer.worker.transfer.Egress;
 
-/** Wires the shared ledger, the clock and the outbound HTTP client. */
+/**
+ * Wires the shared ledger (the claims and leases the worker uses), the clock and the outbound HTTP
+ * client.
+ */
 @ApplicationScoped
 public class WorkerBeans {
 
@@ -33,6 +38,18 @@ public class WorkerBeans {
   @Singleton
   Ledger ledger(AgroalDataSource dataSource, Clock clock) {
     return new Ledger(dataSource, clock);
+  }
+
+  @Produces
+  @Singleton
+  Claims claims(Ledger ledger) {
+    return ledger.claims();
+  }
+
+  @Produces
+  @Singleton
+  Leases leases(Ledger ledger) {
+    return ledger.leases();
   }
 
   @Produces

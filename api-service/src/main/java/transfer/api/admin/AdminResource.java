@@ -25,9 +25,9 @@ import transfer.api.quota.TenantLimits;
 import transfer.api.task.Paging;
 import transfer.api.task.RequestRules;
 import transfer.ledger.ApiKeyRow;
-import transfer.ledger.Ledger;
 import transfer.ledger.QuotaOverrides;
 import transfer.ledger.TenantRow;
+import transfer.ledger.Tenants;
 
 /**
  * The admin API: tenants, their API keys and their quotas. Authenticated with the admin key alone
@@ -39,13 +39,13 @@ import transfer.ledger.TenantRow;
 public class AdminResource {
   static final int MAX_NAME_LENGTH = 200;
 
-  private final Ledger ledger;
+  private final Tenants tenants;
   private final ApiKeys keys;
   private final TenantLimits limits;
   private final Caller caller;
 
-  public AdminResource(Ledger ledger, ApiKeys keys, TenantLimits limits, Caller caller) {
-    this.ledger = ledger;
+  public AdminResource(Tenants tenants, ApiKeys keys, TenantLimits limits, Caller caller) {
+    this.tenants = tenants;
     this.keys = keys;
     this.limits = limits;
     this.caller = caller;
@@ -122,8 +122,8 @@ public class AdminResource {
     ApiKeys.NewKey key = ApiKeys.generate();
     TenantRow row;
     try {
-      row = ledger.createTenant(body.id(), name, body.quotas(), key.id(), key.hash());
-    } catch (Ledger.TenantExists e) {
+      row = tenants.createTenant(body.id(), name, body.quotas(), key.id(), key.hash());
+    } catch (Tenants.TenantExists e) {
       throw ApiException.conflict("tenant " + body.id() + " exists already");
     }
     return Response.created(uri.getAbsolutePathBuilder().path(row.id()).build())
@@ -145,7 +145,7 @@ public class AdminResource {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    List<TenantRow> rows = ledger.tenants(after, limit + 1);
+    List<TenantRow> rows = tenants.tenants(after, limit + 1);
     boolean more = rows.size() > limit;
     List<TenantView> page = rows.stream().limit(limit).map(r -> view(r, false)).toList();
     return new TenantPage(page, more ? page.get(page.size() - 1).id() : null);
@@ -178,7 +178,7 @@ public class AdminResource {
       throw ApiException.invalid(errors);
     }
     requireTenantId(tenant);
-    TenantRow row = ledger.setQuotas(tenant, quotas).orElseThrow(() -> tenantNotFound(tenant));
+    TenantRow row = tenants.setQuotas(tenant, quotas).orElseThrow(() -> tenantNotFound(tenant));
     limits.forget(tenant);
     return view(row, true);
   }
@@ -191,7 +191,7 @@ public class AdminResource {
     requireTenantId(tenant);
     ApiKeys.NewKey key = ApiKeys.generate();
     ApiKeyRow row =
-        ledger.addKey(tenant, key.id(), key.hash()).orElseThrow(() -> tenantNotFound(tenant));
+        tenants.addKey(tenant, key.id(), key.hash()).orElseThrow(() -> tenantNotFound(tenant));
     return Response.status(201)
         .entity(new NewKeyView(row.id(), key.secret(), row.createdAt()))
         .build();
@@ -209,14 +209,14 @@ public class AdminResource {
     if (keyId == null || !KEY_ID.matcher(keyId).matches()) {
       throw keyNotFound(tenant, keyId);
     }
-    byte[] hash = ledger.revokeKey(tenant, keyId).orElseThrow(() -> keyNotFound(tenant, keyId));
+    byte[] hash = tenants.revokeKey(tenant, keyId).orElseThrow(() -> keyNotFound(tenant, keyId));
     keys.forget(hash);
     return Response.noContent().build();
   }
 
   private TenantRow find(String tenant) {
     requireTenantId(tenant);
-    return ledger.tenant(tenant).orElseThrow(() -> tenantNotFound(tenant));
+    return tenants.tenant(tenant).orElseThrow(() -> tenantNotFound(tenant));
   }
 
   private TenantView view(TenantRow row, boolean full) {
@@ -226,9 +226,9 @@ public class AdminResource {
           row.id(), row.name(), row.createdAt(), row.quotas(), effective, null, null);
     }
     Usage usage =
-        new Usage(ledger.tasksInFlight(row.id(), Long.MAX_VALUE), ledger.bytesStored(row.id()));
+        new Usage(tenants.tasksInFlight(row.id(), Long.MAX_VALUE), tenants.bytesStored(row.id()));
     List<KeyView> keyViews =
-        ledger.keys(row.id()).stream()
+        tenants.keys(row.id()).stream()
             .map(k -> new KeyView(k.id(), k.createdAt(), k.revokedAt()))
             .toList();
     return new TenantView(

@@ -10,7 +10,7 @@ import transfer.api.problem.Problem;
 import transfer.api.problem.RequestPaths;
 import transfer.api.quota.QuotaExceeded;
 import transfer.api.quota.RateLimiter;
-import transfer.ledger.LogFields;
+import transfer.telemetry.LogFields;
 
 /**
  * Every {@code /v1} call carries {@code Authorization: Bearer <key>}: a tenant's key on the tenant

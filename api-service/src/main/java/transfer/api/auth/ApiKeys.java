@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import transfer.api.ApiConfig;
-import transfer.ledger.Ledger;
+import transfer.ledger.Tenants;
 
 /**
  * API keys: stored only as SHA-256 hashes. Lookups are cached briefly, since every request needs
@@ -32,15 +32,15 @@ import transfer.ledger.Ledger;
 public class ApiKeys {
   public static final Duration CACHE_TTL = Duration.ofSeconds(10);
 
-  private final Ledger ledger;
+  private final Tenants tenants;
   private final ApiConfig config;
   private final Clock clock;
   private final Map<String, Cached> cache = new ConcurrentHashMap<>();
   private final Map<String, Cached> unknown = new ConcurrentHashMap<>();
   private final Map<String, Instant> revokedHere = new ConcurrentHashMap<>();
 
-  public ApiKeys(Ledger ledger, ApiConfig config, Clock clock) {
-    this.ledger = ledger;
+  public ApiKeys(Tenants tenants, ApiConfig config, Clock clock) {
+    this.tenants = tenants;
     this.config = config;
     this.clock = clock;
   }
@@ -56,7 +56,7 @@ public class ApiKeys {
             key -> {
               byte[] hash = hash(key);
               String keyId = "key-" + HexFormat.of().formatHex(hash, 0, 6);
-              ledger.ensureTenantKey(config.api().bootstrapTenant(), keyId, hash);
+              tenants.ensureTenantKey(config.api().bootstrapTenant(), keyId, hash);
               Log.infof(
                   "API key %s of tenant '%s' is registered", keyId, config.api().bootstrapTenant());
             });
@@ -81,7 +81,7 @@ public class ApiKeys {
     if (hit != null && hit.until().isAfter(now)) {
       return hit.tenant();
     }
-    Optional<String> tenant = ledger.tenantForKeyHash(hash);
+    Optional<String> tenant = tenants.tenantForKeyHash(hash);
     // Keys that name nobody are cached apart, so that a flood of made-up keys cannot push the
     // real ones out (each full map is simply emptied).
     Map<String, Cached> into = tenant.isPresent() ? cache : unknown;

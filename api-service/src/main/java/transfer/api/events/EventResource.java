@@ -13,7 +13,8 @@ import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.task.RequestRules;
-import transfer.ledger.Ledger;
+import transfer.ledger.EventReplay;
+import transfer.ledger.Sessions;
 
 /**
  * Replay of a session's stored events: the same CloudEvents as on the results topic. Their live
@@ -22,11 +23,13 @@ import transfer.ledger.Ledger;
 @Path("/v1/sessions/{sid}/events")
 @Produces(MediaType.APPLICATION_JSON)
 public class EventResource {
-  private final Ledger ledger;
+  private final EventReplay eventReplay;
+  private final Sessions sessions;
   private final Caller caller;
 
-  public EventResource(Ledger ledger, Caller caller) {
-    this.ledger = ledger;
+  public EventResource(EventReplay eventReplay, Sessions sessions, Caller caller) {
+    this.eventReplay = eventReplay;
+    this.sessions = sessions;
     this.caller = caller;
   }
 
@@ -40,10 +43,10 @@ public class EventResource {
     RequestRules.requireSessionId(sid);
     long after = parse("after", afterParam, 0, Long.MAX_VALUE);
     int limit = (int) parse("limit", limitParam, 1, 1000);
-    ledger
+    sessions
         .session(caller.tenantId(), sid)
         .orElseThrow(() -> ApiException.notFound("session " + sid));
-    List<JsonNode> events = ledger.events(caller.tenantId(), sid, after, limit);
+    List<JsonNode> events = eventReplay.events(caller.tenantId(), sid, after, limit);
     long last = events.isEmpty() ? after : events.get(events.size() - 1).get("sequence").asLong();
     return new EventPage(events, last);
   }

@@ -14,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
-import transfer.ledger.Ledger;
+import transfer.ledger.Outbox;
 
 /**
  * Wakes the open event streams of this process when events may have been stored: one {@code LISTEN
@@ -123,7 +123,7 @@ public class EventSignal {
   static PGConnection listenTo(Connection c) throws SQLException {
     c.setAutoCommit(true); // a LISTEN inside a transaction would start only at its commit
     try (Statement st = c.createStatement()) {
-      st.execute("LISTEN " + Ledger.OUTBOX_CHANNEL);
+      st.execute("LISTEN " + Outbox.CHANNEL);
     }
     return c.unwrap(PGConnection.class);
   }

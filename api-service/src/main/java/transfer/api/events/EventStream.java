@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import transfer.contracts.Json;
-import transfer.ledger.Ledger;
+import transfer.ledger.EventReplay;
 
 /**
  * One open {@code text/event-stream} response: sends the session's stored events after {@code
@@ -31,7 +31,7 @@ final class EventStream {
 
   private final Context context;
   private final HttpServerResponse response;
-  private final Ledger ledger;
+  private final EventReplay eventReplay;
   private final Executor reader;
   private final String tenantId;
   private final String sessionId;
@@ -54,7 +54,7 @@ final class EventStream {
   EventStream(
       Context context,
       HttpServerResponse response,
-      Ledger ledger,
+      EventReplay eventReplay,
       Executor reader,
       String tenantId,
       String sessionId,
@@ -63,7 +63,7 @@ final class EventStream {
       Runnable onPause) {
     this.context = context;
     this.response = response;
-    this.ledger = ledger;
+    this.eventReplay = eventReplay;
     this.reader = reader;
     this.tenantId = tenantId;
     this.sessionId = sessionId;
@@ -149,7 +149,7 @@ final class EventStream {
           () -> {
             List<JsonNode> found;
             try {
-              found = ledger.events(tenantId, sessionId, after, BATCH);
+              found = eventReplay.events(tenantId, sessionId, after, BATCH);
             } catch (RuntimeException e) {
               context.runOnContext(v -> readFailed(e));
               return;

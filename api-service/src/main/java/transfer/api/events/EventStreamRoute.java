@@ -30,8 +30,9 @@ import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.QuotaExceeded;
 import transfer.api.quota.RateLimiter;
 import transfer.api.task.RequestRules;
-import transfer.ledger.Ledger;
+import transfer.ledger.EventReplay;
 import transfer.ledger.LedgerException;
+import transfer.ledger.Sessions;
 
 /**
  * {@code GET /v1/sessions/{sid}/events/stream}: a session's events as Server-Sent Events. Each
@@ -57,7 +58,8 @@ public class EventStreamRoute {
   static final String LAST_EVENT_ID = "Last-Event-ID";
 
   private final ApiKeys keys;
-  private final Ledger ledger;
+  private final EventReplay eventReplay;
+  private final Sessions sessions;
   private final EventSignal signal;
   private final ObjectMapper mapper;
   private final ExecutorService reader;
@@ -70,12 +72,14 @@ public class EventStreamRoute {
 
   public EventStreamRoute(
       ApiKeys keys,
-      Ledger ledger,
+      EventReplay eventReplay,
+      Sessions sessions,
       EventSignal signal,
       ObjectMapper mapper,
       @ConfigProperty(name = "transfer.events.stream.readers", defaultValue = "4") int readers) {
     this.keys = keys;
-    this.ledger = ledger;
+    this.eventReplay = eventReplay;
+    this.sessions = sessions;
     this.signal = signal;
     this.mapper = mapper;
     // Streams read the ledger on these threads only: however many streams are open, they use at
@@ -191,7 +195,7 @@ public class EventStreamRoute {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    ledger.session(tenant, sid).orElseThrow(() -> ApiException.notFound("session " + sid));
+    sessions.session(tenant, sid).orElseThrow(() -> ApiException.notFound("session " + sid));
     return new Start(tenant, sid, resume != null ? resume : after, key);
   }
 
@@ -209,7 +213,7 @@ public class EventStreamRoute {
         new EventStream(
             context,
             response,
-            ledger,
+            eventReplay,
             reader,
             s.tenantId(),
             s.sessionId(),

@@ -27,23 +27,26 @@ import org.postgresql.PGConnection;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.api.trace.Tracing;
-import transfer.ledger.Ledger;
+import transfer.ledger.EventSequencer;
+import transfer.ledger.Outbox;
 import transfer.ledger.OutboxMessage;
 import transfer.telemetry.TraceContexts;
 
 /**
  * Publishes the outbox to Kafka, oldest row first, and deletes rows only after Kafka acknowledged
  * them (at-least-once; consumers dedupe by event id); beside it, a thread numbers new events
- * ({@link Ledger#sequenceEvents}), which writes their outbox rows. One relay in the cluster runs at
- * a time, the holder of a PostgreSQL advisory lock, so that one session's events keep their order.
- * It reads rows by id without a high-water mark, so a row that commits late is never skipped.
+ * ({@link EventSequencer#sequenceEvents}), which writes their outbox rows. One relay in the cluster
+ * runs at a time, the holder of a PostgreSQL advisory lock, so that one session's events keep their
+ * order. It reads rows by id without a high-water mark, so a row that commits late is never
+ * skipped.
  */
 @Singleton
 public class OutboxRelay {
   private static final long LOCK_KEY = 0x7472616e73666572L; // "transfer"
 
   private final AgroalDataSource dataSource;
-  private final Ledger ledger;
+  private final EventSequencer eventSequencer;
+  private final Outbox outbox;
   private final ApiConfig config;
   private final ApiMetrics metrics;
   private final Tracing tracing;
@@ -53,13 +56,15 @@ public class OutboxRelay {
 
   public OutboxRelay(
       AgroalDataSource dataSource,
-      Ledger ledger,
+      EventSequencer eventSequencer,
+      Outbox outbox,
       ApiConfig config,
       ApiMetrics metrics,
       Tracing tracing,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
     this.dataSource = dataSource;
-    this.ledger = ledger;
+    this.eventSequencer = eventSequencer;
+    this.outbox = outbox;
     this.config = config;
     this.metrics = metrics;
     this.tracing = tracing;
@@ -121,7 +126,7 @@ public class OutboxRelay {
     try {
       int idleMs = (int) config.outbox().idlePoll().toMillis();
       while (running) {
-        List<OutboxMessage> batch = ledger.pendingOutbox(config.outbox().batchSize());
+        List<OutboxMessage> batch = outbox.pending(config.outbox().batchSize());
         if (batch.isEmpty()) {
           // Woken by the outbox's trigger: a doorbell, or the outbox rows of numbered events.
           // Also detects a lost lock connection: getNotifications throws when it is closed.
@@ -140,8 +145,8 @@ public class OutboxRelay {
   }
 
   /**
-   * Numbers pending events ({@link Ledger#sequenceEvents}) while this replica publishes, on a
-   * thread and a connection of its own: the events reach replay and SSE whatever Kafka does (a
+   * Numbers pending events ({@link EventSequencer#sequenceEvents}) while this replica publishes, on
+   * a thread and a connection of its own: the events reach replay and SSE whatever Kafka does (a
    * publish to an unreachable broker waits up to 30 s), and a doorbell never waits for a numbering
    * round.
    */
@@ -156,7 +161,7 @@ public class OutboxRelay {
           try {
             PGConnection pg = EventSignal.listenTo(listen);
             while (running && !stop) {
-              if (ledger.sequenceEvents(config.outbox().batchSize()) == 0) {
+              if (eventSequencer.sequenceEvents(config.outbox().batchSize()) == 0) {
                 pg.getNotifications(idleMs); // the pending_events trigger wakes it
               }
             }
@@ -215,7 +220,7 @@ public class OutboxRelay {
       }
     } finally {
       // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
-      ledger.deleteOutbox(done);
+      outbox.delete(done);
     }
   }
 

@@ -17,14 +17,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import transfer.contracts.Metric;
 import transfer.contracts.TaskState;
 import transfer.contracts.Topics;
-import transfer.ledger.Ledger;
+import transfer.ledger.QueueStatistics;
 
 /**
  * The api-service's metrics ({@link Metric.Service#API}). The queue's gauges read a snapshot of the
- * ledger ({@link Ledger#queueStats}) taken every {@code transfer.metrics.refresh} (5 s) by every
- * replica, so a scrape never waits for the database and many scrapers cost one query; the ages are
- * computed at the scrape from the snapshot's instants, so they keep growing between two reads.
- * While the ledger cannot be read the gauges are NaN, not the last values.
+ * ledger ({@link QueueStatistics#queueStats}) taken every {@code transfer.metrics.refresh} (5 s) by
+ * every replica, so a scrape never waits for the database and many scrapers cost one query; the
+ * ages are computed at the scrape from the snapshot's instants, so they keep growing between two
+ * reads. While the ledger cannot be read the gauges are NaN, not the last values.
  */
 @Singleton
 @Startup
@@ -48,17 +48,17 @@ public class ApiMetrics {
   static final List<TaskState> OPEN_STATES =
       List.of(TaskState.QUEUED, TaskState.WAITING, TaskState.RUNNING, TaskState.SUSPENDED);
 
-  private final Ledger ledger;
+  private final QueueStatistics queueStatistics;
   private final Clock clock;
   private final MeterRegistry registry;
   private final Map<String, Counter> reaper = new ConcurrentHashMap<>();
   private final Map<String, Timer> publish = new ConcurrentHashMap<>();
 
   /** The last snapshot; null before the first read and after a failed one. */
-  private volatile Ledger.QueueStats stats;
+  private volatile QueueStatistics.QueueStats stats;
 
-  public ApiMetrics(Ledger ledger, Clock clock, MeterRegistry registry) {
-    this.ledger = ledger;
+  public ApiMetrics(QueueStatistics queueStatistics, Clock clock, MeterRegistry registry) {
+    this.queueStatistics = queueStatistics;
     this.clock = clock;
     this.registry = registry;
     for (TaskState s : OPEN_STATES) {
@@ -88,7 +88,7 @@ public class ApiMetrics {
       concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
   void refresh() {
     try {
-      stats = ledger.queueStats();
+      stats = queueStatistics.queueStats();
     } catch (RuntimeException e) {
       stats = null;
       Log.debugf("metrics: cannot read the queue (%s); its gauges are NaN until the next read", e);
@@ -127,22 +127,22 @@ public class ApiMetrics {
   }
 
   private double tasks(TaskState state) {
-    Ledger.QueueStats s = stats;
+    QueueStatistics.QueueStats s = stats;
     return s == null ? Double.NaN : s.tasks().getOrDefault(state, 0L);
   }
 
   private double queueAgeSeconds() {
-    Ledger.QueueStats s = stats;
+    QueueStatistics.QueueStats s = stats;
     return s == null ? Double.NaN : ageSeconds(s.oldest().get(TaskState.QUEUED));
   }
 
   private double outboxRows() {
-    Ledger.QueueStats s = stats;
+    QueueStatistics.QueueStats s = stats;
     return s == null ? Double.NaN : s.outboxRows();
   }
 
   private double outboxAgeSeconds() {
-    Ledger.QueueStats s = stats;
+    QueueStatistics.QueueStats s = stats;
     return s == null ? Double.NaN : ageSeconds(s.oldestOutbox());
   }
 

@@ -29,8 +29,10 @@ import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
 import transfer.api.task.RequestRules;
-import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
+import transfer.ledger.SessionState;
+import transfer.ledger.Sessions;
+import transfer.ledger.StagedObjects;
 import transfer.ledger.StoredObject;
 
 /**
@@ -47,7 +49,8 @@ import transfer.ledger.StoredObject;
 @Path("/v1/sessions/{sid}/objects/{name}")
 @Produces(MediaType.APPLICATION_JSON)
 public class ObjectResource {
-  private final Ledger ledger;
+  private final Sessions sessions;
+  private final StagedObjects stagedObjects;
   private final Caller caller;
   private final ObjectStore store;
   private final Clock clock;
@@ -57,8 +60,14 @@ public class ObjectResource {
   @Inject Quotas quotas;
 
   public ObjectResource(
-      Ledger ledger, Caller caller, ObjectStore store, Clock clock, ApiConfig config) {
-    this.ledger = ledger;
+      Sessions sessions,
+      StagedObjects stagedObjects,
+      Caller caller,
+      ObjectStore store,
+      Clock clock,
+      ApiConfig config) {
+    this.sessions = sessions;
+    this.stagedObjects = stagedObjects;
     this.caller = caller;
     this.store = store;
     this.clock = clock;
@@ -86,7 +95,7 @@ public class ObjectResource {
       ObjectRules.requireName(name);
       expected = ObjectRules.expectedSha256(reprDigest, checksum);
       SessionRow session =
-          ledger
+          sessions
               .session(tenant, sid)
               .orElseThrow(
                   () ->
@@ -96,9 +105,9 @@ public class ObjectResource {
                               + " (create it first with PUT /v1/sessions/"
                               + sid
                               + ")"));
-      if (!"active".equals(session.state())) {
+      if (session.state() != SessionState.ACTIVE) {
         throw ApiException.conflict(
-            "session " + sid + " is " + session.state() + ": no new objects");
+            "session " + sid + " is " + session.state().wire() + ": no new objects");
       }
       long declared = contentLength == null ? -1 : Long.parseLong(contentLength.trim());
       if (declared > maxBytes) {
@@ -148,7 +157,7 @@ public class ObjectResource {
             clock.instant());
     Optional<String> replaced;
     try {
-      replaced = ledger.putObject(object);
+      replaced = stagedObjects.putObject(object);
     } catch (RuntimeException e) {
       ObjectStore.deleteQuietly(file);
       throw e;
@@ -159,7 +168,7 @@ public class ObjectResource {
     return Response.status(replaced.isPresent() ? 200 : 201)
         .location(uri.getAbsolutePath())
         .header(HttpHeaders.ETAG, etag(object.sha256()))
-        .entity(object.toView())
+        .entity(ObjectViews.of(object))
         .build();
   }
 
@@ -193,7 +202,7 @@ public class ObjectResource {
     RequestRules.requireSessionId(sid);
     ObjectRules.requireName(name);
     StoredObject gone =
-        ledger
+        stagedObjects
             .deleteObject(caller.tenantId(), sid, name)
             .orElseThrow(() -> ApiException.notFound("object " + name + " in session " + sid));
     store.delete(gone.location());
@@ -203,7 +212,7 @@ public class ObjectResource {
   private StoredObject find(String sid, String name) {
     RequestRules.requireSessionId(sid);
     ObjectRules.requireName(name);
-    return ledger
+    return stagedObjects
         .object(caller.tenantId(), sid, name)
         .orElseThrow(() -> ApiException.notFound("object " + name + " in session " + sid));
   }

@@ -5,7 +5,7 @@ import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
-import transfer.ledger.Ledger;
+import transfer.ledger.Reaping;
 
 /**
  * Returns abandoned work to the queue: expired leases, retries whose backoff is over, and queued
@@ -15,12 +15,12 @@ import transfer.ledger.Ledger;
  */
 @Singleton
 public class Reaper {
-  private final Ledger ledger;
+  private final Reaping reaping;
   private final ApiConfig config;
   private final ApiMetrics metrics;
 
-  public Reaper(Ledger ledger, ApiConfig config, ApiMetrics metrics) {
-    this.ledger = ledger;
+  public Reaper(Reaping reaping, ApiConfig config, ApiMetrics metrics) {
+    this.reaping = reaping;
     this.config = config;
     this.metrics = metrics;
   }
@@ -31,15 +31,16 @@ public class Reaper {
   void pass() {
     int batch = config.reaper().batchSize();
     try {
-      metrics.reaped(ApiMetrics.RESOURCE_TIMEOUT_FAILED, ledger.failOverdue(batch));
-      Ledger.LeasesReaped leases = ledger.reapExpiredLeases(batch);
+      metrics.reaped(ApiMetrics.RESOURCE_TIMEOUT_FAILED, reaping.failOverdue(batch));
+      Reaping.LeasesReaped leases = reaping.reapExpiredLeases(batch);
       metrics.reaped(ApiMetrics.LEASE_EXPIRED_REQUEUED, leases.requeued());
       metrics.reaped(ApiMetrics.LEASE_EXPIRED_FAILED, leases.failed());
-      metrics.reaped(ApiMetrics.PROMOTED, ledger.promoteDueTasks(batch));
+      metrics.reaped(ApiMetrics.PROMOTED, reaping.promoteDueTasks(batch));
       metrics.reaped(
-          ApiMetrics.REANNOUNCED, ledger.reannounceStale(config.reaper().reannounceAfter(), batch));
+          ApiMetrics.REANNOUNCED,
+          reaping.reannounceStale(config.reaper().reannounceAfter(), batch));
       if (config.reaper().analyzeAfter() > 0) {
-        ledger.analyzeTasksIfStale(config.reaper().analyzeAfter());
+        reaping.analyzeTasksIfStale(config.reaper().analyzeAfter());
       }
     } catch (RuntimeException e) {
       Log.warnf("reaper pass failed (%s); the next pass retries", e.getMessage());

@@ -3,9 +3,10 @@ package transfer.api.ops;
 import io.quarkus.logging.Log;
 import io.quarkus.scheduler.Scheduled;
 import jakarta.inject.Singleton;
+import java.time.Clock;
 import java.time.Instant;
 import transfer.api.ApiConfig;
-import transfer.ledger.Ledger;
+import transfer.ledger.Purging;
 import transfer.storage.StoredFiles;
 
 /**
@@ -16,12 +17,14 @@ import transfer.storage.StoredFiles;
  */
 @Singleton
 public class Retention {
-  private final Ledger ledger;
+  private final Purging purging;
+  private final Clock clock;
   private final ApiConfig config;
   private final StoredFiles files;
 
-  public Retention(Ledger ledger, ApiConfig config, StoredFiles files) {
-    this.ledger = ledger;
+  public Retention(Purging purging, Clock clock, ApiConfig config, StoredFiles files) {
+    this.purging = purging;
+    this.clock = clock;
     this.config = config;
     this.files = files;
   }
@@ -32,7 +35,7 @@ public class Retention {
       concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
   void pass() {
     try {
-      purge(ledger.clock().instant());
+      purge(clock.instant());
     } catch (RuntimeException e) {
       Log.warnf("retention pass failed (%s); the next pass retries", e.getMessage());
     }
@@ -44,8 +47,8 @@ public class Retention {
     int tasks = 0;
     int events = 0;
     while (true) {
-      Ledger.Purged p =
-          ledger.purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
+      Purging.Purged p =
+          purging.purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
       for (String location : p.locations()) {
         // Only ever inside the storage root, whatever a row says.
         files.delete(location);

@@ -14,8 +14,10 @@ import java.util.List;
 import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 import transfer.api.quota.QuotaExceeded;
-import transfer.ledger.Ledger;
 import transfer.ledger.LedgerException;
+import transfer.ledger.Sessions;
+import transfer.ledger.Submissions;
+import transfer.ledger.TaskControl;
 
 /**
  * Turns every error into {@code application/problem+json}. Bad input must never surface as a 500,
@@ -105,7 +107,7 @@ public class ProblemMappers {
    * other; the ledger's transaction was rolled back, so nothing was stored.
    */
   @ServerExceptionMapper
-  public Response invalidReference(Ledger.InvalidReference e, UriInfo uri) {
+  public Response invalidReference(Submissions.InvalidReference e, UriInfo uri) {
     return respond(
         ApiException.invalid(List.of(new Problem.FieldError(e.field(), e.getMessage())))
             .toProblem(RequestPaths.of(uri)));
@@ -113,7 +115,7 @@ public class ProblemMappers {
 
   /** The task is final (completed, failed or canceled): the change asked for cannot apply. */
   @ServerExceptionMapper
-  public Response stateConflict(Ledger.StateConflict e, UriInfo uri) {
+  public Response stateConflict(TaskControl.StateConflict e, UriInfo uri) {
     return respond(ApiException.conflict(e.getMessage()).toProblem(RequestPaths.of(uri)));
   }
 
@@ -122,7 +124,7 @@ public class ProblemMappers {
    * transaction: nothing was stored.
    */
   @ServerExceptionMapper
-  public Response sessionClosed(Ledger.SessionClosed e, UriInfo uri) {
+  public Response sessionClosed(Sessions.SessionClosed e, UriInfo uri) {
     ApiException answer =
         e.state() == null
             ? ApiException.notFound("the session")

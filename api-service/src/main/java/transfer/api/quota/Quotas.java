@@ -6,8 +6,10 @@ import java.util.List;
 import transfer.api.ApiConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
-import transfer.ledger.Ledger;
+import transfer.ledger.StagedObjects;
 import transfer.ledger.StoredObject;
+import transfer.ledger.Submissions;
+import transfer.ledger.Tenants;
 
 /**
  * The tasks-in-flight and bytes-stored quotas, checked against the ledger before anything is
@@ -18,12 +20,21 @@ import transfer.ledger.StoredObject;
  */
 @Singleton
 public class Quotas {
-  private final Ledger ledger;
+  private final StagedObjects stagedObjects;
+  private final Submissions submissions;
+  private final Tenants tenants;
   private final TenantLimits limits;
   private final Duration retryAfter;
 
-  public Quotas(Ledger ledger, TenantLimits limits, ApiConfig config) {
-    this.ledger = ledger;
+  public Quotas(
+      StagedObjects stagedObjects,
+      Submissions submissions,
+      Tenants tenants,
+      TenantLimits limits,
+      ApiConfig config) {
+    this.stagedObjects = stagedObjects;
+    this.submissions = submissions;
+    this.tenants = tenants;
     this.limits = limits;
     this.retryAfter = config.quota().retryAfter();
   }
@@ -36,7 +47,8 @@ public class Quotas {
    */
   public void checkSubmit(
       String tenantId, String sessionId, String idempotencyKey, TaskRequest request) {
-    if (idempotencyKey != null && ledger.idempotencyKeyUsed(tenantId, sessionId, idempotencyKey)) {
+    if (idempotencyKey != null
+        && submissions.idempotencyKeyUsed(tenantId, sessionId, idempotencyKey)) {
       return;
     }
     checkRoom(tenantId, List.of(request));
@@ -50,7 +62,8 @@ public class Quotas {
   public void checkBatch(
       String tenantId, String sessionId, String idempotencyKey, List<TaskRequest> requests) {
     if (idempotencyKey != null
-        && ledger.idempotencyKeyUsed(tenantId, sessionId, Ledger.batchKey(0, idempotencyKey))) {
+        && submissions.idempotencyKeyUsed(
+            tenantId, sessionId, Submissions.batchKey(0, idempotencyKey))) {
       return;
     }
     checkRoom(tenantId, requests);
@@ -59,11 +72,11 @@ public class Quotas {
   /** New tasks must all fit below the tasks-in-flight quota; downloads need bytes-stored room. */
   private void checkRoom(String tenantId, List<TaskRequest> requests) {
     Limits l = limits.of(tenantId);
-    if (ledger.tasksInFlight(tenantId, l.tasksInFlight()) + requests.size() > l.tasksInFlight()) {
+    if (tenants.tasksInFlight(tenantId, l.tasksInFlight()) + requests.size() > l.tasksInFlight()) {
       throw QuotaExceeded.tasksInFlight(tenantId, l.tasksInFlight(), retryAfter);
     }
     if (requests.stream().anyMatch(r -> r.type() == TaskType.DOWNLOAD)
-        && ledger.bytesStored(tenantId) >= l.bytesStored()) {
+        && tenants.bytesStored(tenantId) >= l.bytesStored()) {
       throw bytesStored(tenantId);
     }
   }
@@ -75,8 +88,9 @@ public class Quotas {
    */
   public long objectAllowance(String tenantId, String sessionId, String name, long declared) {
     Limits l = limits.of(tenantId);
-    long replaced = ledger.object(tenantId, sessionId, name).map(StoredObject::size).orElse(0L);
-    long used = Math.max(0, ledger.bytesStored(tenantId) - replaced);
+    long replaced =
+        stagedObjects.object(tenantId, sessionId, name).map(StoredObject::size).orElse(0L);
+    long used = Math.max(0, tenants.bytesStored(tenantId) - replaced);
     long allowance = Math.max(0, l.bytesStored() - used);
     if (declared > allowance) {
       throw bytesStored(tenantId);

@@ -7,9 +7,9 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import transfer.api.ApiConfig;
-import transfer.ledger.Ledger;
 import transfer.ledger.QuotaOverrides;
 import transfer.ledger.TenantRow;
+import transfer.ledger.Tenants;
 
 /**
  * The limits of each tenant, read from the ledger and cached briefly, since the request rate is
@@ -20,13 +20,13 @@ import transfer.ledger.TenantRow;
 public class TenantLimits {
   static final Duration CACHE_TTL = Duration.ofSeconds(10);
 
-  private final Ledger ledger;
+  private final Tenants tenants;
   private final Clock clock;
   private final Limits defaults;
   private final Map<String, Cached> cache = new ConcurrentHashMap<>();
 
-  public TenantLimits(Ledger ledger, ApiConfig config, Clock clock) {
-    this.ledger = ledger;
+  public TenantLimits(Tenants tenants, ApiConfig config, Clock clock) {
+    this.tenants = tenants;
     this.clock = clock;
     this.defaults = Limits.defaults(config.quota());
   }
@@ -45,7 +45,7 @@ public class TenantLimits {
       return hit.limits();
     }
     Limits limits =
-        defaults.with(ledger.tenant(tenantId).map(TenantRow::quotas).orElse(QuotaOverrides.NONE));
+        defaults.with(tenants.tenant(tenantId).map(TenantRow::quotas).orElse(QuotaOverrides.NONE));
     if (cache.size() > 10_000) {
       cache.clear();
     }

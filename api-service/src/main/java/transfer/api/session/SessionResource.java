@@ -19,18 +19,19 @@ import transfer.api.task.Paging;
 import transfer.api.task.RequestRules;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.SessionView;
-import transfer.ledger.Ledger;
 import transfer.ledger.SessionRow;
+import transfer.ledger.SessionState;
+import transfer.ledger.Sessions;
 
 /** Sessions: the analog of a background {@code URLSessionConfiguration}. */
 @Path("/v1/sessions")
 @Produces(MediaType.APPLICATION_JSON)
 public class SessionResource {
-  private final Ledger ledger;
+  private final Sessions sessions;
   private final Caller caller;
 
-  public SessionResource(Ledger ledger, Caller caller) {
-    this.ledger = ledger;
+  public SessionResource(Sessions sessions, Caller caller) {
+    this.sessions = sessions;
     this.caller = caller;
   }
 
@@ -50,9 +51,9 @@ public class SessionResource {
       throw ApiException.invalid(errors);
     }
     // One more than asked tells whether another page exists, so the last page says so.
-    List<SessionRow> rows = ledger.sessions(caller.tenantId(), after, limit + 1);
+    List<SessionRow> rows = sessions.sessions(caller.tenantId(), after, limit + 1);
     boolean more = rows.size() > limit;
-    List<SessionView> page = rows.stream().limit(limit).map(SessionRow::toView).toList();
+    List<SessionView> page = rows.stream().limit(limit).map(SessionViews::of).toList();
     return new SessionPage(page, more ? page.get(page.size() - 1).id() : null);
   }
 
@@ -64,18 +65,18 @@ public class SessionResource {
     RequestRules.requireSessionId(sid);
     SessionConfig cfg = config == null ? SessionConfig.DEFAULT : config;
     RequestRules.checkSession(cfg);
-    SessionRow row = ledger.upsertSession(caller.tenantId(), sid, cfg);
-    return Response.status(row.created() ? 201 : 200).entity(row.toView()).build();
+    SessionRow row = sessions.upsertSession(caller.tenantId(), sid, cfg);
+    return Response.status(row.created() ? 201 : 200).entity(SessionViews.of(row)).build();
   }
 
   @GET
   @Path("{sid}")
   public SessionView get(@PathParam("sid") String sid) {
     RequestRules.requireSessionId(sid);
-    return ledger
+    return sessions
         .session(caller.tenantId(), sid)
-        .orElseThrow(() -> ApiException.notFound("session " + sid))
-        .toView();
+        .map(SessionViews::of)
+        .orElseThrow(() -> ApiException.notFound("session " + sid));
   }
 
   /**
@@ -98,17 +99,17 @@ public class SessionResource {
       throw ApiException.invalid(List.of(new FieldError("finishTasks", "must be true or false")));
     }
     SessionRow current =
-        ledger
+        sessions
             .session(caller.tenantId(), sid)
             .orElseThrow(() -> ApiException.notFound("session " + sid));
     // Nothing is open in an invalidated session: letting its tasks finish is already done, and
     // "finishing" would wrongly say that something still runs.
-    if (finishTasks && "invalidated".equals(current.state())) {
-      return current.toView();
+    if (finishTasks && current.state() == SessionState.INVALIDATED) {
+      return SessionViews.of(current);
     }
-    return ledger
+    return sessions
         .invalidateSession(caller.tenantId(), sid, finishTasks)
-        .orElseThrow(() -> ApiException.notFound("session " + sid))
-        .toView();
+        .map(SessionViews::of)
+        .orElseThrow(() -> ApiException.notFound("session " + sid));
   }
 }

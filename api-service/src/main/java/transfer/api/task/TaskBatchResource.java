@@ -20,7 +20,8 @@ import transfer.api.trace.RequestTrace;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskView;
-import transfer.ledger.Ledger;
+import transfer.ledger.Sessions;
+import transfer.ledger.Submissions;
 import transfer.ledger.TaskRow;
 
 /**
@@ -34,15 +35,23 @@ public class TaskBatchResource {
   private static final Logger LOG = Logger.getLogger(TaskBatchResource.class);
   public static final int MAX_TASKS = 1000;
 
-  private final Ledger ledger;
+  private final Sessions sessions;
+
+  private final Submissions submissions;
   private final Caller caller;
   private final EgressRules egress;
   private final Quotas quotas;
   private final RequestTrace trace;
 
   public TaskBatchResource(
-      Ledger ledger, Caller caller, EgressRules egress, Quotas quotas, RequestTrace trace) {
-    this.ledger = ledger;
+      Sessions sessions,
+      Submissions submissions,
+      Caller caller,
+      EgressRules egress,
+      Quotas quotas,
+      RequestTrace trace) {
+    this.sessions = sessions;
+    this.submissions = submissions;
     this.caller = caller;
     this.egress = egress;
     this.quotas = quotas;
@@ -91,16 +100,15 @@ public class TaskBatchResource {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    SessionConfig cfg = TaskResource.activeSessionConfig(ledger, caller.tenantId(), sid);
+    SessionConfig cfg = TaskResource.activeSessionConfig(sessions, caller.tenantId(), sid);
     quotas.checkBatch(caller.tenantId(), sid, idempotencyKey, requests);
-    Ledger.BatchSubmitted submitted;
+    Submissions.BatchSubmitted submitted;
     try {
       // Every task of the batch stores the batch request's context: one trace for all of them.
       submitted =
-          ledger
-              .withTrace(trace.stored())
-              .submitBatch(caller.tenantId(), sid, requests, cfg, idempotencyKey);
-    } catch (Ledger.IdempotencyConflict e) {
+          submissions.submitBatch(
+              caller.tenantId(), sid, requests, cfg, idempotencyKey, trace.stored());
+    } catch (Submissions.IdempotencyConflict e) {
       throw TaskResource.keyReused(e);
     }
     trace.span().setAttribute("transfer.task.count", submitted.tasks().size());
@@ -119,7 +127,7 @@ public class TaskBatchResource {
         submitted.tasks().get(submitted.tasks().size() - 1).id());
     Response.ResponseBuilder answer =
         Response.status(201)
-            .entity(new BatchAnswer(submitted.tasks().stream().map(TaskRow::toView).toList()));
+            .entity(new BatchAnswer(submitted.tasks().stream().map(TaskViews::of).toList()));
     if (submitted.replayed()) {
       answer.header("Idempotent-Replayed", "true");
     }

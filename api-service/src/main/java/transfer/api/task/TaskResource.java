@@ -38,10 +38,13 @@ import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
-import transfer.ledger.Ledger;
-import transfer.ledger.LogFields;
 import transfer.ledger.SessionRow;
+import transfer.ledger.SessionState;
+import transfer.ledger.Sessions;
+import transfer.ledger.Submissions;
+import transfer.ledger.TaskControl;
 import transfer.ledger.TaskRow;
+import transfer.telemetry.LogFields;
 
 /**
  * Tasks of a session: submit, list, read, control (cancel, suspend, resume), and read the stored
@@ -51,15 +54,25 @@ import transfer.ledger.TaskRow;
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskResource {
   private static final Logger LOG = Logger.getLogger(TaskResource.class);
-  private final Ledger ledger;
+  private final Sessions sessions;
+  private final Submissions submissions;
+  private final TaskControl taskControl;
   private final Caller caller;
   private final ApiConfig config;
   private final ObjectMapper json;
   private final EgressRules egress;
 
   public TaskResource(
-      Ledger ledger, Caller caller, ApiConfig config, ObjectMapper json, EgressRules egress) {
-    this.ledger = ledger;
+      Sessions sessions,
+      Submissions submissions,
+      TaskControl taskControl,
+      Caller caller,
+      ApiConfig config,
+      ObjectMapper json,
+      EgressRules egress) {
+    this.sessions = sessions;
+    this.submissions = submissions;
+    this.taskControl = taskControl;
     this.caller = caller;
     this.config = config;
     this.json = json;
@@ -92,15 +105,13 @@ public class TaskResource {
     RequestRules.requireIdempotencyKey(idempotencyKey);
     RequestRules.checkTask(request);
     egress.check(request);
-    SessionConfig cfg = activeSessionConfig(ledger, caller.tenantId(), sid);
+    SessionConfig cfg = activeSessionConfig(sessions, caller.tenantId(), sid);
     quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
-    Ledger.Submitted submitted;
+    Submissions.Submitted submitted;
     try {
       submitted =
-          ledger
-              .withTrace(trace.stored())
-              .submit(caller.tenantId(), sid, request, cfg, idempotencyKey);
-    } catch (Ledger.IdempotencyConflict e) {
+          submissions.submit(caller.tenantId(), sid, request, cfg, idempotencyKey, trace.stored());
+    } catch (Submissions.IdempotencyConflict e) {
       throw keyReused(e);
     }
     TaskRow row = submitted.task();
@@ -108,7 +119,7 @@ public class TaskResource {
     logSubmitted(row, submitted.replayed(), Logger.Level.INFO);
     URI location = uri.getAbsolutePathBuilder().path(row.id()).build();
     // A replay answers exactly what the first request was answered, marked as such.
-    Response.ResponseBuilder answer = Response.created(location).entity(row.toView());
+    Response.ResponseBuilder answer = Response.created(location).entity(TaskViews.of(row));
     if (submitted.replayed()) {
       answer.header("Idempotent-Replayed", "true");
     }
@@ -135,21 +146,22 @@ public class TaskResource {
   }
 
   /** The configuration of a session that takes new tasks: 404 when none, 409 when closed. */
-  static SessionConfig activeSessionConfig(Ledger ledger, String tenantId, String sid) {
+  static SessionConfig activeSessionConfig(Sessions sessions, String tenantId, String sid) {
     SessionRow session =
-        ledger
+        sessions
             .session(tenantId, sid)
             .orElseThrow(
                 () ->
                     ApiException.notFound(
                         "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")"));
-    if (!"active".equals(session.state())) {
-      throw ApiException.conflict("session " + sid + " is " + session.state() + ": no new tasks");
+    if (session.state() != SessionState.ACTIVE) {
+      throw ApiException.conflict(
+          "session " + sid + " is " + session.state().wire() + ": no new tasks");
     }
     return session.config().withDefaults();
   }
 
-  static ApiException keyReused(Ledger.IdempotencyConflict e) {
+  static ApiException keyReused(Submissions.IdempotencyConflict e) {
     return new ApiException(
         422,
         "idempotency-key-reused",
@@ -182,14 +194,14 @@ public class TaskResource {
     }
     requireSession(sid);
     // A page after a task that is not there would silently end the listing; say so instead.
-    if (after != null && ledger.task(caller.tenantId(), sid, after).isEmpty()) {
+    if (after != null && taskControl.task(caller.tenantId(), sid, after).isEmpty()) {
       throw ApiException.invalid(
           List.of(new FieldError("after", "names no task of session " + sid)));
     }
     // One more than asked tells whether another page exists, so the last page says so.
-    List<TaskRow> rows = ledger.tasks(caller.tenantId(), sid, states, after, limit + 1);
+    List<TaskRow> rows = taskControl.tasks(caller.tenantId(), sid, states, after, limit + 1);
     boolean more = rows.size() > limit;
-    List<TaskView> page = rows.stream().limit(limit).map(TaskRow::toView).toList();
+    List<TaskView> page = rows.stream().limit(limit).map(TaskViews::of).toList();
     return new TaskPage(page, more ? page.get(page.size() - 1).id() : null);
   }
 
@@ -244,11 +256,11 @@ public class TaskResource {
       }
       produceResumeData = Boolean.TRUE.equals(request.produceResumeData());
     }
-    Ledger.Canceled canceled =
-        ledger
+    TaskControl.Canceled canceled =
+        taskControl
             .cancel(caller.tenantId(), sid, tid, produceResumeData)
             .orElseThrow(() -> taskNotFound(sid, tid));
-    return new CancelAnswer(canceled.task().toView(), canceled.resumeData());
+    return new CancelAnswer(TaskViews.of(canceled.task()), canceled.resumeData());
   }
 
   /** Suspends an open task: it holds no worker (a running one stops) until resumed. */
@@ -257,10 +269,10 @@ public class TaskResource {
   public TaskView suspend(@PathParam("sid") String sid, @PathParam("tid") String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return ledger
+    return taskControl
         .suspend(caller.tenantId(), sid, tid)
-        .orElseThrow(() -> taskNotFound(sid, tid))
-        .toView();
+        .map(TaskViews::of)
+        .orElseThrow(() -> taskNotFound(sid, tid));
   }
 
   /** Resumes a suspended task: queued again, to continue from its checkpoint. */
@@ -269,16 +281,16 @@ public class TaskResource {
   public TaskView resume(@PathParam("sid") String sid, @PathParam("tid") String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return ledger
+    return taskControl
         .resume(caller.tenantId(), sid, tid)
-        .orElseThrow(() -> taskNotFound(sid, tid))
-        .toView();
+        .map(TaskViews::of)
+        .orElseThrow(() -> taskNotFound(sid, tid));
   }
 
   @GET
   @Path("{tid}")
   public TaskView get(@PathParam("sid") String sid, @PathParam("tid") String tid) {
-    return find(sid, tid).toView();
+    return TaskViews.of(find(sid, tid));
   }
 
   /** Streams the stored bytes of a completed download; never a partial or unverified object. */
@@ -310,7 +322,7 @@ public class TaskResource {
   private TaskRow find(String sid, String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return ledger.task(caller.tenantId(), sid, tid).orElseThrow(() -> taskNotFound(sid, tid));
+    return taskControl.task(caller.tenantId(), sid, tid).orElseThrow(() -> taskNotFound(sid, tid));
   }
 
   private static ApiException taskNotFound(String sid, String tid) {
@@ -318,7 +330,7 @@ public class TaskResource {
   }
 
   private void requireSession(String sid) {
-    if (ledger.session(caller.tenantId(), sid).isEmpty()) {
+    if (sessions.session(caller.tenantId(), sid).isEmpty()) {
       throw ApiException.notFound("session " + sid);
     }
   }

@@ -3,7 +3,7 @@ package transfer.api.trace;
 import io.opentelemetry.api.trace.Span;
 import jakarta.enterprise.context.RequestScoped;
 import java.util.Map;
-import transfer.ledger.TraceContext;
+import transfer.telemetry.TraceContext;
 import transfer.telemetry.TraceContexts;
 
 /**

@@ -19,7 +19,7 @@ import org.jboss.resteasy.reactive.server.ServerRequestFilter;
 import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 import transfer.api.auth.Caller;
 import transfer.api.problem.RequestPaths;
-import transfer.ledger.LogFields;
+import transfer.telemetry.LogFields;
 import transfer.telemetry.TraceContexts;
 
 /**

@@ -32,7 +32,9 @@ import org.junit.jupiter.api.Test;
 import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 import transfer.api.admin.TestTenants.Tenant;
+import transfer.ledger.Lease;
 import transfer.ledger.Ledger;
+import transfer.ledger.TestClaims;
 
 /**
  * Two tenants made through the admin API: every tenant endpoint answers tenant B's requests for
@@ -91,16 +93,18 @@ class TenantIsolationIT {
             .resolve(done + ".e1");
     Files.createDirectories(file.getParent());
     Files.write(file, content);
-    long epoch = ledger.claim(done, "test-worker", LEASE).orElseThrow().epoch();
+    long epoch = TestClaims.claim(ledger, done, "test-worker", LEASE).orElseThrow().epoch();
     assertThat(
-            ledger.completeDownload(
-                done,
-                epoch,
-                file.toUri().toString(),
-                content.length,
-                HexFormat.of()
-                    .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(content)),
-                content.length))
+            ledger
+                .leases()
+                .completeDownload(
+                    Lease.of(done, epoch),
+                    file.toUri().toString(),
+                    content.length,
+                    HexFormat.of()
+                        .formatHex(
+                            java.security.MessageDigest.getInstance("SHA-256").digest(content)),
+                    content.length))
         .isTrue();
     byte[] object = ("object of " + t.id()).getBytes(StandardCharsets.UTF_8);
     t.api().body(object).put("/v1/sessions/" + sid + "/objects/obj").then().statusCode(201);

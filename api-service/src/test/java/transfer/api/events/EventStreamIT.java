@@ -42,7 +42,10 @@ import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
 import transfer.api.TestSessions;
 import transfer.contracts.Json;
+import transfer.ledger.Lease;
+import transfer.ledger.Leases;
 import transfer.ledger.Ledger;
+import transfer.ledger.TestClaims;
 
 /**
  * {@code GET /v1/sessions/{sid}/events/stream} on the real PostgreSQL: stored events first, then
@@ -158,7 +161,9 @@ class EventStreamIT {
     String otherTenant = "tenant-" + UUID.randomUUID();
     byte[] hash =
         MessageDigest.getInstance("SHA-256").digest(otherKey.getBytes(StandardCharsets.UTF_8));
-    ledger.ensureTenantKey(otherTenant, "key-" + HexFormat.of().formatHex(hash, 0, 6), hash);
+    ledger
+        .tenants()
+        .ensureTenantKey(otherTenant, "key-" + HexFormat.of().formatHex(hash, 0, 6), hash);
 
     Sse foreign = open(sid, otherKey, "", null);
     assertProblem(foreign, 404);
@@ -298,7 +303,7 @@ class EventStreamIT {
             .body("state", equalTo("queued"))
             .extract()
             .path("id");
-    long epoch = ledger.claim(tid, "test-worker", LEASE).orElseThrow().epoch();
+    long epoch = TestClaims.claim(ledger, tid, "test-worker", LEASE).orElseThrow().epoch();
     return new Task(tid, epoch);
   }
 
@@ -316,16 +321,22 @@ class EventStreamIT {
       long delta = total - bytes;
       bytes = total;
       assertThat(
-              ledger.heartbeat(
-                  id, epoch, LEASE, new Ledger.Heartbeat(total, null, 1_000_000L, true, delta)))
+              ledger
+                  .leases()
+                  .heartbeat(
+                      Lease.of(id, epoch),
+                      LEASE,
+                      new Leases.Heartbeat(total, null, 1_000_000L, true, delta)))
           .isTrue();
       numbered();
     }
 
     void complete(long size) {
       assertThat(
-              ledger.completeDownload(
-                  id, epoch, "file:///tmp/" + id, size, "0".repeat(64), size - bytes))
+              ledger
+                  .leases()
+                  .completeDownload(
+                      Lease.of(id, epoch), "file:///tmp/" + id, size, "0".repeat(64), size - bytes))
           .isTrue();
       numbered();
     }
@@ -335,12 +346,12 @@ class EventStreamIT {
      * the test then knows their sequence numbers.
      */
     private void numbered() {
-      ledger.sequenceEvents(10_000);
+      ledger.eventSequencer().sequenceEvents(10_000);
     }
   }
 
   private List<JsonNode> stored(String sid, long after) {
-    return ledger.events(TENANT, sid, after, 10_000);
+    return ledger.eventReplay().events(TENANT, sid, after, 10_000);
   }
 
   private static long seq(JsonNode event) {

@@ -161,10 +161,21 @@ class CredentialRedactionIT {
 
     // The ledger does hold them: the workers need them.
     assertThat(
-            ledger.task(config.api().bootstrapTenant(), sid, tid).orElseThrow().request().headers())
+            ledger
+                .taskControl()
+                .task(config.api().bootstrapTenant(), sid, tid)
+                .orElseThrow()
+                .request()
+                .headers())
         .containsEntry("Authorization", "Bearer " + TASK_SECRET)
         .containsEntry("X-Api-Key", KEY_SECRET);
-    assertThat(ledger.session(config.api().bootstrapTenant(), sid).orElseThrow().config().headers())
+    assertThat(
+            ledger
+                .sessions()
+                .session(config.api().bootstrapTenant(), sid)
+                .orElseThrow()
+                .config()
+                .headers())
         .containsEntry("Authorization", "Bearer " + SESSION_SECRET);
 
     for (String secret : SECRETS) {

@@ -20,6 +20,7 @@ import transfer.contracts.Metric;
 import transfer.contracts.TaskState;
 import transfer.contracts.Topics;
 import transfer.ledger.Ledger;
+import transfer.ledger.TestClaims;
 import transfer.testkit.PrometheusText;
 
 /**
@@ -171,13 +172,13 @@ class MetricsIT {
             .getAsDouble();
 
     // A worker that claims and is gone at once: the lease expires before the next reaper pass.
-    assertThat(ledger.claim(id, "metrics-it-worker", Duration.ofMillis(1))).isPresent();
+    assertThat(TestClaims.claim(ledger, id, "metrics-it-worker", Duration.ofMillis(1))).isPresent();
 
     await()
         .atMost(WAIT)
         .untilAsserted(
             () -> {
-              assertThat(ledger.task("default", sid, id).orElseThrow().state())
+              assertThat(ledger.taskControl().task("default", sid, id).orElseThrow().state())
                   .isEqualTo(TaskState.QUEUED);
               assertThat(
                       scrape()

@@ -276,7 +276,7 @@ class ObjectIT {
     List<Path> stored = filesIn(objectsDir(TENANT, sid));
     assertThat(stored).hasSize(1);
     assertThat(Files.size(stored.get(0))).isEqualTo(size);
-    assertThat(ledger.object(TENANT, sid, "big.bin").orElseThrow().location())
+    assertThat(ledger.stagedObjects().object(TENANT, sid, "big.bin").orElseThrow().location())
         .isEqualTo(stored.get(0).toUri().toString());
 
     ReadBack back = get(sid, "big.bin", InfraResource.KEY);
@@ -338,7 +338,7 @@ class ObjectIT {
     api().delete("/v1/sessions/" + sid + "/objects/gone.txt").then().statusCode(204);
 
     assertThat(file).doesNotExist();
-    assertThat(ledger.object(TENANT, sid, "gone.txt")).isEmpty();
+    assertThat(ledger.stagedObjects().object(TENANT, sid, "gone.txt")).isEmpty();
     api()
         .get("/v1/sessions/" + sid + "/objects/gone.txt")
         .then()
@@ -367,7 +367,7 @@ class ObjectIT {
       assertThat(json.readTree(r.body()).get("errors").get(0).get("field").asText())
           .isEqualTo(header[0]);
     }
-    assertThat(ledger.object(TENANT, sid, "checked")).isEmpty();
+    assertThat(ledger.stagedObjects().object(TENANT, sid, "checked")).isEmpty();
     assertThat(filesIn(objectsDir(TENANT, sid))).isEmpty();
     assertThat(partFiles()).isEmpty();
 
@@ -403,11 +403,11 @@ class ObjectIT {
 
     String sid = newSession();
     assertThat(put(sid, "kept", "x".getBytes()).statusCode()).isEqualTo(201);
-    ledger.invalidateSession(TENANT, sid, true);
+    ledger.sessions().invalidateSession(TENANT, sid, true);
     HttpResponse<String> refused = put(sid, "late", "y".getBytes());
     assertThat(refused.statusCode()).as(refused.body()).isEqualTo(409);
     assertThat(refused.headers().firstValue("Content-Type")).contains("application/problem+json");
-    assertThat(ledger.object(TENANT, sid, "late")).isEmpty();
+    assertThat(ledger.stagedObjects().object(TENANT, sid, "late")).isEmpty();
     // What was staged before stays readable until the session's objects are cleaned up.
     assertThat(get(sid, "kept", InfraResource.KEY).status()).isEqualTo(200);
   }
@@ -415,10 +415,12 @@ class ObjectIT {
   @Test
   void anotherTenantCannotSeeReplaceOrDeleteThisTenantsObjects() throws Exception {
     String otherKey = "other-" + UUID.randomUUID();
-    ledger.ensureTenantKey(
-        "t-" + UUID.randomUUID(),
-        "key-" + UUID.randomUUID(),
-        digest().digest(otherKey.getBytes(StandardCharsets.UTF_8)));
+    ledger
+        .tenants()
+        .ensureTenantKey(
+            "t-" + UUID.randomUUID(),
+            "key-" + UUID.randomUUID(),
+            digest().digest(otherKey.getBytes(StandardCharsets.UTF_8)));
     String sid = newSession();
     byte[] body = "mine".getBytes();
     assertThat(put(sid, "secret", body).statusCode()).isEqualTo(201);
@@ -469,7 +471,7 @@ class ObjectIT {
     }
 
     await().atMost(Duration.ofSeconds(20)).until(() -> partFiles().isEmpty());
-    assertThat(ledger.object(TENANT, sid, "cut")).isEmpty();
+    assertThat(ledger.stagedObjects().object(TENANT, sid, "cut")).isEmpty();
     assertThat(filesIn(objectsDir(TENANT, sid))).isEmpty();
   }
 
@@ -491,7 +493,7 @@ class ObjectIT {
     assertThat(response).startsWith("HTTP/1.1 413");
     assertThat(response.toLowerCase()).contains("content-type: application/problem+json");
     assertThat(response).contains("object-too-large").contains(String.valueOf(limit));
-    assertThat(ledger.object(TENANT, sid, "huge")).isEmpty();
+    assertThat(ledger.stagedObjects().object(TENANT, sid, "huge")).isEmpty();
     assertThat(partFiles()).isEmpty();
   }
 

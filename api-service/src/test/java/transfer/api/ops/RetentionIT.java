@@ -15,8 +15,10 @@ import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
+import transfer.ledger.Lease;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
+import transfer.ledger.TestClaims;
 
 /** The retention job on the real ledger and storage: rows, stored objects and temporaries go. */
 @QuarkusTest
@@ -30,11 +32,13 @@ class RetentionIT {
   void finishedTasksTheirObjectsAndOldEventsGoAfterTheirRetention() throws Exception {
     String tenant = config.api().bootstrapTenant();
     String sid = "retention-" + UUID.randomUUID();
-    ledger.upsertSession(tenant, sid, SessionConfig.DEFAULT);
+    ledger.sessions().upsertSession(tenant, sid, SessionConfig.DEFAULT);
     TaskRow done = submit(tenant, sid);
     TaskRow open = submit(tenant, sid);
     long epoch =
-        ledger.claim(done.id(), "test-worker", Duration.ofSeconds(30)).orElseThrow().epoch();
+        TestClaims.claim(ledger, done.id(), "test-worker", Duration.ofSeconds(30))
+            .orElseThrow()
+            .epoch();
     Path root = config.storage().root().toAbsolutePath();
     Path stored = Files.createDirectories(root.resolve(tenant).resolve(sid)).resolve("obj");
     Files.writeString(stored, "x");
@@ -44,34 +48,40 @@ class RetentionIT {
     Path otherPartial = root.resolve(".partial").resolve(open.id() + ".e1.part");
     Files.writeString(otherPartial, "y");
     assertThat(
-            ledger.completeDownload(
-                done.id(), epoch, stored.toUri().toString(), 1, "00".repeat(32), 1))
+            ledger
+                .leases()
+                .completeDownload(
+                    Lease.of(done.id(), epoch), stored.toUri().toString(), 1, "00".repeat(32), 1))
         .isTrue();
 
     // Events are numbered after their transaction (by this app's relay, or here): the purge must
     // find them stored, or one numbered after it would outlive it.
-    ledger.sequenceEvents(10_000);
-    assertThat(ledger.events(tenant, sid, 0, 100)).hasSize(3);
+    ledger.eventSequencer().sequenceEvents(10_000);
+    assertThat(ledger.eventReplay().events(tenant, sid, 0, 100)).hasSize(3);
 
     retention.purge(Instant.now().plus(Duration.ofDays(1)));
-    assertThat(ledger.task(tenant, sid, done.id())).as("not yet due").isPresent();
+    assertThat(ledger.taskControl().task(tenant, sid, done.id())).as("not yet due").isPresent();
 
     retention.purge(Instant.now().plus(Duration.ofDays(8)));
-    assertThat(ledger.task(tenant, sid, done.id())).isEmpty();
+    assertThat(ledger.taskControl().task(tenant, sid, done.id())).isEmpty();
     assertThat(stored).doesNotExist();
     assertThat(partial).doesNotExist();
-    assertThat(ledger.task(tenant, sid, open.id())).as("open tasks are kept").isPresent();
+    assertThat(ledger.taskControl().task(tenant, sid, open.id()))
+        .as("open tasks are kept")
+        .isPresent();
     assertThat(otherPartial).exists();
-    assertThat(ledger.events(tenant, sid, 0, 100)).isEmpty();
+    assertThat(ledger.eventReplay().events(tenant, sid, 0, 100)).isEmpty();
   }
 
   private TaskRow submit(String tenant, String sid) {
     return ledger
+        .submissions()
         .submit(
             tenant,
             sid,
             TaskRequest.download("http://127.0.0.1:9/x"),
             SessionConfig.DEFAULT.withDefaults(),
+            null,
             null)
         .task();
   }

@@ -15,8 +15,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import transfer.contracts.Topics;
-import transfer.ledger.TaskRow;
-import transfer.ledger.TraceContext;
+import transfer.ledger.Claim;
+import transfer.telemetry.TraceContext;
 import transfer.telemetry.TraceContexts;
 
 /**
@@ -43,8 +43,7 @@ final class ClaimSpans {
   private ClaimSpans() {}
 
   /** Ends the poll's consumer spans; answers the parent context of each claim's attempt. */
-  static Map<TaskRow.Claim, Context> afterClaim(
-      Tracer tracer, List<Bell> bells, List<TaskRow.Claim> claims) {
+  static Map<Claim, Context> afterClaim(Tracer tracer, List<Bell> bells, List<Claim> claims) {
     Map<String, Bell> byTask = new HashMap<>();
     List<Bell> others = new ArrayList<>();
     for (Bell b : bells) {
@@ -52,8 +51,8 @@ final class ClaimSpans {
         others.add(b); // a second doorbell of the same task in one poll
       }
     }
-    Map<TaskRow.Claim, Context> parents = new IdentityHashMap<>();
-    for (TaskRow.Claim claim : claims) {
+    Map<Claim, Context> parents = new IdentityHashMap<>();
+    for (Claim claim : claims) {
       Bell own = byTask.remove(claim.task().id());
       Context stored = stored(claim.task().trace());
       if (own == null) {

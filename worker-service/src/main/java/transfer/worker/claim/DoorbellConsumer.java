@@ -30,8 +30,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import transfer.contracts.Doorbell;
 import transfer.contracts.Topics;
-import transfer.ledger.Ledger;
-import transfer.ledger.TaskRow;
+import transfer.ledger.Claim;
+import transfer.ledger.Claims;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.trace.Tracing;
@@ -39,7 +39,7 @@ import transfer.worker.transfer.Transfers;
 
 /**
  * Consumes doorbells and claims tasks: each doorbell lets the worker claim the best task it may
- * start now ({@code Ledger.claimNext}: priority order within the sessions' limits), not necessarily
+ * start now ({@code Claims.claimNext}: priority order within the sessions' limits), not necessarily
  * the one it names; the doorbells of one poll are claimed for in one ledger transaction. A slot
  * freed by a finished transfer claims at once, without a doorbell. The offset is committed right
  * after the claim, never after the transfer, so a transfer may take hours without the consumer
@@ -53,7 +53,7 @@ import transfer.worker.transfer.Transfers;
 public class DoorbellConsumer {
   private static final Duration POLL = Duration.ofMillis(100);
 
-  private final Ledger ledger;
+  private final Claims claims;
   private final Transfers transfers;
   private final WorkerConfig config;
   private final WorkerMetrics metrics;
@@ -78,14 +78,14 @@ public class DoorbellConsumer {
   private Thread thread;
 
   public DoorbellConsumer(
-      Ledger ledger,
+      Claims claims,
       Transfers transfers,
       WorkerConfig config,
       WorkerMetrics metrics,
       Tracing tracing,
       @Named("workerId") String workerId,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
-    this.ledger = ledger;
+    this.claims = claims;
     this.transfers = transfers;
     this.config = config;
     this.metrics = metrics;
@@ -266,12 +266,12 @@ public class DoorbellConsumer {
    * could not be asked; the slots are then freed too.
    */
   private boolean claimReserved(int reserved, List<ClaimSpans.Bell> bells) {
-    List<TaskRow.Claim> claims;
+    List<Claim> claims;
     try {
       claims =
           metrics
               .claim()
-              .record(() -> ledger.claimNext(workerId, config.worker().leaseTtl(), reserved));
+              .record(() -> this.claims.claimNext(workerId, config.worker().leaseTtl(), reserved));
     } catch (RuntimeException e) {
       for (int i = 0; i < reserved; i++) {
         transfers.unreserve();
@@ -281,9 +281,9 @@ public class DoorbellConsumer {
       return false;
     }
     // The doorbells' spans, and each attempt's parent (README, Traces).
-    Map<TaskRow.Claim, io.opentelemetry.context.Context> parents =
+    Map<Claim, io.opentelemetry.context.Context> parents =
         ClaimSpans.afterClaim(tracing.tracer(), bells, claims);
-    for (TaskRow.Claim claim : claims) {
+    for (Claim claim : claims) {
       transfers.start(claim, parents.get(claim));
     }
     for (int i = claims.size(); i < reserved; i++) {

@@ -28,11 +28,13 @@ import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.egress.Destination;
-import transfer.ledger.Ledger;
-import transfer.ledger.Ledger.FailOutcome;
-import transfer.ledger.LogFields;
+import transfer.ledger.Claim;
+import transfer.ledger.Lease;
+import transfer.ledger.Leases;
+import transfer.ledger.Leases.FailOutcome;
 import transfer.ledger.TaskRow;
-import transfer.ledger.TraceContext;
+import transfer.telemetry.LogFields;
+import transfer.telemetry.TraceContext;
 import transfer.telemetry.TraceContexts;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
@@ -85,7 +87,7 @@ abstract class Attempt {
   record Deps(
       Vertx vertx,
       HttpClient client,
-      Ledger ledger,
+      Leases leases,
       FileStorage storage,
       Path storageRoot,
       Clock clock,
@@ -107,12 +109,18 @@ abstract class Attempt {
    */
   protected final Span span;
 
-  /** The ledger, its writes carrying this attempt's trace context (its events: README, Traces). */
-  protected final Ledger ledger;
+  /** The ledger's statements of a lease holder. */
+  protected final Leases leases;
+
+  /**
+   * What this attempt's writes name: the task, the epoch of its claim, and the attempt's trace
+   * context, which its events carry (README, Traces).
+   */
+  protected final Lease lease;
 
   private boolean spanEnded;
 
-  protected Attempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
+  protected Attempt(Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
     this.task = claim.task();
     this.epoch = claim.epoch();
     this.session = claim.session();
@@ -132,8 +140,10 @@ abstract class Attempt {
             .setAttribute("server.address", hostOnly(task.host()))
             .startSpan();
     Map<String, String> h = TraceContexts.headers(span);
-    this.ledger =
-        deps.ledger()
+    this.leases = deps.leases();
+    this.lease =
+        claim
+            .lease()
             .withTrace(
                 TraceContext.of(h.get(TraceContexts.TRACEPARENT), h.get(TraceContexts.TRACESTATE)));
   }
@@ -197,18 +207,18 @@ abstract class Attempt {
   protected abstract Long expectedBytes();
 
   /** The checkpoint to record with this heartbeat, or null; called once per heartbeat. */
-  protected Ledger.Checkpoint takeCheckpoint() {
+  protected Leases.Checkpoint takeCheckpoint() {
     return null;
   }
 
   /** A heartbeat recorded {@code checkpoint} (non-null). */
-  protected void checkpointRecorded(Ledger.Checkpoint checkpoint) {}
+  protected void checkpointRecorded(Leases.Checkpoint checkpoint) {}
 
   /** A heartbeat carrying {@code checkpoint} (non-null) could not be written. */
-  protected void checkpointNotRecorded(Ledger.Checkpoint checkpoint) {}
+  protected void checkpointNotRecorded(Leases.Checkpoint checkpoint) {}
 
   /** The checkpoint handed to the next worker on a graceful stop, or null. */
-  protected Ledger.Checkpoint handBackCheckpoint() {
+  protected Leases.Checkpoint handBackCheckpoint() {
     return null;
   }
 
@@ -361,9 +371,8 @@ abstract class Attempt {
               task.id(),
               epoch,
               transferred());
-          Ledger.Checkpoint cp = handBackCheckpoint();
-          blocking(() -> ledger.release(task.id(), epoch, cp))
-              .onComplete(ar -> finished.tryComplete());
+          Leases.Checkpoint cp = handBackCheckpoint();
+          blocking(() -> leases.release(lease, cp)).onComplete(ar -> finished.tryComplete());
         });
     return finished.future();
   }
@@ -395,12 +404,12 @@ abstract class Attempt {
     boolean progress = total != lastEventBytes;
     long since = lastEventBytes < 0 ? total : total - lastEventBytes;
     Long expected = expectedBytes();
-    Ledger.Checkpoint cp = takeCheckpoint();
-    Ledger.Heartbeat hb = new Ledger.Heartbeat(total, cp, expected, progress, since);
+    Leases.Checkpoint cp = takeCheckpoint();
+    Leases.Heartbeat hb = new Leases.Heartbeat(total, cp, expected, progress, since);
     // The lease runs from about when the renewal was sent, not from when its answer came back (a
     // slow answer must not stretch the time this attempt believes it has).
     Instant sent = deps.clock().instant();
-    blocking(() -> ledger.heartbeat(task.id(), epoch, deps.leaseTtl(), hb))
+    blocking(() -> leases.heartbeat(lease, deps.leaseTtl(), hb))
         .onComplete(
             ar -> {
               heartbeatInFlight = false;
@@ -501,7 +510,7 @@ abstract class Attempt {
     Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
     blocking(
             () -> {
-              FailOutcome outcome = ledger.failAttempt(task.id(), epoch, error, backoff);
+              FailOutcome outcome = leases.failAttempt(lease, error, backoff);
               failureRecorded(outcome);
               return outcome;
             })

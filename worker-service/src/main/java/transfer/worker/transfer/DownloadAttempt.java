@@ -15,9 +15,9 @@ import java.util.Set;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
-import transfer.ledger.Ledger;
-import transfer.ledger.Ledger.FailOutcome;
-import transfer.ledger.TaskRow;
+import transfer.ledger.Claim;
+import transfer.ledger.Leases;
+import transfer.ledger.Leases.FailOutcome;
 import transfer.storage.StorageLayout;
 import transfer.worker.storage.ObjectWriter;
 
@@ -53,11 +53,11 @@ final class DownloadAttempt extends Attempt {
   private boolean ownCheckpointRecorded;
   private long checkpointTimer = -1;
 
-  DownloadAttempt(TaskRow.Claim claim, Deps deps) {
+  DownloadAttempt(Claim claim, Deps deps) {
     this(claim, deps, storedContext(claim.task()));
   }
 
-  DownloadAttempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
+  DownloadAttempt(Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
     super(claim, deps, parent);
     this.checkpointEpoch = task.durableEpoch();
     this.checkpointBytes = task.bytesDurable();
@@ -490,13 +490,8 @@ final class DownloadAttempt extends Attempt {
                   deps.storage()
                       .commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch);
               boolean committed =
-                  ledger.completeDownload(
-                      task.id(),
-                      epoch,
-                      StorageLayout.location(stored),
-                      size,
-                      digest,
-                      sinceLastEvent);
+                  leases.completeDownload(
+                      lease, StorageLayout.location(stored), size, digest, sinceLastEvent);
               if (committed) {
                 deps.storage().deleteTemporaries(task.id(), Long.MAX_VALUE);
               } else {
@@ -535,14 +530,14 @@ final class DownloadAttempt extends Attempt {
   }
 
   @Override
-  protected Ledger.Checkpoint takeCheckpoint() {
-    Ledger.Checkpoint cp = checkpointPending ? checkpoint() : null;
+  protected Leases.Checkpoint takeCheckpoint() {
+    Leases.Checkpoint cp = checkpointPending ? checkpoint() : null;
     checkpointPending = false;
     return cp;
   }
 
   @Override
-  protected void checkpointRecorded(Ledger.Checkpoint cp) {
+  protected void checkpointRecorded(Leases.Checkpoint cp) {
     if (!ownCheckpointRecorded) {
       // Our own object now holds the durable prefix: earlier attempts' are garbage.
       ownCheckpointRecorded = true;
@@ -555,12 +550,12 @@ final class DownloadAttempt extends Attempt {
   }
 
   @Override
-  protected void checkpointNotRecorded(Ledger.Checkpoint cp) {
+  protected void checkpointNotRecorded(Leases.Checkpoint cp) {
     checkpointPending = true; // report it again at the next heartbeat
   }
 
   @Override
-  protected Ledger.Checkpoint handBackCheckpoint() {
+  protected Leases.Checkpoint handBackCheckpoint() {
     // The temporary object stays: the next worker resumes from this checkpoint.
     return durable > 0 ? checkpoint() : null;
   }
@@ -582,8 +577,8 @@ final class DownloadAttempt extends Attempt {
             });
   }
 
-  private Ledger.Checkpoint checkpoint() {
-    return new Ledger.Checkpoint(durable, epoch, etag, lastModified);
+  private Leases.Checkpoint checkpoint() {
+    return new Leases.Checkpoint(durable, epoch, etag, lastModified);
   }
 
   @Override

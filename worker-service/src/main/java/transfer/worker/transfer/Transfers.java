@@ -16,8 +16,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import transfer.contracts.TaskType;
-import transfer.ledger.Ledger;
-import transfer.ledger.TaskRow;
+import transfer.ledger.Claim;
+import transfer.ledger.Leases;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
@@ -39,7 +39,7 @@ public class Transfers {
       WorkerConfig config,
       Vertx vertx,
       HttpClient client,
-      Ledger ledger,
+      Leases leases,
       FileStorage storage,
       Clock clock,
       Egress egress,
@@ -52,7 +52,7 @@ public class Transfers {
         new Attempt.Deps(
             vertx,
             client,
-            ledger,
+            leases,
             storage,
             // Where an upload's source may be: the same directory FileStorage writes under.
             storage.files().layout().root(),
@@ -98,7 +98,7 @@ public class Transfers {
    * Runs a claimed task in a slot reserved with {@link #tryReserve()}; its attempt's span is a
    * child of {@code parent} (the doorbell's CONSUMER span, or the task's stored context).
    */
-  public void start(TaskRow.Claim claim, Context parent) {
+  public void start(Claim claim, Context parent) {
     Attempt attempt =
         claim.task().type() == TaskType.UPLOAD
             ? new UploadAttempt(claim, deps, parent)

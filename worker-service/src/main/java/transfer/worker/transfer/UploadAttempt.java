@@ -15,7 +15,7 @@ import java.util.Locale;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
-import transfer.ledger.TaskRow;
+import transfer.ledger.Claim;
 import transfer.storage.StorageLayout;
 import transfer.worker.storage.ObjectReader;
 
@@ -39,11 +39,11 @@ final class UploadAttempt extends Attempt {
   private int answeredStatus;
   private boolean answerEnded;
 
-  UploadAttempt(TaskRow.Claim claim, Deps deps) {
+  UploadAttempt(Claim claim, Deps deps) {
     this(claim, deps, storedContext(claim.task()));
   }
 
-  UploadAttempt(TaskRow.Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
+  UploadAttempt(Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
     super(claim, deps, parent);
     this.method = methodOf(task.request().method());
     this.sha256 = newSha256();
@@ -294,7 +294,7 @@ final class UploadAttempt extends Attempt {
     long total = sent;
     int status = answeredStatus;
     long sinceLastEvent = lastEventBytes < 0 ? total : total - lastEventBytes;
-    blocking(() -> ledger.completeUpload(task.id(), epoch, total, status, sinceLastEvent))
+    blocking(() -> leases.completeUpload(lease, total, status, sinceLastEvent))
         .onComplete(
             ar -> {
               if (ar.failed()) {

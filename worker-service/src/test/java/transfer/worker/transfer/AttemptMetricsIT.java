@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,11 +28,13 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.egress.EgressPolicy;
+import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
+import transfer.ledger.LedgerSchema;
 import transfer.ledger.TaskRow;
+import transfer.ledger.TestClaims;
 import transfer.testkit.Origin;
 import transfer.testkit.PrometheusText;
-import transfer.testkit.TestInfra;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
 
@@ -60,12 +61,7 @@ class AttemptMetricsIT {
 
   @BeforeAll
   static void infrastructure() {
-    TestInfra infra = TestInfra.shared();
-    dataSource = new PGSimpleDataSource();
-    dataSource.setUrl(infra.jdbcUrl());
-    dataSource.setUser(infra.dbUser());
-    dataSource.setPassword(infra.dbPassword());
-    Flyway.configure().dataSource(dataSource).load().migrate();
+    dataSource = LedgerSchema.of(AttemptMetricsIT.class);
     origin = Origin.start();
     vertx = Vertx.vertx();
     client = vertx.createHttpClient();
@@ -89,8 +85,10 @@ class AttemptMetricsIT {
     storage = new FileStorage(storageRoot, vertx, false, 4 << 20, 16 << 20, 2);
     tenant = "t-" + UUID.randomUUID();
     session = "s-" + UUID.randomUUID();
-    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
+    ledger
+        .tenants()
+        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
   }
 
   @AfterEach
@@ -110,19 +108,22 @@ class AttemptMetricsIT {
   private DownloadAttempt download(String path) {
     TaskRow t =
         ledger
+            .submissions()
             .submit(
                 tenant,
                 session,
                 TaskRequest.download(origin.url(path)),
                 SessionConfig.DEFAULT.withDefaults(),
+                null,
                 null)
             .task();
-    TaskRow.Claim claim = ledger.claim(t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
+    Claim claim =
+        TestClaims.claim(ledger, t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
     Attempt.Deps deps =
         new Attempt.Deps(
             vertx,
             client,
-            ledger,
+            ledger.leases(),
             storage,
             storageRoot,
             Clock.systemUTC(),
@@ -149,7 +150,7 @@ class AttemptMetricsIT {
   }
 
   private TaskState state(Attempt a) {
-    return ledger.task(tenant, session, a.taskId()).orElseThrow().state();
+    return ledger.taskControl().task(tenant, session, a.taskId()).orElseThrow().state();
   }
 
   @Test
@@ -238,7 +239,7 @@ class AttemptMetricsIT {
       }
     }
 
-    assertThat(ledger.cancel(tenant, session, a.taskId(), false)).isPresent();
+    assertThat(ledger.taskControl().cancel(tenant, session, a.taskId(), false)).isPresent();
     awaitEnd(a);
 
     PrometheusText t = scrape();

@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,15 +25,17 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.egress.EgressPolicy;
+import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
+import transfer.ledger.LedgerSchema;
 import transfer.ledger.TaskRow;
+import transfer.ledger.TestClaims;
 import transfer.storage.StorageLayout;
 import transfer.storage.StoredFiles;
 import transfer.testkit.Origin;
 import transfer.testkit.RecordingDurability;
 import transfer.testkit.RecordingDurability.Kind;
 import transfer.testkit.RecordingDurability.Sync;
-import transfer.testkit.TestInfra;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
 
@@ -56,12 +57,7 @@ class DurableCompletionIT {
 
   @BeforeAll
   static void infrastructure() {
-    TestInfra infra = TestInfra.shared();
-    dataSource = new PGSimpleDataSource();
-    dataSource.setUrl(infra.jdbcUrl());
-    dataSource.setUser(infra.dbUser());
-    dataSource.setPassword(infra.dbPassword());
-    Flyway.configure().dataSource(dataSource).load().migrate();
+    dataSource = LedgerSchema.of(DurableCompletionIT.class);
     origin = Origin.start();
     vertx = Vertx.vertx();
     client = vertx.createHttpClient();
@@ -92,16 +88,20 @@ class DurableCompletionIT {
     Ledger ledger = new Ledger(dataSource, Clock.systemUTC());
     String tenant = "t-" + UUID.randomUUID();
     String session = "s-" + UUID.randomUUID();
-    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
+    ledger
+        .tenants()
+        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
     long size = 1024 * 1024 + 7;
     TaskRow t =
         ledger
+            .submissions()
             .submit(
                 tenant,
                 session,
                 TaskRequest.download(origin.url("/bytes/" + size + "?seed=71")),
                 SessionConfig.DEFAULT.withDefaults(),
+                null,
                 null)
             .task();
     // At each call: the task's state in the ledger, and a file's size on disk.
@@ -110,7 +110,8 @@ class DurableCompletionIT {
             .observe(p -> stateOf(t.id()) + (p.toFile().isFile() ? " " + p.toFile().length() : ""));
     StoredFiles files = new StoredFiles(new StorageLayout(storageRoot), durability);
     FileStorage storage = new FileStorage(files, vertx, false, 256 << 10, 4 << 20, 2);
-    TaskRow.Claim claim = ledger.claim(t.id(), "durable-it", Duration.ofSeconds(30)).orElseThrow();
+    Claim claim =
+        TestClaims.claim(ledger, t.id(), "durable-it", Duration.ofSeconds(30)).orElseThrow();
     long epoch = claim.epoch();
 
     DownloadAttempt attempt =
@@ -119,7 +120,7 @@ class DurableCompletionIT {
             new Attempt.Deps(
                 vertx,
                 client,
-                ledger,
+                ledger.leases(),
                 storage,
                 storageRoot,
                 Clock.systemUTC(),
@@ -142,7 +143,7 @@ class DurableCompletionIT {
     attempt.start();
     attempt.finished().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
 
-    TaskRow done = ledger.task(tenant, session, t.id()).orElseThrow();
+    TaskRow done = ledger.taskControl().task(tenant, session, t.id()).orElseThrow();
     assertThat(done.state()).isEqualTo(TaskState.COMPLETED);
     Path stored = storageRoot.resolve(tenant).resolve(session).resolve(t.id() + ".e" + epoch);
     assertThat(done.location()).isEqualTo(StorageLayout.location(stored));

@@ -6,66 +6,49 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import org.jboss.logging.MDC;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
+import transfer.telemetry.LogFields;
+import transfer.telemetry.TraceContext;
 
 /**
  * Where the ledger keeps a task's W3C trace context (V8) and which context each outbox row carries:
  * the submit's on the task and every doorbell of it (the reaper's too), the writer's on the events
  * it writes, the task's own on events written without one.
  */
-class LedgerTraceIT {
+class TraceIT extends LedgerFixture {
   static final TraceContext SUBMIT =
       new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=x1");
   static final TraceContext ATTEMPT =
       new TraceContext("00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01", null);
 
-  private static PGSimpleDataSource ds;
-  private final LedgerIT.SettableClock clock =
-      new LedgerIT.SettableClock(Instant.parse("2026-01-01T00:00:00Z"));
-  private Ledger ledger;
-  private String tenant;
-  private String session;
-
-  @BeforeAll
-  static void migrate() {
-    ds = LedgerIT.migratedDataSource();
+  TraceIT() {
+    super("2026-01-01T00:00:00Z");
   }
 
-  @BeforeEach
-  void newTenantAndSession() {
-    ledger = new Ledger(ds, clock);
-    tenant = "t-" + UUID.randomUUID();
-    session = "s-" + UUID.randomUUID();
-    ledger.ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.upsertSession(tenant, session, SessionConfig.DEFAULT);
-  }
-
-  private TaskRow submit(Ledger through) {
-    return through
+  private TaskRow submitWith(TraceContext trace) {
+    return ledger
+        .submissions()
         .submit(
             tenant,
             session,
             TaskRequest.download("http://127.0.0.1/x"),
             SessionConfig.DEFAULT.withDefaults(),
-            null)
+            null,
+            trace)
         .task();
   }
 
   @Test
   void aSubmitStoresItsContextWithTheTaskAndItsDoorbell() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
+    TaskRow t = submitWith(SUBMIT);
     assertThat(t.trace()).isEqualTo(SUBMIT);
-    assertThat(ledger.task(tenant, session, t.id()).orElseThrow().trace()).isEqualTo(SUBMIT);
+    assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().trace())
+        .isEqualTo(SUBMIT);
     assertThat(outbox("transfer-tasks", t.id())).containsExactly(SUBMIT);
   }
 
@@ -73,7 +56,7 @@ class LedgerTraceIT {
   void aBatchStoresTheContextWithEveryTask() throws Exception {
     var batch =
         ledger
-            .withTrace(SUBMIT)
+            .submissions()
             .submitBatch(
                 tenant,
                 session,
@@ -81,7 +64,8 @@ class LedgerTraceIT {
                     TaskRequest.download("http://127.0.0.1/a"),
                     TaskRequest.download("http://127.0.0.1/b")),
                 SessionConfig.DEFAULT.withDefaults(),
-                null);
+                null,
+                SUBMIT);
     for (TaskRow t : batch.tasks()) {
       assertThat(t.trace()).isEqualTo(SUBMIT);
       assertThat(outbox("transfer-tasks", t.id())).containsExactly(SUBMIT);
@@ -90,24 +74,27 @@ class LedgerTraceIT {
 
   @Test
   void theReapersDoorbellOfAnExpiredLeaseCarriesTheTasksStoredContext() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
-    ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
+    TaskRow t = submitWith(SUBMIT);
+    TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow();
     clock.advance(Duration.ofSeconds(31));
     // The reaper's ledger has no context of its own.
-    assertThat(ledger.reapExpiredLeases(100).requeued()).isEqualTo(1);
+    assertThat(ledger.reaping().reapExpiredLeases(100).requeued()).isEqualTo(1);
     assertThat(outbox("transfer-tasks", t.id())).containsExactly(SUBMIT, SUBMIT);
   }
 
   @Test
   void anAttemptsEventsCarryItsContextAndTheDrainedEventFollowsTheCompletion() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
-    long epoch = ledger.claim(t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
-    Ledger attempt = ledger.withTrace(ATTEMPT);
+    TaskRow t = submitWith(SUBMIT);
+    long epoch =
+        TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().epoch();
+    Lease attempt = Lease.of(t.id(), epoch).withTrace(ATTEMPT);
     assertThat(
-            attempt.heartbeat(
-                t.id(), epoch, Duration.ofSeconds(30), new Ledger.Heartbeat(5, null, 10L, true, 5)))
+            ledger
+                .leases()
+                .heartbeat(
+                    attempt, Duration.ofSeconds(30), new Leases.Heartbeat(5, null, 10L, true, 5)))
         .isTrue();
-    assertThat(attempt.completeDownload(t.id(), epoch, "file:///x", 10, "00", 5)).isTrue();
+    assertThat(ledger.leases().completeDownload(attempt, "file:///x", 10, "00", 5)).isTrue();
     sequenceAll();
     // progress (heartbeat), progress (last), downloaded, completed, then drained: all the attempt's
     List<TraceContext> events = outbox("transfer-events", session);
@@ -116,22 +103,22 @@ class LedgerTraceIT {
 
   @Test
   void aCancelsCompletionIsInTheTasksTrace() throws Exception {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
-    ledger.cancel(tenant, session, t.id(), false).orElseThrow();
+    TaskRow t = submitWith(SUBMIT);
+    ledger.taskControl().cancel(tenant, session, t.id(), false).orElseThrow();
     sequenceAll();
     assertThat(outbox("transfer-events", session)).isNotEmpty().containsOnly(SUBMIT);
   }
 
   @Test
   void withoutAContextNothingIsStored() throws Exception {
-    TaskRow t = submit(ledger);
+    TaskRow t = submitWith(null);
     assertThat(t.trace()).isNull();
     assertThat(outbox("transfer-tasks", t.id())).containsExactly((TraceContext) null);
   }
 
   @Test
   void logFieldsNameTheTaskAndItsTraceAndPutBackWhatWasThere() {
-    TaskRow t = submit(ledger.withTrace(SUBMIT));
+    TaskRow t = submitWith(SUBMIT);
     MDC.put("traceId", "request-trace");
     try {
       try (LogFields f = LogFields.task(t)) {
@@ -149,24 +136,15 @@ class LedgerTraceIT {
     }
   }
 
-  @Test
-  void aStoredValueOfAnotherShapeNamesNoTrace() {
-    assertThat(TraceContext.of(null, "x")).isNull();
-    assertThat(TraceContext.of("", null)).isNull();
-    assertThat(new TraceContext("garbage", null).traceId()).isNull();
-    assertThat(new TraceContext("garbage", null).spanId()).isNull();
-    assertThat(SUBMIT.traceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
-  }
-
   private void sequenceAll() {
-    while (ledger.sequenceEvents(1000) > 0) {
+    while (ledger.eventSequencer().sequenceEvents(1000) > 0) {
       // numbered
     }
   }
 
   /** The trace contexts of the outbox rows of a topic and key, oldest first. */
   private List<TraceContext> outbox(String topic, String key) throws Exception {
-    try (Connection c = ds.getConnection();
+    try (Connection c = db.dataSource().getConnection();
         PreparedStatement ps =
             c.prepareStatement(
                 "select traceparent, tracestate from outbox where topic = ? and msg_key = ?"

@@ -1,4 +1,4 @@
-package transfer.ledger;
+package transfer.telemetry;
 
 /**
  * A W3C trace context as it is stored with a task, an event or an outbox row: the {@code

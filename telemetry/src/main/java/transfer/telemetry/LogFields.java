@@ -1,4 +1,4 @@
-package transfer.ledger;
+package transfer.telemetry;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -27,10 +27,21 @@ public final class LogFields implements AutoCloseable {
   private final List<String> keys = new ArrayList<>(5);
   private final List<Object> before = new ArrayList<>(5);
 
+  /** What a log line about a task names: its ids and the trace it was submitted in (or null). */
+  public interface Task {
+    String id();
+
+    String sessionId();
+
+    String tenantId();
+
+    TraceContext trace();
+  }
+
   private LogFields() {}
 
   /** A task's fields, its trace being {@code trace} (the task's stored one when null). */
-  public static LogFields task(TaskRow task, TraceContext trace) {
+  public static LogFields task(Task task, TraceContext trace) {
     TraceContext t = trace != null ? trace : task.trace();
     return of(
         task.id(),
@@ -41,7 +52,7 @@ public final class LogFields implements AutoCloseable {
   }
 
   /** A task's fields with its stored trace. */
-  public static LogFields task(TaskRow task) {
+  public static LogFields task(Task task) {
     return task(task, null);
   }
 

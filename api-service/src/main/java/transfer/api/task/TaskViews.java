@@ -1,0 +1,43 @@
+package transfer.api.task;
+
+import transfer.contracts.Redaction;
+import transfer.contracts.TaskType;
+import transfer.contracts.TaskView;
+import transfer.ledger.TaskRow;
+
+/** A task's ledger row as the API answers it. */
+final class TaskViews {
+  private TaskViews() {}
+
+  /**
+   * The task as the API answers it: its headers by name only, every value masked ({@link
+   * Redaction}), since they may carry credentials.
+   */
+  static TaskView of(TaskRow task) {
+    return new TaskView(
+        task.id(),
+        task.sessionId(),
+        task.type(),
+        task.state(),
+        task.url(),
+        task.request().method() != null
+            ? task.request().method()
+            : (task.type() == TaskType.UPLOAD ? "PUT" : "GET"),
+        Redaction.headers(task.request().headers()),
+        task.request().description(),
+        task.priority(),
+        task.attempt(),
+        task.bytesTransferred(),
+        task.bytesExpected(),
+        task.error(),
+        task.location(),
+        task.sha256(),
+        task.request().source(),
+        task.resumeData(),
+        task.request().metadata(),
+        task.request().earliestBeginAt(),
+        task.createdAt(),
+        task.updatedAt(),
+        task.finishedAt());
+  }
+}

@@ -1,0 +1,98 @@
+package transfer.ledger;
+
+import static transfer.ledger.Sql.rows;
+import static transfer.ledger.StoredJson.read;
+import static transfer.ledger.TaskRows.TASK_COLUMNS;
+import static transfer.ledger.TaskRows.taskRow;
+
+import java.sql.PreparedStatement;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import transfer.contracts.SessionConfig;
+
+/**
+ * Claims: queued tasks handed to a worker, best first within their sessions' limits, each with a
+ * new lease (the epoch bumped, the attempt counted).
+ */
+public final class Claims {
+  private final Tx tx;
+  private final Clock clock;
+
+  Claims(Tx tx) {
+    this.tx = tx;
+    this.clock = tx.clock();
+  }
+
+  /** The best queued tasks this worker may start, found without a lock (candidates.sql). */
+  private static final String CANDIDATES = Sql.resource("claim/candidates.sql");
+
+  /** Claims up to a number of the candidates under their sessions' locks (claim-candidates.sql). */
+  private static final String CLAIM_CANDIDATES =
+      Sql.resource("claim/claim-candidates.sql").replace("${task_columns}", TASK_COLUMNS);
+
+  /**
+   * Claims the best queued task this worker may start now (see {@link #CANDIDATES}), whichever
+   * doorbell woke the worker: a doorbell only says that work exists, so priority decides, not the
+   * order of announcement. Tasks passed over at a limit stay queued and are claimed when a slot of
+   * their session frees up. Empty when nothing is claimable.
+   */
+  public Optional<Claim> claimNext(String owner, Duration leaseTtl) {
+    return claimNext(owner, leaseTtl, 1).stream().findFirst();
+  }
+
+  /**
+   * Claims up to {@code max} of the best tasks this worker may start now, in one transaction: the
+   * sessions of the candidates are locked in one order (so two claiming workers never deadlock),
+   * then each candidate's limits are counted again under the lock, so that two workers claiming in
+   * one session cannot both take its last slot. Empty when nothing is claimable.
+   */
+  public List<Claim> claimNext(String owner, Duration leaseTtl, int max) {
+    return tx.run(
+        "claim up to " + max + " task(s)",
+        c -> {
+          // Found without a lock (most claims find a task nobody else wants), then counted again
+          // under the sessions' locks by CLAIM_CANDIDATES: one transaction, one commit.
+          List<String[]> candidates;
+          try (PreparedStatement ps = c.prepareStatement(CANDIDATES)) {
+            ps.setInt(1, Math.max(8, max * 2));
+            candidates =
+                rows(ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
+          }
+          if (candidates.isEmpty()) {
+            return List.of();
+          }
+          java.util.SortedSet<String> sessions = new java.util.TreeSet<>();
+          for (String[] cand : candidates) {
+            sessions.add("claim/" + cand[1] + "/" + cand[2]);
+          }
+          try (PreparedStatement ps =
+              c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+            for (String lock : sessions) {
+              ps.setString(1, lock);
+              ps.execute();
+            }
+          }
+          Instant now = clock.instant();
+          try (PreparedStatement ps = c.prepareStatement(CLAIM_CANDIDATES)) {
+            java.sql.Array ids =
+                c.createArrayOf("text", candidates.stream().map(cand -> cand[0]).toArray());
+            ps.setArray(1, ids);
+            ps.setArray(2, ids);
+            ps.setInt(3, max);
+            ps.setString(4, owner);
+            ps.setTimestamp(5, Timestamp.from(now.plus(leaseTtl)));
+            ps.setTimestamp(6, Timestamp.from(now));
+            return rows(
+                ps,
+                rs ->
+                    new Claim(
+                        taskRow(rs),
+                        read(rs.getString("session_config"), SessionConfig.class).withDefaults()));
+          }
+        });
+  }
+}

@@ -1,0 +1,75 @@
+package transfer.ledger;
+
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Retention: finished tasks and old events removed once their time is up; the caller deletes the
+ * stored bytes they name.
+ */
+public final class Purging {
+  private final Tx tx;
+
+  Purging(Tx tx) {
+    this.tx = tx;
+  }
+
+  /** What a purge removed: files of expired tasks to delete, and the counts. */
+  public record Purged(List<String> taskIds, List<String> locations, int tasks, int events) {}
+
+  /**
+   * Removes finished tasks finished before {@code tasksBefore} (with their idempotency keys) and
+   * events stored before {@code eventsBefore}, at most {@code limit} of each. The caller deletes
+   * the returned tasks' stored objects and temporary objects.
+   */
+  public Purged purgeExpired(Instant tasksBefore, Instant eventsBefore, int limit) {
+    return tx.run(
+        "purge expired tasks and events",
+        c -> {
+          List<String> ids = new ArrayList<>();
+          List<String> locations = new ArrayList<>();
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select id, location from tasks where state in ('completed', 'failed',"
+                      + " 'canceled') and finished_at < ? order by finished_at limit ?"
+                      + " for update skip locked")) {
+            ps.setTimestamp(1, Timestamp.from(tasksBefore));
+            ps.setInt(2, limit);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                ids.add(rs.getString(1));
+                if (rs.getString(2) != null) {
+                  locations.add(rs.getString(2));
+                }
+              }
+            }
+          }
+          if (!ids.isEmpty()) {
+            java.sql.Array arr = c.createArrayOf("text", ids.toArray());
+            try (PreparedStatement ps =
+                c.prepareStatement("delete from idempotency_keys where task_id = any(?)")) {
+              ps.setArray(1, arr);
+              ps.executeUpdate();
+            }
+            try (PreparedStatement ps = c.prepareStatement("delete from tasks where id = any(?)")) {
+              ps.setArray(1, arr);
+              ps.executeUpdate();
+            }
+          }
+          int events;
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "delete from events where ctid = any(array(select ctid from events"
+                      + " where time < ? limit ?))")) {
+            ps.setTimestamp(1, Timestamp.from(eventsBefore));
+            ps.setInt(2, limit);
+            events = ps.executeUpdate();
+          }
+          return new Purged(ids, locations, ids.size(), events);
+        });
+  }
+}

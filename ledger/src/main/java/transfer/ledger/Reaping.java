@@ -1,0 +1,241 @@
+package transfer.ledger;
+
+import static transfer.ledger.StoredJson.write;
+import static transfer.ledger.TaskRows.selectForUpdate;
+import static transfer.ledger.TaskRows.updateUnfenced;
+
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.jboss.logging.Logger;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.TaskError;
+import transfer.telemetry.LogFields;
+
+/**
+ * The reaper's statements, safe in every replica at once ({@code SKIP LOCKED}): expired leases
+ * queued again or failed, overdue tasks failed, due tasks queued, lost doorbells rung again, and
+ * the task table's statistics kept fresh for the claim's plan.
+ */
+public final class Reaping {
+  private static final Logger LOG = Logger.getLogger(Reaping.class);
+  private final Tx tx;
+  private final Clock clock;
+  private final TaskEndings endings;
+  private final Outbox outbox;
+
+  Reaping(Tx tx, TaskEndings endings, Outbox outbox) {
+    this.tx = tx;
+    this.clock = tx.clock();
+    this.endings = endings;
+    this.outbox = outbox;
+  }
+
+  /**
+   * What {@link #reapExpiredLeases} did: tasks queued again, and tasks failed (no attempt left).
+   */
+  public record LeasesReaped(int requeued, int failed) {
+    public int total() {
+      return requeued + failed;
+    }
+  }
+
+  /**
+   * Leases that expired (the worker died or froze): back to queued with a new doorbell, or failed
+   * when no attempt remains. Safe to run in every replica ({@code SKIP LOCKED}).
+   */
+  public LeasesReaped reapExpiredLeases(int limit) {
+    return tx.run(
+        "reap expired leases",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> expired =
+              selectForUpdate(
+                  c,
+                  "t.state = 'running' and t.lease_expires_at < ? order by t.lease_expires_at",
+                  Timestamp.from(now),
+                  limit);
+          int failed = 0;
+          for (TaskRow t : expired) {
+            TaskError lost =
+                TaskError.of(
+                    ErrorCodes.LEASE_EXPIRED,
+                    "worker "
+                        + t.leaseOwner()
+                        + " stopped renewing its lease (epoch "
+                        + t.leaseEpoch()
+                        + ")",
+                    true);
+            if (t.attempt() >= t.maxAttempts()) {
+              try (LogFields f = LogFields.task(t)) {
+                LOG.warnf(
+                    "task %s: lease of %s (epoch %d) expired and no attempt remains; failing it",
+                    t.id(), t.leaseOwner(), t.leaseEpoch());
+              }
+              endings.finishFailed(
+                  c,
+                  t,
+                  new TaskError(
+                      ErrorCodes.ATTEMPTS_EXHAUSTED,
+                      "gave up after " + t.attempt() + " attempts; " + lost.message(),
+                      null,
+                      false),
+                  now,
+                  null);
+              failed++;
+            } else {
+              try (LogFields f = LogFields.task(t)) {
+                LOG.infof(
+                    "task %s: lease of %s (epoch %d) expired at %s; queued again for another"
+                        + " worker",
+                    t.id(), t.leaseOwner(), t.leaseEpoch(), t.leaseExpiresAt());
+              }
+              updateUnfenced(
+                  c,
+                  t.id(),
+                  "state = 'queued', lease_owner = null, lease_expires_at = null, error ="
+                      + " ?::jsonb, announced_at = ?, updated_at = ?",
+                  write(lost),
+                  Timestamp.from(now),
+                  Timestamp.from(now));
+              outbox.doorbell(c, t);
+            }
+          }
+          return new LeasesReaped(expired.size() - failed, failed);
+        });
+  }
+
+  /**
+   * Tasks past their {@code resourceTimeout} (all attempts together) fail with {@code
+   * resource_timeout}. A running one loses its lease with it, so its worker is fenced out.
+   */
+  public int failOverdue(int limit) {
+    return tx.run(
+        "fail overdue tasks",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> overdue =
+              selectForUpdate(
+                  c,
+                  "t.state in ('queued', 'waiting', 'running', 'suspended') and t.deadline_at < ?"
+                      + " order by t.deadline_at",
+                  Timestamp.from(now),
+                  limit);
+          for (TaskRow t : overdue) {
+            try (LogFields f = LogFields.task(t)) {
+              LOG.infof(
+                  "task %s: resourceTimeout passed at %s (attempt %d, %s); failing it",
+                  t.id(), t.deadlineAt(), t.attempt(), t.state().wire());
+            }
+            endings.finishFailed(
+                c,
+                t,
+                TaskError.of(
+                    ErrorCodes.RESOURCE_TIMEOUT,
+                    "not finished within the session's resourceTimeout (deadline "
+                        + t.deadlineAt()
+                        + ")",
+                    false),
+                now,
+                null);
+          }
+          return overdue.size();
+        });
+  }
+
+  /** Waiting tasks whose time has come (retry backoff or earliestBeginAt): queued and announced. */
+  public int promoteDueTasks(int limit) {
+    return tx.run(
+        "promote due tasks",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> due =
+              selectForUpdate(
+                  c,
+                  "t.state = 'waiting' and t.next_attempt_at <= ? order by t.next_attempt_at",
+                  Timestamp.from(now),
+                  limit);
+          for (TaskRow t : due) {
+            updateUnfenced(
+                c,
+                t.id(),
+                "state = 'queued', next_attempt_at = null, announced_at = ?, updated_at = ?",
+                Timestamp.from(now),
+                Timestamp.from(now));
+            outbox.doorbell(c, t);
+          }
+          return due.size();
+        });
+  }
+
+  /**
+   * Analyzes the task table when at least {@code changedRows} of its rows changed since its last
+   * analyze (by anyone, autovacuum included), and no other replica is doing it. The claim's plan
+   * depends on how many tasks the statistics say are queued and running, and a queue changes faster
+   * than autovacuum looks with a default {@code autovacuum_naptime} of a minute (V7). True when it
+   * analyzed.
+   */
+  public boolean analyzeTasksIfStale(long changedRows) {
+    return tx.run(
+        "analyze the task table",
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement("select pg_try_advisory_xact_lock(?)")) {
+            ps.setLong(1, ANALYZE_LOCK);
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              if (!rs.getBoolean(1)) {
+                return false;
+              }
+            }
+          }
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select coalesce(n_mod_since_analyze, 0) from pg_stat_user_tables"
+                      + " where relid = 'tasks'::regclass")) {
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next() || rs.getLong(1) < changedRows) {
+                return false;
+              }
+            }
+          }
+          try (Statement st = c.createStatement()) {
+            st.execute("analyze tasks");
+          }
+          return true;
+        });
+  }
+
+  private static final long ANALYZE_LOCK = 0x7472616e73616e61L; // "transana"
+
+  /**
+   * Queued tasks announced longer ago than {@code olderThan} and still unclaimed: their doorbell
+   * may be lost (a topic recreated, an offset skipped), so ring again. A duplicate is harmless.
+   */
+  public int reannounceStale(Duration olderThan, int limit) {
+    return tx.run(
+        "re-announce stale tasks",
+        c -> {
+          Instant now = clock.instant();
+          List<TaskRow> stale =
+              selectForUpdate(
+                  c,
+                  "t.state = 'queued' and t.announced_at < ? order by t.announced_at",
+                  Timestamp.from(now.minus(olderThan)),
+                  limit);
+          for (TaskRow t : stale) {
+            updateUnfenced(c, t.id(), "announced_at = ?", Timestamp.from(now));
+            outbox.doorbell(c, t);
+          }
+          if (!stale.isEmpty()) {
+            LOG.infof(
+                "re-announced %d queued tasks not claimed within %s", stale.size(), olderThan);
+          }
+          return stale.size();
+        });
+  }
+}

@@ -1,0 +1,43 @@
+-- Claims up to a number of the candidates (task ids) in one statement, run under their sessions'
+-- locks: the limits are counted from the running tasks, and the candidates of one session (and
+-- host) are ranked so that together they never pass its limit. Each claimed task gets a new
+-- lease: the epoch bumped (the fencing token), the attempt counted.
+-- Parameters: the candidates' ids (twice), how many to claim at most, the owner, the lease's
+-- expiry, now. The task columns (TaskRows.TASK_COLUMNS) are filled in where it returns.
+with running as (
+  select r.tenant_id, r.session_id, r.host, count(*) n
+  from tasks r
+  where r.state = 'running'
+    and (r.tenant_id, r.session_id) in (select c.tenant_id, c.session_id
+                                        from tasks c where c.id = any(?))
+  group by r.tenant_id, r.session_id, r.host),
+ranked as (
+  select t.id, t.discretionary, t.priority, t.created_at,
+    row_number() over (partition by t.tenant_id, t.session_id
+                       order by t.discretionary, t.priority desc, t.created_at) as in_session,
+    row_number() over (partition by t.tenant_id, t.session_id, t.host
+                       order by t.discretionary, t.priority desc, t.created_at) as in_host,
+    coalesce((select sum(x.n) from running x
+              where x.tenant_id = t.tenant_id and x.session_id = t.session_id), 0)
+      as running_session,
+    coalesce((select x.n from running x
+              where x.tenant_id = t.tenant_id and x.session_id = t.session_id
+                and x.host = t.host), 0) as running_host,
+    (s.config->>'maxConcurrentTransfers')::int as max_session,
+    coalesce((s.config->>'maxConnectionsPerHost')::int, 6) as max_host
+  from tasks t
+  join sessions s on s.tenant_id = t.tenant_id and s.id = t.session_id
+  where t.id = any(?) and t.state = 'queued'),
+picked as (
+  select id from ranked
+  where running_host + in_host <= max_host
+    and (max_session is null or running_session + in_session <= max_session)
+  order by discretionary, priority desc, created_at
+  limit ?)
+update tasks t
+set state = 'running', lease_owner = ?, lease_epoch = t.lease_epoch + 1, lease_expires_at = ?,
+    attempt = t.attempt + 1, next_attempt_at = null, updated_at = ?
+from picked p, sessions s
+where t.id = p.id and t.state = 'queued'
+  and s.tenant_id = t.tenant_id and s.id = t.session_id
+returning ${task_columns}, s.config as session_config

@@ -1,0 +1,97 @@
+package transfer.ledger;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.postgresql.ds.PGSimpleDataSource;
+import transfer.testkit.TestInfra;
+
+/**
+ * A ledger of its own for each test class, on the one PostgreSQL the test JVM shares ({@link
+ * TestInfra#shared()}): Flyway migrates into a schema named for the class (dropped first, so a
+ * class starts from an empty ledger), and the data source's {@code currentSchema} is that schema.
+ * One class's tasks never reach another's claims, reaper or statistics.
+ *
+ * <pre>{@code
+ * @RegisterExtension static final LedgerSchema db = new LedgerSchema();
+ * ... new Ledger(db.dataSource(), clock)
+ * }</pre>
+ *
+ * Test classes of a JVM run one after another; {@link #dataSource()} is the current class's.
+ */
+public final class LedgerSchema implements BeforeAllCallback {
+  private DataSource dataSource;
+
+  @Override
+  public void beforeAll(ExtensionContext context) {
+    dataSource = of(context.getRequiredTestClass());
+  }
+
+  /** The current test class's ledger. */
+  public DataSource dataSource() {
+    if (dataSource == null) {
+      throw new IllegalStateException("LedgerSchema is used before its class began");
+    }
+    return dataSource;
+  }
+
+  /** A ledger migrated into the schema named for {@code testClass} (its simple name). */
+  public static PGSimpleDataSource of(Class<?> testClass) {
+    String schema = testClass.getSimpleName().toLowerCase(Locale.ROOT);
+    TestInfra infra = TestInfra.shared();
+    PGSimpleDataSource source = new PGSimpleDataSource();
+    source.setUrl(infra.jdbcUrl());
+    source.setUser(infra.dbUser());
+    source.setPassword(infra.dbPassword());
+    try (Connection c = source.getConnection();
+        Statement st = c.createStatement()) {
+      st.execute("drop schema if exists \"" + schema + "\" cascade");
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot drop schema " + schema, e);
+    }
+    Flyway.configure().dataSource(source).schemas(schema).defaultSchema(schema).load().migrate();
+    source.setCurrentSchema(schema);
+    return source;
+  }
+
+  /** The keys of the outbox rows of a topic, oldest first. */
+  public List<String> outboxKeys(String topic) throws SQLException {
+    try (Connection c = dataSource().getConnection();
+        PreparedStatement ps = c.prepareStatement("select msg_key from outbox where topic = ?")) {
+      ps.setString(1, topic);
+      try (ResultSet rs = ps.executeQuery()) {
+        List<String> out = new ArrayList<>();
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+        return out;
+      }
+    }
+  }
+
+  /** Empties the outbox (no relay runs in the ledger's tests). */
+  public void clearOutbox() throws SQLException {
+    update("delete from outbox");
+  }
+
+  /** Parks the queued tasks earlier tests left behind: a claim ranks every queued task. */
+  public void parkQueuedTasks() throws SQLException {
+    update("update tasks set state = 'suspended' where state = 'queued'");
+  }
+
+  private void update(String sql) throws SQLException {
+    try (Connection c = dataSource().getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.executeUpdate();
+    }
+  }
+}

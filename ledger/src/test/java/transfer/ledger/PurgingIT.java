@@ -1,0 +1,58 @@
+package transfer.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import transfer.contracts.SessionConfig;
+
+/** Retention: finished tasks and old events removed after their time. */
+class PurgingIT extends LedgerFixture {
+  PurgingIT() {
+    super("2026-03-01T00:00:00Z");
+  }
+
+  @BeforeEach
+  void parkQueuedTasks() throws Exception {
+    // claimNext ranks every queued task of the schema: park those other tests left behind.
+    db.parkQueuedTasks();
+  }
+
+  @Test
+  void finishedTasksAndOldEventsArePurgedAfterTheirRetention() {
+    TaskRow t =
+        ledger
+            .submissions()
+            .submit(
+                tenant,
+                session,
+                withPriority("http://a.test/old", 0.9),
+                SessionConfig.DEFAULT.withDefaults(),
+                "key-" + UUID.randomUUID(),
+                null)
+            .task();
+    long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///store/old", 1, "00", 1);
+    TaskRow open = submit(withPriority("http://a.test/open", 0.1));
+    ledger
+        .eventSequencer()
+        .sequenceEvents(100); // the relay's job, within milliseconds of the commit
+    clock.advance(Duration.ofDays(8));
+
+    Purging.Purged purged =
+        ledger
+            .purging()
+            .purgeExpired(
+                clock.instant().minus(Duration.ofDays(7)),
+                clock.instant().minus(Duration.ofDays(7)),
+                10_000);
+
+    assertThat(purged.taskIds()).contains(t.id()).doesNotContain(open.id());
+    assertThat(purged.locations()).contains("file:///store/old");
+    assertThat(ledger.taskControl().task(tenant, session, t.id())).isEmpty();
+    assertThat(ledger.taskControl().task(tenant, session, open.id())).isPresent();
+    assertThat(numberedEvents(tenant, session, 0, 100)).isEmpty();
+  }
+}
