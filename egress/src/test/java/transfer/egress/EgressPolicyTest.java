@@ -11,7 +11,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import transfer.egress.EgressPolicy.Verdict;
 
 /**
- * The guard's decisions for TESTING.md's SSRF catalogue. Nothing here connects anywhere: every
+ * The guard's decisions for docs/TESTING.md's SSRF catalogue. Nothing here connects anywhere: every
  * non-loopback range is judged by the deciding functions only.
  */
 class EgressPolicyTest {

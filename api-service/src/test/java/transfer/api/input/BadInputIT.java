@@ -23,7 +23,7 @@ import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 
 /**
- * The "Bad input" catalogue of design/TESTING.md, proven on every endpoint where an entry applies:
+ * The "Bad input" catalogue of docs/TESTING.md, proven on every endpoint where an entry applies:
  * each case is answered with the expected 4xx as {@code application/problem+json}, its {@code
  * errors} name the offending field, and nothing stored changed (every ledger table the API writes,
  * the outbox and the storage directory, compared before and after the request).

@@ -28,9 +28,9 @@ import transfer.testkit.Origin;
 import transfer.testkit.TestInfra;
 
 /**
- * Faults 4 and 5 of TESTING.md: the doorbell topic. A long transfer must not hold its consumer or
- * its partition; doorbells delivered several times, replayed from offset 0, or never delivered at
- * all must each lead to exactly one fetch per attempt and one completion.
+ * Faults 4 and 5 of docs/TESTING.md: the doorbell topic. A long transfer must not hold its consumer
+ * or its partition; doorbells delivered several times, replayed from offset 0, or never delivered
+ * at all must each lead to exactly one fetch per attempt and one completion.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class DoorbellChaosIT extends ChaosTest {

@@ -23,9 +23,9 @@ import transfer.testkit.Switchable;
 import transfer.testkit.TestInfra;
 
 /**
- * Faults 6 and 7 of TESTING.md: the broker and the database go away mid-run, and the api-service
- * dies between its commit and the Kafka send. Every task the API accepted must complete exactly
- * once, and nothing may appear on the results topic that the ledger did not record.
+ * Faults 6 and 7 of docs/TESTING.md: the broker and the database go away mid-run, and the
+ * api-service dies between its commit and the Kafka send. Every task the API accepted must complete
+ * exactly once, and nothing may appear on the results topic that the ledger did not record.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class InfrastructureChaosIT extends ChaosTest {

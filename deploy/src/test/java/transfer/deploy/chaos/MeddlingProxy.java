@@ -33,10 +33,10 @@ import transfer.testkit.Origin;
  * URL.
  *
  * <p>The last one is why this exists: the origin's content version is the {@code v} query
- * parameter, so an unchanged URL always names the same content, and fault 9 of TESTING.md ("content
- * changes between attempts") cannot be staged with the origin alone. The proxy appends {@code &v=N}
- * to what it forwards, and N can change while a task runs. (The testkit's origin could offer this
- * itself, e.g. a mutable version per path; until it does, this is the stand-in.)
+ * parameter, so an unchanged URL always names the same content, and fault 9 of docs/TESTING.md
+ * ("content changes between attempts") cannot be staged with the origin alone. The proxy appends
+ * {@code &v=N} to what it forwards, and N can change while a task runs. (The testkit's origin could
+ * offer this itself, e.g. a mutable version per path; until it does, this is the stand-in.)
  *
  * <p>Everything is keyed by the URL's {@code seed} parameter, which each test picks uniquely, so a
  * stray request of an earlier test never eats a cue meant for this one. Requests pass through to

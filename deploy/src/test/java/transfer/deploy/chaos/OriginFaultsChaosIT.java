@@ -19,11 +19,11 @@ import transfer.deploy.chaos.MeddlingProxy.StallAfter;
 import transfer.testkit.Origin;
 
 /**
- * Faults 8 to 12 of TESTING.md: origins that misbehave. Faults that must happen once, between two
- * attempts, are staged by the {@link MeddlingProxy} in front of the origin (cut the running body
- * after a checkpoint, answer 429 then 503, stall once, flip a byte in the resumed range, change the
- * content); faults that are the origin's nature (404, always stalling, ignoring Range) by the
- * origin's own URL parameters.
+ * Faults 8 to 12 of docs/TESTING.md: origins that misbehave. Faults that must happen once, between
+ * two attempts, are staged by the {@link MeddlingProxy} in front of the origin (cut the running
+ * body after a checkpoint, answer 429 then 503, stall once, flip a byte in the resumed range,
+ * change the content); faults that are the origin's nature (404, always stalling, ignoring Range)
+ * by the origin's own URL parameters.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class OriginFaultsChaosIT extends ChaosTest {

@@ -20,9 +20,9 @@ import transfer.deploy.chaos.ChaosCluster.Worker;
 import transfer.testkit.Origin;
 
 /**
- * Fault 13 of TESTING.md: every worker is restarted, one after the other (SIGTERM, start, ready,
- * next), while 500 short downloads run. Every task must end once: completed, with its own bytes,
- * and exactly one completion event.
+ * Fault 13 of docs/TESTING.md: every worker is restarted, one after the other (SIGTERM, start,
+ * ready, next), while 500 short downloads run. Every task must end once: completed, with its own
+ * bytes, and exactly one completion event.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class RollingRestartChaosIT extends ChaosTest {

@@ -28,10 +28,10 @@ import transfer.deploy.chaos.ChaosCluster.Worker;
 import transfer.testkit.Origin;
 
 /**
- * Faults 1, 2, 3 and 14 of TESTING.md: a worker killed, frozen, killed right after its claim, and
- * stopped gracefully while it transfers. Each test checks every criterion of its fault and reports
- * all that fail at once (soft assertions), since one cause (a late takeover, say) often hides the
- * others.
+ * Faults 1, 2, 3 and 14 of docs/TESTING.md: a worker killed, frozen, killed right after its claim,
+ * and stopped gracefully while it transfers. Each test checks every criterion of its fault and
+ * reports all that fail at once (soft assertions), since one cause (a late takeover, say) often
+ * hides the others.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class WorkerCrashChaosIT extends ChaosTest {
