@@ -34,8 +34,8 @@ import transfer.ledger.Claim;
 import transfer.ledger.Claims;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
+import transfer.worker.attempt.Transfers;
 import transfer.worker.trace.Tracing;
-import transfer.worker.transfer.Transfers;
 
 /**
  * Consumes doorbells and claims tasks: each doorbell lets the worker claim the best task it may

@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import io.quarkus.logging.Log;
 import io.vertx.core.Future;

@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import io.opentelemetry.context.Context;
 import io.quarkus.logging.Log;

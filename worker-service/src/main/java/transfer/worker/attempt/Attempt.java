@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import io.micrometer.core.instrument.Counter;
 import io.opentelemetry.api.trace.Span;

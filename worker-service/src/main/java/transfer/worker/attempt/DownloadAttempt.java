@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
