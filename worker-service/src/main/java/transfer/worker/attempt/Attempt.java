@@ -27,7 +27,6 @@ import org.jboss.logging.MDC;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
-import transfer.egress.Destination;
 import transfer.ledger.Claim;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
@@ -341,7 +340,7 @@ abstract class Attempt {
         task.attempt(),
         task.maxAttempts(),
         method(),
-        redacted(task.url()));
+        Urls.redacted(task.url()));
     heartbeatTimer =
         deps.vertx().setPeriodic(deps.heartbeatInterval().toMillis(), id -> heartbeat());
     lastActivityNanos = System.nanoTime();
@@ -599,10 +598,7 @@ abstract class Attempt {
 
   /** Session headers first, the task's own on top (URLSession's httpAdditionalHeaders). */
   protected RequestOptions withHeaders(RequestOptions o, Egress.Route route) {
-    if (!route.url().equals(task.url()) && !sameOrigin(route)) {
-      // The caller's headers were given for the task's origin, and any of them may be a
-      // credential (Authorization, Cookie, X-Api-Key, a signed token): a redirect to another
-      // origin gets none of them (curl drops only some, without --location-trusted).
+    if (!RedirectDecision.carriesCallerHeaders(task.url(), route.url())) {
       return o;
     }
     for (Map.Entry<String, String> h : session.headers().entrySet()) {
@@ -614,14 +610,6 @@ abstract class Attempt {
       }
     }
     return o;
-  }
-
-  private boolean sameOrigin(Egress.Route route) {
-    try {
-      return route.destination().sameOrigin(Destination.of(task.url()));
-    } catch (IllegalArgumentException e) {
-      return false;
-    }
   }
 
   /** The task error for a route the guard did not give. */
@@ -646,41 +634,5 @@ abstract class Attempt {
 
   protected <T> Future<T> blocking(Callable<T> work) {
     return deps.vertx().executeBlocking(work, false);
-  }
-
-  /**
-   * The URL for logs and task errors: without user info, query and fragment, any of which may carry
-   * credentials.
-   */
-  static String redacted(String url) {
-    if (url == null) {
-      return "null";
-    }
-    String u = url;
-    int cut = indexOfAny(u, '?', '#');
-    String tail = cut < 0 ? "" : "?…";
-    u = cut < 0 ? u : u.substring(0, cut);
-    int scheme = u.indexOf("://");
-    if (scheme >= 0) {
-      int hostEnd = indexOfAny(u.substring(scheme + 3), '/');
-      String authority =
-          hostEnd < 0 ? u.substring(scheme + 3) : u.substring(scheme + 3, scheme + 3 + hostEnd);
-      int at = authority.lastIndexOf('@');
-      if (at >= 0) {
-        u = u.substring(0, scheme + 3) + "…@" + u.substring(scheme + 3 + at + 1);
-      }
-    }
-    return u + tail;
-  }
-
-  private static int indexOfAny(String s, char... chars) {
-    int best = -1;
-    for (char ch : chars) {
-      int i = s.indexOf(ch);
-      if (i >= 0 && (best < 0 || i < best)) {
-        best = i;
-      }
-    }
-    return best;
   }
 }

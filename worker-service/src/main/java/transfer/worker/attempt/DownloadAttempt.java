@@ -6,12 +6,9 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.Set;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
@@ -32,7 +29,6 @@ final class DownloadAttempt extends Attempt {
   private final MessageDigest sha256;
   private final Long checkpointEpoch;
   private final long checkpointBytes;
-  private static final Set<Integer> REDIRECTS = Set.of(301, 302, 303, 307, 308);
 
   /** Most bytes this download may have: its expectedBytes, within transfer.fetch.max-bytes. */
   private final long limit;
@@ -121,11 +117,7 @@ final class DownloadAttempt extends Attempt {
 
   /** A strong ETag, else Last-Modified: what {@code If-Range} may carry. */
   private String validator() {
-    String e = task.etag();
-    if (e != null && !e.startsWith("W/")) {
-      return e;
-    }
-    return task.lastModified();
+    return ResumeDecision.validator(task.etag(), task.lastModified());
   }
 
   private void send(long from) {
@@ -183,42 +175,6 @@ final class DownloadAttempt extends Attempt {
     return o;
   }
 
-  /**
-   * A redirect: the next hop, relative to this one, within {@code transfer.worker.max-redirects}.
-   * The body of the 3xx is not read; its connection is closed.
-   */
-  private void onRedirect(HttpClientResponse resp, long from, Egress.Route route, int hop) {
-    String location = resp.getHeader(HttpHeaders.LOCATION);
-    resp.request().reset();
-    if (hop >= deps.maxRedirects()) {
-      fail(
-          TaskError.of(
-              ErrorCodes.TOO_MANY_REDIRECTS,
-              "more than "
-                  + deps.maxRedirects()
-                  + " redirects (transfer.worker.max-redirects); the last went to "
-                  + redacted(location),
-              false));
-      return;
-    }
-    String next;
-    try {
-      // Resolved against this hop's URL; the fragment is the client's, never sent.
-      next = new URI(route.url()).resolve(new URI(location)).toString();
-      int hash = next.indexOf('#');
-      next = hash < 0 ? next : next.substring(0, hash);
-    } catch (URISyntaxException | IllegalArgumentException e) {
-      fail(
-          TaskError.of(
-              ErrorCodes.BLOCKED_DESTINATION,
-              "the origin redirected to '" + redacted(location) + "', which is not a valid URL",
-              false));
-      return;
-    }
-    logf(Logger.Level.DEBUG, "task %s: redirect %d to %s", task.id(), hop + 1, redacted(next));
-    sendTo(next, from, hop + 1);
-  }
-
   private void onResponse(HttpClientResponse resp, long from, Egress.Route route, int hop) {
     response = resp;
     lastActivityNanos = System.nanoTime();
@@ -227,65 +183,66 @@ final class DownloadAttempt extends Attempt {
       return;
     }
     int status = resp.statusCode();
-    if (REDIRECTS.contains(status) && resp.getHeader(HttpHeaders.LOCATION) != null) {
-      onRedirect(resp, from, route, hop);
+    RedirectDecision redirect =
+        RedirectDecision.of(
+            status, resp.getHeader(HttpHeaders.LOCATION), route.url(), hop, deps.maxRedirects());
+    if (redirect instanceof RedirectDecision.Refuse refuse) {
+      // The body of the 3xx is not read; its connection is closed.
+      resp.request().reset();
+      fail(refuse.error());
       return;
     }
-    if (from > 0 && status == 206) {
-      resume(resp, from);
+    if (redirect instanceof RedirectDecision.Follow follow) {
+      resp.request().reset();
+      logf(
+          Logger.Level.DEBUG,
+          "task %s: redirect %d to %s",
+          task.id(),
+          follow.hop(),
+          Urls.redacted(follow.url()));
+      sendTo(follow.url(), from, follow.hop());
       return;
     }
     // Judge the answer before the first byte is written: an error page never lands in a file.
-    if (status < 200 || status >= 300 || status == 206) {
-      fail(
-          Failures.ofStatus(status),
-          Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), deps.clock()));
-      return;
-    }
-    if (from > 0) {
-      // The origin ignored Range, or If-Range found another version: the whole body follows.
-      logf(
-          Logger.Level.INFO,
-          "task %s: asked for bytes %d- but the origin answered %d (whole body); restarting from"
-              + " zero",
-          task.id(),
-          from,
-          status);
-    }
-    resp.pause();
-    openFile(0)
-        .onSuccess(v -> startBody(resp, parseLength(resp.getHeader(HttpHeaders.CONTENT_LENGTH))))
-        .onFailure(e -> fail(storageError(e)));
-  }
-
-  /**
-   * A 206 to our {@code Range: bytes=from-}: continue only if it is the same version, starting
-   * exactly where we asked, as one range. Otherwise fetch the whole body again: bytes of two
-   * versions are never mixed.
-   */
-  private void resume(HttpClientResponse resp, long from) {
-    ContentRange range = ContentRange.parse(resp.getHeader("Content-Range"));
-    String type = resp.getHeader(HttpHeaders.CONTENT_TYPE);
-    String etagNow = resp.getHeader(HttpHeaders.ETAG);
-    String why = null;
-    if (type != null && type.toLowerCase().startsWith("multipart/byteranges")) {
-      why = "answered multipart/byteranges";
-    } else if (range == null || range.start() != from) {
-      why = "answered Content-Range " + resp.getHeader("Content-Range");
-    } else if (task.etag() != null && etagNow != null && !task.etag().equals(etagNow)) {
-      why = "changed its ETag from " + task.etag() + " to " + etagNow;
-    }
-    if (why != null) {
+    ResumeDecision answer = ResumeDecision.of(from, task.etag(), status, resp::getHeader);
+    if (answer instanceof ResumeDecision.Continue resumed) {
+      resume(resp, resumed);
+    } else if (answer instanceof ResumeDecision.AskAgain again) {
       logf(
           Logger.Level.INFO,
           "task %s: the origin %s to Range bytes=%d-; restarting from zero",
           task.id(),
-          why,
+          again.why(),
           from);
       resp.request().reset();
       send(0);
-      return;
+    } else if (answer instanceof ResumeDecision.WholeBody whole) {
+      if (from > 0) {
+        logf(
+            Logger.Level.INFO,
+            "task %s: asked for bytes %d- but the origin answered %d (whole body); restarting"
+                + " from zero",
+            task.id(),
+            from,
+            status);
+      }
+      resp.pause();
+      openFile(0)
+          .onSuccess(v -> startBody(resp, whole.total()))
+          .onFailure(e -> fail(storageError(e)));
+    } else {
+      fail(
+          Failures.ofStatus(status),
+          Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), deps.clock()));
     }
+  }
+
+  /**
+   * A 206 that continues our {@code Range: bytes=from-}: the earlier attempt's first {@code from}
+   * bytes are copied into this attempt's object (and hashed), and the body follows them.
+   */
+  private void resume(HttpClientResponse resp, ResumeDecision.Continue resumed) {
+    long from = resumed.from();
     resp.pause();
     Path earlier;
     try {
@@ -321,15 +278,7 @@ final class DownloadAttempt extends Attempt {
                   checkpointEpoch,
                   epoch);
               openFile(from)
-                  .onSuccess(
-                      v -> {
-                        Long total =
-                            range.total() != null
-                                ? range.total()
-                                : add(
-                                    from, parseLength(resp.getHeader(HttpHeaders.CONTENT_LENGTH)));
-                        startBody(resp, total);
-                      })
+                  .onSuccess(v -> startBody(resp, resumed.total()))
                   .onFailure(e -> fail(storageError(e)));
             });
   }
@@ -396,18 +345,6 @@ final class DownloadAttempt extends Attempt {
         ErrorCodes.SIZE_LIMIT_EXCEEDED,
         what + ", more than " + bound + "; the body was cut",
         false);
-  }
-
-  private static Long parseLength(String header) {
-    try {
-      return header == null ? null : Long.parseLong(header.trim());
-    } catch (NumberFormatException e) {
-      return null;
-    }
-  }
-
-  private static Long add(long a, Long b) {
-    return b == null ? null : a + b;
   }
 
   private void onData(Buffer buf) {
