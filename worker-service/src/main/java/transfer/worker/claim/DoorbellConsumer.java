@@ -34,7 +34,7 @@ import transfer.ledger.Claim;
 import transfer.ledger.Claims;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
-import transfer.worker.attempt.Transfers;
+import transfer.worker.attempt.Slots;
 import transfer.worker.trace.Tracing;
 
 /**
@@ -54,7 +54,7 @@ public class DoorbellConsumer {
   private static final Duration POLL = Duration.ofMillis(100);
 
   private final Claims claims;
-  private final Transfers transfers;
+  private final Slots slots;
   private final WorkerConfig config;
   private final WorkerMetrics metrics;
   private final Tracing tracing;
@@ -79,14 +79,14 @@ public class DoorbellConsumer {
 
   public DoorbellConsumer(
       Claims claims,
-      Transfers transfers,
+      Slots slots,
       WorkerConfig config,
       WorkerMetrics metrics,
       Tracing tracing,
       @Named("workerId") String workerId,
       @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
     this.claims = claims;
-    this.transfers = transfers;
+    this.slots = slots;
     this.config = config;
     this.metrics = metrics;
     this.tracing = tracing;
@@ -96,7 +96,7 @@ public class DoorbellConsumer {
 
   void start(@Observes StartupEvent ev) {
     running = true;
-    transfers.onSlotFreed(
+    slots.onSlotFreed(
         () -> {
           if (running && slotFreed.compareAndSet(false, true)) {
             try {
@@ -136,7 +136,7 @@ public class DoorbellConsumer {
     if (p != null) {
       p.close(Duration.ofSeconds(5));
     }
-    transfers.handBackAll(Duration.ofSeconds(15));
+    slots.handBackAll(Duration.ofSeconds(15));
   }
 
   /** Ready while the consumer loop runs and has polled recently. */
@@ -163,7 +163,7 @@ public class DoorbellConsumer {
               public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                 // A rebalance resumes everything; keep the partitions paused while full, and
                 // those held at an unreadable doorbell until their next try.
-                if (transfers.freeSlots() == 0) {
+                if (slots.freeSlots() == 0) {
                   c.pause(partitions);
                 } else {
                   c.pause(partitions.stream().filter(held::containsKey).toList());
@@ -174,7 +174,7 @@ public class DoorbellConsumer {
           lastPollMillis = System.currentTimeMillis();
           ConsumerRecords<byte[], byte[]> records = c.poll(POLL);
           handle(c, records);
-          if (transfers.freeSlots() > 0) {
+          if (slots.freeSlots() > 0) {
             long now = System.currentTimeMillis();
             List<TopicPartition> resumable =
                 c.paused().stream()
@@ -228,7 +228,7 @@ public class DoorbellConsumer {
           c.pause(List.of(tp));
           break;
         }
-        if (full || !transfers.tryReserve()) {
+        if (full || !slots.tryReserve()) {
           // No slot: this doorbell and the rest of its partition are read again after resume.
           full = true;
           c.seek(tp, r.offset());
@@ -274,7 +274,7 @@ public class DoorbellConsumer {
               .record(() -> this.claims.claimNext(workerId, config.worker().leaseTtl(), reserved));
     } catch (RuntimeException e) {
       for (int i = 0; i < reserved; i++) {
-        transfers.unreserve();
+        slots.unreserve();
       }
       Log.warnf(
           "cannot claim tasks (%s); the doorbells are read again at the next poll", e.getMessage());
@@ -284,10 +284,10 @@ public class DoorbellConsumer {
     Map<Claim, io.opentelemetry.context.Context> parents =
         ClaimSpans.afterClaim(tracing.tracer(), bells, claims);
     for (Claim claim : claims) {
-      transfers.start(claim, parents.get(claim));
+      slots.start(claim, parents.get(claim));
     }
     for (int i = claims.size(); i < reserved; i++) {
-      transfers.unreserve();
+      slots.unreserve();
     }
     if (claims.size() < reserved) {
       Log.debugf(
@@ -310,7 +310,7 @@ public class DoorbellConsumer {
       return;
     }
     int reserved = 0;
-    while (transfers.tryReserve()) {
+    while (slots.tryReserve()) {
       reserved++;
     }
     if (reserved > 0) {

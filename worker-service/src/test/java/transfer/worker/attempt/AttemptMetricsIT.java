@@ -105,7 +105,7 @@ class AttemptMetricsIT {
   }
 
   /** Submits and claims a download of {@code path} at the origin, and starts its attempt. */
-  private DownloadAttempt download(String path) {
+  private Attempt download(String path) {
     TaskRow t =
         ledger
             .submissions()
@@ -119,28 +119,26 @@ class AttemptMetricsIT {
             .task();
     Claim claim =
         TestClaims.claim(ledger, t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
-    Attempt.Deps deps =
-        new Attempt.Deps(
+    Attempts attempts =
+        new Attempts(
             vertx,
-            client,
-            ledger.leases(),
-            storage,
-            storageRoot,
+            LeaseWriter.of(ledger.leases(), vertx),
+            new LeaseTimer.Terms(Duration.ofSeconds(30), Duration.ofMillis(100), 0.8),
             Clock.systemUTC(),
-            "metrics-it",
-            Duration.ofSeconds(30),
-            Duration.ofMillis(100),
-            Duration.ofSeconds(5),
-            0.8,
-            new Egress(
-                EgressPolicy.of(List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
-                InetAddress::getAllByName,
-                vertx),
-            1L << 40,
-            5,
-            metrics,
-            io.opentelemetry.api.OpenTelemetry.noop().getTracer("test"));
-    DownloadAttempt a = new DownloadAttempt(claim, deps);
+            new AttemptTelemetry.Sinks(
+                metrics, io.opentelemetry.api.OpenTelemetry.noop().getTracer("test"), "metrics-it"),
+            new Outbound(
+                client,
+                new Egress(
+                    EgressPolicy.of(
+                        List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
+                    InetAddress::getAllByName,
+                    vertx),
+                1L << 40,
+                5),
+            storage,
+            Duration.ofSeconds(5));
+    Attempt a = attempts.of(claim);
     a.start();
     return a;
   }
@@ -156,7 +154,7 @@ class AttemptMetricsIT {
   @Test
   void aCompletedDownloadCountsOneCompletedAttemptAndItsSize() throws Exception {
     long size = 3 * 1024 * 1024 + 17;
-    DownloadAttempt a = download("/bytes/" + size + "?seed=41");
+    Attempt a = download("/bytes/" + size + "?seed=41");
     awaitEnd(a);
 
     assertThat(state(a)).isEqualTo(TaskState.COMPLETED);
@@ -181,8 +179,8 @@ class AttemptMetricsIT {
 
   @Test
   void aFinalAndARetryableStatusAreCountedByOutcomeWithTheirErrorCode() throws Exception {
-    DownloadAttempt gone = download("/bytes/100?seed=42&status=404");
-    DownloadAttempt busy = download("/bytes/100?seed=43&status=503");
+    Attempt gone = download("/bytes/100?seed=42&status=404");
+    Attempt busy = download("/bytes/100?seed=43&status=503");
     awaitEnd(gone);
     awaitEnd(busy);
 
@@ -216,7 +214,7 @@ class AttemptMetricsIT {
   @Test
   void whileABodyStreamsItsHostIsInUseAndACancelIsALostLease() throws Exception {
     // About 10 s of body: long enough to look at it in flight and to cancel it.
-    DownloadAttempt a = download("/bytes/1000000?seed=44&rate=100000");
+    Attempt a = download("/bytes/1000000?seed=44&rate=100000");
 
     await()
         .atMost(Duration.ofSeconds(10))

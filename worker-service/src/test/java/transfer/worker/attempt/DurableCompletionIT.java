@@ -114,32 +114,29 @@ class DurableCompletionIT {
         TestClaims.claim(ledger, t.id(), "durable-it", Duration.ofSeconds(30)).orElseThrow();
     long epoch = claim.epoch();
 
-    DownloadAttempt attempt =
-        new DownloadAttempt(
-            claim,
-            new Attempt.Deps(
+    Attempt attempt =
+        new Attempts(
                 vertx,
-                client,
-                ledger.leases(),
-                storage,
-                storageRoot,
+                LeaseWriter.of(ledger.leases(), vertx),
+                new LeaseTimer.Terms(Duration.ofSeconds(30), Duration.ofMillis(100), 0.8),
                 Clock.systemUTC(),
-                "durable-it",
-                Duration.ofSeconds(30),
-                Duration.ofMillis(100),
+                new AttemptTelemetry.Sinks(
+                    new WorkerMetrics(new SimpleMeterRegistry()),
+                    io.opentelemetry.api.OpenTelemetry.noop().getTracer("test"),
+                    "durable-it"),
+                new Outbound(
+                    client,
+                    new Egress(
+                        EgressPolicy.of(
+                            List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
+                        InetAddress::getAllByName,
+                        vertx),
+                    1L << 40,
+                    5),
+                storage,
                 // No checkpoint: the only force of the body is the one that precedes completion.
-                Duration.ofMinutes(5),
-                0.8,
-                new Egress(
-                    EgressPolicy.of(
-                        List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
-                    InetAddress::getAllByName,
-                    vertx),
-                1L << 40,
-                5,
-                new WorkerMetrics(new SimpleMeterRegistry()),
-                io.opentelemetry.api.OpenTelemetry.noop().getTracer("test")),
-            io.opentelemetry.context.Context.root());
+                Duration.ofMinutes(5))
+            .of(claim, io.opentelemetry.context.Context.root());
     attempt.start();
     attempt.finished().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
 
