@@ -22,9 +22,10 @@ import transfer.ledger.TaskRow;
  *
  * <p>Its parts: the {@link Transfer} moves the bytes (a download or an upload), the {@link
  * LeaseTimer} keeps the lease, the {@link StallWatchdog} watches the other side, {@link Progress}
- * remembers what was reported, and {@link AttemptTelemetry} holds the span, the metrics and the log
- * fields. Everything runs on the attempt's {@link Scheduler} context, one thread at a time, so no
- * field needs a lock; ledger writes go through a {@link LeaseWriter}. See DESIGN.md, "The attempt".
+ * remembers what was reported, the {@link Connection} is its request in flight, and {@link
+ * AttemptTelemetry} holds the span, the metrics and the log fields. Everything runs on the
+ * attempt's {@link Scheduler} context, one thread at a time, so no field needs a lock; ledger
+ * writes go through a {@link LeaseWriter}. See DESIGN.md, "The attempt".
  */
 final class Attempt {
   private final TaskRow task;
@@ -34,6 +35,7 @@ final class Attempt {
   private final LeaseWriter leases;
   private final Scheduler scheduler;
   private final AttemptTelemetry telemetry;
+  private final Connection connection;
   private final Progress progress = new Progress();
   private final StallWatchdog watchdog;
   private final LeaseTimer leaseTimer;
@@ -59,6 +61,7 @@ final class Attempt {
     this.scheduler = scheduler;
     this.leases = leases;
     this.telemetry = telemetry;
+    this.connection = new Connection(telemetry.metrics());
     // Every write names the claim's epoch; its events carry the attempt's trace context.
     this.lease = claim.lease().withTrace(telemetry.traceContext());
     this.transfer = transfer.apply(this);
@@ -78,7 +81,13 @@ final class Attempt {
    */
   void start() {
     // Whichever way the attempt ended, its host is no longer in use and its span is over.
-    finished.future().onComplete(ar -> telemetry.close(transfer.movedInThisAttempt()));
+    finished
+        .future()
+        .onComplete(
+            ar -> {
+              connection.done();
+              telemetry.close(transfer.movedInThisAttempt());
+            });
     scheduler.run(this::begin);
   }
 
@@ -134,6 +143,10 @@ final class Attempt {
 
   AttemptTelemetry telemetry() {
     return telemetry;
+  }
+
+  Connection connection() {
+    return connection;
   }
 
   StallWatchdog watchdog() {
@@ -235,7 +248,7 @@ final class Attempt {
     }
     leaseTimer.stop();
     watchdog.stop();
-    telemetry.connectionDone();
+    connection.done();
     return true;
   }
 
@@ -313,8 +326,8 @@ final class Attempt {
   private void stopIo() {
     leaseTimer.stop();
     watchdog.stop();
+    connection.reset();
     transfer.stop();
-    telemetry.connectionDone();
   }
 
   /**

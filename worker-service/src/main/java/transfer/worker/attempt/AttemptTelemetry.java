@@ -15,9 +15,9 @@ import transfer.telemetry.TraceContexts;
 import transfer.worker.WorkerMetrics;
 
 /**
- * What an attempt tells the operators: its span, its metrics (bytes as they move, the host in use,
- * its end counted once) and its log lines with the task's fields. DESIGN.md, "Metrics", "Log
- * fields" and "Traces".
+ * What an attempt tells the operators: its span, its metrics (bytes as they move, its end counted
+ * once; the host in use is its {@link Connection}'s) and its log lines with the task's fields.
+ * DESIGN.md, "Metrics", "Log fields" and "Traces".
  */
 final class AttemptTelemetry {
   /** Where the attempts of this worker report. */
@@ -40,9 +40,6 @@ final class AttemptTelemetry {
 
   /** Bytes moved in this attempt's direction, counted per chunk as they move. */
   private final Counter bytes;
-
-  /** The label the current request's host is counted under, or null while none is in flight. */
-  private String connectionKey;
 
   private boolean spanEnded;
 
@@ -100,16 +97,8 @@ final class AttemptTelemetry {
     return bytes;
   }
 
-  /** A request of this attempt goes to {@code host} (a redirect moves it to another). */
-  void connecting(String host) {
-    connectionDone();
-    connectionKey = metrics.connectionOpened(host);
-  }
-
-  /** The attempt's request is over: ended, reset, or the attempt stopped. Idempotent. */
-  void connectionDone() {
-    metrics.connectionClosed(connectionKey);
-    connectionKey = null;
+  WorkerMetrics metrics() {
+    return metrics;
   }
 
   /**
@@ -124,9 +113,8 @@ final class AttemptTelemetry {
     endSpan(outcome.label(), outcome.errorCode(), moved);
   }
 
-  /** The attempt is over, whichever way: its host is no longer in use and its span is ended. */
+  /** The attempt is over, whichever way: its span is ended (if its end was not recorded). */
   void close(long moved) {
-    connectionDone();
     endSpan("ended", null, moved);
   }
 

@@ -2,7 +2,6 @@ package transfer.worker.attempt;
 
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -41,7 +40,6 @@ final class Download implements Transfer {
   /** Most bytes this download may have: its expectedBytes, within transfer.fetch.max-bytes. */
   private final long limit;
 
-  private HttpClientRequest request;
   private HttpClientResponse response;
   private ObjectWriter writer;
   private Path temporary;
@@ -108,9 +106,6 @@ final class Download implements Transfer {
   @Override
   public void stop() {
     checkpoints.stop();
-    if (request != null) {
-      request.reset();
-    }
     if (writer != null) {
       writer.abort();
     }
@@ -157,7 +152,7 @@ final class Download implements Transfer {
                 return;
               }
               RequestOptions options = route.apply(requestOptions(route));
-              attempt.telemetry().connecting(route.destination().host());
+              attempt.connection().opening(route.destination().host());
               if (from > 0) {
                 options.putHeader("Range", "bytes=" + from + "-");
                 options.putHeader("If-Range", validator());
@@ -167,7 +162,7 @@ final class Download implements Transfer {
                   .request(options)
                   .compose(
                       req -> {
-                        request = req;
+                        attempt.connection().made(req);
                         return req.send();
                       })
                   .onSuccess(resp -> onResponse(resp, from, route, hop))

@@ -14,8 +14,33 @@ import transfer.worker.WorkerMetrics;
  */
 sealed interface Outcome {
 
+  /** What kind of end: its label and the level of its log line. */
+  enum Kind {
+    COMPLETED(WorkerMetrics.COMPLETED, Logger.Level.INFO),
+    RETRY(WorkerMetrics.RETRY, Logger.Level.INFO),
+    FAILED(WorkerMetrics.FAILED, Logger.Level.INFO),
+    FENCED(WorkerMetrics.FENCED, Logger.Level.WARN),
+    HANDED_BACK(WorkerMetrics.HANDED_BACK, Logger.Level.INFO),
+    UNRECORDED(WorkerMetrics.UNRECORDED, Logger.Level.ERROR);
+
+    /** The {@code outcome} label of the attempt's metric and span ({@link WorkerMetrics}). */
+    final String label;
+
+    /** The level of the attempt's last log line. */
+    final Logger.Level level;
+
+    Kind(String label, Logger.Level level) {
+      this.label = label;
+      this.level = level;
+    }
+  }
+
+  Kind kind();
+
   /** The {@code outcome} label of the attempt's metric and span ({@link WorkerMetrics}). */
-  String label();
+  default String label() {
+    return kind().label;
+  }
 
   /** The attempt's own error ({@code error_code}); null when it had none. */
   default String errorCode() {
@@ -28,7 +53,9 @@ sealed interface Outcome {
   }
 
   /** The level of the attempt's last log line. */
-  Logger.Level level();
+  default Logger.Level level() {
+    return kind().level;
+  }
 
   /** The attempt's last log line, after {@code task <id>: }. */
   String line();
@@ -36,31 +63,29 @@ sealed interface Outcome {
   /** The ledger recorded the completion; {@code line} says what was moved. */
   record Completed(String line) implements Outcome {
     @Override
-    public String label() {
-      return WorkerMetrics.COMPLETED;
+    public Kind kind() {
+      return Kind.COMPLETED;
     }
+  }
+
+  /** The attempt failed with an error of its own, whatever the ledger made of it. */
+  sealed interface Failure extends Outcome {
+    /** Which attempt of the task it was. */
+    int attempt();
+
+    TaskError error();
 
     @Override
-    public Logger.Level level() {
-      return Logger.Level.INFO;
+    default String errorCode() {
+      return error().code();
     }
   }
 
   /** Failed, and queued again after {@code backoff}. */
-  record RetryScheduled(int attempt, TaskError error, Duration backoff) implements Outcome {
+  record RetryScheduled(int attempt, TaskError error, Duration backoff) implements Failure {
     @Override
-    public String label() {
-      return WorkerMetrics.RETRY;
-    }
-
-    @Override
-    public String errorCode() {
-      return error.code();
-    }
-
-    @Override
-    public Logger.Level level() {
-      return Logger.Level.INFO;
+    public Kind kind() {
+      return Kind.RETRY;
     }
 
     @Override
@@ -72,20 +97,10 @@ sealed interface Outcome {
   }
 
   /** Failed for good: the task is final (with resumeData or without). */
-  record Failed(int attempt, TaskError error) implements Outcome {
+  record Failed(int attempt, TaskError error) implements Failure {
     @Override
-    public String label() {
-      return WorkerMetrics.FAILED;
-    }
-
-    @Override
-    public String errorCode() {
-      return error.code();
-    }
-
-    @Override
-    public Logger.Level level() {
-      return Logger.Level.INFO;
+    public Kind kind() {
+      return Kind.FAILED;
     }
 
     @Override
@@ -123,13 +138,8 @@ sealed interface Outcome {
     }
 
     @Override
-    public String label() {
-      return WorkerMetrics.FENCED;
-    }
-
-    @Override
-    public Logger.Level level() {
-      return Logger.Level.WARN;
+    public Kind kind() {
+      return Kind.FENCED;
     }
   }
 
@@ -138,13 +148,8 @@ sealed interface Outcome {
    */
   record HandedBack(long epoch, long bytes) implements Outcome {
     @Override
-    public String label() {
-      return WorkerMetrics.HANDED_BACK;
-    }
-
-    @Override
-    public Logger.Level level() {
-      return Logger.Level.INFO;
+    public Kind kind() {
+      return Kind.HANDED_BACK;
     }
 
     @Override
@@ -155,20 +160,10 @@ sealed interface Outcome {
   }
 
   /** The ledger could not be asked to record the failure: the lease expires, the reaper retries. */
-  record Unrecorded(int attempt, TaskError error, String cause) implements Outcome {
+  record Unrecorded(int attempt, TaskError error, String cause) implements Failure {
     @Override
-    public String label() {
-      return WorkerMetrics.UNRECORDED;
-    }
-
-    @Override
-    public String errorCode() {
-      return error.code();
-    }
-
-    @Override
-    public Logger.Level level() {
-      return Logger.Level.ERROR;
+    public Kind kind() {
+      return Kind.UNRECORDED;
     }
 
     @Override

@@ -39,6 +39,9 @@ interface Transfer {
     return Checkpoints.NONE;
   }
 
-  /** Stops every I/O at once: the request reset, files closed, its own timers cancelled. */
+  /**
+   * Stops at once: files closed, its own timers cancelled (the attempt resets the request, {@link
+   * Connection}).
+   */
   void stop();
 }

@@ -81,9 +81,6 @@ final class Upload implements Transfer {
 
   @Override
   public void stop() {
-    if (request != null) {
-      request.reset();
-    }
     if (reader != null) {
       reader.abort();
     }
@@ -178,12 +175,13 @@ final class Upload implements Transfer {
     if (o.getHeaders().get(HttpHeaders.CONTENT_TYPE) == null) {
       o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
     }
-    attempt.telemetry().connecting(route.destination().host());
+    attempt.connection().opening(route.destination().host());
     outbound.client().request(o).onSuccess(this::stream).onFailure(this::connectionFailed);
   }
 
   private void stream(HttpClientRequest req) {
     request = req;
+    attempt.connection().made(req);
     if (attempt.over()) {
       req.reset();
       return;

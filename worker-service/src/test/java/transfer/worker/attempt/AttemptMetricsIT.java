@@ -8,7 +8,6 @@ import io.micrometer.prometheus.PrometheusConfig;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
-import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -27,7 +26,6 @@ import transfer.contracts.Metric;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
-import transfer.egress.EgressPolicy;
 import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
 import transfer.ledger.LedgerSchema;
@@ -119,26 +117,17 @@ class AttemptMetricsIT {
             .task();
     Claim claim =
         TestClaims.claim(ledger, t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
-    Attempts attempts =
-        new Attempts(
-            vertx,
-            LeaseWriter.of(ledger.leases(), vertx),
-            new LeaseTimer.Terms(Duration.ofSeconds(30), Duration.ofMillis(100), 0.8),
-            Clock.systemUTC(),
-            new AttemptTelemetry.Sinks(
-                metrics, io.opentelemetry.api.OpenTelemetry.noop().getTracer("test"), "metrics-it"),
-            new Outbound(
+    Attempt a =
+        TestAttempts.of(
+                vertx,
                 client,
-                new Egress(
-                    EgressPolicy.of(
-                        List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
-                    InetAddress::getAllByName,
-                    vertx),
-                1L << 40,
-                5),
-            storage,
-            Duration.ofSeconds(5));
-    Attempt a = attempts.of(claim);
+                ledger,
+                origin,
+                storage,
+                metrics,
+                "metrics-it",
+                Duration.ofSeconds(5))
+            .of(claim);
     a.start();
     return a;
   }
@@ -230,7 +219,7 @@ class AttemptMetricsIT {
     PrometheusText all = scrape();
     for (Metric m : Metric.of(Metric.Service.WORKER)) {
       if (m == Metric.WORKER_SLOTS || m == Metric.WORKER_TRANSFERS_RUNNING) {
-        continue; // registered by Transfers, which this test does not build
+        continue; // registered by Slots, which this test does not build
       }
       for (String series : m.series()) {
         assertThat(all.has(series)).as("%s (%s) is served", series, m.meterName()).isTrue();

@@ -153,19 +153,15 @@ class AttemptTest {
     }
 
     double attempts(String outcome) {
-      return registry
-          .find(Metric.WORKER_ATTEMPTS.meterName())
-          .tag("outcome", outcome)
-          .counters()
-          .stream()
-          .mapToDouble(Counter::count)
-          .sum();
+      return count(registry.find(Metric.WORKER_ATTEMPTS.meterName()).tag("outcome", outcome));
     }
 
     double attempts() {
-      return registry.find(Metric.WORKER_ATTEMPTS.meterName()).counters().stream()
-          .mapToDouble(Counter::count)
-          .sum();
+      return count(registry.find(Metric.WORKER_ATTEMPTS.meterName()));
+    }
+
+    private static double count(io.micrometer.core.instrument.search.Search found) {
+      return found.counters().stream().mapToDouble(Counter::count).sum();
     }
 
     double leasesLost(String reason) {

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
-import java.net.InetAddress;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -24,7 +23,6 @@ import org.postgresql.ds.PGSimpleDataSource;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
-import transfer.egress.EgressPolicy;
 import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
 import transfer.ledger.LedgerSchema;
@@ -115,25 +113,14 @@ class DurableCompletionIT {
     long epoch = claim.epoch();
 
     Attempt attempt =
-        new Attempts(
+        TestAttempts.of(
                 vertx,
-                LeaseWriter.of(ledger.leases(), vertx),
-                new LeaseTimer.Terms(Duration.ofSeconds(30), Duration.ofMillis(100), 0.8),
-                Clock.systemUTC(),
-                new AttemptTelemetry.Sinks(
-                    new WorkerMetrics(new SimpleMeterRegistry()),
-                    io.opentelemetry.api.OpenTelemetry.noop().getTracer("test"),
-                    "durable-it"),
-                new Outbound(
-                    client,
-                    new Egress(
-                        EgressPolicy.of(
-                            List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
-                        InetAddress::getAllByName,
-                        vertx),
-                    1L << 40,
-                    5),
+                client,
+                ledger,
+                origin,
                 storage,
+                new WorkerMetrics(new SimpleMeterRegistry()),
+                "durable-it",
                 // No checkpoint: the only force of the body is the one that precedes completion.
                 Duration.ofMinutes(5))
             .of(claim, io.opentelemetry.context.Context.root());
