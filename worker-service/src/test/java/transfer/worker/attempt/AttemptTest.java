@@ -2,42 +2,18 @@ package transfer.worker.attempt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.opentelemetry.api.common.AttributeKey;
-import io.opentelemetry.context.Context;
-import io.opentelemetry.sdk.common.CompletableResultCode;
-import io.opentelemetry.sdk.trace.SdkTracerProvider;
-import io.opentelemetry.sdk.trace.data.SpanData;
-import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
-import io.opentelemetry.sdk.trace.export.SpanExporter;
 import io.vertx.core.Future;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import org.jboss.logmanager.ExtLogRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.contracts.ErrorCodes;
-import transfer.contracts.Metric;
-import transfer.contracts.RetryPolicy;
-import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
-import transfer.contracts.TaskRequest;
-import transfer.contracts.TaskState;
-import transfer.contracts.TaskType;
-import transfer.ledger.Claim;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
-import transfer.ledger.SettableClock;
-import transfer.ledger.TaskRow;
 import transfer.worker.WorkerMetrics;
 
 /**
@@ -47,210 +23,20 @@ import transfer.worker.WorkerMetrics;
  * most one ending write the ledger took, and no timer left.
  */
 class AttemptTest {
-  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(5);
-  private static final LeaseTimer.Terms TERMS =
-      new LeaseTimer.Terms(Duration.ofSeconds(30), Duration.ofSeconds(1), 0.8);
-  private static final TaskError RESET =
-      TaskError.of(ErrorCodes.CONNECTION_FAILED, "connection reset", true);
-
-  private static final java.util.logging.Logger ATTEMPT_LOG =
-      java.util.logging.Logger.getLogger(Attempt.class.getName());
-  private static final List<String> LINES = new CopyOnWriteArrayList<>();
-  private static final Handler CAPTURE =
-      new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-          LINES.add(
-              r instanceof ExtLogRecord e
-                  ? e.getFormattedMessage()
-                  : String.valueOf(r.getMessage()));
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
-
-  private static int runs;
-
   @BeforeAll
   static void captureLog() {
-    ATTEMPT_LOG.addHandler(CAPTURE);
+    AttemptRun.captureLog();
   }
 
   @AfterAll
   static void releaseLog() {
-    ATTEMPT_LOG.removeHandler(CAPTURE);
+    AttemptRun.releaseLog();
   }
 
-  /** One attempt with fakes all round. */
-  private static final class Run {
-    final String taskId = "task-" + (++runs);
-    final SettableClock clock = new SettableClock(Instant.parse("2026-01-01T00:00:00Z"));
-    final ManualScheduler scheduler = new ManualScheduler(clock);
-    final FakeLeaseWriter leases = new FakeLeaseWriter();
-    final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    final List<SpanData> spans = new ArrayList<>();
-    final ScriptedTransfer transfer = new ScriptedTransfer(REQUEST_TIMEOUT);
-    final Attempt attempt;
-
-    Run() {
-      SdkTracerProvider tracing =
-          SdkTracerProvider.builder()
-              .addSpanProcessor(
-                  SimpleSpanProcessor.create(
-                      new SpanExporter() {
-                        @Override
-                        public CompletableResultCode export(Collection<SpanData> s) {
-                          spans.addAll(s);
-                          return CompletableResultCode.ofSuccess();
-                        }
-
-                        @Override
-                        public CompletableResultCode flush() {
-                          return CompletableResultCode.ofSuccess();
-                        }
-
-                        @Override
-                        public CompletableResultCode shutdown() {
-                          return CompletableResultCode.ofSuccess();
-                        }
-                      }))
-              .build();
-      TaskRow task = task(taskId);
-      attempt =
-          new Attempt(
-              new Claim(task, session()),
-              scheduler,
-              leases,
-              TERMS,
-              clock,
-              new AttemptTelemetry(
-                  task,
-                  task.leaseEpoch(),
-                  new AttemptTelemetry.Sinks(
-                      new WorkerMetrics(registry), tracing.get("test"), "worker-1"),
-                  Context.root()),
-              a -> transfer);
-      attempt.start();
-    }
-
-    /** The body is in and checked: the attempt finishes and commits, as a transfer does. */
-    void complete() {
-      if (attempt.finishing()) {
-        attempt.complete(
-            since ->
-                leases
-                    .completeDownload(attempt.lease(), "file:/x", transfer.moved, "ab", since)
-                    .map(
-                        ok ->
-                            ok
-                                ? new Outcome.Completed("completed, " + transfer.moved + " bytes")
-                                : Outcome.Fenced.completionNotRecorded("superseded")));
-      }
-    }
-
-    double attempts(String outcome) {
-      return count(registry.find(Metric.WORKER_ATTEMPTS.meterName()).tag("outcome", outcome));
-    }
-
-    double attempts() {
-      return count(registry.find(Metric.WORKER_ATTEMPTS.meterName()));
-    }
-
-    private static double count(io.micrometer.core.instrument.search.Search found) {
-      return found.counters().stream().mapToDouble(Counter::count).sum();
-    }
-
-    double leasesLost(String reason) {
-      return registry
-          .get(Metric.WORKER_LEASES_LOST.meterName())
-          .tag("reason", reason)
-          .counter()
-          .count();
-    }
-
-    /** The lines that say how this attempt ended (not its first line, not a renewal's warning). */
-    List<String> endLines() {
-      return LINES.stream()
-          .filter(l -> l.startsWith("task " + taskId + ": "))
-          .filter(l -> !l.contains(": claimed by ") && !l.contains(": cannot renew lease"))
-          .toList();
-    }
-
-    String outcome() {
-      assertThat(spans).hasSize(1);
-      return spans.get(0).getAttributes().get(AttributeKey.stringKey("transfer.outcome"));
-    }
-
-    /** The properties every attempt has once it ended, whatever ended it. */
-    void assertEndedOnce(String as) {
-      assertThat(attempt.life()).as(as).isEqualTo(Life.ENDED);
-      assertThat(attempt.finished().isComplete()).as(as).isTrue();
-      assertThat(attempts()).as("%s: attempts counted", as).isEqualTo(1);
-      assertThat(spans).as("%s: spans", as).hasSize(1);
-      assertThat(endLines()).as("%s: last log lines", as).hasSize(1);
-      assertThat(leases.endings().stream().filter(c -> c.answer().future().succeeded()))
-          .as("%s: ending writes the ledger took", as)
-          .hasSizeLessThanOrEqualTo(1);
-      assertThat(scheduler.timers()).as("%s: timers left", as).isZero();
-    }
-  }
-
-  static TaskRow task(String id) {
-    String url = "https://files.example.com/f";
-    return new TaskRow(
-        id,
-        "tenant-1",
-        "session-1",
-        TaskType.DOWNLOAD,
-        TaskState.RUNNING,
-        url,
-        TaskRequest.download(url),
-        0.5,
-        1,
-        5,
-        null,
-        "worker-1",
-        7,
-        null,
-        0,
-        0,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        "files.example.com:443",
-        false,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null);
-  }
-
-  static SessionConfig session() {
-    return new SessionConfig(
-            null,
-            6,
-            REQUEST_TIMEOUT,
-            Duration.ofDays(7),
-            false,
-            true,
-            Map.of(),
-            RetryPolicy.DEFAULT)
-        .withDefaults();
-  }
+  private static final Duration REQUEST_TIMEOUT = AttemptRun.REQUEST_TIMEOUT;
+  private static final LeaseTimer.Terms TERMS = AttemptRun.TERMS;
+  private static final TaskError RESET =
+      TaskError.of(ErrorCodes.CONNECTION_FAILED, "connection reset", true);
 
   /** What may happen to a running attempt. */
   enum Event {
@@ -266,7 +52,7 @@ class AttemptTest {
     HAND_BACK
   }
 
-  private static void happen(Run run, Event e, boolean answerNow) {
+  private static void happen(AttemptRun run, Event e, boolean answerNow) {
     switch (e) {
       case COMPLETE -> run.complete();
       case FENCE -> {
@@ -311,7 +97,7 @@ class AttemptTest {
             Event.STALL, WorkerMetrics.RETRY,
             Event.HAND_BACK, WorkerMetrics.HANDED_BACK);
     for (List<Event> order : permutations(List.of(Event.values()))) {
-      Run run = new Run();
+      AttemptRun run = new AttemptRun();
       run.transfer.moved = 1000;
       for (Event e : order) {
         happen(run, e, true);
@@ -335,7 +121,7 @@ class AttemptTest {
   @Test
   void anAttemptEndsOnceWhenEverythingHappensBeforeTheLedgerAnswersAnything() {
     for (List<Event> order : permutations(List.of(Event.values()))) {
-      Run run = new Run();
+      AttemptRun run = new AttemptRun();
       run.leases.heartbeatAnswer = null;
       run.transfer.moved = 1000;
       for (Event e : order) {
@@ -361,7 +147,7 @@ class AttemptTest {
 
   @Test
   void aHandBackWhileFinishingWaitsForTheCompletionAndHandsNothingBack() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.transfer.moved = 42;
     run.complete();
     assertThat(run.attempt.life()).isEqualTo(Life.FINISHING);
@@ -383,7 +169,7 @@ class AttemptTest {
 
   @Test
   void aCompletionThatCannotBeCommittedFailsTheAttemptInstead() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.complete();
     run.leases.calls("completeDownload").get(0).fail("database away");
 
@@ -396,7 +182,7 @@ class AttemptTest {
 
   @Test
   void aCompletionTheFenceRefusesIsFencedAndALostLease() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.complete();
     run.leases.calls("completeDownload").get(0).answer(false);
 
@@ -408,7 +194,7 @@ class AttemptTest {
 
   @Test
   void aStallWhileWaitingOnOurOwnStorageDoesNotCount() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.transfer.waitingOnOurselves = true;
     run.scheduler.advance(REQUEST_TIMEOUT.multipliedBy(4));
     assertThat(run.leases.endings()).as("no stall while our storage is slow").isEmpty();
@@ -430,7 +216,7 @@ class AttemptTest {
 
   @Test
   void aRefusedHeartbeatStopsTheAttemptWithoutAnotherWrite() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.leases.heartbeatAnswer = false;
     run.scheduler.advance(TERMS.heartbeatInterval());
 
@@ -453,7 +239,7 @@ class AttemptTest {
 
   @Test
   void anAttemptTheLedgerNeverAnswersFencesItselfBeforeTheLeaseCouldExpire() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.leases.heartbeatAnswer = null; // a partition: no answer, no error
     flowing(run, Duration.ofMillis(TERMS.selfFenceMillis()));
     assertThat(run.attempt.running()).isTrue();
@@ -468,7 +254,7 @@ class AttemptTest {
   }
 
   /** Time passes while the other side sends bytes, a second at a time. */
-  private static void flowing(Run run, Duration d) {
+  private static void flowing(AttemptRun run, Duration d) {
     for (long s = 0; s < d.toSeconds(); s++) {
       run.scheduler.advance(Duration.ofSeconds(1));
       run.transfer.moved += 1000;
@@ -478,7 +264,7 @@ class AttemptTest {
 
   @Test
   void aFailureTheLedgerCannotRecordIsCountedUnrecorded() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.attempt.fail(RESET);
     assertThat(run.transfer.stops).isEqualTo(1);
     run.leases.calls("failAttempt").get(0).fail("database away");
@@ -496,7 +282,7 @@ class AttemptTest {
 
   @Test
   void aHandBackHandsTheCheckpointOverAndDoesNotCountAsAFailure() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.transfer.moved = 4096;
     run.attempt.handBack();
     FakeLeaseWriter.Call release = run.leases.calls("release").get(0);
@@ -515,7 +301,7 @@ class AttemptTest {
 
   @Test
   void heartbeatsCarryProgressAndTheCheckpointAndOfferItAgainWhenNotWritten() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     Leases.Checkpoint cp = new Leases.Checkpoint(100, 7, "\"e\"", null);
     run.transfer.moved = 150;
     run.transfer.next = cp;
@@ -542,7 +328,7 @@ class AttemptTest {
 
   @Test
   void theFirstProgressEventGoesSoonAfterTheBytesStartUnlessOneWasReported() {
-    Run run = new Run();
+    AttemptRun run = new AttemptRun();
     run.transfer.moved = 10;
     run.attempt.firstProgressSoon();
     run.scheduler.advance(Duration.ofMillis(LeaseTimer.FIRST_PROGRESS_DELAY_MS));
