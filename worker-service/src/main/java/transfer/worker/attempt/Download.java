@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.TimeoutException;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
@@ -88,8 +89,7 @@ final class Download implements Transfer {
 
   @Override
   public TaskError stallError() {
-    return Failures.ofConnection(
-        new java.util.concurrent.TimeoutException("stalled"), session.requestTimeout());
+    return Failures.ofConnection(new TimeoutException("stalled"), session.requestTimeout());
   }
 
   @Override
@@ -121,7 +121,7 @@ final class Download implements Transfer {
               return checkpoints.resumableFrom(validator() != null);
             })
         .onSuccess(this::send)
-        .onFailure(e -> attempt.fail(Failures.ofStorage(e)));
+        .onFailure(this::storageFailed);
   }
 
   /** A strong ETag, else Last-Modified: what {@code If-Range} may carry. */
