@@ -12,7 +12,7 @@ import java.util.List;
 import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
-import transfer.api.task.RequestRules;
+import transfer.api.request.RequestRules;
 import transfer.ledger.EventReplay;
 import transfer.ledger.Sessions;
 

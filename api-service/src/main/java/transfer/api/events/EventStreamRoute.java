@@ -29,7 +29,7 @@ import transfer.api.problem.Problem;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.QuotaExceeded;
 import transfer.api.quota.RateLimiter;
-import transfer.api.task.RequestRules;
+import transfer.api.request.RequestRules;
 import transfer.ledger.EventReplay;
 import transfer.ledger.LedgerException;
 import transfer.ledger.Sessions;

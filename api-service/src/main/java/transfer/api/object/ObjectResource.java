@@ -28,7 +28,7 @@ import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
-import transfer.api.task.RequestRules;
+import transfer.api.request.RequestRules;
 import transfer.ledger.SessionRow;
 import transfer.ledger.SessionState;
 import transfer.ledger.Sessions;

@@ -15,8 +15,8 @@ import java.util.List;
 import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
-import transfer.api.task.Paging;
-import transfer.api.task.RequestRules;
+import transfer.api.request.Paging;
+import transfer.api.request.RequestRules;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.SessionView;
 import transfer.ledger.SessionRow;
@@ -64,7 +64,7 @@ public class SessionResource {
   public Response put(@PathParam("sid") String sid, SessionConfig config) {
     RequestRules.requireSessionId(sid);
     SessionConfig cfg = config == null ? SessionConfig.DEFAULT : config;
-    RequestRules.checkSession(cfg);
+    SessionRules.checkSession(cfg);
     SessionRow row = sessions.upsertSession(caller.tenantId(), sid, cfg);
     return Response.status(row.created() ? 201 : 200).entity(SessionViews.of(row)).build();
   }

@@ -16,6 +16,7 @@ import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
+import transfer.api.request.RequestRules;
 import transfer.api.trace.RequestTrace;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
@@ -91,7 +92,7 @@ public class TaskBatchResource {
     List<FieldError> errors = new ArrayList<>();
     for (int i = 0; i < requests.size(); i++) {
       try {
-        RequestRules.checkTask(requests.get(i));
+        TaskRules.checkTask(requests.get(i));
         egress.check(requests.get(i));
       } catch (ApiException e) {
         errors.addAll(e.errorsIn("tasks[" + i + "]"));

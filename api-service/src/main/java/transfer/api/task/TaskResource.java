@@ -32,6 +32,8 @@ import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
+import transfer.api.request.Paging;
+import transfer.api.request.RequestRules;
 import transfer.api.trace.RequestTrace;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
@@ -103,7 +105,7 @@ public class TaskResource {
       UriInfo uri) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireIdempotencyKey(idempotencyKey);
-    RequestRules.checkTask(request);
+    TaskRules.checkTask(request);
     egress.check(request);
     SessionConfig cfg = activeSessionConfig(sessions, caller.tenantId(), sid);
     quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);

@@ -1,4 +1,4 @@
-package transfer.api.task;
+package transfer.api.request;
 
 import java.util.List;
 import transfer.api.problem.Problem.FieldError;
