@@ -29,9 +29,7 @@ import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
 import transfer.api.request.RequestRules;
-import transfer.ledger.SessionRow;
-import transfer.ledger.SessionState;
-import transfer.ledger.Sessions;
+import transfer.api.session.SessionService;
 import transfer.ledger.StagedObjects;
 import transfer.ledger.StoredObject;
 
@@ -49,7 +47,7 @@ import transfer.ledger.StoredObject;
 @Path("/v1/sessions/{sid}/objects/{name}")
 @Produces(MediaType.APPLICATION_JSON)
 public class ObjectResource {
-  private final Sessions sessions;
+  private final SessionService sessions;
   private final StagedObjects stagedObjects;
   private final Caller caller;
   private final ObjectStore store;
@@ -60,7 +58,7 @@ public class ObjectResource {
   @Inject Quotas quotas;
 
   public ObjectResource(
-      Sessions sessions,
+      SessionService sessions,
       StagedObjects stagedObjects,
       Caller caller,
       ObjectStore store,
@@ -94,21 +92,7 @@ public class ObjectResource {
       RequestRules.requireSessionId(sid);
       ObjectRules.requireName(name);
       expected = ObjectRules.expectedSha256(reprDigest, checksum);
-      SessionRow session =
-          sessions
-              .session(tenant, sid)
-              .orElseThrow(
-                  () ->
-                      ApiException.notFound(
-                          "session "
-                              + sid
-                              + " (create it first with PUT /v1/sessions/"
-                              + sid
-                              + ")"));
-      if (session.state() != SessionState.ACTIVE) {
-        throw ApiException.conflict(
-            "session " + sid + " is " + session.state().wire() + ": no new objects");
-      }
+      sessions.requireActive(tenant, sid, "objects");
       long declared = contentLength == null ? -1 : Long.parseLong(contentLength.trim());
       if (declared > maxBytes) {
         throw tooLarge();

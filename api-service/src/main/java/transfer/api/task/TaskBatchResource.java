@@ -17,11 +17,11 @@ import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
 import transfer.api.request.RequestRules;
+import transfer.api.session.SessionService;
 import transfer.api.trace.RequestTrace;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskView;
-import transfer.ledger.Sessions;
 import transfer.ledger.Submissions;
 import transfer.ledger.TaskRow;
 
@@ -36,7 +36,7 @@ public class TaskBatchResource {
   private static final Logger LOG = Logger.getLogger(TaskBatchResource.class);
   public static final int MAX_TASKS = 1000;
 
-  private final Sessions sessions;
+  private final SessionService sessions;
 
   private final Submissions submissions;
   private final Caller caller;
@@ -45,7 +45,7 @@ public class TaskBatchResource {
   private final RequestTrace trace;
 
   public TaskBatchResource(
-      Sessions sessions,
+      SessionService sessions,
       Submissions submissions,
       Caller caller,
       EgressRules egress,
@@ -101,7 +101,8 @@ public class TaskBatchResource {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    SessionConfig cfg = TaskResource.activeSessionConfig(sessions, caller.tenantId(), sid);
+    SessionConfig cfg =
+        sessions.requireActive(caller.tenantId(), sid, "tasks").config().withDefaults();
     quotas.checkBatch(caller.tenantId(), sid, idempotencyKey, requests);
     Submissions.BatchSubmitted submitted;
     try {

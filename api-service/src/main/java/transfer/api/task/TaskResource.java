@@ -34,15 +34,13 @@ import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
 import transfer.api.request.Paging;
 import transfer.api.request.RequestRules;
+import transfer.api.session.SessionService;
 import transfer.api.trace.RequestTrace;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
-import transfer.ledger.SessionRow;
-import transfer.ledger.SessionState;
-import transfer.ledger.Sessions;
 import transfer.ledger.Submissions;
 import transfer.ledger.TaskControl;
 import transfer.ledger.TaskRow;
@@ -56,7 +54,7 @@ import transfer.telemetry.LogFields;
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskResource {
   private static final Logger LOG = Logger.getLogger(TaskResource.class);
-  private final Sessions sessions;
+  private final SessionService sessions;
   private final Submissions submissions;
   private final TaskControl taskControl;
   private final Caller caller;
@@ -65,7 +63,7 @@ public class TaskResource {
   private final EgressRules egress;
 
   public TaskResource(
-      Sessions sessions,
+      SessionService sessions,
       Submissions submissions,
       TaskControl taskControl,
       Caller caller,
@@ -107,7 +105,8 @@ public class TaskResource {
     RequestRules.requireIdempotencyKey(idempotencyKey);
     TaskRules.checkTask(request);
     egress.check(request);
-    SessionConfig cfg = activeSessionConfig(sessions, caller.tenantId(), sid);
+    SessionConfig cfg =
+        sessions.requireActive(caller.tenantId(), sid, "tasks").config().withDefaults();
     quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
     Submissions.Submitted submitted;
     try {
@@ -147,22 +146,6 @@ public class TaskResource {
     }
   }
 
-  /** The configuration of a session that takes new tasks: 404 when none, 409 when closed. */
-  static SessionConfig activeSessionConfig(Sessions sessions, String tenantId, String sid) {
-    SessionRow session =
-        sessions
-            .session(tenantId, sid)
-            .orElseThrow(
-                () ->
-                    ApiException.notFound(
-                        "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")"));
-    if (session.state() != SessionState.ACTIVE) {
-      throw ApiException.conflict(
-          "session " + sid + " is " + session.state().wire() + ": no new tasks");
-    }
-    return session.config().withDefaults();
-  }
-
   static ApiException keyReused(Submissions.IdempotencyConflict e) {
     return new ApiException(
         422,
@@ -194,7 +177,7 @@ public class TaskResource {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    requireSession(sid);
+    sessions.find(caller.tenantId(), sid);
     // A page after a task that is not there would silently end the listing; say so instead.
     if (after != null && taskControl.task(caller.tenantId(), sid, after).isEmpty()) {
       throw ApiException.invalid(
@@ -329,11 +312,5 @@ public class TaskResource {
 
   private static ApiException taskNotFound(String sid, String tid) {
     return ApiException.notFound("task " + tid + " in session " + sid);
-  }
-
-  private void requireSession(String sid) {
-    if (sessions.session(caller.tenantId(), sid).isEmpty()) {
-      throw ApiException.notFound("session " + sid);
-    }
   }
 }
