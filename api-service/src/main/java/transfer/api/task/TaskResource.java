@@ -2,7 +2,6 @@ package transfer.api.task;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -25,18 +24,14 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.jboss.logging.Logger;
 import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
-import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
-import transfer.api.quota.Quotas;
 import transfer.api.request.Paging;
 import transfer.api.request.RequestRules;
 import transfer.api.session.SessionService;
 import transfer.api.trace.RequestTrace;
-import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
@@ -44,7 +39,6 @@ import transfer.contracts.TaskView;
 import transfer.ledger.Submissions;
 import transfer.ledger.TaskControl;
 import transfer.ledger.TaskRow;
-import transfer.telemetry.LogFields;
 
 /**
  * Tasks of a session: submit, list, read, control (cancel, suspend, resume), and read the stored
@@ -53,37 +47,32 @@ import transfer.telemetry.LogFields;
 @Path("/v1/sessions/{sid}/tasks")
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskResource {
-  private static final Logger LOG = Logger.getLogger(TaskResource.class);
   private final SessionService sessions;
-  private final Submissions submissions;
+  private final SubmitService submitter;
   private final TaskControl taskControl;
   private final Caller caller;
   private final ApiConfig config;
   private final ObjectMapper json;
-  private final EgressRules egress;
+
+  /** The request's server span: a submit stores its context with the task (README, Traces). */
+  private final RequestTrace trace;
 
   public TaskResource(
       SessionService sessions,
-      Submissions submissions,
+      SubmitService submitter,
       TaskControl taskControl,
       Caller caller,
       ApiConfig config,
       ObjectMapper json,
-      EgressRules egress) {
+      RequestTrace trace) {
     this.sessions = sessions;
-    this.submissions = submissions;
+    this.submitter = submitter;
     this.taskControl = taskControl;
     this.caller = caller;
     this.config = config;
     this.json = json;
-    this.egress = egress;
+    this.trace = trace;
   }
-
-  /** The tenant's tasks-in-flight and bytes-stored quotas, checked at submit. */
-  @Inject Quotas quotas;
-
-  /** The request's server span: a submit stores its context with the task (README, Traces). */
-  @Inject RequestTrace trace;
 
   /** A page of tasks; {@code next} is the {@code after} of the following page, or null. */
   public record TaskPage(List<TaskView> tasks, String next) {}
@@ -103,21 +92,10 @@ public class TaskResource {
       UriInfo uri) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireIdempotencyKey(idempotencyKey);
-    TaskRules.checkTask(request);
-    egress.check(request);
-    SessionConfig cfg =
-        sessions.requireActive(caller.tenantId(), sid, "tasks").config().withDefaults();
-    quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
-    Submissions.Submitted submitted;
-    try {
-      submitted =
-          submissions.submit(caller.tenantId(), sid, request, cfg, idempotencyKey, trace.stored());
-    } catch (Submissions.IdempotencyConflict e) {
-      throw keyReused(e);
-    }
+    Submissions.Submitted submitted =
+        submitter.submit(caller.tenantId(), sid, idempotencyKey, request, trace.stored());
     TaskRow row = submitted.task();
     trace.span().setAttribute("transfer.task.id", row.id());
-    logSubmitted(row, submitted.replayed(), Logger.Level.INFO);
     URI location = uri.getAbsolutePathBuilder().path(row.id()).build();
     // A replay answers exactly what the first request was answered, marked as such.
     Response.ResponseBuilder answer = Response.created(location).entity(TaskViews.of(row));
@@ -125,35 +103,6 @@ public class TaskResource {
       answer.header("Idempotent-Replayed", "true");
     }
     return answer.build();
-  }
-
-  /**
-   * One line per submitted task, with its fields (taskId, sessionId, tenant and the trace it was
-   * submitted in): the first line of the task's story in the logs.
-   */
-  static void logSubmitted(TaskRow row, boolean replayed, Logger.Level level) {
-    try (LogFields f = LogFields.task(row)) {
-      LOG.logf(
-          level,
-          replayed
-              ? "task %s: submit replayed (Idempotency-Key) in session %s: %s from %s, %s"
-              : "task %s: submitted to session %s: %s from %s, %s",
-          row.id(),
-          row.sessionId(),
-          row.type().wire(),
-          row.host(),
-          row.state().wire());
-    }
-  }
-
-  static ApiException keyReused(Submissions.IdempotencyConflict e) {
-    return new ApiException(
-        422,
-        "idempotency-key-reused",
-        "Unprocessable Content",
-        "this Idempotency-Key was already used with a different request body (task "
-            + e.taskId()
-            + "); use a new key for a new request");
   }
 
   /**
