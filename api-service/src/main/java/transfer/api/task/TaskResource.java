@@ -18,14 +18,13 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.EnumSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
+import transfer.api.object.StoredContent;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.request.Paging;
@@ -240,16 +239,10 @@ public class TaskResource {
     java.nio.file.Path root = config.storage().root().toAbsolutePath().normalize();
     java.nio.file.Path file = Paths.get(URI.create(task.location())).normalize();
     if (!file.startsWith(root) || !Files.isRegularFile(file)) {
-      throw new ApiException(
-          410,
-          "content-gone",
-          "Gone",
-          "the stored object of task " + tid + " is no longer in storage");
+      throw StoredContent.gone("the stored object of task " + tid + " is no longer in storage");
     }
-    byte[] digest = HexFormat.of().parseHex(task.sha256());
-    return Response.ok(file.toFile(), MediaType.APPLICATION_OCTET_STREAM)
-        .header("ETag", "\"" + task.sha256() + "\"")
-        .header("Repr-Digest", "sha-256=:" + Base64.getEncoder().encodeToString(digest) + ":")
+    return StoredContent.described(
+            Response.ok(file.toFile(), MediaType.APPLICATION_OCTET_STREAM), task.sha256())
         .build();
   }
 
