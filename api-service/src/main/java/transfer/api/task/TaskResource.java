@@ -14,26 +14,21 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
-import java.nio.file.Files;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
-import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
 import transfer.api.object.StoredContent;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.request.Paging;
 import transfer.api.request.RequestRules;
-import transfer.api.session.SessionService;
 import transfer.api.trace.RequestTrace;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
-import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 import transfer.ledger.Submissions;
 import transfer.ledger.TaskControl;
@@ -46,29 +41,23 @@ import transfer.ledger.TaskRow;
 @Path("/v1/sessions/{sid}/tasks")
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskResource {
-  private final SessionService sessions;
   private final SubmitService submitter;
-  private final TaskControl taskControl;
+  private final TaskControlService tasks;
   private final Caller caller;
-  private final ApiConfig config;
   private final ObjectMapper json;
 
   /** The request's server span: a submit stores its context with the task (README, Traces). */
   private final RequestTrace trace;
 
   public TaskResource(
-      SessionService sessions,
       SubmitService submitter,
-      TaskControl taskControl,
+      TaskControlService tasks,
       Caller caller,
-      ApiConfig config,
       ObjectMapper json,
       RequestTrace trace) {
-    this.sessions = sessions;
     this.submitter = submitter;
-    this.taskControl = taskControl;
+    this.tasks = tasks;
     this.caller = caller;
-    this.config = config;
     this.json = json;
     this.trace = trace;
   }
@@ -125,14 +114,8 @@ public class TaskResource {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    sessions.find(caller.tenantId(), sid);
-    // A page after a task that is not there would silently end the listing; say so instead.
-    if (after != null && taskControl.task(caller.tenantId(), sid, after).isEmpty()) {
-      throw ApiException.invalid(
-          List.of(new FieldError("after", "names no task of session " + sid)));
-    }
     // One more than asked tells whether another page exists, so the last page says so.
-    List<TaskRow> rows = taskControl.tasks(caller.tenantId(), sid, states, after, limit + 1);
+    List<TaskRow> rows = tasks.tasks(caller.tenantId(), sid, states, after, limit + 1);
     boolean more = rows.size() > limit;
     List<TaskView> page = rows.stream().limit(limit).map(TaskViews::of).toList();
     return new TaskPage(page, more ? page.get(page.size() - 1).id() : null);
@@ -189,10 +172,7 @@ public class TaskResource {
       }
       produceResumeData = Boolean.TRUE.equals(request.produceResumeData());
     }
-    TaskControl.Canceled canceled =
-        taskControl
-            .cancel(caller.tenantId(), sid, tid, produceResumeData)
-            .orElseThrow(() -> taskNotFound(sid, tid));
+    TaskControl.Canceled canceled = tasks.cancel(caller.tenantId(), sid, tid, produceResumeData);
     return new CancelAnswer(TaskViews.of(canceled.task()), canceled.resumeData());
   }
 
@@ -202,10 +182,7 @@ public class TaskResource {
   public TaskView suspend(@PathParam("sid") String sid, @PathParam("tid") String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return taskControl
-        .suspend(caller.tenantId(), sid, tid)
-        .map(TaskViews::of)
-        .orElseThrow(() -> taskNotFound(sid, tid));
+    return TaskViews.of(tasks.suspend(caller.tenantId(), sid, tid));
   }
 
   /** Resumes a suspended task: queued again, to continue from its checkpoint. */
@@ -214,16 +191,15 @@ public class TaskResource {
   public TaskView resume(@PathParam("sid") String sid, @PathParam("tid") String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return taskControl
-        .resume(caller.tenantId(), sid, tid)
-        .map(TaskViews::of)
-        .orElseThrow(() -> taskNotFound(sid, tid));
+    return TaskViews.of(tasks.resume(caller.tenantId(), sid, tid));
   }
 
   @GET
   @Path("{tid}")
   public TaskView get(@PathParam("sid") String sid, @PathParam("tid") String tid) {
-    return TaskViews.of(find(sid, tid));
+    RequestRules.requireSessionId(sid);
+    RequestRules.requireTaskId(tid);
+    return TaskViews.of(tasks.find(caller.tenantId(), sid, tid));
   }
 
   /** Streams the stored bytes of a completed download; never a partial or unverified object. */
@@ -231,28 +207,12 @@ public class TaskResource {
   @Path("{tid}/content")
   @Produces({MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON})
   public Response content(@PathParam("sid") String sid, @PathParam("tid") String tid) {
-    TaskRow task = find(sid, tid);
-    if (task.type() != TaskType.DOWNLOAD || task.state() != TaskState.COMPLETED) {
-      throw ApiException.conflict(
-          "task " + tid + " is " + task.state().wire() + "; content exists once it is completed");
-    }
-    java.nio.file.Path root = config.storage().root().toAbsolutePath().normalize();
-    java.nio.file.Path file = Paths.get(URI.create(task.location())).normalize();
-    if (!file.startsWith(root) || !Files.isRegularFile(file)) {
-      throw StoredContent.gone("the stored object of task " + tid + " is no longer in storage");
-    }
-    return StoredContent.described(
-            Response.ok(file.toFile(), MediaType.APPLICATION_OCTET_STREAM), task.sha256())
-        .build();
-  }
-
-  private TaskRow find(String sid, String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return taskControl.task(caller.tenantId(), sid, tid).orElseThrow(() -> taskNotFound(sid, tid));
-  }
-
-  private static ApiException taskNotFound(String sid, String tid) {
-    return ApiException.notFound("task " + tid + " in session " + sid);
+    TaskControlService.Content content = tasks.content(caller.tenantId(), sid, tid);
+    return StoredContent.described(
+            Response.ok(content.file().toFile(), MediaType.APPLICATION_OCTET_STREAM),
+            content.task().sha256())
+        .build();
   }
 }
