@@ -13,6 +13,9 @@ import org.eclipse.microprofile.openapi.models.parameters.Parameter;
 import org.eclipse.microprofile.openapi.models.responses.APIResponse;
 import org.eclipse.microprofile.openapi.models.responses.APIResponses;
 import org.eclipse.microprofile.openapi.models.security.SecurityScheme;
+import transfer.api.ApiConfig;
+import transfer.api.auth.ApiKeys;
+import transfer.api.task.SubmitService;
 
 /**
  * Completes the generated OpenAPI document ({@code /q/openapi}, Swagger UI at {@code
@@ -42,7 +45,9 @@ public class OpenApiDocs implements OASFilter {
                   + " same task (Idempotent-Replayed: true); another body with that key is 422."),
           Map.entry(
               "POST /v1/sessions/{sid}/tasks:batch",
-              "Submit up to 1000 tasks in one request, all or none: {\"tasks\":[...]} answers"
+              "Submit up to "
+                  + SubmitService.MAX_BATCH_TASKS
+                  + " tasks in one request, all or none: {\"tasks\":[...]} answers"
                   + " {\"tasks\":[...]} in request order; a bad field is named tasks[i].field. An"
                   + " Idempotency-Key covers the whole batch."),
           Map.entry(
@@ -95,8 +100,9 @@ public class OpenApiDocs implements OASFilter {
                   + " only)."),
           Map.entry(
               "DELETE /v1/admin/tenants/{tenant}/keys/{keyId}",
-              "Admin: revoke a key; it stops working at once on this instance, within 10 s on"
-                  + " the others."));
+              "Admin: revoke a key; it stops working at once on this instance, within "
+                  + ApiKeys.CACHE_TTL.toSeconds()
+                  + " s on the others."));
 
   @Override
   public void filterOpenAPI(OpenAPI openAPI) {
@@ -191,7 +197,8 @@ public class OpenApiDocs implements OASFilter {
           "Retry-After",
           OASFactory.createHeader()
               .description(
-                  "Seconds to wait: until the next request token (request-rate), or 30"
+                  "Seconds to wait: until the next request token (request-rate), or "
+                      + ApiConfig.Quota.DEFAULT_RETRY_AFTER_SECONDS
                       + " (transfer.quota.retry-after) for the other quotas.")
               .schema(OASFactory.createSchema().addType(Schema.SchemaType.INTEGER)));
     }

@@ -1,9 +1,14 @@
 package transfer.api.docs;
 
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.eclipse.microprofile.openapi.models.OpenAPI;
 import org.eclipse.microprofile.openapi.models.media.Schema;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.RetryPolicy;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskRequest;
 
 /**
  * What each field of the API's records means and defaults to, for the OpenAPI document ({@link
@@ -14,26 +19,40 @@ final class SchemaDocs {
   private SchemaDocs() {}
 
   /** Schema name to field to description; defaults are part of the description and the schema. */
-  private static final Map<String, Map<String, String>> FIELDS = new LinkedHashMap<>();
+  static final Map<String, Map<String, String>> FIELDS = new LinkedHashMap<>();
 
+  /** Schema name to field to default: the values the code fills in, taken from it. */
   private static final Map<String, Map<String, Object>> DEFAULTS =
       Map.of(
           "SessionConfig",
           Map.of(
               "maxConnectionsPerHost",
-              6,
+              SessionConfig.DEFAULT.maxConnectionsPerHost(),
               "requestTimeout",
-              "PT1M",
+              iso(SessionConfig.DEFAULT.requestTimeout()),
               "resourceTimeout",
-              "P7D",
+              iso(SessionConfig.DEFAULT.resourceTimeout()),
               "discretionary",
-              false,
+              SessionConfig.DEFAULT.discretionary(),
               "sendsEvents",
-              true),
+              SessionConfig.DEFAULT.sendsEvents()),
           "RetryPolicy",
-          Map.of("maxAttempts", 5, "initialBackoff", "PT1S", "maxBackoff", "PT5M"),
+          Map.of(
+              "maxAttempts",
+              RetryPolicy.DEFAULT.maxAttempts(),
+              "initialBackoff",
+              iso(RetryPolicy.DEFAULT.initialBackoff()),
+              "maxBackoff",
+              iso(RetryPolicy.DEFAULT.maxBackoff())),
           "TaskRequest",
-          Map.of("priority", 0.5));
+          Map.of("priority", TaskRequest.DEFAULT_PRIORITY));
+
+  /** A duration in ISO-8601 as people write it: whole days in days (P7D), else as PT1M, PT5M. */
+  static String iso(Duration d) {
+    return d.toSeconds() > 0 && d.toSeconds() % 86_400 == 0 && d.getNano() == 0
+        ? "P" + d.toDays() + "D"
+        : d.toString();
+  }
 
   static {
     FIELDS.put(
@@ -64,10 +83,13 @@ final class SchemaDocs {
         "RetryPolicy",
         Map.of(
             "maxAttempts", "Attempts in all, the first included.",
-            "initialBackoff", "ISO-8601 duration before the first retry; doubles each time.",
+            "initialBackoff",
+                "ISO-8601 duration the backoff starts from: after the n-th failed attempt the"
+                    + " interval is min(maxBackoff, initialBackoff × 2^(n−1)).",
             "maxBackoff",
-                "ISO-8601 cap of the backoff. Full jitter is applied; a Retry-After header"
-                    + " of the server wins."));
+                "ISO-8601 cap of that interval. The wait before the next attempt is a random"
+                    + " time between half and all of the interval, or the server's Retry-After"
+                    + " when that is longer."));
     FIELDS.put(
         "TaskRequest",
         Map.ofEntries(
@@ -129,10 +151,26 @@ final class SchemaDocs {
         "TaskError",
         Map.of(
             "code",
-            "Stable code: http_status, connection_failed, stalled, resource_timeout,"
-                + " too_many_redirects, checksum_mismatch, size_limit_exceeded,"
-                + " blocked_destination, source_changed, storage_failed, attempts_exhausted,"
-                + " lease_expired, canceled, source_missing.",
+            "Stable code: "
+                + String.join(
+                    ", ",
+                    ErrorCodes.HTTP_STATUS,
+                    ErrorCodes.CONNECTION_FAILED,
+                    ErrorCodes.STALLED,
+                    ErrorCodes.RESOURCE_TIMEOUT,
+                    ErrorCodes.TOO_MANY_REDIRECTS,
+                    ErrorCodes.CHECKSUM_MISMATCH,
+                    ErrorCodes.SIZE_LIMIT_EXCEEDED,
+                    ErrorCodes.BLOCKED_DESTINATION,
+                    ErrorCodes.STORAGE_FAILED,
+                    ErrorCodes.ATTEMPTS_EXHAUSTED,
+                    ErrorCodes.LEASE_EXPIRED,
+                    ErrorCodes.CANCELED,
+                    ErrorCodes.SOURCE_MISSING)
+                + ". "
+                + ErrorCodes.SOURCE_CHANGED
+                + " is reserved and never produced: a download whose source changed between"
+                + " attempts starts again from its first byte.",
             "httpStatus",
             "The server's status when there was one.",
             "retryable",
