@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.eclipse.microprofile.openapi.models.OpenAPI;
 import org.eclipse.microprofile.openapi.models.media.Schema;
+import transfer.api.task.TaskRules;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.RetryPolicy;
 import transfer.contracts.SessionConfig;
@@ -111,14 +112,21 @@ final class SchemaDocs {
                 "sha256",
                 "Expected SHA-256 (hex) of a download: a different body fails with"
                     + " checksum_mismatch."),
-            Map.entry("description", "Free text, up to 1024 characters (taskDescription)."),
+            Map.entry(
+                "description",
+                "Free text, up to "
+                    + TaskRules.MAX_DESCRIPTION_LENGTH
+                    + " characters (taskDescription)."),
             Map.entry(
                 "priority", "0.0 to 1.0: among ready tasks a worker takes the highest first."),
             Map.entry(
                 "earliestBeginAt",
                 "The task does not start before this instant (earliestBeginDate)."),
             Map.entry(
-                "metadata", "A JSON object, up to 16 KiB, echoed in every event of the task."),
+                "metadata",
+                "A JSON object, up to "
+                    + TaskRules.MAX_METADATA_KIB
+                    + " KiB, echoed in every event of the task."),
             Map.entry(
                 "source",
                 "An upload's bytes: {\"task\": id} of a completed download, or {\"object\":"

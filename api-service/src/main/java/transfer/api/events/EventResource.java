@@ -12,6 +12,7 @@ import java.util.List;
 import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
+import transfer.api.request.Paging;
 import transfer.api.request.RequestRules;
 import transfer.api.session.SessionService;
 import transfer.ledger.EventReplay;
@@ -39,10 +40,10 @@ public class EventResource {
   public EventPage replay(
       @PathParam("sid") String sid,
       @QueryParam("after") @DefaultValue("0") String afterParam,
-      @QueryParam("limit") @DefaultValue("100") String limitParam) {
+      @QueryParam("limit") @DefaultValue("" + Paging.DEFAULT_LIMIT) String limitParam) {
     RequestRules.requireSessionId(sid);
     long after = parse("after", afterParam, 0, Long.MAX_VALUE);
-    int limit = (int) parse("limit", limitParam, 1, 1000);
+    int limit = (int) parse("limit", limitParam, 1, Paging.MAX_LIMIT);
     sessions.find(caller.tenantId(), sid);
     List<JsonNode> events = eventReplay.events(caller.tenantId(), sid, after, limit);
     long last = events.isEmpty() ? after : events.get(events.size() - 1).get("sequence").asLong();

@@ -31,6 +31,8 @@ public final class TaskRules {
   private static final Pattern BASE64URL = Pattern.compile("[A-Za-z0-9_-]+={0,2}");
   public static final int MAX_RESUME_DATA_LENGTH = 4096;
   public static final int MAX_METADATA_DEPTH = 32;
+  public static final int MAX_DESCRIPTION_LENGTH = 1024;
+  public static final int MAX_METADATA_KIB = 16;
 
   /** Dates PostgreSQL and every client can hold: four-digit years from the Unix epoch. */
   static final Instant EARLIEST_DATE = Instant.parse("1970-01-01T00:00:00Z");
@@ -64,8 +66,10 @@ public final class TaskRules {
       errors.add(new FieldError("priority", "must be between 0.0 and 1.0"));
     }
     if (r.description() != null) {
-      if (r.description().length() > 1024) {
-        errors.add(new FieldError("description", "must be at most 1024 characters"));
+      if (r.description().length() > MAX_DESCRIPTION_LENGTH) {
+        errors.add(
+            new FieldError(
+                "description", "must be at most " + MAX_DESCRIPTION_LENGTH + " characters"));
       } else if (!RequestRules.isStorableText(r.description())) {
         errors.add(
             new FieldError(
@@ -78,8 +82,9 @@ public final class TaskRules {
     if (m != null && !m.isNull()) {
       if (!m.isObject()) {
         errors.add(new FieldError("metadata", "must be a JSON object"));
-      } else if (m.toString().length() > 16 * 1024) {
-        errors.add(new FieldError("metadata", "must be at most 16 KiB as JSON"));
+      } else if (m.toString().length() > MAX_METADATA_KIB * 1024) {
+        errors.add(
+            new FieldError("metadata", "must be at most " + MAX_METADATA_KIB + " KiB as JSON"));
       } else if (depth(m) > MAX_METADATA_DEPTH) {
         errors.add(
             new FieldError("metadata", "must nest at most " + MAX_METADATA_DEPTH + " levels deep"));
