@@ -3,6 +3,7 @@ package transfer.api.task;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
@@ -51,12 +52,8 @@ public class SubmitService {
     egress.check(request);
     SessionConfig cfg = activeSessionConfig(tenantId, sid);
     quotas.checkSubmit(tenantId, sid, idempotencyKey, request);
-    Submissions.Submitted submitted;
-    try {
-      submitted = submissions.submit(tenantId, sid, request, cfg, idempotencyKey, trace);
-    } catch (Submissions.IdempotencyConflict e) {
-      throw keyReused(e);
-    }
+    Submissions.Submitted submitted =
+        keyChecked(() -> submissions.submit(tenantId, sid, request, cfg, idempotencyKey, trace));
     logSubmitted(submitted.task(), submitted.replayed(), Logger.Level.INFO);
     return submitted;
   }
@@ -102,13 +99,10 @@ public class SubmitService {
     }
     SessionConfig cfg = activeSessionConfig(tenantId, sid);
     quotas.checkBatch(tenantId, sid, idempotencyKey, requests);
-    Submissions.BatchSubmitted submitted;
-    try {
-      // Every task of the batch stores the batch request's context: one trace for all of them.
-      submitted = submissions.submitBatch(tenantId, sid, requests, cfg, idempotencyKey, trace);
-    } catch (Submissions.IdempotencyConflict e) {
-      throw keyReused(e);
-    }
+    // Every task of the batch stores the batch request's context: one trace for all of them.
+    Submissions.BatchSubmitted submitted =
+        keyChecked(
+            () -> submissions.submitBatch(tenantId, sid, requests, cfg, idempotencyKey, trace));
     // One line per task (at DEBUG: a batch may hold a thousand), and one for the batch.
     if (BATCH_LOG.isDebugEnabled()) {
       for (TaskRow row : submitted.tasks()) {
@@ -149,13 +143,18 @@ public class SubmitService {
     }
   }
 
-  private static ApiException keyReused(Submissions.IdempotencyConflict e) {
-    return new ApiException(
-        422,
-        "idempotency-key-reused",
-        "Unprocessable Content",
-        "this Idempotency-Key was already used with a different request body (task "
-            + e.taskId()
-            + "); use a new key for a new request");
+  /** The ledger's write of a submit; its Idempotency-Key used before with another body is a 422. */
+  private static <T> T keyChecked(Supplier<T> write) {
+    try {
+      return write.get();
+    } catch (Submissions.IdempotencyConflict e) {
+      throw new ApiException(
+          422,
+          "idempotency-key-reused",
+          "Unprocessable Content",
+          "this Idempotency-Key was already used with a different request body (task "
+              + e.taskId()
+              + "); use a new key for a new request");
+    }
   }
 }
