@@ -99,7 +99,11 @@ final class SchemaDocs {
                 "url",
                 "http or https URL to download from or upload to. May be left out of a download"
                     + " that gives resumeData."),
-            Map.entry("method", "GET for a download; PUT (default) or POST for an upload."),
+            Map.entry(
+                "method",
+                "GET for a download; "
+                    + TaskRequest.DEFAULT_UPLOAD_METHOD
+                    + " (default) or POST for an upload."),
             Map.entry(
                 "headers",
                 "Request headers; Host, Content-Length, Transfer-Encoding and Connection may not"

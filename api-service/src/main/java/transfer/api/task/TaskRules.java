@@ -39,7 +39,8 @@ public final class TaskRules {
 
   static final Instant LATEST_DATE = Instant.parse("9999-12-31T23:59:59Z");
 
-  private static final Set<String> UPLOAD_METHODS = Set.of("PUT", "POST");
+  private static final Set<String> UPLOAD_METHODS =
+      Set.of(TaskRequest.DEFAULT_UPLOAD_METHOD, "POST");
 
   private TaskRules() {}
 
@@ -135,7 +136,10 @@ public final class TaskRules {
   private static void checkUpload(TaskRequest r, List<FieldError> errors) {
     checkUrl("url", r.url(), errors);
     if (r.method() != null && !UPLOAD_METHODS.contains(r.method())) {
-      errors.add(new FieldError("method", "an upload uses PUT (the default) or POST"));
+      errors.add(
+          new FieldError(
+              "method",
+              "an upload uses " + TaskRequest.DEFAULT_UPLOAD_METHOD + " (the default) or POST"));
     }
     UploadSource src = r.source();
     if (src == null) {
