@@ -131,8 +131,11 @@ public interface ApiConfig {
     @WithDefault("400")
     int burst();
 
+    /** The default of {@link #retryAfter}, in seconds. */
+    long DEFAULT_RETRY_AFTER_SECONDS = 30;
+
     /** The Retry-After answered when tasks-in-flight or bytes-stored is exceeded. */
-    @WithDefault("30s")
+    @WithDefault(DEFAULT_RETRY_AFTER_SECONDS + "s")
     Duration retryAfter();
   }
 }

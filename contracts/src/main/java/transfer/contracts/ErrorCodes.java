@@ -10,7 +10,13 @@ public final class ErrorCodes {
   public static final String CHECKSUM_MISMATCH = "checksum_mismatch";
   public static final String SIZE_LIMIT_EXCEEDED = "size_limit_exceeded";
   public static final String BLOCKED_DESTINATION = "blocked_destination";
+
+  /**
+   * Reserved: no code path produces it. A download whose source changed between attempts starts
+   * again from its first byte instead ({@code If-Range} finds the other version).
+   */
   public static final String SOURCE_CHANGED = "source_changed";
+
   public static final String STORAGE_FAILED = "storage_failed";
   public static final String ATTEMPTS_EXHAUSTED = "attempts_exhausted";
   public static final String LEASE_EXPIRED = "lease_expired";

@@ -25,6 +25,12 @@ public record TaskRequest(
     UploadSource source,
     String resumeData) {
 
+  /** The priority of a task that gives none: the middle of 0.0 to 1.0. */
+  public static final double DEFAULT_PRIORITY = 0.5;
+
+  /** The method of an upload that gives none (the other is POST). */
+  public static final String DEFAULT_UPLOAD_METHOD = "PUT";
+
   /** A download: the common case, for code and tests. */
   public static TaskRequest download(String url) {
     return new TaskRequest(

@@ -28,11 +28,23 @@ public final class Claims {
   }
 
   /** The best queued tasks this worker may start, found without a lock (candidates.sql). */
-  private static final String CANDIDATES = Sql.resource("claim/candidates.sql");
+  static final String CANDIDATES = claimSql("claim/candidates.sql");
 
   /** Claims up to a number of the candidates under their sessions' locks (claim-candidates.sql). */
-  private static final String CLAIM_CANDIDATES =
-      Sql.resource("claim/claim-candidates.sql").replace("${task_columns}", TASK_COLUMNS);
+  static final String CLAIM_CANDIDATES =
+      claimSql("claim/claim-candidates.sql").replace("${task_columns}", TASK_COLUMNS);
+
+  /**
+   * A claim statement with the session defaults it falls back on filled in from {@link
+   * SessionConfig#DEFAULT} (a session stored without a value, by an older version), so that no
+   * default is spelled in SQL.
+   */
+  static String claimSql(String name) {
+    return Sql.resource(name)
+        .replace(
+            "${default_max_connections_per_host}",
+            Integer.toString(SessionConfig.DEFAULT.maxConnectionsPerHost()));
+  }
 
   /**
    * Claims the best queued task this worker may start now (see {@link #CANDIDATES}), whichever

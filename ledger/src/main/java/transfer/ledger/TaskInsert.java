@@ -154,7 +154,9 @@ final class TaskInsert {
             .set("state", state.wire())
             .set("url", stored.url())
             .json("request", write(stored))
-            .set("priority", request.priority() != null ? request.priority() : 0.5)
+            .set(
+                "priority",
+                request.priority() != null ? request.priority() : TaskRequest.DEFAULT_PRIORITY)
             .set("max_attempts", session.retry().maxAttempts())
             .set("next_attempt_at", later ? Timestamp.from(request.earliestBeginAt()) : null)
             .set("announced_at", later ? null : now)

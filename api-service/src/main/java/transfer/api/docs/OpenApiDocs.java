@@ -1,6 +1,5 @@
 package transfer.api.docs;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.eclipse.microprofile.openapi.OASFactory;
@@ -14,12 +13,14 @@ import org.eclipse.microprofile.openapi.models.parameters.Parameter;
 import org.eclipse.microprofile.openapi.models.responses.APIResponse;
 import org.eclipse.microprofile.openapi.models.responses.APIResponses;
 import org.eclipse.microprofile.openapi.models.security.SecurityScheme;
+import transfer.api.ApiConfig;
+import transfer.api.auth.ApiKeys;
+import transfer.api.task.SubmitService;
 
 /**
  * Completes the generated OpenAPI document ({@code /q/openapi}, Swagger UI at {@code
- * /q/swagger-ui}): what each endpoint does, what each field means and defaults to, and the
- * problem+json errors every endpoint can answer. Kept in one place rather than as annotations on
- * the records, because the contracts module stays free of framework imports.
+ * /q/swagger-ui}): what each endpoint does, what each field means and defaults to ({@link
+ * SchemaDocs}), and the problem+json errors every endpoint can answer.
  */
 public class OpenApiDocs implements OASFilter {
   private static final String PROBLEM = "application/problem+json";
@@ -44,7 +45,9 @@ public class OpenApiDocs implements OASFilter {
                   + " same task (Idempotent-Replayed: true); another body with that key is 422."),
           Map.entry(
               "POST /v1/sessions/{sid}/tasks:batch",
-              "Submit up to 1000 tasks in one request, all or none: {\"tasks\":[...]} answers"
+              "Submit up to "
+                  + SubmitService.MAX_BATCH_TASKS
+                  + " tasks in one request, all or none: {\"tasks\":[...]} answers"
                   + " {\"tasks\":[...]} in request order; a bad field is named tasks[i].field. An"
                   + " Idempotency-Key covers the whole batch."),
           Map.entry(
@@ -97,140 +100,9 @@ public class OpenApiDocs implements OASFilter {
                   + " only)."),
           Map.entry(
               "DELETE /v1/admin/tenants/{tenant}/keys/{keyId}",
-              "Admin: revoke a key; it stops working at once on this instance, within 10 s on"
-                  + " the others."));
-
-  /** Schema name to field to description; defaults are part of the description and the schema. */
-  private static final Map<String, Map<String, String>> FIELDS = new LinkedHashMap<>();
-
-  private static final Map<String, Map<String, Object>> DEFAULTS =
-      Map.of(
-          "SessionConfig",
-          Map.of(
-              "maxConnectionsPerHost",
-              6,
-              "requestTimeout",
-              "PT1M",
-              "resourceTimeout",
-              "P7D",
-              "discretionary",
-              false,
-              "sendsEvents",
-              true),
-          "RetryPolicy",
-          Map.of("maxAttempts", 5, "initialBackoff", "PT1S", "maxBackoff", "PT5M"),
-          "TaskRequest",
-          Map.of("priority", 0.5));
-
-  static {
-    FIELDS.put(
-        "SessionConfig",
-        Map.of(
-            "maxConcurrentTransfers",
-            "Most tasks of this session running at once, over the whole cluster (none: no limit).",
-            "maxConnectionsPerHost",
-            "Most running tasks of this session per origin (host and port), over the whole"
-                + " cluster (httpMaximumConnectionsPerHost).",
-            "requestTimeout",
-            "ISO-8601 duration: no byte for this long ends the attempt as stalled, and it is"
-                + " retried (timeoutIntervalForRequest).",
-            "resourceTimeout",
-            "ISO-8601 duration: a task not finished this long after its submission fails with"
-                + " resource_timeout, all attempts together (timeoutIntervalForResource).",
-            "discretionary",
-            "Tasks of this session start after every non-discretionary task that is ready.",
-            "sendsEvents",
-            "Publish this session's events to the transfer-events topic (replay and SSE serve"
-                + " them either way).",
-            "headers",
-            "Request headers for every task of the session; a task's own headers win. Values are"
-                + " write-only: answers show each name with the value \"***\".",
-            "retry",
-            "How often and how patiently failed attempts are retried."));
-    FIELDS.put(
-        "RetryPolicy",
-        Map.of(
-            "maxAttempts", "Attempts in all, the first included.",
-            "initialBackoff", "ISO-8601 duration before the first retry; doubles each time.",
-            "maxBackoff",
-                "ISO-8601 cap of the backoff. Full jitter is applied; a Retry-After header"
-                    + " of the server wins."));
-    FIELDS.put(
-        "TaskRequest",
-        Map.ofEntries(
-            Map.entry("type", "\"download\" or \"upload\"."),
-            Map.entry(
-                "url",
-                "http or https URL to download from or upload to. May be left out of a download"
-                    + " that gives resumeData."),
-            Map.entry("method", "GET for a download; PUT (default) or POST for an upload."),
-            Map.entry(
-                "headers",
-                "Request headers; Host, Content-Length, Transfer-Encoding and Connection may not"
-                    + " be set. Values are write-only: answers show each name with the value"
-                    + " \"***\"."),
-            Map.entry(
-                "expectedBytes",
-                "The size the client expects (countOfBytesClientExpectsToReceive); a hint"),
-            Map.entry(
-                "sha256",
-                "Expected SHA-256 (hex) of a download: a different body fails with"
-                    + " checksum_mismatch."),
-            Map.entry("description", "Free text, up to 1024 characters (taskDescription)."),
-            Map.entry(
-                "priority", "0.0 to 1.0: among ready tasks a worker takes the highest first."),
-            Map.entry(
-                "earliestBeginAt",
-                "The task does not start before this instant (earliestBeginDate)."),
-            Map.entry(
-                "metadata", "A JSON object, up to 16 KiB, echoed in every event of the task."),
-            Map.entry(
-                "source",
-                "An upload's bytes: {\"task\": id} of a completed download, or {\"object\":"
-                    + " name} staged in this session."),
-            Map.entry(
-                "resumeData",
-                "Opaque resumeData of a canceled or failed download: the new download continues"
-                    + " from its stored bytes.")));
-    FIELDS.put(
-        "TaskView",
-        Map.ofEntries(
-            Map.entry(
-                "state",
-                "queued, waiting (earliestBeginAt or a retry backoff), running, suspended, or"
-                    + " final: completed, failed, canceled."),
-            Map.entry("attempt", "Attempts started so far."),
-            Map.entry("headers", "The task's own request headers by name, every value \"***\"."),
-            Map.entry("bytesTransferred", "Bytes received (download) or sent (upload)."),
-            Map.entry("bytesExpected", "Total size when known."),
-            Map.entry("error", "Why the task (or its last attempt) failed; null otherwise."),
-            Map.entry(
-                "location",
-                "Storage URI of a completed download; also readable at …/tasks/{tid}/content."),
-            Map.entry("sha256", "SHA-256 (hex) of a completed download, or of an upload's source."),
-            Map.entry(
-                "resumeData",
-                "Present on a canceled or failed download whose stored bytes a new task may"
-                    + " continue from.")));
-    FIELDS.put(
-        "TaskError",
-        Map.of(
-            "code",
-            "Stable code: http_status, connection_failed, stalled, resource_timeout,"
-                + " too_many_redirects, checksum_mismatch, size_limit_exceeded,"
-                + " blocked_destination, source_changed, storage_failed, attempts_exhausted,"
-                + " lease_expired, canceled, source_missing.",
-            "httpStatus",
-            "The server's status when there was one.",
-            "retryable",
-            "Whether the cluster would (or did) try again."));
-    FIELDS.put(
-        "SessionView",
-        Map.of(
-            "state",
-            "active; finishing (DELETE ?finishTasks=true: no new tasks); invalidated (DELETE:"
-                + " open tasks canceled). A PUT makes it active again."));
-  }
+              "Admin: revoke a key; it stops working at once on this instance, within "
+                  + ApiKeys.CACHE_TTL.toSeconds()
+                  + " s on the others."));
 
   @Override
   public void filterOpenAPI(OpenAPI openAPI) {
@@ -267,7 +139,7 @@ public class OpenApiDocs implements OASFilter {
     openAPI.addSecurityRequirement(OASFactory.createSecurityRequirement().addScheme("apiKey"));
     openAPI.getComponents().addSchema("Problem", problemSchema());
     addEventStreamIfMissing(openAPI);
-    describeSchemas(openAPI);
+    SchemaDocs.describe(openAPI);
     if (openAPI.getPaths() == null || openAPI.getPaths().getPathItems() == null) {
       return;
     }
@@ -325,7 +197,8 @@ public class OpenApiDocs implements OASFilter {
           "Retry-After",
           OASFactory.createHeader()
               .description(
-                  "Seconds to wait: until the next request token (request-rate), or 30"
+                  "Seconds to wait: until the next request token (request-rate), or "
+                      + ApiConfig.Quota.DEFAULT_RETRY_AFTER_SECONDS
                       + " (transfer.quota.retry-after) for the other quotas.")
               .schema(OASFactory.createSchema().addType(Schema.SchemaType.INTEGER)));
     }
@@ -385,33 +258,6 @@ public class OpenApiDocs implements OASFilter {
 
   private static Schema string(String description) {
     return OASFactory.createSchema().addType(Schema.SchemaType.STRING).description(description);
-  }
-
-  private static void describeSchemas(OpenAPI openAPI) {
-    Map<String, Schema> schemas = openAPI.getComponents().getSchemas();
-    if (schemas == null) {
-      return;
-    }
-    FIELDS.forEach(
-        (name, fields) -> {
-          Schema s = schemas.get(name);
-          if (s == null || s.getProperties() == null) {
-            return;
-          }
-          Map<String, Object> defaults = DEFAULTS.getOrDefault(name, Map.of());
-          fields.forEach(
-              (field, description) -> {
-                Schema p = s.getProperties().get(field);
-                if (p == null) {
-                  return;
-                }
-                Object d = defaults.get(field);
-                p.description(description + (d != null ? " Default: " + d + "." : ""));
-                if (d != null) {
-                  p.defaultValue(d);
-                }
-              });
-        });
   }
 
   private static void addEventStreamIfMissing(OpenAPI openAPI) {

@@ -12,9 +12,10 @@ import java.util.List;
 import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
-import transfer.api.task.RequestRules;
+import transfer.api.request.Paging;
+import transfer.api.request.RequestRules;
+import transfer.api.session.SessionService;
 import transfer.ledger.EventReplay;
-import transfer.ledger.Sessions;
 
 /**
  * Replay of a session's stored events: the same CloudEvents as on the results topic. Their live
@@ -24,10 +25,10 @@ import transfer.ledger.Sessions;
 @Produces(MediaType.APPLICATION_JSON)
 public class EventResource {
   private final EventReplay eventReplay;
-  private final Sessions sessions;
+  private final SessionService sessions;
   private final Caller caller;
 
-  public EventResource(EventReplay eventReplay, Sessions sessions, Caller caller) {
+  public EventResource(EventReplay eventReplay, SessionService sessions, Caller caller) {
     this.eventReplay = eventReplay;
     this.sessions = sessions;
     this.caller = caller;
@@ -39,13 +40,11 @@ public class EventResource {
   public EventPage replay(
       @PathParam("sid") String sid,
       @QueryParam("after") @DefaultValue("0") String afterParam,
-      @QueryParam("limit") @DefaultValue("100") String limitParam) {
+      @QueryParam("limit") @DefaultValue("" + Paging.DEFAULT_LIMIT) String limitParam) {
     RequestRules.requireSessionId(sid);
     long after = parse("after", afterParam, 0, Long.MAX_VALUE);
-    int limit = (int) parse("limit", limitParam, 1, 1000);
-    sessions
-        .session(caller.tenantId(), sid)
-        .orElseThrow(() -> ApiException.notFound("session " + sid));
+    int limit = (int) parse("limit", limitParam, 1, Paging.MAX_LIMIT);
+    sessions.find(caller.tenantId(), sid);
     List<JsonNode> events = eventReplay.events(caller.tenantId(), sid, after, limit);
     long last = events.isEmpty() ? after : events.get(events.size() - 1).get("sequence").asLong();
     return new EventPage(events, last);

@@ -29,10 +29,10 @@ import transfer.api.problem.Problem;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.QuotaExceeded;
 import transfer.api.quota.RateLimiter;
-import transfer.api.task.RequestRules;
+import transfer.api.request.RequestRules;
+import transfer.api.session.SessionService;
 import transfer.ledger.EventReplay;
 import transfer.ledger.LedgerException;
-import transfer.ledger.Sessions;
 
 /**
  * {@code GET /v1/sessions/{sid}/events/stream}: a session's events as Server-Sent Events. Each
@@ -59,7 +59,7 @@ public class EventStreamRoute {
 
   private final ApiKeys keys;
   private final EventReplay eventReplay;
-  private final Sessions sessions;
+  private final SessionService sessions;
   private final EventSignal signal;
   private final ObjectMapper mapper;
   private final ExecutorService reader;
@@ -73,7 +73,7 @@ public class EventStreamRoute {
   public EventStreamRoute(
       ApiKeys keys,
       EventReplay eventReplay,
-      Sessions sessions,
+      SessionService sessions,
       EventSignal signal,
       ObjectMapper mapper,
       @ConfigProperty(name = "transfer.events.stream.readers", defaultValue = "4") int readers) {
@@ -195,7 +195,7 @@ public class EventStreamRoute {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    sessions.session(tenant, sid).orElseThrow(() -> ApiException.notFound("session " + sid));
+    sessions.find(tenant, sid);
     return new Start(tenant, sid, resume != null ? resume : after, key);
   }
 

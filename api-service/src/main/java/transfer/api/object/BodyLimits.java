@@ -21,7 +21,7 @@ import transfer.api.problem.Problem;
  * every request, before any resource runs, so a staged object larger than it could never arrive.
  * application.properties therefore lifts that limit, and this route, which runs right after
  * Quarkus's, puts the old 10 MiB back on every request except an object PUT, whose size {@link
- * ObjectResource} checks against {@code transfer.objects.max-bytes} while it streams. Without it, a
+ * ObjectService} checks against {@code transfer.objects.max-bytes} while it streams. Without it, a
  * JSON endpoint would accept a body of any size and could be made to hold it in memory.
  */
 @Singleton

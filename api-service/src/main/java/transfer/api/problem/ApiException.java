@@ -1,5 +1,6 @@
 package transfer.api.problem;
 
+import jakarta.ws.rs.core.Response;
 import java.util.List;
 
 /** An error the API answers as problem+json; thrown by resources and filters. */
@@ -41,6 +42,14 @@ public class ApiException extends RuntimeException {
 
   public Problem toProblem(String instance) {
     return new Problem(Problem.typeUri(slug), title, status, getMessage(), instance, errors);
+  }
+
+  /**
+   * The answer: this problem as problem+json. A refusal that needs a header as well (a quota's
+   * Retry-After) adds it by overriding this.
+   */
+  public Response toResponse(String instance) {
+    return ProblemMappers.respond(toProblem(instance));
   }
 
   public int status() {

@@ -13,7 +13,6 @@ import jakarta.ws.rs.core.UriInfo;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
-import transfer.api.quota.QuotaExceeded;
 import transfer.ledger.LedgerException;
 import transfer.ledger.Sessions;
 import transfer.ledger.Submissions;
@@ -25,14 +24,9 @@ import transfer.ledger.TaskControl;
  */
 public class ProblemMappers {
 
+  /** A refusal of the API's own, with the headers it carries (a quota's Retry-After). */
   @ServerExceptionMapper
   public Response api(ApiException e, UriInfo uri) {
-    return respond(e.toProblem(RequestPaths.of(uri)));
-  }
-
-  /** A tenant is past a quota: 429 with its Retry-After. */
-  @ServerExceptionMapper
-  public Response quota(QuotaExceeded e, UriInfo uri) {
     return e.toResponse(RequestPaths.of(uri));
   }
 

@@ -76,6 +76,7 @@ public final class QuotaExceeded extends ApiException {
   }
 
   /** The 429 answer, problem+json with its Retry-After. */
+  @Override
   public Response toResponse(String instance) {
     return Response.status(429)
         .type(Problem.MEDIA_TYPE)

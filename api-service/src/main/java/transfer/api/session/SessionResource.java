@@ -15,22 +15,20 @@ import java.util.List;
 import transfer.api.auth.Caller;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
-import transfer.api.task.Paging;
-import transfer.api.task.RequestRules;
+import transfer.api.request.Paging;
+import transfer.api.request.RequestRules;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.SessionView;
 import transfer.ledger.SessionRow;
-import transfer.ledger.SessionState;
-import transfer.ledger.Sessions;
 
 /** Sessions: the analog of a background {@code URLSessionConfiguration}. */
 @Path("/v1/sessions")
 @Produces(MediaType.APPLICATION_JSON)
 public class SessionResource {
-  private final Sessions sessions;
+  private final SessionService sessions;
   private final Caller caller;
 
-  public SessionResource(Sessions sessions, Caller caller) {
+  public SessionResource(SessionService sessions, Caller caller) {
     this.sessions = sessions;
     this.caller = caller;
   }
@@ -63,9 +61,7 @@ public class SessionResource {
   @Consumes(MediaType.APPLICATION_JSON)
   public Response put(@PathParam("sid") String sid, SessionConfig config) {
     RequestRules.requireSessionId(sid);
-    SessionConfig cfg = config == null ? SessionConfig.DEFAULT : config;
-    RequestRules.checkSession(cfg);
-    SessionRow row = sessions.upsertSession(caller.tenantId(), sid, cfg);
+    SessionRow row = sessions.save(caller.tenantId(), sid, config);
     return Response.status(row.created() ? 201 : 200).entity(SessionViews.of(row)).build();
   }
 
@@ -73,10 +69,7 @@ public class SessionResource {
   @Path("{sid}")
   public SessionView get(@PathParam("sid") String sid) {
     RequestRules.requireSessionId(sid);
-    return sessions
-        .session(caller.tenantId(), sid)
-        .map(SessionViews::of)
-        .orElseThrow(() -> ApiException.notFound("session " + sid));
+    return SessionViews.of(sessions.find(caller.tenantId(), sid));
   }
 
   /**
@@ -98,18 +91,6 @@ public class SessionResource {
     } else {
       throw ApiException.invalid(List.of(new FieldError("finishTasks", "must be true or false")));
     }
-    SessionRow current =
-        sessions
-            .session(caller.tenantId(), sid)
-            .orElseThrow(() -> ApiException.notFound("session " + sid));
-    // Nothing is open in an invalidated session: letting its tasks finish is already done, and
-    // "finishing" would wrongly say that something still runs.
-    if (finishTasks && current.state() == SessionState.INVALIDATED) {
-      return SessionViews.of(current);
-    }
-    return sessions
-        .invalidateSession(caller.tenantId(), sid, finishTasks)
-        .map(SessionViews::of)
-        .orElseThrow(() -> ApiException.notFound("session " + sid));
+    return SessionViews.of(sessions.invalidate(caller.tenantId(), sid, finishTasks));
   }
 }

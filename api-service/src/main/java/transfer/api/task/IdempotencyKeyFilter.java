@@ -4,6 +4,7 @@ import jakarta.ws.rs.Priorities;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import java.util.List;
 import org.jboss.resteasy.reactive.server.ServerRequestFilter;
+import transfer.api.request.RequestRules;
 
 /**
  * An {@code Idempotency-Key} header that is present but empty reaches the resource as no header at

@@ -2,7 +2,6 @@ package transfer.api.task;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -15,36 +14,25 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
-import java.nio.file.Files;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.EnumSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.jboss.logging.Logger;
-import transfer.api.ApiConfig;
 import transfer.api.auth.Caller;
-import transfer.api.egress.EgressRules;
+import transfer.api.object.StoredContent;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
-import transfer.api.quota.Quotas;
+import transfer.api.request.Paging;
+import transfer.api.request.RequestRules;
 import transfer.api.trace.RequestTrace;
-import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
-import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
-import transfer.ledger.SessionRow;
-import transfer.ledger.SessionState;
-import transfer.ledger.Sessions;
 import transfer.ledger.Submissions;
 import transfer.ledger.TaskControl;
 import transfer.ledger.TaskRow;
-import transfer.telemetry.LogFields;
 
 /**
  * Tasks of a session: submit, list, read, control (cancel, suspend, resume), and read the stored
@@ -53,37 +41,26 @@ import transfer.telemetry.LogFields;
 @Path("/v1/sessions/{sid}/tasks")
 @Produces(MediaType.APPLICATION_JSON)
 public class TaskResource {
-  private static final Logger LOG = Logger.getLogger(TaskResource.class);
-  private final Sessions sessions;
-  private final Submissions submissions;
-  private final TaskControl taskControl;
+  private final SubmitService submitter;
+  private final TaskControlService tasks;
   private final Caller caller;
-  private final ApiConfig config;
   private final ObjectMapper json;
-  private final EgressRules egress;
-
-  public TaskResource(
-      Sessions sessions,
-      Submissions submissions,
-      TaskControl taskControl,
-      Caller caller,
-      ApiConfig config,
-      ObjectMapper json,
-      EgressRules egress) {
-    this.sessions = sessions;
-    this.submissions = submissions;
-    this.taskControl = taskControl;
-    this.caller = caller;
-    this.config = config;
-    this.json = json;
-    this.egress = egress;
-  }
-
-  /** The tenant's tasks-in-flight and bytes-stored quotas, checked at submit. */
-  @Inject Quotas quotas;
 
   /** The request's server span: a submit stores its context with the task (README, Traces). */
-  @Inject RequestTrace trace;
+  private final RequestTrace trace;
+
+  public TaskResource(
+      SubmitService submitter,
+      TaskControlService tasks,
+      Caller caller,
+      ObjectMapper json,
+      RequestTrace trace) {
+    this.submitter = submitter;
+    this.tasks = tasks;
+    this.caller = caller;
+    this.json = json;
+    this.trace = trace;
+  }
 
   /** A page of tasks; {@code next} is the {@code after} of the following page, or null. */
   public record TaskPage(List<TaskView> tasks, String next) {}
@@ -103,20 +80,10 @@ public class TaskResource {
       UriInfo uri) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireIdempotencyKey(idempotencyKey);
-    RequestRules.checkTask(request);
-    egress.check(request);
-    SessionConfig cfg = activeSessionConfig(sessions, caller.tenantId(), sid);
-    quotas.checkSubmit(caller.tenantId(), sid, idempotencyKey, request);
-    Submissions.Submitted submitted;
-    try {
-      submitted =
-          submissions.submit(caller.tenantId(), sid, request, cfg, idempotencyKey, trace.stored());
-    } catch (Submissions.IdempotencyConflict e) {
-      throw keyReused(e);
-    }
+    Submissions.Submitted submitted =
+        submitter.submit(caller.tenantId(), sid, idempotencyKey, request, trace.stored());
     TaskRow row = submitted.task();
     trace.span().setAttribute("transfer.task.id", row.id());
-    logSubmitted(row, submitted.replayed(), Logger.Level.INFO);
     URI location = uri.getAbsolutePathBuilder().path(row.id()).build();
     // A replay answers exactly what the first request was answered, marked as such.
     Response.ResponseBuilder answer = Response.created(location).entity(TaskViews.of(row));
@@ -124,51 +91,6 @@ public class TaskResource {
       answer.header("Idempotent-Replayed", "true");
     }
     return answer.build();
-  }
-
-  /**
-   * One line per submitted task, with its fields (taskId, sessionId, tenant and the trace it was
-   * submitted in): the first line of the task's story in the logs.
-   */
-  static void logSubmitted(TaskRow row, boolean replayed, Logger.Level level) {
-    try (LogFields f = LogFields.task(row)) {
-      LOG.logf(
-          level,
-          replayed
-              ? "task %s: submit replayed (Idempotency-Key) in session %s: %s from %s, %s"
-              : "task %s: submitted to session %s: %s from %s, %s",
-          row.id(),
-          row.sessionId(),
-          row.type().wire(),
-          row.host(),
-          row.state().wire());
-    }
-  }
-
-  /** The configuration of a session that takes new tasks: 404 when none, 409 when closed. */
-  static SessionConfig activeSessionConfig(Sessions sessions, String tenantId, String sid) {
-    SessionRow session =
-        sessions
-            .session(tenantId, sid)
-            .orElseThrow(
-                () ->
-                    ApiException.notFound(
-                        "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")"));
-    if (session.state() != SessionState.ACTIVE) {
-      throw ApiException.conflict(
-          "session " + sid + " is " + session.state().wire() + ": no new tasks");
-    }
-    return session.config().withDefaults();
-  }
-
-  static ApiException keyReused(Submissions.IdempotencyConflict e) {
-    return new ApiException(
-        422,
-        "idempotency-key-reused",
-        "Unprocessable Content",
-        "this Idempotency-Key was already used with a different request body (task "
-            + e.taskId()
-            + "); use a new key for a new request");
   }
 
   /**
@@ -192,14 +114,8 @@ public class TaskResource {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    requireSession(sid);
-    // A page after a task that is not there would silently end the listing; say so instead.
-    if (after != null && taskControl.task(caller.tenantId(), sid, after).isEmpty()) {
-      throw ApiException.invalid(
-          List.of(new FieldError("after", "names no task of session " + sid)));
-    }
     // One more than asked tells whether another page exists, so the last page says so.
-    List<TaskRow> rows = taskControl.tasks(caller.tenantId(), sid, states, after, limit + 1);
+    List<TaskRow> rows = tasks.tasks(caller.tenantId(), sid, states, after, limit + 1);
     boolean more = rows.size() > limit;
     List<TaskView> page = rows.stream().limit(limit).map(TaskViews::of).toList();
     return new TaskPage(page, more ? page.get(page.size() - 1).id() : null);
@@ -256,10 +172,7 @@ public class TaskResource {
       }
       produceResumeData = Boolean.TRUE.equals(request.produceResumeData());
     }
-    TaskControl.Canceled canceled =
-        taskControl
-            .cancel(caller.tenantId(), sid, tid, produceResumeData)
-            .orElseThrow(() -> taskNotFound(sid, tid));
+    TaskControl.Canceled canceled = tasks.cancel(caller.tenantId(), sid, tid, produceResumeData);
     return new CancelAnswer(TaskViews.of(canceled.task()), canceled.resumeData());
   }
 
@@ -269,10 +182,7 @@ public class TaskResource {
   public TaskView suspend(@PathParam("sid") String sid, @PathParam("tid") String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return taskControl
-        .suspend(caller.tenantId(), sid, tid)
-        .map(TaskViews::of)
-        .orElseThrow(() -> taskNotFound(sid, tid));
+    return TaskViews.of(tasks.suspend(caller.tenantId(), sid, tid));
   }
 
   /** Resumes a suspended task: queued again, to continue from its checkpoint. */
@@ -281,16 +191,15 @@ public class TaskResource {
   public TaskView resume(@PathParam("sid") String sid, @PathParam("tid") String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return taskControl
-        .resume(caller.tenantId(), sid, tid)
-        .map(TaskViews::of)
-        .orElseThrow(() -> taskNotFound(sid, tid));
+    return TaskViews.of(tasks.resume(caller.tenantId(), sid, tid));
   }
 
   @GET
   @Path("{tid}")
   public TaskView get(@PathParam("sid") String sid, @PathParam("tid") String tid) {
-    return TaskViews.of(find(sid, tid));
+    RequestRules.requireSessionId(sid);
+    RequestRules.requireTaskId(tid);
+    return TaskViews.of(tasks.find(caller.tenantId(), sid, tid));
   }
 
   /** Streams the stored bytes of a completed download; never a partial or unverified object. */
@@ -298,40 +207,12 @@ public class TaskResource {
   @Path("{tid}/content")
   @Produces({MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON})
   public Response content(@PathParam("sid") String sid, @PathParam("tid") String tid) {
-    TaskRow task = find(sid, tid);
-    if (task.type() != TaskType.DOWNLOAD || task.state() != TaskState.COMPLETED) {
-      throw ApiException.conflict(
-          "task " + tid + " is " + task.state().wire() + "; content exists once it is completed");
-    }
-    java.nio.file.Path root = config.storage().root().toAbsolutePath().normalize();
-    java.nio.file.Path file = Paths.get(URI.create(task.location())).normalize();
-    if (!file.startsWith(root) || !Files.isRegularFile(file)) {
-      throw new ApiException(
-          410,
-          "content-gone",
-          "Gone",
-          "the stored object of task " + tid + " is no longer in storage");
-    }
-    byte[] digest = HexFormat.of().parseHex(task.sha256());
-    return Response.ok(file.toFile(), MediaType.APPLICATION_OCTET_STREAM)
-        .header("ETag", "\"" + task.sha256() + "\"")
-        .header("Repr-Digest", "sha-256=:" + Base64.getEncoder().encodeToString(digest) + ":")
-        .build();
-  }
-
-  private TaskRow find(String sid, String tid) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
-    return taskControl.task(caller.tenantId(), sid, tid).orElseThrow(() -> taskNotFound(sid, tid));
-  }
-
-  private static ApiException taskNotFound(String sid, String tid) {
-    return ApiException.notFound("task " + tid + " in session " + sid);
-  }
-
-  private void requireSession(String sid) {
-    if (sessions.session(caller.tenantId(), sid).isEmpty()) {
-      throw ApiException.notFound("session " + sid);
-    }
+    TaskControlService.Content content = tasks.content(caller.tenantId(), sid, tid);
+    return StoredContent.described(
+            Response.ok(content.file().toFile(), MediaType.APPLICATION_OCTET_STREAM),
+            content.task().sha256())
+        .build();
   }
 }

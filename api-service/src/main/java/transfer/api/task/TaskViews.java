@@ -1,6 +1,7 @@
 package transfer.api.task;
 
 import transfer.contracts.Redaction;
+import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 import transfer.ledger.TaskRow;
@@ -22,7 +23,7 @@ final class TaskViews {
         task.url(),
         task.request().method() != null
             ? task.request().method()
-            : (task.type() == TaskType.UPLOAD ? "PUT" : "GET"),
+            : (task.type() == TaskType.UPLOAD ? TaskRequest.DEFAULT_UPLOAD_METHOD : "GET"),
         Redaction.headers(task.request().headers()),
         task.request().description(),
         task.priority(),

@@ -2,7 +2,8 @@
 -- host is at its limit: the limits are judged from the running tasks (few: at most the cluster's
 -- slots), so the scan of the queue is one anti-join, however long the queue. No lock is taken:
 -- claim-candidates.sql counts again under the sessions' locks.
--- Parameter: how many candidates at most.
+-- Parameter: how many candidates at most. The per-host limit of a session stored without one is
+-- filled in from SessionConfig.DEFAULT (Claims.claimSql).
 with running as (
   select r.tenant_id, r.session_id, r.host, count(*) n
   from tasks r
@@ -12,7 +13,7 @@ full_hosts as (
   select x.tenant_id, x.session_id, x.host
   from running x
   join sessions s on s.tenant_id = x.tenant_id and s.id = x.session_id
-  where x.n >= coalesce((s.config->>'maxConnectionsPerHost')::int, 6)),
+  where x.n >= coalesce((s.config->>'maxConnectionsPerHost')::int, ${default_max_connections_per_host})),
 full_sessions as (
   select x.tenant_id, x.session_id
   from running x

@@ -3,7 +3,8 @@
 -- host) are ranked so that together they never pass its limit. Each claimed task gets a new
 -- lease: the epoch bumped (the fencing token), the attempt counted.
 -- Parameters: the candidates' ids (twice), how many to claim at most, the owner, the lease's
--- expiry, now. The task columns (TaskRows.TASK_COLUMNS) are filled in where it returns.
+-- expiry, now. The task columns (TaskRows.TASK_COLUMNS) are filled in where it returns, the
+-- per-host limit of a session stored without one from SessionConfig.DEFAULT (Claims.claimSql).
 with running as (
   select r.tenant_id, r.session_id, r.host, count(*) n
   from tasks r
@@ -24,7 +25,7 @@ ranked as (
               where x.tenant_id = t.tenant_id and x.session_id = t.session_id
                 and x.host = t.host), 0) as running_host,
     (s.config->>'maxConcurrentTransfers')::int as max_session,
-    coalesce((s.config->>'maxConnectionsPerHost')::int, 6) as max_host
+    coalesce((s.config->>'maxConnectionsPerHost')::int, ${default_max_connections_per_host}) as max_host
   from tasks t
   join sessions s on s.tenant_id = t.tenant_id and s.id = t.session_id
   where t.id = any(?) and t.state = 'queued'),

@@ -1,9 +1,12 @@
-package transfer.api.task;
+package transfer.api.request;
 
 import java.util.List;
 import transfer.api.problem.Problem.FieldError;
 
-/** The {@code limit} of the paged lists (sessions, tasks): 1 to 1000, 100 when not given. */
+/**
+ * The {@code limit} of the paged lists (sessions, tasks, tenants, the event replay): 1 to {@value
+ * #MAX_LIMIT}, {@value #DEFAULT_LIMIT} when not given.
+ */
 public final class Paging {
   public static final int DEFAULT_LIMIT = 100;
   public static final int MAX_LIMIT = 1000;

@@ -1,4 +1,4 @@
-package transfer.api;
+package transfer.api.task;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -16,6 +16,8 @@ import java.util.UUID;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
+import transfer.api.InfraResource;
+import transfer.api.TestSessions;
 import transfer.ledger.Ledger;
 
 /** {@code POST /v1/sessions/{sid}/tasks:batch}: all or none, fields named by index, one key. */

@@ -1,0 +1,224 @@
+package transfer.api.docs;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.eclipse.microprofile.openapi.models.OpenAPI;
+import org.eclipse.microprofile.openapi.models.media.Schema;
+import transfer.api.task.TaskRules;
+import transfer.contracts.ErrorCodes;
+import transfer.contracts.RetryPolicy;
+import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskRequest;
+
+/**
+ * What each field of the API's records means and defaults to, for the OpenAPI document ({@link
+ * OpenApiDocs}): kept here rather than as annotations on the records, because the contracts module
+ * stays free of framework imports.
+ */
+final class SchemaDocs {
+  private SchemaDocs() {}
+
+  /** Schema name to field to description; defaults are part of the description and the schema. */
+  static final Map<String, Map<String, String>> FIELDS = new LinkedHashMap<>();
+
+  /** Schema name to field to default: the values the code fills in, taken from it. */
+  private static final Map<String, Map<String, Object>> DEFAULTS =
+      Map.of(
+          "SessionConfig",
+          Map.of(
+              "maxConnectionsPerHost",
+              SessionConfig.DEFAULT.maxConnectionsPerHost(),
+              "requestTimeout",
+              iso(SessionConfig.DEFAULT.requestTimeout()),
+              "resourceTimeout",
+              iso(SessionConfig.DEFAULT.resourceTimeout()),
+              "discretionary",
+              SessionConfig.DEFAULT.discretionary(),
+              "sendsEvents",
+              SessionConfig.DEFAULT.sendsEvents()),
+          "RetryPolicy",
+          Map.of(
+              "maxAttempts",
+              RetryPolicy.DEFAULT.maxAttempts(),
+              "initialBackoff",
+              iso(RetryPolicy.DEFAULT.initialBackoff()),
+              "maxBackoff",
+              iso(RetryPolicy.DEFAULT.maxBackoff())),
+          "TaskRequest",
+          Map.of("priority", TaskRequest.DEFAULT_PRIORITY));
+
+  /** A duration in ISO-8601 as people write it: whole days in days (P7D), else as PT1M, PT5M. */
+  static String iso(Duration d) {
+    return d.toSeconds() > 0 && d.toSeconds() % 86_400 == 0 && d.getNano() == 0
+        ? "P" + d.toDays() + "D"
+        : d.toString();
+  }
+
+  static {
+    FIELDS.put(
+        "SessionConfig",
+        Map.of(
+            "maxConcurrentTransfers",
+            "Most tasks of this session running at once, over the whole cluster (none: no limit).",
+            "maxConnectionsPerHost",
+            "Most running tasks of this session per origin (host and port), over the whole"
+                + " cluster (httpMaximumConnectionsPerHost).",
+            "requestTimeout",
+            "ISO-8601 duration: no byte for this long ends the attempt as stalled, and it is"
+                + " retried (timeoutIntervalForRequest).",
+            "resourceTimeout",
+            "ISO-8601 duration: a task not finished this long after its submission fails with"
+                + " resource_timeout, all attempts together (timeoutIntervalForResource).",
+            "discretionary",
+            "Tasks of this session start after every non-discretionary task that is ready.",
+            "sendsEvents",
+            "Publish this session's events to the transfer-events topic (replay and SSE serve"
+                + " them either way).",
+            "headers",
+            "Request headers for every task of the session; a task's own headers win. Values are"
+                + " write-only: answers show each name with the value \"***\".",
+            "retry",
+            "How often and how patiently failed attempts are retried."));
+    FIELDS.put(
+        "RetryPolicy",
+        Map.of(
+            "maxAttempts", "Attempts in all, the first included.",
+            "initialBackoff",
+                "ISO-8601 duration the backoff starts from: after the n-th failed attempt the"
+                    + " interval is min(maxBackoff, initialBackoff × 2^(n−1)).",
+            "maxBackoff",
+                "ISO-8601 cap of that interval. The wait before the next attempt is a random"
+                    + " time between half and all of the interval, or the server's Retry-After"
+                    + " when that is longer."));
+    FIELDS.put(
+        "TaskRequest",
+        Map.ofEntries(
+            Map.entry("type", "\"download\" or \"upload\"."),
+            Map.entry(
+                "url",
+                "http or https URL to download from or upload to. May be left out of a download"
+                    + " that gives resumeData."),
+            Map.entry(
+                "method",
+                "GET for a download; "
+                    + TaskRequest.DEFAULT_UPLOAD_METHOD
+                    + " (default) or POST for an upload."),
+            Map.entry(
+                "headers",
+                "Request headers; Host, Content-Length, Transfer-Encoding and Connection may not"
+                    + " be set. Values are write-only: answers show each name with the value"
+                    + " \"***\"."),
+            Map.entry(
+                "expectedBytes",
+                "The size the client expects (countOfBytesClientExpectsToReceive); a hint"),
+            Map.entry(
+                "sha256",
+                "Expected SHA-256 (hex) of a download: a different body fails with"
+                    + " checksum_mismatch."),
+            Map.entry(
+                "description",
+                "Free text, up to "
+                    + TaskRules.MAX_DESCRIPTION_LENGTH
+                    + " characters (taskDescription)."),
+            Map.entry(
+                "priority", "0.0 to 1.0: among ready tasks a worker takes the highest first."),
+            Map.entry(
+                "earliestBeginAt",
+                "The task does not start before this instant (earliestBeginDate)."),
+            Map.entry(
+                "metadata",
+                "A JSON object, up to "
+                    + TaskRules.MAX_METADATA_KIB
+                    + " KiB, echoed in every event of the task."),
+            Map.entry(
+                "source",
+                "An upload's bytes: {\"task\": id} of a completed download, or {\"object\":"
+                    + " name} staged in this session."),
+            Map.entry(
+                "resumeData",
+                "Opaque resumeData of a canceled or failed download: the new download continues"
+                    + " from its stored bytes.")));
+    FIELDS.put(
+        "TaskView",
+        Map.ofEntries(
+            Map.entry(
+                "state",
+                "queued, waiting (earliestBeginAt or a retry backoff), running, suspended, or"
+                    + " final: completed, failed, canceled."),
+            Map.entry("attempt", "Attempts started so far."),
+            Map.entry("headers", "The task's own request headers by name, every value \"***\"."),
+            Map.entry("bytesTransferred", "Bytes received (download) or sent (upload)."),
+            Map.entry("bytesExpected", "Total size when known."),
+            Map.entry("error", "Why the task (or its last attempt) failed; null otherwise."),
+            Map.entry(
+                "location",
+                "Storage URI of a completed download; also readable at …/tasks/{tid}/content."),
+            Map.entry("sha256", "SHA-256 (hex) of a completed download, or of an upload's source."),
+            Map.entry(
+                "resumeData",
+                "Present on a canceled or failed download whose stored bytes a new task may"
+                    + " continue from.")));
+    FIELDS.put(
+        "TaskError",
+        Map.of(
+            "code",
+            "Stable code: "
+                + String.join(
+                    ", ",
+                    ErrorCodes.HTTP_STATUS,
+                    ErrorCodes.CONNECTION_FAILED,
+                    ErrorCodes.STALLED,
+                    ErrorCodes.RESOURCE_TIMEOUT,
+                    ErrorCodes.TOO_MANY_REDIRECTS,
+                    ErrorCodes.CHECKSUM_MISMATCH,
+                    ErrorCodes.SIZE_LIMIT_EXCEEDED,
+                    ErrorCodes.BLOCKED_DESTINATION,
+                    ErrorCodes.STORAGE_FAILED,
+                    ErrorCodes.ATTEMPTS_EXHAUSTED,
+                    ErrorCodes.LEASE_EXPIRED,
+                    ErrorCodes.CANCELED,
+                    ErrorCodes.SOURCE_MISSING)
+                + ". "
+                + ErrorCodes.SOURCE_CHANGED
+                + " is reserved and never produced: a download whose source changed between"
+                + " attempts starts again from its first byte.",
+            "httpStatus",
+            "The server's status when there was one.",
+            "retryable",
+            "Whether the cluster would (or did) try again."));
+    FIELDS.put(
+        "SessionView",
+        Map.of(
+            "state",
+            "active; finishing (DELETE ?finishTasks=true: no new tasks); invalidated (DELETE:"
+                + " open tasks canceled). A PUT makes it active again."));
+  }
+
+  static void describe(OpenAPI openAPI) {
+    Map<String, Schema> schemas = openAPI.getComponents().getSchemas();
+    if (schemas == null) {
+      return;
+    }
+    FIELDS.forEach(
+        (name, fields) -> {
+          Schema s = schemas.get(name);
+          if (s == null || s.getProperties() == null) {
+            return;
+          }
+          Map<String, Object> defaults = DEFAULTS.getOrDefault(name, Map.of());
+          fields.forEach(
+              (field, description) -> {
+                Schema p = s.getProperties().get(field);
+                if (p == null) {
+                  return;
+                }
+                Object d = defaults.get(field);
+                p.description(description + (d != null ? " Default: " + d + "." : ""));
+                if (d != null) {
+                  p.defaultValue(d);
+                }
+              });
+        });
+  }
+}

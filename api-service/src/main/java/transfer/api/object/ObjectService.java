@@ -1,0 +1,165 @@
+package transfer.api.object;
+
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import org.jboss.logging.Logger;
+import transfer.api.ApiConfig;
+import transfer.api.problem.ApiException;
+import transfer.api.problem.Problem.FieldError;
+import transfer.api.quota.Quotas;
+import transfer.api.session.SessionService;
+import transfer.ledger.StagedObjects;
+import transfer.ledger.StoredObject;
+
+/**
+ * Staged objects: a body stored under a name in a session (all of it, verified, or nothing), read
+ * back, deleted. The ledger records an object only once its bytes are durable in storage, and a
+ * replaced object's bytes are deleted after the ledger names the new ones.
+ */
+@Singleton
+public class ObjectService {
+  // The lines keep the category they are filtered by: the resource's.
+  private static final Logger LOG = Logger.getLogger(ObjectResource.class);
+
+  private final SessionService sessions;
+  private final StagedObjects stagedObjects;
+  private final ObjectStore store;
+  private final Quotas quotas;
+  private final Clock clock;
+  private final long maxBytes;
+
+  public ObjectService(
+      SessionService sessions,
+      StagedObjects stagedObjects,
+      ObjectStore store,
+      Quotas quotas,
+      Clock clock,
+      ApiConfig config) {
+    this.sessions = sessions;
+    this.stagedObjects = stagedObjects;
+    this.store = store;
+    this.quotas = quotas;
+    this.clock = clock;
+    this.maxBytes = config.objects().maxBytes().asLongValue();
+  }
+
+  /** A stored object, and whether it replaced an object of the same name. */
+  public record Stored(StoredObject object, boolean replaced) {}
+
+  /**
+   * Stores {@code body} as the object {@code name} of the session. The client's {@code
+   * Content-Length} and digest headers are given as sent (null when absent): the length is checked
+   * against the limits before the body is read, the digest against the body once it is stored.
+   */
+  public Stored put(
+      String tenant,
+      String sid,
+      String name,
+      String contentLength,
+      String reprDigest,
+      String checksum,
+      InputStream body) {
+    ObjectStore.Staged staged;
+    Optional<String> expected;
+    long limit = maxBytes;
+    try {
+      expected = ObjectRules.expectedSha256(reprDigest, checksum);
+      sessions.requireActive(tenant, sid, "objects");
+      long declared = contentLength == null ? -1 : Long.parseLong(contentLength.trim());
+      if (declared > maxBytes) {
+        throw tooLarge();
+      }
+      // The tenant's bytes-stored quota: a declared length past it is refused before the body is
+      // read; a body that streams past it is cut there (the partial file is deleted).
+      limit = Math.min(maxBytes, quotas.objectAllowance(tenant, sid, name, declared));
+      staged = store.stage(body, declared, limit);
+    } catch (ObjectStore.TooLarge e) {
+      throw limit < maxBytes ? quotas.bytesStored(tenant) : tooLarge();
+    } catch (ObjectStore.Incomplete e) {
+      LOG.infof(
+          "object %s of session %s (tenant %s) not stored: %s", name, sid, tenant, e.getMessage());
+      throw new ApiException(
+          400, "body-incomplete", "Bad Request", e.getMessage() + "; nothing was stored");
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot write object " + name + " to storage", e);
+    }
+
+    if (expected.isPresent() && !expected.get().equals(staged.sha256())) {
+      store.discard(staged);
+      String header = reprDigest != null ? ObjectRules.REPR_DIGEST : ObjectRules.X_CHECKSUM;
+      throw new ApiException(
+          400,
+          "digest-mismatch",
+          "Bad Request",
+          "the body's SHA-256 is " + staged.sha256() + "; nothing was stored",
+          List.of(new FieldError(header, "does not match the body (" + expected.get() + ")")));
+    }
+
+    Path file;
+    try {
+      file = store.commit(staged, tenant, sid);
+    } catch (IOException e) {
+      store.discard(staged);
+      throw new IllegalStateException("cannot move object " + name + " into storage", e);
+    }
+    StoredObject object =
+        new StoredObject(
+            tenant,
+            sid,
+            name,
+            file.toUri().toString(),
+            staged.size(),
+            staged.sha256(),
+            clock.instant());
+    Optional<String> replaced;
+    try {
+      replaced = stagedObjects.putObject(object);
+    } catch (RuntimeException e) {
+      ObjectStore.deleteQuietly(file);
+      throw e;
+    }
+    // Tasks that resolved the old object hold its location; they now find it gone rather than
+    // sending other bytes than the ones they were submitted with.
+    replaced.ifPresent(store::delete);
+    return new Stored(object, replaced.isPresent());
+  }
+
+  /** The object {@code name} of the session; 404 when there is none. */
+  public StoredObject find(String tenant, String sid, String name) {
+    return stagedObjects.object(tenant, sid, name).orElseThrow(() -> notFound(sid, name));
+  }
+
+  /** The file of an object's bytes; 410 when they are gone from storage. */
+  public Path bytes(StoredObject object) {
+    return store
+        .existing(object.location())
+        .orElseThrow(
+            () ->
+                StoredContent.gone(
+                    "the bytes of object " + object.name() + " are no longer in storage"));
+  }
+
+  /** Forgets the object, then deletes its bytes; 404 when there is none. */
+  public void delete(String tenant, String sid, String name) {
+    StoredObject gone =
+        stagedObjects.deleteObject(tenant, sid, name).orElseThrow(() -> notFound(sid, name));
+    store.delete(gone.location());
+  }
+
+  private ApiException tooLarge() {
+    return new ApiException(
+        413,
+        "object-too-large",
+        "Content Too Large",
+        "objects are limited to " + maxBytes + " bytes (transfer.objects.max-bytes)");
+  }
+
+  private static ApiException notFound(String sid, String name) {
+    return ApiException.notFound("object " + name + " in session " + sid);
+  }
+}
