@@ -13,6 +13,7 @@ import java.util.Locale;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskRequest;
 import transfer.ledger.TaskRow;
 import transfer.worker.storage.FileStorage;
 import transfer.worker.storage.ObjectReader;
@@ -331,11 +332,14 @@ final class Upload implements Transfer {
 
   // ------------------------------------------------------------ pure rules (unit-tested)
 
-  /** The task's method: PUT unless it says POST (the api-service accepts only these two). */
+  /**
+   * The task's method: the default ({@link TaskRequest#DEFAULT_UPLOAD_METHOD}, PUT) unless it says
+   * POST (the api-service accepts only these two).
+   */
   static HttpMethod methodOf(String method) {
     return method != null && method.trim().equalsIgnoreCase("POST")
         ? HttpMethod.POST
-        : HttpMethod.PUT;
+        : HttpMethod.valueOf(TaskRequest.DEFAULT_UPLOAD_METHOD);
   }
 
   /**
