@@ -19,7 +19,7 @@ import transfer.egress.EgressPolicy;
 import transfer.ledger.Claims;
 import transfer.ledger.Leases;
 import transfer.ledger.Ledger;
-import transfer.worker.transfer.Egress;
+import transfer.worker.attempt.Egress;
 
 /**
  * Wires the shared ledger (the claims and leases the worker uses), the clock and the outbound HTTP

@@ -188,7 +188,13 @@ public class FileStorage {
             }
             throw e;
           }
-          return new ObjectWriter(this, path, io, buffers, digest, channel, direct, position, head);
+          return new ObjectWriter(
+              new ObjectChannels(this, path, buffers.alignment(), channel, direct),
+              io,
+              buffers,
+              digest,
+              position,
+              head);
         },
         false);
   }

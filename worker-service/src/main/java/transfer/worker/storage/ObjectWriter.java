@@ -10,8 +10,6 @@ import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
 
@@ -21,10 +19,11 @@ import java.util.ArrayDeque;
  *
  * <p>The event loop copies each received buffer into the chunk being filled (a direct buffer from
  * {@link WriteBuffers}). A full chunk goes to two lanes that work on it at the same time on storage
- * threads: the hash lane feeds it to the SHA-256 digest, the write lane writes it at its offset,
- * with {@code O_DIRECT} where the filesystem allows it (so the page cache does not grow by the size
- * of the body), through the page cache otherwise. Each lane runs at most one task at a time for
- * this writer, in order; the chunk goes back to the pool when both are done with it.
+ * threads: the hash lane feeds it to the SHA-256 digest, the write lane writes it at its offset
+ * ({@link ObjectChannels}), with {@code O_DIRECT} where the filesystem allows it (so the page cache
+ * does not grow by the size of the body), through the page cache otherwise. Each lane runs at most
+ * one task at a time for this writer, in order; the chunk goes back to the pool when both are done
+ * with it.
  *
  * <p>Back-pressure: {@link #write} answers false once {@link #MAX_OUTSTANDING} chunks are handed to
  * the lanes and not yet done; the caller pauses its source until the drain handler runs. So a
@@ -43,29 +42,17 @@ public final class ObjectWriter {
   /** Chunks handed to the lanes and not yet done, beyond which {@link #write} answers false. */
   static final int MAX_OUTSTANDING = 2;
 
-  /**
-   * Smaller chunks are written through the page cache: a small body then never waits for the device
-   * (written back later, as any file), and a large one's first chunks are a few hundred KiB of
-   * cache. Chunk offsets stay aligned all the same, so the chunks after them can go directly.
-   */
-  static final int DIRECT_MIN = 256 * 1024;
-
   /** A chunk filled faster than this makes the next one larger. */
   private static final long FAST_NANOS = 20_000_000L;
 
   /** A chunk filled slower than this makes the next one smaller. */
   private static final long SLOW_NANOS = 1_000_000_000L;
 
-  private final FileStorage storage;
-  private final Path path;
+  private final ObjectChannels channels;
   private final WorkerExecutor io;
   private final WriteBuffers buffers;
   private final MessageDigest digest;
   private final int align;
-  private final FileChannel channel;
-
-  /** The {@code O_DIRECT} channel, or null when writing through the page cache. */
-  private volatile FileChannel direct;
 
   // ---------------------------------------------------------- event-loop state
 
@@ -97,23 +84,17 @@ public final class ObjectWriter {
   private int pauses;
 
   ObjectWriter(
-      FileStorage storage,
-      Path path,
+      ObjectChannels channels,
       WorkerExecutor io,
       WriteBuffers buffers,
       MessageDigest digest,
-      FileChannel channel,
-      FileChannel direct,
       long position,
       byte[] head) {
-    this.storage = storage;
-    this.path = path;
+    this.channels = channels;
     this.io = io;
     this.buffers = buffers;
     this.digest = digest;
     this.align = buffers.alignment();
-    this.channel = channel;
-    this.direct = direct;
     this.accepted = position;
     this.head = head;
   }
@@ -142,7 +123,7 @@ public final class ObjectWriter {
 
   /** True when the writer writes with {@code O_DIRECT}. */
   public boolean directIo() {
-    return direct != null;
+    return channels.directIo();
   }
 
   /**
@@ -235,7 +216,7 @@ public final class ObjectWriter {
         sizeClass = Math.max(sizeClass - 1, 0); // a slow transfer: smaller chunks
       }
       int tail = len % align;
-      if (direct != null && tail > 0) {
+      if (channels.directIo() && tail > 0) {
         // The next chunk starts at the tail's block and writes it again, directly.
         Chunk next = new Chunk(buffers.acquire(sizeClass), c.offset + len - tail, tail);
         next.buf.put(c.buf.duplicate().position(len - tail).limit(len));
@@ -315,7 +296,7 @@ public final class ObjectWriter {
         run(
             () -> {
               long t0 = System.nanoTime();
-              writeChunk(bytes, c.offset);
+              channels.write(bytes, c.offset);
               writeNanos += System.nanoTime() - t0;
             },
             ar -> {
@@ -325,12 +306,8 @@ public final class ObjectWriter {
       } else if (op.close) {
         long size = op.position;
         run(
-            () -> {
-              channel.truncate(size);
-              // Durable before anyone may record it: the completion follows this.
-              storage.files().force(channel, path);
-              closeChannels();
-            },
+            // Durable before anyone may record it: the completion follows this.
+            () -> channels.finish(size),
             ar -> {
               writing = false;
               channelsClosed = true;
@@ -338,7 +315,7 @@ public final class ObjectWriter {
             });
       } else {
         run(
-            () -> storage.files().force(channel, path),
+            channels::force,
             ar -> {
               writing = false;
               if (ar.succeeded()) {
@@ -397,51 +374,16 @@ public final class ObjectWriter {
     if (finished != null && channelsClosed && outstanding == 0 && !hashing) {
       Log.debugf(
           "%s: %d bytes in %d chunks (%s); hash lane %d ms, write lane %d ms; %d pauses, %d ms",
-          path.getFileName(),
+          channels.path().getFileName(),
           accepted,
           chunks,
-          direct != null ? "O_DIRECT" : "page cache",
+          channels.directIo() ? "O_DIRECT" : "page cache",
           hashNanos / 1_000_000,
           writeNanos / 1_000_000,
           pauses,
           pausedNanos / 1_000_000);
       finished.tryComplete();
     }
-  }
-
-  /** On a write lane thread: {@code bytes} at {@code offset}, directly where it can. */
-  private void writeChunk(ByteBuffer bytes, long offset) throws IOException {
-    int len = bytes.remaining();
-    FileChannel d = len >= DIRECT_MIN ? direct : null;
-    int body = d == null ? 0 : len - len % align;
-    if (body > 0) {
-      try {
-        writeFully(d, bytes.duplicate().limit(body), offset);
-      } catch (IOException e) {
-        if (!invalidArgument(e)) {
-          throw e;
-        }
-        // Some filesystems open O_DIRECT files but refuse the writes: the page cache it is.
-        direct = null;
-        closeQuietly(d);
-        storage.directIoUnavailable(path, e);
-        body = 0;
-      }
-    }
-    if (body < len) {
-      writeFully(channel, bytes.position(body), offset + body);
-    }
-  }
-
-  private static void writeFully(FileChannel ch, ByteBuffer b, long offset) throws IOException {
-    long at = offset;
-    while (b.hasRemaining()) {
-      at += ch.write(b, at);
-    }
-  }
-
-  static boolean invalidArgument(IOException e) {
-    return e.getMessage() != null && e.getMessage().contains("Invalid argument");
   }
 
   /**
@@ -482,25 +424,10 @@ public final class ObjectWriter {
       channelsClosed = true;
       io.executeBlocking(
           () -> {
-            closeChannels();
+            channels.close();
             return null;
           },
           false);
-    }
-  }
-
-  private void closeChannels() {
-    closeQuietly(direct);
-    closeQuietly(channel);
-  }
-
-  private static void closeQuietly(FileChannel ch) {
-    if (ch != null) {
-      try {
-        ch.close();
-      } catch (IOException e) {
-        // nothing more to write through it
-      }
     }
   }
 

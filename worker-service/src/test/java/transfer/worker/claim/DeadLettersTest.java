@@ -109,7 +109,8 @@ class DeadLettersTest {
     }
   }
 
-  private static DeadLetters.Unreadable unreadable(byte[] value) {
+  /** Why {@code value} is no doorbell. */
+  static DeadLetters.Unreadable unreadable(byte[] value) {
     try {
       DeadLetters.read(value);
     } catch (DeadLetters.Unreadable e) {
@@ -129,7 +130,7 @@ class DeadLettersTest {
     return new String(r.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
   }
 
-  private static byte[] bytes(String s) {
+  static byte[] bytes(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }
 }

@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

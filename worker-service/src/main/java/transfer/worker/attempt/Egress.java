@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import io.quarkus.logging.Log;
 import io.vertx.core.Future;
@@ -109,8 +109,7 @@ public final class Egress {
         if (why.isPresent()) {
           // The tenant learns that the name is refused, not what it resolves to inside this
           // network; the operator reads the address and the range here.
-          Log.infof(
-              "task %s: destination %s refused: %s", taskId, Attempt.redacted(url), why.get());
+          Log.infof("task %s: destination %s refused: %s", taskId, Urls.redacted(url), why.get());
           throw blocked(
               url,
               "'"
@@ -127,7 +126,7 @@ public final class Egress {
     return new Refused(
         TaskError.of(
             ErrorCodes.BLOCKED_DESTINATION,
-            "the destination " + Attempt.redacted(url) + " is refused: " + why,
+            "the destination " + Urls.redacted(url) + " is refused: " + why,
             false));
   }
 }

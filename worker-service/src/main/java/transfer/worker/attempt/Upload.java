@@ -1,36 +1,42 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.util.HexFormat;
+import java.time.Clock;
 import java.util.Locale;
-import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
+import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
-import transfer.ledger.Claim;
-import transfer.storage.StorageLayout;
+import transfer.contracts.TaskRequest;
+import transfer.ledger.TaskRow;
+import transfer.worker.storage.FileStorage;
 import transfer.worker.storage.ObjectReader;
 
 /**
- * One attempt of one upload: the stored source streams from its file into the request body with
- * back-pressure ({@link ObjectReader}, which also computes SHA-256), and the target's answer
- * decides the outcome. Every attempt sends from byte 0 (no resumable-upload protocol is assumed);
- * there is no checkpoint. SHA-256 of the bytes sent is compared with the digest recorded for the
- * source before the body's last chunk leaves, so a source that changed in storage is never
- * delivered whole. See DESIGN.md, "Uploads".
+ * The bytes of an upload: the stored source ({@link UploadSource}) streams from its file into the
+ * request body with back-pressure ({@link ObjectReader}, which also computes SHA-256), and the
+ * target's answer decides the outcome. Every attempt sends from byte 0 (no resumable-upload
+ * protocol is assumed): there is no checkpoint. SHA-256 of the bytes sent is compared with the
+ * digest recorded for the source before the body's last chunk leaves, so a source that changed in
+ * storage is never delivered whole. See DESIGN.md, "Uploads".
  */
-final class UploadAttempt extends Attempt {
-  private final MessageDigest sha256;
+final class Upload implements Transfer {
+  private final Attempt attempt;
+  private final TaskRow task;
+  private final SessionConfig session;
+  private final Outbound outbound;
+  private final FileStorage storage;
+  private final Clock clock;
+  private final MessageDigest sha256 = Sha256.newDigest();
   private final HttpMethod method;
 
+  private HttpClientRequest request;
   private ObjectReader reader;
   private long size;
   private long sent;
@@ -39,33 +45,33 @@ final class UploadAttempt extends Attempt {
   private int answeredStatus;
   private boolean answerEnded;
 
-  UploadAttempt(Claim claim, Deps deps) {
-    this(claim, deps, storedContext(claim.task()));
-  }
-
-  UploadAttempt(Claim claim, Deps deps, io.opentelemetry.context.Context parent) {
-    super(claim, deps, parent);
+  Upload(Attempt attempt, Outbound outbound, FileStorage storage, Clock clock) {
+    this.attempt = attempt;
+    this.task = attempt.task();
+    this.session = attempt.session();
+    this.outbound = outbound;
+    this.storage = storage;
+    this.clock = clock;
     this.method = methodOf(task.request().method());
-    this.sha256 = newSha256();
   }
 
   @Override
-  protected String method() {
+  public String method() {
     return method.name();
   }
 
   @Override
-  protected long transferred() {
+  public long moved() {
     return sent;
   }
 
   @Override
-  protected Long expectedBytes() {
+  public Long expectedBytes() {
     return task.sourceSize();
   }
 
   @Override
-  protected TaskError stallError() {
+  public TaskError stallError() {
     return TaskError.of(
         ErrorCodes.STALLED,
         "the target took no byte and sent no answer for "
@@ -75,51 +81,62 @@ final class UploadAttempt extends Attempt {
   }
 
   @Override
-  protected void run() {
-    blocking(() -> checkedSource(task.sourceLocation(), task.sourceSize(), deps.storageRoot()))
+  public void stop() {
+    if (reader != null) {
+      reader.abort();
+    }
+  }
+
+  @Override
+  public void start() {
+    // Where an upload's source may be: the same directory downloads are stored under.
+    Path root = storage.files().layout().root();
+    attempt
+        .scheduler()
+        .blocking(() -> UploadSource.checked(task.sourceLocation(), task.sourceSize(), root))
         .onSuccess(this::open)
         .onFailure(this::sourceFailed);
   }
 
   private void sourceFailed(Throwable e) {
-    if (e instanceof SourceMissing missing) {
-      fail(TaskError.of(ErrorCodes.SOURCE_MISSING, missing.getMessage(), false));
+    if (e instanceof UploadSource.SourceMissing missing) {
+      attempt.fail(TaskError.of(ErrorCodes.SOURCE_MISSING, missing.getMessage(), false));
     } else if (e instanceof NoSuchFileException) {
-      fail(
+      attempt.fail(
           TaskError.of(
               ErrorCodes.SOURCE_MISSING,
               "the stored source " + e.getMessage() + " is gone",
               false));
     } else {
-      fail(storageError(e));
+      attempt.fail(Failures.ofStorage(e));
     }
   }
 
   private void open(Path source) {
-    if (done) {
+    if (attempt.over()) {
       return;
     }
     size = task.sourceSize();
-    if (size > deps.maxBytes()) {
-      fail(
+    if (size > outbound.maxBytes()) {
+      attempt.fail(
           TaskError.of(
               ErrorCodes.SIZE_LIMIT_EXCEEDED,
               "the source has "
                   + size
                   + " bytes, more than the limit of "
-                  + deps.maxBytes()
+                  + outbound.maxBytes()
                   + " per task (transfer.fetch.max-bytes)",
               false));
       return;
     }
     // Never more than Content-Length: a longer file fails the digest check instead.
-    deps.storage()
+    storage
         .openReader(source, size, sha256)
         .onFailure(this::sourceFailed)
         .onSuccess(
             r -> {
               reader = r;
-              if (done) {
+              if (attempt.over()) {
                 r.abort();
                 return;
               }
@@ -129,58 +146,57 @@ final class UploadAttempt extends Attempt {
   }
 
   private void send() {
-    lastActivityNanos = System.nanoTime();
-    deps.egress()
+    attempt.watchdog().touch();
+    outbound
+        .egress()
         .route(task.url(), task.id())
-        .onFailure(e -> fail(egressError(e)))
+        .onFailure(e -> attempt.fail(Failures.ofRoute(e, session.requestTimeout())))
         .onSuccess(this::send);
   }
 
   private void send(Egress.Route route) {
-    if (done) {
+    if (attempt.over()) {
       return;
     }
     RequestOptions o =
         route
             .apply(
-                withHeaders(
+                CallerHeaders.apply(
                     new RequestOptions()
                         .setMethod(method)
                         // A redirect would need the body again, to a URL nobody vetted: not
                         // followed.
                         .setFollowRedirects(false),
-                    route))
+                    task,
+                    session,
+                    route.url()))
             // No idle timeout: Vert.x's would count only the answer; the watchdog covers both ways.
             .putHeader(HttpHeaders.CONTENT_LENGTH, String.valueOf(size))
             .putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");
     if (o.getHeaders().get(HttpHeaders.CONTENT_TYPE) == null) {
       o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
     }
-    connecting(route);
-    deps.client()
-        .request(o)
-        .onSuccess(this::stream)
-        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    attempt.connection().opening(route.destination().host());
+    outbound.client().request(o).onSuccess(this::stream).onFailure(this::connectionFailed);
   }
 
   private void stream(HttpClientRequest req) {
     request = req;
-    if (done) {
+    attempt.connection().made(req);
+    if (attempt.over()) {
       req.reset();
       return;
     }
-    lastActivityNanos = System.nanoTime();
-    req.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
-    req.response()
-        .onSuccess(this::onAnswer)
-        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
-    firstProgressSoon(); // unless the transfer is over by then
+    attempt.watchdog().touch();
+    req.exceptionHandler(this::connectionFailed);
+    req.response().onSuccess(this::onAnswer).onFailure(this::connectionFailed);
+    attempt.firstProgressSoon(); // unless the transfer is over by then
     reader.exceptionHandler(
         e ->
-            fail(
+            attempt.fail(
                 e instanceof ObjectReader.Shorter
                     ? TaskError.of(ErrorCodes.SOURCE_MISSING, e.getMessage(), false)
-                    : storageError(e)));
+                    : Failures.ofStorage(e)));
     reader.handler(this::write);
     reader.endHandler(this::onSourceEnd);
     reader.start();
@@ -191,7 +207,7 @@ final class UploadAttempt extends Attempt {
    * write completed: that is the back-pressure.
    */
   private void write(ObjectReader.Chunk chunk) {
-    if (done) {
+    if (attempt.over()) {
       reader.release(chunk);
       return;
     }
@@ -205,10 +221,10 @@ final class UploadAttempt extends Attempt {
                 // Counted once in the connection, not when queued: progress is what the target
                 // got.
                 sent += len;
-                bytes.increment(len);
-                lastActivityNanos = System.nanoTime();
+                attempt.telemetry().bytes().increment(len);
+                attempt.watchdog().touch();
               } else {
-                fail(Failures.ofConnection(ar.cause(), session.requestTimeout()));
+                connectionFailed(ar.cause());
               }
             });
   }
@@ -218,16 +234,16 @@ final class UploadAttempt extends Attempt {
    * out.
    */
   private void onSourceEnd(ObjectReader.Chunk last) {
-    if (done) {
+    if (attempt.over()) {
       if (last != null) {
         reader.release(last);
       }
       return;
     }
-    String digest = HexFormat.of().formatHex(sha256.digest());
+    String digest = Sha256.hex(sha256);
     String expected = task.sourceSha256();
     if (expected != null && !expected.equalsIgnoreCase(digest)) {
-      fail(
+      attempt.fail(
           TaskError.of(
               ErrorCodes.SOURCE_MISSING,
               "the stored source changed: SHA-256 of its "
@@ -251,28 +267,27 @@ final class UploadAttempt extends Attempt {
         .onSuccess(
             v -> {
               bodySent = true;
-              lastActivityNanos = System.nanoTime();
+              attempt.watchdog().touch();
               maybeComplete();
             })
-        .onFailure(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+        .onFailure(this::connectionFailed);
   }
 
   private void onAnswer(HttpClientResponse resp) {
-    lastActivityNanos = System.nanoTime();
-    if (done) {
+    attempt.watchdog().touch();
+    if (attempt.over()) {
       return;
     }
     int status = resp.statusCode();
     if (status < 200 || status >= 300) {
-      fail(
-          statusError(status),
-          Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), deps.clock()));
+      attempt.fail(
+          statusError(status), Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), clock));
       return;
     }
     answeredStatus = status;
     // The answer's body is read (and dropped) so the connection can serve the next request.
-    resp.handler(b -> lastActivityNanos = System.nanoTime());
-    resp.exceptionHandler(e -> fail(Failures.ofConnection(e, session.requestTimeout())));
+    resp.handler(b -> attempt.watchdog().touch());
+    resp.exceptionHandler(this::connectionFailed);
     resp.endHandler(
         v -> {
           answerEnded = true;
@@ -285,62 +300,46 @@ final class UploadAttempt extends Attempt {
    * 2xx. A target that answers early and then drops the connection fails the write instead.
    */
   private void maybeComplete() {
-    if (done || finishing || !bodySent || !answerEnded) {
+    if (!bodySent || !answerEnded || !attempt.finishing()) {
       return;
     }
-    finishing = true;
-    cancelTimers();
-    connectionDone(); // body sent and answer read: the connection goes back to the pool
     long total = sent;
     int status = answeredStatus;
-    long sinceLastEvent = lastEventBytes < 0 ? total : total - lastEventBytes;
-    blocking(() -> leases.completeUpload(lease, total, status, sinceLastEvent))
-        .onComplete(
-            ar -> {
-              if (ar.failed()) {
-                // The target has the bytes but the ledger does not know: the attempt is retried.
-                finishing = false;
-                fail(storageError(ar.cause()));
-                return;
-              }
-              done = true;
-              countCompletion(ar.result());
-              if (ar.result()) {
-                logf(
-                    Logger.Level.INFO,
-                    "task %s: uploaded %d bytes, the target answered %d (epoch %d)",
-                    task.id(),
-                    total,
-                    status,
-                    epoch);
-              } else {
-                logf(
-                    Logger.Level.WARN,
-                    "task %s: the target took the body (%d) but epoch %d was superseded; not"
-                        + " recorded",
-                    task.id(),
-                    status,
-                    epoch);
-              }
-              finished.tryComplete();
-            });
+    long epoch = attempt.epoch();
+    // The target has the bytes; if the ledger cannot be told, the attempt is retried.
+    attempt.complete(
+        sinceLastEvent ->
+            attempt
+                .leases()
+                .completeUpload(attempt.lease(), total, status, sinceLastEvent)
+                .map(
+                    committed ->
+                        committed
+                            ? new Outcome.Completed(
+                                String.format(
+                                    "uploaded %d bytes, the target answered %d (epoch %d)",
+                                    total, status, epoch))
+                            : Outcome.Fenced.completionNotRecorded(
+                                String.format(
+                                    "the target took the body (%d) but epoch %d was superseded;"
+                                        + " not recorded",
+                                    status, epoch))));
   }
 
-  @Override
-  protected void stopIo() {
-    super.stopIo();
-    if (reader != null) {
-      reader.abort();
-    }
+  private void connectionFailed(Throwable e) {
+    attempt.fail(Failures.ofConnection(e, session.requestTimeout()));
   }
 
   // ------------------------------------------------------------ pure rules (unit-tested)
 
-  /** The task's method: PUT unless it says POST (the api-service accepts only these two). */
+  /**
+   * The task's method: the default ({@link TaskRequest#DEFAULT_UPLOAD_METHOD}, PUT) unless it says
+   * POST (the api-service accepts only these two).
+   */
   static HttpMethod methodOf(String method) {
     return method != null && method.trim().equalsIgnoreCase("POST")
         ? HttpMethod.POST
-        : HttpMethod.PUT;
+        : HttpMethod.valueOf(TaskRequest.DEFAULT_UPLOAD_METHOD);
   }
 
   /**
@@ -358,49 +357,5 @@ final class UploadAttempt extends Attempt {
     TaskError e = Failures.ofStatus(status);
     return new TaskError(
         e.code(), "the target answered HTTP " + status, e.httpStatus(), e.retryable());
-  }
-
-  /**
-   * The stored source of an upload, checked: a {@code file:} URI whose real path is under the
-   * storage root (no link leads out of it) and a regular file of exactly {@code size} bytes.
-   *
-   * @throws SourceMissing when it is not (final: another attempt would find the same)
-   * @throws IOException when storage could not be read (retried)
-   */
-  static Path checkedSource(String location, Long size, Path root) throws IOException {
-    if (location == null || size == null) {
-      throw new SourceMissing("the task records no stored source");
-    }
-    Path path =
-        StorageLayout.file(location)
-            .orElseThrow(
-                () -> new SourceMissing("the source location " + location + " is not a file: URI"));
-    Path rootPath = root.toAbsolutePath().normalize();
-    if (!path.startsWith(rootPath)) {
-      throw new SourceMissing("the source " + path + " is outside the storage root");
-    }
-    if (!Files.exists(path)) {
-      throw new SourceMissing("the stored source " + path + " is gone");
-    }
-    Path real = path.toRealPath();
-    if (!real.startsWith(rootPath.toRealPath())) {
-      throw new SourceMissing("the source " + path + " leads outside the storage root");
-    }
-    if (!Files.isRegularFile(real)) {
-      throw new SourceMissing("the source " + path + " is not a regular file");
-    }
-    long actual = Files.size(real);
-    if (actual != size) {
-      throw new SourceMissing(
-          "the stored source " + path + " has " + actual + " bytes, it had " + size);
-    }
-    return real;
-  }
-
-  /** The source cannot be sent, now or later. */
-  static final class SourceMissing extends IOException {
-    SourceMissing(String message) {
-      super(message);
-    }
   }
 }

@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -44,6 +44,31 @@ final class Failures {
     }
     String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     return TaskError.of(ErrorCodes.CONNECTION_FAILED, message, true);
+  }
+
+  /**
+   * A body larger than the task announced ({@code expectedBytes}) or than any task may have ({@code
+   * maxBytes}, transfer.fetch.max-bytes): final.
+   */
+  static TaskError ofSize(String what, Long expectedBytes, long maxBytes) {
+    String bound =
+        expectedBytes != null && expectedBytes <= maxBytes
+            ? "the task's expectedBytes of " + expectedBytes
+            : "the limit of " + maxBytes + " bytes per task (transfer.fetch.max-bytes)";
+    return TaskError.of(
+        ErrorCodes.SIZE_LIMIT_EXCEEDED,
+        what + ", more than " + bound + "; the body was cut",
+        false);
+  }
+
+  /** The file could not be written or read: retried. */
+  static TaskError ofStorage(Throwable e) {
+    return TaskError.of(ErrorCodes.STORAGE_FAILED, "storage: " + e.getMessage(), true);
+  }
+
+  /** The {@link Egress} guard gave no route: its own error, or a connection failure. */
+  static TaskError ofRoute(Throwable e, Duration requestTimeout) {
+    return e instanceof Egress.Refused r ? r.error() : ofConnection(e, requestTimeout);
   }
 
   private static boolean isTimeout(Throwable e) {

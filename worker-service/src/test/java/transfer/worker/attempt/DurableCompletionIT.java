@@ -1,11 +1,10 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
-import java.net.InetAddress;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -24,7 +23,6 @@ import org.postgresql.ds.PGSimpleDataSource;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
-import transfer.egress.EgressPolicy;
 import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
 import transfer.ledger.LedgerSchema;
@@ -114,32 +112,18 @@ class DurableCompletionIT {
         TestClaims.claim(ledger, t.id(), "durable-it", Duration.ofSeconds(30)).orElseThrow();
     long epoch = claim.epoch();
 
-    DownloadAttempt attempt =
-        new DownloadAttempt(
-            claim,
-            new Attempt.Deps(
+    Attempt attempt =
+        TestAttempts.of(
                 vertx,
                 client,
-                ledger.leases(),
+                ledger,
+                origin,
                 storage,
-                storageRoot,
-                Clock.systemUTC(),
-                "durable-it",
-                Duration.ofSeconds(30),
-                Duration.ofMillis(100),
-                // No checkpoint: the only force of the body is the one that precedes completion.
-                Duration.ofMinutes(5),
-                0.8,
-                new Egress(
-                    EgressPolicy.of(
-                        List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
-                    InetAddress::getAllByName,
-                    vertx),
-                1L << 40,
-                5,
                 new WorkerMetrics(new SimpleMeterRegistry()),
-                io.opentelemetry.api.OpenTelemetry.noop().getTracer("test")),
-            io.opentelemetry.context.Context.root());
+                "durable-it",
+                // No checkpoint: the only force of the body is the one that precedes completion.
+                Duration.ofMinutes(5))
+            .of(claim, io.opentelemetry.context.Context.root());
     attempt.start();
     attempt.finished().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
 

@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 /** A parsed {@code Content-Range: bytes start-end/total} header; {@code total} null for '*'. */
 record ContentRange(long start, long end, Long total) {

@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -8,7 +8,6 @@ import io.micrometer.prometheus.PrometheusConfig;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
-import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -27,7 +26,6 @@ import transfer.contracts.Metric;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
-import transfer.egress.EgressPolicy;
 import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
 import transfer.ledger.LedgerSchema;
@@ -105,7 +103,7 @@ class AttemptMetricsIT {
   }
 
   /** Submits and claims a download of {@code path} at the origin, and starts its attempt. */
-  private DownloadAttempt download(String path) {
+  private Attempt download(String path) {
     TaskRow t =
         ledger
             .submissions()
@@ -119,28 +117,17 @@ class AttemptMetricsIT {
             .task();
     Claim claim =
         TestClaims.claim(ledger, t.id(), "metrics-it", Duration.ofSeconds(30)).orElseThrow();
-    Attempt.Deps deps =
-        new Attempt.Deps(
-            vertx,
-            client,
-            ledger.leases(),
-            storage,
-            storageRoot,
-            Clock.systemUTC(),
-            "metrics-it",
-            Duration.ofSeconds(30),
-            Duration.ofMillis(100),
-            Duration.ofSeconds(5),
-            0.8,
-            new Egress(
-                EgressPolicy.of(List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
-                InetAddress::getAllByName,
-                vertx),
-            1L << 40,
-            5,
-            metrics,
-            io.opentelemetry.api.OpenTelemetry.noop().getTracer("test"));
-    DownloadAttempt a = new DownloadAttempt(claim, deps);
+    Attempt a =
+        TestAttempts.of(
+                vertx,
+                client,
+                ledger,
+                origin,
+                storage,
+                metrics,
+                "metrics-it",
+                Duration.ofSeconds(5))
+            .of(claim);
     a.start();
     return a;
   }
@@ -156,7 +143,7 @@ class AttemptMetricsIT {
   @Test
   void aCompletedDownloadCountsOneCompletedAttemptAndItsSize() throws Exception {
     long size = 3 * 1024 * 1024 + 17;
-    DownloadAttempt a = download("/bytes/" + size + "?seed=41");
+    Attempt a = download("/bytes/" + size + "?seed=41");
     awaitEnd(a);
 
     assertThat(state(a)).isEqualTo(TaskState.COMPLETED);
@@ -181,8 +168,8 @@ class AttemptMetricsIT {
 
   @Test
   void aFinalAndARetryableStatusAreCountedByOutcomeWithTheirErrorCode() throws Exception {
-    DownloadAttempt gone = download("/bytes/100?seed=42&status=404");
-    DownloadAttempt busy = download("/bytes/100?seed=43&status=503");
+    Attempt gone = download("/bytes/100?seed=42&status=404");
+    Attempt busy = download("/bytes/100?seed=43&status=503");
     awaitEnd(gone);
     awaitEnd(busy);
 
@@ -216,7 +203,7 @@ class AttemptMetricsIT {
   @Test
   void whileABodyStreamsItsHostIsInUseAndACancelIsALostLease() throws Exception {
     // About 10 s of body: long enough to look at it in flight and to cancel it.
-    DownloadAttempt a = download("/bytes/1000000?seed=44&rate=100000");
+    Attempt a = download("/bytes/1000000?seed=44&rate=100000");
 
     await()
         .atMost(Duration.ofSeconds(10))
@@ -232,7 +219,7 @@ class AttemptMetricsIT {
     PrometheusText all = scrape();
     for (Metric m : Metric.of(Metric.Service.WORKER)) {
       if (m == Metric.WORKER_SLOTS || m == Metric.WORKER_TRANSFERS_RUNNING) {
-        continue; // registered by Transfers, which this test does not build
+        continue; // registered by Slots, which this test does not build
       }
       for (String series : m.series()) {
         assertThat(all.has(series)).as("%s (%s) is served", series, m.meterName()).isTrue();

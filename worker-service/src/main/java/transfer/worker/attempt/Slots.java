@@ -1,4 +1,4 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import io.opentelemetry.context.Context;
 import io.quarkus.logging.Log;
@@ -15,7 +15,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import transfer.contracts.TaskType;
 import transfer.ledger.Claim;
 import transfer.ledger.Leases;
 import transfer.worker.WorkerConfig;
@@ -29,13 +28,13 @@ import transfer.worker.trace.Tracing;
  * can serve.
  */
 @Singleton
-public class Transfers {
+public class Slots {
   private final AtomicInteger free;
   private final Map<String, Attempt> running = new ConcurrentHashMap<>();
-  private final Attempt.Deps deps;
+  private final Attempts attempts;
   private volatile Runnable slotFreed = () -> {};
 
-  public Transfers(
+  public Slots(
       WorkerConfig config,
       Vertx vertx,
       HttpClient client,
@@ -46,27 +45,21 @@ public class Transfers {
       WorkerMetrics metrics,
       Tracing tracing,
       @Named("workerId") String workerId) {
-    this.free = new AtomicInteger(config.worker().slots());
-    metrics.transfers(config.worker().slots(), running::size);
-    this.deps =
-        new Attempt.Deps(
+    WorkerConfig.Worker worker = config.worker();
+    this.free = new AtomicInteger(worker.slots());
+    metrics.transfers(worker.slots(), running::size);
+    this.attempts =
+        new Attempts(
             vertx,
-            client,
-            leases,
-            storage,
-            // Where an upload's source may be: the same directory FileStorage writes under.
-            storage.files().layout().root(),
+            LeaseWriter.of(leases, vertx),
+            new LeaseTimer.Terms(
+                worker.leaseTtl(), worker.heartbeatInterval(), worker.selfFenceFraction()),
             clock,
-            workerId,
-            config.worker().leaseTtl(),
-            config.worker().heartbeatInterval(),
-            config.worker().checkpointInterval(),
-            config.worker().selfFenceFraction(),
-            egress,
-            config.fetch().maxBytes().asLongValue(),
-            config.worker().maxRedirects(),
-            metrics,
-            tracing.tracer());
+            new AttemptTelemetry.Sinks(metrics, tracing.tracer(), workerId),
+            new Outbound(
+                client, egress, config.fetch().maxBytes().asLongValue(), worker.maxRedirects()),
+            storage,
+            worker.checkpointInterval());
   }
 
   public boolean tryReserve() {
@@ -99,10 +92,7 @@ public class Transfers {
    * child of {@code parent} (the doorbell's CONSUMER span, or the task's stored context).
    */
   public void start(Claim claim, Context parent) {
-    Attempt attempt =
-        claim.task().type() == TaskType.UPLOAD
-            ? new UploadAttempt(claim, deps, parent)
-            : new DownloadAttempt(claim, deps, parent);
+    Attempt attempt = attempts.of(claim, parent);
     running.put(attempt.taskId(), attempt);
     attempt
         .finished()

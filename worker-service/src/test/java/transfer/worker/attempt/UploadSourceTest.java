@@ -1,41 +1,15 @@
-package transfer.worker.transfer;
+package transfer.worker.attempt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.vertx.core.http.HttpMethod;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import transfer.contracts.ErrorCodes;
 
-class UploadAttemptTest {
+class UploadSourceTest {
   @TempDir Path dir;
-
-  @Test
-  void theMethodIsPutUnlessTheTaskSaysPost() {
-    assertThat(UploadAttempt.methodOf(null)).isEqualTo(HttpMethod.PUT);
-    assertThat(UploadAttempt.methodOf("PUT")).isEqualTo(HttpMethod.PUT);
-    assertThat(UploadAttempt.methodOf("post")).isEqualTo(HttpMethod.POST);
-  }
-
-  @Test
-  void aRedirectIsAFinalHttpStatusAndTheRestIsClassifiedAsForDownloads() {
-    for (int s : new int[] {301, 302, 303, 307, 308}) {
-      assertThat(UploadAttempt.statusError(s).code()).as("%d", s).isEqualTo(ErrorCodes.HTTP_STATUS);
-      assertThat(UploadAttempt.statusError(s).retryable()).as("%d", s).isFalse();
-      assertThat(UploadAttempt.statusError(s).httpStatus()).isEqualTo(s);
-    }
-    for (int s : new int[] {400, 403, 404, 409, 413}) {
-      assertThat(UploadAttempt.statusError(s).retryable()).as("%d", s).isFalse();
-    }
-    for (int s : new int[] {408, 429, 500, 502, 503, 504}) {
-      assertThat(UploadAttempt.statusError(s).retryable()).as("%d", s).isTrue();
-      assertThat(UploadAttempt.statusError(s).code()).isEqualTo(ErrorCodes.HTTP_STATUS);
-      assertThat(UploadAttempt.statusError(s).message()).contains("target").contains("" + s);
-    }
-  }
 
   @Test
   void aRegularFileOfTheRecordedSizeUnderTheRootIsASource() throws Exception {
@@ -43,7 +17,7 @@ class UploadAttemptTest {
     Path file =
         Files.write(Files.createDirectories(root.resolve("t/s")).resolve("a.e1"), bytes(10));
 
-    assertThat(UploadAttempt.checkedSource(file.toUri().toString(), 10L, root))
+    assertThat(UploadSource.checked(file.toUri().toString(), 10L, root))
         .isEqualTo(file.toRealPath());
   }
 
@@ -75,8 +49,8 @@ class UploadAttemptTest {
   }
 
   private static void assertMissing(String location, Long size, Path root, String why) {
-    assertThatThrownBy(() -> UploadAttempt.checkedSource(location, size, root))
-        .isInstanceOf(UploadAttempt.SourceMissing.class)
+    assertThatThrownBy(() -> UploadSource.checked(location, size, root))
+        .isInstanceOf(UploadSource.SourceMissing.class)
         .hasMessageContaining(why);
   }
 
