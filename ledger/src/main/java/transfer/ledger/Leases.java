@@ -8,6 +8,7 @@ import static transfer.ledger.TaskRows.updateUnfenced;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Timestamp;
@@ -113,43 +114,35 @@ public final class Leases {
    */
   public boolean completeDownload(
       Lease lease, String location, long size, String sha256, long bytesSinceLastEvent) {
-    return tx.run(
+    return complete(
+        lease,
         "complete task " + lease.taskId(),
-        c -> {
-          Timestamp now = tx.now();
-          Optional<TaskRow> row =
-              fencedUpdate(
-                  c,
-                  lease,
-                  "state = 'completed', location = ?, sha256 = ?, bytes_transferred = ?,"
-                      + " bytes_durable = ?, error = null, lease_owner = null,"
-                      + " lease_expires_at = null, updated_at = ?, finished_at = ?",
-                  ps -> {
-                    ps.setString(1, location);
-                    ps.setString(2, sha256);
-                    ps.setLong(3, size);
-                    ps.setLong(4, size);
-                    ps.setTimestamp(5, now);
-                    ps.setTimestamp(6, now);
-                    return 7;
-                  });
-          if (row.isEmpty()) {
-            return false;
-          }
-          events.appendProgress(c, row.get(), lease.trace(), bytesSinceLastEvent, size, size);
+        "state = 'completed', location = ?, sha256 = ?, bytes_transferred = ?,"
+            + " bytes_durable = ?, error = null, lease_owner = null,"
+            + " lease_expires_at = null, updated_at = ?, finished_at = ?",
+        (ps, now) -> {
+          ps.setString(1, location);
+          ps.setString(2, sha256);
+          ps.setLong(3, size);
+          ps.setLong(4, size);
+          ps.setTimestamp(5, now);
+          ps.setTimestamp(6, now);
+          return 7;
+        },
+        (c, row) -> {
+          events.appendProgress(c, row, lease.trace(), bytesSinceLastEvent, size, size);
           ObjectNode downloaded = json.createObjectNode();
           downloaded.put("location", location);
           downloaded.put("size", size);
           downloaded.put("sha256", sha256);
           events.appendTaskEvent(
               c,
-              row.get(),
+              row,
               EventTypes.DOWNLOADED,
               lease.taskId() + ":downloaded",
               downloaded,
               lease.trace());
-          events.appendCompleted(c, row.get(), lease.trace());
-          return true;
+          events.appendCompleted(c, row, lease.trace());
         });
   }
 
@@ -159,29 +152,55 @@ public final class Leases {
    */
   public boolean completeUpload(
       Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
-    return tx.run(
+    return complete(
+        lease,
         "complete upload " + lease.taskId(),
+        "state = 'completed', sha256 = source_sha256, bytes_transferred = ?,"
+            + " error = null, lease_owner = null, lease_expires_at = null,"
+            + " updated_at = ?, finished_at = ?",
+        (ps, now) -> {
+          ps.setLong(1, bytesSent);
+          ps.setTimestamp(2, now);
+          ps.setTimestamp(3, now);
+          return 4;
+        },
+        (c, row) -> {
+          events.appendProgress(c, row, lease.trace(), bytesSinceLastEvent, bytesSent, bytesSent);
+          events.appendCompleted(c, row, lease.trace(), httpStatus);
+        });
+  }
+
+  /** Fills a completion's parameters (the time of the transaction given); the next free index. */
+  @FunctionalInterface
+  private interface CompletionBinder {
+    int bind(PreparedStatement ps, Timestamp now) throws SQLException;
+  }
+
+  /** Writes a completed task's events, in the completion's transaction. */
+  @FunctionalInterface
+  private interface CompletionEvents {
+    void write(Connection c, TaskRow completed) throws SQLException;
+  }
+
+  /**
+   * Marks the task completed under the fence ({@code setClause}) and writes its events, in one
+   * transaction. False: fenced out, nothing written.
+   */
+  private boolean complete(
+      Lease lease,
+      String what,
+      String setClause,
+      CompletionBinder binder,
+      CompletionEvents written) {
+    return tx.run(
+        what,
         c -> {
           Timestamp now = tx.now();
-          Optional<TaskRow> row =
-              fencedUpdate(
-                  c,
-                  lease,
-                  "state = 'completed', sha256 = source_sha256, bytes_transferred = ?,"
-                      + " error = null, lease_owner = null, lease_expires_at = null,"
-                      + " updated_at = ?, finished_at = ?",
-                  ps -> {
-                    ps.setLong(1, bytesSent);
-                    ps.setTimestamp(2, now);
-                    ps.setTimestamp(3, now);
-                    return 4;
-                  });
+          Optional<TaskRow> row = fencedUpdate(c, lease, setClause, ps -> binder.bind(ps, now));
           if (row.isEmpty()) {
             return false;
           }
-          events.appendProgress(
-              c, row.get(), lease.trace(), bytesSinceLastEvent, bytesSent, bytesSent);
-          events.appendCompleted(c, row.get(), lease.trace(), httpStatus);
+          written.write(c, row.get());
           return true;
         });
   }

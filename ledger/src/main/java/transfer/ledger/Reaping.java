@@ -4,14 +4,17 @@ import static transfer.ledger.StoredJson.write;
 import static transfer.ledger.TaskRows.selectForUpdate;
 import static transfer.ledger.TaskRows.updateUnfenced;
 
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
@@ -50,64 +53,60 @@ public final class Reaping {
    * when no attempt remains. Safe to run in every replica ({@code SKIP LOCKED}).
    */
   public LeasesReaped reapExpiredLeases(int limit) {
-    return tx.run(
-        "reap expired leases",
-        c -> {
-          Instant now = clock.instant();
-          List<TaskRow> expired =
-              selectForUpdate(
-                  c,
-                  "t.state = 'running' and t.lease_expires_at < ? order by t.lease_expires_at",
-                  Timestamp.from(now),
-                  limit);
-          int failed = 0;
-          for (TaskRow t : expired) {
-            TaskError lost =
-                TaskError.of(
-                    ErrorCodes.LEASE_EXPIRED,
-                    "worker "
-                        + t.leaseOwner()
-                        + " stopped renewing its lease (epoch "
-                        + t.leaseEpoch()
-                        + ")",
-                    true);
-            if (t.attempt() >= t.maxAttempts()) {
-              try (LogFields f = LogFields.task(t)) {
-                LOG.warnf(
-                    "task %s: lease of %s (epoch %d) expired and no attempt remains; failing it",
-                    t.id(), t.leaseOwner(), t.leaseEpoch());
-              }
-              endings.finishFailed(
-                  c,
-                  t,
-                  new TaskError(
-                      ErrorCodes.ATTEMPTS_EXHAUSTED,
-                      "gave up after " + t.attempt() + " attempts; " + lost.message(),
-                      null,
-                      false),
-                  now,
-                  null);
-              failed++;
-            } else {
-              try (LogFields f = LogFields.task(t)) {
-                LOG.infof(
-                    "task %s: lease of %s (epoch %d) expired at %s; queued again for another"
-                        + " worker",
-                    t.id(), t.leaseOwner(), t.leaseEpoch(), t.leaseExpiresAt());
-              }
-              updateUnfenced(
-                  c,
-                  t.id(),
-                  "state = 'queued', lease_owner = null, lease_expires_at = null, error ="
-                      + " ?::jsonb, announced_at = ?, updated_at = ?",
-                  write(lost),
-                  Timestamp.from(now),
-                  Timestamp.from(now));
-              outbox.doorbell(c, t);
-            }
-          }
-          return new LeasesReaped(expired.size() - failed, failed);
-        });
+    List<TaskRow> expired =
+        pass(
+            "reap expired leases",
+            "t.state = 'running' and t.lease_expires_at < ? order by t.lease_expires_at",
+            now -> now,
+            limit,
+            this::expired);
+    int failed = (int) expired.stream().filter(t -> t.attempt() >= t.maxAttempts()).count();
+    return new LeasesReaped(expired.size() - failed, failed);
+  }
+
+  /** An expired lease: queued again for another worker, or failed when no attempt remains. */
+  private void expired(Connection c, TaskRow t, Instant now) throws SQLException {
+    TaskError lost =
+        TaskError.of(
+            ErrorCodes.LEASE_EXPIRED,
+            "worker "
+                + t.leaseOwner()
+                + " stopped renewing its lease (epoch "
+                + t.leaseEpoch()
+                + ")",
+            true);
+    if (t.attempt() >= t.maxAttempts()) {
+      try (LogFields f = LogFields.task(t)) {
+        LOG.warnf(
+            "task %s: lease of %s (epoch %d) expired and no attempt remains; failing it",
+            t.id(), t.leaseOwner(), t.leaseEpoch());
+      }
+      endings.finishFailed(
+          c,
+          t,
+          new TaskError(
+              ErrorCodes.ATTEMPTS_EXHAUSTED,
+              "gave up after " + t.attempt() + " attempts; " + lost.message(),
+              null,
+              false),
+          now,
+          null);
+    } else {
+      try (LogFields f = LogFields.task(t)) {
+        LOG.infof(
+            "task %s: lease of %s (epoch %d) expired at %s; queued again for another worker",
+            t.id(), t.leaseOwner(), t.leaseEpoch(), t.leaseExpiresAt());
+      }
+      updateUnfenced(
+          c,
+          t.id(),
+          "state = 'queued', lease_owner = null, lease_expires_at = null, error ="
+              + " ?::jsonb, announced_at = ?, updated_at = ?",
+          write(lost),
+          Timestamp.from(now),
+          Timestamp.from(now));
+      outbox.doorbell(c, t);
+    }
   }
 
   /**
@@ -115,62 +114,50 @@ public final class Reaping {
    * resource_timeout}. A running one loses its lease with it, so its worker is fenced out.
    */
   public int failOverdue(int limit) {
-    return tx.run(
-        "fail overdue tasks",
-        c -> {
-          Instant now = clock.instant();
-          List<TaskRow> overdue =
-              selectForUpdate(
+    return pass(
+            "fail overdue tasks",
+            "t.state in ('queued', 'waiting', 'running', 'suspended') and t.deadline_at < ?"
+                + " order by t.deadline_at",
+            now -> now,
+            limit,
+            (c, t, now) -> {
+              try (LogFields f = LogFields.task(t)) {
+                LOG.infof(
+                    "task %s: resourceTimeout passed at %s (attempt %d, %s); failing it",
+                    t.id(), t.deadlineAt(), t.attempt(), t.state().wire());
+              }
+              endings.finishFailed(
                   c,
-                  "t.state in ('queued', 'waiting', 'running', 'suspended') and t.deadline_at < ?"
-                      + " order by t.deadline_at",
-                  Timestamp.from(now),
-                  limit);
-          for (TaskRow t : overdue) {
-            try (LogFields f = LogFields.task(t)) {
-              LOG.infof(
-                  "task %s: resourceTimeout passed at %s (attempt %d, %s); failing it",
-                  t.id(), t.deadlineAt(), t.attempt(), t.state().wire());
-            }
-            endings.finishFailed(
-                c,
-                t,
-                TaskError.of(
-                    ErrorCodes.RESOURCE_TIMEOUT,
-                    "not finished within the session's resourceTimeout (deadline "
-                        + t.deadlineAt()
-                        + ")",
-                    false),
-                now,
-                null);
-          }
-          return overdue.size();
-        });
+                  t,
+                  TaskError.of(
+                      ErrorCodes.RESOURCE_TIMEOUT,
+                      "not finished within the session's resourceTimeout (deadline "
+                          + t.deadlineAt()
+                          + ")",
+                      false),
+                  now,
+                  null);
+            })
+        .size();
   }
 
   /** Waiting tasks whose time has come (retry backoff or earliestBeginAt): queued and announced. */
   public int promoteDueTasks(int limit) {
-    return tx.run(
-        "promote due tasks",
-        c -> {
-          Instant now = clock.instant();
-          List<TaskRow> due =
-              selectForUpdate(
+    return pass(
+            "promote due tasks",
+            "t.state = 'waiting' and t.next_attempt_at <= ? order by t.next_attempt_at",
+            now -> now,
+            limit,
+            (c, t, now) -> {
+              updateUnfenced(
                   c,
-                  "t.state = 'waiting' and t.next_attempt_at <= ? order by t.next_attempt_at",
+                  t.id(),
+                  "state = 'queued', next_attempt_at = null, announced_at = ?, updated_at = ?",
                   Timestamp.from(now),
-                  limit);
-          for (TaskRow t : due) {
-            updateUnfenced(
-                c,
-                t.id(),
-                "state = 'queued', next_attempt_at = null, announced_at = ?, updated_at = ?",
-                Timestamp.from(now),
-                Timestamp.from(now));
-            outbox.doorbell(c, t);
-          }
-          return due.size();
-        });
+                  Timestamp.from(now));
+              outbox.doorbell(c, t);
+            })
+        .size();
   }
 
   /**
@@ -217,25 +204,45 @@ public final class Reaping {
    * may be lost (a topic recreated, an offset skipped), so ring again. A duplicate is harmless.
    */
   public int reannounceStale(Duration olderThan, int limit) {
+    int stale =
+        pass(
+                "re-announce stale tasks",
+                "t.state = 'queued' and t.announced_at < ? order by t.announced_at",
+                now -> now.minus(olderThan),
+                limit,
+                (c, t, now) -> {
+                  updateUnfenced(c, t.id(), "announced_at = ?", Timestamp.from(now));
+                  outbox.doorbell(c, t);
+                })
+            .size();
+    if (stale > 0) {
+      LOG.infof("re-announced %d queued tasks not claimed within %s", stale, olderThan);
+    }
+    return stale;
+  }
+
+  /** What a pass does to each task it locked, in the pass's transaction. */
+  @FunctionalInterface
+  private interface Action {
+    void apply(Connection c, TaskRow task, Instant now) throws SQLException;
+  }
+
+  /**
+   * One pass of the reaper: locks up to {@code limit} tasks matching {@code where} (its one
+   * parameter is {@code at} of now), skipping those another replica holds, applies {@code action}
+   * to each in one transaction, and answers them.
+   */
+  private List<TaskRow> pass(
+      String what, String where, UnaryOperator<Instant> at, int limit, Action action) {
     return tx.run(
-        "re-announce stale tasks",
+        what,
         c -> {
           Instant now = clock.instant();
-          List<TaskRow> stale =
-              selectForUpdate(
-                  c,
-                  "t.state = 'queued' and t.announced_at < ? order by t.announced_at",
-                  Timestamp.from(now.minus(olderThan)),
-                  limit);
-          for (TaskRow t : stale) {
-            updateUnfenced(c, t.id(), "announced_at = ?", Timestamp.from(now));
-            outbox.doorbell(c, t);
+          List<TaskRow> tasks = selectForUpdate(c, where, Timestamp.from(at.apply(now)), limit);
+          for (TaskRow t : tasks) {
+            action.apply(c, t, now);
           }
-          if (!stale.isEmpty()) {
-            LOG.infof(
-                "re-announced %d queued tasks not claimed within %s", stale.size(), olderThan);
-          }
-          return stale.size();
+          return tasks;
         });
   }
 }

@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -28,7 +27,6 @@ import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
-import transfer.ledger.LedgerSchema;
 import transfer.ledger.TaskRow;
 import transfer.ledger.TestClaims;
 import transfer.testkit.Origin;
@@ -43,6 +41,7 @@ import transfer.worker.storage.FileStorage;
  * registry is Prometheus's inside a composite, as in the service, and read back as scraped.
  */
 class AttemptMetricsIT {
+  private static TestAttempts.Ground ground;
   private static PGSimpleDataSource dataSource;
   private static Origin origin;
   private static Vertx vertx;
@@ -59,17 +58,16 @@ class AttemptMetricsIT {
 
   @BeforeAll
   static void infrastructure() {
-    dataSource = LedgerSchema.of(AttemptMetricsIT.class);
-    origin = Origin.start();
-    vertx = Vertx.vertx();
-    client = vertx.createHttpClient();
+    ground = TestAttempts.Ground.start(AttemptMetricsIT.class);
+    dataSource = ground.dataSource();
+    origin = ground.origin();
+    vertx = ground.vertx();
+    client = ground.client();
   }
 
   @AfterAll
   static void stopAll() throws Exception {
-    client.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
-    vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
-    origin.close();
+    ground.close();
   }
 
   @BeforeEach
@@ -81,12 +79,9 @@ class AttemptMetricsIT {
             new CompositeMeterRegistry(
                 io.micrometer.core.instrument.Clock.SYSTEM, List.of(prometheus)));
     storage = new FileStorage(storageRoot, vertx, false, 4 << 20, 16 << 20, 2);
-    tenant = "t-" + UUID.randomUUID();
-    session = "s-" + UUID.randomUUID();
-    ledger
-        .tenants()
-        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
+    String[] ids = TestAttempts.tenantWithSession(ledger);
+    tenant = ids[0];
+    session = ids[1];
   }
 
   @AfterEach

@@ -13,7 +13,6 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,7 +24,6 @@ import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
-import transfer.ledger.LedgerSchema;
 import transfer.ledger.TaskRow;
 import transfer.ledger.TestClaims;
 import transfer.storage.StorageLayout;
@@ -46,6 +44,7 @@ import transfer.worker.storage.FileStorage;
  * SHA-256 whose bytes (or name) are gone.
  */
 class DurableCompletionIT {
+  private static TestAttempts.Ground ground;
   private static PGSimpleDataSource dataSource;
   private static Origin origin;
   private static Vertx vertx;
@@ -55,17 +54,16 @@ class DurableCompletionIT {
 
   @BeforeAll
   static void infrastructure() {
-    dataSource = LedgerSchema.of(DurableCompletionIT.class);
-    origin = Origin.start();
-    vertx = Vertx.vertx();
-    client = vertx.createHttpClient();
+    ground = TestAttempts.Ground.start(DurableCompletionIT.class);
+    dataSource = ground.dataSource();
+    origin = ground.origin();
+    vertx = ground.vertx();
+    client = ground.client();
   }
 
   @AfterAll
   static void stopAll() throws Exception {
-    client.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
-    vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
-    origin.close();
+    ground.close();
   }
 
   /** The task's state as the ledger holds it, read on its own connection. */
@@ -84,12 +82,9 @@ class DurableCompletionIT {
   @Test
   void theBodyIsForcedAndItsNameSyncedBeforeTheLedgerRecordsTheCompletion() throws Exception {
     Ledger ledger = new Ledger(dataSource, Clock.systemUTC());
-    String tenant = "t-" + UUID.randomUUID();
-    String session = "s-" + UUID.randomUUID();
-    ledger
-        .tenants()
-        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
-    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
+    String[] ids = TestAttempts.tenantWithSession(ledger);
+    String tenant = ids[0];
+    String session = ids[1];
     long size = 1024 * 1024 + 7;
     TaskRow t =
         ledger

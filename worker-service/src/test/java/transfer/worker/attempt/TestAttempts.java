@@ -7,8 +7,13 @@ import java.net.InetAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.postgresql.ds.PGSimpleDataSource;
+import transfer.contracts.SessionConfig;
 import transfer.egress.EgressPolicy;
 import transfer.ledger.Ledger;
+import transfer.ledger.LedgerSchema;
 import transfer.testkit.Origin;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
@@ -19,6 +24,37 @@ import transfer.worker.storage.FileStorage;
  */
 final class TestAttempts {
   private TestAttempts() {}
+
+  /**
+   * What an attempt IT runs on: the ledger in a schema of the test class's own, an origin, and a
+   * Vert.x with its HTTP client. Closed after the class.
+   */
+  record Ground(PGSimpleDataSource dataSource, Origin origin, Vertx vertx, HttpClient client)
+      implements AutoCloseable {
+    static Ground start(Class<?> testClass) {
+      Vertx vertx = Vertx.vertx();
+      return new Ground(
+          LedgerSchema.of(testClass), Origin.start(), vertx, vertx.createHttpClient());
+    }
+
+    @Override
+    public void close() throws Exception {
+      client.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+      vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+      origin.close();
+    }
+  }
+
+  /** A new tenant with a session of the defaults, on {@code ledger}: {tenant, session}. */
+  static String[] tenantWithSession(Ledger ledger) {
+    String tenant = "t-" + UUID.randomUUID();
+    String session = "s-" + UUID.randomUUID();
+    ledger
+        .tenants()
+        .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
+    ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
+    return new String[] {tenant, session};
+  }
 
   static Attempts of(
       Vertx vertx,
