@@ -1,6 +1,5 @@
 package transfer.ledger;
 
-import static transfer.ledger.Sql.execute;
 import static transfer.ledger.StoredJson.write;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -46,6 +45,14 @@ final class EventWriter {
 
   void appendCompleted(Connection c, TaskRow task, TraceContext writer, Integer httpStatus)
       throws SQLException {
+    append(c, List.of(completed(task, writer, httpStatus)));
+  }
+
+  /**
+   * A task's completion event ({@code transfer.task.completed}); {@code httpStatus}: an upload's
+   * answer (null for a download).
+   */
+  NewEvent completed(TaskRow task, TraceContext writer, Integer httpStatus) {
     ObjectNode data = json.createObjectNode();
     data.put("state", task.state().wire());
     data.set("error", task.error() == null ? null : json.valueToTree(task.error()));
@@ -62,7 +69,7 @@ final class EventWriter {
     }
     // The session's drained event, when this was its last open task, is the sequencer's
     // (sequenceEvents): it sees every final transition of the session in one order.
-    appendTaskEvent(c, task, EventTypes.COMPLETED, task.id() + ":completed", data, writer);
+    return taskEvent(task, EventTypes.COMPLETED, task.id() + ":completed", data, writer);
   }
 
   /** The drained event when no task of the session is open (an invalidation of an idle session). */
@@ -71,8 +78,17 @@ final class EventWriter {
       throws SQLException {
     Optional<ObjectNode> data = drainedData(c, tenantId, sessionId, lastTaskId, null);
     if (data.isPresent()) {
-      appendEvent(
-          c, tenantId, sessionId, EventTypes.SESSION_DRAINED, null, eventId, data.get(), null);
+      append(
+          c,
+          List.of(
+              new NewEvent(
+                  tenantId,
+                  sessionId,
+                  EventTypes.SESSION_DRAINED,
+                  null,
+                  eventId,
+                  data.get(),
+                  null)));
     }
   }
 
@@ -159,6 +175,12 @@ final class EventWriter {
       long total,
       Long expected)
       throws SQLException {
+    append(c, List.of(progress(task, writer, sinceLastEvent, total, expected)));
+  }
+
+  /** A progress event, to {@link #append}. */
+  NewEvent progress(
+      TaskRow task, TraceContext writer, long sinceLastEvent, long total, Long expected) {
     ObjectNode data = json.createObjectNode();
     data.put("bytesTransferred", sinceLastEvent);
     data.put("totalBytesTransferred", total);
@@ -167,7 +189,7 @@ final class EventWriter {
     } else {
       data.putNull("totalBytesExpected");
     }
-    appendTaskEvent(c, task, EventTypes.PROGRESS, UUID.randomUUID().toString(), data, writer);
+    return taskEvent(task, EventTypes.PROGRESS, UUID.randomUUID().toString(), data, writer);
   }
 
   /**
@@ -177,6 +199,12 @@ final class EventWriter {
   void appendTaskEvent(
       Connection c, TaskRow task, String type, String eventId, ObjectNode data, TraceContext writer)
       throws SQLException {
+    append(c, List.of(taskEvent(task, type, eventId, data, writer)));
+  }
+
+  /** A task's event, to {@link #append}; see {@link #appendTaskEvent}. */
+  NewEvent taskEvent(
+      TaskRow task, String type, String eventId, ObjectNode data, TraceContext writer) {
     ObjectNode full = json.createObjectNode();
     full.put("taskId", task.id());
     full.put("taskType", task.type().wire());
@@ -187,8 +215,7 @@ final class EventWriter {
     }
     // The writer's context (a worker's attempt), else the task's own: its events stay in its
     // trace.
-    appendEvent(
-        c,
+    return new NewEvent(
         task.tenantId(),
         task.sessionId(),
         type,
@@ -199,31 +226,65 @@ final class EventWriter {
   }
 
   /**
-   * Adds an event without its number: {@link EventSequencer#sequenceEvents} numbers it after the
-   * commit, so that transactions of one session never wait for each other here.
+   * An event to add: its session, type, subject (the task; null for a session's event), id, data
+   * and the trace context it is published in.
    */
-  private void appendEvent(
-      Connection c,
+  record NewEvent(
       String tenantId,
       String sessionId,
       String type,
-      String subject,
+      String taskId,
       String eventId,
       JsonNode data,
-      TraceContext context)
-      throws SQLException {
-    execute(
-        c,
-        "insert into pending_events (tenant_id, session_id, id, type, task_id, time, data,"
-            + " traceparent, tracestate) values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)",
-        tenantId,
-        sessionId,
-        eventId,
-        type,
-        subject,
-        Timestamp.from(clock.instant()),
-        write(data),
-        context == null ? null : context.traceparent(),
-        context == null ? null : context.tracestate());
+      TraceContext trace) {}
+
+  /**
+   * Adds events without their numbers, any number of them in one statement: {@link
+   * EventSequencer#sequenceEvents} numbers them after the commit, so that transactions of one
+   * session never wait for each other here. Their time is the clock's now.
+   */
+  void append(Connection c, List<NewEvent> events) throws SQLException {
+    if (events.isEmpty()) {
+      return;
+    }
+    int n = events.size();
+    String[] tenants = new String[n];
+    String[] sessions = new String[n];
+    String[] ids = new String[n];
+    String[] types = new String[n];
+    String[] tasks = new String[n];
+    String[] data = new String[n];
+    String[] traceparents = new String[n];
+    String[] tracestates = new String[n];
+    for (int i = 0; i < n; i++) {
+      NewEvent e = events.get(i);
+      tenants[i] = e.tenantId();
+      sessions[i] = e.sessionId();
+      ids[i] = e.eventId();
+      types[i] = e.type();
+      tasks[i] = e.taskId();
+      data[i] = write(e.data());
+      traceparents[i] = e.trace() == null ? null : e.trace().traceparent();
+      tracestates[i] = e.trace() == null ? null : e.trace().tracestate();
+    }
+    // unnest keeps the rows in the order of the arrays, so the positions follow the list.
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "insert into pending_events (tenant_id, session_id, id, type, task_id, time, data,"
+                + " traceparent, tracestate)"
+                + " select u.tenant_id, u.session_id, u.id, u.type, u.task_id, ?, u.data::jsonb,"
+                + " u.traceparent, u.tracestate"
+                + " from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],"
+                + " ?::text[], ?::text[]) with ordinality"
+                + " as u(tenant_id, session_id, id, type, task_id, data, traceparent, tracestate,"
+                + " ord) order by u.ord")) {
+      ps.setTimestamp(1, Timestamp.from(clock.instant()));
+      int i = 2;
+      for (String[] column :
+          List.of(tenants, sessions, ids, types, tasks, data, traceparents, tracestates)) {
+        ps.setArray(i++, c.createArrayOf("text", column));
+      }
+      ps.executeUpdate();
+    }
   }
 }

@@ -15,6 +15,7 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.EventTypes;
@@ -130,19 +131,21 @@ public final class Leases {
           return 7;
         },
         (c, row) -> {
-          events.appendProgress(c, row, lease.trace(), bytesSinceLastEvent, size, size);
           ObjectNode downloaded = json.createObjectNode();
           downloaded.put("location", location);
           downloaded.put("size", size);
           downloaded.put("sha256", sha256);
-          events.appendTaskEvent(
+          events.append(
               c,
-              row,
-              EventTypes.DOWNLOADED,
-              lease.taskId() + ":downloaded",
-              downloaded,
-              lease.trace());
-          events.appendCompleted(c, row, lease.trace());
+              List.of(
+                  events.progress(row, lease.trace(), bytesSinceLastEvent, size, size),
+                  events.taskEvent(
+                      row,
+                      EventTypes.DOWNLOADED,
+                      lease.taskId() + ":downloaded",
+                      downloaded,
+                      lease.trace()),
+                  events.completed(row, lease.trace(), null)));
         });
   }
 
@@ -164,10 +167,12 @@ public final class Leases {
           ps.setTimestamp(3, now);
           return 4;
         },
-        (c, row) -> {
-          events.appendProgress(c, row, lease.trace(), bytesSinceLastEvent, bytesSent, bytesSent);
-          events.appendCompleted(c, row, lease.trace(), httpStatus);
-        });
+        (c, row) ->
+            events.append(
+                c,
+                List.of(
+                    events.progress(row, lease.trace(), bytesSinceLastEvent, bytesSent, bytesSent),
+                    events.completed(row, lease.trace(), httpStatus))));
   }
 
   /** Fills a completion's parameters (the time of the transaction given); the next free index. */
