@@ -101,8 +101,11 @@ final class Claimer {
    */
   Result claimReserved(int reserved, List<ClaimSpans.Bell> bells) {
     List<Claim> claimed;
+    Claims.Claimed result;
     try {
-      claimed = metrics.claim().record(() -> claims.claimNext(workerId, leaseTtl, reserved));
+      List<String> named = bells.stream().map(ClaimSpans.Bell::taskId).toList();
+      result = metrics.claim().record(() -> claims.claimFor(workerId, leaseTtl, reserved, named));
+      claimed = result.claims();
     } catch (RuntimeException e) {
       for (int i = 0; i < reserved; i++) {
         slots.unreserve();
@@ -120,13 +123,11 @@ final class Claimer {
       slots.unreserve();
     }
     if (claimed.size() < reserved) {
-      // Nothing else was claimable: the sessions of the doorbells whose tasks were not claimed
-      // are at a limit (or their tasks taken); their next doorbells wait for a freed slot.
+      // Nothing else was claimable: the sessions of the named tasks still queued are at a limit;
+      // their next doorbells wait for a freed slot.
       Set<String> unclaimed = new HashSet<>();
-      Set<String> claimedIds = new HashSet<>();
-      claimed.forEach(c -> claimedIds.add(c.task().id()));
       for (ClaimSpans.Bell b : bells) {
-        if (!claimedIds.contains(b.taskId())) {
+        if (result.passedOver().contains(b.taskId())) {
           unclaimed.add(b.sessionId());
         }
       }

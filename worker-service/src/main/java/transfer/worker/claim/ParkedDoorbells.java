@@ -7,11 +7,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Doorbells of sessions that had nothing claimable at this worker's last claim: parked, not claimed
- * for one by one. A claim that comes up short (fewer tasks than reserved slots) proves that, at
- * that moment, every other queued task was taken or at its session's or host's limit; its
- * doorbells' sessions are then <em>blocked</em>. A later doorbell of a blocked session takes no
- * slot and runs no claim (each such claim would rank the queue only to find nothing); it is counted
- * here, and one claim for all of them runs when
+ * for one by one. A claim that comes up short (fewer tasks than reserved slots) found nothing else
+ * claimable; the named tasks it left queued ({@code Claims.Claimed#passedOver}) were passed over at
+ * their session's or host's limit, and their sessions are then <em>blocked</em> (a named task that
+ * another worker took blocks nothing: an empty queue is no limit). A later doorbell of a blocked
+ * session takes no slot and runs no claim (each such claim would rank the queue only to find
+ * nothing); it is counted here, and one claim for all of them runs when
  *
  * <ul>
  *   <li>a transfer on this worker ends (its freed slot claims at once, and unblocks every session:
