@@ -31,8 +31,14 @@ public final class Claims {
     this.clock = tx.clock();
   }
 
-  /** The best queued tasks this worker may start, found without a lock (candidates.sql). */
-  static final String CANDIDATES = claimSql("claim/candidates.sql");
+  /**
+   * The best queued tasks this worker may start, found without a lock (limits.sql, then
+   * candidates.sql).
+   */
+  static final String CANDIDATES = claimSql("claim/limits.sql", "claim/candidates.sql");
+
+  /** Which named queued tasks are at their limits (limits.sql, then passed-over.sql). */
+  static final String PASSED_OVER = claimSql("claim/limits.sql", "claim/passed-over.sql");
 
   /** Claims up to a number of the candidates under their sessions' locks (claim-candidates.sql). */
   static final String CLAIM_CANDIDATES =
@@ -43,8 +49,12 @@ public final class Claims {
    * SessionConfig#DEFAULT} (a session stored without a value, by an older version), so that no
    * default is spelled in SQL.
    */
-  static String claimSql(String name) {
-    return Sql.resource(name)
+  static String claimSql(String... names) {
+    StringBuilder sql = new StringBuilder();
+    for (String name : names) {
+      sql.append(Sql.resource(name)).append('\n');
+    }
+    return sql.toString()
         .replace(
             "${default_max_connections_per_host}",
             Integer.toString(SessionConfig.DEFAULT.maxConnectionsPerHost()));
@@ -79,10 +89,10 @@ public final class Claims {
   /**
    * Claims up to {@code max} tasks like {@link #claimNext(String, Duration, int)}, for doorbells
    * that named the tasks {@code named}. When it claims fewer than {@code max}, nothing else was
-   * claimable (barring a race for a limit's last slot), and it answers which named tasks are still
-   * queued, passed over at a limit, in the same transaction: one more statement, only then. A named
-   * task that another worker took, or that is not queued, is not passed over: an empty queue blocks
-   * nothing.
+   * claimable at that moment, and it answers which named tasks are queued at their session's or
+   * host's limit (passed over), in the same transaction: one more statement, only then. A named
+   * task that another worker took, or that is not queued, or whose limit is not reached (it lost a
+   * race for candidates with another worker's claim) is not passed over.
    */
   public Claimed claimFor(String owner, Duration leaseTtl, int max, Collection<String> named) {
     return tx.run(
@@ -92,8 +102,7 @@ public final class Claims {
           if (claims.size() >= max || named.isEmpty()) {
             return new Claimed(claims, Set.of());
           }
-          try (PreparedStatement ps =
-              c.prepareStatement("select id from tasks where id = any(?) and state = 'queued'")) {
+          try (PreparedStatement ps = c.prepareStatement(PASSED_OVER)) {
             ps.setArray(1, c.createArrayOf("text", named.toArray()));
             return new Claimed(claims, Set.copyOf(rows(ps, rs -> rs.getString(1))));
           }
