@@ -114,7 +114,15 @@ public enum Metric {
       "transfer.worker.claim",
       null,
       List.of(),
-      "Duration of one claim statement (the doorbells of a poll, or freed slots, at once).");
+      "Duration of one claim statement (the doorbells of a poll, or freed slots, at once)."),
+  WORKER_DOORBELLS_PARKED(
+      Service.WORKER,
+      Kind.GAUGE,
+      "transfer.worker.doorbells.parked",
+      null,
+      List.of(),
+      "Doorbells of sessions that had nothing claimable at the last claim (at a limit), waiting"
+          + " for a slot of this worker to free up or for the retry, instead of a claim each.");
 
   /** Which service serves a metric. */
   public enum Service {

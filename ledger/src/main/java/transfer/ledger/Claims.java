@@ -5,13 +5,17 @@ import static transfer.ledger.StoredJson.read;
 import static transfer.ledger.TaskRows.TASK_COLUMNS;
 import static transfer.ledger.TaskRows.taskRow;
 
+import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import transfer.contracts.SessionConfig;
 
 /**
@@ -27,8 +31,14 @@ public final class Claims {
     this.clock = tx.clock();
   }
 
-  /** The best queued tasks this worker may start, found without a lock (candidates.sql). */
-  static final String CANDIDATES = claimSql("claim/candidates.sql");
+  /**
+   * The best queued tasks this worker may start, found without a lock (limits.sql, then
+   * candidates.sql).
+   */
+  static final String CANDIDATES = claimSql("claim/limits.sql", "claim/candidates.sql");
+
+  /** Which named queued tasks are at their limits (limits.sql, then passed-over.sql). */
+  static final String PASSED_OVER = claimSql("claim/limits.sql", "claim/passed-over.sql");
 
   /** Claims up to a number of the candidates under their sessions' locks (claim-candidates.sql). */
   static final String CLAIM_CANDIDATES =
@@ -39,8 +49,12 @@ public final class Claims {
    * SessionConfig#DEFAULT} (a session stored without a value, by an older version), so that no
    * default is spelled in SQL.
    */
-  static String claimSql(String name) {
-    return Sql.resource(name)
+  static String claimSql(String... names) {
+    StringBuilder sql = new StringBuilder();
+    for (String name : names) {
+      sql.append(Sql.resource(name)).append('\n');
+    }
+    return sql.toString()
         .replace(
             "${default_max_connections_per_host}",
             Integer.toString(SessionConfig.DEFAULT.maxConnectionsPerHost()));
@@ -63,48 +77,77 @@ public final class Claims {
    * one session cannot both take its last slot. Empty when nothing is claimable.
    */
   public List<Claim> claimNext(String owner, Duration leaseTtl, int max) {
+    return claimFor(owner, leaseTtl, max, List.of()).claims();
+  }
+
+  /**
+   * What a claim for doorbells found: the tasks claimed, and the named tasks it passed over (still
+   * queued after a claim that took fewer than it could: their session or host is at its limit).
+   */
+  public record Claimed(List<Claim> claims, Set<String> passedOver) {}
+
+  /**
+   * Claims up to {@code max} tasks like {@link #claimNext(String, Duration, int)}, for doorbells
+   * that named the tasks {@code named}. When it claims fewer than {@code max}, nothing else was
+   * claimable at that moment, and it answers which named tasks are queued at their session's or
+   * host's limit (passed over), in the same transaction: one more statement, only then. A named
+   * task that another worker took, or that is not queued, or whose limit is not reached (it lost a
+   * race for candidates with another worker's claim) is not passed over.
+   */
+  public Claimed claimFor(String owner, Duration leaseTtl, int max, Collection<String> named) {
     return tx.run(
         "claim up to " + max + " task(s)",
         c -> {
-          // Found without a lock (most claims find a task nobody else wants), then counted again
-          // under the sessions' locks by CLAIM_CANDIDATES: one transaction, one commit.
-          List<String[]> candidates;
-          try (PreparedStatement ps = c.prepareStatement(CANDIDATES)) {
-            ps.setInt(1, Math.max(8, max * 2));
-            candidates =
-                rows(ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
+          List<Claim> claims = claim(c, owner, leaseTtl, max);
+          if (claims.size() >= max || named.isEmpty()) {
+            return new Claimed(claims, Set.of());
           }
-          if (candidates.isEmpty()) {
-            return List.of();
-          }
-          java.util.SortedSet<String> sessions = new java.util.TreeSet<>();
-          for (String[] cand : candidates) {
-            sessions.add("claim/" + cand[1] + "/" + cand[2]);
-          }
-          try (PreparedStatement ps =
-              c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
-            for (String lock : sessions) {
-              ps.setString(1, lock);
-              ps.execute();
-            }
-          }
-          Instant now = clock.instant();
-          try (PreparedStatement ps = c.prepareStatement(CLAIM_CANDIDATES)) {
-            java.sql.Array ids =
-                c.createArrayOf("text", candidates.stream().map(cand -> cand[0]).toArray());
-            ps.setArray(1, ids);
-            ps.setArray(2, ids);
-            ps.setInt(3, max);
-            ps.setString(4, owner);
-            ps.setTimestamp(5, Timestamp.from(now.plus(leaseTtl)));
-            ps.setTimestamp(6, Timestamp.from(now));
-            return rows(
-                ps,
-                rs ->
-                    new Claim(
-                        taskRow(rs),
-                        read(rs.getString("session_config"), SessionConfig.class).withDefaults()));
+          try (PreparedStatement ps = c.prepareStatement(PASSED_OVER)) {
+            ps.setArray(1, c.createArrayOf("text", named.toArray()));
+            return new Claimed(claims, Set.copyOf(rows(ps, rs -> rs.getString(1))));
           }
         });
+  }
+
+  private List<Claim> claim(Connection c, String owner, Duration leaseTtl, int max)
+      throws SQLException {
+    // Found without a lock (most claims find a task nobody else wants), then counted again
+    // under the sessions' locks by CLAIM_CANDIDATES: one transaction, one commit.
+    List<String[]> candidates;
+    try (PreparedStatement ps = c.prepareStatement(CANDIDATES)) {
+      ps.setInt(1, Math.max(8, max * 2));
+      candidates = rows(ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
+    }
+    if (candidates.isEmpty()) {
+      return List.of();
+    }
+    java.util.SortedSet<String> sessions = new java.util.TreeSet<>();
+    for (String[] cand : candidates) {
+      sessions.add("claim/" + cand[1] + "/" + cand[2]);
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+      for (String lock : sessions) {
+        ps.setString(1, lock);
+        ps.execute();
+      }
+    }
+    Instant now = clock.instant();
+    try (PreparedStatement ps = c.prepareStatement(CLAIM_CANDIDATES)) {
+      java.sql.Array ids =
+          c.createArrayOf("text", candidates.stream().map(cand -> cand[0]).toArray());
+      ps.setArray(1, ids);
+      ps.setArray(2, ids);
+      ps.setInt(3, max);
+      ps.setString(4, owner);
+      ps.setTimestamp(5, Timestamp.from(now.plus(leaseTtl)));
+      ps.setTimestamp(6, Timestamp.from(now));
+      return rows(
+          ps,
+          rs ->
+              new Claim(
+                  taskRow(rs),
+                  read(rs.getString("session_config"), SessionConfig.class).withDefaults()));
+    }
   }
 }

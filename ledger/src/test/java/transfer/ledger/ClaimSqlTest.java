@@ -16,7 +16,8 @@ class ClaimSqlTest {
             + ")";
     assertThat(Claims.CANDIDATES).contains(fallback).doesNotContain("${");
     assertThat(Claims.CLAIM_CANDIDATES).contains(fallback).doesNotContain("${");
-    for (String file : new String[] {"claim/candidates.sql", "claim/claim-candidates.sql"}) {
+    assertThat(Claims.PASSED_OVER).contains(fallback).doesNotContain("${");
+    for (String file : new String[] {"claim/limits.sql", "claim/claim-candidates.sql"}) {
       assertThat(Sql.resource(file))
           .as(file)
           .contains("'maxConnectionsPerHost')::int, ${default_max_connections_per_host})");

@@ -73,6 +73,34 @@ class ClaimsIT extends LedgerFixture {
   }
 
   @Test
+  void aShortClaimForDoorbellsNamesTheTasksItPassedOverAtALimitAndNotThoseTakenAlready() {
+    ledger.sessions().upsertSession(tenant, session, config(1, null, false));
+    TaskRow first = submit(withPriority("http://a.test/1", 0.9));
+    TaskRow second = submit(withPriority("http://b.test/2", 0.9));
+
+    Claims.Claimed one = ledger.claims().claimFor("w1", TTL, 2, List.of(first.id(), second.id()));
+
+    assertThat(one.claims()).extracting(c -> c.task().id()).containsExactly(first.id());
+    assertThat(one.passedOver())
+        .as("queued behind the session's limit; the claimed one is not passed over")
+        .containsExactly(second.id());
+
+    Claims.Claimed again = ledger.claims().claimFor("w2", TTL, 1, List.of(first.id()));
+    assertThat(again.claims()).isEmpty();
+    assertThat(again.passedOver()).as("a task taken already blocks nothing").isEmpty();
+  }
+
+  @Test
+  void aClaimThatTakesAsManyAsItMayAsksNothingMore() {
+    TaskRow t = submit(withPriority("http://a.test/1", 0.9));
+
+    Claims.Claimed full = ledger.claims().claimFor("w1", TTL, 1, List.of(t.id(), "t-unknown"));
+
+    assertThat(full.claims()).hasSize(1);
+    assertThat(full.passedOver()).isEmpty();
+  }
+
+  @Test
   void maxConnectionsPerHostCountsRunningTasksOfTheSessionOnThatHost() {
     ledger.sessions().upsertSession(tenant, session, config(null, 2, false));
     List<String> hostA = new ArrayList<>();

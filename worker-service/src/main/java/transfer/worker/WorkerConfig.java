@@ -53,6 +53,13 @@ public interface WorkerConfig {
     /** Fraction of the lease TTL after which a worker that cannot renew stops by itself. */
     @WithDefault("0.8")
     double selfFenceFraction();
+
+    /**
+     * How long doorbells of sessions that had nothing claimable (at a limit) wait, parked, before
+     * one claim tries them again, unless a slot of this worker frees up first.
+     */
+    @WithDefault("1s")
+    Duration parkedDoorbellRetry();
   }
 
   /**

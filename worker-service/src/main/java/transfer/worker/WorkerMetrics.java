@@ -113,6 +113,16 @@ public class WorkerMetrics {
   }
 
   /**
+   * Doorbells parked now: their sessions had nothing claimable at the last claim, and they wait for
+   * a freed slot or the retry.
+   */
+  public void parkedDoorbells(Supplier<Number> parked) {
+    Gauge.builder(Metric.WORKER_DOORBELLS_PARKED.meterName(), parked)
+        .description(Metric.WORKER_DOORBELLS_PARKED.description())
+        .register(registry);
+  }
+
+  /**
    * A request of an attempt goes to {@code host}; answers the label value it was counted under, to
    * be given back to {@link #connectionClosed}.
    */

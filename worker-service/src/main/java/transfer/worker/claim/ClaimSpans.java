@@ -37,8 +37,11 @@ import transfer.telemetry.TraceContexts;
  * Each span runs from the poll that returned the record to the end of the claim.
  */
 final class ClaimSpans {
-  /** A doorbell of a poll: the record, the task it names, and when the poll returned it. */
-  record Bell(ConsumerRecord<byte[], byte[]> record, String taskId, Instant polledAt) {}
+  /**
+   * A doorbell of a poll: the record, the task and session it names, and when the poll returned it.
+   */
+  record Bell(
+      ConsumerRecord<byte[], byte[]> record, String taskId, String sessionId, Instant polledAt) {}
 
   private ClaimSpans() {}
 

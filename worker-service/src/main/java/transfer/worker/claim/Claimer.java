@@ -3,11 +3,13 @@ package transfer.worker.claim;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
@@ -21,7 +23,9 @@ import transfer.worker.attempt.Slots;
  * for in one ledger transaction ({@code Claims.claimNext}: the best tasks the worker may start now,
  * in priority order within the sessions' limits, not necessarily the ones the doorbells name). A
  * slot freed by a finished transfer claims at once, without a doorbell, on a thread of its own
- * ({@code slot-claimer}), so the consumer's thread never waits for it, nor it for a poll.
+ * ({@code slot-claimer}), so the consumer's thread never waits for it, nor it for a poll. A
+ * doorbell of a session that had nothing claimable at the last claim is parked ({@link
+ * ParkedDoorbells}), not claimed for by itself.
  */
 final class Claimer {
   /** Its lines are the doorbell consumer's, whose part it is. */
@@ -33,11 +37,13 @@ final class Claimer {
   private final Tracer tracer;
   private final String workerId;
   private final Duration leaseTtl;
+  private final Duration parkedRetry;
+  private final ParkedDoorbells parking = new ParkedDoorbells();
 
   private volatile boolean running;
   private final AtomicBoolean slotFreed = new AtomicBoolean();
-  private final ExecutorService slotClaimer =
-      Executors.newSingleThreadExecutor(
+  private final ScheduledExecutorService slotClaimer =
+      Executors.newSingleThreadScheduledExecutor(
           r -> {
             Thread t = new Thread(r, "slot-claimer");
             t.setDaemon(true);
@@ -50,13 +56,16 @@ final class Claimer {
       WorkerMetrics metrics,
       Tracer tracer,
       String workerId,
-      Duration leaseTtl) {
+      Duration leaseTtl,
+      Duration parkedRetry) {
     this.claims = claims;
     this.slots = slots;
     this.metrics = metrics;
     this.tracer = tracer;
     this.workerId = workerId;
     this.leaseTtl = leaseTtl;
+    this.parkedRetry = parkedRetry;
+    metrics.parkedDoorbells(parking::parked);
   }
 
   /** From now on, each slot a finished transfer frees claims at once. */
@@ -87,20 +96,23 @@ final class Claimer {
 
   /**
    * Claims the best tasks for {@code reserved} reserved slots in one ledger transaction (a doorbell
-   * only says that work exists), starts them, and frees the slots left over. False when the ledger
-   * could not be asked; the slots are then freed too.
+   * only says that work exists), starts them, and frees the slots left over. Answers what it found
+   * ({@link Result}); when the ledger could not be asked, the slots are freed too.
    */
-  boolean claimReserved(int reserved, List<ClaimSpans.Bell> bells) {
+  Result claimReserved(int reserved, List<ClaimSpans.Bell> bells) {
     List<Claim> claimed;
+    Claims.Claimed result;
     try {
-      claimed = metrics.claim().record(() -> claims.claimNext(workerId, leaseTtl, reserved));
+      List<String> named = bells.stream().map(ClaimSpans.Bell::taskId).toList();
+      result = metrics.claim().record(() -> claims.claimFor(workerId, leaseTtl, reserved, named));
+      claimed = result.claims();
     } catch (RuntimeException e) {
       for (int i = 0; i < reserved; i++) {
         slots.unreserve();
       }
       LOG.warnf(
           "cannot claim tasks (%s); the doorbells are read again at the next poll", e.getMessage());
-      return false;
+      return Result.FAILED;
     }
     // The doorbells' spans, and each attempt's parent (README, Traces).
     Map<Claim, Context> parents = ClaimSpans.afterClaim(tracer, bells, claimed);
@@ -111,12 +123,56 @@ final class Claimer {
       slots.unreserve();
     }
     if (claimed.size() < reserved) {
+      // Nothing else was claimable: the sessions of the named tasks still queued are at a limit;
+      // their next doorbells wait for a freed slot.
+      Set<String> unclaimed = new HashSet<>();
+      for (ClaimSpans.Bell b : bells) {
+        if (result.passedOver().contains(b.taskId())) {
+          unclaimed.add(b.sessionId());
+        }
+      }
+      parking.block(unclaimed);
       LOG.debugf(
           "%d doorbell(s) found nothing claimable (taken already, or a session or host at its"
               + " limit: such a task is claimed when a slot of its session frees up)",
           reserved - claimed.size());
     }
-    return true;
+    return claimed.size() < reserved ? Result.SHORT : Result.FULL;
+  }
+
+  /**
+   * Parks a doorbell of {@code sessionId} when that session had nothing claimable at the last
+   * claim: true when parked (it needs no slot and no claim now; one claim for the parked doorbells
+   * runs at the next freed slot or after {@code transfer.worker.parked-doorbell-retry}).
+   */
+  boolean park(String sessionId) {
+    ParkedDoorbells.Parked p = parking.park(sessionId);
+    if (p == ParkedDoorbells.Parked.FIRST && running) {
+      try {
+        slotClaimer.schedule(this::claimParked, parkedRetry.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException stopping) {
+        // stopping: the tasks stay queued in the ledger
+      }
+    }
+    return p != ParkedDoorbells.Parked.NO;
+  }
+
+  /**
+   * The retry of parked doorbells: one claim for as many of them as there are free slots. If it
+   * comes up short, their sessions are still at their limits and stay blocked.
+   */
+  private void claimParked() {
+    if (!running) {
+      return;
+    }
+    ParkedDoorbells.Released released = parking.release();
+    int reserved = 0;
+    while (reserved < released.parked() && slots.tryReserve()) {
+      reserved++;
+    }
+    if (reserved > 0 && claimReserved(reserved, List.of()) == Result.SHORT) {
+      parking.block(released.sessions());
+    }
   }
 
   /**
@@ -129,12 +185,25 @@ final class Claimer {
     if (!running) {
       return;
     }
+    // The limits have moved: the blocked sessions are tried again by this claim, which is for
+    // every free slot, and so for the parked doorbells too.
+    ParkedDoorbells.Released released = parking.release();
     int reserved = 0;
     while (slots.tryReserve()) {
       reserved++;
     }
-    if (reserved > 0) {
-      claimReserved(reserved, List.of());
+    if (reserved > 0 && claimReserved(reserved, List.of()) == Result.SHORT) {
+      parking.block(released.sessions());
     }
+  }
+
+  /** What a claim for reserved slots found. */
+  enum Result {
+    /** Every reserved slot got a task. */
+    FULL,
+    /** Fewer tasks than slots: nothing else was claimable. */
+    SHORT,
+    /** The ledger could not be asked; the slots were freed. */
+    FAILED
   }
 }

@@ -71,7 +71,14 @@ public class DoorbellConsumer {
     this.workerId = workerId;
     this.bootstrapServers = bootstrapServers;
     this.claimer =
-        new Claimer(claims, slots, metrics, tracing.tracer(), workerId, config.worker().leaseTtl());
+        new Claimer(
+            claims,
+            slots,
+            metrics,
+            tracing.tracer(),
+            workerId,
+            config.worker().leaseTtl(),
+            config.worker().parkedDoorbellRetry());
     this.deadLetters = new DeadLetterRouter(workerId, bootstrapServers);
     this.pauses = new PausePolicy(slots::freeSlots, deadLetters);
   }
@@ -168,6 +175,11 @@ public class DoorbellConsumer {
           pauses.holdAt(c, tp, r.offset());
           break;
         }
+        if (claimer.park(bell.sessionId())) {
+          // Its session had nothing claimable at the last claim: no claim of its own (Claimer).
+          done.put(tp, new OffsetAndMetadata(r.offset() + 1));
+          continue;
+        }
         if (full || !slots.tryReserve()) {
           // No slot: this doorbell and the rest of its partition are read again after resume.
           full = true;
@@ -175,12 +187,12 @@ public class DoorbellConsumer {
           break;
         }
         reserved++;
-        bells.add(new ClaimSpans.Bell(r, bell.taskId(), polledAt));
+        bells.add(new ClaimSpans.Bell(r, bell.taskId(), bell.sessionId(), polledAt));
         waiting.putIfAbsent(tp, r.offset());
         done.put(tp, new OffsetAndMetadata(r.offset() + 1));
       }
     }
-    if (reserved > 0 && !claimer.claimReserved(reserved, bells)) {
+    if (reserved > 0 && claimer.claimReserved(reserved, bells) == Claimer.Result.FAILED) {
       // The ledger could not be asked: the waiting doorbells are read again at the next poll.
       waiting.forEach(
           (tp, offset) -> {
