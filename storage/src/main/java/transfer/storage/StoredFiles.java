@@ -110,11 +110,26 @@ public final class StoredFiles {
   }
 
   /**
+   * Attempts up to which {@link #deleteTemporaries} deletes by name (one unlink per earlier
+   * attempt, which costs nothing for a first attempt) rather than by listing the directory of
+   * temporary objects, whose length grows with everything in flight.
+   */
+  static final long DELETE_BY_NAME_UP_TO = 64;
+
+  /**
    * Deletes the temporary objects of {@code taskId} of attempts before {@code beforeEpoch} (all of
-   * them with {@code Long.MAX_VALUE}). Orphans left by a failure here are harmless: a temporary
-   * object never becomes content but by a move.
+   * them with {@code Long.MAX_VALUE}). Epochs start at 1, so a worker's first attempt has none to
+   * delete; up to {@link #DELETE_BY_NAME_UP_TO} they are deleted by name, beyond by a listing.
+   * Orphans left by a failure here are harmless: a temporary object never becomes content but by a
+   * move.
    */
   public void deleteTemporaries(String taskId, long beforeEpoch) {
+    if (beforeEpoch <= DELETE_BY_NAME_UP_TO) {
+      for (long epoch = 1; epoch < beforeEpoch; epoch++) {
+        deleteQuietly(layout.temporary(taskId, epoch));
+      }
+      return;
+    }
     Path dir = layout.partialDirectory();
     if (!Files.isDirectory(dir)) {
       return;

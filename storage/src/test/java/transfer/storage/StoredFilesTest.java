@@ -145,6 +145,21 @@ class StoredFilesTest {
   }
 
   @Test
+  void deletesBeyondTheAttemptsItDeletesByNameByListingTheDirectory() throws Exception {
+    StoredFiles files = new StoredFiles(new StorageLayout(root), recording);
+    long late = StoredFiles.DELETE_BY_NAME_UP_TO + 5;
+    Path e1 = written(files.temporary("task", 1), "1");
+    Path eLate = written(files.temporary("task", late), "l");
+    Path eNow = written(files.temporary("task", late + 1), "n");
+
+    files.deleteTemporaries("task", late + 1);
+
+    assertThat(e1).doesNotExist();
+    assertThat(eLate).doesNotExist();
+    assertThat(eNow).exists();
+  }
+
+  @Test
   void deletingALocationOutsideTheRootLeavesItAlone() throws Exception {
     Path outside = Files.createTempFile("outside", ".txt");
     try {

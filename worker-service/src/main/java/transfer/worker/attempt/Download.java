@@ -435,7 +435,11 @@ final class Download implements Transfer {
                         size,
                         digest,
                         sinceLastEvent)
-                    .compose(committed -> scheduler.blocking(() -> tidy(committed, stored))))
+                    .compose(
+                        committed ->
+                            committed && epoch == 1
+                                ? Future.succeededFuture(true) // a first attempt left nothing
+                                : scheduler.blocking(() -> tidy(committed, stored, epoch))))
         .map(
             committed ->
                 committed
@@ -448,9 +452,10 @@ final class Download implements Transfer {
   }
 
   /** After the completion's write: the task's temporary objects, or the refused object, go. */
-  private boolean tidy(boolean committed, Path stored) {
+  private boolean tidy(boolean committed, Path stored, long epoch) {
     if (committed) {
-      storage.deleteTemporaries(task.id(), Long.MAX_VALUE);
+      // Its own object was moved into place: those of earlier attempts (none for a first) go.
+      storage.deleteTemporaries(task.id(), epoch);
     } else {
       storage.deleteQuietly(stored);
     }

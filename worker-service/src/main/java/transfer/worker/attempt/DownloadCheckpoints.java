@@ -179,7 +179,7 @@ final class DownloadCheckpoints implements Checkpoints {
         .scheduler()
         .blocking(
             () -> {
-              storage.deleteTemporaries(attempt.task().id(), Long.MAX_VALUE);
+              storage.deleteTemporaries(attempt.task().id(), attempt.epoch() + 1);
               return null;
             });
   }
