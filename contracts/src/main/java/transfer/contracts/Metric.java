@@ -114,7 +114,24 @@ public enum Metric {
       "transfer.worker.claim",
       null,
       List.of(),
-      "Duration of one claim statement (the doorbells of a poll, or freed slots, at once).");
+      "Duration of one claim statement (the doorbells of a poll, or freed slots, at once)."),
+  WORKER_LEDGER_GROUP(
+      Service.WORKER,
+      Kind.SUMMARY,
+      "transfer.worker.ledger.group.size",
+      null,
+      List.of(),
+      "Lease writes (heartbeats, completions, failures, hand-backs) of one group commit of the"
+          + " worker's ledger writer: one transaction, one commit."),
+  WORKER_LEDGER_FLUSH(
+      Service.WORKER,
+      Kind.TIMER,
+      "transfer.worker.ledger.flush",
+      null,
+      List.of(),
+      "Duration of one group commit of the worker's ledger writer: the directory syncs of its"
+          + " downloads, its statements and its commit (a failed group's writes one by one"
+          + " included).");
 
   /** Which service serves a metric. */
   public enum Service {
@@ -126,7 +143,9 @@ public enum Metric {
   public enum Kind {
     COUNTER,
     GAUGE,
-    TIMER
+    TIMER,
+    /** A distribution summary with its histogram (no unit of time). */
+    SUMMARY
   }
 
   private final Service service;
@@ -191,14 +210,14 @@ public enum Metric {
     return switch (kind) {
       case COUNTER -> base + "_total";
       case TIMER -> base + "_seconds";
-      case GAUGE -> base;
+      case GAUGE, SUMMARY -> base;
     };
   }
 
-  /** Every series name this metric is exported as (a timer's histogram has four). */
+  /** Every series name this metric is exported as (a timer's or summary's histogram has four). */
   public List<String> series() {
     String n = prometheusName();
-    return kind == Kind.TIMER
+    return kind == Kind.TIMER || kind == Kind.SUMMARY
         ? List.of(n + "_bucket", n + "_count", n + "_sum", n + "_max")
         : List.of(n);
   }
