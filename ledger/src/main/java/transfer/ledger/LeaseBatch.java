@@ -167,23 +167,22 @@ public final class LeaseBatch {
                     new Column<>("bytes", "bigint", w -> w.heartbeat().bytesTransferred()),
                     new Column<>("expected", "bigint", w -> w.heartbeat().bytesExpected())),
                 w -> w.heartbeat().checkpoint()));
-    for (Renew w : writes) {
-      TaskRow row = rows.get(w.lease().taskId());
-      if (row == null) {
-        continue;
-      }
-      answers.put(w, true);
-      Leases.Heartbeat hb = w.heartbeat();
-      if (hb.progressEvent()) {
-        added.add(
-            events.progress(
-                row,
-                w.lease().trace(),
-                hb.bytesSinceLastEvent(),
-                hb.bytesTransferred(),
-                hb.bytesExpected()));
-      }
-    }
+    forEachHeld(
+        writes,
+        rows,
+        answers,
+        (w, row) -> {
+          Leases.Heartbeat hb = w.heartbeat();
+          if (hb.progressEvent()) {
+            added.add(
+                events.progress(
+                    row,
+                    w.lease().trace(),
+                    hb.bytesSinceLastEvent(),
+                    hb.bytesTransferred(),
+                    hb.bytesExpected()));
+          }
+        });
   }
 
   private void completeDownloads(
@@ -243,16 +242,15 @@ public final class LeaseBatch {
                 + " error = null, lease_owner = null, lease_expires_at = null,"
                 + " updated_at = u.now, finished_at = u.now",
             List.of(new Column<>("sent", "bigint", CompleteUpload::bytesSent)));
-    for (CompleteUpload w : writes) {
-      TaskRow row = rows.get(w.lease().taskId());
-      if (row == null) {
-        continue;
-      }
-      answers.put(w, true);
-      long sent = w.bytesSent();
-      added.add(events.progress(row, w.lease().trace(), w.bytesSinceLastEvent(), sent, sent));
-      added.add(events.completed(row, w.lease().trace(), w.httpStatus()));
-    }
+    forEachHeld(
+        writes,
+        rows,
+        answers,
+        (w, row) -> {
+          long sent = w.bytesSent();
+          added.add(events.progress(row, w.lease().trace(), w.bytesSinceLastEvent(), sent, sent));
+          added.add(events.completed(row, w.lease().trace(), w.httpStatus()));
+        });
   }
 
   /**
@@ -272,13 +270,11 @@ public final class LeaseBatch {
                 + CHECKPOINT_SET,
             withCheckpoint(List.of(), Release::checkpoint));
     Map<String, List<TaskRow>> bySession = new LinkedHashMap<>();
-    for (Release w : writes) {
-      TaskRow row = rows.get(w.lease().taskId());
-      if (row != null) {
-        answers.put(w, true);
-        bySession.computeIfAbsent(row.sessionId(), s -> new ArrayList<>()).add(row);
-      }
-    }
+    forEachHeld(
+        writes,
+        rows,
+        answers,
+        (w, row) -> bySession.computeIfAbsent(row.sessionId(), s -> new ArrayList<>()).add(row));
     for (List<TaskRow> session : bySession.values()) {
       outbox.doorbells(c, session);
     }
@@ -325,6 +321,30 @@ public final class LeaseBatch {
     return endings.finishFailed(c, task, finalError, now, f.lease().trace())
         ? FailOutcome.FAILED_RESUMABLE
         : FailOutcome.FAILED;
+  }
+
+  /** What a written row adds to the group (its events, its doorbell). */
+  @FunctionalInterface
+  private interface Written<W> {
+    void add(W write, TaskRow row);
+  }
+
+  /**
+   * Answers true each write whose row {@code rows} holds (its statement updated it) and hands it to
+   * {@code written}; the others are left to their fenced answer.
+   */
+  private static <W extends LeaseWrite<?>> void forEachHeld(
+      List<W> writes,
+      Map<String, TaskRow> rows,
+      Map<LeaseWrite<?>, Object> answers,
+      Written<W> written) {
+    for (W w : writes) {
+      TaskRow row = rows.get(w.lease().taskId());
+      if (row != null) {
+        answers.put(w, true);
+        written.add(w, row);
+      }
+    }
   }
 
   // ------------------------------------------------------------ the statements

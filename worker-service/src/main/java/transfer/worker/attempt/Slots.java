@@ -76,8 +76,12 @@ public class Slots {
    * queued and stops.
    */
   @PreDestroy
-  void closeLedgerWriter() throws InterruptedException {
-    ledgerWriter.close();
+  void closeLedgerWriter() {
+    try {
+      ledgerWriter.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   public boolean tryReserve() {
