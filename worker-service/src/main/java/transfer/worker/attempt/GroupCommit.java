@@ -6,6 +6,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -25,6 +26,7 @@ import transfer.ledger.LeaseBatch;
 import transfer.ledger.LeaseWrite;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
+import transfer.ledger.LedgerException;
 import transfer.storage.StoredFiles;
 import transfer.worker.WorkerMetrics;
 
@@ -40,9 +42,11 @@ import transfer.worker.WorkerMetrics;
  *
  * <p>A group holds at most one write of a task; a later write of the same task waits for the next
  * group, so a task's writes commit in the order they were made. The directories of the group's
- * downloads (moved to their final names) are synced before its commit, each once. A group that
- * fails is written again task by task, each in a transaction of its own, so one bad row fails only
- * its own call, with the error that write alone gets. {@link #close} flushes what is queued.
+ * downloads (moved to their final names) are synced before its commit, each once. A group the
+ * database refuses (a bad row, a constraint, a deadlock) is written again task by task, each in a
+ * transaction of its own, so one bad row fails only its own call, with the error that write alone
+ * gets; a group that cannot reach the database fails each call at once with its own message, since
+ * each write alone would wait as long again. {@link #close} flushes what is queued.
  */
 final class GroupCommit implements LeaseWriter, AutoCloseable {
   private static final Logger LOG = Logger.getLogger(GroupCommit.class);
@@ -332,6 +336,27 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
     return ready;
   }
 
+  /**
+   * True when the database answered the group with an error of its rows or statements (a data
+   * exception, a constraint, a deadlock: anything with an SQLSTATE but a connection's, class 08, or
+   * an operator's intervention, 57P), which writing each task alone can narrow to its row.
+   */
+  static boolean rowsMayBeAtFault(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException sql && sql.getSQLState() != null) {
+        String state = sql.getSQLState();
+        return !state.startsWith("08") && !state.startsWith("57P");
+      }
+    }
+    return false;
+  }
+
+  /** The message of the failure's cause (the driver's), without the group's own prefix. */
+  private static String rootMessage(Throwable e) {
+    Throwable cause = e.getCause() != null ? e.getCause() : e;
+    return String.valueOf(cause.getMessage());
+  }
+
   /** The group in one transaction; if it fails, each write in one of its own. */
   private void write(List<Pending<?>> ready) {
     List<Object> answers;
@@ -340,6 +365,20 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
     } catch (RuntimeException e) {
       if (ready.size() == 1) {
         ready.get(0).fail(e);
+        return;
+      }
+      if (!rowsMayBeAtFault(e)) {
+        // The database could not be asked (a connection, a pool, a server going away): each write
+        // alone would wait as long again, one after another. Each fails as it would alone.
+        LOG.warnf(
+            "ledger: cannot write a group of %d lease writes (%s); each attempt handles its write's"
+                + " failure",
+            ready.size(), e.getMessage());
+        for (Pending<?> p : ready) {
+          p.fail(
+              new LedgerException(
+                  "ledger: cannot " + p.write().what() + ": " + rootMessage(e), e.getCause()));
+        }
         return;
       }
       LOG.warnf(
