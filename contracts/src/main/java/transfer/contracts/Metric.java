@@ -122,7 +122,24 @@ public enum Metric {
       null,
       List.of(),
       "Doorbells of sessions that had nothing claimable at the last claim (at a limit), waiting"
-          + " for a slot of this worker to free up or for the retry, instead of a claim each.");
+          + " for a slot of this worker to free up or for the retry, instead of a claim each."),
+  WORKER_LEDGER_GROUP(
+      Service.WORKER,
+      Kind.SUMMARY,
+      "transfer.worker.ledger.group.size",
+      null,
+      List.of(),
+      "Lease writes (heartbeats, completions, failures, hand-backs) of one group commit of the"
+          + " worker's ledger writer: one transaction, one commit."),
+  WORKER_LEDGER_FLUSH(
+      Service.WORKER,
+      Kind.TIMER,
+      "transfer.worker.ledger.flush",
+      null,
+      List.of(),
+      "Duration of one group commit of the worker's ledger writer: the directory syncs of its"
+          + " downloads, its statements and its commit (a failed group's writes one by one"
+          + " included).");
 
   /** Which service serves a metric. */
   public enum Service {
@@ -134,7 +151,9 @@ public enum Metric {
   public enum Kind {
     COUNTER,
     GAUGE,
-    TIMER
+    TIMER,
+    /** A distribution summary with its histogram (no unit of time). */
+    SUMMARY
   }
 
   private final Service service;
@@ -199,14 +218,14 @@ public enum Metric {
     return switch (kind) {
       case COUNTER -> base + "_total";
       case TIMER -> base + "_seconds";
-      case GAUGE -> base;
+      case GAUGE, SUMMARY -> base;
     };
   }
 
-  /** Every series name this metric is exported as (a timer's histogram has four). */
+  /** Every series name this metric is exported as (a timer's or summary's histogram has four). */
   public List<String> series() {
     String n = prometheusName();
-    return kind == Kind.TIMER
+    return kind == Kind.TIMER || kind == Kind.SUMMARY
         ? List.of(n + "_bucket", n + "_count", n + "_sum", n + "_max")
         : List.of(n);
   }

@@ -84,7 +84,7 @@ class GrafanaDashboardTest {
     for (Metric m : Metric.values()) {
       if (m.kind() == Metric.Kind.COUNTER) {
         rateable.add(m.prometheusName());
-      } else if (m.kind() == Metric.Kind.TIMER) {
+      } else if (m.kind() == Metric.Kind.TIMER || m.kind() == Metric.Kind.SUMMARY) {
         rateable.addAll(m.series().subList(0, 3)); // _bucket, _count, _sum; not _max
       }
     }

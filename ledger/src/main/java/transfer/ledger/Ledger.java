@@ -21,6 +21,7 @@ public final class Ledger {
   private final Submissions submissions;
   private final Claims claims;
   private final Leases leases;
+  private final LeaseBatch leaseBatch;
   private final TaskControl taskControl;
   private final StagedObjects stagedObjects;
   private final Reaping reaping;
@@ -40,7 +41,8 @@ public final class Ledger {
     stagedObjects = new StagedObjects(tx, sessions);
     submissions = new Submissions(tx, sessions, new TaskInsert(tx, stagedObjects), outbox);
     claims = new Claims(tx);
-    leases = new Leases(tx, events, endings, outbox);
+    leaseBatch = new LeaseBatch(tx, events, endings, outbox);
+    leases = new Leases(leaseBatch);
     taskControl = new TaskControl(tx, endings, outbox);
     reaping = new Reaping(tx, endings, outbox);
     purging = new Purging(tx);
@@ -72,6 +74,11 @@ public final class Ledger {
 
   public Leases leases() {
     return leases;
+  }
+
+  /** The lease holders' writes of many tasks in one transaction (a worker's group commit). */
+  public LeaseBatch leaseBatch() {
+    return leaseBatch;
   }
 
   public TaskControl taskControl() {

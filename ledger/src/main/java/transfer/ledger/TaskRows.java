@@ -20,7 +20,7 @@ import transfer.telemetry.TraceContext;
 
 /**
  * The task row: its columns, its mapping to {@link TaskRow}, and the reads and updates of one task
- * by id, fenced by a lease's epoch or not.
+ * by id (a lease holder's fenced updates are {@link LeaseBatch}'s).
  */
 final class TaskRows {
 
@@ -34,30 +34,6 @@ final class TaskRows {
           + " t.durable_epoch, t.deadline_at, t.host, t.discretionary, t.durable_task,"
           + " t.source_location, t.source_size, t.source_sha256, t.resume_data,"
           + " t.traceparent, t.tracestate";
-
-  /** A statement filling its parameters from index 1 and returning the next free index. */
-  @FunctionalInterface
-  interface Binder {
-    int bind(PreparedStatement ps) throws SQLException;
-  }
-
-  /** Updates the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
-  static Optional<TaskRow> fencedUpdate(Connection c, Lease lease, String setClause, Binder binder)
-      throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "update tasks t set "
-                + setClause
-                + " where t.id = ? and t.lease_epoch = ? and t.state = 'running' returning "
-                + TASK_COLUMNS)) {
-      int i = binder.bind(ps);
-      ps.setString(i, lease.taskId());
-      ps.setLong(i + 1, lease.epoch());
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? Optional.of(taskRow(rs)) : Optional.empty();
-      }
-    }
-  }
 
   /** Locks the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
   static Optional<TaskRow> lockRunning(Connection c, Lease lease) throws SQLException {

@@ -70,9 +70,31 @@ public final class StoredFiles {
     return publish(temporary, layout.download(tenantId, sessionId, taskId, epoch));
   }
 
+  /**
+   * Moves a verified, forced download to the final name of its task and attempt, without syncing
+   * the name: the caller syncs {@link Moved#directories()} ({@link #syncDirectory}) before the
+   * ledger records it, so that the downloads of one group commit share each directory's sync.
+   */
+  public Moved moveDownload(
+      Path temporary, String tenantId, String sessionId, String taskId, long epoch)
+      throws IOException {
+    return move(temporary, layout.download(tenantId, sessionId, taskId, epoch));
+  }
+
   /** Publishes a verified, forced body as a staged object under a fresh name. */
   public Path publishObject(Path staged, String tenantId, String sessionId) throws IOException {
     return publish(staged, layout.newObject(tenantId, sessionId));
+  }
+
+  /**
+   * A body moved to its final name, and the directories to sync, deepest first, before the name
+   * survives a crash: the file's own, then the parent of each directory the move had to create.
+   */
+  public record Moved(Path file, List<Path> directories) {
+    /** The location the ledger records for the file. */
+    public String location() {
+      return StorageLayout.location(file);
+    }
   }
 
   /**
@@ -81,6 +103,15 @@ public final class StoredFiles {
    * create, so that the name survives a crash. Answers {@code target}.
    */
   Path publish(Path from, Path target) throws IOException {
+    Moved moved = move(from, target);
+    for (Path d : moved.directories()) {
+      syncDirectory(d);
+    }
+    return target;
+  }
+
+  /** Moves {@code from} to {@code target} atomically; the directories to sync are the answer's. */
+  private Moved move(Path from, Path target) throws IOException {
     Path dir = target.getParent();
     List<Path> created = new ArrayList<>();
     for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) {
@@ -88,12 +119,18 @@ public final class StoredFiles {
     }
     Files.createDirectories(dir);
     Files.move(from, target, StandardCopyOption.ATOMIC_MOVE);
-    durability.syncDirectory(dir);
+    List<Path> toSync = new ArrayList<>();
+    toSync.add(dir);
     // Deepest first: each new directory's own entry lives in its parent.
     for (Path d : created) {
-      durability.syncDirectory(d.getParent());
+      toSync.add(d.getParent());
     }
-    return target;
+    return new Moved(target, List.copyOf(toSync));
+  }
+
+  /** Makes the names moved into {@code dir} durable: the second step of making a body content. */
+  public void syncDirectory(Path dir) throws IOException {
+    durability.syncDirectory(dir);
   }
 
   /** The file of a recorded location, if it is one of ours and still exists. */

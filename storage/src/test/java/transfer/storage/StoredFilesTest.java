@@ -69,6 +69,36 @@ class StoredFilesTest {
   }
 
   @Test
+  void movingADownloadSyncsNothingAndNamesTheDirectoriesToSyncDeepestFirst() throws Exception {
+    StoredFiles files = new StoredFiles(new StorageLayout(root), recording);
+    Path temporary = written(files.temporary("task-1", 3), "body");
+
+    StoredFiles.Moved moved = files.moveDownload(temporary, "tenant-a", "session-b", "task-1", 3);
+
+    assertThat(moved.file()).isEqualTo(root.resolve("tenant-a/session-b/task-1.e3"));
+    assertThat(moved.file()).hasContent("body");
+    assertThat(moved.location()).isEqualTo(StorageLayout.location(moved.file()));
+    assertThat(calls).as("the caller syncs, once per directory for many files").isEmpty();
+    assertThat(moved.directories())
+        .containsExactly(root.resolve("tenant-a/session-b"), root.resolve("tenant-a"), root);
+    for (Path d : moved.directories()) {
+      files.syncDirectory(d);
+    }
+    assertThat(calls)
+        .containsExactly(
+            "dir tenant-a/session-b [task-1.e3]",
+            "dir tenant-a [session-b]",
+            "dir . [.partial, tenant-a]");
+    // A second download into the same directory names only it.
+    assertThat(
+            files
+                .moveDownload(
+                    written(files.temporary("t2", 1), "b"), "tenant-a", "session-b", "t2", 1)
+                .directories())
+        .containsExactly(root.resolve("tenant-a/session-b"));
+  }
+
+  @Test
   void aSecondFileInAnExistingDirectorySyncsOnlyThatDirectory() throws Exception {
     StoredFiles files = new StoredFiles(new StorageLayout(root), recording);
     files.publishDownload(written(files.temporary("t1", 1), "a"), "ten", "ses", "t1", 1);

@@ -17,13 +17,13 @@ import java.time.Clock;
 import java.util.List;
 import transfer.egress.EgressPolicy;
 import transfer.ledger.Claims;
-import transfer.ledger.Leases;
+import transfer.ledger.LeaseBatch;
 import transfer.ledger.Ledger;
 import transfer.worker.attempt.Egress;
 
 /**
- * Wires the shared ledger (the claims and leases the worker uses), the clock and the outbound HTTP
- * client.
+ * Wires the shared ledger (the claims and the lease writes the worker uses), the clock and the
+ * outbound HTTP client.
  */
 @ApplicationScoped
 public class WorkerBeans {
@@ -48,8 +48,8 @@ public class WorkerBeans {
 
   @Produces
   @Singleton
-  Leases leases(Ledger ledger) {
-    return ledger.leases();
+  LeaseBatch leases(Ledger ledger) {
+    return ledger.leaseBatch();
   }
 
   @Produces

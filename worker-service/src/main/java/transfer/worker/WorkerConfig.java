@@ -60,6 +60,24 @@ public interface WorkerConfig {
      */
     @WithDefault("1s")
     Duration parkedDoorbellRetry();
+
+    /** The worker's one ledger writer, which commits its attempts' lease writes in groups. */
+    LedgerWriter ledger();
+  }
+
+  /** The group commit of the lease writes ({@code transfer.worker.ledger.}). */
+  interface LedgerWriter {
+    /**
+     * While writes stream in, a group commit begins at most once per this window and takes every
+     * write queued by then; a write that finds the writer idle goes at once. So a lone write waits
+     * at most this long.
+     */
+    @WithDefault("5ms")
+    Duration batchWindow();
+
+    /** The most writes in one group commit (a fuller queue is flushed at once). */
+    @WithDefault("500")
+    int batchMax();
   }
 
   /**

@@ -1,6 +1,7 @@
 package transfer.worker;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -8,6 +9,7 @@ import jakarta.inject.Singleton;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import transfer.contracts.Metric;
@@ -57,6 +59,8 @@ public class WorkerMetrics {
   private final Counter downloaded;
   private final Counter uploaded;
   private final Timer claim;
+  private final DistributionSummary ledgerGroup;
+  private final Timer ledgerFlush;
 
   /** In-use counts by label value, each with its gauge; an entry goes when its count is 0. */
   private final Map<String, HostGauge> hosts = new HashMap<>(); // guarded by itself
@@ -70,6 +74,20 @@ public class WorkerMetrics {
     this.claim =
         Timer.builder(Metric.WORKER_CLAIM.meterName())
             .description(Metric.WORKER_CLAIM.description())
+            .publishPercentileHistogram()
+            .minimumExpectedValue(Duration.ofNanos(100_000))
+            .maximumExpectedValue(Duration.ofSeconds(10))
+            .register(registry);
+    this.ledgerGroup =
+        DistributionSummary.builder(Metric.WORKER_LEDGER_GROUP.meterName())
+            .description(Metric.WORKER_LEDGER_GROUP.description())
+            .publishPercentileHistogram()
+            .minimumExpectedValue(1.0)
+            .maximumExpectedValue(1000.0)
+            .register(registry);
+    this.ledgerFlush =
+        Timer.builder(Metric.WORKER_LEDGER_FLUSH.meterName())
+            .description(Metric.WORKER_LEDGER_FLUSH.description())
             .publishPercentileHistogram()
             .minimumExpectedValue(Duration.ofNanos(100_000))
             .maximumExpectedValue(Duration.ofSeconds(10))
@@ -110,6 +128,12 @@ public class WorkerMetrics {
 
   public Timer claim() {
     return claim;
+  }
+
+  /** One group commit of the ledger writer: its writes, and how long it took. */
+  public void ledgerGroup(int writes, long duration, TimeUnit unit) {
+    ledgerGroup.record(writes);
+    ledgerFlush.record(duration, unit);
   }
 
   /**

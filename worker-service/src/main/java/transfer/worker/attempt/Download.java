@@ -16,7 +16,6 @@ import transfer.contracts.ErrorCodes;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.ledger.TaskRow;
-import transfer.storage.StorageLayout;
 import transfer.worker.storage.FileStorage;
 import transfer.worker.storage.ObjectWriter;
 
@@ -415,9 +414,9 @@ final class Download implements Transfer {
   }
 
   /**
-   * Publishes the object (moved to its final name, which is synced) and records the completion
-   * under the fence. If the fence refuses it, the object just published is deleted; if the ledger
-   * took it, every temporary object of the task is.
+   * Publishes the object (moved to its final name, whose directory the ledger writer syncs before
+   * its commit) and records the completion under the fence. If the fence refuses it, the object
+   * just published is deleted; if the ledger took it, every temporary object of the task is.
    */
   private Future<Outcome> commit(long size, String digest, long sinceLastEvent) {
     long epoch = attempt.epoch();
@@ -429,17 +428,12 @@ final class Download implements Transfer {
             stored ->
                 attempt
                     .leases()
-                    .completeDownload(
-                        attempt.lease(),
-                        StorageLayout.location(stored),
-                        size,
-                        digest,
-                        sinceLastEvent)
+                    .completeDownload(attempt.lease(), stored, size, digest, sinceLastEvent)
                     .compose(
                         committed ->
                             committed && epoch == 1
                                 ? Future.succeededFuture(true) // a first attempt left nothing
-                                : scheduler.blocking(() -> tidy(committed, stored, epoch))))
+                                : scheduler.blocking(() -> tidy(committed, stored.file(), epoch))))
         .map(
             committed ->
                 committed

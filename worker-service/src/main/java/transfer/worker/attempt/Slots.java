@@ -5,6 +5,7 @@ import io.quarkus.logging.Log;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
+import jakarta.annotation.PreDestroy;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
 import java.time.Clock;
@@ -16,7 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import transfer.ledger.Claim;
-import transfer.ledger.Leases;
+import transfer.ledger.LeaseBatch;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
@@ -32,13 +33,14 @@ public class Slots {
   private final AtomicInteger free;
   private final Map<String, Attempt> running = new ConcurrentHashMap<>();
   private final Attempts attempts;
+  private final GroupCommit ledgerWriter;
   private volatile Runnable slotFreed = () -> {};
 
   public Slots(
       WorkerConfig config,
       Vertx vertx,
       HttpClient client,
-      Leases leases,
+      LeaseBatch leases,
       FileStorage storage,
       Clock clock,
       Egress egress,
@@ -48,10 +50,17 @@ public class Slots {
     WorkerConfig.Worker worker = config.worker();
     this.free = new AtomicInteger(worker.slots());
     metrics.transfers(worker.slots(), running::size);
+    this.ledgerWriter =
+        new GroupCommit(
+            GroupCommit.Ledger.of(leases),
+            storage.files()::syncDirectory,
+            vertx,
+            metrics,
+            new GroupCommit.Settings(worker.ledger().batchWindow(), worker.ledger().batchMax()));
     this.attempts =
         new Attempts(
             vertx,
-            LeaseWriter.of(leases, vertx),
+            ledgerWriter,
             new LeaseTimer.Terms(
                 worker.leaseTtl(), worker.heartbeatInterval(), worker.selfFenceFraction()),
             clock,
@@ -60,6 +69,19 @@ public class Slots {
                 client, egress, config.fetch().maxBytes().asLongValue(), worker.maxRedirects()),
             storage,
             worker.checkpointInterval());
+  }
+
+  /**
+   * After the hand-backs (the shutdown's {@link #handBackAll}): the ledger writer flushes what is
+   * queued and stops.
+   */
+  @PreDestroy
+  void closeLedgerWriter() {
+    try {
+      ledgerWriter.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   public boolean tryReserve() {

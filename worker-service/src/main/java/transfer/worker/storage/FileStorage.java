@@ -98,11 +98,13 @@ public class FileStorage {
 
   /**
    * Makes a verified temporary object, forced by its writer, the final file of its task: moved
-   * atomically and its directory synced, so the ledger may record it. Answers the final path.
+   * atomically. Its name survives a crash once the answer's directories are synced, which the
+   * ledger writer does for a whole group before its commit records it.
    */
-  public Path commit(Path temporary, String tenantId, String sessionId, String taskId, long epoch)
+  public StoredFiles.Moved commit(
+      Path temporary, String tenantId, String sessionId, String taskId, long epoch)
       throws IOException {
-    return files.publishDownload(temporary, tenantId, sessionId, taskId, epoch);
+    return files.moveDownload(temporary, tenantId, sessionId, taskId, epoch);
   }
 
   /**

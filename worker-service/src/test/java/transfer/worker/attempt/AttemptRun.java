@@ -11,6 +11,7 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,6 +31,7 @@ import transfer.contracts.TaskType;
 import transfer.ledger.Claim;
 import transfer.ledger.SettableClock;
 import transfer.ledger.TaskRow;
+import transfer.storage.StoredFiles;
 import transfer.worker.WorkerMetrics;
 
 /**
@@ -129,7 +131,12 @@ final class AttemptRun {
       attempt.complete(
           since ->
               leases
-                  .completeDownload(attempt.lease(), "file:/x", transfer.moved, "ab", since)
+                  .completeDownload(
+                      attempt.lease(),
+                      new StoredFiles.Moved(Path.of("/x"), List.of()),
+                      transfer.moved,
+                      "ab",
+                      since)
                   .map(
                       ok ->
                           ok

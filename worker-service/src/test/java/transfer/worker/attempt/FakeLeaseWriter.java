@@ -9,6 +9,7 @@ import transfer.contracts.TaskError;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
+import transfer.storage.StoredFiles;
 
 /**
  * The ledger as a unit test plays it: every write is recorded and waits for the test's answer,
@@ -74,7 +75,7 @@ final class FakeLeaseWriter implements LeaseWriter {
 
   @Override
   public Future<Boolean> completeDownload(
-      Lease lease, String location, long size, String sha256, long bytesSinceLastEvent) {
+      Lease lease, StoredFiles.Moved stored, long size, String sha256, long bytesSinceLastEvent) {
     return call("completeDownload", lease, size, null);
   }
 

@@ -39,6 +39,10 @@ final class TestAttempts {
 
     @Override
     public void close() throws Exception {
+      for (GroupCommit w : WRITERS) {
+        w.close();
+      }
+      WRITERS.clear();
       client.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
       vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
       origin.close();
@@ -56,6 +60,38 @@ final class TestAttempts {
     return new String[] {tenant, session};
   }
 
+  /** The ledger writers made for the attempts of the test class, closed with its ground. */
+  private static final List<GroupCommit> WRITERS =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /**
+   * The worker's ledger writer on {@code ledger}, the names of moved downloads synced by {@code
+   * storage}: a group commit of a 2 ms window.
+   */
+  static GroupCommit ledgerWriter(
+      Vertx vertx, Ledger ledger, FileStorage storage, WorkerMetrics metrics) {
+    return ledgerWriter(
+        vertx, ledger, storage, metrics, new GroupCommit.Settings(Duration.ofMillis(2), 500));
+  }
+
+  /** A ledger writer of the given window and group size, closed with the test class's ground. */
+  static GroupCommit ledgerWriter(
+      Vertx vertx,
+      Ledger ledger,
+      FileStorage storage,
+      WorkerMetrics metrics,
+      GroupCommit.Settings settings) {
+    GroupCommit w =
+        new GroupCommit(
+            GroupCommit.Ledger.of(ledger.leaseBatch()),
+            storage.files()::syncDirectory,
+            vertx,
+            metrics,
+            settings);
+    WRITERS.add(w);
+    return w;
+  }
+
   static Attempts of(
       Vertx vertx,
       HttpClient client,
@@ -65,9 +101,30 @@ final class TestAttempts {
       WorkerMetrics metrics,
       String workerId,
       Duration checkpointInterval) {
+    return of(
+        vertx,
+        client,
+        ledgerWriter(vertx, ledger, storage, metrics),
+        origin,
+        storage,
+        metrics,
+        workerId,
+        checkpointInterval);
+  }
+
+  /** Attempts whose lease writes go to {@code writer}. */
+  static Attempts of(
+      Vertx vertx,
+      HttpClient client,
+      LeaseWriter writer,
+      Origin origin,
+      FileStorage storage,
+      WorkerMetrics metrics,
+      String workerId,
+      Duration checkpointInterval) {
     return new Attempts(
         vertx,
-        LeaseWriter.of(ledger.leases(), vertx),
+        writer,
         new LeaseTimer.Terms(Duration.ofSeconds(30), Duration.ofMillis(100), 0.8),
         Clock.systemUTC(),
         new AttemptTelemetry.Sinks(metrics, OpenTelemetry.noop().getTracer("test"), workerId),
