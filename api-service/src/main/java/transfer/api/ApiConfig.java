@@ -33,6 +33,29 @@ public interface ApiConfig {
 
   Quota quota();
 
+  Submit submit();
+
+  /**
+   * Group commit of single submits ({@code POST /v1/sessions/{sid}/tasks}): concurrent ones are
+   * written in one transaction and one commit ({@code transfer.ledger.SubmitGroups}).
+   */
+  interface Submit {
+    /**
+     * How long a group waits after its first submit for more (0: not at all; a group then holds
+     * what arrived while the one before it committed).
+     */
+    @WithDefault("0ms")
+    Duration groupWindow();
+
+    /** Most submits in one transaction. */
+    @WithDefault("500")
+    int groupMax();
+
+    /** Threads that write groups, each with one connection at a time. */
+    @WithDefault("1")
+    int committers();
+  }
+
   interface Api {
     /** Key of the default tenant, registered at start (the local cluster sets it). */
     Optional<String> bootstrapKey();
@@ -80,6 +103,14 @@ public interface ApiConfig {
      */
     @WithDefault("2000")
     long analyzeAfter();
+
+    /**
+     * How often the tenants' usage counters (what the tasks-in-flight and bytes-stored quotas read)
+     * are recounted from the tasks and objects and corrected where they drifted: a duration, or
+     * {@code off}. Read by {@code Reaper}'s schedule.
+     */
+    @WithDefault("6h")
+    String recountUsageEvery();
   }
 
   interface Retention {

@@ -2,9 +2,11 @@ package transfer.api;
 
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.time.Clock;
+import transfer.api.metrics.ApiMetrics;
 import transfer.ledger.EventReplay;
 import transfer.ledger.EventSequencer;
 import transfer.ledger.Ledger;
@@ -15,6 +17,7 @@ import transfer.ledger.Reaping;
 import transfer.ledger.Sessions;
 import transfer.ledger.StagedObjects;
 import transfer.ledger.Submissions;
+import transfer.ledger.SubmitGroups;
 import transfer.ledger.TaskControl;
 import transfer.ledger.Tenants;
 
@@ -53,6 +56,23 @@ public class LedgerProducer {
   @Singleton
   Submissions submissions(Ledger ledger) {
     return ledger.submissions();
+  }
+
+  /**
+   * The group commit of single submits: its committer threads are the only ones that hold a
+   * connection for them, and each group is counted ({@code transfer_submit_groups_total}).
+   */
+  @Produces
+  @Singleton
+  SubmitGroups submitGroups(Submissions submissions, ApiConfig config, ApiMetrics metrics) {
+    ApiConfig.Submit c = config.submit();
+    return new SubmitGroups(
+        submissions, c.groupWindow(), c.groupMax(), c.committers(), metrics::submitGroup);
+  }
+
+  /** At shutdown, what waits is written before the pool closes. */
+  void closeSubmitGroups(@Disposes SubmitGroups groups) {
+    groups.close();
   }
 
   @Produces

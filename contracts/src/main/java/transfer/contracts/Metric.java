@@ -60,6 +60,22 @@ public enum Metric {
       "Tasks the reaper changed, by action: lease_expired_requeued, lease_expired_failed,"
           + " resource_timeout_failed, promoted, reannounced."),
 
+  SUBMIT_GROUPS(
+      Service.API,
+      Kind.COUNTER,
+      "transfer.submit.groups",
+      null,
+      List.of(),
+      "Transactions (and commits) that wrote concurrent single submits together (group commit)."),
+  SUBMIT_GROUPED(
+      Service.API,
+      Kind.COUNTER,
+      "transfer.submit.grouped",
+      null,
+      List.of(),
+      "Single submits written by those transactions; divided by transfer_submit_groups_total,"
+          + " the submits per commit."),
+
   // ------------------------------------------------ worker-service
   WORKER_TRANSFERS_RUNNING(
       Service.WORKER,

@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import transfer.contracts.Doorbell;
@@ -122,39 +123,49 @@ public final class Outbox {
   }
 
   /**
-   * The doorbells of tasks (of one session), in one round trip. Each carries its task's stored
-   * trace context, whoever rings it (the submit, the reaper, a hand-back): a requeued task's next
-   * attempt is in the trace of its submission.
+   * The doorbells of tasks, of any sessions, in one statement. Each carries its task's stored trace
+   * context, whoever rings it (the submit, the reaper, a hand-back): a requeued task's next attempt
+   * is in the trace of its submission.
    */
   void doorbells(Connection c, List<TaskRow> tasks) throws SQLException {
-    if (tasks.isEmpty()) {
-      return;
+    List<String> ids = new ArrayList<>(tasks.size());
+    List<String> payloads = new ArrayList<>(tasks.size());
+    List<TraceContext> traces = new ArrayList<>(tasks.size());
+    for (TaskRow t : tasks) {
+      ids.add(t.id());
+      payloads.add(write(new Doorbell(t.id(), t.sessionId())));
+      traces.add(t.trace());
     }
-    doorbells(
-        c,
-        tasks.stream().map(TaskRow::id).toList(),
-        tasks.get(0).sessionId(),
-        tasks.stream().map(t -> Optional.ofNullable(t.trace())).toList());
+    insertDoorbells(c, ids, payloads, traces);
   }
 
   void doorbells(
       Connection c, List<String> taskIds, String sessionId, List<Optional<TraceContext>> traces)
       throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement(OUTBOX_INSERT)) {
-      Timestamp now = tx.now();
-      for (int i = 0; i < taskIds.size(); i++) {
-        String id = taskIds.get(i);
-        bindOutbox(
-            ps,
-            Topics.TASKS,
-            id,
-            write(new Doorbell(id, sessionId)),
-            now,
-            traces.get(i).orElse(null));
-        ps.addBatch();
-      }
-      ps.executeBatch();
+    insertDoorbells(
+        c,
+        taskIds,
+        taskIds.stream().map(id -> write(new Doorbell(id, sessionId))).toList(),
+        traces.stream().map(t -> t.orElse(null)).toList());
+  }
+
+  /** One insert of all the doorbells ({@link Insert}: one statement for any number). */
+  private void insertDoorbells(
+      Connection c, List<String> taskIds, List<String> payloads, List<TraceContext> traces)
+      throws SQLException {
+    Insert rows = Insert.rowsInto("outbox");
+    Timestamp now = tx.now();
+    for (int i = 0; i < taskIds.size(); i++) {
+      TraceContext t = traces.get(i);
+      rows.row()
+          .set("topic", Topics.TASKS)
+          .set("msg_key", taskIds.get(i))
+          .set("payload", payloads.get(i))
+          .set("created_at", now)
+          .set("traceparent", t == null ? null : t.traceparent())
+          .set("tracestate", t == null ? null : t.tracestate());
     }
+    rows.execute(c);
   }
 
   void doorbell(Connection c, TaskRow task) {

@@ -175,6 +175,33 @@ public final class Sessions {
     }
   }
 
+  /** A session's key: its tenant and id. */
+  record Key(String tenantId, String sessionId) {}
+
+  /**
+   * The sessions of these keys that exist, in one statement, locked FOR KEY SHARE as {@link
+   * #requireActive} locks one.
+   */
+  java.util.Map<Key, SessionRow> sessionsForSubmit(Connection c, java.util.Collection<Key> keys)
+      throws SQLException {
+    java.util.Map<Key, SessionRow> out = new java.util.HashMap<>();
+    if (keys.isEmpty()) {
+      return out;
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select tenant_id, id, state, config, created_at, updated_at, last_event_seq"
+                + " from sessions where (tenant_id, id) in"
+                + " (select * from unnest(?::text[], ?::text[])) for key share of sessions")) {
+      ps.setArray(1, c.createArrayOf("text", keys.stream().map(Key::tenantId).toArray()));
+      ps.setArray(2, c.createArrayOf("text", keys.stream().map(Key::sessionId).toArray()));
+      for (SessionRow row : rows(ps, rs -> sessionRow(rs, false))) {
+        out.put(new Key(row.tenantId(), row.id()), row);
+      }
+    }
+    return out;
+  }
+
   /** The session does not exist ({@code state} null) or takes no new tasks. */
   public static final class SessionClosed extends RuntimeException {
     private final SessionState state;

@@ -113,6 +113,42 @@ public final class StagedObjects {
         });
   }
 
+  /** A staged object's key: tenant, session and name. */
+  record Key(String tenantId, String sessionId, String name) {}
+
+  /** The staged objects of these keys that exist, in one statement. */
+  static java.util.Map<Key, StoredObject> objectsIn(Connection c, java.util.Collection<Key> keys)
+      throws SQLException {
+    java.util.Map<Key, StoredObject> out = new java.util.HashMap<>();
+    if (keys.isEmpty()) {
+      return out;
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select tenant_id, session_id, name, location, size, sha256, created_at from objects"
+                + " where (tenant_id, session_id, name) in"
+                + " (select * from unnest(?::text[], ?::text[], ?::text[]))")) {
+      ps.setArray(1, c.createArrayOf("text", keys.stream().map(Key::tenantId).toArray()));
+      ps.setArray(2, c.createArrayOf("text", keys.stream().map(Key::sessionId).toArray()));
+      ps.setArray(3, c.createArrayOf("text", keys.stream().map(Key::name).toArray()));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          StoredObject o =
+              new StoredObject(
+                  rs.getString(1),
+                  rs.getString(2),
+                  rs.getString(3),
+                  rs.getString(4),
+                  rs.getLong(5),
+                  rs.getString(6),
+                  instant(rs, "created_at"));
+          out.put(new Key(o.tenantId(), o.sessionId(), o.name()), o);
+        }
+      }
+    }
+    return out;
+  }
+
   Optional<StoredObject> objectIn(Connection c, String tenantId, String sessionId, String name)
       throws SQLException {
     try (PreparedStatement ps =

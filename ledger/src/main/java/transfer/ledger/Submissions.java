@@ -1,35 +1,29 @@
 package transfer.ledger;
 
-import static transfer.ledger.Sql.rows;
-import static transfer.ledger.StoredJson.write;
-import static transfer.ledger.TaskRows.taskById;
-
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
+import org.jboss.logging.Logger;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
 import transfer.telemetry.TraceContext;
 
 /**
- * New tasks: one or a batch of one session, each written with its doorbell in one transaction. With
- * an Idempotency-Key, a repeated request answers the tasks of the first one.
+ * New tasks: single tasks and batches of one session, each written with its doorbell in the
+ * transaction that decides it. Several submits may share one transaction and one commit ({@link
+ * #submitAll}, which {@link SubmitGroups} uses for concurrent single submits); each is decided on
+ * its own. With an Idempotency-Key, a repeated request answers the tasks of the first one.
  */
 public final class Submissions {
+  private static final Logger LOG = Logger.getLogger(Submissions.class);
   private final Tx tx;
-  private final Sessions sessions;
-  private final TaskInsert inserts;
-  private final Outbox outbox;
+  private final SubmitWriter writer;
 
   Submissions(Tx tx, Sessions sessions, TaskInsert inserts, Outbox outbox) {
     this.tx = tx;
-    this.sessions = sessions;
-    this.inserts = inserts;
-    this.outbox = outbox;
+    this.writer = new SubmitWriter(tx, sessions, inserts, outbox);
   }
 
   /** Whether an Idempotency-Key was used in this session already (a submit would replay). */
@@ -86,13 +80,33 @@ public final class Submissions {
     }
   }
 
+  /** A quota of the tenant leaves no room for the submit's tasks: nothing was stored. */
+  public static final class QuotaReached extends RuntimeException {
+    /** Which quota. */
+    public enum Which {
+      TASKS_IN_FLIGHT,
+      BYTES_STORED
+    }
+
+    private final Which which;
+
+    QuotaReached(Which which) {
+      super("the tenant's " + which + " quota is reached", null, false, false);
+      this.which = which;
+    }
+
+    public Which which() {
+      return which;
+    }
+  }
+
   /**
    * Writes a new task and, when it may start now, its doorbell in the outbox: one transaction, so
    * that a crash after the commit cannot lose the announcement. With an {@code idempotencyKey}, a
    * repeated submit of the same body answers the first task; another body is an {@link
    * IdempotencyConflict}. {@code trace} (the submit's W3C trace context; null for none) is stored
    * with the task, and so goes with every doorbell of it and every event written without a context
-   * of its own.
+   * of its own. A session that takes no new tasks is a {@link Sessions.SessionClosed}.
    */
   public Submitted submit(
       String tenantId,
@@ -101,94 +115,25 @@ public final class Submissions {
       SessionConfig session,
       String idempotencyKey,
       TraceContext trace) {
-    byte[] hash = sha256(write(request));
-    return onceMoreOnKeyRace(
-        idempotencyKey,
-        () -> submitOnce(tenantId, sessionId, request, session, idempotencyKey, hash, trace));
-  }
-
-  /**
-   * Runs a submit; when two identical keyed submits raced, the loser's key insert hit the winner's
-   * row. That row is visible now, and a second try answers the winner's task(s).
-   */
-  private static <T> T onceMoreOnKeyRace(
-      String idempotencyKey, java.util.function.Supplier<T> submit) {
-    try {
-      return submit.get();
-    } catch (LedgerException e) {
-      if (idempotencyKey != null
-          && e.getCause() instanceof SQLException se
-          && "23505".equals(se.getSQLState())) {
-        return submit.get();
-      }
-      throw e;
-    }
-  }
-
-  private Submitted submitOnce(
-      String tenantId,
-      String sessionId,
-      TaskRequest request,
-      SessionConfig session,
-      String idempotencyKey,
-      byte[] hash,
-      TraceContext trace) {
-    return tx.run(
-        "submit task to session " + sessionId,
-        c -> {
-          if (idempotencyKey != null) {
-            Optional<String> earlier = keyedTask(c, tenantId, sessionId, idempotencyKey, hash);
-            if (earlier.isPresent()) {
-              return new Submitted(taskById(c, earlier.get()).orElseThrow(), true);
-            }
-          }
-          sessions.requireActive(c, tenantId, sessionId);
-          List<TaskRow> doorbells = new ArrayList<>(1);
-          TaskRow row =
-              inserts.insertTask(
-                  c, tenantId, sessionId, request, session, idempotencyKey, hash, trace, doorbells);
-          outbox.doorbells(c, doorbells);
-          return new Submitted(row, false);
-        });
-  }
-
-  /**
-   * The task an Idempotency-Key was first used for, when it was used in this session; an {@link
-   * IdempotencyConflict} when that was with another request body.
-   */
-  private Optional<String> keyedTask(
-      Connection c, String tenantId, String sessionId, String key, byte[] hash)
-      throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "select request_hash, task_id from idempotency_keys"
-                + " where tenant_id = ? and session_id = ? and key = ?")) {
-      ps.setString(1, tenantId);
-      ps.setString(2, sessionId);
-      ps.setString(3, key);
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        String earlier = rs.getString(2);
-        if (!java.util.Arrays.equals(rs.getBytes(1), hash)) {
-          throw new IdempotencyConflict(earlier);
-        }
-        return Optional.of(earlier);
-      }
-    }
+    Submit.Outcome o =
+        submitAll(
+                List.of(
+                    Submit.one(tenantId, sessionId, request, idempotencyKey, trace)
+                        .withConfig(session)))
+            .get(0);
+    return new Submitted(o.tasksOrThrow().get(0), o.replayed());
   }
 
   /** The tasks a batch submit answers, in request order; {@code replayed} as for one task. */
   public record BatchSubmitted(List<TaskRow> tasks, boolean replayed) {}
 
   /**
-   * Writes several tasks of one session in one transaction, all or none, with their doorbells. A
-   * refused reference names its task ({@code tasks[i].field}). With an {@code idempotencyKey}, a
-   * repeated batch of the same body answers the first batch's tasks; another body is an {@link
-   * IdempotencyConflict}. The key is stored once per task, as {@code "batch <i> <key>"} (a key with
-   * spaces, which a single submit's key cannot be). Every task stores {@code trace}, as a single
-   * submit's does.
+   * Writes several tasks of one session in one transaction, all or none, with their doorbells: one
+   * insert of all the tasks and one of all the doorbells. A refused reference names its task
+   * ({@code tasks[i].field}). With an {@code idempotencyKey}, a repeated batch of the same body
+   * answers the first batch's tasks; another body is an {@link IdempotencyConflict}. The key is
+   * stored once per task, as {@code "batch <i> <key>"} (a key with spaces, which a single submit's
+   * key cannot be). Every task stores {@code trace}, as a single submit's does.
    */
   public BatchSubmitted submitBatch(
       String tenantId,
@@ -197,74 +142,85 @@ public final class Submissions {
       SessionConfig session,
       String idempotencyKey,
       TraceContext trace) {
-    byte[] hash = sha256(write(requests));
-    return onceMoreOnKeyRace(
-        idempotencyKey,
-        () -> submitBatchOnce(tenantId, sessionId, requests, session, idempotencyKey, hash, trace));
+    Submit.Outcome o =
+        submitAll(
+                List.of(
+                    Submit.batch(tenantId, sessionId, requests, idempotencyKey, trace)
+                        .withConfig(session)))
+            .get(0);
+    return new BatchSubmitted(o.tasksOrThrow(), o.replayed());
   }
 
-  private BatchSubmitted submitBatchOnce(
-      String tenantId,
-      String sessionId,
-      List<TaskRequest> requests,
-      SessionConfig session,
-      String idempotencyKey,
-      byte[] hash,
-      TraceContext trace) {
-    return tx.run(
-        "submit " + requests.size() + " tasks to session " + sessionId,
-        c -> {
-          if (idempotencyKey != null) {
-            Optional<String> first =
-                keyedTask(c, tenantId, sessionId, batchKey(0, idempotencyKey), hash);
-            if (first.isPresent()) {
-              List<TaskRow> earlier = new ArrayList<>(requests.size());
-              for (int i = 0; i < requests.size(); i++) {
-                String id =
-                    keyedTask(c, tenantId, sessionId, batchKey(i, idempotencyKey), hash)
-                        .orElseThrow(() -> new IdempotencyConflict(first.get()));
-                earlier.add(taskById(c, id).orElseThrow());
-              }
-              return new BatchSubmitted(earlier, true);
-            }
-          }
-          sessions.requireActive(c, tenantId, sessionId);
-          List<TaskRow> doorbells = new ArrayList<>(requests.size());
-          List<TaskRow> rows = new ArrayList<>(requests.size());
-          for (int i = 0; i < requests.size(); i++) {
-            String key = idempotencyKey == null ? null : batchKey(i, idempotencyKey);
-            try {
-              rows.add(
-                  inserts.insertTask(
-                      c,
-                      tenantId,
-                      sessionId,
-                      requests.get(i),
-                      session,
-                      key,
-                      hash,
-                      trace,
-                      doorbells));
-            } catch (InvalidReference e) {
-              throw new InvalidReference("tasks[" + i + "]." + e.field(), e.getMessage());
-            }
-          }
-          outbox.doorbells(c, doorbells);
-          return new BatchSubmitted(rows, false);
-        });
+  /**
+   * Writes submits in one transaction and one commit, and answers each one's outcome, in order.
+   * Each is decided on its own before anything is written (its session, its Idempotency-Key, its
+   * tenant's quotas, what its tasks name), so a refused one stores nothing and leaves the others
+   * be. When the transaction itself fails (a key raced by a concurrent submit, or the database
+   * refused a row), it is tried once more, since a raced key is visible then and answers as a
+   * replay; failing again, each submit is written in a transaction of its own, so that the one the
+   * database refuses gets that refusal and the others are stored.
+   */
+  public List<Submit.Outcome> submitAll(List<Submit> submits) {
+    if (submits.isEmpty()) {
+      return List.of();
+    }
+    String what =
+        submits.size() == 1
+            ? "submit "
+                + submits.get(0).tasks().size()
+                + " task(s) to session "
+                + submits.get(0).sessionId()
+            : "submit " + submits.size() + " requests together";
+    try {
+      return onceMoreOnKeyRace(
+          submits.stream().anyMatch(s -> s.idempotencyKey() != null),
+          () -> tx.run(what, c -> writer.run(c, submits)));
+    } catch (RuntimeException e) {
+      if (submits.size() == 1 || !oneMayBeToBlame(e)) {
+        return submits.stream().map(s -> Submit.Outcome.refused(e)).toList();
+      }
+      LOG.warnf(
+          "%d submits written together failed (%s); each is written on its own now",
+          submits.size(), e.getMessage());
+      List<Submit.Outcome> out = new ArrayList<>(submits.size());
+      for (Submit s : submits) {
+        out.add(submitAll(List.of(s)).get(0));
+      }
+      return out;
+    }
+  }
+
+  /**
+   * Whether a failed transaction may have failed for one submit's data (a value or a constraint the
+   * database refused, or a fault in this code), rather than for the database being unreachable,
+   * shutting down or out of resources: then every submit alone would fail the same way, each after
+   * its own wait.
+   */
+  private static boolean oneMayBeToBlame(RuntimeException e) {
+    if (e.getCause() instanceof SQLException se) {
+      String state = se.getSQLState() == null ? "" : se.getSQLState();
+      return state.startsWith("22") || state.startsWith("23") || state.startsWith("54");
+    }
+    return !(e instanceof LedgerException);
+  }
+
+  /**
+   * Runs a submit; when two identical keyed submits raced, the loser's key insert hit the winner's
+   * row. That row is visible now, and a second try answers the winner's task(s).
+   */
+  private static <T> T onceMoreOnKeyRace(boolean keyed, java.util.function.Supplier<T> submit) {
+    try {
+      return submit.get();
+    } catch (LedgerException e) {
+      if (keyed && e.getCause() instanceof SQLException se && "23505".equals(se.getSQLState())) {
+        return submit.get();
+      }
+      throw e;
+    }
   }
 
   /** How a batch's Idempotency-Key is stored for its task {@code index}. */
   public static String batchKey(int index, String idempotencyKey) {
     return "batch " + index + " " + idempotencyKey;
-  }
-
-  private static byte[] sha256(String text) {
-    try {
-      return java.security.MessageDigest.getInstance("SHA-256")
-          .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -1,17 +1,17 @@
 package transfer.ledger;
 
-import static transfer.ledger.Sql.execute;
 import static transfer.ledger.StoredJson.write;
 import static transfer.ledger.TaskRows.TASK_COLUMNS;
-import static transfer.ledger.TaskRows.taskById;
 
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskIds;
@@ -24,36 +24,65 @@ import transfer.ledger.Submissions.InvalidReference;
 import transfer.telemetry.TraceContext;
 
 /**
- * The insert of one new task inside a submit's transaction: its resume data and upload source
- * resolved against the ledger (a pointer the caller sent is checked, never trusted), then the row.
+ * New tasks' rows: each request's resume data and upload source resolved against the ledger (a
+ * pointer the caller sent is checked, never trusted), then its row added to one multi-row insert
+ * for all the tasks of a transaction. What the requests refer to is read beforehand, for all of
+ * them at once ({@link References}), so no task costs a round trip of its own.
  */
 final class TaskInsert {
-  private final Tx tx;
   private final Clock clock;
-  private final StagedObjects objects;
 
-  TaskInsert(Tx tx, StagedObjects objects) {
-    this.tx = tx;
+  TaskInsert(Tx tx) {
     this.clock = tx.clock();
-    this.objects = objects;
+  }
+
+  /** The tasks and staged objects that requests name, read in one statement each. */
+  record References(Map<String, TaskRow> tasks, Map<StagedObjects.Key, StoredObject> objects) {
+    static final References NONE = new References(Map.of(), Map.of());
+  }
+
+  /** The ids of tasks a request names (its resumeData's task, its upload source's task). */
+  static void taskIdsNamedBy(TaskRequest request, Set<String> into) {
+    if (request.resumeData() != null) {
+      try {
+        String task = ResumeData.decode(request.resumeData()).task();
+        if (TaskIds.isTaskId(task)) {
+          into.add(task);
+        }
+      } catch (IllegalArgumentException e) {
+        // Refused when the task is resolved.
+      }
+    }
+    if (request.type() == TaskType.UPLOAD
+        && request.source() != null
+        && request.source().task() != null
+        && TaskIds.isTaskId(request.source().task())) {
+      into.add(request.source().task());
+    }
+  }
+
+  /** The staged object a request names as its upload source, if any. */
+  static StagedObjects.Key objectNamedBy(String tenantId, String sessionId, TaskRequest request) {
+    if (request.type() == TaskType.UPLOAD
+        && request.source() != null
+        && request.source().task() == null) {
+      return new StagedObjects.Key(tenantId, sessionId, request.source().object());
+    }
+    return null;
   }
 
   /**
-   * Inserts one task (and its Idempotency-Key, when given) in an open transaction, with the
-   * submit's trace context; a task that may start now is added to {@code doorbells}, for the caller
-   * to announce.
+   * Adds the row of one new task to {@code rows}, with the submit's trace context, and answers its
+   * id; an {@link InvalidReference} (and no row) when what it names cannot be used.
    */
-  TaskRow insertTask(
-      Connection c,
+  String addTask(
+      Insert rows,
+      References refs,
       String tenantId,
       String sessionId,
       TaskRequest request,
       SessionConfig session,
-      String idempotencyKey,
-      byte[] hash,
-      TraceContext trace,
-      List<TaskRow> doorbells)
-      throws SQLException {
+      TraceContext trace) {
     TaskRequest stored = request;
     Leases.Checkpoint resumeFrom = null;
     String prefixOwner = null;
@@ -67,7 +96,7 @@ final class TaskInsert {
       // The pointer is the caller's to forge: its task id must be one before any lookup,
       // and the validators sent to the origin come from the ledger, never from it.
       TaskRow from =
-          (TaskIds.isTaskId(rd.task()) ? taskById(c, rd.task()) : Optional.<TaskRow>empty())
+          Optional.ofNullable(TaskIds.isTaskId(rd.task()) ? refs.tasks().get(rd.task()) : null)
               .filter(t -> t.tenantId().equals(tenantId))
               .filter(t -> t.type() == TaskType.DOWNLOAD)
               .filter(t -> t.state() == TaskState.CANCELED || t.state() == TaskState.FAILED)
@@ -107,7 +136,7 @@ final class TaskInsert {
       UploadSource src = request.source();
       if (src.task() != null) {
         TaskRow from =
-            taskById(c, src.task())
+            Optional.ofNullable(refs.tasks().get(src.task()))
                 .filter(t -> t.tenantId().equals(tenantId))
                 .filter(t -> t.type() == TaskType.DOWNLOAD)
                 .filter(t -> t.state() == TaskState.COMPLETED)
@@ -122,8 +151,7 @@ final class TaskInsert {
         sourceSha256 = from.sha256();
       } else {
         StoredObject obj =
-            objects
-                .objectIn(c, tenantId, sessionId, src.object())
+            Optional.ofNullable(refs.objects().get(objectNamedBy(tenantId, sessionId, request)))
                 .orElseThrow(
                     () ->
                         new InvalidReference(
@@ -145,55 +173,47 @@ final class TaskInsert {
         request.earliestBeginAt() != null && request.earliestBeginAt().isAfter(nowInstant);
     TaskState state = later ? TaskState.WAITING : TaskState.QUEUED;
     Long expected = request.expectedBytes() != null ? request.expectedBytes() : sourceSize;
-    TaskRow row =
-        Insert.into("tasks as t")
-            .set("id", id)
-            .set("tenant_id", tenantId)
-            .set("session_id", sessionId)
-            .set("type", request.type().wire())
-            .set("state", state.wire())
-            .set("url", stored.url())
-            .json("request", write(stored))
-            .set(
-                "priority",
-                request.priority() != null ? request.priority() : TaskRequest.DEFAULT_PRIORITY)
-            .set("max_attempts", session.retry().maxAttempts())
-            .set("next_attempt_at", later ? Timestamp.from(request.earliestBeginAt()) : null)
-            .set("announced_at", later ? null : now)
-            .set("bytes_expected", expected)
-            .set("created_at", now)
-            .set("updated_at", now)
-            // The resource timeout counts from submission, as URLSession's does.
-            .set("deadline_at", Timestamp.from(nowInstant.plus(session.resourceTimeout())))
-            .set("host", hostOf(stored.url()))
-            .set("discretionary", Boolean.TRUE.equals(session.discretionary()))
-            .set("source_location", sourceLocation)
-            .set("source_size", sourceSize)
-            .set("source_sha256", sourceSha256)
-            .set("bytes_durable", resumeFrom != null ? resumeFrom.bytes() : 0)
-            .set("durable_epoch", resumeFrom != null ? resumeFrom.epoch() : null)
-            .set("durable_task", prefixOwner)
-            .set("etag", resumeFrom != null ? resumeFrom.etag() : null)
-            .set("last_modified", resumeFrom != null ? resumeFrom.lastModified() : null)
-            .set("traceparent", trace != null ? trace.traceparent() : null)
-            .set("tracestate", trace != null ? trace.tracestate() : null)
-            .returning(c, TASK_COLUMNS, TaskRows::taskRow);
-    if (idempotencyKey != null) {
-      execute(
-          c,
-          "insert into idempotency_keys (tenant_id, session_id, key, request_hash, task_id,"
-              + " created_at) values (?, ?, ?, ?, ?, ?)",
-          tenantId,
-          sessionId,
-          idempotencyKey,
-          hash,
-          id,
-          now);
+    rows.row()
+        .set("id", id)
+        .set("tenant_id", tenantId)
+        .set("session_id", sessionId)
+        .set("type", request.type().wire())
+        .set("state", state.wire())
+        .set("url", stored.url())
+        .json("request", write(stored))
+        .set(
+            "priority",
+            request.priority() != null ? request.priority() : TaskRequest.DEFAULT_PRIORITY)
+        .set("max_attempts", session.retry().maxAttempts())
+        .set("next_attempt_at", later ? Timestamp.from(request.earliestBeginAt()) : null)
+        .set("announced_at", later ? null : now)
+        .set("bytes_expected", expected)
+        .set("created_at", now)
+        .set("updated_at", now)
+        // The resource timeout counts from submission, as URLSession's does.
+        .set("deadline_at", Timestamp.from(nowInstant.plus(session.resourceTimeout())))
+        .set("host", hostOf(stored.url()))
+        .set("discretionary", Boolean.TRUE.equals(session.discretionary()))
+        .set("source_location", sourceLocation)
+        .set("source_size", sourceSize)
+        .set("source_sha256", sourceSha256)
+        .set("bytes_durable", resumeFrom != null ? resumeFrom.bytes() : 0)
+        .set("durable_epoch", resumeFrom != null ? resumeFrom.epoch() : null)
+        .set("durable_task", prefixOwner)
+        .set("etag", resumeFrom != null ? resumeFrom.etag() : null)
+        .set("last_modified", resumeFrom != null ? resumeFrom.lastModified() : null)
+        .set("traceparent", trace != null ? trace.traceparent() : null)
+        .set("tracestate", trace != null ? trace.tracestate() : null);
+    return id;
+  }
+
+  /** Inserts the rows added so far, in one statement, and answers them by id. */
+  static Map<String, TaskRow> insert(Connection c, Insert rows) throws SQLException {
+    Map<String, TaskRow> byId = new HashMap<>();
+    for (TaskRow row : rows.returning(c, TASK_COLUMNS, TaskRows::taskRow)) {
+      byId.put(row.id(), row);
     }
-    if (!later) {
-      doorbells.add(row);
-    }
-    return row;
+    return byId;
   }
 
   /** {@code host:port} of a URL, lower case, the default port filled in: one per origin server. */

@@ -83,6 +83,23 @@ final class TaskRows {
     }
   }
 
+  /** The tasks of these ids that exist, by id, in one statement. */
+  static java.util.Map<String, TaskRow> tasksByIds(Connection c, java.util.Collection<String> ids)
+      throws SQLException {
+    java.util.Map<String, TaskRow> out = new java.util.HashMap<>();
+    if (ids.isEmpty()) {
+      return out;
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement("select " + TASK_COLUMNS + " from tasks t where t.id = any(?)")) {
+      ps.setArray(1, c.createArrayOf("text", ids.toArray()));
+      for (TaskRow t : rows(ps, TaskRows::taskRow)) {
+        out.put(t.id(), t);
+      }
+    }
+    return out;
+  }
+
   static TaskRow taskRow(ResultSet rs) throws SQLException {
     String error = rs.getString("error");
     return new TaskRow(

@@ -53,6 +53,8 @@ public class ApiMetrics {
   private final MeterRegistry registry;
   private final Map<String, Counter> reaper = new ConcurrentHashMap<>();
   private final Map<String, Timer> publish = new ConcurrentHashMap<>();
+  private final Counter submitGroups;
+  private final Counter submitsGrouped;
 
   /** The last snapshot; null before the first read and after a failed one. */
   private volatile QueueStatistics.QueueStats stats;
@@ -73,6 +75,18 @@ public class ApiMetrics {
     }
     publishTimer(Topics.TASKS);
     publishTimer(Topics.EVENTS);
+    submitGroups = counter(Metric.SUBMIT_GROUPS).register(registry);
+    submitsGrouped = counter(Metric.SUBMIT_GROUPED).register(registry);
+  }
+
+  private static Counter.Builder counter(Metric metric) {
+    return Counter.builder(metric.meterName()).description(metric.description());
+  }
+
+  /** Counts a transaction that wrote {@code submits} single submits together (group commit). */
+  public void submitGroup(int submits) {
+    submitGroups.increment();
+    submitsGrouped.increment(submits);
   }
 
   private Gauge.Builder<ApiMetrics> gauge(

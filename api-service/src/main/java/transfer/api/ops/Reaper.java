@@ -6,21 +6,26 @@ import jakarta.inject.Singleton;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.ledger.Reaping;
+import transfer.ledger.TenantUsage;
+import transfer.ledger.Tenants;
 
 /**
  * Returns abandoned work to the queue: expired leases, retries whose backoff is over, and queued
  * tasks whose doorbell may be lost. Every statement uses {@code SKIP LOCKED}, so every replica may
- * run it. It also keeps the task table's planner statistics fresh (one replica at a time). What it
- * changed is counted by action ({@code transfer_reaper_tasks_total}).
+ * run it. It also keeps the task table's planner statistics fresh (one replica at a time), and now
+ * and then recounts the tenants' usage counters. What it changed is counted by action ({@code
+ * transfer_reaper_tasks_total}).
  */
 @Singleton
 public class Reaper {
   private final Reaping reaping;
+  private final Tenants tenants;
   private final ApiConfig config;
   private final ApiMetrics metrics;
 
-  public Reaper(Reaping reaping, ApiConfig config, ApiMetrics metrics) {
+  public Reaper(Reaping reaping, Tenants tenants, ApiConfig config, ApiMetrics metrics) {
     this.reaping = reaping;
+    this.tenants = tenants;
     this.config = config;
     this.metrics = metrics;
   }
@@ -44,6 +49,31 @@ public class Reaper {
       }
     } catch (RuntimeException e) {
       Log.warnf("reaper pass failed (%s); the next pass retries", e.getMessage());
+    }
+  }
+
+  /**
+   * Recounts the tenants' usage counters (what the tasks-in-flight and bytes-stored quotas read)
+   * from their tasks and objects, and corrects those that drifted: 30 s after start, then every
+   * {@code transfer.reaper.recount-usage-every} (6 h; {@code off} never). Only a write that
+   * bypassed the ledger's triggers makes a counter drift, so a correction is logged as a warning. A
+   * recount reads every tenant's tasks; replicas take turns (an advisory lock).
+   */
+  @Scheduled(
+      every = "${transfer.reaper.recount-usage-every:6h}",
+      delayed = "30s",
+      concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+  void recountUsage() {
+    try {
+      for (TenantUsage.Drift d : tenants.recountUsage()) {
+        Log.warnf(
+            "tenant %s: its usage counters differed from its tasks and objects by %d tasks in"
+                + " flight and %d bytes stored, and were corrected (something wrote to the ledger"
+                + " past its triggers)",
+            d.tenantId(), d.tasksInFlight(), d.bytesStored());
+      }
+    } catch (RuntimeException e) {
+      Log.warnf("usage recount failed (%s); the next one retries", e.getMessage());
     }
   }
 }

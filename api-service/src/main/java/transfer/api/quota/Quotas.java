@@ -2,83 +2,56 @@ package transfer.api.quota;
 
 import jakarta.inject.Singleton;
 import java.time.Duration;
-import java.util.List;
 import transfer.api.ApiConfig;
-import transfer.contracts.TaskRequest;
-import transfer.contracts.TaskType;
 import transfer.ledger.StagedObjects;
 import transfer.ledger.StoredObject;
 import transfer.ledger.Submissions;
+import transfer.ledger.Submit;
 import transfer.ledger.Tenants;
 
 /**
- * The tasks-in-flight and bytes-stored quotas, checked against the ledger before anything is
- * stored. The checks and the writes they guard are separate transactions, so concurrent requests of
- * one tenant may overshoot a quota by the requests in flight at that moment (a few tasks, or the
- * bytes of the objects being uploaded at once); serializing every submit of a tenant to rule that
- * out would cost more than the overshoot does.
+ * The tasks-in-flight and bytes-stored quotas. A submit's are checked by the ledger in the submit's
+ * own transaction, against the tenant's usage counters; an object PUT's before its body is stored.
+ * Concurrent transactions of one tenant do not see each other's uncommitted tasks or objects, so
+ * they may overshoot a quota by what is in flight at that moment (a few tasks, or the bytes of the
+ * objects being uploaded at once); serializing every submit of a tenant to rule that out would cost
+ * more than the overshoot does.
  */
 @Singleton
 public class Quotas {
   private final StagedObjects stagedObjects;
-  private final Submissions submissions;
   private final Tenants tenants;
   private final TenantLimits limits;
   private final Duration retryAfter;
 
   public Quotas(
-      StagedObjects stagedObjects,
-      Submissions submissions,
-      Tenants tenants,
-      TenantLimits limits,
-      ApiConfig config) {
+      StagedObjects stagedObjects, Tenants tenants, TenantLimits limits, ApiConfig config) {
     this.stagedObjects = stagedObjects;
-    this.submissions = submissions;
     this.tenants = tenants;
     this.limits = limits;
     this.retryAfter = config.quota().retryAfter();
   }
 
   /**
-   * Before a submit: the tenant must be below its tasks-in-flight quota, and a download needs room
-   * below its bytes-stored quota (a download's size is unknown until it is done, so only a tenant
-   * already at the quota is refused). A submit that an Idempotency-Key will answer with an earlier
-   * task creates nothing and is never refused.
+   * The limits a submit is checked against. The ledger checks them in the submit's transaction,
+   * against the tenant's usage counters and the tasks accepted before it in the same transaction
+   * (Submissions): new tasks must all fit below the tasks-in-flight quota, and a download needs the
+   * tenant below its bytes-stored quota (a download's size is unknown until it is done, so only a
+   * tenant already at the quota is refused). A submit that an Idempotency-Key answers with earlier
+   * tasks creates nothing and is never refused.
    */
-  public void checkSubmit(
-      String tenantId, String sessionId, String idempotencyKey, TaskRequest request) {
-    if (idempotencyKey != null
-        && submissions.idempotencyKeyUsed(tenantId, sessionId, idempotencyKey)) {
-      return;
-    }
-    checkRoom(tenantId, List.of(request));
-  }
-
-  /**
-   * Before a batch submit: its tasks must fit below the tenant's tasks-in-flight quota, all of
-   * them, and its downloads need room below the bytes-stored quota, as for one task. A repeated
-   * batch that its Idempotency-Key will answer creates nothing and is never refused.
-   */
-  public void checkBatch(
-      String tenantId, String sessionId, String idempotencyKey, List<TaskRequest> requests) {
-    if (idempotencyKey != null
-        && submissions.idempotencyKeyUsed(
-            tenantId, sessionId, Submissions.batchKey(0, idempotencyKey))) {
-      return;
-    }
-    checkRoom(tenantId, requests);
-  }
-
-  /** New tasks must all fit below the tasks-in-flight quota; downloads need bytes-stored room. */
-  private void checkRoom(String tenantId, List<TaskRequest> requests) {
+  public Submit.Quota submitQuota(String tenantId) {
     Limits l = limits.of(tenantId);
-    if (tenants.tasksInFlight(tenantId, l.tasksInFlight()) + requests.size() > l.tasksInFlight()) {
-      throw QuotaExceeded.tasksInFlight(tenantId, l.tasksInFlight(), retryAfter);
-    }
-    if (requests.stream().anyMatch(r -> r.type() == TaskType.DOWNLOAD)
-        && tenants.bytesStored(tenantId) >= l.bytesStored()) {
-      throw bytesStored(tenantId);
-    }
+    return new Submit.Quota(l.tasksInFlight(), l.bytesStored());
+  }
+
+  /** The answer to a submit the ledger refused at a quota. */
+  public QuotaExceeded refused(String tenantId, Submissions.QuotaReached reached) {
+    return switch (reached.which()) {
+      case TASKS_IN_FLIGHT ->
+          QuotaExceeded.tasksInFlight(tenantId, limits.of(tenantId).tasksInFlight(), retryAfter);
+      case BYTES_STORED -> bytesStored(tenantId);
+    };
   }
 
   /**

@@ -31,18 +31,25 @@ public class SessionService {
    * how to create it), 409 when it is finishing or invalidated.
    */
   public SessionRow requireActive(String tenantId, String sid, String what) {
-    SessionRow session =
-        sessions
-            .session(tenantId, sid)
-            .orElseThrow(
-                () ->
-                    ApiException.notFound(
-                        "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")"));
+    SessionRow session = sessions.session(tenantId, sid).orElseThrow(() -> missing(sid));
     if (session.state() != SessionState.ACTIVE) {
-      throw ApiException.conflict(
-          "session " + sid + " is " + session.state().wire() + ": no new " + what);
+      throw closed(sid, session.state(), what);
     }
     return session;
+  }
+
+  /**
+   * The answer when a session that should take new work does not exist: 404, saying how to create
+   * it.
+   */
+  public static ApiException missing(String sid) {
+    return ApiException.notFound(
+        "session " + sid + " (create it first with PUT /v1/sessions/" + sid + ")");
+  }
+
+  /** The answer when a session takes no new {@code what} (tasks, objects): 409. */
+  public static ApiException closed(String sid, SessionState state, String what) {
+    return ApiException.conflict("session " + sid + " is " + state.wire() + ": no new " + what);
   }
 
   /** Up to {@code limit} of the tenant's sessions in id order, after the session {@code after}. */

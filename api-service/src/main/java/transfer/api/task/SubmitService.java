@@ -3,25 +3,28 @@ package transfer.api.task;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 import transfer.api.egress.EgressRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
 import transfer.api.session.SessionService;
-import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
+import transfer.ledger.Sessions;
 import transfer.ledger.Submissions;
+import transfer.ledger.Submit;
+import transfer.ledger.SubmitGroups;
 import transfer.ledger.TaskRow;
 import transfer.telemetry.LogFields;
 import transfer.telemetry.TraceContext;
 
 /**
  * Submits tasks, one ({@link TaskResource}) or a batch ({@link TaskBatchResource}), in the same
- * order of checks: every task's rules and the SSRF guard's first look, then the session (it must
- * take new tasks), then the tenant's quotas, then the ledger's one transaction. A malformed request
- * is refused before the ledger is touched. The tasks store the submitting request's trace context.
+ * order of checks: every task's rules and the SSRF guard's first look, here, so a malformed request
+ * is refused before the ledger is touched; then, in the ledger's one transaction, the session (it
+ * must take new tasks), an Idempotency-Key's earlier use, the tenant's quotas and what the tasks
+ * name. A single submit waits for the group commit ({@link SubmitGroups}) without a connection of
+ * its own; a batch is its own transaction. The tasks store the submitting request's trace context.
  */
 @Singleton
 public class SubmitService {
@@ -32,15 +35,15 @@ public class SubmitService {
   private static final Logger TASK_LOG = Logger.getLogger(TaskResource.class);
   private static final Logger BATCH_LOG = Logger.getLogger(TaskBatchResource.class);
 
-  private final SessionService sessions;
   private final Submissions submissions;
+  private final SubmitGroups groups;
   private final EgressRules egress;
   private final Quotas quotas;
 
   public SubmitService(
-      SessionService sessions, Submissions submissions, EgressRules egress, Quotas quotas) {
-    this.sessions = sessions;
+      Submissions submissions, SubmitGroups groups, EgressRules egress, Quotas quotas) {
     this.submissions = submissions;
+    this.groups = groups;
     this.egress = egress;
     this.quotas = quotas;
   }
@@ -50,10 +53,12 @@ public class SubmitService {
       String tenantId, String sid, String idempotencyKey, TaskRequest request, TraceContext trace) {
     TaskRules.checkTask(request);
     egress.check(request);
-    SessionConfig cfg = activeSessionConfig(tenantId, sid);
-    quotas.checkSubmit(tenantId, sid, idempotencyKey, request);
+    Submit.Outcome outcome =
+        groups.submit(
+            Submit.one(tenantId, sid, request, idempotencyKey, trace)
+                .withQuota(quotas.submitQuota(tenantId)));
     Submissions.Submitted submitted =
-        keyChecked(() -> submissions.submit(tenantId, sid, request, cfg, idempotencyKey, trace));
+        new Submissions.Submitted(answered(tenantId, sid, outcome).get(0), outcome.replayed());
     logSubmitted(submitted.task(), submitted.replayed(), Logger.Level.INFO);
     return submitted;
   }
@@ -97,12 +102,16 @@ public class SubmitService {
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
     }
-    SessionConfig cfg = activeSessionConfig(tenantId, sid);
-    quotas.checkBatch(tenantId, sid, idempotencyKey, requests);
     // Every task of the batch stores the batch request's context: one trace for all of them.
+    Submit.Outcome outcome =
+        submissions
+            .submitAll(
+                List.of(
+                    Submit.batch(tenantId, sid, requests, idempotencyKey, trace)
+                        .withQuota(quotas.submitQuota(tenantId))))
+            .get(0);
     Submissions.BatchSubmitted submitted =
-        keyChecked(
-            () -> submissions.submitBatch(tenantId, sid, requests, cfg, idempotencyKey, trace));
+        new Submissions.BatchSubmitted(answered(tenantId, sid, outcome), outcome.replayed());
     // One line per task (at DEBUG: a batch may hold a thousand), and one for the batch.
     if (BATCH_LOG.isDebugEnabled()) {
       for (TaskRow row : submitted.tasks()) {
@@ -117,11 +126,6 @@ public class SubmitService {
         submitted.tasks().get(0).id(),
         submitted.tasks().get(submitted.tasks().size() - 1).id());
     return submitted;
-  }
-
-  /** The configuration of a session that takes new tasks: 404 when none, 409 when closed. */
-  private SessionConfig activeSessionConfig(String tenantId, String sid) {
-    return sessions.requireActive(tenantId, sid, "tasks").config().withDefaults();
   }
 
   /**
@@ -143,11 +147,25 @@ public class SubmitService {
     }
   }
 
-  /** The ledger's write of a submit; its Idempotency-Key used before with another body is a 422. */
-  private static <T> T keyChecked(Supplier<T> write) {
-    try {
-      return write.get();
-    } catch (Submissions.IdempotencyConflict e) {
+  /**
+   * The tasks of an accepted submit; a refused one answered as before the ledger decided in one
+   * transaction: no session 404, a closed one 409, a quota 429, an Idempotency-Key used with
+   * another body 422, a reference that names nothing usable 400 (its mapper), the database 503.
+   */
+  private List<TaskRow> answered(String tenantId, String sid, Submit.Outcome outcome) {
+    RuntimeException refusal = outcome.refusal();
+    if (refusal == null) {
+      return outcome.tasks();
+    }
+    if (refusal instanceof Sessions.SessionClosed closed) {
+      throw closed.state() == null
+          ? SessionService.missing(sid)
+          : SessionService.closed(sid, closed.state(), "tasks");
+    }
+    if (refusal instanceof Submissions.QuotaReached reached) {
+      throw quotas.refused(tenantId, reached);
+    }
+    if (refusal instanceof Submissions.IdempotencyConflict e) {
       throw new ApiException(
           422,
           "idempotency-key-reused",
@@ -156,5 +174,6 @@ public class SubmitService {
               + e.taskId()
               + "); use a new key for a new request");
     }
+    throw refusal;
   }
 }

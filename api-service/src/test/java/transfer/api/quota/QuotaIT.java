@@ -18,10 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -30,6 +28,7 @@ import transfer.api.ApiConfig;
 import transfer.api.InfraResource;
 import transfer.api.RawSocket;
 import transfer.api.TestSessions;
+import transfer.api.Together;
 import transfer.api.admin.TestTenants;
 import transfer.api.admin.TestTenants.Tenant;
 
@@ -89,22 +88,7 @@ class QuotaIT {
 
   /** Runs every call at once (released together), answering their statuses in order. */
   private List<Integer> together(List<Callable<Integer>> calls) throws Exception {
-    CountDownLatch go = new CountDownLatch(1);
-    List<Future<Integer>> futures = new ArrayList<>();
-    for (Callable<Integer> call : calls) {
-      futures.add(
-          pool.submit(
-              () -> {
-                go.await();
-                return call.call();
-              }));
-    }
-    go.countDown();
-    List<Integer> out = new ArrayList<>();
-    for (Future<Integer> f : futures) {
-      out.add(f.get());
-    }
-    return out;
+    return Together.run(pool, calls);
   }
 
   @Test
