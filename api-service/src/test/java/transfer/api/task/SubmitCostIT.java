@@ -200,7 +200,9 @@ class SubmitCostIT {
     // What the submits ran themselves (the background runs none of these): no sums over the
     // tenant's history, at most one insert of tasks per request, one per batch.
     for (Cost c : List.of(singles, keyed, batches)) {
-      assertThat(c.byQuery().keySet())
+      // The reaper's usage recount (30 s after start, then every 6 h) sums on purpose, and may
+      // fall into a measured window: it is not the submits'.
+      assertThat(c.byQuery().keySet().stream().filter(q -> !q.startsWith("with counted as")))
           .noneMatch(q -> q.contains("sum(size)") || q.contains("sum(bytes_transferred)"))
           .noneMatch(q -> q.startsWith("select count(*) from (select"));
     }
