@@ -30,9 +30,12 @@ public final class EventSequencer {
   private static final Logger LOG = Logger.getLogger(EventSequencer.class);
   private static final long SEQUENCER_LOCK = 0x7472616e73657173L; // "transseqs"
 
-  /** What a round reads of an event: enough to number it, not its data. */
+  /**
+   * What a round reads of an event: enough to number it, not its data. (The xid's text has a name
+   * of its own: an ORDER BY xid would otherwise sort by the text.)
+   */
   private static final String COLUMNS =
-      "xid::text, pos, tenant_id, session_id, type, task_id,"
+      "xid::text as xid_text, pos, tenant_id, session_id, type, task_id,"
           + " case when type = '"
           + EventTypes.COMPLETED
           + "' then data ->> 'state' end, traceparent, tracestate";

@@ -122,27 +122,21 @@ drop function transfer_notify_outbox();
 -- awake it polls, and writers send nothing: a NOTIFY serialises committing transactions on one
 -- lock held through their WAL flush. A writer holds the shared lock until its commit, so the
 -- sequencer can fall asleep only when no writer is between its insert and its commit; it looks
--- once more after that, and misses nothing.
-create function transfer_events_written() returns trigger language plpgsql as $$
+-- once more after that, and misses nothing. A doorbell wakes the relay the same way ('relsleep',
+-- EventWakeups.RELAY_ASLEEP). The sequencer wakes the relay and the event streams itself, once per
+-- round (transfer_events_numbered).
+-- Arguments: the channel, the listener's lock.
+create function transfer_wake_sleeper() returns trigger language plpgsql as $$
 begin
-  if not pg_try_advisory_xact_lock_shared(8315177027563251056) then
-    perform pg_notify('transfer_events_written', '');
+  if not pg_try_advisory_xact_lock_shared(tg_argv[1]::bigint) then
+    perform pg_notify(tg_argv[0], '');
   end if;
   return null;
 end
 $$;
 create trigger events_written after insert on events
-  for each statement execute function transfer_events_written();
-
--- A doorbell wakes the relay the same way ('relsleep', EventWakeups.RELAY_ASLEEP). The sequencer
--- wakes the relay and the event streams itself, once per round (transfer_events_numbered).
-create function transfer_doorbell_written() returns trigger language plpgsql as $$
-begin
-  if not pg_try_advisory_xact_lock_shared(8243113935967184240) then
-    perform pg_notify('transfer_doorbells', '');
-  end if;
-  return null;
-end
-$$;
+  for each statement
+  execute function transfer_wake_sleeper('transfer_events_written', '8315177027563251056');
 create trigger outbox_written after insert on outbox
-  for each statement execute function transfer_doorbell_written();
+  for each statement
+  execute function transfer_wake_sleeper('transfer_doorbells', '8243113935967184240');

@@ -46,6 +46,15 @@ public final class LedgerSchema implements BeforeAllCallback {
 
   /** A ledger migrated into the schema named for {@code testClass} (its simple name). */
   public static PGSimpleDataSource of(Class<?> testClass) {
+    return of(testClass, null);
+  }
+
+  /**
+   * A ledger migrated into the schema named for {@code testClass} up to the migration {@code
+   * version} (null: the last), for a test of a migration on data written before it ({@link
+   * #migrate}).
+   */
+  public static PGSimpleDataSource of(Class<?> testClass, String version) {
     String schema = testClass.getSimpleName().toLowerCase(Locale.ROOT);
     TestInfra infra = TestInfra.shared();
     PGSimpleDataSource source = new PGSimpleDataSource();
@@ -58,9 +67,21 @@ public final class LedgerSchema implements BeforeAllCallback {
     } catch (SQLException e) {
       throw new IllegalStateException("cannot drop schema " + schema, e);
     }
-    Flyway.configure().dataSource(source).schemas(schema).defaultSchema(schema).load().migrate();
     source.setCurrentSchema(schema);
+    migrate(source, version);
     return source;
+  }
+
+  /**
+   * Migrates the ledger of {@code source} (its current schema) up to {@code version} (null: last).
+   */
+  public static void migrate(PGSimpleDataSource source, String version) {
+    String schema = source.getCurrentSchema();
+    var config = Flyway.configure().dataSource(source).schemas(schema).defaultSchema(schema);
+    if (version != null) {
+      config.target(version);
+    }
+    config.load().migrate();
   }
 
   /**
