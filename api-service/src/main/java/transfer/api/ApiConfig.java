@@ -82,9 +82,27 @@ public interface ApiConfig {
     @WithDefault("500")
     int batchSize();
 
-    /** How long the relay waits for a notification before looking at the outbox anyway. */
+    /**
+     * How long the relay and the sequencer, asleep, wait for a notification before they look
+     * anyway.
+     */
     @WithDefault("1s")
     Duration idlePoll();
+
+    /**
+     * The pause between two polls of the relay and of the sequencer while there is work: what
+     * commits meanwhile goes in the next batch (and round) together.
+     */
+    @WithDefault("5ms")
+    Duration busyPoll();
+
+    /**
+     * How long the relay and the sequencer keep polling after their last work before they fall
+     * asleep; asleep, writers' triggers wake them (a NOTIFY per committing writer, which awake they
+     * are spared).
+     */
+    @WithDefault("200ms")
+    Duration linger();
   }
 
   interface Reaper {

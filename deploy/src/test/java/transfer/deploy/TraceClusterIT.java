@@ -51,7 +51,8 @@ class TraceClusterIT extends ClusterTest {
     assertThat(task.get("state").asText()).isEqualTo("completed");
     assertThat(task.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 71));
 
-    // Every span of the trace, until the relay's span of the completion event arrived.
+    // Every span of the trace, until the relay's span of the completion event and the worker's
+    // span of the attempt arrived: two processes export them, in either order.
     Predicate<OtlpCollector.Span> completionSend =
         s ->
             s.kind().equals("PRODUCER")
@@ -59,7 +60,11 @@ class TraceClusterIT extends ClusterTest {
     await()
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
-        .until(() -> cluster.collector.trace(clientTrace).stream().anyMatch(completionSend));
+        .until(
+            () ->
+                cluster.collector.trace(clientTrace).stream().anyMatch(completionSend)
+                    && cluster.collector.trace(clientTrace).stream()
+                        .anyMatch(s -> s.name().equals("download")));
     List<OtlpCollector.Span> trace = cluster.collector.trace(clientTrace);
     String shape = describe(trace);
 

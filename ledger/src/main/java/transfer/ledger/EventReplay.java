@@ -8,7 +8,7 @@ import java.sql.PreparedStatement;
 import java.util.List;
 import transfer.contracts.Json;
 
-/** A session's numbered events, read back in order (replay). */
+/** A session's numbered events, read back in order (replay, the event streams). */
 public final class EventReplay {
   private final Tx tx;
   private final ObjectMapper json = Json.mapper();
@@ -17,20 +17,26 @@ public final class EventReplay {
     this.tx = tx;
   }
 
-  /** Stored events of a session after {@code afterSeq}, in order (replay). */
+  /** Stored events of a session after {@code afterSeq}, in order, as CloudEvents (replay). */
   public List<JsonNode> events(String tenantId, String sessionId, long afterSeq, int limit) {
     return tx.run(
         "read events of session " + sessionId,
         c -> {
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select payload from events where tenant_id = ? and session_id = ? and seq > ?"
-                      + " order by seq limit ?")) {
+                  "select "
+                      + EventRows.COLUMNS
+                      + " from "
+                      + EventRows.FROM
+                      + " where n.tenant_id = ? and n.session_id = ? and n.seq > ?"
+                      + " order by n.seq limit ?")) {
             ps.setString(1, tenantId);
             ps.setString(2, sessionId);
             ps.setLong(3, afterSeq);
             ps.setInt(4, limit);
-            return rows(ps, rs -> json.readTree(rs.getString(1)));
+            // Parsed from the text the relay publishes, so a reader sees what a Kafka consumer
+            // sees.
+            return rows(ps, rs -> json.readTree(StoredJson.write(EventRows.cloudEvent(rs, 1))));
           }
         });
   }

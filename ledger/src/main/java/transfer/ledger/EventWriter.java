@@ -11,19 +11,20 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import transfer.contracts.EventTypes;
 import transfer.contracts.Json;
 import transfer.contracts.TaskState;
-import transfer.ledger.EventSequencer.PendingEvent;
 import transfer.telemetry.TraceContext;
 
 /**
  * Writes events in the transaction of the state they report: a task's progress, its other events
- * and its completion, and a session's drained event. They wait in {@code pending_events} for their
- * number ({@link EventSequencer}).
+ * and its completion, and a session's drained event. Each is one row of {@code events}, numbered
+ * after the commit ({@link EventSequencer}).
  */
 final class EventWriter {
   private final Tx tx;
@@ -76,8 +77,9 @@ final class EventWriter {
   void appendDrainedIfIdle(
       Connection c, String tenantId, String sessionId, String lastTaskId, String eventId)
       throws SQLException {
-    Optional<ObjectNode> data = drainedData(c, tenantId, sessionId, lastTaskId, null);
+    Optional<ObjectNode> data = SessionDrain.idleData(c, tenantId, sessionId);
     if (data.isPresent()) {
+      data.get().put("lastTaskId", lastTaskId);
       append(
           c,
           List.of(
@@ -89,76 +91,6 @@ final class EventWriter {
                   eventId,
                   data.get(),
                   null)));
-    }
-  }
-
-  /**
-   * The data of a {@code transfer.session.drained} event (the session's totals) when no task of the
-   * session is open; empty otherwise. With {@code numbering} (the session's events the sequencer
-   * numbers now; null for an invalidation's own drained event), also empty while other events of
-   * the session wait: a later completion among them is the last one, and the batch that numbers it
-   * writes the drained event. (Without that check, batches that split a session's last completions
-   * wrote a drained event after each of them.)
-   */
-  Optional<ObjectNode> drainedData(
-      Connection c,
-      String tenantId,
-      String sessionId,
-      String lastTaskId,
-      List<PendingEvent> numbering)
-      throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "select exists (select 1 from tasks where tenant_id = ? and session_id = ? and state"
-                + " in ('queued', 'waiting', 'running', 'suspended'))")) {
-      ps.setString(1, tenantId);
-      ps.setString(2, sessionId);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        if (rs.getBoolean(1)) {
-          return Optional.empty();
-        }
-      }
-    }
-    if (numbering != null) {
-      // After the open-task check, in its own snapshot: every final transition it saw has
-      // committed, and their pending events with it (one transaction each), so none is missed;
-      // by position, since one that committed late may sit before this batch's.
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "select exists (select 1 from pending_events where tenant_id = ?"
-                  + " and session_id = ? and pos <> all(?))")) {
-        ps.setString(1, tenantId);
-        ps.setString(2, sessionId);
-        ps.setArray(
-            3, c.createArrayOf("bigint", numbering.stream().map(PendingEvent::pos).toArray()));
-        try (ResultSet rs = ps.executeQuery()) {
-          rs.next();
-          if (rs.getBoolean(1)) {
-            return Optional.empty();
-          }
-        }
-      }
-    }
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "select count(*) filter (where state = 'completed'),"
-                + " count(*) filter (where state = 'failed'),"
-                + " count(*) filter (where state = 'canceled')"
-                + " from tasks where tenant_id = ? and session_id = ?")) {
-      ps.setString(1, tenantId);
-      ps.setString(2, sessionId);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        ObjectNode data = json.createObjectNode();
-        data.put("sessionId", sessionId);
-        data.put("lastTaskId", lastTaskId);
-        ObjectNode totals = data.putObject("tasks");
-        totals.put("completed", rs.getLong(1));
-        totals.put("failed", rs.getLong(2));
-        totals.put("canceled", rs.getLong(3));
-        return Optional.of(data);
-      }
     }
   }
 
@@ -239,13 +171,28 @@ final class EventWriter {
       TraceContext trace) {}
 
   /**
-   * Adds events without their numbers, any number of them in one statement: {@link
-   * EventSequencer#sequenceEvents} numbers them after the commit, so that transactions of one
-   * session never wait for each other here. Their time is the clock's now.
+   * Adds events without their numbers, any number of them in one statement, each row once: {@link
+   * EventSequencer#sequenceEvents} numbers them after the commit (it finds them by this
+   * transaction's id), so that transactions of one session never wait for each other here. Their
+   * time is the clock's now.
    */
   void append(Connection c, List<NewEvent> events) throws SQLException {
+    insert(c, events, false);
+  }
+
+  /**
+   * Adds events the caller numbers in the same transaction (the sequencer's drained events): no
+   * round takes them (xid 0). Answers their positions by event id.
+   */
+  Map<String, Long> insertNumbered(Connection c, List<NewEvent> events) throws SQLException {
+    return insert(c, events, true);
+  }
+
+  private Map<String, Long> insert(Connection c, List<NewEvent> events, boolean numbered)
+      throws SQLException {
+    Map<String, Long> positions = new HashMap<>();
     if (events.isEmpty()) {
-      return;
+      return positions;
     }
     int n = events.size();
     String[] tenants = new String[n];
@@ -270,21 +217,28 @@ final class EventWriter {
     // unnest keeps the rows in the order of the arrays, so the positions follow the list.
     try (PreparedStatement ps =
         c.prepareStatement(
-            "insert into pending_events (tenant_id, session_id, id, type, task_id, time, data,"
+            "insert into events (xid, tenant_id, session_id, id, type, task_id, time, data,"
                 + " traceparent, tracestate)"
-                + " select u.tenant_id, u.session_id, u.id, u.type, u.task_id, ?, u.data::jsonb,"
+                + " select "
+                + (numbered ? "'0'" : "pg_current_xact_id()")
+                + ", u.tenant_id, u.session_id, u.id, u.type, u.task_id, ?, u.data::jsonb,"
                 + " u.traceparent, u.tracestate"
                 + " from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],"
                 + " ?::text[], ?::text[]) with ordinality"
                 + " as u(tenant_id, session_id, id, type, task_id, data, traceparent, tracestate,"
-                + " ord) order by u.ord")) {
+                + " ord) order by u.ord returning id, pos")) {
       ps.setTimestamp(1, Timestamp.from(clock.instant()));
       int i = 2;
       for (String[] column :
           List.of(tenants, sessions, ids, types, tasks, data, traceparents, tracestates)) {
         ps.setArray(i++, c.createArrayOf("text", column));
       }
-      ps.executeUpdate();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          positions.put(rs.getString(1), rs.getLong(2));
+        }
+      }
     }
+    return positions;
   }
 }

@@ -9,10 +9,10 @@ import javax.sql.DataSource;
  * lease_epoch = ? AND state = 'running'}); zero rows means another worker (or the reaper) has taken
  * the task over, and the caller must stop.
  *
- * <p>Events are written in the same transaction as the state they report, into {@code
- * pending_events}; after the commit the sequencer ({@link EventSequencer}) numbers them per session
- * and puts them in the outbox for the relay to publish. Time comes from the injected clock so that
- * leases and backoff are testable without sleeping.
+ * <p>Events are written once, in the same transaction as the state they report, into {@code
+ * events}; after the commit the sequencer ({@link EventSequencer}) numbers them per session, and
+ * the relay publishes the numbered events after its cursor ({@link Outbox}). Time comes from the
+ * injected clock so that leases and backoff are testable without sleeping.
  */
 public final class Ledger {
   private final Tx tx;

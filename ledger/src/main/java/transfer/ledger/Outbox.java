@@ -17,16 +17,11 @@ import transfer.contracts.Topics;
 import transfer.telemetry.TraceContext;
 
 /**
- * The outbox: rows to publish to Kafka, written in the transaction of what they announce, read and
- * deleted by the relay once Kafka has them. Doorbells ({@code transfer-tasks}) are written here.
+ * What the relay publishes to Kafka: the outbox's rows (doorbells, {@code transfer-tasks}), written
+ * in the transaction of what they announce and deleted once Kafka has them, and the numbered events
+ * ({@code transfer-events}) after the relay's cursor, which moves once Kafka has them.
  */
 public final class Outbox {
-  /**
-   * The channel PostgreSQL notifies when events wait for their number or outbox rows for the relay
-   * (the triggers of V6), and when the sequencer has numbered events: {@code LISTEN} on it.
-   */
-  public static final String CHANNEL = "transfer_outbox";
-
   private final Tx tx;
 
   Outbox(Tx tx) {
@@ -57,39 +52,106 @@ public final class Outbox {
     }
   }
 
-  /** The oldest unpublished outbox rows, in the order they must be published. */
-  public List<OutboxMessage> pending(int limit) {
+  /** What the relay publishes next: doorbells (outbox rows) and numbered events. */
+  public record Unpublished(List<OutboxMessage> doorbells, List<OutboxMessage> events) {
+    public boolean isEmpty() {
+      return doorbells.isEmpty() && events.isEmpty();
+    }
+  }
+
+  /**
+   * Up to {@code limit} of the oldest outbox rows and up to {@code limit} numbered events after
+   * {@code afterOrd}, read in one transaction: one round trip of the relay's poll.
+   */
+  public Unpublished unpublished(long afterOrd, int limit) {
     return tx.run(
-        "read outbox",
+        "read what waits to be published",
+        c -> new Unpublished(doorbells(c, limit), numberedEvents(c, afterOrd, limit)));
+  }
+
+  private static List<OutboxMessage> doorbells(Connection c, int limit) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select id, topic, msg_key, payload, traceparent, tracestate from outbox"
+                + " order by id limit ?")) {
+      ps.setInt(1, limit);
+      return rows(
+          ps,
+          rs ->
+              new OutboxMessage(
+                  rs.getLong(1),
+                  rs.getString(2),
+                  rs.getString(3),
+                  rs.getString(4),
+                  TraceContext.of(rs.getString(5), rs.getString(6))));
+    }
+  }
+
+  /** The relay's cursor: every event up to this global order ({@code ord}) is published. */
+  public long publishedEvents() {
+    return tx.run(
+        "read the relay's cursor",
         c -> {
           try (PreparedStatement ps =
-              c.prepareStatement(
-                  "select id, topic, msg_key, payload, traceparent, tracestate from outbox"
-                      + " order by id limit ?")) {
-            ps.setInt(1, limit);
-            return rows(
-                ps,
-                rs ->
-                    new OutboxMessage(
-                        rs.getLong(1),
-                        rs.getString(2),
-                        rs.getString(3),
-                        rs.getString(4),
-                        TraceContext.of(rs.getString(5), rs.getString(6))));
+                  c.prepareStatement("select ord from event_publisher where id = 1");
+              ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1);
           }
         });
   }
 
-  /** Deletes published rows (Kafka has acknowledged them). */
-  public void delete(List<Long> ids) {
-    if (ids.isEmpty()) {
-      return;
+  /**
+   * The numbered events after {@code afterOrd} that their sessions send, oldest first, as records
+   * for {@code transfer-events} (key: the session): the CloudEvent built from the stored columns,
+   * in the trace context of whoever wrote the event. A message's {@code id} is its {@code ord}.
+   */
+  public List<OutboxMessage> numberedEvents(long afterOrd, int limit) {
+    return tx.run("read numbered events to publish", c -> numberedEvents(c, afterOrd, limit));
+  }
+
+  private static List<OutboxMessage> numberedEvents(Connection c, long afterOrd, int limit)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "select n.ord, e.traceparent, e.tracestate, "
+                + EventRows.COLUMNS
+                + " from "
+                + EventRows.FROM
+                + " where n.ord > ? and n.publish order by n.ord limit ?")) {
+      ps.setLong(1, afterOrd);
+      ps.setInt(2, limit);
+      return rows(
+          ps,
+          rs ->
+              new OutboxMessage(
+                  rs.getLong(1),
+                  Topics.EVENTS,
+                  rs.getString(6),
+                  write(EventRows.cloudEvent(rs, 4)),
+                  TraceContext.of(rs.getString(2), rs.getString(3))));
     }
+  }
+
+  /**
+   * What Kafka acknowledged, in one transaction: the outbox rows {@code ids} are deleted, and the
+   * cursor moves to {@code eventsUpTo} (unless it is there already). One commit per batch.
+   */
+  public void published(List<Long> ids, long eventsUpTo) {
     tx.run(
-        "delete published outbox rows",
+        "record what was published",
         c -> {
-          try (PreparedStatement ps = c.prepareStatement("delete from outbox where id = any(?)")) {
-            ps.setArray(1, c.createArrayOf("bigint", ids.toArray()));
+          if (!ids.isEmpty()) {
+            try (PreparedStatement ps =
+                c.prepareStatement("delete from outbox where id = any(?)")) {
+              ps.setArray(1, c.createArrayOf("bigint", ids.toArray()));
+              ps.executeUpdate();
+            }
+          }
+          try (PreparedStatement ps =
+              c.prepareStatement("update event_publisher set ord = ? where id = 1 and ord < ?")) {
+            ps.setLong(1, eventsUpTo);
+            ps.setLong(2, eventsUpTo);
             ps.executeUpdate();
           }
           return null;
@@ -97,14 +159,14 @@ public final class Outbox {
   }
 
   /**
-   * One outbox row, with the trace context its publishing continues; the table's trigger wakes the
-   * relay at commit (V6).
+   * One outbox row, with the trace context its publishing continues; the table's trigger wakes a
+   * sleeping relay at commit ({@link EventWakeups}).
    */
-  static final String OUTBOX_INSERT =
+  private static final String OUTBOX_INSERT =
       "insert into outbox (topic, msg_key, payload, created_at, traceparent, tracestate)"
           + " values (?, ?, ?, ?, ?, ?)";
 
-  static void bindOutbox(
+  private static void bindOutbox(
       PreparedStatement ps,
       String topic,
       String key,

@@ -69,6 +69,20 @@ public final class Purging {
             ps.setInt(2, limit);
             events = ps.executeUpdate();
           }
+          // The numbers of removed events, oldest first: up to the first whose event is still
+          // there, among the oldest `limit` (numbers follow their events' order nearly; one left
+          // behind goes once the events before it do).
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "with head as (select n.ord, exists (select 1 from events e"
+                      + " where e.xid = n.xid and e.pos = n.pos) as live"
+                      + " from event_numbers n order by n.ord limit ?)"
+                      + " delete from event_numbers where ord in (select ord from head"
+                      + " where not live and ord < coalesce((select min(ord) from head where live),"
+                      + " 9223372036854775807))")) {
+            ps.setInt(1, limit);
+            ps.executeUpdate();
+          }
           return new Purged(ids, locations, ids.size(), events);
         });
   }

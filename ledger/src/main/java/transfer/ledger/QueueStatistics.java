@@ -19,7 +19,8 @@ public final class QueueStatistics {
   /**
    * The queue as the metrics show it: open tasks by state with the oldest {@code updated_at} of
    * each (every move into a state sets it, so for queued tasks it is when they became queued), and
-   * the outbox's rows with the oldest one's {@code created_at}. A state with no task is absent.
+   * the records not yet published (doorbells in the outbox, numbered events after the relay's
+   * cursor) with the oldest one's time. A state with no task is absent.
    */
   public record QueueStats(
       Map<TaskState, Long> tasks,
@@ -30,7 +31,8 @@ public final class QueueStatistics {
   /**
    * Reads {@link QueueStats} in two statements of one transaction. The task count reads the open
    * tasks only (the partial index {@code tasks_open_by_session} and their rows), never the finished
-   * ones that retention keeps for days; the outbox holds only what Kafka has not acknowledged yet.
+   * ones that retention keeps for days; the outbox holds only what Kafka has not acknowledged yet,
+   * and the numbered events after the relay's cursor are a range of {@code event_numbers}' key.
    */
   public QueueStats queueStats() {
     return tx.run(
@@ -49,8 +51,16 @@ public final class QueueStatistics {
               oldest.put(state, rs.getTimestamp(3).toInstant());
             }
           }
+          // Not yet published: the outbox's doorbells and the numbered events after the relay's
+          // cursor that their sessions send.
           try (PreparedStatement ps =
-                  c.prepareStatement("select count(*), min(created_at) from outbox");
+                  c.prepareStatement(
+                      "select (select count(*) from outbox) + (select count(*) from event_numbers"
+                          + " where ord > p.ord and publish),"
+                          + " least((select min(created_at) from outbox), (select e.time from "
+                          + EventRows.FROM
+                          + " where n.ord > p.ord and n.publish order by n.ord limit 1))"
+                          + " from event_publisher p where p.id = 1");
               ResultSet rs = ps.executeQuery()) {
             rs.next();
             Timestamp first = rs.getTimestamp(2);

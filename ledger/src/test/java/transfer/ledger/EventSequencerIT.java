@@ -3,11 +3,20 @@ package transfer.ledger;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
 import transfer.contracts.ErrorCodes;
+import transfer.contracts.Json;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 
@@ -154,5 +163,223 @@ class EventSequencerIT extends LedgerFixture {
     assertThat(numberedEvents(tenant, session, 0, 100))
         .extracting(n -> n.get("type").asText())
         .contains("transfer.task.completed", "transfer.session.drained");
+  }
+
+  @Test
+  void aTransactionThatCommitsAfterARoundIsNumberedByALaterRoundAndNoneIsSkipped()
+      throws Exception {
+    ledger.eventSequencer().sequenceEvents(100_000);
+    EventWriter writer = new EventWriter(ledger.tx());
+    TaskRow t = submit();
+    try (Connection late = db.dataSource().getConnection()) {
+      late.setAutoCommit(false);
+      // The earlier transaction (the older xid) is still open while a later one commits.
+      writer.append(late, List.of(writer.progress(t, null, 1, 1, null)));
+      ledger.tx().run("write", c -> writeProgress(writer, c, t, 3));
+      assertThat(ledger.eventSequencer().sequenceEvents(100)).isEqualTo(1);
+      assertThat(ledger.eventSequencer().sequenceEvents(100)).isZero();
+      late.commit();
+    }
+    assertThat(ledger.eventSequencer().sequenceEvents(100)).isEqualTo(1);
+    assertThat(ledger.eventSequencer().sequenceEvents(100)).isZero();
+    assertThat(ledger.eventReplay().events(tenant, session, 0, 100))
+        .extracting(e -> e.get("data").get("totalBytesTransferred").asLong())
+        .containsExactly(3L, 1L);
+  }
+
+  @Test
+  void aRoundAtItsLimitStopsAfterAWholeTransaction() {
+    ledger.eventSequencer().sequenceEvents(100_000);
+    EventWriter writer = new EventWriter(ledger.tx());
+    TaskRow t = submit();
+    for (int events : new int[] {5, 2, 2}) {
+      ledger
+          .tx()
+          .run(
+              "write",
+              c -> {
+                for (int i = 0; i < events; i++) {
+                  writeProgress(writer, c, t, events);
+                }
+                return null;
+              });
+    }
+    assertThat(ledger.eventSequencer().sequenceEvents(3))
+        .as("the first transaction, whole")
+        .isEqualTo(5);
+    assertThat(ledger.eventSequencer().sequenceEvents(3)).as("the second and third").isEqualTo(4);
+    assertThat(ledger.eventSequencer().sequenceEvents(3)).isZero();
+    assertThat(ledger.eventReplay().events(tenant, session, 0, 100))
+        .extracting(e -> e.get("sequence").asLong())
+        .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, 9).boxed().toList());
+  }
+
+  @Test
+  void anIdleSessionsInvalidationCountsTheCompletionsNotYetNumbered() {
+    TaskRow t = submit(withPriority("http://a.test/last", 0.9));
+    long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();
+    ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///l", 1, "00", 1);
+    // The completion waits for its number when the session is invalidated.
+    ledger.sessions().invalidateSession(tenant, session, true);
+    List<JsonNode> drained =
+        numberedEvents(tenant, session, 0, 100).stream()
+            .filter(n -> n.get("type").asText().equals("transfer.session.drained"))
+            .toList();
+    assertThat(drained).isNotEmpty();
+    for (JsonNode d : drained) {
+      assertThat(d.get("data").get("tasks").get("completed").asLong()).as("%s", d).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void writersWakeTheSequencerAndTheRelayOnlyWhileTheySleep() throws Exception {
+    EventWriter writer = new EventWriter(ledger.tx());
+    TaskRow t = submit();
+    try (Connection listen = db.dataSource().getConnection()) {
+      listen.setAutoCommit(true);
+      try (Statement st = listen.createStatement()) {
+        st.execute("LISTEN " + EventWakeups.EVENTS_WRITTEN);
+        st.execute("LISTEN " + EventWakeups.DOORBELLS);
+      }
+      PGConnection pg = listen.unwrap(PGConnection.class);
+      pg.getNotifications(200);
+      // Awake: writers send nothing.
+      ledger.tx().run("write", c -> writeProgress(writer, c, t, 1));
+      submit();
+      assertThat(pg.getNotifications(300)).isNullOrEmpty();
+      // Asleep: each channel's writers wake its listener.
+      assertThat(advisory(listen, "pg_try_advisory_lock", EventWakeups.SEQUENCER_ASLEEP)).isTrue();
+      ledger.tx().run("write", c -> writeProgress(writer, c, t, 2));
+      assertThat(channels(pg)).containsExactly(EventWakeups.EVENTS_WRITTEN);
+      assertThat(advisory(listen, "pg_try_advisory_lock", EventWakeups.RELAY_ASLEEP)).isTrue();
+      submit();
+      assertThat(channels(pg)).containsExactly(EventWakeups.DOORBELLS);
+      advisory(listen, "pg_advisory_unlock", EventWakeups.SEQUENCER_ASLEEP);
+      advisory(listen, "pg_advisory_unlock", EventWakeups.RELAY_ASLEEP);
+      // A writer between its insert and its commit keeps the sequencer awake.
+      try (Connection open = db.dataSource().getConnection()) {
+        open.setAutoCommit(false);
+        writer.append(open, List.of(writer.progress(t, null, 1, 3, null)));
+        assertThat(advisory(listen, "pg_try_advisory_lock", EventWakeups.SEQUENCER_ASLEEP))
+            .isFalse();
+        open.commit();
+      }
+      assertThat(advisory(listen, "pg_try_advisory_lock", EventWakeups.SEQUENCER_ASLEEP)).isTrue();
+      advisory(listen, "pg_advisory_unlock", EventWakeups.SEQUENCER_ASLEEP);
+    }
+    ledger.eventSequencer().sequenceEvents(100_000);
+  }
+
+  /**
+   * What an event costs: one row in events (its transaction) and one in event_numbers (its round),
+   * nothing updated or deleted, and the WAL of each, per event, on this PostgreSQL.
+   */
+  @Test
+  void eachEventIsOneRowWrittenOnceAndOneNumber() throws Exception {
+    ledger.eventSequencer().sequenceEvents(100_000);
+    EventWriter writer = new EventWriter(ledger.tx());
+    TaskRow t = submit();
+    int tasks = 200;
+    writeTasksEvents(writer, t, 50); // warm the pages up: no full-page image in the measure
+    ledger.eventSequencer().sequenceEvents(100_000);
+    long rowsBefore = count("events");
+    long numbersBefore = count("event_numbers");
+    String start = lsn();
+    writeTasksEvents(writer, t, tasks);
+    String written = lsn();
+    while (ledger.eventSequencer().sequenceEvents(500) > 0) {
+      // rounds of up to 500
+    }
+    String numbered = lsn();
+    int events = tasks * 3;
+    assertThat(count("events") - rowsBefore).isEqualTo(events);
+    assertThat(count("event_numbers") - numbersBefore).isEqualTo(events);
+    long writeBytes = walBetween(start, written) / events;
+    long numberBytes = walBetween(written, numbered) / events;
+    System.out.printf(
+        "WAL per event: %d bytes written by its transaction (3 per commit), %d numbered%n",
+        writeBytes, numberBytes);
+    assertThat(writeBytes).as("WAL per event written").isLessThan(1_400);
+    assertThat(numberBytes).as("WAL per event numbered").isLessThan(700);
+  }
+
+  /** Three events per transaction, as a download's completion writes them. */
+  private void writeTasksEvents(EventWriter writer, TaskRow t, int tasks) {
+    for (int i = 0; i < tasks; i++) {
+      ledger
+          .tx()
+          .run(
+              "write",
+              c -> {
+                writer.append(
+                    c,
+                    List.of(
+                        writer.progress(t, null, 65_536, 65_536, 65_536L),
+                        writer.taskEvent(
+                            t,
+                            "transfer.task.downloaded",
+                            UUID.randomUUID() + ":downloaded",
+                            Json.mapper().createObjectNode().put("size", 65_536),
+                            null),
+                        writer.taskEvent(
+                            t,
+                            "transfer.task.completed",
+                            UUID.randomUUID() + ":completed",
+                            Json.mapper().createObjectNode().put("state", "queued"),
+                            null)));
+                return null;
+              });
+    }
+  }
+
+  private static Object writeProgress(EventWriter writer, Connection c, TaskRow t, long total)
+      throws SQLException {
+    writer.append(c, List.of(writer.progress(t, null, 1, total, null)));
+    return null;
+  }
+
+  private static boolean advisory(Connection c, String function, long key) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("select " + function + "(?)")) {
+      ps.setLong(1, key);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getBoolean(1);
+      }
+    }
+  }
+
+  private static List<String> channels(PGConnection pg) throws SQLException {
+    PGNotification[] got = pg.getNotifications(5_000);
+    return got == null
+        ? List.of()
+        : java.util.Arrays.stream(got).map(PGNotification::getName).distinct().toList();
+  }
+
+  private long count(String table) throws SQLException {
+    try (Connection c = db.dataSource().getConnection();
+        ResultSet rs = c.createStatement().executeQuery("select count(*) from " + table)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private String lsn() throws SQLException {
+    try (Connection c = db.dataSource().getConnection();
+        ResultSet rs = c.createStatement().executeQuery("select pg_current_wal_insert_lsn()")) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  private long walBetween(String from, String to) throws SQLException {
+    try (Connection c = db.dataSource().getConnection();
+        PreparedStatement ps = c.prepareStatement("select pg_wal_lsn_diff(?::pg_lsn, ?::pg_lsn)")) {
+      ps.setString(1, to);
+      ps.setString(2, from);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
   }
 }

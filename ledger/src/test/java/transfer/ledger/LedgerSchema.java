@@ -46,6 +46,15 @@ public final class LedgerSchema implements BeforeAllCallback {
 
   /** A ledger migrated into the schema named for {@code testClass} (its simple name). */
   public static PGSimpleDataSource of(Class<?> testClass) {
+    return of(testClass, null);
+  }
+
+  /**
+   * A ledger migrated into the schema named for {@code testClass} up to the migration {@code
+   * version} (null: the last), for a test of a migration on data written before it ({@link
+   * #migrate}).
+   */
+  public static PGSimpleDataSource of(Class<?> testClass, String version) {
     String schema = testClass.getSimpleName().toLowerCase(Locale.ROOT);
     TestInfra infra = TestInfra.shared();
     PGSimpleDataSource source = new PGSimpleDataSource();
@@ -58,16 +67,39 @@ public final class LedgerSchema implements BeforeAllCallback {
     } catch (SQLException e) {
       throw new IllegalStateException("cannot drop schema " + schema, e);
     }
-    Flyway.configure().dataSource(source).schemas(schema).defaultSchema(schema).load().migrate();
     source.setCurrentSchema(schema);
+    migrate(source, version);
     return source;
   }
 
-  /** The keys of the outbox rows of a topic, oldest first. */
+  /**
+   * Migrates the ledger of {@code source} (its current schema) up to {@code version} (null: last).
+   */
+  public static void migrate(PGSimpleDataSource source, String version) {
+    String schema = source.getCurrentSchema();
+    var config = Flyway.configure().dataSource(source).schemas(schema).defaultSchema(schema);
+    if (version != null) {
+      config.target(version);
+    }
+    config.load().migrate();
+  }
+
+  /**
+   * The keys of the records of a topic the relay has still to publish, oldest first: outbox rows
+   * (doorbells), and for {@code transfer-events} the sessions of the numbered events after the
+   * relay's cursor that their sessions send.
+   */
   public List<String> outboxKeys(String topic) throws SQLException {
     try (Connection c = dataSource().getConnection();
-        PreparedStatement ps = c.prepareStatement("select msg_key from outbox where topic = ?")) {
+        PreparedStatement ps =
+            c.prepareStatement(
+                "select msg_key from (select 0 as part, id as ord, msg_key from outbox"
+                    + " where topic = ? union all select 1, n.ord, n.session_id"
+                    + " from event_numbers n, event_publisher p"
+                    + " where ? = 'transfer-events' and n.publish and n.ord > p.ord) r"
+                    + " order by part, ord")) {
       ps.setString(1, topic);
+      ps.setString(2, topic);
       try (ResultSet rs = ps.executeQuery()) {
         List<String> out = new ArrayList<>();
         while (rs.next()) {
@@ -78,9 +110,13 @@ public final class LedgerSchema implements BeforeAllCallback {
     }
   }
 
-  /** Empties the outbox (no relay runs in the ledger's tests). */
+  /**
+   * Publishes nothing but forgets everything there was to publish (no relay runs in the ledger's
+   * tests): the outbox emptied, the relay's cursor after the last numbered event.
+   */
   public void clearOutbox() throws SQLException {
     update("delete from outbox");
+    update("update event_publisher set ord = (select last_ord from event_sequencer)");
   }
 
   /** Parks the queued tasks earlier tests left behind: a claim ranks every queued task. */

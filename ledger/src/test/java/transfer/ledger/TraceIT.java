@@ -142,8 +142,17 @@ class TraceIT extends LedgerFixture {
     }
   }
 
-  /** The trace contexts of the outbox rows of a topic and key, oldest first. */
+  /**
+   * The trace contexts of the records to publish of a topic and key, oldest first: the outbox's
+   * rows, or the numbered events the relay reads.
+   */
   private List<TraceContext> outbox(String topic, String key) throws Exception {
+    if (topic.equals("transfer-events")) {
+      return ledger.outbox().numberedEvents(0, 10_000).stream()
+          .filter(m -> m.key().equals(key))
+          .map(OutboxMessage::trace)
+          .toList();
+    }
     try (Connection c = db.dataSource().getConnection();
         PreparedStatement ps =
             c.prepareStatement(

@@ -14,13 +14,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
-import transfer.ledger.Outbox;
+import transfer.ledger.EventWakeups;
 
 /**
- * Wakes the open event streams of this process when events may have been stored: one {@code LISTEN
- * transfer_outbox} connection for the whole process, whatever the number of streams. Every
- * transaction that stores an event also notifies that channel at commit (both services write
- * events), so a notification means "read again", never "here is the event".
+ * Wakes the open event streams of this process when events may have been numbered: one {@code
+ * LISTEN transfer_events_numbered} connection for the whole process, whatever the number of
+ * streams. The sequencer notifies that channel at the commit of each round that numbered events
+ * (one notification per round, not per event or per writer), so a notification means "read again",
+ * never "here is the event".
  *
  * <p>The connection is taken from the pool only while streams are open (and for {@link #LINGER_MS}
  * after the last one closed, so reconnecting clients do not churn it). Bursts of notifications are
@@ -117,13 +118,15 @@ public class EventSignal {
   }
 
   /**
-   * Makes {@code c} receive the ledger's notifications (new pending events, new outbox rows), read
-   * with {@link PGConnection#getNotifications(int)}.
+   * Makes {@code c} receive the ledger's notifications on {@code channels} ({@link EventWakeups}),
+   * read with {@link PGConnection#getNotifications(int)}.
    */
-  static PGConnection listenTo(Connection c) throws SQLException {
+  static PGConnection listenTo(Connection c, String... channels) throws SQLException {
     c.setAutoCommit(true); // a LISTEN inside a transaction would start only at its commit
     try (Statement st = c.createStatement()) {
-      st.execute("LISTEN " + Outbox.CHANNEL);
+      for (String channel : channels) {
+        st.execute("LISTEN " + channel);
+      }
     }
     return c.unwrap(PGConnection.class);
   }
@@ -152,7 +155,7 @@ public class EventSignal {
   /** Listens while streams are open; returns the connection to the pool afterwards. */
   private void listen() throws Exception {
     try (Connection c = dataSource.getConnection()) {
-      PGConnection pg = listenTo(c);
+      PGConnection pg = listenTo(c, EventWakeups.EVENTS_NUMBERED);
       listening = true;
       // Anything stored before LISTEN took effect was not notified to us.
       wakeAll();

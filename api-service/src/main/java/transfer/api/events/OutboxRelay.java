@@ -28,17 +28,20 @@ import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.api.trace.Tracing;
 import transfer.ledger.EventSequencer;
+import transfer.ledger.EventWakeups;
 import transfer.ledger.Outbox;
 import transfer.ledger.OutboxMessage;
 import transfer.telemetry.TraceContexts;
 
 /**
- * Publishes the outbox to Kafka, oldest row first, and deletes rows only after Kafka acknowledged
- * them (at-least-once; consumers dedupe by event id); beside it, a thread numbers new events
- * ({@link EventSequencer#sequenceEvents}), which writes their outbox rows. One relay in the cluster
- * runs at a time, the holder of a PostgreSQL advisory lock, so that one session's events keep their
- * order. It reads rows by id without a high-water mark, so a row that commits late is never
- * skipped.
+ * Publishes to Kafka what waits for it: the outbox's doorbells, oldest row first, deleted only
+ * after Kafka acknowledged them, and the numbered events after the relay's cursor, which moves only
+ * past what Kafka acknowledged (at-least-once; consumers dedupe by event id). Beside it, a thread
+ * numbers new events ({@link EventSequencer#sequenceEvents}). One relay in the cluster runs at a
+ * time, the holder of a PostgreSQL advisory lock, so that one session's events keep their order. It
+ * reads doorbells by id without a high-water mark, so a row that commits late is never skipped; the
+ * events' global order is handed out one sequencer round at a time, each committed before the next
+ * starts, so a cursor over it skips none either.
  */
 @Singleton
 public class OutboxRelay {
@@ -78,7 +81,7 @@ public class OutboxRelay {
     thread.start();
   }
 
-  /** The loop notices within one idle poll; rows not yet published stay in the outbox. */
+  /** The loop notices within one idle poll; what is not yet published waits for the next leader. */
   void stop(@Observes ShutdownEvent ev) throws InterruptedException {
     running = false;
     if (thread != null) {
@@ -95,9 +98,12 @@ public class OutboxRelay {
             sleep(Duration.ofSeconds(2));
             continue;
           }
-          Log.info("outbox relay: this replica publishes the outbox");
+          Log.info("outbox relay: this replica numbers events and publishes doorbells and events");
           try {
-            relayWhileLeader(producer, lock, EventSignal.listenTo(lock));
+            relayWhileLeader(
+                producer,
+                lock,
+                EventSignal.listenTo(lock, EventWakeups.DOORBELLS, EventWakeups.EVENTS_NUMBERED));
           } finally {
             // The connection goes back to the pool: with the lock still held, no replica (this
             // one included, on another pooled connection) could lead again.
@@ -106,7 +112,8 @@ public class OutboxRelay {
         } catch (Exception e) {
           if (running) {
             Log.warnf(
-                "outbox relay: %s; unpublished rows stay in the outbox, retrying in 2 s",
+                "outbox relay: %s; doorbells stay in the outbox and events after the relay's"
+                    + " cursor wait, retrying in 2 s",
                 e.getMessage());
             sleep(Duration.ofSeconds(2));
           }
@@ -124,19 +131,22 @@ public class OutboxRelay {
     numbering.setDaemon(true);
     numbering.start();
     try {
-      int idleMs = (int) config.outbox().idlePoll().toMillis();
+      int batch = config.outbox().batchSize();
+      // Woken while asleep by a doorbell's trigger or by a sequencer round that numbered events;
+      // getNotifications throws when the connection is lost, and so detects a lost lock.
+      PollThenSleep wakeups = pollThenSleep(lock, EventWakeups.RELAY_ASLEEP);
+      long cursor = outbox.publishedEvents();
       while (running) {
-        List<OutboxMessage> batch = outbox.pending(config.outbox().batchSize());
-        if (batch.isEmpty()) {
-          // Woken by the outbox's trigger: a doorbell, or the outbox rows of numbered events.
-          // Also detects a lost lock connection: getNotifications throws when it is closed.
-          pg.getNotifications(idleMs);
+        Outbox.Unpublished next = outbox.unpublished(cursor, batch);
+        if (next.isEmpty()) {
+          wakeups.idle();
           if (lock.isClosed()) {
             return;
           }
           continue;
         }
-        publish(producer, batch);
+        cursor = publish(producer, next, cursor);
+        wakeups.worked(next.doorbells().size() == batch || next.events().size() == batch);
       }
     } finally {
       sequencer.stop = true;
@@ -144,25 +154,39 @@ public class OutboxRelay {
     }
   }
 
+  private PollThenSleep pollThenSleep(Connection c, long lockKey) throws Exception {
+    return new PollThenSleep(
+        c,
+        lockKey,
+        config.outbox().busyPoll().toMillis(),
+        config.outbox().linger().toMillis(),
+        config.outbox().idlePoll().toMillis());
+  }
+
   /**
-   * Numbers pending events ({@link EventSequencer#sequenceEvents}) while this replica publishes, on
-   * a thread and a connection of its own: the events reach replay and SSE whatever Kafka does (a
+   * Numbers new events ({@link EventSequencer#sequenceEvents}) while this replica publishes, on a
+   * thread and a connection of its own: the events reach replay and SSE whatever Kafka does (a
    * publish to an unreachable broker waits up to 30 s), and a doorbell never waits for a numbering
-   * round.
+   * round. It polls while there are events to number, and sleeps once there have been none for a
+   * while; a transaction that adds events wakes it then ({@link EventWakeups#EVENTS_WRITTEN}).
    */
   private final class Sequencer implements Runnable {
     volatile boolean stop;
 
     @Override
     public void run() {
-      int idleMs = (int) config.outbox().idlePoll().toMillis();
+      int batch = config.outbox().batchSize();
       while (running && !stop) {
         try (Connection listen = dataSource.getConnection()) {
           try {
-            PGConnection pg = EventSignal.listenTo(listen);
+            EventSignal.listenTo(listen, EventWakeups.EVENTS_WRITTEN);
+            PollThenSleep wakeups = pollThenSleep(listen, EventWakeups.SEQUENCER_ASLEEP);
             while (running && !stop) {
-              if (eventSequencer.sequenceEvents(config.outbox().batchSize()) == 0) {
-                pg.getNotifications(idleMs); // the pending_events trigger wakes it
+              int taken = eventSequencer.sequenceEvents(batch);
+              if (taken == 0) {
+                wakeups.idle();
+              } else {
+                wakeups.worked(taken >= batch);
               }
             }
           } finally {
@@ -171,7 +195,8 @@ public class OutboxRelay {
         } catch (Exception e) {
           if (running && !stop) {
             Log.warnf(
-                "event sequencer: %s; new events wait in pending_events, retrying in 2 s",
+                "event sequencer: %s; new events wait unnumbered in the events table (replay, SSE"
+                    + " and Kafka do not see them yet), retrying in 2 s",
                 e.getMessage());
             sleep(Duration.ofSeconds(2));
           }
@@ -181,15 +206,20 @@ public class OutboxRelay {
   }
 
   /**
-   * Sends a batch and deletes the rows Kafka acknowledged; the rest are sent again later. Each
-   * record gets a PRODUCER span, child of the context stored with its row (the task's trace), from
-   * the send to Kafka's acknowledgement; its {@code traceparent} (and {@code tracestate}) go into
-   * the record's headers, so the consumer continues the trace.
+   * Sends a batch, then records what Kafka acknowledged in one transaction: the doorbells' rows are
+   * deleted, the cursor moves past the events acknowledged without a gap; the rest are sent again
+   * later. Each record gets a PRODUCER span, child of the context stored with its row (the task's
+   * trace), from the send to Kafka's acknowledgement; its {@code traceparent} (and {@code
+   * tracestate}) go into the record's headers, so the consumer continues the trace. Answers the new
+   * cursor.
    */
-  private void publish(KafkaProducer<String, String> producer, List<OutboxMessage> batch)
+  private long publish(
+      KafkaProducer<String, String> producer, Outbox.Unpublished batch, long cursor)
       throws Exception {
-    List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
-    for (OutboxMessage m : batch) {
+    List<OutboxMessage> all = new ArrayList<>(batch.doorbells());
+    all.addAll(batch.events());
+    List<Future<RecordMetadata>> sent = new ArrayList<>(all.size());
+    for (OutboxMessage m : all) {
       Timer latency = metrics.publishTimer(m.topic());
       ProducerRecord<String, String> record = new ProducerRecord<>(m.topic(), m.key(), m.payload());
       Span span = PublishSpans.start(tracing.tracer(), m);
@@ -209,19 +239,47 @@ public class OutboxRelay {
                 }));
       } catch (RuntimeException e) {
         PublishSpans.end(span, null, e);
+        acknowledged(batch, sent, cursor);
         throw e;
       }
     }
-    List<Long> done = new ArrayList<>(batch.size());
-    try {
-      for (int i = 0; i < sent.size(); i++) {
+    return acknowledged(batch, sent, cursor);
+  }
+
+  /**
+   * Waits for the acknowledgements of what was sent and records them: the doorbells acknowledged,
+   * and the events up to the first one that was not (their order is the cursor's). A failure is
+   * thrown after the record is written; what Kafka did not acknowledge is sent again.
+   */
+  private long acknowledged(
+      Outbox.Unpublished batch, List<Future<RecordMetadata>> sent, long cursor) throws Exception {
+    int doorbells = batch.doorbells().size();
+    List<Long> done = new ArrayList<>(doorbells);
+    long upTo = cursor;
+    boolean gap = false;
+    Exception failure = null;
+    for (int i = 0; i < sent.size(); i++) {
+      try {
         sent.get(i).get(30, TimeUnit.SECONDS);
-        done.add(batch.get(i).id());
+      } catch (Exception e) {
+        failure = failure == null ? e : failure;
+        gap |= i >= doorbells;
+        continue;
       }
-    } finally {
-      // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
-      outbox.delete(done);
+      if (i < doorbells) {
+        done.add(batch.doorbells().get(i).id());
+      } else if (!gap) {
+        upTo = batch.events().get(i - doorbells).id();
+      }
     }
+    // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
+    if (!done.isEmpty() || upTo != cursor) {
+      outbox.published(done, upTo);
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    return upTo;
   }
 
   private static boolean tryLock(Connection c) throws Exception {

@@ -7,7 +7,6 @@ import static org.hamcrest.Matchers.equalTo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -229,11 +228,16 @@ class EventStreamIT {
     Sse sse = open(sid, InfraResource.KEY, "", null);
     List<JsonNode> stored = stored(sid, 0);
     expectExactly(sse, stored);
-    // A lost notification: an event committed the way the ledger stores one, minus pg_notify.
-    ObjectNode copy = stored.get(0).deepCopy();
+    // A lost notification: an event numbered the way the sequencer numbers one (under its lock),
+    // minus the notification of its round.
+    JsonNode copy = stored.get(0);
     long seq;
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
+        ps.setLong(1, 0x7472616e73657173L); // EventSequencer's lock
+        ps.execute();
+      }
       try (PreparedStatement ps =
           c.prepareStatement(
               "update sessions set last_event_seq = last_event_seq + 1"
@@ -245,19 +249,23 @@ class EventStreamIT {
           seq = rs.getLong(1);
         }
       }
-      copy.put("sequence", seq);
-      copy.put("id", UUID.randomUUID().toString());
       try (PreparedStatement ps =
           c.prepareStatement(
-              "insert into events (tenant_id, session_id, seq, id, type, task_id, time, payload)"
-                  + " values (?, ?, ?, ?, ?, ?, now(), ?::jsonb)")) {
+              "with e as (insert into events (xid, time, tenant_id, session_id, id, type, task_id,"
+                  + " data) values ('0', now(), ?, ?, ?, ?, ?, ?::jsonb) returning xid, pos),"
+                  + " q as (update event_sequencer set last_ord = last_ord + 1 where id = 1"
+                  + " returning last_ord)"
+                  + " insert into event_numbers (ord, xid, pos, tenant_id, session_id, seq, publish)"
+                  + " select q.last_ord, e.xid, e.pos, ?, ?, ?, true from e, q")) {
         ps.setString(1, TENANT);
         ps.setString(2, sid);
-        ps.setLong(3, seq);
-        ps.setString(4, copy.get("id").asText());
-        ps.setString(5, copy.get("type").asText());
-        ps.setString(6, copy.get("subject").asText());
-        ps.setString(7, JSON.writeValueAsString(copy));
+        ps.setString(3, UUID.randomUUID().toString());
+        ps.setString(4, copy.get("type").asText());
+        ps.setString(5, copy.get("subject").asText());
+        ps.setString(6, JSON.writeValueAsString(copy.get("data")));
+        ps.setString(7, TENANT);
+        ps.setString(8, sid);
+        ps.setLong(9, seq);
         ps.executeUpdate();
       }
       c.commit();

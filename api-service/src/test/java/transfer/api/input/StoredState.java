@@ -32,7 +32,8 @@ final class StoredState {
           " union all ",
           digest("tasks", "id"),
           digest("sessions", "tenant_id, id"),
-          digest("events", "tenant_id, session_id, seq"),
+          digest("events", "xid, pos"),
+          digest("event_numbers", "ord"),
           digest("objects", "tenant_id, session_id, name"),
           digest("idempotency_keys", "tenant_id, session_id, key"),
           digest("tenants", "id"),
@@ -101,7 +102,10 @@ final class StoredState {
     try (Connection c = db.getConnection();
         Statement s = c.createStatement()) {
       while (true) {
-        try (ResultSet rs = s.executeQuery("select exists (select 1 from pending_events)")) {
+        try (ResultSet rs =
+            s.executeQuery(
+                "select exists (select 1 from events e, event_sequencer q"
+                    + " where e.xid >= q.horizon or e.xid = any(q.in_flight))")) {
           rs.next();
           if (!rs.getBoolean(1)) {
             return;

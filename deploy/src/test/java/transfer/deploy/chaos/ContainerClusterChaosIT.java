@@ -425,11 +425,14 @@ class ContainerClusterChaosIT {
         }
       }
       try (ResultSet pending =
-          c.createStatement().executeQuery("select count(*), min(pos) from pending_events")) {
+          c.createStatement()
+              .executeQuery(
+                  "select count(*), min(e.xid)::text from events e, event_sequencer q"
+                      + " where e.xid >= q.horizon or e.xid = any(q.in_flight)")) {
         pending.next();
-        out.append("\n  pending events: ")
+        out.append("\n  unnumbered events: ")
             .append(pending.getLong(1))
-            .append(", oldest pos ")
+            .append(", oldest xid ")
             .append(pending.getString(2));
       }
       return out.toString();

@@ -1,0 +1,116 @@
+package transfer.api.events;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import transfer.ledger.EventWakeups;
+
+/**
+ * When a loop that the ledger's writers wake (the sequencer, the relay) looks again: at once after
+ * a full pass, after a short pause while there is work, and after {@code linger} without work it
+ * falls asleep until a notification (or {@code idleWait}) wakes it.
+ *
+ * <p>Asleep, it holds its advisory lock ({@link EventWakeups}) on its listening connection, and
+ * only then do writers notify: an awake loop polls, and no writer pays for a NOTIFY (PostgreSQL
+ * serialises the commits of notifying transactions on one lock held through their WAL flush). The
+ * lock is taken without waiting: while a writer is between its insert and its commit (it holds the
+ * lock shared) the loop stays awake, and once the lock is taken the caller looks once more, so an
+ * event committed just before the loop fell asleep is not left for the next wake-up.
+ *
+ * <p>Used by one thread; the connection is the loop's own and stays open while it runs.
+ */
+final class PollThenSleep {
+  private final Connection connection;
+  private final PGConnection pg;
+  private final long lockKey;
+  private final long busyPollMs;
+  private final long lingerMs;
+  private final int idleWaitMs;
+  private boolean asleep;
+  private long lastWork = System.nanoTime();
+
+  PollThenSleep(
+      Connection connection, long lockKey, long busyPollMs, long lingerMs, long idleWaitMs)
+      throws SQLException {
+    this.connection = connection;
+    this.pg = connection.unwrap(PGConnection.class);
+    this.lockKey = lockKey;
+    this.busyPollMs = busyPollMs;
+    this.lingerMs = lingerMs;
+    this.idleWaitMs = (int) Math.max(1, idleWaitMs);
+  }
+
+  /** True while the loop sleeps (it holds its lock; writers notify). */
+  boolean asleep() {
+    return asleep;
+  }
+
+  /**
+   * After a pass that found work: awake (writers stop notifying), and a short pause unless the pass
+   * was {@code full} (more is waiting), so that the next pass takes what committed meanwhile.
+   */
+  void worked(boolean full) throws SQLException {
+    lastWork = System.nanoTime();
+    if (asleep) {
+      wake();
+    }
+    if (!full) {
+      pause(busyPollMs);
+    }
+  }
+
+  /**
+   * After a pass that found nothing: asleep, waits for a notification (or {@code idleWait}); awake,
+   * pauses, or after {@code linger} without work takes the lock and returns at once for the last
+   * look. Throws when the connection is broken.
+   */
+  void idle() throws SQLException {
+    if (asleep) {
+      PGNotification[] got = pg.getNotifications(idleWaitMs);
+      if (got != null && got.length > 0) {
+        wake();
+        lastWork = System.nanoTime();
+      }
+      return;
+    }
+    if (System.nanoTime() - lastWork < lingerMs * 1_000_000 || !tryLock()) {
+      pause(busyPollMs);
+      return;
+    }
+    asleep = true;
+    // Notifications sent while awake are stale: the caller's next pass sees what they announced.
+    pg.getNotifications();
+  }
+
+  private boolean tryLock() throws SQLException {
+    try (PreparedStatement ps = connection.prepareStatement("select pg_try_advisory_lock(?)")) {
+      ps.setLong(1, lockKey);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getBoolean(1);
+      }
+    }
+  }
+
+  private void wake() throws SQLException {
+    try (PreparedStatement ps = connection.prepareStatement("select pg_advisory_unlock(?)")) {
+      ps.setLong(1, lockKey);
+      ps.execute();
+    }
+    asleep = false;
+  }
+
+  private static void pause(long ms) {
+    if (ms <= 0) {
+      return;
+    }
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,33 @@
+package transfer.ledger;
+
+/**
+ * The ledger's notification channels, one per listener, and the advisory locks that say whether a
+ * listener sleeps (migration V9).
+ *
+ * <p>A transaction that adds events ({@code events}) or doorbells ({@code outbox}) notifies at its
+ * commit only while the listener sleeps: the sleeping listener holds its lock exclusively on its
+ * listening connection, and the writer's trigger notifies when it cannot take that lock shared. An
+ * awake listener polls and no writer notifies: a NOTIFY serialises every committing transaction
+ * that sends one on one lock held through its WAL flush, which costs more than a poll while there
+ * is work. A writer holds the shared lock until its commit, so a listener gets the lock (and may
+ * sleep) only when no writer is between its insert and its commit; after taking it the listener
+ * looks once more, so nothing committed before it sleeps waits for the next wake-up.
+ */
+public final class EventWakeups {
+  /** New events to number: the sequencer's channel. */
+  public static final String EVENTS_WRITTEN = "transfer_events_written";
+
+  /** Events numbered (once per sequencer round): the relay's and the event streams' channel. */
+  public static final String EVENTS_NUMBERED = "transfer_events_numbered";
+
+  /** New doorbells in the outbox: the relay's channel. */
+  public static final String DOORBELLS = "transfer_doorbells";
+
+  /** Held by the sequencer while it sleeps ('seqsleep'; V9's events trigger names it). */
+  public static final long SEQUENCER_ASLEEP = 0x736571736c656570L;
+
+  /** Held by the relay while it sleeps ('relsleep'; V9's outbox trigger names it). */
+  public static final long RELAY_ASLEEP = 0x72656c736c656570L;
+
+  private EventWakeups() {}
+}
