@@ -12,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,6 +26,25 @@ public final class LocalPostgres implements AutoCloseable {
   // Trust authentication ignores it; clients that insist on a password get this one.
   private static final String PASSWORD = "postgres";
   private static final String DUPLICATE_DATABASE = "42P04";
+
+  /**
+   * Server settings every test and local PostgreSQL has, embedded or in a container (TestInfra
+   * passes them to the container's server too, so a test sees the same server either way).
+   */
+  public static final Map<String, String> SERVER_SETTINGS =
+      Map.of(
+          // Statement counts and times for whoever asks (create extension pg_stat_statements): how
+          // bench/ and the cost tests count the ledger's round trips per task.
+          "shared_preload_libraries", "pg_stat_statements",
+          // The task table's statistics must follow bursts of work (V7): look every second.
+          "autovacuum_naptime", "1s");
+
+  /**
+   * Settings for data that need not survive an OS crash (a killed server recovers from its WAL
+   * without these); kept data must.
+   */
+  public static final Map<String, String> THROW_AWAY_DATA_SETTINGS =
+      Map.of("fsync", "off", "full_page_writes", "off");
 
   private final EmbeddedPostgres postgres;
   private final Path dataDir;
@@ -71,20 +91,14 @@ public final class LocalPostgres implements AutoCloseable {
               .setDataDirectory(dataDir)
               .setCleanDataDirectory(!keepData)
               .setServerConfig("listen_addresses", "127.0.0.1")
-              // Statement counts and times for whoever asks (create extension
-              // pg_stat_statements): how bench/ counts the ledger's round trips per task.
-              .setServerConfig("shared_preload_libraries", "pg_stat_statements")
-              // The task table's statistics must follow bursts of work (V7): look every second.
-              .setServerConfig("autovacuum_naptime", "1s")
               // initdb plus start takes seconds on a loaded 2-core CI machine.
               .setPGStartupWait(Duration.ofSeconds(60))
               // Ours (below) can be left out, and lets TestInfra's hook wait for the stop before
               // it deletes the files.
               .setRegisterShutdownHook(false);
+      SERVER_SETTINGS.forEach(builder::setServerConfig);
       if (!keepData) {
-        // Throw-away data need not survive an OS crash (a killed server recovers from its WAL
-        // without these); kept data must.
-        builder.setServerConfig("fsync", "off").setServerConfig("full_page_writes", "off");
+        THROW_AWAY_DATA_SETTINGS.forEach(builder::setServerConfig);
       }
       postgres = builder.start();
     } catch (IOException e) {

@@ -14,6 +14,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -339,6 +340,7 @@ public final class TestInfra {
     PostgreSQLContainer postgres =
         new PostgreSQLContainer(postgresImage)
             .withDatabaseName(DATABASE)
+            .withCommand(postgresCommand())
             .withCreateContainerCmdModifier(TestInfra::loopbackOnly);
     ExecutorService starter = Executors.newFixedThreadPool(2, daemon("testinfra-start"));
     Future<?> kafkaStart = starter.submit(kafka::start);
@@ -383,6 +385,15 @@ public final class TestInfra {
         ContainerSwitch.kafka(kafka, () -> brokerServes(bootstrap)),
         new ContainerSwitch(
             postgres, "the PostgreSQL", () -> databaseServes(jdbcUrl, user, password)));
+  }
+
+  /** The server command of the PostgreSQL container: the embedded server's settings. */
+  static String[] postgresCommand() {
+    List<String> command = new ArrayList<>(List.of("postgres"));
+    Map<String, String> settings = new TreeMap<>(LocalPostgres.SERVER_SETTINGS);
+    settings.putAll(LocalPostgres.THROW_AWAY_DATA_SETTINGS);
+    settings.forEach((name, value) -> command.addAll(List.of("-c", name + "=" + value)));
+    return command.toArray(String[]::new);
   }
 
   /**
