@@ -209,6 +209,16 @@ class SubmitCostIT {
     assertThat(calls(singles, "insert into tasks")).isBetween(1L, (long) SINGLES);
     assertThat(calls(keyed, "insert into idempotency_keys")).isBetween(1L, (long) SINGLES);
     assertThat(calls(batches, "insert into tasks")).isEqualTo(BATCHES);
-    assertThat(calls(batches, "insert into outbox")).isEqualTo(BATCHES);
+    // One multi-row insert of doorbells per batch; the reaper's re-announcement of a task that
+    // waited long (one row, no worker runs here) may fall into the window and is not the submits'.
+    assertThat(
+            batches.byQuery().entrySet().stream()
+                .filter(
+                    e ->
+                        e.getKey().startsWith("insert into outbox")
+                            && e.getKey().contains("unnest"))
+                .mapToLong(Map.Entry::getValue)
+                .sum())
+        .isEqualTo(BATCHES);
   }
 }
