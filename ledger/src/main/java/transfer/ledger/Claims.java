@@ -14,8 +14,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import transfer.contracts.SessionConfig;
 
 /**
@@ -33,7 +35,7 @@ public final class Claims {
 
   /**
    * The best queued tasks this worker may start, found without a lock (limits.sql, then
-   * candidates.sql).
+   * candidates.sql), with its sizes still to fill in ({@link #candidatesSql}).
    */
   static final String CANDIDATES = claimSql("claim/limits.sql", "claim/candidates.sql");
 
@@ -58,6 +60,23 @@ public final class Claims {
         .replace(
             "${default_max_connections_per_host}",
             Integer.toString(SessionConfig.DEFAULT.maxConnectionsPerHost()));
+  }
+
+  /** The candidate query's text for each number of candidates wanted (a handful of sizes). */
+  private static final Map<Integer, String> CANDIDATES_BY_SIZE = new ConcurrentHashMap<>();
+
+  /**
+   * {@link #CANDIDATES} for {@code wanted} candidates: the head of the queue it reads first is a
+   * few times that (candidates.sql). The numbers are in the text, not parameters, so that
+   * PostgreSQL plans it once per connection.
+   */
+  static String candidatesSql(int wanted) {
+    return CANDIDATES_BY_SIZE.computeIfAbsent(
+        wanted,
+        w ->
+            CANDIDATES
+                .replace("${head_rows}", Integer.toString(Math.max(64, w * 4)))
+                .replace("${wanted}", Integer.toString(w)));
   }
 
   /**
@@ -114,8 +133,7 @@ public final class Claims {
     // Found without a lock (most claims find a task nobody else wants), then counted again
     // under the sessions' locks by CLAIM_CANDIDATES: one transaction, one commit.
     List<String[]> candidates;
-    try (PreparedStatement ps = c.prepareStatement(CANDIDATES)) {
-      ps.setInt(1, Math.max(8, max * 2));
+    try (PreparedStatement ps = c.prepareStatement(candidatesSql(Math.max(8, max * 2)))) {
       candidates = rows(ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
     }
     if (candidates.isEmpty()) {

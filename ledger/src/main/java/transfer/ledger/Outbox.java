@@ -31,12 +31,14 @@ public final class Outbox {
   /**
    * A slot of a session freed up (a running task ended or was suspended): ring for one of its
    * queued tasks, which a claim may have passed over while the session or host was at its limit.
+   * Which one does not matter (the claim it causes takes the best claimable task): the first on
+   * tasks_queued_by_group, one index descent.
    */
   void ringSession(Connection c, String tenantId, String sessionId) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
             "select id, traceparent, tracestate from tasks where tenant_id = ? and session_id = ?"
-                + " and state = 'queued' order by created_at limit 1")) {
+                + " and state = 'queued' limit 1")) {
       ps.setString(1, tenantId);
       ps.setString(2, sessionId);
       try (ResultSet rs = ps.executeQuery()) {

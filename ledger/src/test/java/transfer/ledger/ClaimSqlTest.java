@@ -14,7 +14,7 @@ class ClaimSqlTest {
         "coalesce((s.config->>'maxConnectionsPerHost')::int, "
             + SessionConfig.DEFAULT.maxConnectionsPerHost()
             + ")";
-    assertThat(Claims.CANDIDATES).contains(fallback).doesNotContain("${");
+    assertThat(Claims.candidatesSql(8)).contains(fallback).doesNotContain("${").doesNotContain("?");
     assertThat(Claims.CLAIM_CANDIDATES).contains(fallback).doesNotContain("${");
     assertThat(Claims.PASSED_OVER).contains(fallback).doesNotContain("${");
     for (String file : new String[] {"claim/limits.sql", "claim/claim-candidates.sql"}) {

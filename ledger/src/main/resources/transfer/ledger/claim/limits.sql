@@ -1,8 +1,8 @@
 -- The sessions and (session, host) pairs at their limits, judged from the running tasks (few: at
 -- most the cluster's slots): the common table expressions candidates.sql and passed-over.sql begin
 -- with (Claims.claimSql puts them in front). The per-host limit of a session stored without one is
--- filled in from SessionConfig.DEFAULT.
-with running as (
+-- filled in from SessionConfig.DEFAULT. (RECURSIVE: candidates.sql walks the queued groups.)
+with recursive running as (
   select r.tenant_id, r.session_id, r.host, count(*) n
   from tasks r
   where r.state = 'running'
