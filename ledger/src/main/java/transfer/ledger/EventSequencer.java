@@ -119,6 +119,28 @@ public final class EventSequencer {
         });
   }
 
+  /**
+   * Whether a round would find events to number: any committed event at or past the last round's
+   * horizon, or of a transaction it left in flight. One statement outside a transaction, for a loop
+   * that polls while idle (a round is a transaction of four statements).
+   */
+  public boolean hasNewEvents() {
+    return tx.read(
+        "look for new events",
+        c -> {
+          try (PreparedStatement ps =
+                  c.prepareStatement(
+                      "select exists (select 1 from events e, event_sequencer q"
+                          + " where q.id = 1 and e.xid >= q.horizon)"
+                          + " or exists (select 1 from events e, event_sequencer q"
+                          + " where q.id = 1 and e.xid = any(q.in_flight))");
+              ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getBoolean(1);
+          }
+        });
+  }
+
   /** Where the last round stopped, the current snapshot, and the last ord handed out. */
   private record Round(SequencerCut cut, long xmax, Set<Long> running, long lastOrd) {}
 

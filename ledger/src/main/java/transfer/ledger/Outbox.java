@@ -56,6 +56,9 @@ public final class Outbox {
 
   /** What the relay publishes next: doorbells (outbox rows) and numbered events. */
   public record Unpublished(List<OutboxMessage> doorbells, List<OutboxMessage> events) {
+    /** Nothing to publish. */
+    public static final Unpublished NONE = new Unpublished(List.of(), List.of());
+
     public boolean isEmpty() {
       return doorbells.isEmpty() && events.isEmpty();
     }
@@ -87,6 +90,27 @@ public final class Outbox {
                   rs.getString(4),
                   TraceContext.of(rs.getString(5), rs.getString(6))));
     }
+  }
+
+  /**
+   * Whether {@link #unpublished} would find anything: a doorbell, or a numbered event to send after
+   * {@code afterOrd}. One statement outside a transaction, for a relay that polls while idle.
+   */
+  public boolean hasUnpublished(long afterOrd) {
+    return tx.read(
+        "look for what waits to be published",
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "select exists (select 1 from outbox)"
+                      + " or exists (select 1 from event_numbers where ord > ? and publish)")) {
+            ps.setLong(1, afterOrd);
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              return rs.getBoolean(1);
+            }
+          }
+        });
   }
 
   /** The relay's cursor: every event up to this global order ({@code ord}) is published. */

@@ -31,6 +31,20 @@ final class Tx {
     T run(Connection c) throws Exception;
   }
 
+  /**
+   * Reads outside a transaction (each statement on its own, autocommit): no BEGIN and no COMMIT,
+   * for a lone read that needs no snapshot shared with another.
+   */
+  <T> T read(String what, Work<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      return work.run(c);
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new LedgerException("ledger: cannot " + what + ": " + e.getMessage(), e);
+    }
+  }
+
   <T> T run(String what, Work<T> work) {
     try (Connection c = dataSource.getConnection()) {
       boolean auto = c.getAutoCommit();

@@ -168,7 +168,9 @@ class EventSequencerIT extends LedgerFixture {
   @Test
   void aTransactionThatCommitsAfterARoundIsNumberedByALaterRoundAndNoneIsSkipped()
       throws Exception {
-    ledger.eventSequencer().sequenceEvents(100_000);
+    EventSequencer sequencer = ledger.eventSequencer();
+    sequencer.sequenceEvents(100_000);
+    assertThat(sequencer.hasNewEvents()).as("all numbered").isFalse();
     EventWriter writer = new EventWriter(ledger.tx());
     TaskRow t = submit();
     try (Connection late = db.dataSource().getConnection()) {
@@ -176,15 +178,50 @@ class EventSequencerIT extends LedgerFixture {
       // The earlier transaction (the older xid) is still open while a later one commits.
       writer.append(late, List.of(writer.progress(t, null, 1, 1, null)));
       ledger.tx().run("write", c -> writeProgress(writer, c, t, 3));
-      assertThat(ledger.eventSequencer().sequenceEvents(100)).isEqualTo(1);
-      assertThat(ledger.eventSequencer().sequenceEvents(100)).isZero();
+      assertThat(sequencer.hasNewEvents()).isTrue();
+      assertThat(sequencer.sequenceEvents(100)).isEqualTo(1);
+      assertThat(sequencer.hasNewEvents()).as("the open transaction's event is unseen").isFalse();
+      assertThat(sequencer.sequenceEvents(100)).isZero();
       late.commit();
     }
-    assertThat(ledger.eventSequencer().sequenceEvents(100)).isEqualTo(1);
-    assertThat(ledger.eventSequencer().sequenceEvents(100)).isZero();
+    assertThat(sequencer.hasNewEvents()).as("the round left that transaction in flight").isTrue();
+    assertThat(sequencer.sequenceEvents(100)).isEqualTo(1);
+    assertThat(sequencer.hasNewEvents()).isFalse();
+    assertThat(sequencer.sequenceEvents(100)).isZero();
     assertThat(ledger.eventReplay().events(tenant, session, 0, 100))
         .extracting(e -> e.get("data").get("totalBytesTransferred").asLong())
         .containsExactly(3L, 1L);
+  }
+
+  @Test
+  void theRelaysLookSeesADoorbellOrANumberedEventAfterItsCursor() throws Exception {
+    Outbox outbox = ledger.outbox();
+    ledger.eventSequencer().sequenceEvents(100_000);
+    clearOutbox();
+    long end =
+        ledger
+            .tx()
+            .run(
+                "read the last number",
+                c -> {
+                  try (PreparedStatement ps =
+                          c.prepareStatement("select coalesce(max(ord), 0) from event_numbers");
+                      java.sql.ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                  }
+                });
+    assertThat(outbox.hasUnpublished(end)).as("nothing after the cursor").isFalse();
+    TaskRow t = submit();
+    assertThat(outbox.hasUnpublished(end)).as("the submit's doorbell").isTrue();
+    clearOutbox();
+    assertThat(outbox.hasUnpublished(end)).isFalse();
+    EventWriter writer = new EventWriter(ledger.tx());
+    ledger.tx().run("write", c -> writeProgress(writer, c, t, 1));
+    assertThat(outbox.hasUnpublished(end)).as("written, not yet numbered").isFalse();
+    int numbered = ledger.eventSequencer().sequenceEvents(100);
+    assertThat(outbox.hasUnpublished(end)).as("numbered after the cursor").isTrue();
+    assertThat(outbox.hasUnpublished(end + numbered)).as("the cursor past it").isFalse();
   }
 
   @Test
