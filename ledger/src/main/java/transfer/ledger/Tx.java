@@ -37,7 +37,15 @@ final class Tx {
    */
   <T> T read(String what, Work<T> work) {
     try (Connection c = dataSource.getConnection()) {
-      return work.run(c);
+      if (c.getAutoCommit()) {
+        return work.run(c);
+      }
+      // A pool that hands out connections in a transaction: end the one this read began.
+      try {
+        return work.run(c);
+      } finally {
+        c.rollback();
+      }
     } catch (RuntimeException e) {
       throw e;
     } catch (Exception e) {
