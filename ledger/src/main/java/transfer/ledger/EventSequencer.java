@@ -129,14 +129,12 @@ public final class EventSequencer {
         "look for new events",
         c -> {
           try (PreparedStatement ps =
-                  c.prepareStatement(
-                      "select exists (select 1 from events e, event_sequencer q"
-                          + " where q.id = 1 and e.xid >= q.horizon)"
-                          + " or exists (select 1 from events e, event_sequencer q"
-                          + " where q.id = 1 and e.xid = any(q.in_flight))");
-              ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            return rs.getBoolean(1);
+              c.prepareStatement(
+                  "select exists (select 1 from events e, event_sequencer q"
+                      + " where q.id = 1 and e.xid >= q.horizon)"
+                      + " or exists (select 1 from events e, event_sequencer q"
+                      + " where q.id = 1 and e.xid = any(q.in_flight))")) {
+            return rows(ps, rs -> rs.getBoolean(1)).get(0);
           }
         });
   }

@@ -105,10 +105,7 @@ public final class Outbox {
                   "select exists (select 1 from outbox)"
                       + " or exists (select 1 from event_numbers where ord > ? and publish)")) {
             ps.setLong(1, afterOrd);
-            try (ResultSet rs = ps.executeQuery()) {
-              rs.next();
-              return rs.getBoolean(1);
-            }
+            return rows(ps, rs -> rs.getBoolean(1)).get(0);
           }
         });
   }

@@ -139,14 +139,14 @@ public class OutboxRelay {
       boolean found = true;
       while (running) {
         // After a pass that found nothing, a one-statement look first (most idle polls find
-        // nothing); after one that found work, the read itself.
+        // nothing); after one that found work, or a wake-up by a writer, the read itself.
         Outbox.Unpublished next =
             found || outbox.hasUnpublished(cursor)
                 ? outbox.unpublished(cursor, batch)
                 : Outbox.Unpublished.NONE;
         found = !next.isEmpty();
         if (next.isEmpty()) {
-          wakeups.idle();
+          found = wakeups.idle();
           if (lock.isClosed()) {
             return;
           }
@@ -195,7 +195,7 @@ public class OutboxRelay {
                   found || eventSequencer.hasNewEvents() ? eventSequencer.sequenceEvents(batch) : 0;
               found = taken > 0;
               if (taken == 0) {
-                wakeups.idle();
+                found = wakeups.idle();
               } else {
                 wakeups.worked(taken >= batch);
               }

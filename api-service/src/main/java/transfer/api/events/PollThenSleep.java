@@ -65,24 +65,27 @@ final class PollThenSleep {
   /**
    * After a pass that found nothing: asleep, waits for a notification (or {@code idleWait}); awake,
    * pauses, or after {@code linger} without work takes the lock and returns at once for the last
-   * look. Throws when the connection is broken.
+   * look. Answers true when a notification woke it (a writer committed work: the caller's next pass
+   * need not look before it reads). Throws when the connection is broken.
    */
-  void idle() throws SQLException {
+  boolean idle() throws SQLException {
     if (asleep) {
       PGNotification[] got = pg.getNotifications(idleWaitMs);
       if (got != null && got.length > 0) {
         wake();
         lastWork = System.nanoTime();
+        return true;
       }
-      return;
+      return false;
     }
     if (System.nanoTime() - lastWork < lingerMs * 1_000_000 || !tryLock()) {
       pause(busyPollMs);
-      return;
+      return false;
     }
     asleep = true;
     // Notifications sent while awake are stale: the caller's next pass sees what they announced.
     pg.getNotifications();
+    return false;
   }
 
   private boolean tryLock() throws SQLException {
