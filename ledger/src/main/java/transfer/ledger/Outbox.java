@@ -102,8 +102,13 @@ public final class Outbox {
         c -> {
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select exists (select 1 from outbox)"
-                      + " or exists (select 1 from event_numbers where ord > ? and publish)")) {
+                  // Scalar subqueries keep their ORDER BY and LIMIT, so each reads the head of
+                  // its primary key. The EXISTS form cost about 1.2 ms a look under
+                  // bench/small-files (pg_stat_statements); likely a sequential scan over the
+                  // outbox's dead rows, which it is emptied of as fast as it fills.
+                  "select (select id from outbox order by id limit 1) is not null"
+                      + " or (select ord from event_numbers where ord > ? and publish"
+                      + " order by ord limit 1) is not null")) {
             ps.setLong(1, afterOrd);
             return rows(ps, rs -> rs.getBoolean(1)).get(0);
           }
