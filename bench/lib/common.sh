@@ -585,11 +585,18 @@ cluster_cpu() {
 # Two snapshots bracket a piece of work; `cost_report BEFORE AFTER TASKS JSON` prints what it cost
 # per task (bench/lib/cost.py).
 cost_snapshot() {
+  bash -c "$(cost_snapshot_command "$1")"
+}
+
+# cost_snapshot_command FILE [--end]: the shell command that takes that snapshot; with --end, the
+# snapshot of a run's end (CPU read first), for a client to run at the moment the measured run ends.
+cost_snapshot_command() {
   [[ -n "${PG_PID:-}" ]] || PG_PID="$(postmaster_pid)"
   local workers
   workers="$(IFS=,; echo "${WORKER_PIDS[*]}")"
-  python3 "$BENCH_LIB_DIR/cost.py" snapshot --db-port "$DB_PORT" --api "$API" \
-    --pids "api=${API_PID:-} workers=$workers kafka=$LAUNCHER_PID postgres=${PG_PID:-}" >"$1"
+  printf '%q ' python3 "$BENCH_LIB_DIR/cost.py" snapshot --db-port "$DB_PORT" --api "$API" \
+    --pids "api=${API_PID:-} workers=$workers kafka=$LAUNCHER_PID postgres=${PG_PID:-}" ${2:+"$2"}
+  printf '> %q' "$1"
 }
 
 cost_report() {

@@ -68,6 +68,27 @@ def cpu_seconds(pid, tree=False):
     return total / CLK_TCK
 
 
+def jit_seconds(pid):
+    """CPU of a JVM's JIT compiler threads (C1 and C2 CompilerThread), which a long-running
+    cluster spends once and a freshly started one spends throughout a run."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if "CompilerThre" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            total += int(st[11]) + int(st[12])
+        except OSError:
+            continue
+    return total / CLK_TCK
+
+
 def published(api):
     """Kafka records the relay published, by topic (its publish timer's counts)."""
     out = {}
@@ -116,12 +137,19 @@ def snapshot(a):
     for part in a.pids.split():
         k, v = part.split("=", 1)
         pids[k] = [int(x) for x in v.split(",") if x]
-    db = db_counters(a.db_port)
+    # The database's counters take up to seconds to settle; the cluster's CPU in that wait is not
+    # the run's. So CPU is read last at the start of a run and first at its end (--end).
+    if not a.end:
+        db = db_counters(a.db_port)
+    now = time.time()
     cpu = {k: sum(cpu_seconds(p, tree=(k == "postgres")) for p in v) for k, v in pids.items()}
     with open("/proc/stat") as f:
         parts = [int(x) for x in f.readline().split()[1:]]
     cpu["machine"] = (sum(parts) - parts[3] - parts[4]) / CLK_TCK
-    return {"time": time.time(), "cpu": cpu, "db": db, "kafka": published(a.api) if a.api else {}}
+    cpu["jit"] = sum(jit_seconds(p) for k, v in pids.items() if k != "postgres" for p in v)
+    if a.end:
+        db = db_counters(a.db_port)
+    return {"time": now, "cpu": cpu, "db": db, "kafka": published(a.api) if a.api else {}}
 
 
 def is_ours(q):
@@ -133,6 +161,8 @@ def diff(a):
     b, e = (json.load(open(p)) for p in (a.before, a.after))
     n = a.tasks
     cpu = {k: e["cpu"][k] - b["cpu"].get(k, 0) for k in e["cpu"]}
+    # Part of the JVMs' figures, said apart (the JIT compiler's share).
+    jit = cpu.pop("jit", 0)
     stm_b, stm_e = b["db"]["statements"], e["db"]["statements"]
     per_stmt = []
     for q, v in stm_e.items():
@@ -160,6 +190,7 @@ def diff(a):
         "wall_s": e["time"] - b["time"],
         "cpu_ms_per_task": {k: 1000 * v / n for k, v in cpu.items()},
         "cluster_cpu_ms_per_task": 1000 * cluster_cpu / n,
+        "jit_cpu_ms_per_task": 1000 * jit / n,
         "statements_per_task": statements / n,
         "commits_per_task": commits / n,
         "wal_bytes_per_task": wal / n,
@@ -176,6 +207,7 @@ def diff(a):
     print(f"per task, over {n} tasks ({out['wall_s']:.1f} s):")
     print("  CPU ms             " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(c.items()) if k != "machine")
           + f"; cluster {out['cluster_cpu_ms_per_task']:.3f} (machine {c.get('machine', 0):.3f})")
+    print(f"  of which JIT       {out['jit_cpu_ms_per_task']:.3f}  (the JVMs' compiler threads: a long-running cluster's is near 0)")
     print(f"  statements         {out['statements_per_task']:.2f}")
     print(f"  commits            {out['commits_per_task']:.3f}")
     print(f"  WAL bytes          {out['wal_bytes_per_task']:.0f}")
@@ -196,6 +228,7 @@ def main():
     s.add_argument("--db-port", type=int, required=True)
     s.add_argument("--api", default="")
     s.add_argument("--pids", required=True, help="'name=pid[,pid...] ...'; 'postgres' counts its tree")
+    s.add_argument("--end", action="store_true", help="the end of a run: CPU read first")
     d = sub.add_parser("diff")
     d.add_argument("before")
     d.add_argument("after")

@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -36,6 +37,9 @@ def parse_args():
     p.add_argument("--poll-interval", type=float, default=0.05)
     p.add_argument("--batch", type=int, default=0,
                    help="tasks per POST .../tasks:batch (0: one POST .../tasks per task)")
+    p.add_argument("--at-last-event", default="",
+                   help="a shell command run when the last completion event is read, before the "
+                        "checks (the caller's CPU and cost snapshot: the checks' GETs are not the run's)")
     return p.parse_args()
 
 
@@ -198,6 +202,8 @@ def main():
     follow.join(timeout=max(1.0, a.timeout - (t_submitted - t0)))
     t_end = time.time()
     stop.set()
+    if a.at_last_event:
+        subprocess.run(["bash", "-c", a.at_last_event], check=True)
 
     out["submitted"] = sum(1 for x in task_of if x)
     out["submit_s"] = t_submitted - t0
