@@ -62,6 +62,14 @@ public final class Claims {
             Integer.toString(SessionConfig.DEFAULT.maxConnectionsPerHost()));
   }
 
+  /**
+   * Takes the claim locks of sessions, in one statement and in the order of their keys, so that two
+   * workers claiming in the same sessions never deadlock.
+   */
+  static final String LOCK_SESSIONS =
+      "select count(pg_advisory_xact_lock(k)) from"
+          + " (select distinct hashtextextended(s, 0) as k from unnest(?::text[]) s order by k) l";
+
   /** The candidate query's text for each number of candidates wanted (a handful of sizes). */
   private static final Map<Integer, String> CANDIDATES_BY_SIZE = new ConcurrentHashMap<>();
 
@@ -139,16 +147,13 @@ public final class Claims {
     if (candidates.isEmpty()) {
       return List.of();
     }
-    java.util.SortedSet<String> sessions = new java.util.TreeSet<>();
+    Set<String> sessions = new java.util.HashSet<>();
     for (String[] cand : candidates) {
       sessions.add("claim/" + cand[1] + "/" + cand[2]);
     }
-    try (PreparedStatement ps =
-        c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 0))")) {
-      for (String lock : sessions) {
-        ps.setString(1, lock);
-        ps.execute();
-      }
+    try (PreparedStatement ps = c.prepareStatement(LOCK_SESSIONS)) {
+      ps.setArray(1, c.createArrayOf("text", sessions.toArray()));
+      ps.execute();
     }
     Instant now = clock.instant();
     try (PreparedStatement ps = c.prepareStatement(CLAIM_CANDIDATES)) {

@@ -120,6 +120,19 @@ public final class EventSequencer {
   }
 
   /**
+   * {@link #hasNewEvents}: the first event at or past the horizon in the primary key's order, and
+   * the transactions in flight as an array the index is searched with: a few index pages whatever
+   * the number of events kept. (Written as EXISTS over a join, the planner read the whole events
+   * table at every look, expecting an early match.)
+   */
+  static final String LOOK =
+      "select (select e.xid from events e where e.xid >="
+          + " (select q.horizon from event_sequencer q where q.id = 1)"
+          + " order by e.xid limit 1) is not null"
+          + " or exists (select 1 from events e where e.xid = any("
+          + "(select q.in_flight from event_sequencer q where q.id = 1)::xid8[]))";
+
+  /**
    * Whether a round would find events to number: any committed event at or past the last round's
    * horizon, or of a transaction it left in flight. One statement outside a transaction, for a loop
    * that polls while idle (a round is a transaction of four statements).
@@ -128,12 +141,7 @@ public final class EventSequencer {
     return tx.read(
         "look for new events",
         c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "select exists (select 1 from events e, event_sequencer q"
-                      + " where q.id = 1 and e.xid >= q.horizon)"
-                      + " or exists (select 1 from events e, event_sequencer q"
-                      + " where q.id = 1 and e.xid = any(q.in_flight))")) {
+          try (PreparedStatement ps = c.prepareStatement(LOOK)) {
             return rows(ps, rs -> rs.getBoolean(1)).get(0);
           }
         });

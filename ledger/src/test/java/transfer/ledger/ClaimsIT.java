@@ -2,11 +2,6 @@ package transfer.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -143,7 +138,7 @@ class ClaimsIT extends LedgerFixture {
     TaskRow behind = submitIn(other, withPriority("http://b.test/x", 0.1));
     db.analyzeTasks();
 
-    long rows = taskRowsRead(Claims.candidatesSql(8));
+    long rows = PlanRows.rowsRead(db.dataSource(), Claims.candidatesSql(8), "tasks");
     assertThat(ledger.claims().claimNext("w2", TTL))
         .as("the best claimable task ranks behind 1,999 at their host's limit")
         .map(c -> c.task().id())
@@ -151,30 +146,6 @@ class ClaimsIT extends LedgerFixture {
     // Reading the queue in rank order meets the 1,999 first; the walk over the queued groups reads
     // the head of the queue, one index entry per group, and the best few of a group not at a limit.
     assertThat(rows).as("task rows (index entries) the candidate query read").isLessThan(200);
-  }
-
-  /**
-   * Rows that the scans of the task table in a query's plan returned (each scan's rows times its
-   * loops), by EXPLAIN ANALYZE: how much of the queue the query read.
-   */
-  private static long taskRowsRead(String sql) throws Exception {
-    try (Connection c = db.dataSource().getConnection();
-        Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("explain (analyze, format json) " + sql)) {
-      rs.next();
-      return taskRows(new ObjectMapper().readTree(rs.getString(1)).get(0).get("Plan"));
-    }
-  }
-
-  private static long taskRows(JsonNode node) {
-    long rows =
-        "tasks".equals(node.path("Relation Name").asText())
-            ? node.get("Actual Rows").asLong() * node.get("Actual Loops").asLong()
-            : 0;
-    for (JsonNode child : node.path("Plans")) {
-      rows += taskRows(child);
-    }
-    return rows;
   }
 
   private List<String> claimedIds(int max) {

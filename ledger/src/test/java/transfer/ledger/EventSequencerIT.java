@@ -308,6 +308,49 @@ class EventSequencerIT extends LedgerFixture {
   }
 
   /**
+   * The idle loop's look reads a few index entries of the events, however many are kept (they stay
+   * for replay): with every event numbered it finds none past the horizon at once.
+   */
+  @Test
+  void theSequencersLookReadsAFewEventsWhateverTheEventsKept() throws Exception {
+    EventWriter writer = new EventWriter(ledger.tx());
+    TaskRow t = submit();
+    // Events of the size a download's are (its URL, location and digest in the data): a few to a
+    // page, as in a running cluster.
+    String pad = "x".repeat(500);
+    for (int i = 0; i < 20; i++) {
+      ledger
+          .tx()
+          .run(
+              "write",
+              c -> {
+                List<EventWriter.NewEvent> events = new java.util.ArrayList<>();
+                for (int j = 0; j < 300; j++) {
+                  events.add(
+                      writer.taskEvent(
+                          t,
+                          "transfer.task.downloaded",
+                          UUID.randomUUID() + ":downloaded",
+                          Json.mapper().createObjectNode().put("pad", pad),
+                          null));
+                }
+                writer.append(c, events);
+                return null;
+              });
+    }
+    ledger.eventSequencer().sequenceEvents(100_000);
+    try (Connection c = db.dataSource().getConnection();
+        Statement st = c.createStatement()) {
+      st.execute("analyze events");
+    }
+    assertThat(count("events")).isGreaterThanOrEqualTo(6_000);
+    assertThat(ledger.eventSequencer().hasNewEvents()).isFalse();
+    assertThat(PlanRows.rowsRead(db.dataSource(), EventSequencer.LOOK, "events"))
+        .as("event rows (index entries) the look read")
+        .isLessThan(10);
+  }
+
+  /**
    * What an event costs: one row in events (its transaction) and one in event_numbers (its round),
    * nothing updated or deleted, and the WAL of each, per event, on this PostgreSQL.
    */
