@@ -100,8 +100,8 @@ public final class LeaseBatch {
     return tx.run(what, c -> writeIn(c, writes));
   }
 
-  private List<Object> writeIn(Connection c, List<? extends LeaseWrite<?>> writes)
-      throws SQLException {
+  /** The writes in the caller's transaction (package-private for tests that look inside it). */
+  List<Object> writeIn(Connection c, List<? extends LeaseWrite<?>> writes) throws SQLException {
     Timestamp now = tx.now();
     Map<Class<?>, List<LeaseWrite<?>>> byKind = new LinkedHashMap<>();
     for (LeaseWrite<?> w : writes) {

@@ -55,6 +55,37 @@ class LeaseBatchIT extends LedgerFixture {
     return new CompleteDownload(l, location, 5, "ab", 5);
   }
 
+  /**
+   * A heartbeat writes no indexed column of the task row (V12), so PostgreSQL updates the row in
+   * its page without an entry in any index (a HOT update), counted in the heartbeat's own
+   * transaction.
+   */
+  @Test
+  void aHeartbeatIsAnUpdateWithoutIndexEntries() {
+    Lease a = claimed(submit());
+    clock.advance(Duration.ofSeconds(5)); // the renewal moves the lease's expiry
+    long[] updates =
+        ledger
+            .tx()
+            .run(
+                "renew and count",
+                c -> {
+                  assertThat(ledger.leaseBatch().writeIn(c, List.of(renew(a, 7))))
+                      .containsExactly(true);
+                  try (PreparedStatement ps =
+                          c.prepareStatement(
+                              "select pg_stat_get_xact_tuples_updated('tasks'::regclass),"
+                                  + " pg_stat_get_xact_tuples_hot_updated('tasks'::regclass)");
+                      ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return new long[] {rs.getLong(1), rs.getLong(2)};
+                  }
+                });
+    assertThat(updates).as("task rows updated, and of them HOT").containsExactly(1, 1);
+    assertThat(task(a.taskId()).bytesTransferred()).isEqualTo(7);
+    assertThat(task(a.taskId()).leaseExpiresAt()).isEqualTo(clock.instant().plus(TTL));
+  }
+
   @Test
   void eachWriteIsAnsweredAndTheFencedOnesChangeNothing() {
     Lease a = claimed(submit());
