@@ -117,6 +117,9 @@ def db_counters(port):
         time.sleep(1.1)
     commits, rollbacks, ins, upd, dele = (int(x) for x in last)
     wal = int(psql(port, "select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")[0][0])
+    # The next transaction id: it moves only when a transaction writes (a read-only one, such as
+    # an idle loop's look, gets none), so its difference counts the transactions that wrote.
+    next_xid = int(psql(port, "select pg_snapshot_xmax(pg_current_snapshot())::text")[0][0])
     tables = {}
     for name, i, u, h, d in psql(port, "select relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del"
                                        " from pg_stat_user_tables"):
@@ -128,7 +131,7 @@ def db_counters(port):
             " from pg_stat_statements s join pg_database d on d.oid = s.dbid"
             " where d.datname = current_database() group by 1"):
         statements[q] = {"calls": int(calls), "ms": float(ms), "rows": int(rows)}
-    return {"commits": commits, "rollbacks": rollbacks, "rows": {"ins": ins, "upd": upd, "del": dele},
+    return {"commits": commits, "next_xid": next_xid, "rollbacks": rollbacks, "rows": {"ins": ins, "upd": upd, "del": dele},
             "wal_bytes": wal, "tables": tables, "statements": statements}
 
 
@@ -176,6 +179,7 @@ def diff(a):
     # This script's own transactions (a few per snapshot) are in the commit count; they are
     # negligible against thousands of tasks, and said below.
     commits = e["db"]["commits"] - b["db"]["commits"]
+    writing = e["db"].get("next_xid", 0) - b["db"].get("next_xid", 0)
     wal = e["db"]["wal_bytes"] - b["db"]["wal_bytes"]
     rows = {k: e["db"]["rows"][k] - b["db"]["rows"][k] for k in ("ins", "upd", "del")}
     tables = {}
@@ -193,6 +197,7 @@ def diff(a):
         "jit_cpu_ms_per_task": 1000 * jit / n,
         "statements_per_task": statements / n,
         "commits_per_task": commits / n,
+        "writing_transactions_per_task": writing / n,
         "wal_bytes_per_task": wal / n,
         "row_changes_per_task": {k: v / n for k, v in rows.items()},
         "row_changes_by_table_per_task": {t: {k: v / n for k, v in d.items()} for t, d in tables.items()},
@@ -209,7 +214,8 @@ def diff(a):
           + f"; cluster {out['cluster_cpu_ms_per_task']:.3f} (machine {c.get('machine', 0):.3f})")
     print(f"  of which JIT       {out['jit_cpu_ms_per_task']:.3f}  (the JVMs' compiler threads: a long-running cluster's is near 0)")
     print(f"  statements         {out['statements_per_task']:.2f}")
-    print(f"  commits            {out['commits_per_task']:.3f}")
+    print(f"  commits            {out['commits_per_task']:.3f}  (read-only ones included: each idle loop's look is one)")
+    print(f"  writing xacts      {out['writing_transactions_per_task']:.3f}  (transactions that wrote: transaction ids assigned)")
     print(f"  WAL bytes          {out['wal_bytes_per_task']:.0f}")
     rc = out["row_changes_per_task"]
     print(f"  row changes        {sum(rc.values()):.2f} (ins {rc['ins']:.2f}, upd {rc['upd']:.2f}, del {rc['del']:.2f})")
