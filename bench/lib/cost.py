@@ -69,8 +69,8 @@ def cpu_seconds(pid, tree=False):
 
 
 def jit_seconds(pid):
-    """CPU of a JVM's JIT compiler threads (C1 and C2 CompilerThread), which a long-running
-    cluster spends once and a freshly started one spends throughout a run."""
+    """CPU of a JVM's JIT compiler threads (C1 and C2 CompilerThread): a freshly started cluster
+    spends much of its CPU there."""
     total = 0
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -212,7 +212,7 @@ def diff(a):
     print(f"per task, over {n} tasks ({out['wall_s']:.1f} s):")
     print("  CPU ms             " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(c.items()) if k != "machine")
           + f"; cluster {out['cluster_cpu_ms_per_task']:.3f} (machine {c.get('machine', 0):.3f})")
-    print(f"  of which JIT       {out['jit_cpu_ms_per_task']:.3f}  (the JVMs' compiler threads: a long-running cluster's is near 0)")
+    print(f"  of which JIT       {out['jit_cpu_ms_per_task']:.3f}  (the JVMs' C1 and C2 compiler threads)")
     print(f"  statements         {out['statements_per_task']:.2f}")
     print(f"  commits            {out['commits_per_task']:.3f}  (read-only ones included: each idle loop's look is one)")
     print(f"  writing xacts      {out['writing_transactions_per_task']:.3f}  (transactions that wrote: transaction ids assigned)")
