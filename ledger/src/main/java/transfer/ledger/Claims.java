@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -147,7 +148,7 @@ public final class Claims {
     if (candidates.isEmpty()) {
       return List.of();
     }
-    Set<String> sessions = new java.util.HashSet<>();
+    Set<String> sessions = new HashSet<>();
     for (String[] cand : candidates) {
       sessions.add("claim/" + cand[1] + "/" + cand[2]);
     }
