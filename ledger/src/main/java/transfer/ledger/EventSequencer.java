@@ -122,8 +122,9 @@ public final class EventSequencer {
   /**
    * {@link #hasNewEvents}: the first event at or past the horizon in the primary key's order, and
    * the transactions in flight as an array the index is searched with: a few index pages whatever
-   * the number of events kept. (Written as EXISTS over a join, the planner read the whole events
-   * table at every look, expecting an early match.)
+   * the number of events kept. (Written as EXISTS over a join with the sequencer's row, which every
+   * round updates, the planner counted that row's many versions and read the whole events table at
+   * every look.)
    */
   static final String LOOK =
       "select (select e.xid from events e where e.xid >="

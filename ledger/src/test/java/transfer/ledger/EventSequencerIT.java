@@ -342,6 +342,11 @@ class EventSequencerIT extends LedgerFixture {
     try (Connection c = db.dataSource().getConnection();
         Statement st = c.createStatement()) {
       st.execute("analyze events");
+      // The sequencer's row is updated at every round: a running cluster's table holds many
+      // versions of it, and the planner's estimate of its rows grows with them.
+      for (int i = 0; i < 2_000; i++) {
+        st.execute("update event_sequencer set last_ord = last_ord where id = 1");
+      }
     }
     assertThat(count("events")).isGreaterThanOrEqualTo(6_000);
     assertThat(ledger.eventSequencer().hasNewEvents()).isFalse();
