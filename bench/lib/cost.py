@@ -121,9 +121,12 @@ def db_counters(port):
     # an idle loop's look, gets none), so its difference counts the transactions that wrote.
     next_xid = int(psql(port, "select pg_snapshot_xmax(pg_current_snapshot())::text")[0][0])
     tables = {}
-    for name, i, u, h, d in psql(port, "select relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del"
-                                       " from pg_stat_user_tables"):
-        tables[name] = {"ins": int(i), "upd": int(u), "hot": int(h), "del": int(d)}
+    for name, i, u, h, d, vac, anl in psql(
+            port, "select relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del,"
+                  " autovacuum_count + vacuum_count, autoanalyze_count + analyze_count"
+                  " from pg_stat_user_tables"):
+        tables[name] = {"ins": int(i), "upd": int(u), "hot": int(h), "del": int(d),
+                        "vacuums": int(vac), "analyzes": int(anl)}
     statements = {}
     for q, calls, ms, rows in psql(
             port,
@@ -183,10 +186,16 @@ def diff(a):
     wal = e["db"]["wal_bytes"] - b["db"]["wal_bytes"]
     rows = {k: e["db"]["rows"][k] - b["db"]["rows"][k] for k in ("ins", "upd", "del")}
     tables = {}
+    # Vacuums and analyzes (autovacuum's workers and the reaper's analyze) per run, not per task:
+    # each is a process's CPU in PostgreSQL's figure that no statement of the cluster shows.
+    maintenance = {}
     for t, v in e["db"]["tables"].items():
         d = {k: v[k] - b["db"]["tables"].get(t, {}).get(k, 0) for k in v}
+        m = {k: d.pop(k) for k in ("vacuums", "analyzes") if k in d}
         if any(d.values()):
             tables[t] = d
+        if any(m.values()):
+            maintenance[t] = m
     kafka = {t: e["kafka"].get(t, 0) - b["kafka"].get(t, 0) for t in e["kafka"]}
     cluster_cpu = sum(v for k, v in cpu.items() if k != "machine")
     out = {
@@ -201,6 +210,7 @@ def diff(a):
         "wal_bytes_per_task": wal / n,
         "row_changes_per_task": {k: v / n for k, v in rows.items()},
         "row_changes_by_table_per_task": {t: {k: v / n for k, v in d.items()} for t, d in tables.items()},
+        "maintenance_per_run": maintenance,
         "kafka_records_per_task": {t: v / n for t, v in kafka.items()},
         "top_statements": [{"calls_per_task": c / n, "ms_per_task": ms / n, "query": q[:160]}
                            for c, ms, q in per_stmt[:12]],
@@ -221,6 +231,9 @@ def diff(a):
     print(f"  row changes        {sum(rc.values()):.2f} (ins {rc['ins']:.2f}, upd {rc['upd']:.2f}, del {rc['del']:.2f})")
     for t, d in sorted(out["row_changes_by_table_per_task"].items()):
         print(f"    {t:<18} " + ", ".join(f"{k} {v:.2f}" for k, v in d.items() if v))
+    print("  vacuums, analyzes  " + (", ".join(f"{t} {m.get('vacuums', 0)}/{m.get('analyzes', 0)}"
+                                              for t, m in sorted(out["maintenance_per_run"].items())) or "-")
+          + "  (in the run, not per task)")
     print("  Kafka records      " + (", ".join(f"{t} {v:.2f}" for t, v in sorted(out["kafka_records_per_task"].items())) or "-"))
     print("  top statements (calls per task, ms per task):")
     for s in out["top_statements"]:
