@@ -33,11 +33,10 @@ public final class LocalPostgres implements AutoCloseable {
    */
   public static final Map<String, String> SERVER_SETTINGS =
       // autovacuum_naptime keeps PostgreSQL's default (1 min), as a production server has it: the
-      // API's reaper analyzes the task table itself after a burst of work (ledger/DESIGN.md, "Fresh
-      // statistics"). At 1 s the launcher started a worker every third of a second (one per
-      // database
-      // per naptime), and its analyzes of the event tables' JSON took a quarter of PostgreSQL's CPU
-      // in bench/small-files (perf record -a: the short-lived processes' share).
+      // API's reaper analyzes the task table itself after a burst of work (ledger/DESIGN.md,
+      // "Fresh statistics"). At 1 s the launcher started a worker every third of a second (one per
+      // database per naptime): short-lived processes were 30 % of PostgreSQL's CPU samples in
+      // bench/small-files (perf record -a).
       Map.of(
           // Statement counts and times for whoever asks (create extension pg_stat_statements): how
           // bench/ and the cost tests count the ledger's round trips per task.
