@@ -151,11 +151,20 @@ class GroupCommitTest {
     assertThat(ledger.groups.get(1))
         .extracting(x -> x.lease().taskId())
         .containsExactly("b", "c", "d");
-    assertThat(registry.find(Metric.WORKER_LEDGER_GROUP.meterName()).summary().count())
-        .isEqualTo(2);
-    assertThat(registry.find(Metric.WORKER_LEDGER_GROUP.meterName()).summary().totalAmount())
-        .isEqualTo(4);
-    assertThat(registry.find(Metric.WORKER_LEDGER_FLUSH.meterName()).timer().count()).isEqualTo(2);
+    // A group's figures are recorded once its callers have their answers: the second group's may
+    // come a moment after the last future completed.
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              assertThat(registry.find(Metric.WORKER_LEDGER_GROUP.meterName()).summary().count())
+                  .isEqualTo(2);
+              assertThat(
+                      registry.find(Metric.WORKER_LEDGER_GROUP.meterName()).summary().totalAmount())
+                  .isEqualTo(4);
+              assertThat(registry.find(Metric.WORKER_LEDGER_FLUSH.meterName()).timer().count())
+                  .isEqualTo(2);
+            });
   }
 
   @Test
