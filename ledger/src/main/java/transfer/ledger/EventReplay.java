@@ -10,6 +10,16 @@ import transfer.contracts.Json;
 
 /** A session's numbered events, read back in order (replay, the event streams). */
 public final class EventReplay {
+  /** A session's events after a number, in order, a page at a time. */
+  static final String EVENTS =
+      "select "
+          + EventRows.COLUMNS
+          + " from "
+          + EventRows.fromNumbers(
+              "select * from event_numbers n where n.tenant_id = ? and n.session_id = ?"
+                  + " and n.seq > ? order by n.seq limit ?")
+          + " order by n.seq";
+
   private final Tx tx;
   private final ObjectMapper json = Json.mapper();
 
@@ -22,14 +32,7 @@ public final class EventReplay {
     return tx.run(
         "read events of session " + sessionId,
         c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "select "
-                      + EventRows.COLUMNS
-                      + " from "
-                      + EventRows.FROM
-                      + " where n.tenant_id = ? and n.session_id = ? and n.seq > ?"
-                      + " order by n.seq limit ?")) {
+          try (PreparedStatement ps = c.prepareStatement(EVENTS)) {
             ps.setString(1, tenantId);
             ps.setString(2, sessionId);
             ps.setLong(3, afterSeq);

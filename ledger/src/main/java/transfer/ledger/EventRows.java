@@ -14,8 +14,23 @@ import transfer.contracts.Json;
  * text.
  */
 final class EventRows {
-  /** The number joined to its event. */
+  /** The number joined to its event (for a lookup of one). */
   static final String FROM = "event_numbers n join events e on e.xid = n.xid and e.pos = n.pos";
+
+  /**
+   * The numbers that {@code numbers} selects (a query over {@code event_numbers n}, ordered and
+   * limited), each with its event read by primary key. Spelled so, because the plain join ({@link
+   * #FROM}) with a condition and a limit on the numbers was planned as a hash join over the whole
+   * events table whenever more numbers matched than a page: 78 ms for a page of 1,000 with 42,000
+   * events kept, growing with history, against 5 ms this way (EventRowsIT counts the rows read).
+   */
+  static String fromNumbers(String numbers) {
+    return "("
+        + numbers
+        + ") n cross join lateral"
+        // offset 0: the subquery stays a subquery, read once per number, by the primary key
+        + " (select * from events e where e.xid = n.xid and e.pos = n.pos offset 0) e";
+  }
 
   /** The columns {@link #cloudEvent} reads, from its {@code first} index on. */
   static final String COLUMNS =

@@ -138,15 +138,18 @@ public final class Outbox {
     return tx.run("read numbered events to publish", c -> numberedEvents(c, afterOrd, limit));
   }
 
+  /** The numbered events to publish after the relay's cursor, in order, a batch at a time. */
+  static final String NUMBERED_EVENTS =
+      "select n.ord, e.traceparent, e.tracestate, "
+          + EventRows.COLUMNS
+          + " from "
+          + EventRows.fromNumbers(
+              "select * from event_numbers n where n.ord > ? and n.publish order by n.ord limit ?")
+          + " order by n.ord";
+
   private static List<OutboxMessage> numberedEvents(Connection c, long afterOrd, int limit)
       throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "select n.ord, e.traceparent, e.tracestate, "
-                + EventRows.COLUMNS
-                + " from "
-                + EventRows.FROM
-                + " where n.ord > ? and n.publish order by n.ord limit ?")) {
+    try (PreparedStatement ps = c.prepareStatement(NUMBERED_EVENTS)) {
       ps.setLong(1, afterOrd);
       ps.setInt(2, limit);
       return rows(
