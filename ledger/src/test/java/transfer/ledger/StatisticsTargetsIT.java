@@ -3,7 +3,7 @@ package transfer.ledger;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -22,26 +22,25 @@ class StatisticsTargetsIT extends LedgerFixture {
 
   @Test
   void everyColumnOfTheBusyTablesHasASmallStatisticsTarget() throws SQLException {
-    List<String> large = new ArrayList<>();
+    List<String[]> columns;
     try (Connection c = db.dataSource().getConnection();
-        Statement st = c.createStatement();
-        ResultSet rs =
-            st.executeQuery(
+        PreparedStatement ps =
+            c.prepareStatement(
                 // Null (PostgreSQL 17) or -1 (before): the server's default target, 100.
-                "select c.relname || '.' || a.attname, coalesce(a.attstattarget, -1)"
+                "select c.relname || '.' || a.attname, coalesce(a.attstattarget, -1)::text"
                     + " from pg_attribute a join pg_class c on c.oid = a.attrelid"
                     + " where c.relnamespace = current_schema()::regnamespace"
                     + " and c.relname in ('tasks', 'events', 'event_numbers')"
                     + " and a.attnum > 0 and not a.attisdropped")) {
-      int columns = 0;
-      while (rs.next()) {
-        columns++;
-        int target = rs.getInt(2);
-        if (target < 0 || target > 10) {
-          large.add(rs.getString(1) + " (" + target + ")");
-        }
+      columns = Sql.rows(ps, rs -> new String[] {rs.getString(1), rs.getString(2)});
+    }
+    assertThat(columns).hasSizeGreaterThan(40);
+    List<String> large = new ArrayList<>();
+    for (String[] col : columns) {
+      int target = Integer.parseInt(col[1]);
+      if (target < 0 || target > 10) {
+        large.add(col[0] + " (" + target + ")");
       }
-      assertThat(columns).isGreaterThan(40);
     }
     assertThat(large).as("columns analyzed from the large default sample").isEmpty();
   }
@@ -52,19 +51,14 @@ class StatisticsTargetsIT extends LedgerFixture {
       submit();
     }
     try (Connection c = db.dataSource().getConnection();
-        Statement st = c.createStatement()) {
+        Statement st = c.createStatement();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "select attname from pg_stats where schemaname = current_schema()"
+                    + " and tablename = 'tasks' and attname in ('state', 'request', 'url')"
+                    + " order by attname")) {
       st.execute("analyze tasks");
-      List<String> kept = new ArrayList<>();
-      try (ResultSet rs =
-          st.executeQuery(
-              "select attname from pg_stats where schemaname = current_schema()"
-                  + " and tablename = 'tasks' and attname in ('state', 'request', 'url')"
-                  + " order by attname")) {
-        while (rs.next()) {
-          kept.add(rs.getString(1));
-        }
-      }
-      assertThat(kept).containsExactly("state", "url");
+      assertThat(Sql.rows(ps, rs -> rs.getString(1))).containsExactly("state", "url");
     }
   }
 }
