@@ -248,7 +248,6 @@ def main():
         if not after:
             break
     bad = []
-    object_dirs = set()
     created, finished = [], []
     root = os.path.realpath(a.data_dir)
     for i, (name, sha) in enumerate(files):
@@ -279,12 +278,10 @@ def main():
         if len(data) != a.size_bytes or hashlib.sha256(data).hexdigest() != sha:
             bad.append(f"{name}: stored object has {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
             continue
-        object_dirs.add(os.path.dirname(path))
         if t.get("createdAt") and t.get("finishedAt"):
             created.append(parse_time(t["createdAt"]))
             finished.append(parse_time(t["finishedAt"]))
     out["verified"] = n - len(bad)
-    out["object_dirs"] = sorted(object_dirs)
     out["attempts_max"] = max((t.get("attempt") or 1) for t in tasks.values()) if tasks else 0
     if created:
         durations = sorted(f - c for c, f in zip(created, finished))
