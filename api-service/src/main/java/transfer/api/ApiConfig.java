@@ -90,11 +90,19 @@ public interface ApiConfig {
     Duration idlePoll();
 
     /**
-     * The pause between two polls of the relay and of the sequencer while there is work: what
-     * commits meanwhile goes in the next batch (and round) together.
+     * The pause after a pass of the relay or the sequencer that found work (and was not full): what
+     * commits meanwhile goes in the next batch (and round) together. Under load each pass finds
+     * work, so this is how often they commit.
+     */
+    @WithDefault("25ms")
+    Duration busyPoll();
+
+    /**
+     * The pause after a pass that found nothing, while the relay and the sequencer linger awake: a
+     * lone doorbell or event waits at most this long (asleep, a notification wakes them at once).
      */
     @WithDefault("5ms")
-    Duration busyPoll();
+    Duration lingerPoll();
 
     /**
      * How long the relay and the sequencer keep polling after their last work before they fall

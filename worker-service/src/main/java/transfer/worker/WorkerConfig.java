@@ -72,7 +72,7 @@ public interface WorkerConfig {
      * write queued by then; a write that finds the writer idle goes at once. So a lone write waits
      * at most this long.
      */
-    @WithDefault("5ms")
+    @WithDefault("25ms")
     Duration batchWindow();
 
     /** The most writes in one group commit (a fuller queue is flushed at once). */

@@ -166,6 +166,7 @@ public class OutboxRelay {
         c,
         lockKey,
         config.outbox().busyPoll().toMillis(),
+        config.outbox().lingerPoll().toMillis(),
         config.outbox().linger().toMillis(),
         config.outbox().idlePoll().toMillis());
   }

@@ -10,7 +10,9 @@ import transfer.ledger.EventWakeups;
 
 /**
  * When a loop that the ledger's writers wake (the sequencer, the relay) looks again: at once after
- * a full pass, after a short pause while there is work, and after {@code linger} without work it
+ * a full pass, after {@code busyPoll} after a pass that found work (so that under load each pass
+ * takes what many writers committed), after the shorter {@code lingerPoll} after a pass that found
+ * nothing (so that a lone piece of work waits little), and after {@code linger} without work it
  * falls asleep until a notification (or {@code idleWait}) wakes it.
  *
  * <p>Asleep, it holds its advisory lock ({@link EventWakeups}) on its listening connection, and
@@ -23,22 +25,49 @@ import transfer.ledger.EventWakeups;
  * <p>Used by one thread; the connection is the loop's own and stays open while it runs.
  */
 final class PollThenSleep {
+  /** How the loop pauses: {@link Thread#sleep} but in a test. */
+  @FunctionalInterface
+  interface Pause {
+    void pause(long ms);
+  }
+
   private final Connection connection;
   private final PGConnection pg;
   private final long lockKey;
   private final long busyPollMs;
+  private final long lingerPollMs;
   private final long lingerMs;
   private final int idleWaitMs;
+  private final Pause pause;
   private boolean asleep;
   private long lastWork = System.nanoTime();
 
   PollThenSleep(
-      Connection connection, long lockKey, long busyPollMs, long lingerMs, long idleWaitMs)
+      Connection connection,
+      long lockKey,
+      long busyPollMs,
+      long lingerPollMs,
+      long lingerMs,
+      long idleWaitMs)
       throws SQLException {
+    this(connection, lockKey, busyPollMs, lingerPollMs, lingerMs, idleWaitMs, PollThenSleep::sleep);
+  }
+
+  PollThenSleep(
+      Connection connection,
+      long lockKey,
+      long busyPollMs,
+      long lingerPollMs,
+      long lingerMs,
+      long idleWaitMs,
+      Pause pause)
+      throws SQLException {
+    this.pause = pause;
     this.connection = connection;
     this.pg = connection.unwrap(PGConnection.class);
     this.lockKey = lockKey;
     this.busyPollMs = busyPollMs;
+    this.lingerPollMs = lingerPollMs;
     this.lingerMs = lingerMs;
     this.idleWaitMs = (int) Math.max(1, idleWaitMs);
   }
@@ -64,9 +93,9 @@ final class PollThenSleep {
 
   /**
    * After a pass that found nothing: asleep, waits for a notification (or {@code idleWait}); awake,
-   * pauses, or after {@code linger} without work takes the lock and returns at once for the last
-   * look. Answers true when a notification woke it (a writer committed work: the caller's next pass
-   * need not look before it reads). Throws when the connection is broken.
+   * pauses ({@code lingerPoll}), or after {@code linger} without work takes the lock and returns at
+   * once for the last look. Answers true when a notification woke it (a writer committed work: the
+   * caller's next pass need not look before it reads). Throws when the connection is broken.
    */
   boolean idle() throws SQLException {
     if (asleep) {
@@ -79,7 +108,7 @@ final class PollThenSleep {
       return false;
     }
     if (System.nanoTime() - lastWork < lingerMs * 1_000_000 || !tryLock()) {
-      pause(busyPollMs);
+      pause(lingerPollMs);
       return false;
     }
     asleep = true;
@@ -106,10 +135,13 @@ final class PollThenSleep {
     asleep = false;
   }
 
-  private static void pause(long ms) {
-    if (ms <= 0) {
-      return;
+  private void pause(long ms) {
+    if (ms > 0) {
+      pause.pause(ms);
     }
+  }
+
+  private static void sleep(long ms) {
     try {
       Thread.sleep(ms);
     } catch (InterruptedException e) {
