@@ -48,13 +48,13 @@ public final class StoredFiles {
    * created.
    */
   public Path temporary(String taskId, long epoch) throws IOException {
-    Files.createDirectories(layout.partialDirectory());
+    ensureDirectory(layout.partialDirectory());
     return layout.temporary(taskId, epoch);
   }
 
   /** A fresh temporary file for a staged object's body, its directory created. */
   public Path newStagingFile() throws IOException {
-    Files.createDirectories(layout.partialDirectory());
+    ensureDirectory(layout.partialDirectory());
     return layout.newStagingFile();
   }
 
@@ -117,7 +117,9 @@ public final class StoredFiles {
     for (Path d = dir; d != null && !Files.isDirectory(d); d = d.getParent()) {
       created.add(d);
     }
-    Files.createDirectories(dir);
+    if (!created.isEmpty()) {
+      Files.createDirectories(dir);
+    }
     Files.move(from, target, StandardCopyOption.ATOMIC_MOVE);
     List<Path> toSync = new ArrayList<>();
     toSync.add(dir);
@@ -126,6 +128,18 @@ public final class StoredFiles {
       toSync.add(d.getParent());
     }
     return new Moved(target, List.copyOf(toSync));
+  }
+
+  /**
+   * Creates {@code dir} and its parents unless it is a directory already. Not {@link
+   * Files#createDirectories} alone: for a directory that exists it throws and catches an exception,
+   * with its stack trace: twice per download, about 1 % of the services' CPU in a profile of
+   * bench/small-files.
+   */
+  private static void ensureDirectory(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir);
+    }
   }
 
   /** Makes the names moved into {@code dir} durable: the second step of making a body content. */
