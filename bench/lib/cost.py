@@ -117,6 +117,9 @@ def db_counters(port):
         time.sleep(1.1)
     commits, rollbacks, ins, upd, dele = (int(x) for x in last)
     wal = int(psql(port, "select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")[0][0])
+    # WAL records and full-page images (a whole 8 KiB page logged at its first change after a
+    # checkpoint): what the WAL bytes are made of. The server's, like the WAL position.
+    wal_records, wal_fpi = (int(x) for x in psql(port, "select wal_records, wal_fpi from pg_stat_wal")[0])
     # The next transaction id: it moves only when a transaction writes (a read-only one, such as
     # an idle loop's look, gets none), so its difference counts the transactions that wrote.
     next_xid = int(psql(port, "select pg_snapshot_xmax(pg_current_snapshot())::text")[0][0])
@@ -135,7 +138,8 @@ def db_counters(port):
             " where d.datname = current_database() group by 1"):
         statements[q] = {"calls": int(calls), "ms": float(ms), "rows": int(rows)}
     return {"commits": commits, "next_xid": next_xid, "rollbacks": rollbacks, "rows": {"ins": ins, "upd": upd, "del": dele},
-            "wal_bytes": wal, "tables": tables, "statements": statements}
+            "wal_bytes": wal, "wal_records": wal_records, "wal_fpi": wal_fpi, "tables": tables,
+            "statements": statements}
 
 
 def snapshot(a):
@@ -184,6 +188,8 @@ def diff(a):
     commits = e["db"]["commits"] - b["db"]["commits"]
     writing = e["db"].get("next_xid", 0) - b["db"].get("next_xid", 0)
     wal = e["db"]["wal_bytes"] - b["db"]["wal_bytes"]
+    wal_records = e["db"].get("wal_records", 0) - b["db"].get("wal_records", 0)
+    wal_fpi = e["db"].get("wal_fpi", 0) - b["db"].get("wal_fpi", 0)
     rows = {k: e["db"]["rows"][k] - b["db"]["rows"][k] for k in ("ins", "upd", "del")}
     tables = {}
     # Vacuums and analyzes (autovacuum's workers and the reaper's analyze) per run, not per task:
@@ -208,6 +214,8 @@ def diff(a):
         "commits_per_task": commits / n,
         "writing_transactions_per_task": writing / n,
         "wal_bytes_per_task": wal / n,
+        "wal_records_per_task": wal_records / n,
+        "wal_full_page_images_per_task": wal_fpi / n,
         "row_changes_per_task": {k: v / n for k, v in rows.items()},
         "row_changes_by_table_per_task": {t: {k: v / n for k, v in d.items()} for t, d in tables.items()},
         "maintenance_per_run": maintenance,
@@ -226,7 +234,8 @@ def diff(a):
     print(f"  statements         {out['statements_per_task']:.2f}")
     print(f"  commits            {out['commits_per_task']:.3f}  (read-only ones included: each idle loop's look is one)")
     print(f"  writing xacts      {out['writing_transactions_per_task']:.3f}  (transactions that wrote: transaction ids assigned)")
-    print(f"  WAL bytes          {out['wal_bytes_per_task']:.0f}")
+    print(f"  WAL bytes          {out['wal_bytes_per_task']:.0f}  (records {out['wal_records_per_task']:.1f},"
+          f" full-page images {out['wal_full_page_images_per_task']:.2f})")
     rc = out["row_changes_per_task"]
     print(f"  row changes        {sum(rc.values()):.2f} (ins {rc['ins']:.2f}, upd {rc['upd']:.2f}, del {rc['del']:.2f})")
     for t, d in sorted(out["row_changes_by_table_per_task"].items()):
