@@ -40,7 +40,16 @@ public final class LocalPostgres implements AutoCloseable {
       Map.of(
           // Statement counts and times for whoever asks (create extension pg_stat_statements): how
           // bench/ and the cost tests count the ledger's round trips per task.
-          "shared_preload_libraries", "pg_stat_statements");
+          "shared_preload_libraries",
+          "pg_stat_statements",
+          // Kept data survives a crash of the server or the machine, and a commit returns once
+          // its WAL is flushed, so that a 201 means the task is stored. PostgreSQL's defaults,
+          // but zonky starts the server with -F (fsync off) and synchronous_commit off; these
+          // come after, and win.
+          "fsync",
+          "on",
+          "synchronous_commit",
+          "on");
 
   /**
    * Settings for data that need not survive an OS crash (a killed server recovers from its WAL

@@ -108,6 +108,10 @@ class RestartIT {
     }
     try (LocalPostgres pg = LocalPostgres.start(dataDir, 0, true, false)) {
       assertThat(query(pg, "select v from t")).isEqualTo("survives");
+      assertThat(query(pg, "show synchronous_commit"))
+          .as("kept data is committed when a commit returns (zonky's builder turns it off)")
+          .isEqualTo("on");
+      assertThat(query(pg, "show fsync")).isEqualTo("on");
     }
     try (LocalPostgres pg = LocalPostgres.start(dataDir, 0, false)) {
       try (Connection c =
