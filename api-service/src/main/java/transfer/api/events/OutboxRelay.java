@@ -168,7 +168,8 @@ public class OutboxRelay {
         config.outbox().busyPoll().toMillis(),
         config.outbox().lingerPoll().toMillis(),
         config.outbox().linger().toMillis(),
-        config.outbox().idlePoll().toMillis());
+        config.outbox().idlePoll().toMillis(),
+        PollThenSleep.SLEEP);
   }
 
   /**

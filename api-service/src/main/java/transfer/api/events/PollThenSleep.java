@@ -25,11 +25,14 @@ import transfer.ledger.EventWakeups;
  * <p>Used by one thread; the connection is the loop's own and stays open while it runs.
  */
 final class PollThenSleep {
-  /** How the loop pauses: {@link Thread#sleep} but in a test. */
+  /** How the loop pauses: {@link #SLEEP} but in a test. */
   @FunctionalInterface
   interface Pause {
     void pause(long ms);
   }
+
+  /** The pause of the relay and the sequencer: {@link Thread#sleep}. */
+  static final Pause SLEEP = PollThenSleep::sleep;
 
   private final Connection connection;
   private final PGConnection pg;
@@ -41,17 +44,6 @@ final class PollThenSleep {
   private final Pause pause;
   private boolean asleep;
   private long lastWork = System.nanoTime();
-
-  PollThenSleep(
-      Connection connection,
-      long lockKey,
-      long busyPollMs,
-      long lingerPollMs,
-      long lingerMs,
-      long idleWaitMs)
-      throws SQLException {
-    this(connection, lockKey, busyPollMs, lingerPollMs, lingerMs, idleWaitMs, PollThenSleep::sleep);
-  }
 
   PollThenSleep(
       Connection connection,
