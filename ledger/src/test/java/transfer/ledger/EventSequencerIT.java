@@ -367,20 +367,27 @@ class EventSequencerIT extends LedgerFixture {
     int tasks = 200;
     writeTasksEvents(writer, t, 50); // warm the pages up: no full-page image in the measure
     ledger.eventSequencer().sequenceEvents(100_000);
-    long rowsBefore = count("events");
-    long numbersBefore = count("event_numbers");
-    String start = lsn();
-    writeTasksEvents(writer, t, tasks);
-    String written = lsn();
-    while (ledger.eventSequencer().sequenceEvents(500) > 0) {
-      // rounds of up to 500
-    }
-    String numbered = lsn();
     int events = tasks * 3;
-    assertThat(count("events") - rowsBefore).isEqualTo(events);
-    assertThat(count("event_numbers") - numbersBefore).isEqualTo(events);
-    long writeBytes = walBetween(start, written) / events;
-    long numberBytes = walBetween(written, numbered) / events;
+    // The WAL position is the server's: whatever else writes meanwhile (an autovacuum of another
+    // test's tables) counts too, and once made a window three times this one's figure. Only ever
+    // more: the least of three windows is ours.
+    long writeBytes = Long.MAX_VALUE;
+    long numberBytes = Long.MAX_VALUE;
+    for (int window = 0; window < 3; window++) {
+      long rowsBefore = count("events");
+      long numbersBefore = count("event_numbers");
+      String start = lsn();
+      writeTasksEvents(writer, t, tasks);
+      String written = lsn();
+      while (ledger.eventSequencer().sequenceEvents(500) > 0) {
+        // rounds of up to 500
+      }
+      String numbered = lsn();
+      assertThat(count("events") - rowsBefore).isEqualTo(events);
+      assertThat(count("event_numbers") - numbersBefore).isEqualTo(events);
+      writeBytes = Math.min(writeBytes, walBetween(start, written) / events);
+      numberBytes = Math.min(numberBytes, walBetween(written, numbered) / events);
+    }
     System.out.printf(
         "WAL per event: %d bytes written by its transaction (3 per commit), %d numbered%n",
         writeBytes, numberBytes);
