@@ -390,6 +390,40 @@ EOF
 # nginx_has_dav: true when this nginx was built with the dav module (PUT), as Debian's nginx is.
 nginx_has_dav() { "$NGINX" -V 2>&1 | grep -q -- '--with-http_dav_module'; }
 
+# ---------------------------------------------------------------- many small files
+
+# make_small_files COUNT KIB: COUNT files of KIB KiB under $OUT/small-www/f/<KIB>k, deterministic bytes
+# (a seeded PRNG per file index, so a file list is the same in every run and is generated once), and
+# their manifest, sha256sum's own output. Sets WWW (nginx's root), SUB (<KIB>k), SRC (the files'
+# directory) and MANIFEST.
+make_small_files() {
+  local files="$1" file_bytes=$(($2 * 1024))
+  WWW="$OUT/small-www"
+  SUB="${2}k"
+  SRC="$WWW/f/$SUB"
+  MANIFEST="$SRC.sha256sums-$files"
+  if [[ -s "$MANIFEST" && "$(wc -l <"$MANIFEST")" == "$files" ]]; then
+    log "reusing $files files of $2 KiB in $SRC"
+  else
+    log "generating $files files of $2 KiB in $SRC ..."
+    mkdir -p "$SRC"
+    python3 - "$SRC" "$files" "$file_bytes" <<'PY'
+import os, random, sys
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(n):
+    p = os.path.join(d, f"{i:06d}")
+    if os.path.exists(p) and os.path.getsize(p) == size:
+        continue  # the same seed gives the same bytes
+    with open(p + ".tmp", "wb") as f:
+        f.write(random.Random(i * 1000003 + size).randbytes(size))
+    os.replace(p + ".tmp", p)
+PY
+    (cd "$SRC" && seq -f '%06g' 0 $((files - 1)) | xargs sha256sum) >"$MANIFEST.tmp"
+    mv -f "$MANIFEST.tmp" "$MANIFEST"
+  fi
+  chmod -R a+rX "$WWW"
+}
+
 # ---------------------------------------------------------------- the test file
 
 # make_test_file BYTES: the cached test file of random bytes, $OUT/www/file, with its SHA-256 in
