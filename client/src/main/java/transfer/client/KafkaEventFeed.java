@@ -2,6 +2,12 @@ package transfer.client;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -203,6 +209,31 @@ public final class KafkaEventFeed implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Standard Kafka client properties ({@code bootstrap.servers}, {@code security.protocol},
+     * {@code sasl.*}, {@code ssl.*}, timeouts), as {@link #property} each; {@code
+     * bootstrap.servers} among them stands for {@link #bootstrapServers}.
+     */
+    public Builder properties(Map<?, ?> properties) {
+      properties.forEach((k, v) -> extra.put(String.valueOf(k), v));
+      return this;
+    }
+
+    /**
+     * The properties of a Kafka client properties file, the kind Kafka's own tools take with {@code
+     * --consumer.config} (the local cluster's secured mode writes one, {@code
+     * kafka-client.properties}), as {@link #properties}.
+     */
+    public Builder propertiesFile(Path file) {
+      Properties p = new Properties();
+      try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        p.load(in);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read Kafka client properties " + file, e);
+      }
+      return properties(p);
+    }
+
     Builder pollTimeout(Duration d) {
       this.pollTimeout = d;
       return this;
@@ -215,8 +246,11 @@ public final class KafkaEventFeed implements AutoCloseable {
     }
 
     public KafkaEventFeed build() {
-      if (bootstrapServers == null && !customConsumers) {
-        throw new IllegalStateException("KafkaEventFeed needs bootstrapServers");
+      if (bootstrapServers == null
+          && !extra.containsKey(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG)
+          && !customConsumers) {
+        throw new IllegalStateException(
+            "KafkaEventFeed needs bootstrapServers (or bootstrap.servers among its properties)");
       }
       if (groupId == null || groupId.isBlank()) {
         throw new IllegalStateException(

@@ -6,6 +6,7 @@ import io.opentelemetry.api.trace.Span;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 import java.sql.Connection;
@@ -14,7 +15,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Properties;
+import java.util.Map;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -22,11 +23,11 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.postgresql.PGConnection;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.api.trace.Tracing;
+import transfer.contracts.KafkaClientProperties;
 import transfer.ledger.EventSequencer;
 import transfer.ledger.EventWakeups;
 import transfer.ledger.Outbox;
@@ -53,7 +54,7 @@ public class OutboxRelay {
   private final ApiConfig config;
   private final ApiMetrics metrics;
   private final Tracing tracing;
-  private final String bootstrapServers;
+  private final Map<String, Object> kafkaConfig;
   private volatile boolean running;
   private Thread thread;
 
@@ -64,14 +65,14 @@ public class OutboxRelay {
       ApiConfig config,
       ApiMetrics metrics,
       Tracing tracing,
-      @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
+      @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig) {
     this.dataSource = dataSource;
     this.eventSequencer = eventSequencer;
     this.outbox = outbox;
     this.config = config;
     this.metrics = metrics;
     this.tracing = tracing;
-    this.bootstrapServers = bootstrapServers;
+    this.kafkaConfig = kafkaConfig;
   }
 
   void start(@Observes StartupEvent ev) {
@@ -303,21 +304,35 @@ public class OutboxRelay {
     }
   }
 
+  /**
+   * The relay's producer: the service's Kafka configuration (every {@code kafka.*} key, {@code
+   * KAFKA_*} in the environment: brokers, security, timeouts) over the relay's defaults, and the
+   * settings publishing relies on over both.
+   */
   private KafkaProducer<String, String> producer() {
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(ProducerConfig.ACKS_CONFIG, "all");
-    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-    // No wait for more: the relay hands over a whole batch before it waits for the acks, so
-    // records batch up by themselves while a request is in flight; an idle doorbell goes at once.
-    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
-    p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
-    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
-    p.put(ProducerConfig.CLIENT_ID_CONFIG, "transfer-outbox-relay");
-    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-    return new KafkaProducer<>(p);
+    KafkaClientProperties.Merged p =
+        KafkaClientProperties.merge(
+            kafkaConfig,
+            Map.of(
+                // No wait for more: the relay hands over a whole batch before it waits for the
+                // acks, so records batch up by themselves while a request is in flight; an idle
+                // doorbell goes at once.
+                ProducerConfig.LINGER_MS_CONFIG, 0,
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000,
+                ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000,
+                ProducerConfig.CLIENT_ID_CONFIG, "transfer-outbox-relay"),
+            Map.of(
+                ProducerConfig.ACKS_CONFIG,
+                "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                true,
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
+                StringSerializer.class.getName(),
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG,
+                StringSerializer.class.getName()));
+    Log.infof("outbox relay: Kafka producer %s", p.describe());
+    return new KafkaProducer<>(p.properties());
   }
 
   private static void sleep(Duration d) {

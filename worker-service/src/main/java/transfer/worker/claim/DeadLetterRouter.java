@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Properties;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -14,6 +13,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.jboss.logging.Logger;
+import transfer.contracts.KafkaClientProperties;
 import transfer.contracts.Topics;
 
 /**
@@ -36,9 +36,12 @@ final class DeadLetterRouter {
   /** Partitions held at an unreadable doorbell because it could not be moved yet. */
   private final Map<TopicPartition, Backoff> held = new HashMap<>();
 
-  /** Writes to the broker at {@code bootstrapServers}, as {@code workerId}. */
-  DeadLetterRouter(String workerId, String bootstrapServers) {
-    this(workerId, () -> newProducer(workerId, bootstrapServers));
+  /**
+   * Writes as {@code workerId}, with the service's Kafka configuration ({@code kafka.*} keys:
+   * brokers, security, timeouts).
+   */
+  DeadLetterRouter(String workerId, Map<String, Object> kafkaConfig) {
+    this(workerId, () -> newProducer(workerId, kafkaConfig));
   }
 
   DeadLetterRouter(String workerId, Supplier<Producer<byte[], byte[]>> producers) {
@@ -125,20 +128,29 @@ final class DeadLetterRouter {
     }
   }
 
-  private static Producer<byte[], byte[]> newProducer(String workerId, String bootstrapServers) {
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(ProducerConfig.CLIENT_ID_CONFIG, workerId + "-dead-letters");
-    p.put(ProducerConfig.ACKS_CONFIG, "all");
-    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-    // Bounded, so that the consumer thread (which also keeps the group membership) never waits
-    // long: a failed move is retried by the backoff above instead.
-    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 5_000);
-    p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
-    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000);
-    p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-    return new KafkaProducer<>(p);
+  private static Producer<byte[], byte[]> newProducer(
+      String workerId, Map<String, Object> kafkaConfig) {
+    KafkaClientProperties.Merged p =
+        KafkaClientProperties.merge(
+            kafkaConfig,
+            Map.of(
+                ProducerConfig.CLIENT_ID_CONFIG, workerId + "-dead-letters",
+                // Bounded, so that the consumer thread (which also keeps the group membership)
+                // never waits long: a failed move is retried by the backoff above instead.
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 5_000,
+                ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000,
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000,
+                ProducerConfig.LINGER_MS_CONFIG, 0),
+            Map.of(
+                ProducerConfig.ACKS_CONFIG,
+                "all",
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                true,
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
+                ByteArraySerializer.class.getName(),
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG,
+                ByteArraySerializer.class.getName()));
+    LOG.infof("dead-letter producer: Kafka producer %s", p.describe());
+    return new KafkaProducer<>(p.properties());
   }
 }

@@ -3,6 +3,7 @@ package transfer.worker.claim;
 import io.quarkus.logging.Log;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
@@ -12,7 +13,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -23,8 +23,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RebalanceInProgressException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import transfer.contracts.Doorbell;
+import transfer.contracts.KafkaClientProperties;
 import transfer.contracts.Topics;
 import transfer.ledger.Claims;
 import transfer.worker.WorkerConfig;
@@ -49,7 +49,7 @@ public class DoorbellConsumer {
   private final Slots slots;
   private final WorkerConfig config;
   private final String workerId;
-  private final String bootstrapServers;
+  private final Map<String, Object> kafkaConfig;
   private final Claimer claimer;
   private final DeadLetterRouter deadLetters;
   private final PausePolicy pauses;
@@ -65,11 +65,11 @@ public class DoorbellConsumer {
       WorkerMetrics metrics,
       Tracing tracing,
       @Named("workerId") String workerId,
-      @ConfigProperty(name = "kafka.bootstrap.servers") String bootstrapServers) {
+      @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig) {
     this.slots = slots;
     this.config = config;
     this.workerId = workerId;
-    this.bootstrapServers = bootstrapServers;
+    this.kafkaConfig = kafkaConfig;
     this.claimer =
         new Claimer(
             claims,
@@ -79,7 +79,7 @@ public class DoorbellConsumer {
             workerId,
             config.worker().leaseTtl(),
             config.worker().parkedDoorbellRetry());
-    this.deadLetters = new DeadLetterRouter(workerId, bootstrapServers);
+    this.deadLetters = new DeadLetterRouter(workerId, kafkaConfig);
     this.pauses = new PausePolicy(slots::freeSlots, deadLetters);
   }
 
@@ -212,30 +212,41 @@ public class DoorbellConsumer {
     }
   }
 
+  /**
+   * The doorbell consumer: the service's Kafka configuration (every {@code kafka.*} key, {@code
+   * KAFKA_*} in the environment: brokers, security, timeouts) over the worker's defaults, and the
+   * settings the claim relies on over both (its group, offsets committed by hand, raw bytes).
+   */
   private KafkaConsumer<byte[], byte[]> newConsumer() {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(ConsumerConfig.GROUP_ID_CONFIG, Topics.WORKER_GROUP);
-    p.put(ConsumerConfig.CLIENT_ID_CONFIG, workerId);
-    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, config.worker().slots()));
-    // A dead worker's partitions move to the others after the session timeout; the cooperative
-    // assignor lets every other worker keep consuming while that happens.
-    p.put(
-        ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
-        (int) config.worker().kafkaSessionTimeout().toMillis());
-    p.put(
-        ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
-        (int) Math.max(500, config.worker().kafkaSessionTimeout().toMillis() / 3));
-    p.put(
-        ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
-        CooperativeStickyAssignor.class.getName());
-    // Bytes, not strings: a record that is no doorbell goes to the dead-letter topic exactly as
-    // it came, and nothing can fail while deserializing.
-    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-    return new KafkaConsumer<>(p);
+    long sessionTimeout = config.worker().kafkaSessionTimeout().toMillis();
+    KafkaClientProperties.Merged p =
+        KafkaClientProperties.merge(
+            kafkaConfig,
+            Map.of(
+                ConsumerConfig.CLIENT_ID_CONFIG,
+                workerId,
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                "earliest",
+                // A dead worker's partitions move to the others after the session timeout; the
+                // cooperative assignor lets every other worker keep consuming while that happens.
+                ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
+                (int) sessionTimeout,
+                ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG,
+                (int) Math.max(500, sessionTimeout / 3),
+                ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG,
+                CooperativeStickyAssignor.class.getName()),
+            Map.of(
+                ConsumerConfig.GROUP_ID_CONFIG, Topics.WORKER_GROUP,
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                // as many doorbells per poll as there are slots, at most
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, config.worker().slots()),
+                // Bytes, not strings: a record that is no doorbell goes to the dead-letter topic
+                // exactly as it came, and nothing can fail while deserializing.
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName(),
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+                    ByteArrayDeserializer.class.getName()));
+    Log.infof("doorbell consumer: Kafka consumer %s", p.describe());
+    return new KafkaConsumer<>(p.properties());
   }
 
   private static void sleep(Duration d) {
