@@ -8,7 +8,8 @@ final class Banner {
     this.settings = settings;
   }
 
-  void print(String apiKey, String adminKey, String jdbcUrl, String bootstrap) {
+  void print(
+      String apiKey, String adminKey, String jdbcUrl, String bootstrap, boolean kafkaSecured) {
     String api = "http://127.0.0.1:" + settings.apiPort();
     String keySource =
         settings.apiKey() != null ? "from TRANSFER_API_KEY" : "saved in " + settings.apiKeyFile();
@@ -35,7 +36,13 @@ final class Banner {
             "  API docs    " + api + "/q/swagger-ui   (OpenAPI at " + api + "/q/openapi)",
             "  Workers     " + workersLine,
             "  Outbound    " + outboundLine(),
-            "  Kafka       " + bootstrap,
+            "  Kafka       "
+                + bootstrap
+                + (kafkaSecured
+                    ? "   (SASL_SSL only; to read transfer-events: "
+                        + settings.kafkaClientProperties()
+                        + ")"
+                    : ""),
             "  PostgreSQL  " + jdbcUrl,
             "  Objects     " + settings.objectsDir(),
             "  Logs        "

@@ -153,6 +153,8 @@ public final class LocalCluster {
 
     Database db = startDatabase(launcherLog);
     String bootstrap = startKafka(launcherLog);
+    LocalKafkaSecurity kafkaSecurity =
+        settings.kafkaSecured() ? LocalKafkaSecurity.grant(kafka, settings, launcherLog) : null;
 
     Map<String, String> common = new HashMap<>();
     common.put("QUARKUS_DATASOURCE_JDBC_URL", db.jdbcUrl());
@@ -171,6 +173,9 @@ public final class LocalCluster {
     }
 
     Map<String, String> apiEnv = new HashMap<>(common);
+    if (kafkaSecurity != null) {
+      apiEnv.putAll(kafkaSecurity.serviceEnvironment(KafkaAccess.API_USER));
+    }
     apiEnv.put("QUARKUS_HTTP_PORT", Integer.toString(settings.apiPort()));
     apiEnv.put("TRANSFER_API_BOOTSTRAP_KEY", apiKey);
     apiEnv.put("TRANSFER_ADMIN_KEY", adminKey);
@@ -182,6 +187,9 @@ public final class LocalCluster {
     workerJvmArgs.addAll(settings.workerJvmArgs());
     for (int i = 1; i <= settings.workers(); i++) {
       Map<String, String> env = new HashMap<>(common);
+      if (kafkaSecurity != null) {
+        env.putAll(kafkaSecurity.serviceEnvironment(KafkaAccess.WORKER_USER));
+      }
       env.put("QUARKUS_HTTP_PORT", Integer.toString(settings.workerPort(i)));
       env.put("TRANSFER_WORKER_ID", "worker-" + i);
       workerServices.add(
@@ -222,7 +230,7 @@ public final class LocalCluster {
 
     apiService.supervise();
     workerServices.forEach(SupervisedService::supervise);
-    new Banner(settings).print(apiKey, adminKey, db.jdbcUrl(), bootstrap);
+    new Banner(settings).print(apiKey, adminKey, db.jdbcUrl(), bootstrap, kafkaSecurity != null);
 
     new CountDownLatch(1).await(); // Until Ctrl-C or SIGTERM; the shutdown hook does the rest.
   }
@@ -395,14 +403,23 @@ public final class LocalCluster {
 
   private String startKafka(Path launcherLog) {
     say(
-        "Starting Kafka on 127.0.0.1:%d (log in %s) ...",
-        settings.kafkaPort(), settings.kafkaDir());
+        "Starting Kafka on 127.0.0.1:%d%s (log in %s) ...",
+        settings.kafkaPort(),
+        settings.kafkaSecured() ? ", SASL_SSL only" : "",
+        settings.kafkaDir());
+    if (settings.kafkaSecured()) {
+      LocalKafkaSecurity.refusePlaintextData(settings);
+    }
     long t0 = System.nanoTime();
     EmbeddedKafka broker =
         step(
             () -> {
               try {
-                kafka = EmbeddedKafka.start(settings.kafkaDir(), settings.kafkaPort());
+                kafka =
+                    settings.kafkaSecured()
+                        ? EmbeddedKafka.startSecured(
+                            settings.kafkaDir(), settings.kafkaPort(), settings.kafkaSecurityDir())
+                        : EmbeddedKafka.start(settings.kafkaDir(), settings.kafkaPort());
               } catch (Exception e) {
                 Logger.getLogger(LocalCluster.class.getName())
                     .log(Level.SEVERE, "Kafka did not start", e);
@@ -607,6 +624,9 @@ public final class LocalCluster {
         TRANSFER_WORKERS           number of workers (2)
         TRANSFER_WORKER_BASE_PORT  health port of worker 1; worker i uses base + i - 1 (API port + 1)
         TRANSFER_KAFKA_PORT        Kafka port (9092)
+        TRANSFER_KAFKA_SECURITY    plaintext, or sasl_ssl: Kafka takes SASL_SSL only (SCRAM-SHA-512,
+                                   a CA made in <data>/kafka-security, an ACL per service); readers
+                                   use <data>/kafka-client.properties (plaintext)
         TRANSFER_DB_PORT           embedded PostgreSQL port (15432)
         TRANSFER_DB_URL            use this PostgreSQL (a JDBC URL) instead of the embedded one,
         TRANSFER_DB_USER             with this user

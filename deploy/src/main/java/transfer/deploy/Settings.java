@@ -15,6 +15,8 @@ import java.util.Map;
  * @param adminKey the admin API's key, or null (generated once and saved)
  * @param serviceJvmArgs JVM options for the service processes
  * @param workerJvmArgs JVM options the workers get after {@code serviceJvmArgs}
+ * @param kafkaSecured whether the embedded broker takes SASL_SSL only ({@code
+ *     TRANSFER_KAFKA_SECURITY=sasl_ssl}) instead of plaintext
  */
 record Settings(
     Path projectRoot,
@@ -30,7 +32,8 @@ record Settings(
     String apiKey,
     String adminKey,
     List<String> serviceJvmArgs,
-    List<String> workerJvmArgs) {
+    List<String> workerJvmArgs,
+    boolean kafkaSecured) {
 
   /** A development machine runs four JVMs of this cluster; the JVM's default heap is too eager. */
   static final String DEFAULT_JVM_OPTS = "-Xmx512m";
@@ -75,7 +78,21 @@ record Settings(
         blankToNull(env.get("TRANSFER_API_KEY")),
         blankToNull(env.get("TRANSFER_ADMIN_KEY")),
         List.copyOf(jvmArgs),
-        List.copyOf(workerJvmArgs));
+        List.copyOf(workerJvmArgs),
+        kafkaSecurity(env));
+  }
+
+  /** {@code TRANSFER_KAFKA_SECURITY}: {@code plaintext} (the default) or {@code sasl_ssl}. */
+  private static boolean kafkaSecurity(Map<String, String> env) {
+    String raw = blankToNull(env.get("TRANSFER_KAFKA_SECURITY"));
+    if (raw == null || raw.trim().equalsIgnoreCase("plaintext")) {
+      return false;
+    }
+    if (raw.trim().equalsIgnoreCase("sasl_ssl")) {
+      return true;
+    }
+    throw new LaunchFailure(
+        2, "TRANSFER_KAFKA_SECURITY must be plaintext or sasl_ssl; got '%s'.".formatted(raw));
   }
 
   private static List<String> words(String s) {
@@ -101,6 +118,23 @@ record Settings(
 
   Path kafkaDir() {
     return dataDir.resolve("kafka");
+  }
+
+  /**
+   * A secured broker's authority, its certificate and the passwords of its users (owner-only
+   * files): made on the first secured start, kept with the data.
+   */
+  Path kafkaSecurityDir() {
+    return dataDir.resolve("kafka-security");
+  }
+
+  /**
+   * The client properties file of a secured broker: what Kafka's console tools take with {@code
+   * --consumer.config}, and the Java client's feed with {@code propertiesFile}, to read {@code
+   * transfer-events}.
+   */
+  Path kafkaClientProperties() {
+    return dataDir.resolve("kafka-client.properties");
   }
 
   Path postgresDir() {

@@ -1,8 +1,10 @@
 package transfer.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -12,14 +14,25 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.TopicAuthorizationException;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import transfer.testkit.Origin;
 
 /**
  * The one-command local cluster as a user runs it: the launcher as its own process, on its own
@@ -117,6 +130,125 @@ class LocalClusterIT {
           .contains("TRANSFER_API_PORT")
           .doesNotContain("Exception")
           .doesNotContain("\tat ");
+    }
+  }
+
+  /**
+   * {@code TRANSFER_KAFKA_SECURITY=sasl_ssl}: the cluster runs end to end on a broker that takes
+   * SASL_SSL only, each service as its own principal with its own ACLs; Kafka's own console
+   * consumer reads the task's events with the properties file the launcher wrote; a plaintext
+   * client is refused, and the workers' principal cannot write events.
+   */
+  @Test
+  void securedKafkaRunsTheClusterAndTheConsoleConsumerReadsItsEvents() throws Exception {
+    Path data = Files.createTempDirectory("local-cluster-it-secured");
+    dataDirs.add(data);
+    try (Origin origin = Origin.start()) {
+      Map<String, String> env = env(data);
+      env.put("TRANSFER_KAFKA_SECURITY", "sasl_ssl");
+      env.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + origin.port());
+      int apiPort = Integer.parseInt(env.get("TRANSFER_API_PORT"));
+      String bootstrap = "127.0.0.1:" + env.get("TRANSFER_KAFKA_PORT");
+
+      Path out = data.resolve("launcher.out");
+      Process launcher = launch(env, out);
+      awaitOutput(out, "The transfer cluster is running.", Duration.ofMinutes(3));
+      Path clientProperties = data.resolve("kafka-client.properties");
+      assertThat(Files.readString(out))
+          .contains("SASL_SSL only")
+          .contains(clientProperties.toString());
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(clientProperties)))
+          .isEqualTo("rw-------");
+
+      assertThat(put(apiPort, "/v1/sessions/secured")).isEqualTo(201);
+      String body =
+          "{\"type\":\"download\",\"url\":\""
+              + origin.url("/bytes/65536?seed=19")
+              + "\",\"sha256\":\""
+              + Origin.sha256Hex(65536, 19)
+              + "\"}";
+      HttpResponse<String> created =
+          http.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + apiPort + "/v1/sessions/secured/tasks"))
+                  .header("Authorization", "Bearer it-key")
+                  .header("Content-Type", "application/json")
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(created.statusCode()).isEqualTo(201);
+      String taskId = new ObjectMapper().readTree(created.body()).path("id").asText();
+      assertThat(taskId).isNotBlank();
+
+      // Kafka's console consumer, as the README runs it, with the launcher's properties file.
+      Path consumed = data.resolve("console-consumer.out");
+      Process console =
+          new ProcessBuilder(
+                  ProcessHandle.current().info().command().orElse("java"),
+                  "-cp",
+                  ROOT.resolve("deploy/target/lib/*").toString(),
+                  "org.apache.kafka.tools.consumer.ConsoleConsumer",
+                  "--bootstrap-server",
+                  bootstrap,
+                  "--topic",
+                  "transfer-events",
+                  "--from-beginning",
+                  "--consumer.config",
+                  clientProperties.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(consumed.toFile())
+              .start();
+      started.add(console);
+      await()
+          .atMost(Duration.ofMinutes(2))
+          .pollInterval(Duration.ofMillis(500))
+          .until(
+              () ->
+                  Files.readAllLines(consumed).stream()
+                      .anyMatch(
+                          l ->
+                              l.contains("transfer.task.completed")
+                                  && l.contains(taskId)
+                                  && l.contains("\"state\":\"completed\"")));
+      console.destroy();
+
+      // Without SASL_SSL nothing is answered; the workers' principal may not write events.
+      Map<String, Object> plaintext = new HashMap<>();
+      plaintext.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+      plaintext.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, 2_000);
+      plaintext.put(CommonClientConfigs.DEFAULT_API_TIMEOUT_MS_CONFIG, 4_000);
+      try (Admin admin = Admin.create(plaintext)) {
+        assertThatThrownBy(() -> admin.listTopics().names().get(10, TimeUnit.SECONDS))
+            .isInstanceOf(ExecutionException.class);
+      }
+      Properties worker = new Properties();
+      try (var in = Files.newBufferedReader(clientProperties)) {
+        worker.load(in);
+      }
+      String workerPassword =
+          Files.readString(data.resolve("kafka-security/transfer-worker.password")).trim();
+      worker.put(
+          "sasl.jaas.config",
+          "org.apache.kafka.common.security.scram.ScramLoginModule required"
+              + " username=\"transfer-worker\" password=\""
+              + workerPassword
+              + "\";");
+      worker.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+      worker.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+      worker.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+      worker.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000);
+      worker.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+      try (KafkaProducer<String, String> forger = new KafkaProducer<>(worker)) {
+        assertThatThrownBy(
+                () ->
+                    forger
+                        .send(new ProducerRecord<>("transfer-events", "secured", "{}"))
+                        .get(20, TimeUnit.SECONDS))
+            .hasRootCauseInstanceOf(TopicAuthorizationException.class);
+      }
+
+      launcher.destroy();
+      assertThat(launcher.waitFor(90, TimeUnit.SECONDS)).isTrue();
     }
   }
 
