@@ -25,6 +25,15 @@ public record CloudEvent(
 
   public static final String SPEC_VERSION = "1.0";
 
+  /**
+   * The Kafka record header (and its value) of the CloudEvents Kafka protocol binding's structured
+   * mode, on every record of {@link Topics#EVENTS}: what the CloudEvents SDKs' Kafka deserializers
+   * and Knative's Kafka source look for to read a record as a CloudEvent.
+   */
+  public static final String KAFKA_CONTENT_TYPE_HEADER = "content-type";
+
+  public static final String STRUCTURED_CONTENT_TYPE = "application/cloudevents+json";
+
   public static String sourceOf(String sessionId) {
     return "/sessions/" + sessionId;
   }

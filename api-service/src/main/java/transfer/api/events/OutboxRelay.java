@@ -9,6 +9,7 @@ import io.quarkus.runtime.StartupEvent;
 import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -27,7 +28,9 @@ import org.postgresql.PGConnection;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.api.trace.Tracing;
+import transfer.contracts.CloudEvent;
 import transfer.contracts.KafkaClientProperties;
+import transfer.contracts.Topics;
 import transfer.ledger.EventSequencer;
 import transfer.ledger.EventWakeups;
 import transfer.ledger.Outbox;
@@ -47,6 +50,10 @@ import transfer.telemetry.TraceContexts;
 @Singleton
 public class OutboxRelay {
   private static final long LOCK_KEY = 0x7472616e73666572L; // "transfer"
+
+  /** The CloudEvents structured-mode header's value, encoded once. */
+  private static final byte[] STRUCTURED =
+      CloudEvent.STRUCTURED_CONTENT_TYPE.getBytes(StandardCharsets.US_ASCII);
 
   private final AgroalDataSource dataSource;
   private final EventSequencer eventSequencer;
@@ -238,6 +245,9 @@ public class OutboxRelay {
       ProducerRecord<String, String> record = new ProducerRecord<>(m.topic(), m.key(), m.payload());
       Span span = PublishSpans.start(tracing.tracer(), m);
       TraceContexts.toKafka(TraceContexts.of(span), record.headers());
+      if (Topics.EVENTS.equals(m.topic())) {
+        record.headers().add(CloudEvent.KAFKA_CONTENT_TYPE_HEADER, STRUCTURED);
+      }
       long start = System.nanoTime();
       try {
         sent.add(
