@@ -10,8 +10,9 @@ import transfer.contracts.TaskType;
 
 /**
  * The one gate both feeds pass events through: drop what was delivered (by id, and by sequence at
- * or below the session's last), call the listener, and record the event only after the listener
- * returned. Calls for one session must not overlap (each feed guarantees that by its threading).
+ * or below the session's order mark, the last sequence delivered without a gap), call the listener,
+ * and record the event only after the listener returned. Calls for one session must not overlap
+ * (each feed guarantees that by its threading).
  */
 final class Delivery {
   private static final System.Logger LOG = System.getLogger(Delivery.class.getName());
@@ -29,11 +30,23 @@ final class Delivery {
   private final TransferListener listener;
   private final DedupeStore store;
   private final ObjectMapper json;
+  private final boolean gapsHoldTheMark;
 
+  /** A gate for a source anyone able to write to may have added to: the Kafka topic. */
   Delivery(TransferListener listener, DedupeStore store, ObjectMapper json) {
+    this(listener, store, json, true);
+  }
+
+  /**
+   * {@code gapsHoldTheMark} false: a source only the cluster writes (the API's event stream, per
+   * tenant), whose sequences move the order mark whatever their gaps.
+   */
+  Delivery(
+      TransferListener listener, DedupeStore store, ObjectMapper json, boolean gapsHoldTheMark) {
     this.listener = listener;
     this.store = store;
     this.json = json;
+    this.gapsHoldTheMark = gapsHoldTheMark;
   }
 
   DedupeStore store() {
@@ -61,8 +74,30 @@ final class Delivery {
       return Outcome.STALE;
     }
     dispatch(sessionId, e);
-    store.record(sessionId, e.id(), e.sequence());
+    store.record(sessionId, e.id(), markAfter(sessionId, e, last));
     return Outcome.DELIVERED;
+  }
+
+  /**
+   * The session's order mark once {@code e} is delivered: its sequence when it follows {@code last}
+   * without a gap, else still {@code last}. The cluster numbers a session's events one by one, so
+   * the mark follows the events it published; an event that jumps ahead (a forged one, or the first
+   * one read after the topic's retention dropped older ones) is delivered, but does not move the
+   * mark, or one forged large sequence would make every later event look stale. Such a session's
+   * copies are then dropped by their ids only.
+   */
+  private long markAfter(String sessionId, CloudEvent e, long last) {
+    if (e.sequence() == last + 1 || !gapsHoldTheMark) {
+      return e.sequence();
+    }
+    LOG.log(
+        System.Logger.Level.DEBUG,
+        "event {0} of session {1} has sequence {2} after {3}: delivered, the order mark stays",
+        e.id(),
+        sessionId,
+        e.sequence(),
+        last);
+    return last;
   }
 
   private void dispatch(String sessionId, CloudEvent e) {

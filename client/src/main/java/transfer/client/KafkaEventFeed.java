@@ -22,6 +22,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.CommitFailedException;
@@ -72,6 +73,9 @@ public final class KafkaEventFeed implements AutoCloseable {
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Object pauseLock = new Object();
   private volatile boolean running;
+
+  /** Whether an event of another tenant (or none) was skipped and said so at WARNING. */
+  private final AtomicBoolean refusedOnce = new AtomicBoolean();
 
   /** Per partition held: session → last delivered sequence (most recent last). */
   private final Map<TopicPartition, LinkedHashMap<String, Long>> watermarks = new HashMap<>();
@@ -147,7 +151,8 @@ public final class KafkaEventFeed implements AutoCloseable {
      * Only the events of this tenant reach the listener (each event names its tenant). The topic is
      * the cluster's and carries every tenant's events, and session ids are unique per tenant only:
      * set this whenever another tenant may use the same session ids, or their events would mix into
-     * one session's order. Events without a tenant (from a cluster older than the attribute) pass.
+     * one session's order. An event that names no tenant or another one is skipped: every event of
+     * the cluster names its tenant.
      */
     public Builder tenant(String tenantId) {
       this.tenant = Objects.requireNonNull(tenantId);
@@ -404,13 +409,23 @@ public final class KafkaEventFeed implements AutoCloseable {
     if (sid == null || !config.sessions.test(sid) || e.id() == null) {
       return;
     }
-    if (config.tenant != null && e.tenant() != null && !config.tenant.equals(e.tenant())) {
-      return; // another tenant's session of the same name
+    if (config.tenant != null && !config.tenant.equals(e.tenant())) {
+      // Another tenant's session of the same name, or an event that names no tenant: the
+      // cluster's events all name theirs, so it did not come from the cluster.
+      LOG.log(
+          refusedOnce.getAndSet(true) ? System.Logger.Level.DEBUG : System.Logger.Level.WARNING,
+          "the event at {0} offset {1} names tenant {2}, not {3}: skipped (logged once at WARNING)",
+          tp,
+          r.offset(),
+          e.tenant(),
+          config.tenant);
+      return;
     }
     LinkedHashMap<String, Long> marks = watermarks.computeIfAbsent(tp, k -> lru());
     Long floor = marks.get(sid);
-    if (delivery.deliver(sid, e, floor == null ? 0 : floor) == Delivery.Outcome.DELIVERED) {
-      marks.put(sid, Math.max(e.sequence(), floor == null ? 0 : floor));
+    long known = floor == null ? 0 : floor;
+    if (delivery.deliver(sid, e, known) == Delivery.Outcome.DELIVERED) {
+      marks.put(sid, Math.max(delivery.store().lastSequence(sid), known));
     }
   }
 

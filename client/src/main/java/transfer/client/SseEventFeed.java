@@ -34,7 +34,8 @@ public final class SseEventFeed implements AutoCloseable {
 
   private SseEventFeed(Builder b) {
     this.config = b;
-    this.delivery = new Delivery(b.listener, b.store, b.client.json());
+    // The API's stream: only the cluster writes it, each tenant's own.
+    this.delivery = new Delivery(b.listener, b.store, b.client.json(), false);
     for (String sid : b.sessions) {
       workers.add(new Worker(sid));
     }

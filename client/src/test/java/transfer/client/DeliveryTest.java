@@ -63,7 +63,7 @@ class DeliveryTest {
 
   @Test
   void anEventAtOrBelowTheLastSequenceIsNotDeliveredEvenWithANewId() {
-    delivery.deliver("s", progress("s", 5, "t", 1, 1), 0);
+    delivery.deliver("s", progress("s", 5, "t", 1, 1), 4); // 4 delivered before (a floor)
     CloudEvent older =
         event("s", 4, "other-id", EventTypes.PROGRESS, "t", taskData("t", "download"));
     assertThat(delivery.deliver("s", older, 0)).isEqualTo(Delivery.Outcome.STALE);
@@ -74,6 +74,20 @@ class DeliveryTest {
         .isEqualTo(Delivery.Outcome.DELIVERED);
     assertThat(listener.sequences("s")).containsExactly(5L);
     assertThat(listener.sequences("s2")).containsExactly(4L);
+  }
+
+  @Test
+  void anEventThatJumpsAheadIsDeliveredButDoesNotMoveTheOrderMark() {
+    delivery.deliver("s", progress("s", 1, "t", 1, 1), 0);
+    assertThat(delivery.deliver("s", progress("s", 900, "t", 1, 1), 0))
+        .isEqualTo(Delivery.Outcome.DELIVERED);
+    assertThat(store.lastSequence("s")).isEqualTo(1);
+    assertThat(delivery.deliver("s", progress("s", 2, "t", 2, 2), 0))
+        .isEqualTo(Delivery.Outcome.DELIVERED);
+    assertThat(delivery.deliver("s", progress("s", 3, "t", 3, 3), 0))
+        .isEqualTo(Delivery.Outcome.DELIVERED);
+    assertThat(store.lastSequence("s")).isEqualTo(3);
+    assertThat(listener.sequences("s")).containsExactly(1L, 900L, 2L, 3L);
   }
 
   @Test

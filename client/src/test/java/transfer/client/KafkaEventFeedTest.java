@@ -217,6 +217,69 @@ class KafkaEventFeedTest {
     assertThat(second.sequences("s")).containsExactly(3L);
   }
 
+  /**
+   * Someone who can write to the topic sends an event of the session with a huge sequence: it
+   * cannot make the session's later real events look stale, and a copy of a real event is still
+   * dropped by the committed sequence.
+   */
+  @Test
+  void aForgedSequenceDoesNotSilenceTheSessionsLaterEvents() {
+    List<ConsumerRecord<String, String>> records =
+        List.of(
+            record(0, progress("s", 1, "t", 10, 10)),
+            record(1, completed("s", 1_000_000, "forged")),
+            record(2, progress("s", 2, "t", 20, 30)),
+            record(3, completed("s", 3, "t")),
+            record(4, completed("s", 3, "t")));
+    RecordingListener first = new RecordingListener();
+    try (KafkaEventFeed f = feed(first, consumer(records.subList(0, 4))).start()) {
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> committed.containsKey(P0) && committed.get(P0).offset() == 4);
+    }
+    assertThat(first.sequences("s")).containsExactly(1L, 1_000_000L, 2L, 3L);
+    assertThat(committed.get(P0).metadata()).contains("\"s\":3");
+    // A new process with an empty store: the copy of 3 at offset 4 is dropped by the commit's mark.
+    RecordingListener second = new RecordingListener();
+    try (KafkaEventFeed f = feed(second, consumer(records)).start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> committed.get(P0).offset() == 5);
+    }
+    assertThat(second.sequences("s")).isEmpty();
+  }
+
+  @Test
+  void withATenantSetAnEventThatNamesNoTenantIsSkipped() {
+    CloudEvent forged = completed("s", 1, "forged");
+    forged =
+        new CloudEvent(
+            forged.specversion(),
+            forged.id(),
+            forged.type(),
+            forged.source(),
+            forged.subject(),
+            forged.time(),
+            forged.sequence(),
+            forged.datacontenttype(),
+            forged.data(),
+            null);
+    List<ConsumerRecord<String, String>> records =
+        List.of(record(0, forged), record(1, completed("s", 1, "t")));
+    RecordingListener l = new RecordingListener();
+    try (KafkaEventFeed f =
+        KafkaEventFeed.builder()
+            .groupId("g")
+            .listener(l)
+            .tenant("t1")
+            .sessions("s")
+            .consumerFactory(p -> consumer(records))
+            .pollTimeout(Duration.ofMillis(10))
+            .build()
+            .start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> log.contains("commit 2"));
+    }
+    assertThat(l.calls).containsExactly("complete t COMPLETED null");
+  }
+
   @Test
   void theCommitMetadataKeepsTheNewestSessionsWithinKafkasLimit() {
     KafkaEventFeed f = feed(new RecordingListener(), new MockConsumer<>("earliest"));
