@@ -111,6 +111,25 @@ public interface ApiConfig {
      */
     @WithDefault("200ms")
     Duration linger();
+
+    /**
+     * Each tenant's events go to a topic of its own, {@code transfer-events.<tenant>}, instead of
+     * the shared {@code transfer-events} ({@code TRANSFER_OUTBOX_TOPIC_PER_TENANT}).
+     */
+    @WithDefault("false")
+    boolean topicPerTenant();
+
+    /**
+     * With topics per tenant, the relay creates a tenant's topic when it first publishes to it and
+     * the topic is missing (the api's principal then needs CREATE on the topics prefixed {@code
+     * transfer-events.}); false: whoever runs Kafka creates them when a tenant is added.
+     */
+    @WithDefault("true")
+    boolean createTenantTopics();
+
+    /** Partitions of a tenant topic the relay creates (the broker's replication factor). */
+    @WithDefault("3")
+    int tenantTopicPartitions();
   }
 
   interface Reaper {

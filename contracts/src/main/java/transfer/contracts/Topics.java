@@ -9,6 +9,18 @@ public final class Topics {
   public static final String EVENTS = "transfer-events";
 
   /**
+   * The prefix of the per-tenant results topics ({@code transfer.events.topic-per-tenant}): {@code
+   * transfer-events.<tenant>}, each with one tenant's events only, so that a topic ACL gives a
+   * tenant its own events and nothing else.
+   */
+  public static final String TENANT_EVENTS_PREFIX = EVENTS + ".";
+
+  /** The results topic of one tenant when topics are per tenant. */
+  public static String eventsOf(String tenantId) {
+    return TENANT_EVENTS_PREFIX + tenantId;
+  }
+
+  /**
    * Records of {@link #TASKS} that are no {@link Doorbell} (not JSON, another shape, empty), moved
    * here by the worker that met them, key and value unchanged, with {@link DeadLetterHeaders}
    * saying where they came from and why.

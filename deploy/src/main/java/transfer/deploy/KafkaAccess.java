@@ -21,11 +21,12 @@ import transfer.contracts.Topics;
  *
  * <ul>
  *   <li>{@value #API_USER} (the api-service: its outbox relay) writes doorbells to {@code
- *       transfer-tasks} and events to {@code transfer-events};
+ *       transfer-tasks} and events to {@code transfer-events}, or, with topics per tenant, to
+ *       {@code transfer-events.<tenant>}, which it creates when missing;
  *   <li>{@value #WORKER_USER} (every worker) reads {@code transfer-tasks} in the group {@code
  *       transfer-workers}, and writes what is no doorbell to {@code transfer-tasks-dlq};
  *   <li>{@value #READER_USER} (the local cluster's reader of results: Kafka's console consumer, a
- *       service's feed) reads {@code transfer-events}, in any group.
+ *       service's feed) reads {@code transfer-events} and every tenant's topic, in any group.
  * </ul>
  *
  * Nobody else reads or writes anything: the broker's authorizer allows nothing without an ACL.
@@ -43,10 +44,14 @@ final class KafkaAccess {
     List<AclBinding> acls = new ArrayList<>();
     acls.add(allow(API_USER, ResourceType.TOPIC, Topics.TASKS, AclOperation.WRITE));
     acls.add(allow(API_USER, ResourceType.TOPIC, Topics.EVENTS, AclOperation.WRITE));
+    // The per-tenant results topics (transfer.outbox.topic-per-tenant), made on first use.
+    acls.add(allowPrefixed(API_USER, Topics.TENANT_EVENTS_PREFIX, AclOperation.WRITE));
+    acls.add(allowPrefixed(API_USER, Topics.TENANT_EVENTS_PREFIX, AclOperation.CREATE));
     acls.add(allow(WORKER_USER, ResourceType.TOPIC, Topics.TASKS, AclOperation.READ));
     acls.add(allow(WORKER_USER, ResourceType.GROUP, Topics.WORKER_GROUP, AclOperation.READ));
     acls.add(allow(WORKER_USER, ResourceType.TOPIC, Topics.DEAD_LETTERS, AclOperation.WRITE));
     acls.add(allow(READER_USER, ResourceType.TOPIC, Topics.EVENTS, AclOperation.READ));
+    acls.add(allowPrefixed(READER_USER, Topics.TENANT_EVENTS_PREFIX, AclOperation.READ));
     acls.add(
         allow(
             READER_USER, ResourceType.GROUP, ResourcePattern.WILDCARD_RESOURCE, AclOperation.READ));
@@ -63,6 +68,12 @@ final class KafkaAccess {
     clientProperties.forEach(
         (key, value) -> env.put("KAFKA_" + key.toUpperCase(Locale.ROOT).replace('.', '_'), value));
     return env;
+  }
+
+  private static AclBinding allowPrefixed(String user, String prefix, AclOperation operation) {
+    return new AclBinding(
+        new ResourcePattern(ResourceType.TOPIC, prefix, PatternType.PREFIXED),
+        new AccessControlEntry("User:" + user, "*", operation, AclPermissionType.ALLOW));
   }
 
   private static AclBinding allow(

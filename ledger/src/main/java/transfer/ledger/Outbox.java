@@ -88,7 +88,8 @@ public final class Outbox {
                   rs.getString(2),
                   rs.getString(3),
                   rs.getString(4),
-                  TraceContext.of(rs.getString(5), rs.getString(6))));
+                  TraceContext.of(rs.getString(5), rs.getString(6)),
+                  null));
     }
   }
 
@@ -160,7 +161,8 @@ public final class Outbox {
                   Topics.EVENTS,
                   rs.getString(6),
                   write(EventRows.cloudEvent(rs, 4)),
-                  TraceContext.of(rs.getString(2), rs.getString(3))));
+                  TraceContext.of(rs.getString(2), rs.getString(3)),
+                  rs.getString(5)));
     }
   }
 

@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -62,6 +64,7 @@ public class OutboxRelay {
   private final ApiMetrics metrics;
   private final Tracing tracing;
   private final Map<String, Object> kafkaConfig;
+  private TenantTopics tenantTopics; // the relay thread's
   private volatile boolean running;
   private Thread thread;
 
@@ -99,6 +102,11 @@ public class OutboxRelay {
 
   private void run() {
     KafkaProducer<String, String> producer = producer();
+    tenantTopics =
+        new TenantTopics(
+            this::admin,
+            config.outbox().createTenantTopics(),
+            config.outbox().tenantTopicPartitions());
     try {
       while (running) {
         try (Connection lock = dataSource.getConnection()) {
@@ -129,6 +137,7 @@ public class OutboxRelay {
       }
     } finally {
       producer.close(Duration.ofSeconds(5));
+      tenantTopics.close();
     }
   }
 
@@ -239,10 +248,16 @@ public class OutboxRelay {
       throws Exception {
     List<OutboxMessage> all = new ArrayList<>(batch.doorbells());
     all.addAll(batch.events());
+    boolean perTenant = config.outbox().topicPerTenant();
+    if (perTenant && !batch.events().isEmpty()) {
+      tenantTopics.ensure(batch.events().stream().map(m -> Topics.eventsOf(m.tenant())).toList());
+    }
     List<Future<RecordMetadata>> sent = new ArrayList<>(all.size());
     for (OutboxMessage m : all) {
       Timer latency = metrics.publishTimer(m.topic());
-      ProducerRecord<String, String> record = new ProducerRecord<>(m.topic(), m.key(), m.payload());
+      String topic =
+          perTenant && Topics.EVENTS.equals(m.topic()) ? Topics.eventsOf(m.tenant()) : m.topic();
+      ProducerRecord<String, String> record = new ProducerRecord<>(topic, m.key(), m.payload());
       Span span = PublishSpans.start(tracing.tracer(), m);
       TraceContexts.toKafka(TraceContexts.of(span), record.headers());
       if (Topics.EVENTS.equals(m.topic())) {
@@ -343,6 +358,17 @@ public class OutboxRelay {
                 StringSerializer.class.getName()));
     Log.infof("outbox relay: Kafka producer %s", p.describe());
     return new KafkaProducer<>(p.properties());
+  }
+
+  /** An Admin client of the service's Kafka configuration (tenant topics only). */
+  private Admin admin() {
+    KafkaClientProperties.Merged p =
+        KafkaClientProperties.merge(
+            kafkaConfig,
+            Map.of(AdminClientConfig.CLIENT_ID_CONFIG, "transfer-outbox-relay-admin"),
+            Map.of());
+    Log.infof("outbox relay: Kafka admin client %s", p.describe());
+    return Admin.create(p.properties());
   }
 
   private static void sleep(Duration d) {

@@ -1,0 +1,115 @@
+package transfer.api.events;
+
+import io.quarkus.logging.Log;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+
+/**
+ * The per-tenant results topics ({@code transfer.outbox.topic-per-tenant}): before the relay
+ * publishes to a tenant's topic for the first time, it makes sure the topic exists, and creates it
+ * when it is missing and creating is allowed. Known topics are remembered, so this costs one Admin
+ * call per new tenant, not per batch.
+ */
+final class TenantTopics implements AutoCloseable {
+  private static final long TIMEOUT_MS = 10_000;
+
+  private final Supplier<Admin> admins;
+  private final boolean create;
+  private final int partitions;
+  private final Set<String> known = ConcurrentHashMap.newKeySet();
+  private Admin admin; // made on need: no Admin client unless topics are per tenant
+
+  TenantTopics(Supplier<Admin> admins, boolean create, int partitions) {
+    this.admins = admins;
+    this.create = create;
+    this.partitions = partitions;
+  }
+
+  /**
+   * Returns once every one of {@code topics} exists; throws, saying which topic and what to do,
+   * when one is missing and cannot be created (the relay then tries the batch again later).
+   */
+  void ensure(Collection<String> topics) throws Exception {
+    Set<String> unknown = new TreeSet<>(topics);
+    unknown.removeAll(known);
+    if (unknown.isEmpty()) {
+      return;
+    }
+    Admin a = admin();
+    List<String> missing = new ArrayList<>();
+    for (Map.Entry<String, KafkaFuture<org.apache.kafka.clients.admin.TopicDescription>> d :
+        a.describeTopics(unknown).topicNameValues().entrySet()) {
+      try {
+        d.getValue().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        known.add(d.getKey());
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+          throw new IllegalStateException(
+              "cannot see the tenant topic " + d.getKey() + ": " + e.getCause(), e.getCause());
+        }
+        missing.add(d.getKey());
+      }
+    }
+    if (missing.isEmpty()) {
+      return;
+    }
+    if (!create) {
+      throw new IllegalStateException(
+          "the tenant topics "
+              + missing
+              + " do not exist: create them (one per tenant, transfer-events.<tenant>), or let the"
+              + " relay create them (transfer.outbox.create-tenant-topics=true)");
+    }
+    List<NewTopic> toCreate =
+        missing.stream()
+            .map(t -> new NewTopic(t, Optional.of(partitions), Optional.empty()))
+            .toList();
+    for (Map.Entry<String, KafkaFuture<Void>> c : a.createTopics(toCreate).values().entrySet()) {
+      try {
+        c.getValue().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        Log.infof(
+            "outbox relay: created the tenant topic %s (%d partitions)", c.getKey(), partitions);
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof TopicExistsException)) {
+          throw new IllegalStateException(
+              "cannot create the tenant topic "
+                  + c.getKey()
+                  + " ("
+                  + e.getCause()
+                  + "): grant the api-service's principal CREATE on the topics prefixed"
+                  + " transfer-events., or create the topic",
+              e.getCause());
+        }
+      }
+      known.add(c.getKey());
+    }
+  }
+
+  private synchronized Admin admin() {
+    if (admin == null) {
+      admin = admins.get();
+    }
+    return admin;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (admin != null) {
+      admin.close(java.time.Duration.ofSeconds(5));
+    }
+  }
+}
