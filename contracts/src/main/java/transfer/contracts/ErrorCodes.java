@@ -12,6 +12,13 @@ public final class ErrorCodes {
   public static final String BLOCKED_DESTINATION = "blocked_destination";
 
   /**
+   * The origin's TLS certificate was refused: not signed by a trusted authority (self-signed, a
+   * private CA that is not trusted), expired or not yet valid, or for another host. Final: trying
+   * again gets the same certificate.
+   */
+  public static final String TLS_CERTIFICATE = "tls_certificate";
+
+  /**
    * Reserved: no code path produces it. A download whose source changed between attempts starts
    * again from its first byte instead ({@code If-Range} finds the other version).
    */

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
 import transfer.testkit.EventLog;
+import transfer.testkit.LocalCa;
 import transfer.testkit.OtlpCollector;
 import transfer.testkit.PrometheusText;
 import transfer.testkit.TestFiles;
@@ -46,6 +47,16 @@ final class ClusterFixture {
    * refused, as in production.
    */
   final int originPort;
+
+  /**
+   * The one port HTTPS test origins listen on (127.0.0.1), allowed as {@link #originPort} is; the
+   * workers trust {@link #originCa} besides the JVM's authorities ({@code
+   * TRANSFER_FETCH_TRUSTED_CA}).
+   */
+  final int tlsOriginPort;
+
+  /** The private authority of the HTTPS test origins' certificates. */
+  final LocalCa originCa;
 
   /**
    * The workers' name service ({@code jdk.net.hosts.file}): {@link #ORIGIN_NAME} is the origin's
@@ -78,6 +89,8 @@ final class ClusterFixture {
     Path root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath();
     apiPort = freePort();
     originPort = freePort();
+    tlsOriginPort = freePort();
+    originCa = LocalCa.openOrCreate(dataDir.resolve("origin-ca"), "transfer test origins CA");
     hostsFile = dataDir.resolve("hosts");
     Files.writeString(
         hostsFile,
@@ -122,7 +135,9 @@ final class ClusterFixture {
                       // Checkpoints every second (5 s by default), so that a test of cancel,
                       // suspend or a mid-body failure has a durable prefix after a few seconds.
                       "TRANSFER_WORKER_CHECKPOINT_INTERVAL",
-                      "1s")),
+                      "1s",
+                      "TRANSFER_FETCH_TRUSTED_CA",
+                      originCa.certificatePem().toString())),
               List.of(
                   "-Xmx128m", "-XX:+ExitOnOutOfMemoryError", "-Djdk.net.hosts.file=" + hostsFile),
               dataDir.resolve("worker-" + i + ".log"));
@@ -160,7 +175,9 @@ final class ClusterFixture {
     env.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
     env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
-    env.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + originPort);
+    env.put(
+        "TRANSFER_FETCH_ALLOWED_DESTINATIONS",
+        "127.0.0.1:" + originPort + ",127.0.0.1:" + tlsOriginPort);
     // Tests submit hundreds of tasks at once; the per-tenant request rate is QuotaIT's subject.
     env.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
     env.put("TRANSFER_QUOTA_BURST", "100000");

@@ -168,20 +168,30 @@ public final class LocalCa {
    * ({@link #selfSigned}) has itself as its authority.
    */
   public record Issued(X509Certificate certificate, X509Certificate authority, PrivateKey key) {
+    /** The private key, PEM (PKCS#8, unencrypted). */
+    public String keyPem() {
+      return pem("PRIVATE KEY", key.getEncoded());
+    }
+
+    /** The certificate followed by its authority's (unless self-signed), PEM. */
+    public String chainPem() {
+      try {
+        String chain = pem("CERTIFICATE", certificate.getEncoded());
+        return authority.equals(certificate)
+            ? chain
+            : chain + pem("CERTIFICATE", authority.getEncoded());
+      } catch (GeneralSecurityException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
     /** The key and the chain in one PEM file (owner-only): Kafka's and Vert.x's key store. */
     public Path writeKeyAndChain(Path file) {
       try {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        String chain = pem("CERTIFICATE", certificate.getEncoded());
-        if (!authority.equals(certificate)) {
-          chain += pem("CERTIFICATE", authority.getEncoded());
-        }
-        Secrets.writeOwnerOnly(file, pem("PRIVATE KEY", key.getEncoded()) + chain);
+        Secrets.writeOwnerOnly(file, keyPem() + chainPem());
         return file;
       } catch (IOException e) {
         throw new UncheckedIOException("cannot write " + file, e);
-      } catch (GeneralSecurityException e) {
-        throw new IllegalStateException(e);
       }
     }
 

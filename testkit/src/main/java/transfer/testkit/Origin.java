@@ -10,6 +10,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.net.PemKeyCertOptions;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -129,6 +130,7 @@ public final class Origin implements AutoCloseable {
   private final ConcurrentMap<String, AtomicLong> seen = new ConcurrentHashMap<>();
 
   private volatile int port;
+  private volatile String scheme = "http";
 
   private Origin(Vertx vertx) {
     this.vertx = vertx;
@@ -152,6 +154,19 @@ public final class Origin implements AutoCloseable {
    * network's bridge on this machine (tests connect to loopback only; this is for containers).
    */
   public static Origin start(String host, int port) {
+    return start(host, port, null);
+  }
+
+  /**
+   * Starts an origin that serves HTTPS only, on the given port of 127.0.0.1 (0 = a free one), with
+   * this certificate (and its chain) and key: {@link LocalCa} issues good and bad ones. {@link
+   * #url} then answers {@code https://127.0.0.1:<port>…}.
+   */
+  public static Origin startTls(int port, LocalCa.Issued certificate) {
+    return start("127.0.0.1", port, certificate);
+  }
+
+  private static Origin start(String host, int port, LocalCa.Issued tls) {
     Vertx vertx =
         Vertx.vertx(
             new VertxOptions()
@@ -164,6 +179,7 @@ public final class Origin implements AutoCloseable {
                         .setFileCachingEnabled(false)
                         .setClassPathResolvingEnabled(false)));
     Origin origin = new Origin(vertx);
+    origin.scheme = tls == null ? "http" : "https";
     try {
       // Servers on the same host and port share the listening socket and take turns with the
       // accepted connections; a negative port means "one random port shared by all of them".
@@ -180,7 +196,14 @@ public final class Origin implements AutoCloseable {
                             .setReuseAddress(true)
                             // Keep every client on HTTP/1.1: the faults are connection-level.
                             .setHttp2ClearTextEnabled(false)
-                            .setCompressionSupported(false))
+                            .setCompressionSupported(false)
+                            .setSsl(tls != null)
+                            .setKeyCertOptions(
+                                tls == null
+                                    ? null
+                                    : new PemKeyCertOptions()
+                                        .setKeyValue(Buffer.buffer(tls.keyPem()))
+                                        .setCertValue(Buffer.buffer(tls.chainPem()))))
                     .requestHandler(origin::handle)
                     .listen());
         actual = server.actualPort();
@@ -197,9 +220,14 @@ public final class Origin implements AutoCloseable {
     return port;
   }
 
-  /** {@code "http://127.0.0.1:<port>" + pathAndQuery}. */
+  /** {@code "http://127.0.0.1:<port>" + pathAndQuery} ({@code https} when it serves TLS). */
   public String url(String pathAndQuery) {
-    return "http://127.0.0.1:" + port + pathAndQuery;
+    return url("127.0.0.1", pathAndQuery);
+  }
+
+  /** The same, under another name of this machine (one its clients resolve to 127.0.0.1). */
+  public String url(String host, String pathAndQuery) {
+    return scheme + "://" + host + ":" + port + pathAndQuery;
   }
 
   /** A snapshot of every request received so far, in arrival order. */

@@ -6,6 +6,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.PoolOptions;
+import io.vertx.core.net.TrustOptions;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
@@ -15,6 +16,7 @@ import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.time.Clock;
 import java.util.List;
+import javax.net.ssl.X509TrustManager;
 import transfer.egress.EgressPolicy;
 import transfer.ledger.Claims;
 import transfer.ledger.LeaseBatch;
@@ -74,6 +76,22 @@ public class WorkerBeans {
             // 64 KiB), instead of the default 8 KiB, which made eight hand-offs of each read.
             .setMaxChunkSize(64 * 1024)
             .setKeepAlive(true);
+    config
+        .fetch()
+        .trustedCa()
+        .ifPresentOrElse(
+            pem -> {
+              X509TrustManager trust = OriginTrust.withExtra(pem);
+              options.setTrustOptions(TrustOptions.wrap(trust));
+              Log.infof(
+                  "Outbound TLS: origins' certificates are checked against the JVM's authorities"
+                      + " and those in %s (%d in all)",
+                  pem, OriginTrust.count(trust));
+            },
+            () ->
+                Log.info(
+                    "Outbound TLS: origins' certificates are checked against the JVM's"
+                        + " authorities (TRANSFER_FETCH_TRUSTED_CA adds a private CA)"));
     return vertx
         .httpClientBuilder()
         .with(options)

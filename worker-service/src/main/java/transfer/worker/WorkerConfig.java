@@ -98,6 +98,12 @@ public interface WorkerConfig {
     /** Most bytes one task may transfer; a longer body is cut and fails size_limit_exceeded. */
     @WithDefault(EgressPolicy.DEFAULT_MAX_BYTES_SETTING)
     MemorySize maxBytes();
+
+    /**
+     * A PEM file of one or more certificate authorities that HTTPS origins may be signed by, in
+     * addition to the JVM's own ({@code TRANSFER_FETCH_TRUSTED_CA}): a company's private CA.
+     */
+    Optional<Path> trustedCa();
   }
 
   interface Storage {

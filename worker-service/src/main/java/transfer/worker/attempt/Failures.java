@@ -36,6 +36,13 @@ final class Failures {
   }
 
   static TaskError ofConnection(Throwable e, Duration requestTimeout) {
+    String refused = refusedCertificate(e);
+    if (refused != null) {
+      return TaskError.of(
+          ErrorCodes.TLS_CERTIFICATE,
+          "the origin's TLS certificate was refused: " + refused,
+          false);
+    }
     if (isTimeout(e)) {
       return TaskError.of(
           ErrorCodes.STALLED,
@@ -69,6 +76,51 @@ final class Failures {
   /** The {@link Egress} guard gave no route: its own error, or a connection failure. */
   static TaskError ofRoute(Throwable e, Duration requestTimeout) {
     return e instanceof Egress.Refused r ? r.error() : ofConnection(e, requestTimeout);
+  }
+
+  /**
+   * Why the origin's certificate was refused, if that is what {@code e} says: the TLS handshake
+   * failed on the certificate's validation (its chain, its dates) or on its name. Null for every
+   * other failure, a handshake cut by the network included (that one is retried).
+   */
+  static String refusedCertificate(Throwable e) {
+    boolean handshake = false;
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof javax.net.ssl.SSLHandshakeException
+          || t instanceof javax.net.ssl.SSLPeerUnverifiedException) {
+        handshake = true;
+      }
+      if (handshake
+          && (t instanceof java.security.cert.CertificateException
+              || t instanceof java.security.cert.CertPathValidatorException
+              || t instanceof java.security.cert.CertPathBuilderException)) {
+        return certificateReason(t);
+      }
+    }
+    return null;
+  }
+
+  private static String certificateReason(Throwable t) {
+    Throwable innermost = t;
+    while (innermost.getCause() != null) {
+      innermost = innermost.getCause();
+    }
+    if (innermost instanceof java.security.cert.CertificateExpiredException) {
+      return "it has expired (" + innermost.getMessage() + ")";
+    }
+    if (innermost instanceof java.security.cert.CertificateNotYetValidException) {
+      return "it is not valid yet (" + innermost.getMessage() + ")";
+    }
+    String m = String.valueOf(t.getMessage());
+    if (m.contains("No subject alternative") || m.contains("No name matching")) {
+      return "it is for another host (" + m + ")";
+    }
+    if (innermost instanceof java.security.cert.CertPathBuilderException
+        || m.contains("unable to find valid certification path")) {
+      return "no trusted authority signed it (self-signed, or a private CA this worker does not"
+          + " trust: TRANSFER_FETCH_TRUSTED_CA)";
+    }
+    return m;
   }
 
   private static boolean isTimeout(Throwable e) {

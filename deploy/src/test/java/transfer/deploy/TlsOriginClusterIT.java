@@ -1,0 +1,137 @@
+package transfer.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import transfer.testkit.LocalCa;
+import transfer.testkit.Origin;
+import transfer.testkit.TestFiles;
+
+/**
+ * Origins over HTTPS, on real sockets: a download and an upload from an origin whose certificate a
+ * private CA signed (trusted by the workers with {@code TRANSFER_FETCH_TRUSTED_CA}, besides the
+ * JVM's authorities), and each certificate a worker must refuse: self-signed, from an authority it
+ * does not trust, expired, for another host. A refused certificate fails the task {@code
+ * tls_certificate} at its first attempt (not retried as a network fault) with no byte stored.
+ */
+class TlsOriginClusterIT extends ClusterTest {
+  private static final List<String> NAMES = List.of(ClusterFixture.ORIGIN_NAME, "127.0.0.1");
+  private static Path otherCaDir;
+
+  @BeforeAll
+  static void otherAuthority() throws Exception {
+    otherCaDir = Files.createTempDirectory("untrusted-ca");
+  }
+
+  @AfterAll
+  static void removeOtherAuthority() {
+    TestFiles.deleteTree(otherCaDir);
+  }
+
+  @Test
+  void aDownloadAndAnUploadOverHttpsWithAPrivateCa() throws Exception {
+    try (Origin tls =
+        Origin.startTls(cluster.tlsOriginPort, cluster.originCa.issue(NAMES, Duration.ofDays(1)))) {
+      String sid = newSession();
+      long size = 3_000_000;
+      String download =
+          submit(
+              sid,
+              "{\"type\":\"download\",\"url\":\""
+                  + url(tls, "/bytes/" + size + "?seed=31")
+                  + "\"}");
+      JsonNode done = cluster.awaitFinal(sid, download, Duration.ofMinutes(1));
+      assertThat(done.get("state").asText()).as("%s", done).isEqualTo("completed");
+      assertThat(done.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 31));
+
+      String upload =
+          submit(
+              sid,
+              "{\"type\":\"upload\",\"url\":\""
+                  + url(tls, "/put/tls-upload")
+                  + "\",\"method\":\"PUT\",\"source\":{\"task\":\""
+                  + download
+                  + "\"}}");
+      JsonNode sent = cluster.awaitFinal(sid, upload, Duration.ofMinutes(1));
+      assertThat(sent.get("state").asText()).as("%s", sent).isEqualTo("completed");
+      assertThat(tls.requests())
+          .anySatisfy(
+              r -> {
+                assertThat(r.path()).isEqualTo("/put/tls-upload");
+                assertThat(r.bytesReceived()).isEqualTo(size);
+                assertThat(r.receivedSha256()).isEqualTo(Origin.sha256Hex(size, 31));
+              });
+    }
+  }
+
+  @Test
+  void aSelfSignedCertificateIsRefused() throws Exception {
+    refused(LocalCa.selfSigned(NAMES, Duration.ofDays(1)), "no trusted authority");
+  }
+
+  @Test
+  void aCertificateFromAnAuthorityTheWorkersDoNotTrustIsRefused() throws Exception {
+    LocalCa other = LocalCa.openOrCreate(otherCaDir, "an authority nobody trusts");
+    refused(other.issue(NAMES, Duration.ofDays(1)), "no trusted authority");
+  }
+
+  @Test
+  void anExpiredCertificateIsRefused() throws Exception {
+    Instant now = Instant.now();
+    refused(
+        cluster.originCa.issue(
+            NAMES, now.minus(Duration.ofDays(10)), now.minus(Duration.ofDays(1))),
+        "expired");
+  }
+
+  @Test
+  void aCertificateForAnotherHostIsRefused() throws Exception {
+    refused(
+        cluster.originCa.issue(List.of("elsewhere.example"), Duration.ofDays(1)), "another host");
+  }
+
+  /**
+   * A download from an origin with {@code certificate} fails for good, said so, storing nothing.
+   */
+  private static void refused(LocalCa.Issued certificate, String reason) throws Exception {
+    try (Origin tls = Origin.startTls(cluster.tlsOriginPort, certificate)) {
+      String sid = newSession();
+      String tid =
+          submit(
+              sid, "{\"type\":\"download\",\"url\":\"" + url(tls, "/bytes/100000?seed=32") + "\"}");
+      JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
+      assertThat(task.get("state").asText()).as("%s", task).isEqualTo("failed");
+      assertThat(task.at("/error/code").asText()).isEqualTo("tls_certificate");
+      assertThat(task.at("/error/message").asText()).contains(reason);
+      assertThat(task.get("attempt").asInt()).as("not retried").isEqualTo(1);
+      assertThat(task.get("bytesTransferred").asLong()).isZero();
+      assertThat(task.path("location").isMissingNode() || task.get("location").isNull()).isTrue();
+      assertThat(tls.requests()).as("no request got past the handshake").isEmpty();
+    }
+  }
+
+  private static String url(Origin tls, String pathAndQuery) {
+    return tls.url(ClusterFixture.ORIGIN_NAME, pathAndQuery);
+  }
+
+  private static String newSession() throws Exception {
+    String sid = "tls-" + UUID.randomUUID();
+    assertThat(cluster.call("PUT", "/v1/sessions/" + sid, "{}").status()).isEqualTo(201);
+    return sid;
+  }
+
+  private static String submit(String sid, String body) throws Exception {
+    ApiClient.Answer a = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body);
+    assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
+    return a.body().get("id").asText();
+  }
+}
