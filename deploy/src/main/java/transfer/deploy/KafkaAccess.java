@@ -32,15 +32,15 @@ import transfer.contracts.Topics;
  * Nobody else reads or writes anything: the broker's authorizer allows nothing without an ACL.
  * WRITE and READ imply DESCRIBE; an idempotent producer needs WRITE on its topics only.
  */
-final class KafkaAccess {
-  static final String API_USER = "transfer-api";
-  static final String WORKER_USER = "transfer-worker";
-  static final String READER_USER = "transfer-events-reader";
+public final class KafkaAccess {
+  public static final String API_USER = "transfer-api";
+  public static final String WORKER_USER = "transfer-worker";
+  public static final String READER_USER = "transfer-events-reader";
 
   private KafkaAccess() {}
 
   /** Every ACL of the cluster's principals. */
-  static List<AclBinding> acls() {
+  public static List<AclBinding> acls() {
     List<AclBinding> acls = new ArrayList<>();
     acls.add(allow(API_USER, ResourceType.TOPIC, Topics.TASKS, AclOperation.WRITE));
     acls.add(allow(API_USER, ResourceType.TOPIC, Topics.EVENTS, AclOperation.WRITE));

@@ -7,9 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Typed models of the two custom resources in k8s/ (Strimzi's KafkaTopic, KEDA's ScaledObject),
- * with just the fields these manifests may use: read with FAIL_ON_UNKNOWN_PROPERTIES, a misspelt or
- * misplaced field fails. (fabric8 has no models for them.)
+ * Typed models of the custom resources in k8s/ (Strimzi's KafkaTopic and KafkaUser, KEDA's
+ * ScaledObject and TriggerAuthentication), with just the fields these manifests may use: read with
+ * FAIL_ON_UNKNOWN_PROPERTIES, a misspelt or misplaced field fails. (fabric8 has no models for
+ * them.)
  */
 final class Crds {
   private Crds() {}
@@ -73,7 +74,7 @@ final class Crds {
         @JsonProperty(value = "kind", required = true) String kind,
         @JsonProperty(value = "metadata", required = true) ObjectMeta metadata,
         @JsonProperty(value = "spec", required = true) TopicSpec spec) {
-      super(apiVersion, kind, metadata, "kafka.strimzi.io/v1beta2");
+      super(apiVersion, kind, metadata, "kafka.strimzi.io/v1");
       this.spec = spec;
     }
 
@@ -114,5 +115,56 @@ final class Crds {
 
   record Fallback(int failureThreshold, int replicas) {}
 
-  record Trigger(String type, String metricType, Map<String, String> metadata) {}
+  record Trigger(
+      String type, String metricType, Map<String, String> metadata, AuthRef authenticationRef) {}
+
+  record AuthRef(String name) {}
+
+  static final class KafkaUser extends Resource {
+    private final UserSpec spec;
+
+    KafkaUser(
+        @JsonProperty(value = "apiVersion", required = true) String apiVersion,
+        @JsonProperty(value = "kind", required = true) String kind,
+        @JsonProperty(value = "metadata", required = true) ObjectMeta metadata,
+        @JsonProperty(value = "spec", required = true) UserSpec spec) {
+      super(apiVersion, kind, metadata, "kafka.strimzi.io/v1");
+      this.spec = spec;
+    }
+
+    UserSpec spec() {
+      return spec;
+    }
+  }
+
+  record UserSpec(Authentication authentication, Authorization authorization) {}
+
+  record Authentication(String type) {}
+
+  record Authorization(String type, List<Acl> acls) {}
+
+  record Acl(AclResource resource, List<String> operations, String host) {}
+
+  record AclResource(String type, String name, String patternType) {}
+
+  static final class TriggerAuthentication extends Resource {
+    private final TriggerAuthSpec spec;
+
+    TriggerAuthentication(
+        @JsonProperty(value = "apiVersion", required = true) String apiVersion,
+        @JsonProperty(value = "kind", required = true) String kind,
+        @JsonProperty(value = "metadata", required = true) ObjectMeta metadata,
+        @JsonProperty(value = "spec", required = true) TriggerAuthSpec spec) {
+      super(apiVersion, kind, metadata, "keda.sh/v1alpha1");
+      this.spec = spec;
+    }
+
+    TriggerAuthSpec spec() {
+      return spec;
+    }
+  }
+
+  record TriggerAuthSpec(List<SecretTarget> secretTargetRef) {}
+
+  record SecretTarget(String parameter, String name, String key) {}
 }

@@ -19,6 +19,7 @@ import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import java.io.IOException;
 import java.lang.annotation.Annotation;
@@ -45,6 +46,9 @@ import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -109,7 +113,10 @@ class ManifestsTest {
             "Deployment",
             "Service",
             "PodDisruptionBudget",
-            "ScaledObject");
+            "ScaledObject",
+            "KafkaUser",
+            "TriggerAuthentication",
+            "NetworkPolicy");
     assertThat(prod)
         .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo("transfer"));
     assertThat(names(prod, Deployment.class))
@@ -230,8 +237,12 @@ class ManifestsTest {
     // The check is not vacuous: a misspelt key is caught, and so is an OTEL_* name outside the
     // list.
     assertThat(environmentNames("worker-service"))
-        .contains("TRANSFER_WORKER_SLOTS", "OTEL_SERVICE_NAME")
-        .doesNotContain("TRANSFER_WORKERS_SLOTS", "OTEL_SERVICE_NAMES", "OTEL_ANYTHING");
+        .contains("TRANSFER_WORKER_SLOTS", "OTEL_SERVICE_NAME", "KAFKA_SASL_JAAS_CONFIG")
+        .doesNotContain(
+            "TRANSFER_WORKERS_SLOTS",
+            "OTEL_SERVICE_NAMES",
+            "OTEL_ANYTHING",
+            "KAFKA_SASL_JASS_CONFIG");
     soft.assertAll();
   }
 
@@ -268,16 +279,22 @@ class ManifestsTest {
           soft.assertThat(c.getResources().getRequests()).as(name).containsKeys("cpu", "memory");
           soft.assertThat(c.getResources().getLimits()).as(name).containsKeys("cpu", "memory");
           soft.assertThat(c.getVolumeMounts())
-              .as("%s: writable /tmp and the shared /data", name)
+              .as("%s: writable /tmp and the shared /data; the Kafka CA read-only", name)
               .extracting(m -> m.getMountPath())
-              .containsExactlyInAnyOrder("/tmp", "/data");
+              .containsExactlyInAnyOrder("/tmp", "/data", "/etc/kafka-ca");
+          soft.assertThat(c.getVolumeMounts())
+              .filteredOn(m -> m.getMountPath().equals("/etc/kafka-ca"))
+              .allSatisfy(m -> assertThat(m.getReadOnly()).isTrue());
         }
         soft.assertThat(pod.getVolumes())
             .as("%s: the shared objects claim", name)
             .anySatisfy(
                 v ->
-                    assertThat(v.getPersistentVolumeClaim().getClaimName())
-                        .isEqualTo("transfer-objects"));
+                    assertThat(v.getPersistentVolumeClaim())
+                        .isNotNull()
+                        .satisfies(
+                            claim ->
+                                assertThat(claim.getClaimName()).isEqualTo("transfer-objects")));
       }
       PersistentVolumeClaim objectsClaim = single(objects, PersistentVolumeClaim.class);
       soft.assertThat(objectsClaim.getSpec().getAccessModes()).containsExactly("ReadWriteMany");
@@ -379,7 +396,7 @@ class ManifestsTest {
 
   // ------------------------------------------------------------------ rendering and reading
 
-  private static String kustomize(String dir) throws Exception {
+  static String kustomize(String dir) throws Exception {
     // kubectl is on the machines this project is built on, and CI must run this test; elsewhere a
     // missing kubectl skips it with a reason rather than failing the build.
     boolean ci = "true".equals(System.getenv("CI"));
@@ -399,17 +416,20 @@ class ManifestsTest {
   }
 
   private static final Map<String, Class<? extends HasMetadata>> KINDS =
-      Map.of(
-          "ConfigMap", ConfigMap.class,
-          "PersistentVolumeClaim", PersistentVolumeClaim.class,
-          "Deployment", Deployment.class,
-          "Service", Service.class,
-          "PodDisruptionBudget", PodDisruptionBudget.class,
-          "HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
-          "KafkaTopic", Crds.KafkaTopic.class,
-          "ScaledObject", Crds.ScaledObject.class);
+      Map.ofEntries(
+          Map.entry("ConfigMap", ConfigMap.class),
+          Map.entry("PersistentVolumeClaim", PersistentVolumeClaim.class),
+          Map.entry("Deployment", Deployment.class),
+          Map.entry("Service", Service.class),
+          Map.entry("PodDisruptionBudget", PodDisruptionBudget.class),
+          Map.entry("HorizontalPodAutoscaler", HorizontalPodAutoscaler.class),
+          Map.entry("KafkaTopic", Crds.KafkaTopic.class),
+          Map.entry("ScaledObject", Crds.ScaledObject.class),
+          Map.entry("KafkaUser", Crds.KafkaUser.class),
+          Map.entry("TriggerAuthentication", Crds.TriggerAuthentication.class),
+          Map.entry("NetworkPolicy", NetworkPolicy.class));
 
-  private static List<HasMetadata> read(String yaml) throws IOException {
+  static List<HasMetadata> read(String yaml) throws IOException {
     List<HasMetadata> objects = new ArrayList<>();
     ObjectMapper yamlMapper = new ObjectMapper(new YAMLFactory());
     try (var parser = yamlMapper.getFactory().createParser(yaml)) {
@@ -493,6 +513,14 @@ class ManifestsTest {
     for (Map.Entry<String, Class<?>> root : configMappings(service).entrySet()) {
       mappingKeys(root.getKey(), root.getValue(), keys);
     }
+    // Every Kafka client of the services takes the standard client properties as kafka.<property>
+    // (transfer.contracts.KafkaClientProperties): KAFKA_SECURITY_PROTOCOL and the like.
+    Stream.of(
+            ProducerConfig.configNames(),
+            ConsumerConfig.configNames(),
+            AdminClientConfig.configNames())
+        .flatMap(Set::stream)
+        .forEach(k -> keys.add("kafka." + k));
     Set<String> otel = otelSdkReads(service) ? OTEL_ENV : Set.of();
     // @ConfigProperty(name = "...") injections in the service's own sources.
     Pattern property = Pattern.compile("@ConfigProperty\\(\\s*name\\s*=\\s*\"([^\"]+)\"");
@@ -642,7 +670,7 @@ class ManifestsTest {
         .orElse(null);
   }
 
-  private static String env(Container c, String name) {
+  static String env(Container c, String name) {
     return c.getEnv().stream()
         .filter(e -> e.getName().equals(name))
         .map(EnvVar::getValue)
@@ -656,18 +684,17 @@ class ManifestsTest {
     return Long.parseLong(duration.substring(0, duration.length() - 1));
   }
 
-  private static <T> List<T> of(List<HasMetadata> objects, Class<T> type) {
+  static <T> List<T> of(List<HasMetadata> objects, Class<T> type) {
     return objects.stream().filter(type::isInstance).map(type::cast).toList();
   }
 
-  private static <T extends HasMetadata> T single(List<HasMetadata> objects, Class<T> type) {
+  static <T extends HasMetadata> T single(List<HasMetadata> objects, Class<T> type) {
     List<T> found = of(objects, type);
     assertThat(found).as("one %s", type.getSimpleName()).hasSize(1);
     return found.get(0);
   }
 
-  private static <T extends HasMetadata> T named(
-      List<HasMetadata> objects, Class<T> type, String name) {
+  static <T extends HasMetadata> T named(List<HasMetadata> objects, Class<T> type, String name) {
     return of(objects, type).stream()
         .filter(o -> o.getMetadata().getName().equals(name))
         .findFirst()

@@ -1,0 +1,215 @@
+package transfer.deploy.k8s;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static transfer.deploy.k8s.ManifestsTest.env;
+import static transfer.deploy.k8s.ManifestsTest.kustomize;
+import static transfer.deploy.k8s.ManifestsTest.named;
+import static transfer.deploy.k8s.ManifestsTest.of;
+import static transfer.deploy.k8s.ManifestsTest.read;
+import static transfer.deploy.k8s.ManifestsTest.single;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.IPBlock;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.apache.kafka.common.acl.AclBinding;
+import org.assertj.core.api.SoftAssertions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import transfer.deploy.KafkaAccess;
+
+/**
+ * The manifests of a secured deployment: Strimzi's current API, a KafkaUser per service with the
+ * same ACLs the local cluster's secured mode grants ({@link KafkaAccess}), each Deployment logging
+ * in as its own user and trusting the Kafka cluster's CA, KEDA logging in as a user of its own, and
+ * NetworkPolicies that keep the workers off the cluster's and private networks.
+ */
+class SecuredManifestsTest {
+  private static List<HasMetadata> prod;
+
+  @BeforeAll
+  static void render() throws Exception {
+    prod = read(kustomize("k8s/overlays/prod"));
+  }
+
+  @Test
+  void strimziResourcesUseTheCurrentApi() {
+    assertThat(of(prod, Crds.KafkaTopic.class)).isNotEmpty();
+    assertThat(of(prod, Crds.KafkaUser.class)).isNotEmpty();
+    // the typed models refuse any other apiVersion (Crds.Resource)
+  }
+
+  @Test
+  void eachServicesKafkaUserHasTheAclsOfTheLocalClusterAndNoMore() {
+    for (String user : List.of(KafkaAccess.API_USER, KafkaAccess.WORKER_USER)) {
+      Crds.KafkaUser u = named(prod, Crds.KafkaUser.class, user);
+      assertThat(u.spec().authentication().type()).isEqualTo("scram-sha-512");
+      assertThat(u.spec().authorization().type()).isEqualTo("simple");
+      assertThat(u.getMetadata().getLabels()).containsEntry("strimzi.io/cluster", "transfer-kafka");
+      Set<String> granted = new HashSet<>();
+      for (Crds.Acl acl : u.spec().authorization().acls()) {
+        for (String op : acl.operations()) {
+          granted.add(
+              acl.resource().type()
+                  + " "
+                  + acl.resource().name()
+                  + " "
+                  + ("prefix".equals(acl.resource().patternType()) ? "prefixed" : "literal")
+                  + " "
+                  + op.toLowerCase(Locale.ROOT));
+        }
+      }
+      Set<String> local =
+          KafkaAccess.acls().stream()
+              .filter(b -> b.entry().principal().equals("User:" + user))
+              .map(SecuredManifestsTest::describe)
+              .collect(Collectors.toSet());
+      assertThat(granted).as(user).isEqualTo(local);
+    }
+  }
+
+  @Test
+  void eachDeploymentLogsInAsItsOwnUserAndTrustsTheClustersCa() {
+    ConfigMap config = single(prod, ConfigMap.class);
+    assertThat(config.getData())
+        .containsEntry("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+        .containsEntry("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+        .containsEntry("KAFKA_SSL_TRUSTSTORE_TYPE", "PEM");
+    Path truststore = Path.of(config.getData().get("KAFKA_SSL_TRUSTSTORE_LOCATION"));
+    Map<String, String> userOf =
+        Map.of("transfer-api", KafkaAccess.API_USER, "transfer-worker", KafkaAccess.WORKER_USER);
+    SoftAssertions soft = new SoftAssertions();
+    for (Deployment d : of(prod, Deployment.class)) {
+      PodSpec pod = d.getSpec().getTemplate().getSpec();
+      Container c = pod.getContainers().get(0);
+      String user = userOf.get(d.getMetadata().getName());
+      soft.assertThat(c.getEnv())
+          .filteredOn(e -> e.getName().equals("KAFKA_SASL_JAAS_CONFIG"))
+          .singleElement()
+          .satisfies(
+              e -> {
+                assertThat(e.getValueFrom().getSecretKeyRef().getName()).isEqualTo(user);
+                assertThat(e.getValueFrom().getSecretKeyRef().getKey())
+                    .isEqualTo("sasl.jaas.config");
+              });
+      soft.assertThat(c.getVolumeMounts())
+          .as("%s mounts the CA where the trust store points", d.getMetadata().getName())
+          .anySatisfy(
+              m -> {
+                assertThat(truststore.startsWith(m.getMountPath())).isTrue();
+                Volume v =
+                    pod.getVolumes().stream()
+                        .filter(x -> x.getName().equals(m.getName()))
+                        .findFirst()
+                        .orElseThrow();
+                assertThat(v.getSecret().getSecretName())
+                    .isEqualTo("transfer-kafka-cluster-ca-cert");
+                assertThat(v.getSecret().getItems())
+                    .anySatisfy(
+                        i ->
+                            assertThat(Path.of(m.getMountPath(), i.getPath()))
+                                .isEqualTo(truststore));
+              });
+      soft.assertThat(env(c, "KAFKA_BOOTSTRAP_SERVERS")).isEmpty(); // the ConfigMap's, port 9093
+    }
+    soft.assertThat(config.getData().get("KAFKA_BOOTSTRAP_SERVERS")).endsWith(":9093");
+    soft.assertAll();
+  }
+
+  @Test
+  void kedaLogsInAsAUserThatMayOnlyDescribe() {
+    Crds.ScaledObject scaler = single(prod, Crds.ScaledObject.class);
+    Crds.Trigger kafka =
+        scaler.spec().triggers().stream()
+            .filter(t -> t.type().equals("kafka"))
+            .findFirst()
+            .orElseThrow();
+    Crds.TriggerAuthentication auth =
+        named(prod, Crds.TriggerAuthentication.class, kafka.authenticationRef().name());
+    Map<String, Crds.SecretTarget> byParameter =
+        auth.spec().secretTargetRef().stream()
+            .collect(Collectors.toMap(Crds.SecretTarget::parameter, t -> t));
+    assertThat(byParameter).containsKeys("sasl", "tls", "username", "password", "ca");
+    assertThat(byParameter.get("ca").name()).isEqualTo("transfer-kafka-cluster-ca-cert");
+    Crds.KafkaUser keda = named(prod, Crds.KafkaUser.class, byParameter.get("password").name());
+    assertThat(keda.spec().authorization().acls())
+        .allSatisfy(a -> assertThat(a.operations()).containsExactly("Describe"));
+    assertThat(kafka.metadata().get("bootstrapServers"))
+        .isEqualTo(single(prod, ConfigMap.class).getData().get("KAFKA_BOOTSTRAP_SERVERS"));
+  }
+
+  @Test
+  void networkPoliciesCoverEveryPodAndKeepWorkersOffPrivateNetworks() {
+    List<NetworkPolicy> policies = of(prod, NetworkPolicy.class);
+    for (Deployment d : of(prod, Deployment.class)) {
+      Map<String, String> labels = d.getSpec().getTemplate().getMetadata().getLabels();
+      assertThat(policies)
+          .as("%s: a policy for its ingress and egress", d.getMetadata().getName())
+          .anySatisfy(
+              p -> {
+                assertThat(labels)
+                    .containsAllEntriesOf(p.getSpec().getPodSelector().getMatchLabels());
+                assertThat(p.getSpec().getPolicyTypes()).contains("Ingress", "Egress");
+                // every ingress rule names who may come in: none admits everyone
+                assertThat(p.getSpec().getIngress())
+                    .allSatisfy(r -> assertThat(r.getFrom()).isNotEmpty());
+              });
+    }
+    NetworkPolicy worker = named(prod, NetworkPolicy.class, "transfer-worker");
+    List<IPBlock> blocks =
+        worker.getSpec().getEgress().stream()
+            .flatMap(r -> r.getTo().stream())
+            .map(NetworkPolicyPeer::getIpBlock)
+            .filter(b -> b != null)
+            .toList();
+    assertThat(blocks)
+        .anySatisfy(
+            b -> {
+              assertThat(b.getCidr()).isEqualTo("0.0.0.0/0");
+              assertThat(b.getExcept())
+                  .contains(
+                      "10.0.0.0/8",
+                      "172.16.0.0/12",
+                      "192.168.0.0/16",
+                      "169.254.0.0/16",
+                      "100.64.0.0/10",
+                      "127.0.0.0/8");
+            });
+    assertThat(blocks)
+        .allSatisfy(
+            b -> assertThat(b.getExcept()).as("no open block %s", b.getCidr()).isNotEmpty());
+    NetworkPolicy postgres = named(prod, NetworkPolicy.class, "transfer-postgres");
+    assertThat(postgres.getSpec().getIngress())
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.getFrom()).hasSize(2);
+              assertThat(r.getPorts())
+                  .singleElement()
+                  .satisfies(p -> assertThat(p.getPort().getIntVal()).isEqualTo(5432));
+            });
+  }
+
+  /** A local ACL as "type name pattern operation", the manifests' spelling. */
+  private static String describe(AclBinding b) {
+    return b.pattern().resourceType().name().toLowerCase(Locale.ROOT)
+        + " "
+        + b.pattern().name()
+        + " "
+        + b.pattern().patternType().name().toLowerCase(Locale.ROOT)
+        + " "
+        + b.entry().operation().name().toLowerCase(Locale.ROOT).replace("_", "");
+  }
+}
