@@ -76,8 +76,18 @@ public final class LedgerSchema implements BeforeAllCallback {
    * Migrates the ledger of {@code source} (its current schema) up to {@code version} (null: last).
    */
   public static void migrate(PGSimpleDataSource source, String version) {
+    migrate(source, version, "transfer_worker");
+  }
+
+  /** As {@link #migrate(PGSimpleDataSource, String)}, granting {@code workerRole} data rights. */
+  public static void migrate(PGSimpleDataSource source, String version, String workerRole) {
     String schema = source.getCurrentSchema();
-    var config = Flyway.configure().dataSource(source).schemas(schema).defaultSchema(schema);
+    var config =
+        Flyway.configure()
+            .dataSource(source)
+            .schemas(schema)
+            .defaultSchema(schema)
+            .placeholders(java.util.Map.of("workerRole", workerRole));
     if (version != null) {
       config.target(version);
     }

@@ -202,6 +202,37 @@ class SecuredManifestsTest {
             });
   }
 
+  @Test
+  void workersUseTheirOwnDatabaseRoleAndDoNotMigrate() {
+    ConfigMap config = single(prod, ConfigMap.class);
+    Container worker =
+        named(prod, Deployment.class, "transfer-worker")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    Container api =
+        named(prod, Deployment.class, "transfer-api")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    assertThat(env(worker, "QUARKUS_DATASOURCE_USERNAME"))
+        .isEqualTo("transfer_worker") // the role afterMigrate.sql grants (transfer.db.worker-role)
+        .isNotEqualTo(config.getData().get("QUARKUS_DATASOURCE_USERNAME"));
+    assertThat(env(worker, "QUARKUS_FLYWAY_MIGRATE_AT_START")).isEqualTo("false");
+    assertThat(env(api, "QUARKUS_DATASOURCE_USERNAME")).isEmpty(); // the ConfigMap's: the owner
+    assertThat(worker.getEnv())
+        .filteredOn(e -> e.getName().equals("QUARKUS_DATASOURCE_PASSWORD"))
+        .singleElement()
+        .satisfies(
+            e ->
+                assertThat(e.getValueFrom().getSecretKeyRef().getKey())
+                    .isEqualTo("db-worker-password"));
+  }
+
   /** A local ACL as "type name pattern operation", the manifests' spelling. */
   private static String describe(AclBinding b) {
     return b.pattern().resourceType().name().toLowerCase(Locale.ROOT)
