@@ -38,6 +38,7 @@ public final class Redaction {
         c.discretionary(),
         c.sendsEvents(),
         headers(c.headers()),
-        c.retry());
+        c.retry(),
+        c.clientCertificate());
   }
 }

@@ -6,6 +6,10 @@ import java.util.Map;
 /**
  * A session's configuration, the analog of a background {@code URLSessionConfiguration}. Every
  * field is optional in a request; {@link #withDefaults()} fills in the documented defaults.
+ *
+ * @param clientCertificate the name of the TLS client certificate the workers present to HTTPS
+ *     origins that ask for one (mTLS): a certificate and key the workers hold for the session's
+ *     tenant under that name, never the certificate itself; null: none
  */
 public record SessionConfig(
     Integer maxConcurrentTransfers,
@@ -15,7 +19,30 @@ public record SessionConfig(
     Boolean discretionary,
     Boolean sendsEvents,
     Map<String, String> headers,
-    RetryPolicy retry) {
+    RetryPolicy retry,
+    String clientCertificate) {
+
+  /** A configuration without a client certificate. */
+  public SessionConfig(
+      Integer maxConcurrentTransfers,
+      Integer maxConnectionsPerHost,
+      Duration requestTimeout,
+      Duration resourceTimeout,
+      Boolean discretionary,
+      Boolean sendsEvents,
+      Map<String, String> headers,
+      RetryPolicy retry) {
+    this(
+        maxConcurrentTransfers,
+        maxConnectionsPerHost,
+        requestTimeout,
+        resourceTimeout,
+        discretionary,
+        sendsEvents,
+        headers,
+        retry,
+        null);
+  }
 
   public static final SessionConfig DEFAULT =
       new SessionConfig(
@@ -37,6 +64,7 @@ public record SessionConfig(
         discretionary != null ? discretionary : DEFAULT.discretionary,
         sendsEvents != null ? sendsEvents : DEFAULT.sendsEvents,
         headers != null ? Map.copyOf(headers) : Map.of(),
-        retry != null ? retry.withDefaults() : DEFAULT.retry);
+        retry != null ? retry.withDefaults() : DEFAULT.retry,
+        clientCertificate);
   }
 }

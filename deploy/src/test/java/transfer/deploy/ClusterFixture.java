@@ -59,6 +59,12 @@ final class ClusterFixture {
   final LocalCa originCa;
 
   /**
+   * The workers' client certificates ({@code TRANSFER_FETCH_CLIENT_CERTIFICATES}): a test puts
+   * {@code <tenant>/<name>/tls.crt} and {@code tls.key} here for a session to name.
+   */
+  final Path clientCertificates;
+
+  /**
    * The workers' name service ({@code jdk.net.hosts.file}): {@link #ORIGIN_NAME} is the origin's
    * address under a name, {@link #PRIVATE_NAME} a public-looking name for 127.0.0.2.
    */
@@ -91,6 +97,7 @@ final class ClusterFixture {
     originPort = freePort();
     tlsOriginPort = freePort();
     originCa = LocalCa.openOrCreate(dataDir.resolve("origin-ca"), "transfer test origins CA");
+    clientCertificates = Files.createDirectories(dataDir.resolve("client-certificates"));
     hostsFile = dataDir.resolve("hosts");
     Files.writeString(
         hostsFile,
@@ -137,7 +144,9 @@ final class ClusterFixture {
                       "TRANSFER_WORKER_CHECKPOINT_INTERVAL",
                       "1s",
                       "TRANSFER_FETCH_TRUSTED_CA",
-                      originCa.certificatePem().toString())),
+                      originCa.certificatePem().toString(),
+                      "TRANSFER_FETCH_CLIENT_CERTIFICATES",
+                      clientCertificates.toString())),
               List.of(
                   "-Xmx128m", "-XX:+ExitOnOutOfMemoryError", "-Djdk.net.hosts.file=" + hostsFile),
               dataDir.resolve("worker-" + i + ".log"));

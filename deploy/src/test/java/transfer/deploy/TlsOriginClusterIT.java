@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.LocalCa;
 import transfer.testkit.Origin;
+import transfer.testkit.Secrets;
 import transfer.testkit.TestFiles;
 
 /**
@@ -100,6 +101,70 @@ class TlsOriginClusterIT extends ClusterTest {
   }
 
   /**
+   * An origin that asks every client for a certificate (mutual TLS): a session that names its
+   * tenant's certificate downloads; one that names none, or one the workers do not hold, fails
+   * tls_certificate at once.
+   */
+  @Test
+  void aSessionsClientCertificateOpensAnOriginThatAsksForOne() throws Exception {
+    LocalCa.Issued client =
+        cluster.originCa.issue(List.of("svc-a.transfer.test"), Duration.ofDays(1));
+    Path held = Files.createDirectories(cluster.clientCertificates.resolve("default/svc-a"));
+    Files.writeString(held.resolve("tls.crt"), client.chainPem());
+    Secrets.writeOwnerOnly(held.resolve("tls.key"), client.keyPem());
+    try (Origin mutual =
+        Origin.startTls(
+            cluster.tlsOriginPort,
+            cluster.originCa.issue(NAMES, Duration.ofDays(1)),
+            cluster.originCa)) {
+      String sid = newSession("{\"clientCertificate\":\"svc-a\"}");
+      String tid =
+          submit(
+              sid,
+              "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/200000?seed=33") + "\"}");
+      JsonNode done = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
+      assertThat(done.get("state").asText()).as("%s", done).isEqualTo("completed");
+      assertThat(done.get("sha256").asText()).isEqualTo(Origin.sha256Hex(200_000, 33));
+      assertThat(
+              cluster
+                  .call("GET", "/v1/sessions/" + sid, null)
+                  .body()
+                  .at("/config/clientCertificate")
+                  .asText())
+          .isEqualTo("svc-a");
+
+      for (String config : List.of("{}", "{\"clientCertificate\":\"not-held\"}")) {
+        String other = newSession(config);
+        String failed =
+            submit(
+                other,
+                "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/1000?seed=34") + "\"}");
+        JsonNode task = cluster.awaitFinal(other, failed, Duration.ofMinutes(1));
+        assertThat(task.get("state").asText()).as("%s: %s", config, task).isEqualTo("failed");
+        assertThat(task.at("/error/code").asText()).as(config).isEqualTo("tls_certificate");
+        assertThat(task.get("attempt").asInt()).as("%s: not retried", config).isEqualTo(1);
+        assertThat(task.get("bytesTransferred").asLong()).isZero();
+      }
+      assertThat(mutual.requests())
+          .as("only the session with the certificate got past the handshake")
+          .allSatisfy(r -> assertThat(r.query()).contains("seed=33"));
+    }
+  }
+
+  @Test
+  void aClientCertificateNameThatCouldBeAPathIsRefusedAtTheApi() throws Exception {
+    for (String name : List.of("../other-tenant/svc", "a/b", "", "-----BEGIN CERTIFICATE-----")) {
+      ApiClient.Answer a =
+          cluster.call(
+              "PUT",
+              "/v1/sessions/tls-bad-" + UUID.randomUUID(),
+              "{\"clientCertificate\":\"" + name + "\"}");
+      assertThat(a.status()).as(name).isEqualTo(400);
+      assertThat(a.body().toString()).as(name).contains("clientCertificate");
+    }
+  }
+
+  /**
    * A download from an origin with {@code certificate} fails for good, said so, storing nothing.
    */
   private static void refused(LocalCa.Issued certificate, String reason) throws Exception {
@@ -124,8 +189,13 @@ class TlsOriginClusterIT extends ClusterTest {
   }
 
   private static String newSession() throws Exception {
+    return newSession("{}");
+  }
+
+  private static String newSession(String config) throws Exception {
     String sid = "tls-" + UUID.randomUUID();
-    assertThat(cluster.call("PUT", "/v1/sessions/" + sid, "{}").status()).isEqualTo(201);
+    ApiClient.Answer a = cluster.call("PUT", "/v1/sessions/" + sid, config);
+    assertThat(a.status()).as("PUT session: %s", a.body()).isEqualTo(201);
     return sid;
   }
 

@@ -104,6 +104,15 @@ public final class LocalCa {
     return dir.resolve(CA_CERT);
   }
 
+  /** The authority's certificate as PEM text. */
+  public String certificatePemText() {
+    try {
+      return pem("CERTIFICATE", certificate.getEncoded());
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public X509Certificate certificate() {
     return certificate;
   }

@@ -5,12 +5,14 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.FileSystemOptions;
+import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -163,10 +165,22 @@ public final class Origin implements AutoCloseable {
    * #url} then answers {@code https://127.0.0.1:<port>…}.
    */
   public static Origin startTls(int port, LocalCa.Issued certificate) {
-    return start("127.0.0.1", port, certificate);
+    return start("127.0.0.1", port, certificate, null);
+  }
+
+  /**
+   * As {@link #startTls(int, LocalCa.Issued)}, and every client must present a certificate that
+   * {@code clientAuthority} signed (mutual TLS); a handshake without one fails.
+   */
+  public static Origin startTls(int port, LocalCa.Issued certificate, LocalCa clientAuthority) {
+    return start("127.0.0.1", port, certificate, clientAuthority);
   }
 
   private static Origin start(String host, int port, LocalCa.Issued tls) {
+    return start(host, port, tls, null);
+  }
+
+  private static Origin start(String host, int port, LocalCa.Issued tls, LocalCa clientCa) {
     Vertx vertx =
         Vertx.vertx(
             new VertxOptions()
@@ -198,6 +212,12 @@ public final class Origin implements AutoCloseable {
                             .setHttp2ClearTextEnabled(false)
                             .setCompressionSupported(false)
                             .setSsl(tls != null)
+                            .setClientAuth(clientCa == null ? ClientAuth.NONE : ClientAuth.REQUIRED)
+                            .setTrustOptions(
+                                clientCa == null
+                                    ? null
+                                    : new PemTrustOptions()
+                                        .addCertValue(Buffer.buffer(clientCa.certificatePemText())))
                             .setKeyCertOptions(
                                 tls == null
                                     ? null

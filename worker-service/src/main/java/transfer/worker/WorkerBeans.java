@@ -16,12 +16,12 @@ import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.time.Clock;
 import java.util.List;
-import javax.net.ssl.X509TrustManager;
 import transfer.egress.EgressPolicy;
 import transfer.ledger.Claims;
 import transfer.ledger.LeaseBatch;
 import transfer.ledger.Ledger;
 import transfer.worker.attempt.Egress;
+import transfer.worker.attempt.OriginClients;
 
 /**
  * Wires the shared ledger (the claims and the lease writes the worker uses), the clock and the
@@ -61,9 +61,11 @@ public class WorkerBeans {
     return config.worker().id().filter(s -> !s.isBlank()).orElseGet(WorkerBeans::defaultId);
   }
 
-  @Produces
-  @Singleton
-  HttpClient httpClient(Vertx vertx, WorkerConfig config) {
+  /**
+   * The options of every client to origins: the shared one and those of sessions' client
+   * certificates ({@link OriginClients}).
+   */
+  private static HttpClientOptions originOptions(WorkerConfig config) {
     HttpClientOptions options =
         new HttpClientOptions()
             // Redirects are followed by the attempts, each hop judged by the Egress guard.
@@ -79,24 +81,49 @@ public class WorkerBeans {
     config
         .fetch()
         .trustedCa()
+        .ifPresent(pem -> options.setTrustOptions(TrustOptions.wrap(OriginTrust.withExtra(pem))));
+    return options;
+  }
+
+  private static PoolOptions originPool(WorkerConfig config) {
+    return new PoolOptions().setHttp1MaxSize(Math.max(8, config.worker().slots()));
+  }
+
+  @Produces
+  @Singleton
+  HttpClient httpClient(Vertx vertx, WorkerConfig config) {
+    config
+        .fetch()
+        .trustedCa()
         .ifPresentOrElse(
-            pem -> {
-              X509TrustManager trust = OriginTrust.withExtra(pem);
-              options.setTrustOptions(TrustOptions.wrap(trust));
-              Log.infof(
-                  "Outbound TLS: origins' certificates are checked against the JVM's authorities"
-                      + " and those in %s (%d in all)",
-                  pem, OriginTrust.count(trust));
-            },
+            pem ->
+                Log.infof(
+                    "Outbound TLS: origins' certificates are checked against the JVM's authorities"
+                        + " and those in %s (%d in all)",
+                    pem, OriginTrust.count(OriginTrust.withExtra(pem))),
             () ->
                 Log.info(
                     "Outbound TLS: origins' certificates are checked against the JVM's"
                         + " authorities (TRANSFER_FETCH_TRUSTED_CA adds a private CA)"));
-    return vertx
-        .httpClientBuilder()
-        .with(options)
-        .with(new PoolOptions().setHttp1MaxSize(Math.max(8, config.worker().slots())))
-        .build();
+    config
+        .fetch()
+        .clientCertificates()
+        .ifPresent(
+            dir ->
+                Log.infof(
+                    "Outbound TLS: sessions' client certificates from %s/<tenant>/<name>/", dir));
+    return vertx.httpClientBuilder().with(originOptions(config)).with(originPool(config)).build();
+  }
+
+  @Produces
+  @Singleton
+  OriginClients originClients(Vertx vertx, HttpClient shared, WorkerConfig config) {
+    return new OriginClients(
+        vertx,
+        shared,
+        originOptions(config),
+        originPool(config),
+        config.fetch().clientCertificates());
   }
 
   /** The SSRF guard; a bad allowed-destinations entry stops the worker at startup, naming it. */

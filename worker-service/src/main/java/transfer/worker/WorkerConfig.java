@@ -104,6 +104,14 @@ public interface WorkerConfig {
      * addition to the JVM's own ({@code TRANSFER_FETCH_TRUSTED_CA}): a company's private CA.
      */
     Optional<Path> trustedCa();
+
+    /**
+     * Where the TLS client certificates that sessions name ({@code clientCertificate}) are: {@code
+     * <dir>/<tenant>/<name>/tls.crt} and {@code tls.key} (PEM), the shape of a mounted Kubernetes
+     * TLS Secret ({@code TRANSFER_FETCH_CLIENT_CERTIFICATES}). A session reaches only its own
+     * tenant's. Not set: a session that names one fails its tasks tls_certificate.
+     */
+    Optional<Path> clientCertificates();
   }
 
   interface Storage {

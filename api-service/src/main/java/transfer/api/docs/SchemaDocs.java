@@ -79,7 +79,12 @@ final class SchemaDocs {
             "Request headers for every task of the session; a task's own headers win. Values are"
                 + " write-only: answers show each name with the value \"***\".",
             "retry",
-            "How often and how patiently failed attempts are retried."));
+            "How often and how patiently failed attempts are retried.",
+            "clientCertificate",
+            "The name of the TLS client certificate the workers present to HTTPS origins that ask"
+                + " for one (mTLS): a certificate and key the workers hold for this tenant under"
+                + " that name (transfer.fetch.client-certificates), never the certificate"
+                + " itself."));
     FIELDS.put(
         "RetryPolicy",
         Map.of(

@@ -22,6 +22,13 @@ final class SessionRules {
     duration(
         "resourceTimeout", c.resourceTimeout(), Duration.ofSeconds(1), Duration.ofDays(30), errors);
     RequestRules.checkHeaders("headers", c.headers(), errors);
+    if (c.clientCertificate() != null && !RequestRules.isSessionId(c.clientCertificate())) {
+      errors.add(
+          new FieldError(
+              "clientCertificate",
+              "must be the name of a client certificate the workers hold: letters, digits, '.',"
+                  + " '_' and '-', at most 128 characters; never the certificate itself"));
+    }
     RetryPolicy retry = c.retry();
     if (retry != null) {
       range("retry.maxAttempts", retry.maxAttempts(), 1, 100, errors);

@@ -156,8 +156,14 @@ final class Download implements Transfer {
                 options.putHeader("Range", "bytes=" + from + "-");
                 options.putHeader("If-Range", validator());
               }
-              outbound
-                  .client()
+              io.vertx.core.http.HttpClient client;
+              try {
+                client = outbound.clients().client(task.tenantId(), session);
+              } catch (Egress.Refused r) {
+                attempt.fail(r.error());
+                return;
+              }
+              client
                   .request(options)
                   .compose(
                       req -> {

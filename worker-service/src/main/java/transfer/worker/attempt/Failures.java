@@ -86,6 +86,15 @@ final class Failures {
   static String refusedCertificate(Throwable e) {
     boolean handshake = false;
     for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof javax.net.ssl.SSLException
+          && t.getMessage() != null
+          && (t.getMessage().contains("certificate_required")
+              || t.getMessage().contains("bad_certificate")
+              || t.getMessage().contains("unknown_ca"))) {
+        return "the origin wants a client certificate that the session does not give, or refused"
+            + " the one it gave (clientCertificate): "
+            + t.getMessage();
+      }
       if (t instanceof javax.net.ssl.SSLHandshakeException
           || t instanceof javax.net.ssl.SSLPeerUnverifiedException) {
         handshake = true;

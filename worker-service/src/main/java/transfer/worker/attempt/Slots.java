@@ -4,7 +4,6 @@ import io.opentelemetry.context.Context;
 import io.quarkus.logging.Log;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClient;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
@@ -39,7 +38,7 @@ public class Slots {
   public Slots(
       WorkerConfig config,
       Vertx vertx,
-      HttpClient client,
+      OriginClients clients,
       LeaseBatch leases,
       FileStorage storage,
       Clock clock,
@@ -66,7 +65,7 @@ public class Slots {
             clock,
             new AttemptTelemetry.Sinks(metrics, tracing.tracer(), workerId),
             new Outbound(
-                client, egress, config.fetch().maxBytes().asLongValue(), worker.maxRedirects()),
+                clients, egress, config.fetch().maxBytes().asLongValue(), worker.maxRedirects()),
             storage,
             worker.checkpointInterval());
   }

@@ -177,7 +177,14 @@ final class Upload implements Transfer {
       o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
     }
     attempt.connection().opening(route.destination().host());
-    outbound.client().request(o).onSuccess(this::stream).onFailure(this::connectionFailed);
+    io.vertx.core.http.HttpClient client;
+    try {
+      client = outbound.clients().client(task.tenantId(), session);
+    } catch (Egress.Refused r) {
+      attempt.fail(r.error());
+      return;
+    }
+    client.request(o).onSuccess(this::stream).onFailure(this::connectionFailed);
   }
 
   private void stream(HttpClientRequest req) {

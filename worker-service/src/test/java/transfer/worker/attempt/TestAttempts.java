@@ -129,7 +129,7 @@ final class TestAttempts {
         Clock.systemUTC(),
         new AttemptTelemetry.Sinks(metrics, OpenTelemetry.noop().getTracer("test"), workerId),
         new Outbound(
-            client,
+            OriginClients.of(client),
             new Egress(
                 EgressPolicy.of(List.of("127.0.0.1:" + origin.port()), EgressPolicy.DEFAULT_PORTS),
                 InetAddress::getAllByName,
