@@ -18,11 +18,12 @@ import transfer.testkit.Secrets;
 import transfer.testkit.TestFiles;
 
 /**
- * Origins over HTTPS, on real sockets: a download and an upload from an origin whose certificate a
- * private CA signed (trusted by the workers with {@code TRANSFER_FETCH_TRUSTED_CA}, besides the
- * JVM's authorities), and each certificate a worker must refuse: self-signed, from an authority it
- * does not trust, expired, for another host. A refused certificate fails the task {@code
- * tls_certificate} at its first attempt (not retried as a network fault) with no byte stored.
+ * Origins over HTTPS, on real sockets: a download and an upload over HTTP/2 (which the origin
+ * offers by ALPN) from an origin whose certificate a private CA signed (trusted by the workers with
+ * {@code TRANSFER_FETCH_TRUSTED_CA}, besides the JVM's authorities), and each certificate a worker
+ * must refuse: self-signed, from an authority it does not trust, expired, for another host. A
+ * refused certificate fails the task {@code tls_certificate} at its first attempt (not retried as a
+ * network fault) with no byte stored.
  */
 class TlsOriginClusterIT extends ClusterTest {
   private static final List<String> NAMES = List.of(ClusterFixture.ORIGIN_NAME, "127.0.0.1");
@@ -64,6 +65,10 @@ class TlsOriginClusterIT extends ClusterTest {
                   + "\"}}");
       JsonNode sent = cluster.awaitFinal(sid, upload, Duration.ofMinutes(1));
       assertThat(sent.get("state").asText()).as("%s", sent).isEqualTo("completed");
+      // The origin offers HTTP/2 (ALPN), and the workers take it, for both directions.
+      assertThat(tls.requests())
+          .isNotEmpty()
+          .allSatisfy(r -> assertThat(r.httpVersion()).as(r.path()).isEqualTo("HTTP_2"));
       assertThat(tls.requests())
           .anySatisfy(
               r -> {
@@ -102,8 +107,8 @@ class TlsOriginClusterIT extends ClusterTest {
 
   /**
    * An origin that asks every client for a certificate (mutual TLS): a session that names its
-   * tenant's certificate downloads; one that names none, or one the workers do not hold, fails
-   * tls_certificate at once.
+   * tenant's certificate downloads; one that names a certificate the workers do not hold fails
+   * tls_certificate at once; one that names none gets no byte.
    */
   @Test
   void aSessionsClientCertificateOpensAnOriginThatAsksForOne() throws Exception {
@@ -133,18 +138,26 @@ class TlsOriginClusterIT extends ClusterTest {
                   .asText())
           .isEqualTo("svc-a");
 
-      for (String config : List.of("{}", "{\"clientCertificate\":\"not-held\"}")) {
-        String other = newSession(config);
-        String failed =
-            submit(
-                other,
-                "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/1000?seed=34") + "\"}");
-        JsonNode task = cluster.awaitFinal(other, failed, Duration.ofMinutes(1));
-        assertThat(task.get("state").asText()).as("%s: %s", config, task).isEqualTo("failed");
-        assertThat(task.at("/error/code").asText()).as(config).isEqualTo("tls_certificate");
-        assertThat(task.get("attempt").asInt()).as("%s: not retried", config).isEqualTo(1);
-        assertThat(task.get("bytesTransferred").asLong()).isZero();
-      }
+      // A name the workers do not hold: refused before any connection, for good.
+      String unheld = newSession("{\"clientCertificate\":\"not-held\"}");
+      String refused =
+          submit(
+              unheld,
+              "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/1000?seed=34") + "\"}");
+      JsonNode task = cluster.awaitFinal(unheld, refused, Duration.ofMinutes(1));
+      assertThat(task.at("/error/code").asText()).as("%s", task).isEqualTo("tls_certificate");
+      assertThat(task.at("/error/message").asText()).contains("not-held");
+      assertThat(task.get("attempt").asInt()).as("not retried").isEqualTo(1);
+      // No certificate at all: the origin ends the handshake. Over HTTP/2 the client sees only a
+      // closed connection (README, "Client certificates"), so it is a retried connection_failed.
+      String none = newSession("{\"retry\":{\"maxAttempts\":1}}");
+      String closed =
+          submit(
+              none,
+              "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/1000?seed=35") + "\"}");
+      JsonNode without = cluster.awaitFinal(none, closed, Duration.ofMinutes(1));
+      assertThat(without.get("state").asText()).as("%s", without).isEqualTo("failed");
+      assertThat(without.get("bytesTransferred").asLong()).isZero();
       assertThat(mutual.requests())
           .as("only the session with the certificate got past the handshake")
           .allSatisfy(r -> assertThat(r.query()).contains("seed=33"));

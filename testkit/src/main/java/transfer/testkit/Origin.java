@@ -80,7 +80,8 @@ public final class Origin implements AutoCloseable {
    * request with a body (an upload): {@code bytesReceived} of it arrived, and {@code
    * receivedSha256} is their SHA-256 (lower-case hex), set once the origin stopped receiving (body
    * complete, connection cut or closed); null while it still receives, or for a request without a
-   * body. {@code headerNames}: the names of every request header, in lower case.
+   * body. {@code headerNames}: the names of every request header, in lower case. {@code
+   * httpVersion}: {@code HTTP_1_1}, or {@code HTTP_2} when a TLS client chose it (ALPN).
    */
   public record RequestRecord(
       String method,
@@ -95,7 +96,8 @@ public final class Origin implements AutoCloseable {
       String receivedSha256,
       String host,
       String authorization,
-      java.util.Set<String> headerNames) {}
+      java.util.Set<String> headerNames,
+      String httpVersion) {}
 
   private static final Logger LOG = LoggerFactory.getLogger(Origin.class);
 
@@ -212,6 +214,8 @@ public final class Origin implements AutoCloseable {
                             .setHttp2ClearTextEnabled(false)
                             .setCompressionSupported(false)
                             .setSsl(tls != null)
+                            // Over TLS, HTTP/2 for clients that offer it (ALPN), else HTTP/1.1.
+                            .setUseAlpn(tls != null)
                             .setClientAuth(clientCa == null ? ClientAuth.NONE : ClientAuth.REQUIRED)
                             .setTrustOptions(
                                 clientCa == null
@@ -368,6 +372,7 @@ public final class Origin implements AutoCloseable {
     final String host;
     final String authorization;
     final java.util.Set<String> headerNames;
+    volatile String httpVersion;
 
     Exchange(
         String method,
@@ -404,7 +409,8 @@ public final class Origin implements AutoCloseable {
           receivedSha256,
           host,
           authorization,
-          headerNames);
+          headerNames,
+          httpVersion);
     }
   }
 
@@ -423,11 +429,13 @@ public final class Origin implements AutoCloseable {
             req.getHeader("Range"),
             req.getHeader("If-Range"),
             Instant.now(),
-            req.getHeader("Host"),
+            // HTTP/2 carries the host in :authority, not in a Host header.
+            req.getHeader("Host") != null ? req.getHeader("Host") : req.host(),
             req.getHeader("Authorization"),
             req.headers().names().stream()
                 .map(n -> n.toLowerCase(Locale.ROOT))
                 .collect(java.util.stream.Collectors.toUnmodifiableSet()));
+    exchange.httpVersion = req.version().name();
     exchanges.add(exchange);
     HttpServerResponse resp = req.response();
     // A client going away mid-body is routine here; it must not be logged as an error.

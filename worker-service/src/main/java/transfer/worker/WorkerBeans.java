@@ -123,7 +123,8 @@ public class WorkerBeans {
         shared,
         originOptions(config),
         originPool(config),
-        config.fetch().clientCertificates());
+        config.fetch().clientCertificates(),
+        config.fetch().http2());
   }
 
   /** The SSRF guard; a bad allowed-destinations entry stops the worker at startup, naming it. */

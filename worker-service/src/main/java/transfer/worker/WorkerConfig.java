@@ -112,6 +112,13 @@ public interface WorkerConfig {
      * tenant's. Not set: a session that names one fails its tasks tls_certificate.
      */
     Optional<Path> clientCertificates();
+
+    /**
+     * HTTP/2 to HTTPS origins that offer it (ALPN); false: HTTP/1.1 everywhere. Plain-text origins
+     * are always HTTP/1.1.
+     */
+    @WithDefault("true")
+    boolean http2();
   }
 
   interface Storage {

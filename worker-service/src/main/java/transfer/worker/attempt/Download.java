@@ -158,7 +158,7 @@ final class Download implements Transfer {
               }
               io.vertx.core.http.HttpClient client;
               try {
-                client = outbound.clients().client(task.tenantId(), session);
+                client = outbound.clients().client(task.tenantId(), session, route.url());
               } catch (Egress.Refused r) {
                 attempt.fail(r.error());
                 return;

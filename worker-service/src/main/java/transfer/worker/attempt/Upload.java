@@ -179,7 +179,7 @@ final class Upload implements Transfer {
     attempt.connection().opening(route.destination().host());
     io.vertx.core.http.HttpClient client;
     try {
-      client = outbound.clients().client(task.tenantId(), session);
+      client = outbound.clients().client(task.tenantId(), session, route.url());
     } catch (Egress.Refused r) {
       attempt.fail(r.error());
       return;
