@@ -12,9 +12,10 @@ public final class ErrorCodes {
   public static final String BLOCKED_DESTINATION = "blocked_destination";
 
   /**
-   * The origin's TLS certificate was refused: not signed by a trusted authority (self-signed, a
-   * private CA that is not trusted), expired or not yet valid, or for another host. Final: trying
-   * again gets the same certificate.
+   * A certificate of the TLS handshake was refused: the origin's (not signed by a trusted
+   * authority: self-signed, or a private CA that is not trusted; expired or not yet valid; for
+   * another host), or the session's client certificate (one the workers do not hold, or one the
+   * origin refused or wanted and did not get). Final: trying again meets the same certificates.
    */
   public static final String TLS_CERTIFICATE = "tls_certificate";
 
