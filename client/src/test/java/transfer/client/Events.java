@@ -49,6 +49,21 @@ final class Events {
     return event(sid, seq, task + ":completed", EventTypes.COMPLETED, task, d);
   }
 
+  /** The same event naming another tenant (null: none). */
+  static CloudEvent withTenant(CloudEvent e, String tenant) {
+    return new CloudEvent(
+        e.specversion(),
+        e.id(),
+        e.type(),
+        e.source(),
+        e.subject(),
+        e.time(),
+        e.sequence(),
+        e.datacontenttype(),
+        e.data(),
+        tenant);
+  }
+
   static String json(CloudEvent e) {
     try {
       return Json.mapper().writeValueAsString(e);

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 import static transfer.client.Events.completed;
 import static transfer.client.Events.json;
 import static transfer.client.Events.progress;
+import static transfer.client.Events.withTenant;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -131,19 +132,7 @@ class KafkaEventFeedTest {
    */
   @Test
   void anotherTenantsSessionOfTheSameNameNeitherReachesTheListenerNorBlocksIt() {
-    CloudEvent theirs = completed("s", 7, "x");
-    theirs =
-        new CloudEvent(
-            theirs.specversion(),
-            theirs.id(),
-            theirs.type(),
-            theirs.source(),
-            theirs.subject(),
-            theirs.time(),
-            theirs.sequence(),
-            theirs.datacontenttype(),
-            theirs.data(),
-            "t2");
+    CloudEvent theirs = withTenant(completed("s", 7, "x"), "t2");
     List<ConsumerRecord<String, String>> records =
         List.of(
             record(0, theirs),
@@ -249,19 +238,7 @@ class KafkaEventFeedTest {
 
   @Test
   void withATenantSetAnEventThatNamesNoTenantIsSkipped() {
-    CloudEvent forged = completed("s", 1, "forged");
-    forged =
-        new CloudEvent(
-            forged.specversion(),
-            forged.id(),
-            forged.type(),
-            forged.source(),
-            forged.subject(),
-            forged.time(),
-            forged.sequence(),
-            forged.datacontenttype(),
-            forged.data(),
-            null);
+    CloudEvent forged = withTenant(completed("s", 1, "forged"), null);
     List<ConsumerRecord<String, String>> records =
         List.of(record(0, forged), record(1, completed("s", 1, "t")));
     RecordingListener l = new RecordingListener();

@@ -59,6 +59,23 @@ public final class KafkaClientProperties {
   }
 
   /**
+   * The fixed settings of a producer whose records must not be lost or doubled: every replica's
+   * acknowledgement, idempotence, and the serializer of keys and values ({@code serializer}, a
+   * class name).
+   */
+  public static Map<String, Object> idempotentProducer(String serializer) {
+    return Map.of(
+        "acks",
+        "all",
+        "enable.idempotence",
+        true,
+        "key.serializer",
+        serializer,
+        "value.serializer",
+        serializer);
+  }
+
+  /**
    * {@code defaults}, then {@code configured} over them (keys lower-cased, {@code group.id} and
    * null values left out), then {@code fixed} over both. Values are kept as given: Kafka parses
    * strings and typed values alike.

@@ -45,12 +45,7 @@ class TlsOriginClusterIT extends ClusterTest {
         Origin.startTls(cluster.tlsOriginPort, cluster.originCa.issue(NAMES, Duration.ofDays(1)))) {
       String sid = newSession();
       long size = 3_000_000;
-      String download =
-          submit(
-              sid,
-              "{\"type\":\"download\",\"url\":\""
-                  + url(tls, "/bytes/" + size + "?seed=31")
-                  + "\"}");
+      String download = download(sid, tls, "/bytes/" + size + "?seed=31");
       JsonNode done = cluster.awaitFinal(sid, download, Duration.ofMinutes(1));
       assertThat(done.get("state").asText()).as("%s", done).isEqualTo("completed");
       assertThat(done.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 31));
@@ -123,10 +118,7 @@ class TlsOriginClusterIT extends ClusterTest {
             cluster.originCa.issue(NAMES, Duration.ofDays(1)),
             cluster.originCa)) {
       String sid = newSession("{\"clientCertificate\":\"svc-a\"}");
-      String tid =
-          submit(
-              sid,
-              "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/200000?seed=33") + "\"}");
+      String tid = download(sid, mutual, "/bytes/200000?seed=33");
       JsonNode done = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
       assertThat(done.get("state").asText()).as("%s", done).isEqualTo("completed");
       assertThat(done.get("sha256").asText()).isEqualTo(Origin.sha256Hex(200_000, 33));
@@ -140,10 +132,7 @@ class TlsOriginClusterIT extends ClusterTest {
 
       // A name the workers do not hold: refused before any connection, for good.
       String unheld = newSession("{\"clientCertificate\":\"not-held\"}");
-      String refused =
-          submit(
-              unheld,
-              "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/1000?seed=34") + "\"}");
+      String refused = download(unheld, mutual, "/bytes/1000?seed=34");
       JsonNode task = cluster.awaitFinal(unheld, refused, Duration.ofMinutes(1));
       assertThat(task.at("/error/code").asText()).as("%s", task).isEqualTo("tls_certificate");
       assertThat(task.at("/error/message").asText()).contains("not-held");
@@ -151,10 +140,7 @@ class TlsOriginClusterIT extends ClusterTest {
       // No certificate at all: the origin ends the handshake. Over HTTP/2 the client sees only a
       // closed connection (README, "Client certificates"), so it is a retried connection_failed.
       String none = newSession("{\"retry\":{\"maxAttempts\":1}}");
-      String closed =
-          submit(
-              none,
-              "{\"type\":\"download\",\"url\":\"" + url(mutual, "/bytes/1000?seed=35") + "\"}");
+      String closed = download(none, mutual, "/bytes/1000?seed=35");
       JsonNode without = cluster.awaitFinal(none, closed, Duration.ofMinutes(1));
       assertThat(without.get("state").asText()).as("%s", without).isEqualTo("failed");
       assertThat(without.get("bytesTransferred").asLong()).isZero();
@@ -183,9 +169,7 @@ class TlsOriginClusterIT extends ClusterTest {
   private static void refused(LocalCa.Issued certificate, String reason) throws Exception {
     try (Origin tls = Origin.startTls(cluster.tlsOriginPort, certificate)) {
       String sid = newSession();
-      String tid =
-          submit(
-              sid, "{\"type\":\"download\",\"url\":\"" + url(tls, "/bytes/100000?seed=32") + "\"}");
+      String tid = download(sid, tls, "/bytes/100000?seed=32");
       JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
       assertThat(task.get("state").asText()).as("%s", task).isEqualTo("failed");
       assertThat(task.at("/error/code").asText()).isEqualTo("tls_certificate");
@@ -210,6 +194,13 @@ class TlsOriginClusterIT extends ClusterTest {
     ApiClient.Answer a = cluster.call("PUT", "/v1/sessions/" + sid, config);
     assertThat(a.status()).as("PUT session: %s", a.body()).isEqualTo(201);
     return sid;
+  }
+
+  /**
+   * A download of {@code pathAndQuery} from {@code origin} (by the origin's name) in {@code sid}.
+   */
+  private static String download(String sid, Origin origin, String pathAndQuery) throws Exception {
+    return submit(sid, "{\"type\":\"download\",\"url\":\"" + url(origin, pathAndQuery) + "\"}");
   }
 
   private static String submit(String sid, String body) throws Exception {

@@ -132,17 +132,7 @@ public final class LocalCa {
               Date.from(notAfter),
               new javax.security.auth.x500.X500Principal("CN=" + names.get(0)),
               pair.getPublic());
-      List<GeneralName> alternatives = new ArrayList<>();
-      for (String n : names) {
-        alternatives.add(
-            isIpLiteral(n)
-                ? new GeneralName(GeneralName.iPAddress, n)
-                : new GeneralName(GeneralName.dNSName, n));
-      }
-      b.addExtension(
-          Extension.subjectAlternativeName,
-          false,
-          new GeneralNames(alternatives.toArray(GeneralName[]::new)));
+      b.addExtension(Extension.subjectAlternativeName, false, alternativeNames(names));
       b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
       b.addExtension(
           Extension.keyUsage,
@@ -232,17 +222,7 @@ public final class LocalCa {
               Date.from(now.plus(validity)),
               subject,
               pair.getPublic());
-      List<GeneralName> alternatives = new ArrayList<>();
-      for (String n : names) {
-        alternatives.add(
-            isIpLiteral(n)
-                ? new GeneralName(GeneralName.iPAddress, n)
-                : new GeneralName(GeneralName.dNSName, n));
-      }
-      b.addExtension(
-          Extension.subjectAlternativeName,
-          false,
-          new GeneralNames(alternatives.toArray(GeneralName[]::new)));
+      b.addExtension(Extension.subjectAlternativeName, false, alternativeNames(names));
       X509Certificate cert = sign(b, pair.getPrivate());
       return new Issued(cert, cert, pair.getPrivate());
     } catch (GeneralSecurityException | IOException e) {
@@ -270,6 +250,18 @@ public final class LocalCa {
     } catch (OperatorCreationException e) {
       throw new GeneralSecurityException(e);
     }
+  }
+
+  /** The subject alternative names: each a DNS name, or an IP address for a literal. */
+  private static GeneralNames alternativeNames(List<String> names) {
+    List<GeneralName> alternatives = new ArrayList<>();
+    for (String n : names) {
+      alternatives.add(
+          isIpLiteral(n)
+              ? new GeneralName(GeneralName.iPAddress, n)
+              : new GeneralName(GeneralName.dNSName, n));
+    }
+    return new GeneralNames(alternatives.toArray(GeneralName[]::new));
   }
 
   private static boolean isIpLiteral(String name) {

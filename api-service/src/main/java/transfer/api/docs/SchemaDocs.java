@@ -179,6 +179,7 @@ final class SchemaDocs {
                     ErrorCodes.CHECKSUM_MISMATCH,
                     ErrorCodes.SIZE_LIMIT_EXCEEDED,
                     ErrorCodes.BLOCKED_DESTINATION,
+                    ErrorCodes.TLS_CERTIFICATE,
                     ErrorCodes.STORAGE_FAILED,
                     ErrorCodes.ATTEMPTS_EXHAUSTED,
                     ErrorCodes.LEASE_EXPIRED,

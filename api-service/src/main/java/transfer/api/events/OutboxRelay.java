@@ -347,15 +347,7 @@ public class OutboxRelay {
                 ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
                 ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000,
                 ProducerConfig.CLIENT_ID_CONFIG, "transfer-outbox-relay"),
-            Map.of(
-                ProducerConfig.ACKS_CONFIG,
-                "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
-                true,
-                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
-                StringSerializer.class.getName(),
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG,
-                StringSerializer.class.getName()));
+            KafkaClientProperties.idempotentProducer(StringSerializer.class.getName()));
     Log.infof("outbox relay: Kafka producer %s", p.describe());
     return new KafkaProducer<>(p.properties());
   }

@@ -156,11 +156,9 @@ final class Download implements Transfer {
                 options.putHeader("Range", "bytes=" + from + "-");
                 options.putHeader("If-Range", validator());
               }
-              io.vertx.core.http.HttpClient client;
-              try {
-                client = outbound.clients().client(task.tenantId(), session, route.url());
-              } catch (Egress.Refused r) {
-                attempt.fail(r.error());
+              io.vertx.core.http.HttpClient client =
+                  outbound.clients().clientOrFail(attempt, task.tenantId(), session, route.url());
+              if (client == null) {
                 return;
               }
               client

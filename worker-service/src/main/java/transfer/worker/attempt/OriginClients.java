@@ -161,6 +161,19 @@ public final class OriginClients {
     return held.client();
   }
 
+  /**
+   * {@link #client}, or null once {@code attempt} has failed because the session's client
+   * certificate cannot be used.
+   */
+  HttpClient clientOrFail(Attempt attempt, String tenant, SessionConfig session, String url) {
+    try {
+      return client(tenant, session, url);
+    } catch (Egress.Refused r) {
+      attempt.fail(r.error());
+      return null;
+    }
+  }
+
   private void retire(HttpClient old, String certificate) {
     LOG.infof("client certificate %s changed: its old client closes in 10 minutes", certificate);
     vertx.setTimer(RETIRE_AFTER_MS, t -> old.close());

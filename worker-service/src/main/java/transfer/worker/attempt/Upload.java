@@ -177,11 +177,9 @@ final class Upload implements Transfer {
       o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
     }
     attempt.connection().opening(route.destination().host());
-    io.vertx.core.http.HttpClient client;
-    try {
-      client = outbound.clients().client(task.tenantId(), session, route.url());
-    } catch (Egress.Refused r) {
-      attempt.fail(r.error());
+    io.vertx.core.http.HttpClient client =
+        outbound.clients().clientOrFail(attempt, task.tenantId(), session, route.url());
+    if (client == null) {
       return;
     }
     client.request(o).onSuccess(this::stream).onFailure(this::connectionFailed);

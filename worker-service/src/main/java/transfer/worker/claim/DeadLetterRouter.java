@@ -141,15 +141,7 @@ final class DeadLetterRouter {
                 ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000,
                 ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000,
                 ProducerConfig.LINGER_MS_CONFIG, 0),
-            Map.of(
-                ProducerConfig.ACKS_CONFIG,
-                "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
-                true,
-                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
-                ByteArraySerializer.class.getName(),
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG,
-                ByteArraySerializer.class.getName()));
+            KafkaClientProperties.idempotentProducer(ByteArraySerializer.class.getName()));
     LOG.infof("dead-letter producer: Kafka producer %s", p.describe());
     return new KafkaProducer<>(p.properties());
   }
