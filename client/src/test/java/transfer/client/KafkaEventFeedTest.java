@@ -81,6 +81,19 @@ class KafkaEventFeedTest {
     return new ConsumerRecord<>(TOPIC, 0, offset, Delivery.sessionOf(e), json(e));
   }
 
+  /** A feed of tenant t1's session s only. */
+  private KafkaEventFeed tenantFeed(
+      TransferListener l, List<ConsumerRecord<String, String>> records) {
+    return KafkaEventFeed.builder()
+        .groupId("g")
+        .listener(l)
+        .tenant("t1")
+        .sessions("s")
+        .consumerFactory(p -> consumer(records))
+        .pollTimeout(Duration.ofMillis(10))
+        .build();
+  }
+
   private KafkaEventFeed feed(TransferListener l, MockConsumer<String, String> c) {
     return KafkaEventFeed.builder()
         .groupId("g")
@@ -139,16 +152,7 @@ class KafkaEventFeedTest {
             record(1, progress("s", 1, "t", 10, 10)),
             record(2, completed("s", 2, "t")));
     RecordingListener l = new RecordingListener();
-    try (KafkaEventFeed f =
-        KafkaEventFeed.builder()
-            .groupId("g")
-            .listener(l)
-            .tenant("t1")
-            .sessions("s")
-            .consumerFactory(p -> consumer(records))
-            .pollTimeout(Duration.ofMillis(10))
-            .build()
-            .start()) {
+    try (KafkaEventFeed f = tenantFeed(l, records).start()) {
       await().atMost(Duration.ofSeconds(10)).until(() -> log.contains("commit 3"));
     }
     assertThat(l.sequences("s")).containsExactly(1L, 2L);
@@ -242,16 +246,7 @@ class KafkaEventFeedTest {
     List<ConsumerRecord<String, String>> records =
         List.of(record(0, forged), record(1, completed("s", 1, "t")));
     RecordingListener l = new RecordingListener();
-    try (KafkaEventFeed f =
-        KafkaEventFeed.builder()
-            .groupId("g")
-            .listener(l)
-            .tenant("t1")
-            .sessions("s")
-            .consumerFactory(p -> consumer(records))
-            .pollTimeout(Duration.ofMillis(10))
-            .build()
-            .start()) {
+    try (KafkaEventFeed f = tenantFeed(l, records).start()) {
       await().atMost(Duration.ofSeconds(10)).until(() -> log.contains("commit 2"));
     }
     assertThat(l.calls).containsExactly("complete t COMPLETED null");

@@ -37,6 +37,9 @@ public final class KafkaAccess {
   public static final String WORKER_USER = "transfer-worker";
   public static final String READER_USER = "transfer-events-reader";
 
+  /** Every principal, in the order above. */
+  static final List<String> USERS = List.of(API_USER, WORKER_USER, READER_USER);
+
   private KafkaAccess() {}
 
   /** Every ACL of the cluster's principals. */

@@ -49,8 +49,7 @@ final class LocalKafkaSecurity {
   /** Creates (or updates) the users and their ACLs, and writes the reader's properties file. */
   static LocalKafkaSecurity grant(EmbeddedKafka kafka, Settings settings, Path launcherLog) {
     Map<String, String> passwords = new TreeMap<>();
-    for (String user :
-        new String[] {KafkaAccess.API_USER, KafkaAccess.WORKER_USER, KafkaAccess.READER_USER}) {
+    for (String user : KafkaAccess.USERS) {
       passwords.put(
           user, Secrets.readOrCreate(settings.kafkaSecurityDir().resolve(user + ".password")));
     }

@@ -3,7 +3,6 @@ package transfer.worker;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.logging.Log;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.net.TrustOptions;
@@ -16,6 +15,7 @@ import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.time.Clock;
 import java.util.List;
+import javax.net.ssl.X509TrustManager;
 import transfer.egress.EgressPolicy;
 import transfer.ledger.Claims;
 import transfer.ledger.LeaseBatch;
@@ -62,10 +62,12 @@ public class WorkerBeans {
   }
 
   /**
-   * The options of every client to origins: the shared one and those of sessions' client
-   * certificates ({@link OriginClients}).
+   * The clients to origins (the shared HTTP/1.1 one, the HTTPS one, those of sessions' client
+   * certificates), all with the same options: made once, the trust store read once.
    */
-  private static HttpClientOptions originOptions(WorkerConfig config) {
+  @Produces
+  @Singleton
+  OriginClients originClients(Vertx vertx, WorkerConfig config) {
     HttpClientOptions options =
         new HttpClientOptions()
             // Redirects are followed by the attempts, each hop judged by the Egress guard.
@@ -81,26 +83,15 @@ public class WorkerBeans {
     config
         .fetch()
         .trustedCa()
-        .ifPresent(pem -> options.setTrustOptions(TrustOptions.wrap(OriginTrust.withExtra(pem))));
-    return options;
-  }
-
-  private static PoolOptions originPool(WorkerConfig config) {
-    return new PoolOptions().setHttp1MaxSize(Math.max(8, config.worker().slots()));
-  }
-
-  @Produces
-  @Singleton
-  HttpClient httpClient(Vertx vertx, WorkerConfig config) {
-    config
-        .fetch()
-        .trustedCa()
         .ifPresentOrElse(
-            pem ->
-                Log.infof(
-                    "Outbound TLS: origins' certificates are checked against the JVM's authorities"
-                        + " and those in %s (%d in all)",
-                    pem, OriginTrust.count(OriginTrust.withExtra(pem))),
+            pem -> {
+              X509TrustManager trust = OriginTrust.withExtra(pem);
+              options.setTrustOptions(TrustOptions.wrap(trust));
+              Log.infof(
+                  "Outbound TLS: origins' certificates are checked against the JVM's authorities"
+                      + " and those in %s (%d in all)",
+                  pem, OriginTrust.count(trust));
+            },
             () ->
                 Log.info(
                     "Outbound TLS: origins' certificates are checked against the JVM's"
@@ -112,17 +103,10 @@ public class WorkerBeans {
             dir ->
                 Log.infof(
                     "Outbound TLS: sessions' client certificates from %s/<tenant>/<name>/", dir));
-    return vertx.httpClientBuilder().with(originOptions(config)).with(originPool(config)).build();
-  }
-
-  @Produces
-  @Singleton
-  OriginClients originClients(Vertx vertx, HttpClient shared, WorkerConfig config) {
     return new OriginClients(
         vertx,
-        shared,
-        originOptions(config),
-        originPool(config),
+        options,
+        new PoolOptions().setHttp1MaxSize(Math.max(8, config.worker().slots())),
         config.fetch().clientCertificates(),
         config.fetch().http2());
   }
@@ -140,8 +124,8 @@ public class WorkerBeans {
     return new Egress(policy, InetAddress::getAllByName, vertx);
   }
 
-  void closeClient(@Disposes HttpClient client) {
-    client.close();
+  void closeClients(@Disposes OriginClients clients) {
+    clients.close();
   }
 
   private static String defaultId() {

@@ -2,6 +2,7 @@ package transfer.worker.attempt;
 
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -156,7 +157,7 @@ final class Download implements Transfer {
                 options.putHeader("Range", "bytes=" + from + "-");
                 options.putHeader("If-Range", validator());
               }
-              io.vertx.core.http.HttpClient client =
+              HttpClient client =
                   outbound.clients().clientOrFail(attempt, task.tenantId(), session, route.url());
               if (client == null) {
                 return;

@@ -27,8 +27,8 @@ import transfer.contracts.TaskError;
  * client certificate ({@code clientCertificate}), a client that presents that certificate to
  * origins that ask for one. Vert.x takes key material per client, not per request, so there is one
  * client per certificate, made on first use and kept; a certificate whose files change (a rotated
- * Secret) gets a new client, and the old one is closed a while later, once its transfers have moved
- * on.
+ * Secret) gets a new client (the files are looked at again at most every 10 s), and the old one is
+ * closed a while later, once its transfers have moved on.
  *
  * <p>The certificates are the tenant's own: {@code <dir>/<tenant>/<name>/tls.crt} and {@code
  * tls.key}. A session names one; it can never reach another tenant's, and the request never carries
@@ -55,17 +55,20 @@ public final class OriginClients {
 
   static final int HTTP2_CONNECTION_WINDOW = 16 * 1024 * 1024;
 
-  private record Held(HttpClient client, FileTime certModified, FileTime keyModified) {}
+  /** How long a certificate's files go unlooked-at: a stat per request would be I/O per request. */
+  private static final long RECHECK_NANOS = 10_000_000_000L;
+
+  private record Held(
+      HttpClient client, FileTime certModified, FileTime keyModified, long checkedAt) {}
 
   public OriginClients(
       Vertx vertx,
-      HttpClient shared,
       HttpClientOptions options,
       PoolOptions pool,
       Optional<Path> certificates,
       boolean http2) {
     this.vertx = vertx;
-    this.shared = shared;
+    this.shared = vertx.httpClientBuilder().with(options).with(pool).build();
     this.options = http2 ? http2(options) : options;
     this.pool = pool;
     this.certificates = certificates;
@@ -121,6 +124,12 @@ public final class OriginClients {
     if (!dir.startsWith(certificates.get().resolve(tenant))) {
       throw missing(name, "not a certificate name"); // the API allows no such name; a stored one
     }
+    String k = tenant + "/" + name;
+    Held known = byCertificate.get(k);
+    long now = System.nanoTime();
+    if (known != null && now - known.checkedAt() < RECHECK_NANOS) {
+      return known.client();
+    }
     Path cert = dir.resolve("tls.crt");
     Path key = dir.resolve("tls.key");
     FileTime certModified;
@@ -131,7 +140,6 @@ public final class OriginClients {
     } catch (IOException e) {
       throw missing(name, "this worker has no tls.crt and tls.key in " + dir);
     }
-    String k = tenant + "/" + name;
     Held held =
         byCertificate.compute(
             k,
@@ -139,7 +147,7 @@ public final class OriginClients {
               if (old != null
                   && old.certModified().equals(certModified)
                   && old.keyModified().equals(keyModified)) {
-                return old;
+                return new Held(old.client(), certModified, keyModified, now);
               }
               if (old != null) {
                 retire(old.client(), k);
@@ -156,7 +164,7 @@ public final class OriginClients {
                       .with(pool)
                       .build();
               LOG.infof("client certificate %s of tenant %s: loaded from %s", name, tenant, dir);
-              return new Held(c, certModified, keyModified);
+              return new Held(c, certModified, keyModified, now);
             });
     return held.client();
   }
@@ -172,6 +180,15 @@ public final class OriginClients {
       attempt.fail(r.error());
       return null;
     }
+  }
+
+  /** Closes every client (the service stops). */
+  public void close() {
+    shared.close();
+    if (tls != shared) {
+      tls.close();
+    }
+    byCertificate.values().forEach(h -> h.client().close());
   }
 
   private void retire(HttpClient old, String certificate) {

@@ -1,5 +1,6 @@
 package transfer.worker.attempt;
 
+import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
@@ -177,7 +178,7 @@ final class Upload implements Transfer {
       o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
     }
     attempt.connection().opening(route.destination().host());
-    io.vertx.core.http.HttpClient client =
+    HttpClient client =
         outbound.clients().clientOrFail(attempt, task.tenantId(), session, route.url());
     if (client == null) {
       return;
