@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.awaitility.core.ConditionTimeoutException;
 import transfer.testkit.EventLog;
+import transfer.testkit.ForwardProxy;
 import transfer.testkit.LocalCa;
 import transfer.testkit.OtlpCollector;
 import transfer.testkit.PrometheusText;
@@ -72,6 +73,27 @@ final class ClusterFixture {
 
   static final String ORIGIN_NAME = "origin.transfer.test";
   static final String PRIVATE_NAME = "files.public-looking.example";
+
+  /**
+   * A name of the origins (127.0.0.1) that no_proxy does not list: the workers reach URLs with this
+   * host through {@link #proxy}, every other test URL directly.
+   */
+  static final String PROXIED_NAME = "files.proxied.example";
+
+  /** A name for 127.0.0.2 that no_proxy does not list: refused by the rules, proxy or not. */
+  static final String PROXIED_PRIVATE_NAME = "internal.proxied.example";
+
+  /** The credentials the workers give {@link #proxy} (in their https_proxy and http_proxy). */
+  static final String PROXY_USER = "transfer-worker";
+
+  static final String PROXY_PASSWORD = "proxy-" + Long.toHexString(System.nanoTime());
+
+  /**
+   * The workers' outbound proxy ({@code https_proxy}, {@code http_proxy}), with {@code no_proxy}
+   * listing every name the tests use but {@link #PROXIED_NAME}.
+   */
+  final ForwardProxy proxy;
+
   final ServiceProcess api;
   final List<ServiceProcess> workers = new ArrayList<>();
 
@@ -107,7 +129,10 @@ final class ClusterFixture {
             "127.0.0.1 " + java.net.InetAddress.getLocalHost().getHostName(),
             "127.0.0.1 " + ORIGIN_NAME,
             "127.0.0.2 " + PRIVATE_NAME,
+            "127.0.0.1 " + PROXIED_NAME,
+            "127.0.0.2 " + PROXIED_PRIVATE_NAME,
             ""));
+    proxy = ForwardProxy.start(Map.of(PROXIED_NAME, "127.0.0.1"), PROXY_USER, PROXY_PASSWORD);
     client = new ApiClient(apiPort, API_KEY);
     api =
         ServiceProcess.start(
@@ -146,7 +171,14 @@ final class ClusterFixture {
                       "TRANSFER_FETCH_TRUSTED_CA",
                       originCa.certificatePem().toString(),
                       "TRANSFER_FETCH_CLIENT_CERTIFICATES",
-                      clientCertificates.toString())),
+                      clientCertificates.toString(),
+                      // Lower case, the name that wins over an upper-case one this JVM may hold.
+                      "https_proxy",
+                      proxy.url(PROXY_USER, PROXY_PASSWORD),
+                      "http_proxy",
+                      proxy.url(PROXY_USER, PROXY_PASSWORD),
+                      "no_proxy",
+                      "localhost,127.0.0.1,::1,.transfer.test,.public-looking.example")),
               List.of(
                   "-Xmx128m", "-XX:+ExitOnOutOfMemoryError", "-Djdk.net.hosts.file=" + hostsFile),
               dataDir.resolve("worker-" + i + ".log"));
@@ -209,6 +241,7 @@ final class ClusterFixture {
     }
     api.stop(Duration.ofSeconds(20));
     collector.close();
+    proxy.close();
     // The logs stay (they are the evidence when a test failed); the stored bytes, hundreds of
     // MiB per run, need not.
     try {

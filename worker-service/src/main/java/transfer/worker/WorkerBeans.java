@@ -17,6 +17,7 @@ import java.time.Clock;
 import java.util.List;
 import javax.net.ssl.X509TrustManager;
 import transfer.egress.EgressPolicy;
+import transfer.egress.OutboundProxy;
 import transfer.ledger.Claims;
 import transfer.ledger.LeaseBatch;
 import transfer.ledger.Ledger;
@@ -111,7 +112,11 @@ public class WorkerBeans {
         config.fetch().http2());
   }
 
-  /** The SSRF guard; a bad allowed-destinations entry stops the worker at startup, naming it. */
+  /**
+   * The SSRF guard, and the outbound proxy from the environment (https_proxy, http_proxy,
+   * no_proxy); a bad allowed-destinations entry or proxy variable stops the worker at startup,
+   * naming it.
+   */
   @Produces
   @Singleton
   Egress egress(Vertx vertx, WorkerConfig config) {
@@ -121,7 +126,9 @@ public class WorkerBeans {
     Log.infof(
         "Outbound requests: %s; at most %d bytes per task",
         policy, config.fetch().maxBytes().asLongValue());
-    return new Egress(policy, InetAddress::getAllByName, vertx);
+    OutboundProxy proxies = OutboundProxy.fromEnvironment(System.getenv());
+    Log.infof("Outbound proxy: %s", proxies);
+    return new Egress(policy, InetAddress::getAllByName, vertx, proxies);
   }
 
   void closeClients(@Disposes OriginClients clients) {

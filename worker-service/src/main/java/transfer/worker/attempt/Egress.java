@@ -4,6 +4,8 @@ import io.quarkus.logging.Log;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.ProxyOptions;
+import io.vertx.core.net.ProxyType;
 import io.vertx.core.net.SocketAddress;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -13,6 +15,7 @@ import transfer.contracts.TaskError;
 import transfer.egress.Destination;
 import transfer.egress.EgressPolicy;
 import transfer.egress.EgressPolicy.Verdict;
+import transfer.egress.OutboundProxy;
 
 /**
  * The SSRF guard on the worker: every request of an attempt, and every redirect hop, goes through
@@ -20,6 +23,13 @@ import transfer.egress.EgressPolicy.Verdict;
  * and the connection goes to the address that was checked ({@link RequestOptions#setServer}), never
  * to a second answer of the resolver (no DNS rebinding). The {@code Host} header and TLS name stay
  * the URL's.
+ *
+ * <p>Through an outbound proxy ({@link OutboundProxy}: {@code https_proxy}, {@code http_proxy},
+ * {@code no_proxy}) the same checks come first. An https request then asks the proxy for a tunnel
+ * to the checked address ({@code CONNECT 203.0.113.7:443}, never to the name), and TLS, with the
+ * URL's name, runs through it. An http request goes to the proxy in absolute form ({@code GET
+ * http://name/path}), as proxies expect: the proxy resolves the name again, so for plain http the
+ * proxy's own rules must refuse internal addresses too (worker-service/DESIGN.md).
  */
 public final class Egress {
   /** Name resolution, blocking; {@link InetAddress#getAllByName} outside tests. */
@@ -28,13 +38,21 @@ public final class Egress {
     InetAddress[] resolve(String host) throws UnknownHostException;
   }
 
-  /** A checked destination: connect to {@code address} for a request to {@code url}. */
-  public record Route(String url, Destination destination, InetAddress address) {
-    /** The request options for this route: the URL as given, the connection to the address. */
+  /**
+   * A checked destination: connect to {@code address} for a request to {@code url}, through {@code
+   * proxy} when it is not null.
+   */
+  public record Route(
+      String url, Destination destination, InetAddress address, ProxyOptions proxy) {
+    /**
+     * The request options for this route: the URL as given, the connection to the address (or the
+     * tunnel to it), through the proxy if there is one.
+     */
     public RequestOptions apply(RequestOptions options) {
       return options
           .setAbsoluteURI(url)
-          .setServer(SocketAddress.inetSocketAddress(destination.port(), address.getHostAddress()));
+          .setServer(SocketAddress.inetSocketAddress(destination.port(), address.getHostAddress()))
+          .setProxyOptions(proxy);
     }
   }
 
@@ -55,11 +73,18 @@ public final class Egress {
   private final EgressPolicy policy;
   private final Resolver resolver;
   private final Vertx vertx;
+  private final OutboundProxy proxies;
 
+  /** A guard whose requests go directly to their destinations. */
   public Egress(EgressPolicy policy, Resolver resolver, Vertx vertx) {
+    this(policy, resolver, vertx, OutboundProxy.none());
+  }
+
+  public Egress(EgressPolicy policy, Resolver resolver, Vertx vertx, OutboundProxy proxies) {
     this.policy = policy;
     this.resolver = resolver;
     this.vertx = vertx;
+    this.proxies = proxies;
   }
 
   public EgressPolicy policy() {
@@ -83,7 +108,7 @@ public final class Egress {
       return Future.failedFuture(blocked(url, r.reason()));
     }
     if (v instanceof Verdict.Connect c) {
-      return Future.succeededFuture(new Route(url, d, c.address()));
+      return Future.succeededFuture(new Route(url, d, c.address(), proxyFor(d)));
     }
     boolean trusted = ((Verdict.Resolve) v).trusted();
     return vertx.executeBlocking(() -> resolveAndCheck(url, d, trusted, taskId), false);
@@ -119,7 +144,22 @@ public final class Egress {
         }
       }
     }
-    return new Route(url, d, answers[0]);
+    return new Route(url, d, answers[0], proxyFor(d));
+  }
+
+  /** The proxy options of a request to {@code d}, or null to connect directly. */
+  private ProxyOptions proxyFor(Destination d) {
+    return proxies
+        .forDestination(d)
+        .map(
+            p ->
+                new ProxyOptions()
+                    .setType(ProxyType.HTTP)
+                    .setHost(p.host())
+                    .setPort(p.port())
+                    .setUsername(p.username())
+                    .setPassword(p.password()))
+        .orElse(null);
   }
 
   private static Refused blocked(String url, String why) {

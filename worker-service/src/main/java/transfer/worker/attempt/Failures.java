@@ -43,6 +43,12 @@ final class Failures {
           "the origin's TLS certificate was refused: " + refused,
           false);
     }
+    String proxy = proxyRefusal(e);
+    if (proxy != null) {
+      // The operator's proxy, not the origin: retried, as any other way to the origin that failed.
+      return TaskError.of(
+          ErrorCodes.CONNECTION_FAILED, "the outbound proxy opened no tunnel: " + proxy, true);
+    }
     if (isTimeout(e)) {
       return TaskError.of(
           ErrorCodes.STALLED,
@@ -104,6 +110,16 @@ final class Failures {
               || t instanceof java.security.cert.CertPathValidatorException
               || t instanceof java.security.cert.CertPathBuilderException)) {
         return certificateReason(t);
+      }
+    }
+    return null;
+  }
+
+  /** What the outbound proxy said when it refused or failed a tunnel, or null. */
+  private static String proxyRefusal(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof io.netty.handler.proxy.ProxyConnectException) {
+        return String.valueOf(t.getMessage());
       }
     }
     return null;
