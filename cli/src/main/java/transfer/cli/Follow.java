@@ -151,6 +151,16 @@ final class Follow {
           }
 
           @Override
+          public void taskIsWaitingForConnectivity(
+              TaskEvent task,
+              String reason,
+              TaskError error,
+              java.time.Instant nextAttemptAt,
+              java.time.Instant deadlineAt) {
+            progress.state(task.taskId(), "waiting (" + reason + ")");
+          }
+
+          @Override
           public void didCompleteWithError(TaskEvent task, TaskError error) {
             if (watching && !progress.tracks(task.taskId())) {
               progress.discovered(task.taskId(), shortId(task.taskId()));

@@ -69,7 +69,11 @@ final class Progress {
   }
 
   private static void apply(Line l, TaskView task) {
-    l.state = task.state().wire();
+    // A waiting task says why: its origin is down, its credentials were refused, a retry.
+    l.state =
+        task.state() == TaskState.WAITING && task.waitingReason() != null
+            ? "waiting (" + task.waitingReason() + ")"
+            : task.state().wire();
     if (task.bytesExpected() != null) {
       l.expected = task.bytesExpected();
     }

@@ -131,22 +131,51 @@ final class Delivery {
             d.path("size").asLong(-1),
             d.path("sha256").asText(null));
       }
-      case EventTypes.COMPLETED -> {
-        JsonNode err = d.get("error");
-        TaskError error = null;
-        if (err != null && !err.isNull()) {
-          try {
-            error = json.treeToValue(err, TaskError.class);
-          } catch (Exception unreadable) {
-            error = new TaskError(err.path("code").asText("unknown"), err.toString(), null, false);
-          }
-        }
-        listener.didCompleteWithError(TaskEvent.of(sessionId, e), error);
-      }
+      case EventTypes.WAITING ->
+          listener.taskIsWaitingForConnectivity(
+              TaskEvent.of(sessionId, e),
+              d.path("reason").asText(null),
+              error(d),
+              instant(d, "nextAttemptAt"),
+              instant(d, "deadlineAt"));
+      case EventTypes.CREDENTIALS_REQUIRED ->
+          listener.didReceiveCredentialsChallenge(
+              TaskEvent.of(sessionId, e),
+              d.path("httpStatus").asInt(0),
+              error(d),
+              instant(d, "deadlineAt"));
+      case EventTypes.COMPLETED ->
+          listener.didCompleteWithError(TaskEvent.of(sessionId, e), error(d));
       case EventTypes.SESSION_DRAINED -> listener.didFinishEvents(sessionId, e);
       default -> {
         // A type this version does not know: onEvent had it.
       }
+    }
+  }
+
+  /** The {@code error} of an event's data, or null; one it cannot read keeps its code. */
+  private TaskError error(JsonNode d) {
+    JsonNode err = d.get("error");
+    if (err == null || err.isNull()) {
+      return null;
+    }
+    try {
+      return json.treeToValue(err, TaskError.class);
+    } catch (Exception unreadable) {
+      return new TaskError(err.path("code").asText("unknown"), err.toString(), null, false);
+    }
+  }
+
+  /** An instant of an event's data, or null when absent or unreadable. */
+  private static java.time.Instant instant(JsonNode d, String field) {
+    JsonNode v = d.get(field);
+    if (v == null || !v.isTextual()) {
+      return null;
+    }
+    try {
+      return java.time.Instant.parse(v.asText());
+    } catch (java.time.format.DateTimeParseException e) {
+      return null;
     }
   }
 

@@ -351,6 +351,22 @@ public final class TransferClient implements AutoCloseable {
         http.type(TaskView.class));
   }
 
+  /**
+   * Changes a task: its url and headers while it is queued, waiting or suspended (the answer to
+   * {@link TransferListener#didReceiveCredentialsChallenge}: a waiting task is queued at once and
+   * continues from its stored bytes), its priority and description while it is open. A final task,
+   * or a running one whose url or headers would change, is a {@link ConflictException}.
+   */
+  public TaskView patch(String sessionId, String taskId, transfer.contracts.TaskPatch patch) {
+    return http.call(
+        "PATCH",
+        tasks(sessionId, taskId),
+        http.jsonBody(patch),
+        Map.of(),
+        true,
+        http.type(TaskView.class));
+  }
+
   /** Resumes a suspended task from its checkpoint. */
   public TaskView resume(String sessionId, String taskId) {
     return http.call(

@@ -45,6 +45,29 @@ public interface TransferListener {
   default void didFinishDownloadingTo(TaskEvent task, URI location, long size, String sha256) {}
 
   /**
+   * The task waits out a fault of the way to its origin ({@code taskIsWaitingForConnectivity}):
+   * once per waiting spell. {@code reason} is {@code connectivity}, {@code origin_unavailable} or
+   * {@code storage} ({@link transfer.contracts.WaitReasons}); {@code error} the last attempt's; the
+   * next attempt is due at {@code nextAttemptAt}, and the task fails at {@code deadlineAt} if it
+   * has not finished by then (null when not known).
+   */
+  default void taskIsWaitingForConnectivity(
+      TaskEvent task,
+      String reason,
+      TaskError error,
+      java.time.Instant nextAttemptAt,
+      java.time.Instant deadlineAt) {}
+
+  /**
+   * The origin refused the task's credentials (401, 403 or 407: a stale token, an expired presigned
+   * URL), and the task waits for new ones until {@code deadlineAt} (URLSession's authentication
+   * challenge). Answer with {@link TransferClient#patch} and a new url or headers; a task left
+   * unanswered fails {@code credentials_required} at its deadline. Called for every refusal.
+   */
+  default void didReceiveCredentialsChallenge(
+      TaskEvent task, int httpStatus, TaskError error, java.time.Instant deadlineAt) {}
+
+  /**
    * The task is final ({@code didCompleteWithError}): {@code error} is null when it completed, else
    * why it failed or was canceled ({@code error.code()}, see {@link
    * transfer.contracts.ErrorCodes}). Exactly one per task.

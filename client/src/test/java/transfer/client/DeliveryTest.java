@@ -35,6 +35,19 @@ class DeliveryTest {
     failed.set("error", Json.mapper().valueToTree(TaskError.of("http_status", "404", false)));
     ObjectNode drained = Json.mapper().createObjectNode();
     drained.put("sessionId", "s");
+    ObjectNode waiting = taskData("t3", "download");
+    waiting.put("reason", "connectivity");
+    waiting.set(
+        "error",
+        Json.mapper().valueToTree(TaskError.of("connection_failed", "Connection refused", true)));
+    waiting.put("nextAttemptAt", "2026-11-21T12:00:05Z");
+    waiting.put("deadlineAt", "2026-11-28T12:00:00Z");
+    ObjectNode challenge = taskData("t3", "download");
+    challenge.put("httpStatus", 403);
+    challenge.set(
+        "error",
+        Json.mapper().valueToTree(new TaskError("credentials_required", "HTTP 403", 403, true)));
+    challenge.put("deadlineAt", "2026-11-28T12:00:00Z");
 
     CloudEvent[] events = {
       progress("s", 1, "t1", 1000, 1000),
@@ -44,6 +57,8 @@ class DeliveryTest {
       event("s", 5, "t2:completed", EventTypes.COMPLETED, "t2", failed),
       event("s", 6, "t2:drained", EventTypes.SESSION_DRAINED, null, drained),
       event("s", 7, "e7", "transfer.something.new", null, null),
+      event("s", 8, "t3:waiting:1", EventTypes.WAITING, "t3", waiting),
+      event("s", 9, "t3:credentials_required:2", EventTypes.CREDENTIALS_REQUIRED, "t3", challenge),
     };
     for (CloudEvent e : events) {
       assertThat(delivery.deliver("s", e, 0)).isEqualTo(Delivery.Outcome.DELIVERED);
@@ -56,9 +71,12 @@ class DeliveryTest {
             "downloaded t1 file:///data/t1 1000 ab",
             "complete t1 COMPLETED null",
             "complete t2 FAILED http_status",
-            "drained s");
-    assertThat(listener.events).hasSize(7);
-    assertThat(store.lastSequence("s")).isEqualTo(7);
+            "drained s",
+            "waiting t3 connectivity connection_failed 2026-11-21T12:00:05Z"
+                + " 2026-11-28T12:00:00Z",
+            "challenge t3 403 credentials_required 2026-11-28T12:00:00Z");
+    assertThat(listener.events).hasSize(9);
+    assertThat(store.lastSequence("s")).isEqualTo(9);
   }
 
   @Test

@@ -32,6 +32,40 @@ class RecordingListener implements TransferListener {
   }
 
   @Override
+  public void taskIsWaitingForConnectivity(
+      TaskEvent t,
+      String reason,
+      TaskError error,
+      java.time.Instant nextAttemptAt,
+      java.time.Instant deadlineAt) {
+    calls.add(
+        "waiting "
+            + t.taskId()
+            + " "
+            + reason
+            + " "
+            + (error == null ? null : error.code())
+            + " "
+            + nextAttemptAt
+            + " "
+            + deadlineAt);
+  }
+
+  @Override
+  public void didReceiveCredentialsChallenge(
+      TaskEvent t, int httpStatus, TaskError error, java.time.Instant deadlineAt) {
+    calls.add(
+        "challenge "
+            + t.taskId()
+            + " "
+            + httpStatus
+            + " "
+            + (error == null ? null : error.code())
+            + " "
+            + deadlineAt);
+  }
+
+  @Override
   public void didCompleteWithError(TaskEvent t, TaskError error) {
     calls.add(
         "complete "

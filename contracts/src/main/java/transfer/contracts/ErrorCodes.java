@@ -25,6 +25,13 @@ public final class ErrorCodes {
    */
   public static final String SOURCE_CHANGED = "source_changed";
 
+  /**
+   * The origin answered 401, 403 or 407 (a stale token, an expired presigned URL) and the task
+   * waited for new credentials ({@code PATCH} of its url or headers) until its deadline; or, while
+   * it waits, the last error of the task.
+   */
+  public static final String CREDENTIALS_REQUIRED = "credentials_required";
+
   public static final String STORAGE_FAILED = "storage_failed";
   public static final String ATTEMPTS_EXHAUSTED = "attempts_exhausted";
   public static final String LEASE_EXPIRED = "lease_expired";

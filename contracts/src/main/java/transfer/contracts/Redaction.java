@@ -39,6 +39,8 @@ public final class Redaction {
         c.sendsEvents(),
         headers(c.headers()),
         c.retry(),
-        c.clientCertificate());
+        c.clientCertificate(),
+        c.waitsForConnectivity(),
+        c.onAuthenticationFailure());
   }
 }

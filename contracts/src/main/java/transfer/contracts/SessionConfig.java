@@ -10,6 +10,14 @@ import java.util.Map;
  * @param clientCertificate the name of the TLS client certificate the workers present to HTTPS
  *     origins that ask for one (mTLS): a certificate and key the workers hold for the session's
  *     tenant under that name, never the certificate itself; null: none
+ * @param waitsForConnectivity whether a task waits out faults of the way to its origin (refused or
+ *     reset connections, names that do not resolve, handshakes cut, stalls, 408, 425, 429 and 5xx
+ *     answers) until its {@code resourceTimeout}, without counting them against {@code
+ *     retry.maxAttempts} (URLSession's {@code waitsForConnectivity}); default true. False: each
+ *     such fault uses up an attempt.
+ * @param onAuthenticationFailure what a 401, 403 or 407 from an origin does: {@value #WAIT} (the
+ *     default) keeps the task waiting for a {@code PATCH} of its url or headers until its deadline;
+ *     {@value #FAIL} fails it at once with {@code http_status}
  */
 public record SessionConfig(
     Integer maxConcurrentTransfers,
@@ -20,9 +28,17 @@ public record SessionConfig(
     Boolean sendsEvents,
     Map<String, String> headers,
     RetryPolicy retry,
-    String clientCertificate) {
+    String clientCertificate,
+    Boolean waitsForConnectivity,
+    String onAuthenticationFailure) {
 
-  /** A configuration without a client certificate. */
+  /** {@code onAuthenticationFailure}: wait for new credentials (the default). */
+  public static final String WAIT = "wait";
+
+  /** {@code onAuthenticationFailure}: fail at once. */
+  public static final String FAIL = "fail";
+
+  /** A configuration without a client certificate, waiting for connectivity by default. */
   public SessionConfig(
       Integer maxConcurrentTransfers,
       Integer maxConnectionsPerHost,
@@ -41,6 +57,33 @@ public record SessionConfig(
         sendsEvents,
         headers,
         retry,
+        null,
+        null,
+        null);
+  }
+
+  /** A configuration that waits for connectivity by default. */
+  public SessionConfig(
+      Integer maxConcurrentTransfers,
+      Integer maxConnectionsPerHost,
+      Duration requestTimeout,
+      Duration resourceTimeout,
+      Boolean discretionary,
+      Boolean sendsEvents,
+      Map<String, String> headers,
+      RetryPolicy retry,
+      String clientCertificate) {
+    this(
+        maxConcurrentTransfers,
+        maxConnectionsPerHost,
+        requestTimeout,
+        resourceTimeout,
+        discretionary,
+        sendsEvents,
+        headers,
+        retry,
+        clientCertificate,
+        null,
         null);
   }
 
@@ -65,6 +108,18 @@ public record SessionConfig(
         sendsEvents != null ? sendsEvents : DEFAULT.sendsEvents,
         headers != null ? Map.copyOf(headers) : Map.of(),
         retry != null ? retry.withDefaults() : DEFAULT.retry,
-        clientCertificate);
+        clientCertificate,
+        waitsForConnectivity != null ? waitsForConnectivity : Boolean.TRUE,
+        onAuthenticationFailure != null ? onAuthenticationFailure : WAIT);
+  }
+
+  /** Whether a task waits for new credentials when an origin refuses its own (default true). */
+  public boolean waitsForCredentials() {
+    return !FAIL.equals(onAuthenticationFailure);
+  }
+
+  /** Whether the session waits out faults of the way to its origins (default true). */
+  public boolean waits() {
+    return waitsForConnectivity == null || waitsForConnectivity;
   }
 }

@@ -9,7 +9,9 @@ import java.util.Map;
  * {@code sha256} is the digest of the source. {@code resumeData} is present on a canceled or failed
  * download whose stored prefix a new task may continue from. {@code headers} names the task's own
  * request headers, each value {@value Redaction#MASK}: header values are write-only ({@link
- * Redaction}).
+ * Redaction}). While the task is {@code waiting}, {@code waitingReason} says why ({@link
+ * WaitReasons}) and {@code nextAttemptAt} when it is due; {@code deadlineAt} is when it fails if it
+ * has not finished (the session's {@code resourceTimeout} from its creation).
  */
 public record TaskView(
     String id,
@@ -33,4 +35,7 @@ public record TaskView(
     Instant earliestBeginAt,
     Instant createdAt,
     Instant updatedAt,
-    Instant finishedAt) {}
+    Instant finishedAt,
+    String waitingReason,
+    Instant nextAttemptAt,
+    Instant deadlineAt) {}

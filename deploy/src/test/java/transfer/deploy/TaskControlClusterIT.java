@@ -146,7 +146,9 @@ class TaskControlClusterIT extends ClusterTest {
   @Test
   void aFailedDownloadOffersResumeDataInItsCompletionAndEveryEventEchoesItsMetadata()
       throws Exception {
-    String sid = cluster.newSession("failed", json("retry", Map.of("maxAttempts", 1)));
+    String sid =
+        cluster.newSession(
+            "failed", json("retry", Map.of("maxAttempts", 1), "waitsForConnectivity", false));
     long rate = 400L << 10;
     // The origin cuts the body after 90% (4.5 s). The first checkpoint (after a second) already
     // holds more than 10%, so a resumed request (from there to the end) stays under the cut.

@@ -139,7 +139,7 @@ class TlsOriginClusterIT extends ClusterTest {
       assertThat(task.get("attempt").asInt()).as("not retried").isEqualTo(1);
       // No certificate at all: the origin ends the handshake. Over HTTP/2 the client sees only a
       // closed connection (README, "Client certificates"), so it is a retried connection_failed.
-      String none = newSession("{\"retry\":{\"maxAttempts\":1}}");
+      String none = newSession("{\"retry\":{\"maxAttempts\":1},\"waitsForConnectivity\":false}");
       String closed = download(none, mutual, "/bytes/1000?seed=35");
       JsonNode without = cluster.awaitFinal(none, closed, Duration.ofMinutes(1));
       assertThat(without.get("state").asText()).as("%s", without).isEqualTo("failed");

@@ -28,6 +28,7 @@ import transfer.contracts.ErrorCodes;
 import transfer.contracts.EventTypes;
 import transfer.contracts.Json;
 import transfer.contracts.TaskError;
+import transfer.contracts.WaitReasons;
 import transfer.ledger.EventWriter.NewEvent;
 import transfer.ledger.LeaseWrite.CompleteDownload;
 import transfer.ledger.LeaseWrite.CompleteUpload;
@@ -127,7 +128,7 @@ public final class LeaseBatch {
         List<Fail> fails = new ArrayList<>(narrow(group, Fail.class));
         fails.sort(Comparator.comparing(f -> f.lease().taskId()));
         for (Fail f : fails) {
-          answers.put(f, fail(c, f));
+          answers.put(f, fail(c, f, added));
         }
       }
     }
@@ -160,6 +161,9 @@ public final class LeaseBatch {
             "lease_expires_at = u.now + u.ttl_ms * interval '1 millisecond',"
                 + " bytes_transferred = u.bytes, bytes_expected = coalesce(u.expected,"
                 + " t.bytes_expected), updated_at = u.now,"
+                // Bytes moved again: a waiting spell is over.
+                + " waiting_reason = case when u.bytes > t.bytes_transferred then null"
+                + " else t.waiting_reason end,"
                 + CHECKPOINT_SET,
             withCheckpoint(
                 List.of(
@@ -282,9 +286,12 @@ public final class LeaseBatch {
 
   /**
    * A failed attempt, under the fence: retried after its backoff when the error is retryable and
-   * attempts remain, else final with its completion event.
+   * attempts remain, or when the attempt does not count ({@link Fail#waitReason}: the task waits
+   * until its deadline, which the reaper enforces); else final with its completion event. A wait
+   * for a reason the task was not already waiting for starts a waiting spell: its {@code
+   * transfer.task.waiting} event.
    */
-  private FailOutcome fail(Connection c, Fail f) throws SQLException {
+  private FailOutcome fail(Connection c, Fail f, List<NewEvent> added) throws SQLException {
     Optional<TaskRow> current = lockRunning(c, f.lease());
     if (current.isEmpty()) {
       return FailOutcome.FENCED;
@@ -292,15 +299,29 @@ public final class LeaseBatch {
     TaskRow task = current.get();
     TaskError error = f.error();
     Instant now = tx.clock().instant();
-    if (error.retryable() && task.attempt() < task.maxAttempts()) {
+    String waitReason = error.retryable() ? f.waitReason() : null;
+    if (waitReason != null || (error.retryable() && task.countedAttempts() < task.maxAttempts())) {
+      // Waiting for credentials has no next attempt: a PATCH queues the task, its deadline ends it.
+      boolean credentials = WaitReasons.CREDENTIALS_REQUIRED.equals(waitReason);
+      Instant next = credentials ? null : now.plus(f.backoff());
+      String reason = waitReason != null ? waitReason : WaitReasons.RETRY_BACKOFF;
       updateUnfenced(
           c,
           task.id(),
           "state = 'waiting', next_attempt_at = ?, error = ?::jsonb, lease_owner = null,"
-              + " lease_expires_at = null, updated_at = ?",
-          Timestamp.from(now.plus(f.backoff())),
+              + " lease_expires_at = null, updated_at = ?, waiting_reason = ?,"
+              + " uncounted_attempts = uncounted_attempts + ?",
+          next == null ? null : Timestamp.from(next),
           write(error),
-          Timestamp.from(now));
+          Timestamp.from(now),
+          reason,
+          waitReason != null ? 1 : 0);
+      if (credentials) {
+        // Every refusal asks the service again: each needs an answer of its own.
+        added.add(credentialsRequired(task, f));
+      } else if (waitReason != null && !waitReason.equals(task.waitingReason())) {
+        added.add(waiting(task, f, reason, next));
+      }
       outbox.ringSession(c, task.tenantId(), task.sessionId());
       return FailOutcome.RETRY_SCHEDULED;
     }
@@ -310,7 +331,7 @@ public final class LeaseBatch {
           new TaskError(
               ErrorCodes.ATTEMPTS_EXHAUSTED,
               "gave up after "
-                  + task.attempt()
+                  + task.countedAttempts()
                   + " attempts; last error "
                   + error.code()
                   + ": "
@@ -321,6 +342,36 @@ public final class LeaseBatch {
     return endings.finishFailed(c, task, finalError, now, f.lease().trace())
         ? FailOutcome.FAILED_RESUMABLE
         : FailOutcome.FAILED;
+  }
+
+  /** The origin refused the task's credentials: the service is asked for new ones. */
+  private NewEvent credentialsRequired(TaskRow task, Fail f) {
+    ObjectNode data = json.createObjectNode();
+    data.put("httpStatus", f.error().httpStatus());
+    data.set("error", json.valueToTree(f.error()));
+    data.put("deadlineAt", task.deadlineAt() == null ? null : task.deadlineAt().toString());
+    return events.taskEvent(
+        task,
+        EventTypes.CREDENTIALS_REQUIRED,
+        task.id() + ":credentials_required:" + task.attempt(),
+        data,
+        f.lease().trace());
+  }
+
+  /** The event of a waiting spell: why, the last error, when the next attempt is, the deadline. */
+  private NewEvent waiting(TaskRow task, Fail f, String reason, Instant next) {
+    ObjectNode data = json.createObjectNode();
+    data.put("reason", reason);
+    data.set("error", json.valueToTree(f.error()));
+    data.put("nextAttemptAt", next.toString());
+    data.put("deadlineAt", task.deadlineAt() == null ? null : task.deadlineAt().toString());
+    // One per spell and attempt: a redelivered copy keeps its id.
+    return events.taskEvent(
+        task,
+        EventTypes.WAITING,
+        task.id() + ":waiting:" + task.attempt(),
+        data,
+        f.lease().trace());
   }
 
   /** What a written row adds to the group (its events, its doorbell). */

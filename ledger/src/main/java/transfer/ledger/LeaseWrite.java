@@ -66,8 +66,13 @@ public sealed interface LeaseWrite<A> {
     }
   }
 
-  /** Records a failed attempt, retried or final ({@link Leases#failAttempt}). */
-  record Fail(Lease lease, TaskError error, Duration backoff) implements LeaseWrite<FailOutcome> {
+  /**
+   * Records a failed attempt, retried or final ({@link Leases#failAttempt}); {@code waitReason}:
+   * the attempt does not count, the task waits for this reason ({@link
+   * transfer.contracts.WaitReasons#uncounted}), or null.
+   */
+  record Fail(Lease lease, TaskError error, Duration backoff, String waitReason)
+      implements LeaseWrite<FailOutcome> {
     @Override
     public String what() {
       return "record failure of task " + lease.taskId();

@@ -83,7 +83,18 @@ public final class Leases {
    * retryable and attempts remain, else final with its completion event.
    */
   public FailOutcome failAttempt(Lease lease, TaskError error, Duration backoff) {
-    return batch.writeOne(new LeaseWrite.Fail(lease, error, backoff));
+    return failAttempt(lease, error, backoff, null);
+  }
+
+  /**
+   * As {@link #failAttempt(Lease, TaskError, Duration)}; with a {@code waitReason} ({@link
+   * transfer.contracts.WaitReasons#uncounted}) the attempt does not count against the task's
+   * attempts: it waits, until its deadline, and announces a new waiting spell with {@code
+   * transfer.task.waiting}.
+   */
+  public FailOutcome failAttempt(
+      Lease lease, TaskError error, Duration backoff, String waitReason) {
+    return batch.writeOne(new LeaseWrite.Fail(lease, error, backoff, waitReason));
   }
 
   /**

@@ -18,6 +18,8 @@ import java.util.function.UnaryOperator;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskState;
+import transfer.contracts.WaitReasons;
 import transfer.telemetry.LogFields;
 
 /**
@@ -60,7 +62,7 @@ public final class Reaping {
             now -> now,
             limit,
             this::expired);
-    int failed = (int) expired.stream().filter(t -> t.attempt() >= t.maxAttempts()).count();
+    int failed = (int) expired.stream().filter(t -> t.countedAttempts() >= t.maxAttempts()).count();
     return new LeasesReaped(expired.size() - failed, failed);
   }
 
@@ -75,7 +77,7 @@ public final class Reaping {
                 + t.leaseEpoch()
                 + ")",
             true);
-    if (t.attempt() >= t.maxAttempts()) {
+    if (t.countedAttempts() >= t.maxAttempts()) {
       try (LogFields f = LogFields.task(t)) {
         LOG.warnf(
             "task %s: lease of %s (epoch %d) expired and no attempt remains; failing it",
@@ -86,7 +88,7 @@ public final class Reaping {
           t,
           new TaskError(
               ErrorCodes.ATTEMPTS_EXHAUSTED,
-              "gave up after " + t.attempt() + " attempts; " + lost.message(),
+              "gave up after " + t.countedAttempts() + " attempts; " + lost.message(),
               null,
               false),
           now,
@@ -126,19 +128,46 @@ public final class Reaping {
                     "task %s: resourceTimeout passed at %s (attempt %d, %s); failing it",
                     t.id(), t.deadlineAt(), t.attempt(), t.state().wire());
               }
-              endings.finishFailed(
-                  c,
-                  t,
-                  TaskError.of(
-                      ErrorCodes.RESOURCE_TIMEOUT,
-                      "not finished within the session's resourceTimeout (deadline "
-                          + t.deadlineAt()
-                          + ")",
-                      false),
-                  now,
-                  null);
+              endings.finishFailed(c, t, overdue(t), now, null);
             })
         .size();
+  }
+
+  /**
+   * The error of a task past its deadline: {@code credentials_required} when it was waiting for new
+   * credentials, else {@code resource_timeout}; the message says what it last met.
+   */
+  private static TaskError overdue(TaskRow t) {
+    if (t.state() == TaskState.WAITING
+        && WaitReasons.CREDENTIALS_REQUIRED.equals(t.waitingReason())) {
+      return new TaskError(
+          ErrorCodes.CREDENTIALS_REQUIRED,
+          "no new credentials came before the deadline (" + t.deadlineAt() + ")" + lastError(t),
+          t.error() == null ? null : t.error().httpStatus(),
+          false);
+    }
+    return TaskError.of(
+        ErrorCodes.RESOURCE_TIMEOUT,
+        "not finished within the session's resourceTimeout (deadline "
+            + t.deadlineAt()
+            + ")"
+            + lastError(t),
+        false);
+  }
+
+  /** What a task that ran out of time last met, for its error's message ("" when nothing). */
+  private static String lastError(TaskRow t) {
+    if (t.error() == null) {
+      return "";
+    }
+    return "; "
+        + (t.state() == TaskState.WAITING && t.waitingReason() != null
+            ? "it was waiting (" + t.waitingReason() + "), "
+            : "")
+        + "last error "
+        + t.error().code()
+        + ": "
+        + t.error().message();
   }
 
   /** Waiting tasks whose time has come (retry backoff or earliestBeginAt): queued and announced. */

@@ -1,6 +1,7 @@
 package transfer.ledger;
 
 import static transfer.ledger.Sql.rows;
+import static transfer.ledger.StoredJson.write;
 import static transfer.ledger.TaskRows.TASK_COLUMNS;
 import static transfer.ledger.TaskRows.taskById;
 import static transfer.ledger.TaskRows.taskRow;
@@ -14,12 +15,14 @@ import java.sql.Timestamp;
 import java.util.List;
 import java.util.Optional;
 import org.jboss.logging.Logger;
+import transfer.contracts.TaskPatch;
+import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.telemetry.LogFields;
 
 /**
  * A client's view and control of its tasks: reading and listing them, cancel (with resume data),
- * suspend and resume.
+ * suspend, resume and change (url, headers, priority, description).
  */
 public final class TaskControl {
   private static final Logger LOG = Logger.getLogger(TaskControl.class);
@@ -197,6 +200,87 @@ public final class TaskControl {
           outbox.doorbell(c, found.get());
           try (LogFields f = LogFields.task(found.get())) {
             LOG.infof("task %s: resumed by the client; queued", taskId);
+          }
+          return taskById(c, taskId);
+        });
+  }
+
+  /**
+   * Changes a task ({@link TaskPatch}): its url and headers while it is queued, waiting or
+   * suspended, its priority and description while it is open. A task waiting (for new credentials,
+   * for its origin, for a retry) whose url or headers change is queued at once, to try them; the
+   * next attempt continues from the stored bytes when the origin's validators still match. A final
+   * task, or a running one whose url or headers would change, is a {@link StateConflict}.
+   */
+  public Optional<TaskRow> patch(
+      String tenantId, String sessionId, String taskId, TaskPatch patch) {
+    return tx.run(
+        "change task " + taskId,
+        c -> {
+          Optional<TaskRow> found = lockTask(c, tenantId, sessionId, taskId);
+          if (found.isEmpty()) {
+            return found;
+          }
+          TaskRow t = found.get();
+          if (t.state().isFinal()) {
+            throw new StateConflict(taskId, t.state(), "a final task does not change");
+          }
+          if (patch.changesRequest() && t.state() == TaskState.RUNNING) {
+            throw new StateConflict(
+                taskId,
+                t.state(),
+                "its url and headers change while it is queued, waiting or suspended (suspend"
+                    + " it first)");
+          }
+          TaskRequest r = t.request();
+          TaskRequest changed =
+              new TaskRequest(
+                  r.type(),
+                  patch.url() != null ? patch.url() : r.url(),
+                  r.method(),
+                  patch.headers() != null ? patch.headers() : r.headers(),
+                  r.expectedBytes(),
+                  r.sha256(),
+                  patch.description() != null ? patch.description() : r.description(),
+                  patch.priority() != null ? patch.priority() : r.priority(),
+                  r.earliestBeginAt(),
+                  r.metadata(),
+                  r.source(),
+                  r.resumeData());
+          String url = patch.url() != null ? patch.url() : t.url();
+          boolean requeue = patch.changesRequest() && t.state() == TaskState.WAITING;
+          Timestamp now = tx.now();
+          updateUnfenced(
+              c,
+              taskId,
+              "request = ?::jsonb, url = ?, host = ?, priority = ?, updated_at = ?"
+                  + (requeue
+                      ? ", state = 'queued', next_attempt_at = null, waiting_reason = null,"
+                          + " announced_at = ?"
+                      : ""),
+              requeue
+                  ? new Object[] {
+                    write(changed),
+                    url,
+                    TaskInsert.hostOf(url),
+                    patch.priority() != null ? patch.priority() : t.priority(),
+                    now,
+                    now
+                  }
+                  : new Object[] {
+                    write(changed),
+                    url,
+                    TaskInsert.hostOf(url),
+                    patch.priority() != null ? patch.priority() : t.priority(),
+                    now
+                  });
+          if (requeue) {
+            outbox.doorbell(c, t);
+          }
+          try (LogFields f = LogFields.task(t)) {
+            LOG.infof(
+                "task %s: changed by the client (%s)%s",
+                taskId, patch.fields(), requeue ? "; queued again to try them" : "");
           }
           return taskById(c, taskId);
         });

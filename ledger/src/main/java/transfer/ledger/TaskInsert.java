@@ -186,6 +186,7 @@ final class TaskInsert {
             request.priority() != null ? request.priority() : TaskRequest.DEFAULT_PRIORITY)
         .set("max_attempts", session.retry().maxAttempts())
         .set("next_attempt_at", later ? Timestamp.from(request.earliestBeginAt()) : null)
+        .set("waiting_reason", later ? transfer.contracts.WaitReasons.BEGIN_AT : null)
         .set("announced_at", later ? null : now)
         .set("bytes_expected", expected)
         .set("created_at", now)

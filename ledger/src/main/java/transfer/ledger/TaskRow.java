@@ -10,7 +10,9 @@ import transfer.telemetry.TraceContext;
 
 /**
  * One row of {@code tasks}, as read by the services. {@code trace} is the W3C trace context the
- * task was submitted in (null when none was stored).
+ * task was submitted in (null when none was stored); {@code uncountedAttempts} are the attempts
+ * that ended in a fault the task waited out, and {@code waitingReason} why it waits or last waited
+ * ({@link transfer.contracts.WaitReasons}).
  */
 public record TaskRow(
     String id,
@@ -47,8 +49,15 @@ public record TaskRow(
     Long sourceSize,
     String sourceSha256,
     String resumeData,
-    TraceContext trace)
+    TraceContext trace,
+    int uncountedAttempts,
+    String waitingReason)
     implements LogFields.Task {
+
+  /** The attempts that count against {@code maxAttempts}: not those that waited out a fault. */
+  public int countedAttempts() {
+    return attempt - uncountedAttempts;
+  }
 
   /** The task whose temporary objects hold this task's durable prefix. */
   public String prefixOwner() {

@@ -33,7 +33,7 @@ final class TaskRows {
           + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at,"
           + " t.durable_epoch, t.deadline_at, t.host, t.discretionary, t.durable_task,"
           + " t.source_location, t.source_size, t.source_sha256, t.resume_data,"
-          + " t.traceparent, t.tracestate";
+          + " t.traceparent, t.tracestate, t.uncounted_attempts, t.waiting_reason";
 
   /** Locks the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
   static Optional<TaskRow> lockRunning(Connection c, Lease lease) throws SQLException {
@@ -137,6 +137,8 @@ final class TaskRows {
         (Long) rs.getObject("source_size"),
         rs.getString("source_sha256"),
         rs.getString("resume_data"),
-        TraceContext.of(rs.getString("traceparent"), rs.getString("tracestate")));
+        TraceContext.of(rs.getString("traceparent"), rs.getString("tracestate")),
+        rs.getInt("uncounted_attempts"),
+        rs.getString("waiting_reason"));
   }
 }

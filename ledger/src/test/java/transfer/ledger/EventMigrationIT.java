@@ -34,8 +34,8 @@ class EventMigrationIT {
         .tenants()
         .ensureTenantKey(tenant, "k-" + tenant, UUID.randomUUID().toString().getBytes());
     ledger.sessions().upsertSession(tenant, session, SessionConfig.DEFAULT);
-    String a = submit(ledger, "http://127.0.0.1/a");
-    String b = submit(ledger, "http://127.0.0.1/b");
+    String a = submit(db, "http://127.0.0.1/a");
+    String b = submit(db, "http://127.0.0.1/b");
     complete(db, a);
     complete(db, b);
     Instant time = Instant.parse("2026-04-01T00:00:01.123456Z");
@@ -137,18 +137,26 @@ class EventMigrationIT {
     return Json.mapper().valueToTree(java.util.Map.of(field, value));
   }
 
-  private String submit(Ledger ledger, String url) {
-    return ledger
-        .submissions()
-        .submit(
-            tenant,
-            session,
-            TaskRequest.download(url),
-            SessionConfig.DEFAULT.withDefaults(),
-            null,
-            null)
-        .task()
-        .id();
+  /**
+   * A task as V8's submit stored it: by hand, since today's statements read and write columns that
+   * V8 does not have.
+   */
+  private String submit(PGSimpleDataSource db, String url) throws Exception {
+    String id = UUID.randomUUID().toString();
+    try (Connection c = db.getConnection()) {
+      Sql.execute(
+          c,
+          "insert into tasks (id, tenant_id, session_id, type, state, url, request, priority,"
+              + " max_attempts, announced_at, created_at, updated_at, deadline_at, host)"
+              + " values (?, ?, ?, 'download', 'queued', ?, ?::jsonb, 0.5, 5, now(), now(), now(),"
+              + " now() + interval '7 days', '127.0.0.1:80')",
+          id,
+          tenant,
+          session,
+          url,
+          StoredJson.write(TaskRequest.download(url)));
+    }
+    return id;
   }
 
   /** Ends a task as completed the way V8's statements left it (through running). */

@@ -146,7 +146,8 @@ class LeaseBatchIT extends LedgerFixture {
                     new Fail(
                         retried,
                         TaskError.of(ErrorCodes.CONNECTION_FAILED, "reset", true),
-                        Duration.ofSeconds(10)),
+                        Duration.ofSeconds(10),
+                        null),
                     new Release(back, null)));
 
     assertThat(answers).containsExactly(true, true, FailOutcome.RETRY_SCHEDULED, true);

@@ -36,7 +36,11 @@ final class SchemaDocs {
               "discretionary",
               SessionConfig.DEFAULT.discretionary(),
               "sendsEvents",
-              SessionConfig.DEFAULT.sendsEvents()),
+              SessionConfig.DEFAULT.sendsEvents(),
+              "waitsForConnectivity",
+              SessionConfig.DEFAULT.withDefaults().waitsForConnectivity(),
+              "onAuthenticationFailure",
+              SessionConfig.DEFAULT.withDefaults().onAuthenticationFailure()),
           "RetryPolicy",
           Map.of(
               "maxAttempts",
@@ -58,37 +62,65 @@ final class SchemaDocs {
   static {
     FIELDS.put(
         "SessionConfig",
-        Map.of(
-            "maxConcurrentTransfers",
-            "Most tasks of this session running at once, over the whole cluster (none: no limit).",
-            "maxConnectionsPerHost",
-            "Most running tasks of this session per origin (host and port), over the whole"
-                + " cluster (httpMaximumConnectionsPerHost).",
-            "requestTimeout",
-            "ISO-8601 duration: no byte for this long ends the attempt as stalled, and it is"
-                + " retried (timeoutIntervalForRequest).",
-            "resourceTimeout",
-            "ISO-8601 duration: a task not finished this long after its submission fails with"
-                + " resource_timeout, all attempts together (timeoutIntervalForResource).",
-            "discretionary",
-            "Tasks of this session start after every non-discretionary task that is ready.",
-            "sendsEvents",
-            "Publish this session's events to the transfer-events topic (replay and SSE serve"
-                + " them either way).",
-            "headers",
-            "Request headers for every task of the session; a task's own headers win. Values are"
-                + " write-only: answers show each name with the value \"***\".",
-            "retry",
-            "How often and how patiently failed attempts are retried.",
-            "clientCertificate",
-            "The name of the TLS client certificate the workers present to HTTPS origins that ask"
-                + " for one (mTLS): a certificate and key the workers hold for this tenant under"
-                + " that name (transfer.fetch.client-certificates), never the certificate"
-                + " itself."));
+        Map.ofEntries(
+            Map.entry(
+                "waitsForConnectivity",
+                "A task waits out faults of the way to its origin (refused or reset connections,"
+                    + " names that do not resolve, handshakes cut, stalls, 408, 425, 429 and 5xx"
+                    + " answers) until its resourceTimeout, retrying with a backoff up to"
+                    + " retry.maxBackoff, and these attempts do not count against"
+                    + " retry.maxAttempts; each waiting spell is announced once with a"
+                    + " transfer.task.waiting event (waitsForConnectivity). false: each such"
+                    + " fault uses up an attempt."),
+            Map.entry(
+                "onAuthenticationFailure",
+                "What a 401, 403 or 407 from an origin (a stale token, an expired presigned URL)"
+                    + " does: \"wait\" keeps the task waiting (waitingReason"
+                    + " credentials_required, a transfer.task.credentials_required event) until a"
+                    + " PATCH of the task gives it a new url or headers, or its deadline fails it"
+                    + " with credentials_required; \"fail\" fails it at once with http_status."),
+            Map.entry(
+                "maxConcurrentTransfers",
+                "Most tasks of this session running at once, over the whole cluster (none: no"
+                    + " limit)."),
+            Map.entry(
+                "maxConnectionsPerHost",
+                "Most running tasks of this session per origin (host and port), over the whole"
+                    + " cluster (httpMaximumConnectionsPerHost)."),
+            Map.entry(
+                "requestTimeout",
+                "ISO-8601 duration: no byte for this long ends the attempt as stalled, and it is"
+                    + " retried (timeoutIntervalForRequest)."),
+            Map.entry(
+                "resourceTimeout",
+                "ISO-8601 duration: a task not finished this long after its submission fails"
+                    + " with resource_timeout, all attempts together, waiting included"
+                    + " (timeoutIntervalForResource)."),
+            Map.entry(
+                "discretionary",
+                "Tasks of this session start after every non-discretionary task that is ready."),
+            Map.entry(
+                "sendsEvents",
+                "Publish this session's events to the transfer-events topic (replay and SSE"
+                    + " serve them either way)."),
+            Map.entry(
+                "headers",
+                "Request headers for every task of the session; a task's own headers win. Values"
+                    + " are write-only: answers show each name with the value \"***\"."),
+            Map.entry("retry", "How often and how patiently failed attempts are retried."),
+            Map.entry(
+                "clientCertificate",
+                "The name of the TLS client certificate the workers present to HTTPS origins"
+                    + " that ask for one (mTLS): a certificate and key the workers hold for this"
+                    + " tenant under that name (transfer.fetch.client-certificates), never the"
+                    + " certificate itself.")));
     FIELDS.put(
         "RetryPolicy",
         Map.of(
-            "maxAttempts", "Attempts in all, the first included.",
+            "maxAttempts",
+                "Attempts in all, the first included; attempts that waited out a fault of the way"
+                    + " to the origin (waitsForConnectivity) or of the cluster's storage do not"
+                    + " count.",
             "initialBackoff",
                 "ISO-8601 duration the backoff starts from: after the n-th failed attempt the"
                     + " interval is min(maxBackoff, initialBackoff × 2^(n−1)).",
@@ -149,8 +181,23 @@ final class SchemaDocs {
         Map.ofEntries(
             Map.entry(
                 "state",
-                "queued, waiting (earliestBeginAt or a retry backoff), running, suspended, or"
-                    + " final: completed, failed, canceled."),
+                "queued, waiting (earliestBeginAt or a retry backoff: waitingReason says which),"
+                    + " running, suspended, or final: completed, failed, canceled."),
+            Map.entry(
+                "waitingReason",
+                "While waiting: connectivity (the origin could not be reached), origin_unavailable"
+                    + " (it answered 408, 425, 429 or 5xx), storage (the cluster's own),"
+                    + " credentials_required (the origin refused the credentials: PATCH the task's"
+                    + " url or headers), retry_backoff (an ordinary retry), begin_at"
+                    + " (earliestBeginAt)."),
+            Map.entry(
+                "nextAttemptAt",
+                "While waiting: when the next attempt is due (none while waiting for"
+                    + " credentials)."),
+            Map.entry(
+                "deadlineAt",
+                "When the task fails with resource_timeout if it has not finished (the"
+                    + " session's resourceTimeout after submission)."),
             Map.entry("attempt", "Attempts started so far."),
             Map.entry("headers", "The task's own request headers by name, every value \"***\"."),
             Map.entry("bytesTransferred", "Bytes received (download) or sent (upload)."),
@@ -164,6 +211,19 @@ final class SchemaDocs {
                 "resumeData",
                 "Present on a canceled or failed download whose stored bytes a new task may"
                     + " continue from.")));
+    FIELDS.put(
+        "TaskPatch",
+        Map.of(
+            "url",
+            "A new URL (judged as at submit), while the task is queued, waiting or suspended; a"
+                + " waiting task is queued at once. The next attempt continues from the stored"
+                + " bytes when the origin's validators still match (Range with If-Range).",
+            "headers",
+            "The task's own headers, replacing all of them; same rules and times as url.",
+            "priority",
+            "0.0 to 1.0, while the task is open.",
+            "description",
+            "Free text, while the task is open."));
     FIELDS.put(
         "TaskError",
         Map.of(
@@ -180,6 +240,7 @@ final class SchemaDocs {
                     ErrorCodes.SIZE_LIMIT_EXCEEDED,
                     ErrorCodes.BLOCKED_DESTINATION,
                     ErrorCodes.TLS_CERTIFICATE,
+                    ErrorCodes.CREDENTIALS_REQUIRED,
                     ErrorCodes.STORAGE_FAILED,
                     ErrorCodes.ATTEMPTS_EXHAUSTED,
                     ErrorCodes.LEASE_EXPIRED,

@@ -29,6 +29,14 @@ final class SessionRules {
               "must be the name of a client certificate the workers hold: letters, digits, '.',"
                   + " '_' and '-', at most 128 characters; never the certificate itself"));
     }
+    if (c.onAuthenticationFailure() != null
+        && !c.onAuthenticationFailure().equals(SessionConfig.WAIT)
+        && !c.onAuthenticationFailure().equals(SessionConfig.FAIL)) {
+      errors.add(
+          new FieldError(
+              "onAuthenticationFailure",
+              "must be \"wait\" (wait for new credentials, the default) or \"fail\""));
+    }
     RetryPolicy retry = c.retry();
     if (retry != null) {
       range("retry.maxAttempts", retry.maxAttempts(), 1, 100, errors);

@@ -4,10 +4,13 @@ import jakarta.inject.Singleton;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import transfer.api.egress.EgressRules;
 import transfer.api.object.StoredContent;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.session.SessionService;
+import transfer.contracts.TaskPatch;
+import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.ledger.TaskControl;
@@ -16,19 +19,22 @@ import transfer.storage.StoredFiles;
 
 /**
  * A client's reads and control of the tasks of its sessions: list, read, cancel, suspend, resume,
- * and the stored bytes of a completed download. A task that is not the tenant's, or not in the
- * session named, is not found (404).
+ * change, and the stored bytes of a completed download. A task that is not the tenant's, or not in
+ * the session named, is not found (404).
  */
 @Singleton
 public class TaskControlService {
   private final SessionService sessions;
   private final TaskControl taskControl;
   private final StoredFiles files;
+  private final EgressRules egress;
 
-  public TaskControlService(SessionService sessions, TaskControl taskControl, StoredFiles files) {
+  public TaskControlService(
+      SessionService sessions, TaskControl taskControl, StoredFiles files, EgressRules egress) {
     this.sessions = sessions;
     this.taskControl = taskControl;
     this.files = files;
+    this.egress = egress;
   }
 
   /** A completed download and the file of its stored bytes. */
@@ -67,6 +73,31 @@ public class TaskControlService {
 
   public TaskRow suspend(String tenantId, String sid, String tid) {
     return taskControl.suspend(tenantId, sid, tid).orElseThrow(() -> taskNotFound(sid, tid));
+  }
+
+  /**
+   * Changes a task ({@link TaskPatch}): a new url is judged as at submit (400); a final task, or a
+   * running one whose url or headers would change, is a 409.
+   */
+  public TaskRow patch(String tenantId, String sid, String tid, TaskPatch patch) {
+    TaskRules.checkPatch(patch);
+    if (patch.url() != null) {
+      egress.check(
+          new TaskRequest(
+              TaskType.DOWNLOAD,
+              patch.url(),
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null));
+    }
+    return taskControl.patch(tenantId, sid, tid, patch).orElseThrow(() -> taskNotFound(sid, tid));
   }
 
   public TaskRow resume(String tenantId, String sid, String tid) {

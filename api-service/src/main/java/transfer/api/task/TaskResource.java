@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -27,6 +28,7 @@ import transfer.api.problem.Problem.FieldError;
 import transfer.api.request.Paging;
 import transfer.api.request.RequestRules;
 import transfer.api.trace.RequestTrace;
+import transfer.contracts.TaskPatch;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskView;
@@ -192,6 +194,22 @@ public class TaskResource {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
     return TaskViews.of(tasks.resume(caller.tenantId(), sid, tid));
+  }
+
+  /**
+   * Changes a task: {@code url} and {@code headers} while it is queued, waiting or suspended (a
+   * task waiting for credentials or for its origin is queued at once to try them), {@code priority}
+   * and {@code description} while it is open. 400 for a bad field, 404 for an unknown task, 409 for
+   * a final task or a running one whose url or headers would change.
+   */
+  @PATCH
+  @Path("{tid}")
+  @Consumes(MediaType.APPLICATION_JSON)
+  public TaskView patch(
+      @PathParam("sid") String sid, @PathParam("tid") String tid, TaskPatch patch) {
+    RequestRules.requireSessionId(sid);
+    RequestRules.requireTaskId(tid);
+    return TaskViews.of(tasks.patch(caller.tenantId(), sid, tid, patch));
   }
 
   @GET

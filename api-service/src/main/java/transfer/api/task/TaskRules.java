@@ -15,6 +15,7 @@ import transfer.api.object.ObjectRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.request.RequestRules;
+import transfer.contracts.TaskPatch;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
 import transfer.contracts.UploadSource;
@@ -63,22 +64,8 @@ public final class TaskRules {
       checkUpload(r, errors);
     }
     RequestRules.checkHeaders("headers", r.headers(), errors);
-    if (r.priority() != null && !(r.priority() >= 0.0 && r.priority() <= 1.0)) {
-      errors.add(new FieldError("priority", "must be between 0.0 and 1.0"));
-    }
-    if (r.description() != null) {
-      if (r.description().length() > MAX_DESCRIPTION_LENGTH) {
-        errors.add(
-            new FieldError(
-                "description", "must be at most " + MAX_DESCRIPTION_LENGTH + " characters"));
-      } else if (!RequestRules.isStorableText(r.description())) {
-        errors.add(
-            new FieldError(
-                "description",
-                "must be text: no NUL or control characters other than tab and line breaks, no"
-                    + " unpaired surrogates"));
-      }
-    }
+    checkPriority(r.priority(), errors);
+    checkDescription(r.description(), errors);
     JsonNode m = r.metadata();
     if (m != null && !m.isNull()) {
       if (!m.isObject()) {
@@ -105,6 +92,52 @@ public final class TaskRules {
     }
     if (!errors.isEmpty()) {
       throw ApiException.invalid(errors);
+    }
+  }
+
+  /**
+   * A change to a task ({@code PATCH}): at least one field, each by the rules of a submit. Whether
+   * the task's state allows it is the ledger's.
+   */
+  public static void checkPatch(TaskPatch p) {
+    if (p == null || p.isEmpty()) {
+      throw ApiException.invalid(
+          List.of(
+              new FieldError(
+                  "$", "a JSON object with one or more of url, headers, priority, description")));
+    }
+    List<FieldError> errors = new ArrayList<>();
+    if (p.url() != null) {
+      checkUrl("url", p.url(), errors);
+    }
+    RequestRules.checkHeaders("headers", p.headers(), errors);
+    checkPriority(p.priority(), errors);
+    checkDescription(p.description(), errors);
+    if (!errors.isEmpty()) {
+      throw ApiException.invalid(errors);
+    }
+  }
+
+  private static void checkPriority(Double priority, List<FieldError> errors) {
+    if (priority != null && !(priority >= 0.0 && priority <= 1.0)) {
+      errors.add(new FieldError("priority", "must be between 0.0 and 1.0"));
+    }
+  }
+
+  private static void checkDescription(String description, List<FieldError> errors) {
+    if (description == null) {
+      return;
+    }
+    if (description.length() > MAX_DESCRIPTION_LENGTH) {
+      errors.add(
+          new FieldError(
+              "description", "must be at most " + MAX_DESCRIPTION_LENGTH + " characters"));
+    } else if (!RequestRules.isStorableText(description)) {
+      errors.add(
+          new FieldError(
+              "description",
+              "must be text: no NUL or control characters other than tab and line breaks, no"
+                  + " unpaired surrogates"));
     }
   }
 

@@ -2,6 +2,7 @@ package transfer.api.task;
 
 import transfer.contracts.Redaction;
 import transfer.contracts.TaskRequest;
+import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.contracts.TaskView;
 import transfer.ledger.TaskRow;
@@ -39,6 +40,9 @@ final class TaskViews {
         task.request().earliestBeginAt(),
         task.createdAt(),
         task.updatedAt(),
-        task.finishedAt());
+        task.finishedAt(),
+        task.state() == TaskState.WAITING ? task.waitingReason() : null,
+        task.state() == TaskState.WAITING ? task.nextAttemptAt() : null,
+        task.deadlineAt());
   }
 }

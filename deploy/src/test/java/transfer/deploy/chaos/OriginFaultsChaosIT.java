@@ -264,7 +264,7 @@ class OriginFaultsChaosIT extends ChaosTest {
     String sid =
         cluster.newSession(
             "{\"retry\":{\"maxAttempts\":2,\"initialBackoff\":\"PT0.2S\",\"maxBackoff\":\"PT0.2S\"},"
-                + "\"requestTimeout\":\"PT1S\"}");
+                + "\"requestTimeout\":\"PT1S\",\"waitsForConnectivity\":false}");
     String tid =
         cluster.submit(
             sid, cluster.origin.url("/bytes/" + MIB + "?seed=" + seed + "&stallAfter=1000"));

@@ -8,6 +8,7 @@ import java.util.function.Function;
 import org.jboss.logging.Logger;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
+import transfer.contracts.WaitReasons;
 import transfer.ledger.Claim;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
@@ -295,11 +296,15 @@ final class Attempt {
         });
   }
 
-  private void writeFailure(TaskError error, Duration retryAfter) {
+  private void writeFailure(TaskError failure, Duration retryAfter) {
     stopIo();
+    TaskError error = Failures.credentialsRequired(failure, session);
     Duration backoff = Failures.backoff(session.retry(), task.attempt(), retryAfter);
+    // A fault of the way to the origin (when the session waits for connectivity) or of our own
+    // storage does not use up one of the task's attempts: it waits, until its deadline.
+    String waitReason = WaitReasons.uncounted(error, session.waits());
     leases
-        .failAttempt(lease, error, backoff)
+        .failAttempt(lease, error, backoff, waitReason)
         .compose(recorded -> transfer.checkpoints().afterFailure(recorded).map(recorded))
         .onComplete(
             ar ->

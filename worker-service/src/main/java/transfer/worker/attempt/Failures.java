@@ -9,6 +9,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
 import transfer.contracts.ErrorCodes;
 import transfer.contracts.RetryPolicy;
+import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 
 /** Classifies what went wrong in an attempt and how long to wait before the next one. */
@@ -57,6 +58,30 @@ final class Failures {
     }
     String message = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     return TaskError.of(ErrorCodes.CONNECTION_FAILED, message, true);
+  }
+
+  /**
+   * {@code error} as the task records it: a 401, 403 or 407 from the origin becomes {@code
+   * credentials_required}, which the task waits out until a PATCH gives it new credentials, when
+   * the session waits for them ({@code onAuthenticationFailure}, by default); every other error as
+   * it is.
+   */
+  static TaskError credentialsRequired(TaskError error, SessionConfig session) {
+    Integer s = error.httpStatus();
+    if (!ErrorCodes.HTTP_STATUS.equals(error.code())
+        || s == null
+        || (s != 401 && s != 403 && s != 407)
+        || !session.waitsForCredentials()) {
+      return error;
+    }
+    return new TaskError(
+        ErrorCodes.CREDENTIALS_REQUIRED,
+        "the origin answered HTTP "
+            + s
+            + ": the task waits for new credentials (PATCH its url or headers) until its"
+            + " deadline",
+        s,
+        true);
   }
 
   /**

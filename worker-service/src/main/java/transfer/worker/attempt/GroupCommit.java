@@ -165,8 +165,9 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
   }
 
   @Override
-  public Future<FailOutcome> failAttempt(Lease lease, TaskError error, Duration backoff) {
-    return submit(new LeaseWrite.Fail(lease, error, backoff), List.of());
+  public Future<FailOutcome> failAttempt(
+      Lease lease, TaskError error, Duration backoff, String waitReason) {
+    return submit(new LeaseWrite.Fail(lease, error, backoff, waitReason), List.of());
   }
 
   @Override

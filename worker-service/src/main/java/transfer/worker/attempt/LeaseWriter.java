@@ -31,8 +31,12 @@ interface LeaseWriter {
   Future<Boolean> completeUpload(
       Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent);
 
-  /** Records a failed attempt, retried or final ({@link Leases#failAttempt}). */
-  Future<FailOutcome> failAttempt(Lease lease, TaskError error, Duration backoff);
+  /**
+   * Records a failed attempt, retried or final ({@link Leases#failAttempt}); with a {@code
+   * waitReason} the attempt does not count and the task waits until its deadline.
+   */
+  Future<FailOutcome> failAttempt(
+      Lease lease, TaskError error, Duration backoff, String waitReason);
 
   /** Hands the task back to the queue ({@link Leases#release}). */
   Future<Boolean> release(Lease lease, Leases.Checkpoint checkpoint);

@@ -228,6 +228,8 @@ final class AttemptRun {
         null,
         null,
         null,
+        null,
+        0,
         null);
   }
 

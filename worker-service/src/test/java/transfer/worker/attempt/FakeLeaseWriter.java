@@ -86,7 +86,8 @@ final class FakeLeaseWriter implements LeaseWriter {
   }
 
   @Override
-  public Future<FailOutcome> failAttempt(Lease lease, TaskError error, Duration backoff) {
+  public Future<FailOutcome> failAttempt(
+      Lease lease, TaskError error, Duration backoff, String waitReason) {
     return call("failAttempt", lease, error, null);
   }
 

@@ -219,7 +219,10 @@ class GroupCommitTest {
     Future<Boolean> failing = w.completeUpload(lease("bad"), 1, 200, 1);
     Future<FailOutcome> failure =
         w.failAttempt(
-            lease("retried"), TaskError.of("connection_failed", "reset", true), Duration.ZERO);
+            lease("retried"),
+            TaskError.of("connection_failed", "reset", true),
+            Duration.ZERO,
+            null);
 
     assertThat(get(good)).isTrue();
     assertThat(get(failure)).isEqualTo(FailOutcome.RETRY_SCHEDULED);
