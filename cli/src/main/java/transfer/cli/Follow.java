@@ -171,6 +171,10 @@ final class Follow {
 
           @Override
           public void didBecomeInvalidWithError(String sid, Throwable error) {
+            if (error == null) {
+              screen.note("session " + sid + " was invalidated; its open tasks end");
+              return;
+            }
             screen.note(
                 "the event stream of session "
                     + sessionId

@@ -131,6 +131,13 @@ final class Delivery {
             d.path("size").asLong(-1),
             d.path("sha256").asText(null));
       }
+      case EventTypes.RESUMED -> {
+        JsonNode total = d.get("expectedTotalBytes");
+        listener.didResumeAtOffset(
+            TaskEvent.of(sessionId, e),
+            d.path("fileOffset").asLong(0),
+            total == null || total.isNull() ? -1 : total.asLong());
+      }
       case EventTypes.WAITING ->
           listener.taskIsWaitingForConnectivity(
               TaskEvent.of(sessionId, e),
@@ -147,6 +154,7 @@ final class Delivery {
       case EventTypes.COMPLETED ->
           listener.didCompleteWithError(TaskEvent.of(sessionId, e), error(d));
       case EventTypes.SESSION_DRAINED -> listener.didFinishEvents(sessionId, e);
+      case EventTypes.SESSION_INVALIDATED -> listener.didBecomeInvalidWithError(sessionId, null);
       default -> {
         // A type this version does not know: onEvent had it.
       }

@@ -45,6 +45,12 @@ public interface TransferListener {
   default void didFinishDownloadingTo(TaskEvent task, URI location, long size, String sha256) {}
 
   /**
+   * A download continued the bytes an earlier attempt stored ({@code didResumeAtOffset}): from
+   * {@code fileOffset}, of {@code expectedTotalBytes} in all (-1 when unknown).
+   */
+  default void didResumeAtOffset(TaskEvent task, long fileOffset, long expectedTotalBytes) {}
+
+  /**
    * The task waits out a fault of the way to its origin ({@code taskIsWaitingForConnectivity}):
    * once per waiting spell. {@code reason} is {@code connectivity}, {@code origin_unavailable} or
    * {@code storage} ({@link transfer.contracts.WaitReasons}); {@code error} the last attempt's; the
@@ -81,9 +87,11 @@ public interface TransferListener {
   default void didFinishEvents(String sessionId, CloudEvent event) {}
 
   /**
-   * A feed stopped for good ({@code didBecomeInvalidWithError}): the session is gone (404), the key
-   * was refused (401), or the feed was misconfigured. Not called on {@code close()}. {@code
-   * sessionId} is null when the whole feed stopped.
+   * The session became invalid ({@code didBecomeInvalidWithError}): with a null {@code error}, its
+   * {@code transfer.session.invalidated} event (a DELETE of the session: its open tasks are
+   * canceled, or finish with {@code finishTasks}); with an error, a feed stopped for good: the
+   * session is gone (404), the key was refused (401), or the feed was misconfigured. Not called on
+   * {@code close()}. {@code sessionId} is null when the whole feed stopped.
    */
   default void didBecomeInvalidWithError(String sessionId, Throwable error) {}
 }

@@ -48,6 +48,9 @@ class DeliveryTest {
         "error",
         Json.mapper().valueToTree(new TaskError("credentials_required", "HTTP 403", 403, true)));
     challenge.put("deadlineAt", "2026-11-28T12:00:00Z");
+    ObjectNode resumed = taskData("t3", "download");
+    resumed.put("fileOffset", 4096);
+    resumed.put("expectedTotalBytes", 10000);
 
     CloudEvent[] events = {
       progress("s", 1, "t1", 1000, 1000),
@@ -59,6 +62,7 @@ class DeliveryTest {
       event("s", 7, "e7", "transfer.something.new", null, null),
       event("s", 8, "t3:waiting:1", EventTypes.WAITING, "t3", waiting),
       event("s", 9, "t3:credentials_required:2", EventTypes.CREDENTIALS_REQUIRED, "t3", challenge),
+      event("s", 10, "t3:resumed:3", EventTypes.RESUMED, "t3", resumed),
     };
     for (CloudEvent e : events) {
       assertThat(delivery.deliver("s", e, 0)).isEqualTo(Delivery.Outcome.DELIVERED);
@@ -74,9 +78,10 @@ class DeliveryTest {
             "drained s",
             "waiting t3 connectivity connection_failed 2026-11-21T12:00:05Z"
                 + " 2026-11-28T12:00:00Z",
-            "challenge t3 403 credentials_required 2026-11-28T12:00:00Z");
-    assertThat(listener.events).hasSize(9);
-    assertThat(store.lastSequence("s")).isEqualTo(9);
+            "challenge t3 403 credentials_required 2026-11-28T12:00:00Z",
+            "resumed t3 4096 10000");
+    assertThat(listener.events).hasSize(10);
+    assertThat(store.lastSequence("s")).isEqualTo(10);
   }
 
   @Test

@@ -52,6 +52,11 @@ class RecordingListener implements TransferListener {
   }
 
   @Override
+  public void didResumeAtOffset(TaskEvent t, long fileOffset, long expectedTotalBytes) {
+    calls.add("resumed " + t.taskId() + " " + fileOffset + " " + expectedTotalBytes);
+  }
+
+  @Override
   public void didReceiveCredentialsChallenge(
       TaskEvent t, int httpStatus, TaskError error, java.time.Instant deadlineAt) {
     calls.add(

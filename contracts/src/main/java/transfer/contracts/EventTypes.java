@@ -4,6 +4,13 @@ package transfer.contracts;
 public final class EventTypes {
   public static final String PROGRESS = "transfer.task.progress";
   public static final String DOWNLOADED = "transfer.task.downloaded";
+
+  /**
+   * A download continued the bytes stored by an earlier attempt ({@code didResumeAtOffset}): its
+   * {@code fileOffset} and {@code expectedTotalBytes}. At most one per attempt.
+   */
+  public static final String RESUMED = "transfer.task.resumed";
+
   public static final String COMPLETED = "transfer.task.completed";
 
   /**
@@ -20,6 +27,12 @@ public final class EventTypes {
   public static final String CREDENTIALS_REQUIRED = "transfer.task.credentials_required";
 
   public static final String SESSION_DRAINED = "transfer.session.drained";
+
+  /**
+   * The session stopped taking tasks ({@code didBecomeInvalidWithError}): {@code DELETE} without
+   * {@code finishTasks} (its open tasks are canceled after it) or with it (they finish).
+   */
+  public static final String SESSION_INVALIDATED = "transfer.session.invalidated";
 
   private EventTypes() {}
 }

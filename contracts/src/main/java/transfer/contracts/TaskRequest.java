@@ -9,7 +9,9 @@ import java.util.Map;
  * worker reads the stored, validated copy.
  *
  * <p>A download may name the {@code resumeData} of an earlier, canceled or failed download (then
- * {@code url} may be left out); an upload names its {@code source}.
+ * {@code url} may be left out); an upload names its {@code source}. With {@code suspended} the task
+ * is created suspended: it holds no worker until resumed (URLSession's tasks start suspended until
+ * {@code resume()}).
  */
 public record TaskRequest(
     TaskType type,
@@ -23,7 +25,38 @@ public record TaskRequest(
     Instant earliestBeginAt,
     JsonNode metadata,
     UploadSource source,
-    String resumeData) {
+    String resumeData,
+    Boolean suspended) {
+
+  /** A request for a task that starts at once (not suspended). */
+  public TaskRequest(
+      TaskType type,
+      String url,
+      String method,
+      Map<String, String> headers,
+      Long expectedBytes,
+      String sha256,
+      String description,
+      Double priority,
+      Instant earliestBeginAt,
+      JsonNode metadata,
+      UploadSource source,
+      String resumeData) {
+    this(
+        type,
+        url,
+        method,
+        headers,
+        expectedBytes,
+        sha256,
+        description,
+        priority,
+        earliestBeginAt,
+        metadata,
+        source,
+        resumeData,
+        null);
+  }
 
   /** The priority of a task that gives none: the middle of 0.0 to 1.0. */
   public static final double DEFAULT_PRIORITY = 0.5;

@@ -11,7 +11,8 @@ import java.util.Map;
  * request headers, each value {@value Redaction#MASK}: header values are write-only ({@link
  * Redaction}). While the task is {@code waiting}, {@code waitingReason} says why ({@link
  * WaitReasons}) and {@code nextAttemptAt} when it is due; {@code deadlineAt} is when it fails if it
- * has not finished (the session's {@code resourceTimeout} from its creation).
+ * has not finished (the session's {@code resourceTimeout} from its creation). {@code response} is
+ * what the other side answered, once the task completed ({@link ReceivedResponse}).
  */
 public record TaskView(
     String id,
@@ -38,4 +39,5 @@ public record TaskView(
     Instant finishedAt,
     String waitingReason,
     Instant nextAttemptAt,
-    Instant deadlineAt) {}
+    Instant deadlineAt,
+    ReceivedResponse response) {}

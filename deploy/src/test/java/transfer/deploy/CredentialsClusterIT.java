@@ -89,6 +89,14 @@ class CredentialsClusterIT extends ClusterTest {
             });
 
     List<JsonNode> events = ofTask(cluster.replay(sid), tid);
+    // The last attempt continued the stored bytes, and said so.
+    assertThat(ofType(events, "transfer.task.resumed"))
+        .last()
+        .satisfies(
+            e -> {
+              assertThat(e.at("/data/fileOffset").asLong()).isEqualTo(stored);
+              assertThat(e.at("/data/expectedTotalBytes").asLong()).isEqualTo(SIZE);
+            });
     List<JsonNode> asked = ofType(events, "transfer.task.credentials_required");
     assertThat(asked).hasSize(1);
     assertThat(asked.get(0).at("/data/httpStatus").asInt()).isEqualTo(403);

@@ -56,6 +56,9 @@ class SessionLifecycleClusterIT extends ClusterTest {
 
     List<JsonNode> events = cluster.topicEvents(sid, has(DRAINED), Duration.ofSeconds(30));
     assertDrainedLast(events, all);
+    assertThat(ofType(events, "transfer.session.invalidated"))
+        .singleElement()
+        .satisfies(e -> assertThat(e.at("/data/finishTasks").asBoolean()).isFalse());
     for (String tid : all) {
       List<JsonNode> completed = ofType(ofTask(events, tid), COMPLETED);
       assertThat(completed).as("completions of %s", tid).hasSize(1);
@@ -105,6 +108,9 @@ class SessionLifecycleClusterIT extends ClusterTest {
 
     List<JsonNode> events = cluster.topicEvents(sid, has(DRAINED), Duration.ofSeconds(30));
     JsonNode drained = assertDrainedLast(events, List.of(running, queued));
+    assertThat(ofType(events, "transfer.session.invalidated"))
+        .singleElement()
+        .satisfies(e -> assertThat(e.at("/data/finishTasks").asBoolean()).isTrue());
     assertThat(drained.at("/data/tasks/completed").asInt()).isEqualTo(2);
     assertThat(drained.at("/data/tasks/canceled").asInt()).isZero();
   }

@@ -231,7 +231,8 @@ class UploadClusterIT extends ClusterTest {
   @Test
   void aSourceThatIsNotACompletedDownloadIsRefusedAtSubmit() throws Exception {
     String sid = newSession("{}");
-    // A download that has not run (it may not begin for decades) and one that failed.
+    // A download that has not run (it may not begin for six days, within its deadline) and one
+    // that failed.
     String waiting =
         cluster
             .call(
@@ -239,7 +240,9 @@ class UploadClusterIT extends ClusterTest {
                 "/v1/sessions/" + sid + "/tasks",
                 "{\"type\":\"download\",\"url\":\""
                     + origin.url("/bytes/1000?seed=1")
-                    + "\",\"earliestBeginAt\":\"2099-01-01T00:00:00Z\"}")
+                    + "\",\"earliestBeginAt\":\""
+                    + java.time.Instant.now().plus(Duration.ofDays(6))
+                    + "\"}")
             .body()
             .get("id")
             .asText();

@@ -65,12 +65,39 @@ final class EventWriter {
     if (httpStatus != null) {
       data.put("httpStatus", httpStatus);
     }
+    if (task.type() == transfer.contracts.TaskType.UPLOAD && task.response() != null) {
+      // The target's answer: what a POST created, its ETag (the download's is on downloaded).
+      data.set("response", json.valueToTree(task.response()));
+    }
     if (task.resumeData() != null) {
       data.put("resumeData", task.resumeData());
     }
     // The session's drained event, when this was its last open task, is the sequencer's
     // (sequenceEvents): it sees every final transition of the session in one order.
     return taskEvent(task, EventTypes.COMPLETED, task.id() + ":completed", data, writer);
+  }
+
+  /**
+   * The session stopped taking tasks ({@code didBecomeInvalidWithError}): invalidated, its open
+   * tasks canceled, or finishing ({@code finishTasks}), its open tasks left to end.
+   */
+  void appendSessionInvalidated(
+      Connection c, String tenantId, String sessionId, boolean finishTasks) throws SQLException {
+    ObjectNode data = json.createObjectNode();
+    data.put("sessionId", sessionId);
+    data.put("finishTasks", finishTasks);
+    data.put("state", finishTasks ? "finishing" : "invalidated");
+    append(
+        c,
+        List.of(
+            new NewEvent(
+                tenantId,
+                sessionId,
+                EventTypes.SESSION_INVALIDATED,
+                null,
+                UUID.randomUUID().toString(),
+                data,
+                null)));
   }
 
   /** The drained event when no task of the session is open (an invalidation of an idle session). */

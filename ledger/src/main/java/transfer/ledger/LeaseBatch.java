@@ -177,6 +177,9 @@ public final class LeaseBatch {
         answers,
         (w, row) -> {
           Leases.Heartbeat hb = w.heartbeat();
+          if (hb.resumedAt() != null) {
+            added.add(resumed(row, w.lease(), hb.resumedAt(), hb.bytesExpected()));
+          }
           if (hb.progressEvent()) {
             added.add(
                 events.progress(
@@ -204,11 +207,12 @@ public final class LeaseBatch {
             "state = 'completed', location = u.location, sha256 = u.sha256,"
                 + " bytes_transferred = u.size, bytes_durable = u.size, error = null,"
                 + " lease_owner = null, lease_expires_at = null, updated_at = u.now,"
-                + " finished_at = u.now",
+                + " finished_at = u.now, response = u.response::jsonb",
             List.of(
                 new Column<>("location", "text", CompleteDownload::location),
                 new Column<>("sha256", "text", CompleteDownload::sha256),
-                new Column<>("size", "bigint", CompleteDownload::size)));
+                new Column<>("size", "bigint", CompleteDownload::size),
+                new Column<>("response", "text", w -> responseJson(w.response()))));
     for (CompleteDownload w : writes) {
       TaskRow row = rows.get(w.lease().taskId());
       if (row == null) {
@@ -221,6 +225,12 @@ public final class LeaseBatch {
       downloaded.put("location", w.location());
       downloaded.put("size", w.size());
       downloaded.put("sha256", w.sha256());
+      if (w.response() != null) {
+        downloaded.set("response", json.valueToTree(w.response()));
+      }
+      if (w.resumedAt() != null) {
+        added.add(resumed(row, w.lease(), w.resumedAt(), w.size()));
+      }
       added.add(
           events.progress(row, w.lease().trace(), w.bytesSinceLastEvent(), w.size(), w.size()));
       added.add(
@@ -244,8 +254,10 @@ public final class LeaseBatch {
             writes,
             "state = 'completed', sha256 = t.source_sha256, bytes_transferred = u.sent,"
                 + " error = null, lease_owner = null, lease_expires_at = null,"
-                + " updated_at = u.now, finished_at = u.now",
-            List.of(new Column<>("sent", "bigint", CompleteUpload::bytesSent)));
+                + " updated_at = u.now, finished_at = u.now, response = u.response::jsonb",
+            List.of(
+                new Column<>("sent", "bigint", CompleteUpload::bytesSent),
+                new Column<>("response", "text", w -> responseJson(w.response()))));
     forEachHeld(
         writes,
         rows,
@@ -356,6 +368,26 @@ public final class LeaseBatch {
         task.id() + ":credentials_required:" + task.attempt(),
         data,
         f.lease().trace());
+  }
+
+  /**
+   * A download continued stored bytes ({@code didResumeAtOffset}): from {@code offset}, of {@code
+   * expected} in all (null when unknown). One per attempt.
+   */
+  private NewEvent resumed(TaskRow row, Lease lease, long offset, Long expected) {
+    ObjectNode data = json.createObjectNode();
+    data.put("fileOffset", offset);
+    if (expected != null) {
+      data.put("expectedTotalBytes", expected);
+    } else {
+      data.putNull("expectedTotalBytes");
+    }
+    return events.taskEvent(
+        row, EventTypes.RESUMED, row.id() + ":resumed:" + row.attempt(), data, lease.trace());
+  }
+
+  private static String responseJson(transfer.contracts.ReceivedResponse response) {
+    return response == null ? null : write(response);
   }
 
   /** The event of a waiting spell: why, the last error, when the next attempt is, the deadline. */

@@ -39,8 +39,25 @@ public sealed interface LeaseWrite<A> {
 
   /** Records a completed download ({@link Leases#completeDownload}). */
   record CompleteDownload(
-      Lease lease, String location, long size, String sha256, long bytesSinceLastEvent)
+      Lease lease,
+      String location,
+      long size,
+      String sha256,
+      long bytesSinceLastEvent,
+      transfer.contracts.ReceivedResponse response,
+      Long resumedAt)
       implements LeaseWrite<Boolean> {
+    /** A completion that announces no resumption (the heartbeats did, or there was none). */
+    public CompleteDownload(
+        Lease lease,
+        String location,
+        long size,
+        String sha256,
+        long bytesSinceLastEvent,
+        transfer.contracts.ReceivedResponse response) {
+      this(lease, location, size, sha256, bytesSinceLastEvent, response, null);
+    }
+
     @Override
     public String what() {
       return "complete task " + lease.taskId();
@@ -53,7 +70,12 @@ public sealed interface LeaseWrite<A> {
   }
 
   /** Records a completed upload ({@link Leases#completeUpload}). */
-  record CompleteUpload(Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent)
+  record CompleteUpload(
+      Lease lease,
+      long bytesSent,
+      int httpStatus,
+      long bytesSinceLastEvent,
+      transfer.contracts.ReceivedResponse response)
       implements LeaseWrite<Boolean> {
     @Override
     public String what() {

@@ -1,6 +1,7 @@
 package transfer.ledger;
 
 import java.time.Duration;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskError;
 
 /**
@@ -31,7 +32,19 @@ public final class Leases {
       Checkpoint checkpoint,
       Long bytesExpected,
       boolean progressEvent,
-      long bytesSinceLastEvent) {}
+      long bytesSinceLastEvent,
+      Long resumedAt) {
+
+    /** A heartbeat that does not announce a resumption. */
+    public Heartbeat(
+        long bytesTransferred,
+        Checkpoint checkpoint,
+        Long bytesExpected,
+        boolean progressEvent,
+        long bytesSinceLastEvent) {
+      this(bytesTransferred, checkpoint, bytesExpected, progressEvent, bytesSinceLastEvent, null);
+    }
+  }
 
   /**
    * Renews the lease and records progress, fenced by its epoch. False means the worker no longer
@@ -49,8 +62,20 @@ public final class Leases {
    */
   public boolean completeDownload(
       Lease lease, String location, long size, String sha256, long bytesSinceLastEvent) {
+    return completeDownload(lease, location, size, sha256, bytesSinceLastEvent, null);
+  }
+
+  /** As above, with what the origin answered ({@code response}, kept with the task). */
+  public boolean completeDownload(
+      Lease lease,
+      String location,
+      long size,
+      String sha256,
+      long bytesSinceLastEvent,
+      ReceivedResponse response) {
     return batch.writeOne(
-        new LeaseWrite.CompleteDownload(lease, location, size, sha256, bytesSinceLastEvent));
+        new LeaseWrite.CompleteDownload(
+            lease, location, size, sha256, bytesSinceLastEvent, response));
   }
 
   /**
@@ -60,7 +85,7 @@ public final class Leases {
   public boolean completeUpload(
       Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
     return batch.writeOne(
-        new LeaseWrite.CompleteUpload(lease, bytesSent, httpStatus, bytesSinceLastEvent));
+        new LeaseWrite.CompleteUpload(lease, bytesSent, httpStatus, bytesSinceLastEvent, null));
   }
 
   /** What became of a failed attempt. */

@@ -116,6 +116,10 @@ public final class Sessions {
                     tenantId,
                     sessionId);
               }
+              if (active) {
+                // didBecomeInvalidWithError: before the cancellations and the drained event.
+                events.appendSessionInvalidated(c, tenantId, sessionId, finishTasks);
+              }
               if (finishTasks && active) {
                 // Nothing open: tell a client waiting for the end of the session at once.
                 events.appendDrainedIfIdle(

@@ -80,6 +80,23 @@ public final class Submissions {
     }
   }
 
+  /**
+   * A request that is well formed but cannot be carried out as asked (a field of the request, why):
+   * 422, nothing stored.
+   */
+  public static final class Unprocessable extends RuntimeException {
+    private final String field;
+
+    Unprocessable(String field, String message) {
+      super(message, null, false, false);
+      this.field = field;
+    }
+
+    public String field() {
+      return field;
+    }
+  }
+
   /** A quota of the tenant leaves no room for the submit's tasks: nothing was stored. */
   public static final class QuotaReached extends RuntimeException {
     /** Which quota. */

@@ -133,9 +133,14 @@ final class SubmitWriter {
               throw s.batch()
                   ? new InvalidReference("tasks[" + t + "]." + e.field(), e.getMessage())
                   : e;
+            } catch (Submissions.Unprocessable e) {
+              throw s.batch()
+                  ? new Submissions.Unprocessable("tasks[" + t + "]." + e.field(), e.getMessage())
+                  : e;
             }
           }
-        } catch (InvalidReference e) {
+        } catch (InvalidReference | Submissions.Unprocessable e) {
+          // None of this submit's rows stay in the group's statement.
           rows.truncate(mark);
           throw e;
         }
@@ -153,7 +158,11 @@ final class SubmitWriter {
           claimed.put(keyId(s, 0), new Claimed(hashes[i], ids));
         }
         decided[i] = new Accepted(ids, false);
-      } catch (SessionClosed | QuotaReached | IdempotencyConflict | InvalidReference e) {
+      } catch (SessionClosed
+          | QuotaReached
+          | IdempotencyConflict
+          | InvalidReference
+          | Submissions.Unprocessable e) {
         decided[i] = e;
       }
     }

@@ -171,7 +171,19 @@ final class TaskInsert {
     Timestamp now = Timestamp.from(nowInstant);
     boolean later =
         request.earliestBeginAt() != null && request.earliestBeginAt().isAfter(nowInstant);
-    TaskState state = later ? TaskState.WAITING : TaskState.QUEUED;
+    Instant deadline = nowInstant.plus(session.resourceTimeout());
+    if (later && request.earliestBeginAt().isAfter(deadline)) {
+      throw new Submissions.Unprocessable(
+          "earliestBeginAt",
+          "is after the task's deadline "
+              + deadline
+              + " (the session's resourceTimeout of "
+              + session.resourceTimeout()
+              + " after submission): the task could never start");
+    }
+    boolean suspended = Boolean.TRUE.equals(request.suspended());
+    TaskState state =
+        suspended ? TaskState.SUSPENDED : later ? TaskState.WAITING : TaskState.QUEUED;
     Long expected = request.expectedBytes() != null ? request.expectedBytes() : sourceSize;
     rows.row()
         .set("id", id)
@@ -185,9 +197,11 @@ final class TaskInsert {
             "priority",
             request.priority() != null ? request.priority() : TaskRequest.DEFAULT_PRIORITY)
         .set("max_attempts", session.retry().maxAttempts())
-        .set("next_attempt_at", later ? Timestamp.from(request.earliestBeginAt()) : null)
-        .set("waiting_reason", later ? transfer.contracts.WaitReasons.BEGIN_AT : null)
-        .set("announced_at", later ? null : now)
+        .set(
+            "next_attempt_at",
+            later && !suspended ? Timestamp.from(request.earliestBeginAt()) : null)
+        .set("waiting_reason", later && !suspended ? transfer.contracts.WaitReasons.BEGIN_AT : null)
+        .set("announced_at", later || suspended ? null : now)
         .set("bytes_expected", expected)
         .set("created_at", now)
         .set("updated_at", now)

@@ -1,6 +1,7 @@
 package transfer.ledger;
 
 import java.time.Instant;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
@@ -51,7 +52,8 @@ public record TaskRow(
     String resumeData,
     TraceContext trace,
     int uncountedAttempts,
-    String waitingReason)
+    String waitingReason,
+    ReceivedResponse response)
     implements LogFields.Task {
 
   /** The attempts that count against {@code maxAttempts}: not those that waited out a fault. */

@@ -12,6 +12,7 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.util.List;
 import java.util.Optional;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
@@ -33,7 +34,7 @@ final class TaskRows {
           + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at,"
           + " t.durable_epoch, t.deadline_at, t.host, t.discretionary, t.durable_task,"
           + " t.source_location, t.source_size, t.source_sha256, t.resume_data,"
-          + " t.traceparent, t.tracestate, t.uncounted_attempts, t.waiting_reason";
+          + " t.traceparent, t.tracestate, t.uncounted_attempts, t.waiting_reason, t.response";
 
   /** Locks the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
   static Optional<TaskRow> lockRunning(Connection c, Lease lease) throws SQLException {
@@ -102,6 +103,7 @@ final class TaskRows {
 
   static TaskRow taskRow(ResultSet rs) throws SQLException {
     String error = rs.getString("error");
+    String response = rs.getString("response");
     return new TaskRow(
         rs.getString("id"),
         rs.getString("tenant_id"),
@@ -139,6 +141,7 @@ final class TaskRows {
         rs.getString("resume_data"),
         TraceContext.of(rs.getString("traceparent"), rs.getString("tracestate")),
         rs.getInt("uncounted_attempts"),
-        rs.getString("waiting_reason"));
+        rs.getString("waiting_reason"),
+        response == null ? null : read(response, ReceivedResponse.class));
   }
 }

@@ -52,7 +52,7 @@ class LeaseBatchIT extends LedgerFixture {
   }
 
   private static CompleteDownload completion(Lease l, String location) {
-    return new CompleteDownload(l, location, 5, "ab", 5);
+    return new CompleteDownload(l, location, 5, "ab", 5, null);
   }
 
   /**

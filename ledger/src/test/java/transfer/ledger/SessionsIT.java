@@ -62,11 +62,14 @@ class SessionsIT extends LedgerFixture {
     assertThat(events)
         .extracting(e -> e.get("type").asText())
         .containsExactly(
+            "transfer.session.invalidated",
             "transfer.task.completed",
             "transfer.task.completed",
             "transfer.task.completed",
             "transfer.session.drained");
-    JsonNode drained = events.get(3).get("data");
+    assertThat(events.get(0).at("/data/finishTasks").asBoolean()).isFalse();
+    assertThat(events.get(0).at("/data/state").asText()).isEqualTo("invalidated");
+    JsonNode drained = events.get(4).get("data");
     assertThat(drained.get("tasks").get("canceled").asLong()).isEqualTo(3);
   }
 
@@ -118,7 +121,7 @@ class SessionsIT extends LedgerFixture {
     ledger.sessions().invalidateSession(tenant, session, true);
     assertThat(numberedEvents(tenant, session, 0, 100))
         .extracting(e -> e.get("type").asText())
-        .containsExactly("transfer.session.drained");
+        .containsExactly("transfer.session.invalidated", "transfer.session.drained");
   }
 
   @Test

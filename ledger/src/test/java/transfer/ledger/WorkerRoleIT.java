@@ -58,7 +58,7 @@ class WorkerRoleIT extends LedgerFixture {
     List<Object> written =
         asWorker
             .leaseBatch()
-            .writeAll(List.of(new CompleteDownload(claim.lease(), "file:///x", 5, "ab", 5)));
+            .writeAll(List.of(new CompleteDownload(claim.lease(), "file:///x", 5, "ab", 5, null)));
     assertThat(written).containsExactly(true);
     assertThat(state(t)).isEqualTo(TaskState.COMPLETED);
   }

@@ -52,8 +52,9 @@ import org.slf4j.LoggerFactory;
  * status=NNN}, {@code retryAfter=secs}, {@code cutAfter=N}, {@code stallAfter=N}, {@code
  * rate=bytesPerSecond}, {@code ignoreRange=true}, {@code lieLength=N}, {@code redirect=<url-encoded
  * target>}, {@code chunked=true}, {@code acceptRanges=<value>}, {@code contentEncoding=<label>}
- * (the header only; the bytes are not encoded). Each request's {@code Host} and {@code
- * Authorization} are recorded.
+ * (the header only; the bytes are not encoded), {@code contentType=<type>} (instead of
+ * application/octet-stream), {@code fileName=<name>} (a {@code Content-Disposition} suggesting it).
+ * Each request's {@code Host} and {@code Authorization} are recorded.
  *
  * <p>{@code PUT|POST <any path>} is an upload target: it reads the whole body, recording how many
  * bytes arrived and their SHA-256 ({@link RequestRecord#bytesReceived()}, {@link
@@ -518,7 +519,15 @@ public final class Origin implements AutoCloseable {
     long length = to - from;
 
     resp.setStatusCode(code);
-    resp.putHeader("Content-Type", "application/octet-stream");
+    String contentType = req.getParam("contentType");
+    resp.putHeader("Content-Type", contentType != null ? contentType : "application/octet-stream");
+    String fileName = req.getParam("fileName");
+    if (fileName != null) {
+      resp.putHeader(
+          "Content-Disposition",
+          "attachment; filename*=UTF-8''"
+              + java.net.URLEncoder.encode(fileName, StandardCharsets.UTF_8).replace("+", "%20"));
+    }
     resp.putHeader("ETag", etag);
     resp.putHeader("Last-Modified", lastModified);
     String acceptRanges = req.getParam("acceptRanges");
@@ -610,6 +619,8 @@ public final class Origin implements AutoCloseable {
               } else {
                 resp.putHeader("X-Received-Bytes", String.valueOf(exchange.bytesReceived.get()));
                 resp.putHeader("X-Received-SHA256", exchange.receivedSha256);
+                // A target's session cookie: a client must not keep or show it.
+                resp.putHeader("Set-Cookie", "origin-session=s3cr3t; HttpOnly");
                 text(
                     req,
                     exchange,

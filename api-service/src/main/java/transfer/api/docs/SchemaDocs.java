@@ -175,7 +175,11 @@ final class SchemaDocs {
             Map.entry(
                 "resumeData",
                 "Opaque resumeData of a canceled or failed download: the new download continues"
-                    + " from its stored bytes.")));
+                    + " from its stored bytes."),
+            Map.entry(
+                "suspended",
+                "true: the task is created suspended and holds no worker until POST"
+                    + " …/resume (not with earliestBeginAt).")));
     FIELDS.put(
         "TaskView",
         Map.ofEntries(
@@ -190,6 +194,12 @@ final class SchemaDocs {
                     + " credentials_required (the origin refused the credentials: PATCH the task's"
                     + " url or headers), retry_backoff (an ordinary retry), begin_at"
                     + " (earliestBeginAt)."),
+            Map.entry(
+                "response",
+                "What the other side answered, once the task completed (task.response): a"
+                    + " download's status, contentType, contentLength, fileName, etag,"
+                    + " lastModified and finalUrl; an upload target's status, headers (no"
+                    + " Set-Cookie) and up to 64 KiB of body."),
             Map.entry(
                 "nextAttemptAt",
                 "While waiting: when the next attempt is due (none while waiting for"
@@ -211,6 +221,20 @@ final class SchemaDocs {
                 "resumeData",
                 "Present on a canceled or failed download whose stored bytes a new task may"
                     + " continue from.")));
+    FIELDS.put(
+        "ReceivedResponse",
+        Map.of(
+            "status", "The HTTP status of the answer the task ended with (a download: 200 or 206).",
+            "contentType", "A download's Content-Type.",
+            "contentLength", "A download's whole size.",
+            "fileName",
+                "The file name a download's Content-Disposition suggests, without directories.",
+            "finalUrl", "Where a download's redirects led.",
+            "headers",
+                "An upload target's answer headers, names in lower case, Set-Cookie left out.",
+            "body",
+                "The first 64 KiB of an upload target's answer: text (bodyEncoding utf-8) or"
+                    + " base64 (bodyEncoding base64); bodyTruncated when there was more."));
     FIELDS.put(
         "TaskPatch",
         Map.of(

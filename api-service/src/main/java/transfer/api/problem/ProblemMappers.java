@@ -107,6 +107,19 @@ public class ProblemMappers {
             .toProblem(RequestPaths.of(uri)));
   }
 
+  /** A well-formed request that cannot be carried out as asked: 422 naming the field. */
+  @ServerExceptionMapper
+  public Response unprocessable(Submissions.Unprocessable e, UriInfo uri) {
+    return respond(
+        new ApiException(
+                422,
+                "unprocessable",
+                "Unprocessable Content",
+                "the request cannot be carried out as asked",
+                List.of(new Problem.FieldError(e.field(), e.getMessage())))
+            .toProblem(RequestPaths.of(uri)));
+  }
+
   /** The task is final (completed, failed or canceled): the change asked for cannot apply. */
   @ServerExceptionMapper
   public Response stateConflict(TaskControl.StateConflict e, UriInfo uri) {

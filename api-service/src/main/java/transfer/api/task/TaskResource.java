@@ -19,15 +19,20 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.jboss.resteasy.reactive.FilePart;
 import transfer.api.auth.Caller;
+import transfer.api.object.ByteRange;
 import transfer.api.object.StoredContent;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.request.Paging;
 import transfer.api.request.RequestRules;
 import transfer.api.trace.RequestTrace;
+import transfer.contracts.ContentDisposition;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskPatch;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
@@ -220,17 +225,49 @@ public class TaskResource {
     return TaskViews.of(tasks.find(caller.tenantId(), sid, tid));
   }
 
-  /** Streams the stored bytes of a completed download; never a partial or unverified object. */
+  /**
+   * Streams the stored bytes of a completed download; never a partial or unverified object. Its
+   * {@code Content-Type} and suggested file name ({@code Content-Disposition}) are the origin's;
+   * one byte range ({@code Range}) is answered 206, a range past the end 416.
+   */
   @GET
   @Path("{tid}/content")
   @Produces({MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON})
-  public Response content(@PathParam("sid") String sid, @PathParam("tid") String tid) {
+  public Response content(
+      @PathParam("sid") String sid,
+      @PathParam("tid") String tid,
+      @HeaderParam("Range") String range) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
     TaskControlService.Content content = tasks.content(caller.tenantId(), sid, tid);
-    return StoredContent.described(
-            Response.ok(content.file().toFile(), MediaType.APPLICATION_OCTET_STREAM),
-            content.task().sha256())
-        .build();
+    java.io.File file = content.file().toFile();
+    long size = file.length();
+    ReceivedResponse received = content.task().response();
+    String type =
+        received != null && received.contentType() != null && isMediaType(received.contentType())
+            ? received.contentType()
+            : MediaType.APPLICATION_OCTET_STREAM;
+    Optional<ByteRange> part = ByteRange.of(range, size);
+    Response.ResponseBuilder answer =
+        part.isPresent()
+            ? Response.status(206)
+                .entity(new FilePart(file, part.get().first(), part.get().length()))
+                .header("Content-Range", part.get().contentRange(size))
+            : Response.ok(file);
+    answer.type(type).header("Accept-Ranges", "bytes");
+    if (received != null && received.fileName() != null) {
+      answer.header("Content-Disposition", ContentDisposition.attachment(received.fileName()));
+    }
+    return StoredContent.described(answer, content.task().sha256()).build();
+  }
+
+  /** Whether the origin's Content-Type can be answered as it is (one type/subtype, parameters). */
+  private static boolean isMediaType(String value) {
+    try {
+      MediaType.valueOf(value);
+      return value.indexOf('\r') < 0 && value.indexOf('\n') < 0;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
   }
 }

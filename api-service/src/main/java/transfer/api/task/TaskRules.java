@@ -83,6 +83,13 @@ public final class TaskRules {
                 "metadata", "must not contain NUL or unpaired surrogates in its names or strings"));
       }
     }
+    if (Boolean.TRUE.equals(r.suspended()) && r.earliestBeginAt() != null) {
+      errors.add(
+          new FieldError(
+              "suspended",
+              "a suspended task starts when it is resumed; give suspended or earliestBeginAt,"
+                  + " not both"));
+    }
     if (r.earliestBeginAt() != null
         && (r.earliestBeginAt().isBefore(EARLIEST_DATE)
             || r.earliestBeginAt().isAfter(LATEST_DATE))) {

@@ -43,6 +43,7 @@ final class TaskViews {
         task.finishedAt(),
         task.state() == TaskState.WAITING ? task.waitingReason() : null,
         task.state() == TaskState.WAITING ? task.nextAttemptAt() : null,
-        task.deadlineAt());
+        task.deadlineAt(),
+        task.response());
   }
 }

@@ -124,12 +124,15 @@ class SessionControlApiIT {
             "/v1/sessions/" + sid + "/tasks",
             "{\"type\":\"download\",\"url\":\"" + UNREACHABLE + "\"}"),
         409);
-    // Every task's completion, then one drained, last.
+    // The invalidation, every task's completion, then one drained, last.
     List<String> types =
         api().get("/v1/sessions/" + sid + "/events").then().extract().path("events.type");
     assertThat(types)
         .containsExactly(
-            "transfer.task.completed", "transfer.task.completed", "transfer.session.drained");
+            "transfer.session.invalidated",
+            "transfer.task.completed",
+            "transfer.task.completed",
+            "transfer.session.drained");
     // Letting tasks finish changes nothing once they are all canceled; a PUT revives it.
     api()
         .queryParam("finishTasks", "true")

@@ -45,6 +45,80 @@ class TaskControlApiIT {
   @Inject Ledger ledger;
   @Inject ApiConfig config;
 
+  // ------------------------------------------------------------------ change and deadline
+
+  @Test
+  void aPatchChangesAQueuedTaskAndABeginTimePastTheDeadlineIs422() {
+    String sid = newSession("patch");
+    String tid = download(sid);
+    api()
+        .contentType(ContentType.JSON)
+        .body(
+            "{\"url\":\"http://127.0.0.1:9/renewed\",\"headers\":{\"Authorization\":\"Bearer x\"},"
+                + "\"priority\":0.8,\"description\":\"renewed\"}")
+        .patch("/v1/sessions/" + sid + "/tasks/" + tid)
+        .then()
+        .statusCode(200)
+        .body("url", equalTo("http://127.0.0.1:9/renewed"))
+        .body("headers.Authorization", equalTo("***"))
+        .body("priority", equalTo(0.8f))
+        .body("description", equalTo("renewed"))
+        .body("state", equalTo("queued"));
+    expectProblem(
+        api()
+            .contentType(ContentType.JSON)
+            .body("{\"color\":\"blue\"}")
+            .patch("/v1/sessions/" + sid + "/tasks/" + tid)
+            .then(),
+        400);
+    assertThat(
+            ledger
+                .taskControl()
+                .task(config.api().bootstrapTenant(), sid, tid)
+                .orElseThrow()
+                .priority())
+        .isEqualTo(0.8);
+
+    // The session's tasks have 7 days; one that may begin only after them could never run.
+    String later = java.time.Instant.now().plus(Duration.ofDays(8)).toString();
+    expectProblem(
+        post(
+            "/v1/sessions/" + sid + "/tasks",
+            "{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\",\"earliestBeginAt\":\""
+                + later
+                + "\"}"),
+        422);
+    post(
+            "/v1/sessions/" + sid + "/tasks",
+            "{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\",\"earliestBeginAt\":\""
+                + later
+                + "\"}")
+        .body("errors[0].field", equalTo("earliestBeginAt"))
+        .body("errors[0].message", org.hamcrest.Matchers.containsString("deadline"));
+
+    // Created suspended: no worker until resumed; not together with a begin time.
+    String held =
+        submit(sid, "{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\",\"suspended\":true}");
+    assertThat(
+            ledger
+                .taskControl()
+                .task(config.api().bootstrapTenant(), sid, held)
+                .orElseThrow()
+                .state())
+        .isEqualTo(TaskState.SUSPENDED);
+    post("/v1/sessions/" + sid + "/tasks/" + held + "/resume", null)
+        .statusCode(200)
+        .body("state", equalTo("queued"));
+    expectProblem(
+        post(
+            "/v1/sessions/" + sid + "/tasks",
+            "{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\",\"suspended\":true,"
+                + "\"earliestBeginAt\":\""
+                + java.time.Instant.now().plus(Duration.ofHours(1))
+                + "\"}"),
+        400);
+  }
+
   // ------------------------------------------------------------------ task list
 
   @Test

@@ -227,6 +227,16 @@ final class Attempt {
     fail(error, null);
   }
 
+  /** The transfer continues stored bytes from {@code offset} (a {@code transfer.task.resumed}). */
+  void resumedAt(long offset) {
+    progress.resumedAt(offset);
+  }
+
+  /** A resumption no heartbeat has announced yet, for the completion to announce; or null. */
+  Long unannouncedResumption() {
+    return progress.unannouncedResumption();
+  }
+
   /**
    * Records the attempt as failed under the fence: retried after a backoff (not before {@code
    * retryAfter}, when the other side said), or final. Ignored unless the attempt runs: an error

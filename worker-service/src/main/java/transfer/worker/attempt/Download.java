@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.ledger.TaskRow;
@@ -42,6 +43,13 @@ final class Download implements Transfer {
   private final long limit;
 
   private HttpClientResponse response;
+
+  /** The URL of the current request (the last redirect's target). */
+  private String currentUrl;
+
+  /** What the origin answered with the body being stored (the task's {@code response}). */
+  private ReceivedResponse answered;
+
   private ObjectWriter writer;
   private Path temporary;
   private Long contentLength;
@@ -224,6 +232,7 @@ final class Download implements Transfer {
       sendTo(follow.url(), from, follow.hop());
       return;
     }
+    currentUrl = route.url();
     // Judge the answer before the first byte is written: an error page never lands in a file.
     ResumeDecision answer = ResumeDecision.of(from, task.etag(), status, resp::getHeader);
     if (answer instanceof ResumeDecision.Continue resumed) {
@@ -281,6 +290,7 @@ final class Download implements Transfer {
               }
               received = from;
               resumedFrom = from;
+              attempt.resumedAt(from);
               checkpoints.resumedAt(from);
               log(
                   Logger.Level.INFO,
@@ -335,6 +345,7 @@ final class Download implements Transfer {
     }
     attempt.watchdog().touch(); // a prefix copy may have taken a while
     contentLength = total;
+    answered = ReceivedResponse.ofDownload(resp.statusCode(), resp::getHeader, total, currentUrl);
     checkpoints.start(
         writer, resp.getHeader(HttpHeaders.ETAG), resp.getHeader(HttpHeaders.LAST_MODIFIED));
     attempt.firstProgressSoon(); // unless the transfer is over by then
@@ -433,7 +444,14 @@ final class Download implements Transfer {
             stored ->
                 attempt
                     .leases()
-                    .completeDownload(attempt.lease(), stored, size, digest, sinceLastEvent)
+                    .completeDownload(
+                        attempt.lease(),
+                        stored,
+                        size,
+                        digest,
+                        sinceLastEvent,
+                        answered,
+                        attempt.unannouncedResumption())
                     .compose(
                         committed ->
                             committed && epoch == 1

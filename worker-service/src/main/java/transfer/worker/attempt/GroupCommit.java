@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jboss.logging.Logger;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskError;
 import transfer.ledger.Lease;
 import transfer.ledger.LeaseBatch;
@@ -149,18 +150,25 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
 
   @Override
   public Future<Boolean> completeDownload(
-      Lease lease, StoredFiles.Moved stored, long size, String sha256, long bytesSinceLastEvent) {
+      Lease lease,
+      StoredFiles.Moved stored,
+      long size,
+      String sha256,
+      long bytesSinceLastEvent,
+      ReceivedResponse response,
+      Long resumedAt) {
     return submit(
         new LeaseWrite.CompleteDownload(
-            lease, stored.location(), size, sha256, bytesSinceLastEvent),
+            lease, stored.location(), size, sha256, bytesSinceLastEvent, response, resumedAt),
         stored.directories());
   }
 
   @Override
   public Future<Boolean> completeUpload(
-      Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
+      Lease lease, long bytesSent, ReceivedResponse response, long bytesSinceLastEvent) {
     return submit(
-        new LeaseWrite.CompleteUpload(lease, bytesSent, httpStatus, bytesSinceLastEvent),
+        new LeaseWrite.CompleteUpload(
+            lease, bytesSent, response.status(), bytesSinceLastEvent, response),
         List.of());
   }
 

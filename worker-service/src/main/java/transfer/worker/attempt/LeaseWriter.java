@@ -2,6 +2,7 @@ package transfer.worker.attempt;
 
 import io.vertx.core.Future;
 import java.time.Duration;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskError;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
@@ -22,14 +23,24 @@ interface LeaseWriter {
 
   /**
    * Records a completed download ({@link Leases#completeDownload}) whose body was moved to its
-   * final name: the name's directories are synced before the commit that records it.
+   * final name: the name's directories are synced before the commit that records it; {@code
+   * resumedAt}: a resumption no heartbeat announced (null: none).
    */
   Future<Boolean> completeDownload(
-      Lease lease, StoredFiles.Moved stored, long size, String sha256, long bytesSinceLastEvent);
+      Lease lease,
+      StoredFiles.Moved stored,
+      long size,
+      String sha256,
+      long bytesSinceLastEvent,
+      ReceivedResponse response,
+      Long resumedAt);
 
-  /** Records a completed upload ({@link Leases#completeUpload}). */
+  /**
+   * Records a completed upload ({@link Leases#completeUpload}) and the target's answer ({@code
+   * response}).
+   */
   Future<Boolean> completeUpload(
-      Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent);
+      Lease lease, long bytesSent, ReceivedResponse response, long bytesSinceLastEvent);
 
   /**
    * Records a failed attempt, retried or final ({@link Leases#failAttempt}); with a {@code

@@ -11,16 +11,33 @@ final class Progress {
   /** Bytes reported by the last progress event; -1 before the first one. */
   private long lastEventBytes = -1;
 
+  /** The offset this attempt resumed at, until a heartbeat or the completion announced it. */
+  private Long resumedAt;
+
+  /** The attempt continues stored bytes from {@code offset}: the next write announces it. */
+  void resumedAt(long offset) {
+    resumedAt = offset;
+  }
+
+  /** The resumption not announced yet (null: none), for the completion to announce. */
+  Long unannouncedResumption() {
+    return resumedAt;
+  }
+
   /** The heartbeat that reports {@code total} bytes, with {@code checkpoint} (or null). */
   Leases.Heartbeat heartbeat(long total, Long expected, Leases.Checkpoint checkpoint) {
     boolean event = total != lastEventBytes;
-    return new Leases.Heartbeat(total, checkpoint, expected, event, sinceLastEvent(total));
+    return new Leases.Heartbeat(
+        total, checkpoint, expected, event, sinceLastEvent(total), resumedAt);
   }
 
   /** The ledger recorded {@code heartbeat}: its progress event, if any, is the last one now. */
   void recorded(Leases.Heartbeat heartbeat) {
     if (heartbeat.progressEvent()) {
       lastEventBytes = heartbeat.bytesTransferred();
+    }
+    if (heartbeat.resumedAt() != null && heartbeat.resumedAt().equals(resumedAt)) {
+      resumedAt = null;
     }
   }
 

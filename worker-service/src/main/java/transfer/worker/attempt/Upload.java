@@ -1,5 +1,6 @@
 package transfer.worker.attempt;
 
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
@@ -12,6 +13,7 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.Locale;
 import transfer.contracts.ErrorCodes;
+import transfer.contracts.ReceivedResponse;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskRequest;
@@ -44,6 +46,7 @@ final class Upload implements Transfer {
 
   private boolean bodySent;
   private int answeredStatus;
+  private ReceivedResponse answer;
   private boolean answerEnded;
 
   Upload(Attempt attempt, Outbound outbound, FileStorage storage, Clock clock) {
@@ -291,11 +294,25 @@ final class Upload implements Transfer {
       return;
     }
     answeredStatus = status;
-    // The answer's body is read (and dropped) so the connection can serve the next request.
-    resp.handler(b -> attempt.watchdog().touch());
+    // The answer's body is read to its end so the connection can serve the next request; its
+    // first 64 KiB are kept with the task (an id the POST created, an ETag's document).
+    Buffer kept = Buffer.buffer();
+    boolean[] more = {false};
+    resp.handler(
+        b -> {
+          attempt.watchdog().touch();
+          int room = ReceivedResponse.MAX_BODY - kept.length();
+          if (b.length() > room) {
+            more[0] = true;
+          }
+          if (room > 0) {
+            kept.appendBuffer(b, 0, Math.min(room, b.length()));
+          }
+        });
     resp.exceptionHandler(this::connectionFailed);
     resp.endHandler(
         v -> {
+          answer = ReceivedResponse.ofUpload(status, resp.headers(), kept.getBytes(), more[0]);
           answerEnded = true;
           maybeComplete();
         });
@@ -311,13 +328,14 @@ final class Upload implements Transfer {
     }
     long total = sent;
     int status = answeredStatus;
+    ReceivedResponse received = answer;
     long epoch = attempt.epoch();
     // The target has the bytes; if the ledger cannot be told, the attempt is retried.
     attempt.complete(
         sinceLastEvent ->
             attempt
                 .leases()
-                .completeUpload(attempt.lease(), total, status, sinceLastEvent)
+                .completeUpload(attempt.lease(), total, received, sinceLastEvent)
                 .map(
                     committed ->
                         committed

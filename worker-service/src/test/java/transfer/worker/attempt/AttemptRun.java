@@ -136,7 +136,9 @@ final class AttemptRun {
                       new StoredFiles.Moved(Path.of("/x"), List.of()),
                       transfer.moved,
                       "ab",
-                      since)
+                      since,
+                      null,
+                      null)
                   .map(
                       ok ->
                           ok
@@ -230,6 +232,7 @@ final class AttemptRun {
         null,
         null,
         0,
+        null,
         null);
   }
 

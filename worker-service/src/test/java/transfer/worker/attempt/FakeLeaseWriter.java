@@ -75,13 +75,22 @@ final class FakeLeaseWriter implements LeaseWriter {
 
   @Override
   public Future<Boolean> completeDownload(
-      Lease lease, StoredFiles.Moved stored, long size, String sha256, long bytesSinceLastEvent) {
+      Lease lease,
+      StoredFiles.Moved stored,
+      long size,
+      String sha256,
+      long bytesSinceLastEvent,
+      transfer.contracts.ReceivedResponse response,
+      Long resumedAt) {
     return call("completeDownload", lease, size, null);
   }
 
   @Override
   public Future<Boolean> completeUpload(
-      Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
+      Lease lease,
+      long bytesSent,
+      transfer.contracts.ReceivedResponse response,
+      long bytesSinceLastEvent) {
     return call("completeUpload", lease, bytesSent, null);
   }
 
