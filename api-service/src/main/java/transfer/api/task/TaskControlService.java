@@ -82,20 +82,7 @@ public class TaskControlService {
   public TaskRow patch(String tenantId, String sid, String tid, TaskPatch patch) {
     TaskRules.checkPatch(patch);
     if (patch.url() != null) {
-      egress.check(
-          new TaskRequest(
-              TaskType.DOWNLOAD,
-              patch.url(),
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null));
+      egress.check(TaskRequest.download(patch.url()));
     }
     return taskControl.patch(tenantId, sid, tid, patch).orElseThrow(() -> taskNotFound(sid, tid));
   }
