@@ -61,6 +61,7 @@ class ReceivedClusterIT extends ClusterTest {
     assertThat(whole.headers().firstValue("Content-Disposition").orElseThrow())
         .contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20final.csv");
     assertThat(whole.headers().firstValue("Accept-Ranges")).hasValue("bytes");
+    assertThat(whole.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
 
     HttpResponse<byte[]> part = get(content, "bytes=1000-1999");
     assertThat(part.statusCode()).isEqualTo(206);

@@ -58,10 +58,12 @@ public final class LeaseBatch {
   private final TaskEndings endings;
   private final Outbox outbox;
   private final ObjectMapper json = Json.mapper();
+  private final LeaseEvents leaseEvents;
 
   LeaseBatch(Tx tx, EventWriter events, TaskEndings endings, Outbox outbox) {
     this.tx = tx;
     this.events = events;
+    this.leaseEvents = new LeaseEvents(events);
     this.endings = endings;
     this.outbox = outbox;
   }
@@ -178,7 +180,7 @@ public final class LeaseBatch {
         (w, row) -> {
           Leases.Heartbeat hb = w.heartbeat();
           if (hb.resumedAt() != null) {
-            added.add(resumed(row, w.lease(), hb.resumedAt(), hb.bytesExpected()));
+            added.add(leaseEvents.resumed(row, w.lease(), hb.resumedAt(), hb.bytesExpected()));
           }
           if (hb.progressEvent()) {
             added.add(
@@ -212,7 +214,7 @@ public final class LeaseBatch {
                 new Column<>("location", "text", CompleteDownload::location),
                 new Column<>("sha256", "text", CompleteDownload::sha256),
                 new Column<>("size", "bigint", CompleteDownload::size),
-                new Column<>("response", "text", w -> responseJson(w.response()))));
+                new Column<>("response", "text", w -> LeaseEvents.responseJson(w.response()))));
     for (CompleteDownload w : writes) {
       TaskRow row = rows.get(w.lease().taskId());
       if (row == null) {
@@ -229,7 +231,7 @@ public final class LeaseBatch {
         downloaded.set("response", json.valueToTree(w.response()));
       }
       if (w.resumedAt() != null) {
-        added.add(resumed(row, w.lease(), w.resumedAt(), w.size()));
+        added.add(leaseEvents.resumed(row, w.lease(), w.resumedAt(), w.size()));
       }
       added.add(
           events.progress(row, w.lease().trace(), w.bytesSinceLastEvent(), w.size(), w.size()));
@@ -257,7 +259,7 @@ public final class LeaseBatch {
                 + " updated_at = u.now, finished_at = u.now, response = u.response::jsonb",
             List.of(
                 new Column<>("sent", "bigint", CompleteUpload::bytesSent),
-                new Column<>("response", "text", w -> responseJson(w.response()))));
+                new Column<>("response", "text", w -> LeaseEvents.responseJson(w.response()))));
     forEachHeld(
         writes,
         rows,
@@ -330,9 +332,9 @@ public final class LeaseBatch {
           waitReason != null ? 1 : 0);
       if (credentials) {
         // Every refusal asks the service again: each needs an answer of its own.
-        added.add(credentialsRequired(task, f));
+        added.add(leaseEvents.credentialsRequired(task, f));
       } else if (waitReason != null && !waitReason.equals(task.waitingReason())) {
-        added.add(waiting(task, f, reason, next));
+        added.add(leaseEvents.waiting(task, f, reason, next));
       }
       outbox.ringSession(c, task.tenantId(), task.sessionId());
       return FailOutcome.RETRY_SCHEDULED;
@@ -354,56 +356,6 @@ public final class LeaseBatch {
     return endings.finishFailed(c, task, finalError, now, f.lease().trace())
         ? FailOutcome.FAILED_RESUMABLE
         : FailOutcome.FAILED;
-  }
-
-  /** The origin refused the task's credentials: the service is asked for new ones. */
-  private NewEvent credentialsRequired(TaskRow task, Fail f) {
-    ObjectNode data = json.createObjectNode();
-    data.put("httpStatus", f.error().httpStatus());
-    data.set("error", json.valueToTree(f.error()));
-    data.put("deadlineAt", task.deadlineAt() == null ? null : task.deadlineAt().toString());
-    return events.taskEvent(
-        task,
-        EventTypes.CREDENTIALS_REQUIRED,
-        task.id() + ":credentials_required:" + task.attempt(),
-        data,
-        f.lease().trace());
-  }
-
-  /**
-   * A download continued stored bytes ({@code didResumeAtOffset}): from {@code offset}, of {@code
-   * expected} in all (null when unknown). One per attempt.
-   */
-  private NewEvent resumed(TaskRow row, Lease lease, long offset, Long expected) {
-    ObjectNode data = json.createObjectNode();
-    data.put("fileOffset", offset);
-    if (expected != null) {
-      data.put("expectedTotalBytes", expected);
-    } else {
-      data.putNull("expectedTotalBytes");
-    }
-    return events.taskEvent(
-        row, EventTypes.RESUMED, row.id() + ":resumed:" + row.attempt(), data, lease.trace());
-  }
-
-  private static String responseJson(transfer.contracts.ReceivedResponse response) {
-    return response == null ? null : write(response);
-  }
-
-  /** The event of a waiting spell: why, the last error, when the next attempt is, the deadline. */
-  private NewEvent waiting(TaskRow task, Fail f, String reason, Instant next) {
-    ObjectNode data = json.createObjectNode();
-    data.put("reason", reason);
-    data.set("error", json.valueToTree(f.error()));
-    data.put("nextAttemptAt", next.toString());
-    data.put("deadlineAt", task.deadlineAt() == null ? null : task.deadlineAt().toString());
-    // One per spell and attempt: a redelivered copy keeps its id.
-    return events.taskEvent(
-        task,
-        EventTypes.WAITING,
-        task.id() + ":waiting:" + task.attempt(),
-        data,
-        f.lease().trace());
   }
 
   /** What a written row adds to the group (its events, its doorbell). */

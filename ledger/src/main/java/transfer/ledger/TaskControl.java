@@ -18,6 +18,7 @@ import org.jboss.logging.Logger;
 import transfer.contracts.TaskPatch;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
+import transfer.contracts.WaitReasons;
 import transfer.telemetry.LogFields;
 
 /**
@@ -208,9 +209,10 @@ public final class TaskControl {
   /**
    * Changes a task ({@link TaskPatch}): its url and headers while it is queued, waiting or
    * suspended, its priority and description while it is open. A task waiting (for new credentials,
-   * for its origin, for a retry) whose url or headers change is queued at once, to try them; the
-   * next attempt continues from the stored bytes when the origin's validators still match. A final
-   * task, or a running one whose url or headers would change, is a {@link StateConflict}.
+   * for its origin, for a retry; not for its earliestBeginAt) whose url or headers change is queued
+   * at once, to try them; the next attempt continues from the stored bytes when the origin's
+   * validators still match. A final task, or a running one whose url or headers would change, is a
+   * {@link StateConflict}.
    */
   public Optional<TaskRow> patch(
       String tenantId, String sessionId, String taskId, TaskPatch patch) {
@@ -248,7 +250,12 @@ public final class TaskControl {
                   r.source(),
                   r.resumeData());
           String url = patch.url() != null ? patch.url() : t.url();
-          boolean requeue = patch.changesRequest() && t.state() == TaskState.WAITING;
+          // A task waiting for its earliestBeginAt keeps waiting for it; any other wait ends.
+          boolean forBeginTime =
+              WaitReasons.BEGIN_AT.equals(t.waitingReason())
+                  || (t.waitingReason() == null && t.attempt() == 0);
+          boolean requeue =
+              patch.changesRequest() && t.state() == TaskState.WAITING && !forBeginTime;
           Timestamp now = tx.now();
           updateUnfenced(
               c,

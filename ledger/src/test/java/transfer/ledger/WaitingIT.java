@@ -280,5 +280,17 @@ class WaitingIT extends LedgerFixture {
     TaskRow stored = task(t.id());
     assertThat(stored.state()).isEqualTo(TaskState.WAITING);
     assertThat(stored.waitingReason()).isEqualTo(WaitReasons.BEGIN_AT);
+    // A new URL does not start it before its time.
+    TaskRow patched =
+        ledger
+            .taskControl()
+            .patch(
+                tenant,
+                session,
+                t.id(),
+                new transfer.contracts.TaskPatch("http://a.test/elsewhere", null, null, null))
+            .orElseThrow();
+    assertThat(patched.state()).isEqualTo(TaskState.WAITING);
+    assertThat(patched.url()).isEqualTo("http://a.test/elsewhere");
   }
 }

@@ -254,10 +254,18 @@ public class TaskResource {
                 .entity(new FilePart(file, part.get().first(), part.get().length()))
                 .header("Content-Range", part.get().contentRange(size))
             : Response.ok(file);
-    answer.type(type).header("Accept-Ranges", "bytes");
-    if (received != null && received.fileName() != null) {
-      answer.header("Content-Disposition", ContentDisposition.attachment(received.fileName()));
-    }
+    // The origin chose the type: the bytes are offered for saving, never rendered as a page of
+    // this API's origin (no sniffing, a sandbox if a browser shows them anyway).
+    answer
+        .type(type)
+        .header("Accept-Ranges", "bytes")
+        .header("X-Content-Type-Options", "nosniff")
+        .header("Content-Security-Policy", "sandbox")
+        .header(
+            "Content-Disposition",
+            received != null && received.fileName() != null
+                ? ContentDisposition.attachment(received.fileName())
+                : "attachment");
     return StoredContent.described(answer, content.task().sha256()).build();
   }
 
