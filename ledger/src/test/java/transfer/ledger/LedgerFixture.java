@@ -129,6 +129,12 @@ abstract class LedgerFixture {
         TaskType.DOWNLOAD, url, null, null, null, null, null, priority, null, null, null, null);
   }
 
+  /** A download that may not begin before {@code begin}. */
+  static TaskRequest beginningAt(String url, java.time.Instant begin) {
+    return new TaskRequest(
+        TaskType.DOWNLOAD, url, null, null, null, null, null, null, begin, null, null, null);
+  }
+
   static TaskRequest resumeWith(String resumeData) {
     return new TaskRequest(
         TaskType.DOWNLOAD, null, null, null, null, null, null, null, null, null, null, resumeData);

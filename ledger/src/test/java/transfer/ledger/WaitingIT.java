@@ -40,6 +40,11 @@ class WaitingIT extends LedgerFixture {
     return outcome;
   }
 
+  /** The ledger's change of task {@code t} of this session. */
+  private java.util.Optional<TaskRow> patch(TaskRow t, transfer.contracts.TaskPatch change) {
+    return ledger.taskControl().patch(tenant, session, t.id(), change);
+  }
+
   private List<JsonNode> waitingEvents(TaskRow t) {
     return numberedEvents(tenant, session, 0, 1000).stream()
         .filter(e -> e.get("type").asText().equals("transfer.task.waiting"))
@@ -183,12 +188,8 @@ class WaitingIT extends LedgerFixture {
     assertThat(asked.at("/data/error/code").asText()).isEqualTo(ErrorCodes.CREDENTIALS_REQUIRED);
 
     TaskRow patched =
-        ledger
-            .taskControl()
-            .patch(
-                tenant,
-                session,
-                t.id(),
+        patch(
+                t,
                 new transfer.contracts.TaskPatch(
                     "http://b.test:8080/signed?sig=new",
                     java.util.Map.of("Authorization", "Bearer fresh"),
@@ -209,34 +210,17 @@ class WaitingIT extends LedgerFixture {
     TaskRow t = submit();
     long e = TestClaims.claim(ledger, t.id(), "w1", TTL).orElseThrow().epoch();
     assertThat(
-            ledger
-                .taskControl()
-                .patch(
-                    tenant, session, t.id(), new transfer.contracts.TaskPatch(null, null, 0.1, "d"))
+            patch(t, new transfer.contracts.TaskPatch(null, null, 0.1, "d"))
                 .orElseThrow()
                 .priority())
         .isEqualTo(0.1);
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () ->
-                ledger
-                    .taskControl()
-                    .patch(
-                        tenant,
-                        session,
-                        t.id(),
-                        new transfer.contracts.TaskPatch("http://c.test/x", null, null, null)))
+            () -> patch(t, new transfer.contracts.TaskPatch("http://c.test/x", null, null, null)))
         .isInstanceOf(TaskControl.StateConflict.class)
         .hasMessageContaining("suspend it first");
     ledger.leases().completeDownload(Lease.of(t.id(), e), "file:///x", 1, "00", 1);
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () ->
-                ledger
-                    .taskControl()
-                    .patch(
-                        tenant,
-                        session,
-                        t.id(),
-                        new transfer.contracts.TaskPatch(null, null, 0.2, null)))
+            () -> patch(t, new transfer.contracts.TaskPatch(null, null, 0.2, null)))
         .isInstanceOf(TaskControl.StateConflict.class);
   }
 
@@ -263,32 +247,13 @@ class WaitingIT extends LedgerFixture {
   @Test
   void aTaskThatWaitsForItsBeginTimeSaysSo() {
     TaskRow t =
-        submit(
-            new transfer.contracts.TaskRequest(
-                transfer.contracts.TaskType.DOWNLOAD,
-                "http://a.test/later",
-                null,
-                null,
-                null,
-                null,
-                null,
-                null,
-                clock.instant().plus(Duration.ofHours(1)),
-                null,
-                null,
-                null));
+        submit(beginningAt("http://a.test/later", clock.instant().plus(Duration.ofHours(1))));
     TaskRow stored = task(t.id());
     assertThat(stored.state()).isEqualTo(TaskState.WAITING);
     assertThat(stored.waitingReason()).isEqualTo(WaitReasons.BEGIN_AT);
     // A new URL does not start it before its time.
     TaskRow patched =
-        ledger
-            .taskControl()
-            .patch(
-                tenant,
-                session,
-                t.id(),
-                new transfer.contracts.TaskPatch("http://a.test/elsewhere", null, null, null))
+        patch(t, new transfer.contracts.TaskPatch("http://a.test/elsewhere", null, null, null))
             .orElseThrow();
     assertThat(patched.state()).isEqualTo(TaskState.WAITING);
     assertThat(patched.url()).isEqualTo("http://a.test/elsewhere");

@@ -75,6 +75,10 @@ public final class Egress {
   private final Vertx vertx;
   private final OutboundProxy proxies;
 
+  /** Vert.x's options of each proxy, made once: the same two objects for every request. */
+  private final java.util.Map<OutboundProxy.Proxy, ProxyOptions> proxyOptions =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   /** A guard whose requests go directly to their destinations. */
   public Egress(EgressPolicy policy, Resolver resolver, Vertx vertx) {
     this(policy, resolver, vertx, OutboundProxy.none());
@@ -152,13 +156,16 @@ public final class Egress {
     return proxies
         .forDestination(d)
         .map(
-            p ->
-                new ProxyOptions()
-                    .setType(ProxyType.HTTP)
-                    .setHost(p.host())
-                    .setPort(p.port())
-                    .setUsername(p.username())
-                    .setPassword(p.password()))
+            proxy ->
+                proxyOptions.computeIfAbsent(
+                    proxy,
+                    p ->
+                        new ProxyOptions()
+                            .setType(ProxyType.HTTP)
+                            .setHost(p.host())
+                            .setPort(p.port())
+                            .setUsername(p.username())
+                            .setPassword(p.password())))
         .orElse(null);
   }
 
