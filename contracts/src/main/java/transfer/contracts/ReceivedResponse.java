@@ -23,7 +23,7 @@ import java.util.function.Function;
  * <p>An upload's: the target's status, its {@code headers} (names in lower case, {@code Set-Cookie}
  * left out) and the first {@value #MAX_BODY} bytes of its {@code body}: as text when they are UTF-8
  * ({@code bodyEncoding} {@code utf-8}), else base64 ({@code base64}); {@code bodyTruncated} when
- * there was more.
+ * there was more. A resumable upload's {@code finalUrl} is the resource its target created for it.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ReceivedResponse(
@@ -86,6 +86,22 @@ public record ReceivedResponse(
     }
     return new ReceivedResponse(
         status, null, null, null, null, null, null, kept, text, encoding, truncated ? true : null);
+  }
+
+  /** This answer with {@code finalUrl}: where the bytes finally went. */
+  public ReceivedResponse withFinalUrl(String url) {
+    return new ReceivedResponse(
+        status,
+        contentType,
+        contentLength,
+        fileName,
+        etag,
+        lastModified,
+        url,
+        headers,
+        body,
+        bodyEncoding,
+        bodyTruncated);
   }
 
   private static String utf8(byte[] bytes) {

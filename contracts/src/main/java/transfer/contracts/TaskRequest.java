@@ -11,7 +11,9 @@ import java.util.Map;
  * <p>A download may name the {@code resumeData} of an earlier, canceled or failed download (then
  * {@code url} may be left out); an upload names its {@code source}. With {@code suspended} the task
  * is created suspended: it holds no worker until resumed (URLSession's tasks start suspended until
- * {@code resume()}).
+ * {@code resume()}). An upload may name a {@code resumable} protocol the target speaks ({@link
+ * #RESUMABLE_TUS}, {@link #RESUMABLE_IETF}): the worker creates an upload resource there, and an
+ * interrupted upload continues from the offset the target reports, on any worker.
  */
 public record TaskRequest(
     TaskType type,
@@ -26,7 +28,52 @@ public record TaskRequest(
     JsonNode metadata,
     UploadSource source,
     String resumeData,
-    Boolean suspended) {
+    Boolean suspended,
+    String resumable) {
+
+  /** tus 1.0 (tus.io): POST to create the upload, HEAD for its offset, PATCH to append. */
+  public static final String RESUMABLE_TUS = "tus";
+
+  /**
+   * The IETF's resumable uploads for HTTP (draft-ietf-httpbis-resumable-upload, interop version
+   * {@value #IETF_INTEROP_VERSION}), as tusd and iOS 17 speak it: the same three steps.
+   */
+  public static final String RESUMABLE_IETF = "ietf";
+
+  /** The {@code Upload-Draft-Interop-Version} this cluster speaks. */
+  public static final String IETF_INTEROP_VERSION = "6";
+
+  /** A request without a resumable protocol. */
+  public TaskRequest(
+      TaskType type,
+      String url,
+      String method,
+      Map<String, String> headers,
+      Long expectedBytes,
+      String sha256,
+      String description,
+      Double priority,
+      Instant earliestBeginAt,
+      JsonNode metadata,
+      UploadSource source,
+      String resumeData,
+      Boolean suspended) {
+    this(
+        type,
+        url,
+        method,
+        headers,
+        expectedBytes,
+        sha256,
+        description,
+        priority,
+        earliestBeginAt,
+        metadata,
+        source,
+        resumeData,
+        suspended,
+        null);
+  }
 
   /** A request for a task that starts at once (not suspended). */
   public TaskRequest(
@@ -55,6 +102,7 @@ public record TaskRequest(
         metadata,
         source,
         resumeData,
+        null,
         null);
   }
 

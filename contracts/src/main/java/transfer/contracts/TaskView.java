@@ -12,7 +12,9 @@ import java.util.Map;
  * Redaction}). While the task is {@code waiting}, {@code waitingReason} says why ({@link
  * WaitReasons}) and {@code nextAttemptAt} when it is due; {@code deadlineAt} is when it fails if it
  * has not finished (the session's {@code resourceTimeout} from its creation). {@code response} is
- * what the other side answered, once the task completed ({@link ReceivedResponse}).
+ * what the other side answered, once the task completed ({@link ReceivedResponse}). A resumable
+ * upload names its {@code resumable} protocol and, once its target created it, the {@code
+ * uploadResource} the body goes to.
  */
 public record TaskView(
     String id,
@@ -40,4 +42,6 @@ public record TaskView(
     String waitingReason,
     Instant nextAttemptAt,
     Instant deadlineAt,
-    ReceivedResponse response) {}
+    ReceivedResponse response,
+    String resumable,
+    String uploadResource) {}

@@ -56,6 +56,12 @@ final class ClusterFixture {
    */
   final int tlsOriginPort;
 
+  /**
+   * The one port resumable upload targets listen on (127.0.0.1, {@link
+   * transfer.testkit.ResumableTarget}), allowed as {@link #originPort} is.
+   */
+  final int resumablePort;
+
   /** The private authority of the HTTPS test origins' certificates. */
   final LocalCa originCa;
 
@@ -118,6 +124,7 @@ final class ClusterFixture {
     apiPort = freePort();
     originPort = freePort();
     tlsOriginPort = freePort();
+    resumablePort = freePort();
     originCa = LocalCa.openOrCreate(dataDir.resolve("origin-ca"), "transfer test origins CA");
     clientCertificates = Files.createDirectories(dataDir.resolve("client-certificates"));
     hostsFile = dataDir.resolve("hosts");
@@ -218,7 +225,7 @@ final class ClusterFixture {
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
     env.put(
         "TRANSFER_FETCH_ALLOWED_DESTINATIONS",
-        "127.0.0.1:" + originPort + ",127.0.0.1:" + tlsOriginPort);
+        "127.0.0.1:" + originPort + ",127.0.0.1:" + tlsOriginPort + ",127.0.0.1:" + resumablePort);
     // Tests submit hundreds of tasks at once; the per-tenant request rate is QuotaIT's subject.
     env.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
     env.put("TRANSFER_QUOTA_BURST", "100000");

@@ -166,12 +166,14 @@ public final class LeaseBatch {
                 // Bytes moved again: a waiting spell is over.
                 + " waiting_reason = case when u.bytes > t.bytes_transferred then null"
                 + " else t.waiting_reason end,"
+                + " upload_resource = coalesce(u.resource, t.upload_resource),"
                 + CHECKPOINT_SET,
             withCheckpoint(
                 List.of(
                     new Column<>("ttl_ms", "bigint", w -> w.ttl().toMillis()),
                     new Column<>("bytes", "bigint", w -> w.heartbeat().bytesTransferred()),
-                    new Column<>("expected", "bigint", w -> w.heartbeat().bytesExpected())),
+                    new Column<>("expected", "bigint", w -> w.heartbeat().bytesExpected()),
+                    new Column<>("resource", "text", w -> w.heartbeat().uploadResource())),
                 w -> w.heartbeat().checkpoint()));
     forEachHeld(
         writes,
@@ -266,6 +268,9 @@ public final class LeaseBatch {
         answers,
         (w, row) -> {
           long sent = w.bytesSent();
+          if (w.resumedAt() != null) {
+            added.add(leaseEvents.resumed(row, w.lease(), w.resumedAt(), sent));
+          }
           added.add(events.progress(row, w.lease().trace(), w.bytesSinceLastEvent(), sent, sent));
           added.add(events.completed(row, w.lease().trace(), w.httpStatus()));
         });

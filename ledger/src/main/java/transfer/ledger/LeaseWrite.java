@@ -69,13 +69,17 @@ public sealed interface LeaseWrite<A> {
     }
   }
 
-  /** Records a completed upload ({@link Leases#completeUpload}). */
+  /**
+   * Records a completed upload ({@link Leases#completeUpload}); {@code resumedAt}: the offset a
+   * resumable upload continued from that no heartbeat announced (null: none).
+   */
   record CompleteUpload(
       Lease lease,
       long bytesSent,
       int httpStatus,
       long bytesSinceLastEvent,
-      transfer.contracts.ReceivedResponse response)
+      transfer.contracts.ReceivedResponse response,
+      Long resumedAt)
       implements LeaseWrite<Boolean> {
     @Override
     public String what() {

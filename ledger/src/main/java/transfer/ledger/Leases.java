@@ -25,7 +25,8 @@ public final class Leases {
 
   /**
    * What a worker reports at a heartbeat: progress, a new checkpoint (or null), and whether to
-   * publish a progress event.
+   * publish a progress event; {@code resumedAt}: a resumption to announce (null: none); {@code
+   * uploadResource}: the resource a resumable upload's target just created (null: unchanged).
    */
   public record Heartbeat(
       long bytesTransferred,
@@ -33,7 +34,26 @@ public final class Leases {
       Long bytesExpected,
       boolean progressEvent,
       long bytesSinceLastEvent,
-      Long resumedAt) {
+      Long resumedAt,
+      String uploadResource) {
+
+    /** A heartbeat that records no upload resource. */
+    public Heartbeat(
+        long bytesTransferred,
+        Checkpoint checkpoint,
+        Long bytesExpected,
+        boolean progressEvent,
+        long bytesSinceLastEvent,
+        Long resumedAt) {
+      this(
+          bytesTransferred,
+          checkpoint,
+          bytesExpected,
+          progressEvent,
+          bytesSinceLastEvent,
+          resumedAt,
+          null);
+    }
 
     /** A heartbeat that does not announce a resumption. */
     public Heartbeat(
@@ -85,7 +105,8 @@ public final class Leases {
   public boolean completeUpload(
       Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
     return batch.writeOne(
-        new LeaseWrite.CompleteUpload(lease, bytesSent, httpStatus, bytesSinceLastEvent, null));
+        new LeaseWrite.CompleteUpload(
+            lease, bytesSent, httpStatus, bytesSinceLastEvent, null, null));
   }
 
   /** What became of a failed attempt. */

@@ -248,7 +248,9 @@ public final class TaskControl {
                   r.earliestBeginAt(),
                   r.metadata(),
                   r.source(),
-                  r.resumeData());
+                  r.resumeData(),
+                  r.suspended(),
+                  r.resumable());
           String url = patch.url() != null ? patch.url() : t.url();
           // A task waiting for its earliestBeginAt keeps waiting for it; any other wait ends.
           boolean forBeginTime =
@@ -256,11 +258,15 @@ public final class TaskControl {
                   || (t.waitingReason() == null && t.attempt() == 0);
           boolean requeue =
               patch.changesRequest() && t.state() == TaskState.WAITING && !forBeginTime;
+          boolean urlChanged = patch.url() != null && !patch.url().equals(t.url());
           Timestamp now = tx.now();
           updateUnfenced(
               c,
               taskId,
               "request = ?::jsonb, url = ?, host = ?, priority = ?, updated_at = ?"
+                  // A resumable upload's resource lives where the old URL created it: a new URL
+                  // creates a new one (new headers keep it).
+                  + (urlChanged ? ", upload_resource = null" : "")
                   + (requeue
                       ? ", state = 'queued', next_attempt_at = null, waiting_reason = null,"
                           + " announced_at = ?"

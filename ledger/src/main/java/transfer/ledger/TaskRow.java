@@ -13,7 +13,8 @@ import transfer.telemetry.TraceContext;
  * One row of {@code tasks}, as read by the services. {@code trace} is the W3C trace context the
  * task was submitted in (null when none was stored); {@code uncountedAttempts} are the attempts
  * that ended in a fault the task waited out, and {@code waitingReason} why it waits or last waited
- * ({@link transfer.contracts.WaitReasons}).
+ * ({@link transfer.contracts.WaitReasons}); {@code uploadResource} is the URL a resumable upload's
+ * target created for it (null until then, and for every other task).
  */
 public record TaskRow(
     String id,
@@ -53,7 +54,8 @@ public record TaskRow(
     TraceContext trace,
     int uncountedAttempts,
     String waitingReason,
-    ReceivedResponse response)
+    ReceivedResponse response,
+    String uploadResource)
     implements LogFields.Task {
 
   /** The attempts that count against {@code maxAttempts}: not those that waited out a fault. */

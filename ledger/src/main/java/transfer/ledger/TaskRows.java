@@ -34,7 +34,8 @@ final class TaskRows {
           + " t.location, t.sha256, t.error, t.created_at, t.updated_at, t.finished_at,"
           + " t.durable_epoch, t.deadline_at, t.host, t.discretionary, t.durable_task,"
           + " t.source_location, t.source_size, t.source_sha256, t.resume_data,"
-          + " t.traceparent, t.tracestate, t.uncounted_attempts, t.waiting_reason, t.response";
+          + " t.traceparent, t.tracestate, t.uncounted_attempts, t.waiting_reason, t.response,"
+          + " t.upload_resource";
 
   /** Locks the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
   static Optional<TaskRow> lockRunning(Connection c, Lease lease) throws SQLException {
@@ -142,6 +143,7 @@ final class TaskRows {
         TraceContext.of(rs.getString("traceparent"), rs.getString("tracestate")),
         rs.getInt("uncounted_attempts"),
         rs.getString("waiting_reason"),
-        response == null ? null : read(response, ReceivedResponse.class));
+        response == null ? null : read(response, ReceivedResponse.class),
+        rs.getString("upload_resource"));
   }
 }

@@ -204,4 +204,50 @@ class LeasesIT extends LedgerFixture {
     assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().bytesDurable())
         .isEqualTo(64);
   }
+
+  @Test
+  void aResumableUploadsResourceIsKeptUntilAPatchGivesTheTaskAnotherUrl() {
+    TaskRow t = submit();
+    Lease lease =
+        TestClaims.claim(ledger, t.id(), "w1", Duration.ofSeconds(30)).orElseThrow().lease();
+    String resource = "https://up.example.com/files/abc";
+    assertThat(
+            ledger
+                .leases()
+                .heartbeat(
+                    lease,
+                    Duration.ofSeconds(30),
+                    new Leases.Heartbeat(0, null, 10L, false, 0, null, resource)))
+        .isTrue();
+    assertThat(uploadResource(t)).isEqualTo(resource);
+    // Heartbeats that name none keep it, and so does a failed attempt.
+    ledger
+        .leases()
+        .heartbeat(lease, Duration.ofSeconds(30), new Leases.Heartbeat(5, null, 10L, false, 0));
+    ledger
+        .leases()
+        .failAttempt(lease, TaskError.of("connection_failed", "cut", true), Duration.ofHours(1));
+    assertThat(uploadResource(t)).isEqualTo(resource);
+    // New headers keep it; a new URL creates a new one.
+    ledger
+        .taskControl()
+        .patch(
+            tenant,
+            session,
+            t.id(),
+            new transfer.contracts.TaskPatch(null, java.util.Map.of("X-Token", "2"), null, null));
+    assertThat(uploadResource(t)).isEqualTo(resource);
+    ledger
+        .taskControl()
+        .patch(
+            tenant,
+            session,
+            t.id(),
+            new transfer.contracts.TaskPatch("https://up.example.com/v2/", null, null, null));
+    assertThat(uploadResource(t)).isNull();
+  }
+
+  private String uploadResource(TaskRow t) {
+    return ledger.taskControl().task(tenant, session, t.id()).orElseThrow().uploadResource();
+  }
 }

@@ -179,7 +179,15 @@ final class SchemaDocs {
             Map.entry(
                 "suspended",
                 "true: the task is created suspended and holds no worker until POST"
-                    + " …/resume (not with earliestBeginAt).")));
+                    + " …/resume (not with earliestBeginAt)."),
+            Map.entry(
+                "resumable",
+                "Uploads: \"tus\" (tus 1.0) or \"ietf\" (the IETF's resumable uploads, interop"
+                    + " version 6) when the target speaks it. url is then where the upload is"
+                    + " created (POST with Upload-Length); the body goes by PATCH to the resource"
+                    + " the target names, and an interrupted upload continues from the offset the"
+                    + " target reports (HEAD), on any worker. The completed task's response.finalUrl"
+                    + " is that resource.")));
     FIELDS.put(
         "TaskView",
         Map.ofEntries(
@@ -194,6 +202,10 @@ final class SchemaDocs {
                     + " credentials_required (the origin refused the credentials: PATCH the task's"
                     + " url or headers), retry_backoff (an ordinary retry), begin_at"
                     + " (earliestBeginAt)."),
+            Map.entry(
+                "uploadResource",
+                "A resumable upload's resource, once its target created it: where the body goes"
+                    + " (PATCH) and where a later attempt asks for the offset (HEAD)."),
             Map.entry(
                 "response",
                 "What the other side answered, once the task completed (task.response): a"

@@ -40,6 +40,9 @@ public final class TaskRules {
 
   static final Instant LATEST_DATE = Instant.parse("9999-12-31T23:59:59Z");
 
+  private static final Set<String> RESUMABLE =
+      Set.of(TaskRequest.RESUMABLE_TUS, TaskRequest.RESUMABLE_IETF);
+
   private static final Set<String> UPLOAD_METHODS =
       Set.of(TaskRequest.DEFAULT_UPLOAD_METHOD, "POST");
 
@@ -161,6 +164,9 @@ public final class TaskRules {
     if (r.method() != null && !r.method().equals("GET")) {
       errors.add(new FieldError("method", "a download uses GET"));
     }
+    if (r.resumable() != null) {
+      errors.add(new FieldError("resumable", "is for uploads; a download resumes with Range"));
+    }
     if (r.source() != null) {
       errors.add(new FieldError("source", "is for uploads; a download fetches its url"));
     }
@@ -175,7 +181,25 @@ public final class TaskRules {
 
   private static void checkUpload(TaskRequest r, List<FieldError> errors) {
     checkUrl("url", r.url(), errors);
-    if (r.method() != null && !UPLOAD_METHODS.contains(r.method())) {
+    if (r.resumable() != null) {
+      if (!RESUMABLE.contains(r.resumable())) {
+        errors.add(
+            new FieldError(
+                "resumable",
+                "must be \""
+                    + TaskRequest.RESUMABLE_TUS
+                    + "\" (tus 1.0) or \""
+                    + TaskRequest.RESUMABLE_IETF
+                    + "\" (the IETF's resumable uploads), or left out"));
+      }
+      if (r.method() != null && !r.method().equals("POST")) {
+        errors.add(
+            new FieldError(
+                "method",
+                "a resumable upload creates its resource with POST and sends the body with"
+                    + " PATCH; leave method out"));
+      }
+    } else if (r.method() != null && !UPLOAD_METHODS.contains(r.method())) {
       errors.add(
           new FieldError(
               "method",

@@ -22,9 +22,7 @@ final class TaskViews {
         task.type(),
         task.state(),
         task.url(),
-        task.request().method() != null
-            ? task.request().method()
-            : (task.type() == TaskType.UPLOAD ? TaskRequest.DEFAULT_UPLOAD_METHOD : "GET"),
+        methodOf(task),
         Redaction.headers(task.request().headers()),
         task.request().description(),
         task.priority(),
@@ -44,6 +42,19 @@ final class TaskViews {
         task.state() == TaskState.WAITING ? task.waitingReason() : null,
         task.state() == TaskState.WAITING ? task.nextAttemptAt() : null,
         task.deadlineAt(),
-        task.response());
+        task.response(),
+        task.request().resumable(),
+        task.uploadResource());
+  }
+
+  /** The method the task's requests use: a resumable upload creates its resource with POST. */
+  private static String methodOf(TaskRow task) {
+    if (task.request().method() != null) {
+      return task.request().method();
+    }
+    if (task.type() == TaskType.DOWNLOAD) {
+      return "GET";
+    }
+    return task.request().resumable() != null ? "POST" : TaskRequest.DEFAULT_UPLOAD_METHOD;
   }
 }

@@ -336,6 +336,17 @@ class BadInputIT {
         "upload naming task and object",
         upload("{\"object\":\"obj\",\"task\":\"" + UUID.randomUUID() + "\"}"),
         "source");
+    submit(
+        c,
+        "upload with an unknown resumable protocol",
+        upload("{\"object\":\"obj\"}", "\"resumable\":\"s3\""),
+        "resumable");
+    submit(
+        c,
+        "resumable upload with method PUT",
+        upload("{\"object\":\"obj\"}", "\"resumable\":\"tus\",\"method\":\"PUT\""),
+        "method");
+    submit(c, "download with a resumable protocol", task("\"resumable\":\"tus\""), "resumable");
     submit(c, "upload source.task not a UUID", upload("{\"task\":\"x\"}"), "source.task");
     submit(
         c,

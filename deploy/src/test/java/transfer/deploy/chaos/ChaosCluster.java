@@ -60,6 +60,7 @@ import transfer.deploy.ApiClient.Content;
 import transfer.deploy.ServiceProcess;
 import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
+import transfer.testkit.ResumableTarget;
 import transfer.testkit.Switchable;
 import transfer.testkit.TestFiles;
 import transfer.testkit.TestInfra;
@@ -117,6 +118,10 @@ final class ChaosCluster {
   final int apiPort;
   final Origin origin;
   final MeddlingProxy proxy;
+
+  /** Where resumable uploads go (tus 1.0 and the IETF's protocol). */
+  final ResumableTarget resumable;
+
   final List<Worker> workers = new ArrayList<>();
   private final Path apiLog;
   private volatile ServiceProcess api;
@@ -184,6 +189,7 @@ final class ChaosCluster {
     root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath().normalize();
     origin = Origin.start();
     proxy = MeddlingProxy.start(origin);
+    resumable = ResumableTarget.start();
     apiPort = freePort();
     client = new ApiClient(apiPort, API_KEY);
     apiLog = dataDir.resolve("api.log");
@@ -255,10 +261,16 @@ final class ChaosCluster {
     env.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
     env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
-    // Tasks reach the origin directly or through the proxy, and nothing else.
+    // Tasks reach the origin directly or through the proxy, the resumable target, and nothing
+    // else.
     env.put(
         "TRANSFER_FETCH_ALLOWED_DESTINATIONS",
-        "127.0.0.1:" + origin.port() + ",127.0.0.1:" + proxy.port());
+        "127.0.0.1:"
+            + origin.port()
+            + ",127.0.0.1:"
+            + proxy.port()
+            + ",127.0.0.1:"
+            + resumable.port());
     // Hundreds of tasks are submitted at once; the per-tenant request rate is QuotaIT's subject.
     env.put("TRANSFER_QUOTA_REQUESTS_PER_SECOND", "100000");
     env.put("TRANSFER_QUOTA_BURST", "100000");
@@ -347,6 +359,7 @@ final class ChaosCluster {
     }
     proxy.close();
     origin.close();
+    resumable.close();
     // The logs stay (they are the evidence when a test failed); the downloaded bytes need not.
     try {
       TestFiles.deleteTree(storageRoot);

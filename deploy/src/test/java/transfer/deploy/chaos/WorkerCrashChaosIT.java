@@ -1,5 +1,6 @@
 package transfer.deploy.chaos;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static transfer.deploy.chaos.ChaosCluster.CHECKPOINT_INTERVAL;
 import static transfer.deploy.chaos.ChaosCluster.LEASE_TTL;
@@ -22,10 +23,12 @@ import java.util.regex.Pattern;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import transfer.deploy.ApiClient.Answer;
 import transfer.deploy.chaos.ChaosCluster.Row;
 import transfer.deploy.chaos.ChaosCluster.Sampler;
 import transfer.deploy.chaos.ChaosCluster.Worker;
 import transfer.testkit.Origin;
+import transfer.testkit.ResumableTarget;
 
 /**
  * Faults 1, 2, 3 and 14 of docs/TESTING.md: a worker killed, frozen, killed right after its claim,
@@ -399,6 +402,78 @@ class WorkerCrashChaosIT extends ChaosTest {
       }
     }
     cluster.assertOneCompletionEach(soft, sid, seeds.keySet(), Duration.ofSeconds(30));
+    soft.assertAll();
+  }
+
+  /**
+   * Fault 1 for a resumable upload (tus 1.0): another worker asks the target for its offset and
+   * sends only the rest, to the resource the first one created.
+   */
+  @Test
+  void aResumableUploadContinuesOnAnotherWorkerAfterKill9() throws Exception {
+    long size = 48 * MIB;
+    long rate = 8 * MIB; // six seconds in all
+    long seed = ChaosCluster.newSeed();
+    String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
+    String source = cluster.submit(sid, cluster.origin.url("/bytes/" + size + "?seed=" + seed));
+    JsonNode downloaded = cluster.awaitFinal(sid, source, Duration.ofSeconds(60));
+    assertThat(downloaded.get("state").asText()).as("source %s", downloaded).isEqualTo("completed");
+    String created = "/files/" + seed + "?rate=" + rate;
+    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    Answer a =
+        cluster.call(
+            "POST",
+            "/v1/sessions/" + sid + "/tasks",
+            "{\"type\":\"upload\",\"resumable\":\"tus\",\"url\":\""
+                + cluster.resumable.url(created)
+                + "\",\"source\":{\"task\":\""
+                + source
+                + "\"}}");
+    assertThat(a.status()).as("POST upload: %s", a.body()).isEqualTo(201);
+    String tid = a.body().get("id").asText();
+
+    await("half of the upload at the target")
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () ->
+                cluster.resumable.createdAt(created).stream()
+                    .anyMatch(u -> u.offset() >= size / 2));
+    Worker victim = cluster.ownerOf(tid);
+    victim.kill();
+    long heldAtKill = cluster.resumable.createdAt(created).get(0).offset();
+
+    JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofSeconds(90));
+    List<ResumableTarget.Upload> uploads = cluster.resumable.createdAt(created);
+    ChaosCluster.figures(
+        "fault 1, resumable upload: killed with %d of %d bytes at the target; PATCHes from %s",
+        heldAtKill, size, uploads.isEmpty() ? null : uploads.get(0).patchOffsets());
+
+    SoftAssertions soft = new SoftAssertions();
+    soft.assertThat(task.get("state").asText())
+        .as("task %s; logs:%n%s", task, logs.mentioning(tid))
+        .isEqualTo("completed");
+    soft.assertThat(uploads).as("one upload resource, created once").hasSize(1);
+    if (uploads.size() == 1) {
+      ResumableTarget.Upload up = uploads.get(0);
+      soft.assertThat(up.sha256())
+          .as("what the target holds")
+          .isEqualTo(Origin.sha256Hex(size, seed));
+      soft.assertThat(up.patchOffsets()).as("where each PATCH started").hasSize(2);
+      if (up.patchOffsets().size() == 2) {
+        soft.assertThat(up.patchOffsets().get(1))
+            .as("the continuation starts at what the target held (%d at the kill)", heldAtKill)
+            .isGreaterThanOrEqualTo(heldAtKill);
+      }
+      soft.assertThat(up.heads()).as("HEADs asking for the offset").isEqualTo(1);
+    }
+    List<JsonNode> resumed =
+        cluster.replay(sid).stream()
+            .filter(e -> e.get("type").asText().equals("transfer.task.resumed"))
+            .filter(e -> tid.equals(e.path("subject").asText(null)))
+            .toList();
+    soft.assertThat(resumed).as("resumed events").hasSize(1);
+    cluster.assertOneCompletionEach(soft, sid, List.of(source, tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 

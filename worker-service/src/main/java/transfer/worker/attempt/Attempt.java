@@ -232,6 +232,15 @@ final class Attempt {
     progress.resumedAt(offset);
   }
 
+  /**
+   * A resumable upload's target created this resource: a heartbeat records it at once, so that a
+   * later attempt on any worker continues there.
+   */
+  void uploadResource(String url) {
+    progress.uploadResource(url);
+    leaseTimer.renewSoon();
+  }
+
   /** A resumption no heartbeat has announced yet, for the completion to announce; or null. */
   Long unannouncedResumption() {
     return progress.unannouncedResumption();

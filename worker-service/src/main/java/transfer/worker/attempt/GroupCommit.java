@@ -165,10 +165,14 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
 
   @Override
   public Future<Boolean> completeUpload(
-      Lease lease, long bytesSent, ReceivedResponse response, long bytesSinceLastEvent) {
+      Lease lease,
+      long bytesSent,
+      ReceivedResponse response,
+      long bytesSinceLastEvent,
+      Long resumedAt) {
     return submit(
         new LeaseWrite.CompleteUpload(
-            lease, bytesSent, response.status(), bytesSinceLastEvent, response),
+            lease, bytesSent, response.status(), bytesSinceLastEvent, response, resumedAt),
         List.of());
   }
 

@@ -75,6 +75,14 @@ final class LeaseTimer {
                 });
   }
 
+  /**
+   * Renews at once rather than at the next interval (which it still is when a renewal is in flight
+   * now): for what a later attempt needs soon, such as a resumable upload's resource.
+   */
+  void renewSoon() {
+    attempt.scheduler().after(1, this::renew);
+  }
+
   void stop() {
     attempt.scheduler().cancel(periodic);
     attempt.scheduler().cancel(firstProgress);

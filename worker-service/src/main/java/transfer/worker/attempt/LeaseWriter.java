@@ -37,10 +37,14 @@ interface LeaseWriter {
 
   /**
    * Records a completed upload ({@link Leases#completeUpload}) and the target's answer ({@code
-   * response}).
+   * response}); {@code resumedAt}: a resumption no heartbeat announced (null: none).
    */
   Future<Boolean> completeUpload(
-      Lease lease, long bytesSent, ReceivedResponse response, long bytesSinceLastEvent);
+      Lease lease,
+      long bytesSent,
+      ReceivedResponse response,
+      long bytesSinceLastEvent,
+      Long resumedAt);
 
   /**
    * Records a failed attempt, retried or final ({@link Leases#failAttempt}); with a {@code

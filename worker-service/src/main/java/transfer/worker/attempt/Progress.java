@@ -14,9 +14,17 @@ final class Progress {
   /** The offset this attempt resumed at, until a heartbeat or the completion announced it. */
   private Long resumedAt;
 
+  /** A resumable upload's new resource, until a heartbeat recorded it. */
+  private String uploadResource;
+
   /** The attempt continues stored bytes from {@code offset}: the next write announces it. */
   void resumedAt(long offset) {
     resumedAt = offset;
+  }
+
+  /** The target created this resource for the upload: the next heartbeat records it. */
+  void uploadResource(String url) {
+    uploadResource = url;
   }
 
   /** The resumption not announced yet (null: none), for the completion to announce. */
@@ -28,7 +36,7 @@ final class Progress {
   Leases.Heartbeat heartbeat(long total, Long expected, Leases.Checkpoint checkpoint) {
     boolean event = total != lastEventBytes;
     return new Leases.Heartbeat(
-        total, checkpoint, expected, event, sinceLastEvent(total), resumedAt);
+        total, checkpoint, expected, event, sinceLastEvent(total), resumedAt, uploadResource);
   }
 
   /** The ledger recorded {@code heartbeat}: its progress event, if any, is the last one now. */
@@ -38,6 +46,9 @@ final class Progress {
     }
     if (heartbeat.resumedAt() != null && heartbeat.resumedAt().equals(resumedAt)) {
       resumedAt = null;
+    }
+    if (heartbeat.uploadResource() != null && heartbeat.uploadResource().equals(uploadResource)) {
+      uploadResource = null;
     }
   }
 

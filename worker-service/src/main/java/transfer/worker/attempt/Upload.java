@@ -24,10 +24,11 @@ import transfer.worker.storage.ObjectReader;
 /**
  * The bytes of an upload: the stored source ({@link UploadSource}) streams from its file into the
  * request body with back-pressure ({@link ObjectReader}, which also computes SHA-256), and the
- * target's answer decides the outcome. Every attempt sends from byte 0 (no resumable-upload
- * protocol is assumed): there is no checkpoint. SHA-256 of the bytes sent is compared with the
- * digest recorded for the source before the body's last chunk leaves, so a source that changed in
- * storage is never delivered whole. See DESIGN.md, "Uploads".
+ * target's answer decides the outcome. An attempt sends from byte 0, unless the task names a
+ * resumable protocol: then the body goes from the offset the target holds to its {@link
+ * UploadResource}. SHA-256 of the whole source is compared with the digest recorded for it before
+ * the body's last chunk leaves, so a source that changed in storage is never delivered whole. See
+ * DESIGN.md, "Uploads" and "Resumable uploads".
  */
 final class Upload implements Transfer {
   private final Attempt attempt;
@@ -39,10 +40,19 @@ final class Upload implements Transfer {
   private final MessageDigest sha256 = Sha256.newDigest();
   private final HttpMethod method;
 
+  /** The resumable protocol's steps, or null for a plain upload. */
+  private UploadResource resumable;
+
   private HttpClientRequest request;
   private ObjectReader reader;
   private long size;
   private long sent;
+
+  /** Where the body goes from: what the target already holds (0 for a plain upload). */
+  private long offset;
+
+  /** Where the body goes: the task's URL, or the resumable upload's resource. */
+  private String target;
 
   private boolean bodySent;
   private int answeredStatus;
@@ -57,6 +67,7 @@ final class Upload implements Transfer {
     this.storage = storage;
     this.clock = clock;
     this.method = methodOf(task.request().method());
+    this.target = task.url();
   }
 
   @Override
@@ -66,6 +77,11 @@ final class Upload implements Transfer {
 
   @Override
   public long moved() {
+    return offset + sent;
+  }
+
+  @Override
+  public long movedInThisAttempt() {
     return sent;
   }
 
@@ -133,9 +149,54 @@ final class Upload implements Transfer {
               false));
       return;
     }
+    if (task.request().resumable() != null) {
+      resumable = new UploadResource(attempt, outbound, size);
+      resumable.find().onSuccess(found -> resume(source, found)).onFailure(this::stepFailed);
+      return;
+    }
+    read(source);
+  }
+
+  /** The target holds the first {@code found.offset()} bytes at its resource: the rest follows. */
+  private void resume(Path source, UploadResource.Found found) {
+    if (attempt.over()) {
+      return;
+    }
+    target = found.url();
+    offset = found.offset();
+    if (found.done() != null) {
+      // A former attempt sent every byte and lost the answer: the target has it all.
+      bodySent = true;
+      answerEnded = true;
+      answer = found.done();
+      answeredStatus = answer.status();
+      attempt.resumedAt(offset);
+      maybeComplete();
+      return;
+    }
+    if (offset > 0) {
+      attempt.resumedAt(offset);
+    }
+    read(source);
+  }
+
+  /** A step of the resumable protocol (HEAD, or the creation's POST) failed. */
+  private void stepFailed(Throwable e) {
+    if (e instanceof UploadResource.NotResumable n) {
+      attempt.fail(n.error);
+    } else if (e instanceof UploadResource.StatusFailure f) {
+      attempt.fail(statusError(f.status), Failures.retryAfter(f.retryAfter, clock));
+    } else if (e instanceof UploadResource.RouteFailure r) {
+      attempt.fail(Failures.ofRoute(r.getCause(), session.requestTimeout()));
+    } else {
+      connectionFailed(e);
+    }
+  }
+
+  private void read(Path source) {
     // Never more than Content-Length: a longer file fails the digest check instead.
     storage
-        .openReader(source, size, sha256)
+        .openReader(source, offset, size, sha256)
         .onFailure(this::sourceFailed)
         .onSuccess(
             r -> {
@@ -153,7 +214,7 @@ final class Upload implements Transfer {
     attempt.watchdog().touch();
     outbound
         .egress()
-        .route(task.url(), task.id())
+        .route(target, task.id())
         .onFailure(e -> attempt.fail(Failures.ofRoute(e, session.requestTimeout())))
         .onSuccess(this::send);
   }
@@ -163,22 +224,25 @@ final class Upload implements Transfer {
       return;
     }
     RequestOptions o =
-        route
-            .apply(
-                CallerHeaders.apply(
-                    new RequestOptions()
-                        .setMethod(method)
-                        // A redirect would need the body again, to a URL nobody vetted: not
-                        // followed.
-                        .setFollowRedirects(false),
-                    task,
-                    session,
-                    route.url()))
-            // No idle timeout: Vert.x's would count only the answer; the watchdog covers both ways.
-            .putHeader(HttpHeaders.CONTENT_LENGTH, String.valueOf(size))
-            .putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");
-    if (o.getHeaders().get(HttpHeaders.CONTENT_TYPE) == null) {
-      o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
+        route.apply(
+            CallerHeaders.apply(
+                new RequestOptions()
+                    .setMethod(method)
+                    // A redirect would need the body again, to a URL nobody vetted: not
+                    // followed.
+                    .setFollowRedirects(false),
+                task,
+                session,
+                route.url()));
+    // No idle timeout: Vert.x's would count only the answer; the watchdog covers both ways.
+    if (resumable != null) {
+      resumable.patch(o, offset);
+    } else {
+      o.putHeader(HttpHeaders.CONTENT_LENGTH, String.valueOf(size))
+          .putHeader(HttpHeaders.USER_AGENT, "transfer-cluster-worker");
+      if (o.getHeaders().get(HttpHeaders.CONTENT_TYPE) == null) {
+        o.putHeader(HttpHeaders.CONTENT_TYPE, "application/octet-stream");
+      }
     }
     attempt.connection().opening(route.destination().host());
     HttpClient client =
@@ -290,8 +354,17 @@ final class Upload implements Transfer {
     int status = resp.statusCode();
     if (status < 200 || status >= 300) {
       attempt.fail(
-          statusError(status), Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), clock));
+          resumable != null ? appendError(status) : statusError(status),
+          Failures.retryAfter(resp.getHeader(HttpHeaders.RETRY_AFTER), clock));
       return;
+    }
+    if (resumable != null) {
+      try {
+        resumable.checkComplete(resp.headers(), status);
+      } catch (UploadResource.NotResumable e) {
+        attempt.fail(e.error);
+        return;
+      }
     }
     answeredStatus = status;
     // The answer's body is read to its end so the connection can serve the next request; its
@@ -313,6 +386,9 @@ final class Upload implements Transfer {
     resp.endHandler(
         v -> {
           answer = ReceivedResponse.ofUpload(status, resp.headers(), kept.getBytes(), more[0]);
+          if (resumable != null) {
+            answer = answer.withFinalUrl(target);
+          }
           answerEnded = true;
           maybeComplete();
         });
@@ -326,16 +402,17 @@ final class Upload implements Transfer {
     if (!bodySent || !answerEnded || !attempt.finishing()) {
       return;
     }
-    long total = sent;
+    long total = offset + sent;
     int status = answeredStatus;
     ReceivedResponse received = answer;
     long epoch = attempt.epoch();
+    Long resumedAt = attempt.unannouncedResumption();
     // The target has the bytes; if the ledger cannot be told, the attempt is retried.
     attempt.complete(
         sinceLastEvent ->
             attempt
                 .leases()
-                .completeUpload(attempt.lease(), total, received, sinceLastEvent)
+                .completeUpload(attempt.lease(), total, received, sinceLastEvent, resumedAt)
                 .map(
                     committed ->
                         committed
@@ -355,6 +432,27 @@ final class Upload implements Transfer {
   }
 
   // ------------------------------------------------------------ pure rules (unit-tested)
+
+  /**
+   * What a non-2xx answer to a resumable upload's body means: the offset it was sent from is not
+   * the target's (409), or the resource is gone (404, 410): retried, and the next attempt asks (or
+   * creates) again. Anything else as for a plain upload.
+   */
+  static TaskError appendError(int status) {
+    if (status == 409 || status == 404 || status == 410) {
+      return new TaskError(
+          ErrorCodes.HTTP_STATUS,
+          "the target answered "
+              + status
+              + " to the body: "
+              + (status == 409
+                  ? "it holds another offset; the next attempt asks it again"
+                  : "the upload resource is gone; the next attempt creates another"),
+          status,
+          true);
+    }
+    return statusError(status);
+  }
 
   /**
    * The task's method: the default ({@link TaskRequest#DEFAULT_UPLOAD_METHOD}, PUT) unless it says

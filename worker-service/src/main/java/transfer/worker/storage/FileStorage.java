@@ -206,10 +206,38 @@ public class FileStorage {
    * sees as they are read. Completes on the caller's context.
    */
   public Future<ObjectReader> openReader(Path path, long size, MessageDigest digest) {
+    return openReader(path, 0, size, digest);
+  }
+
+  /**
+   * As {@link #openReader(Path, long, MessageDigest)}, for a body that continues at {@code from} (a
+   * resumable upload the target holds the first {@code from} bytes of): those bytes are read and
+   * fed to {@code digest} first, not handed over, so that the digest still covers the whole object.
+   * Completes on the caller's context.
+   */
+  public Future<ObjectReader> openReader(Path path, long from, long size, MessageDigest digest) {
     return io.executeBlocking(
-        () ->
-            new ObjectReader(
-                path, io, buffers, digest, FileChannel.open(path, StandardOpenOption.READ), size),
+        () -> {
+          FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+          try {
+            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+            long done = 0;
+            while (done < from) {
+              buf.clear().limit((int) Math.min(buf.capacity(), from - done));
+              int n = channel.read(buf, done);
+              if (n < 0) {
+                throw new IOException(path + " is shorter than " + from + " bytes");
+              }
+              buf.flip();
+              digest.update(buf);
+              done += n;
+            }
+          } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+          }
+          return new ObjectReader(path, io, buffers, digest, channel, from, size);
+        },
         false);
   }
 

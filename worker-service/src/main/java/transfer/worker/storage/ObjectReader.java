@@ -68,12 +68,14 @@ public final class ObjectReader {
       WriteBuffers buffers,
       MessageDigest digest,
       FileChannel channel,
+      long from,
       long size) {
     this.path = path;
     this.io = io;
     this.buffers = buffers;
     this.digest = digest;
     this.channel = channel;
+    this.readTo = from;
     this.size = size;
   }
 
@@ -84,8 +86,8 @@ public final class ObjectReader {
   }
 
   /**
-   * Gets the last chunk (null for an empty object) once all {@code size} bytes are read and hashed:
-   * the digest is complete.
+   * Gets the last chunk (null when there is nothing to send) once all {@code size} bytes are read
+   * and hashed: the digest is complete.
    */
   public ObjectReader endHandler(Handler<Chunk> handler) {
     this.endHandler = handler;
@@ -106,7 +108,7 @@ public final class ObjectReader {
       return;
     }
     started = true;
-    if (size == 0) {
+    if (readTo == size) {
       close();
       endHandler.handle(null);
       return;

@@ -233,6 +233,7 @@ final class AttemptRun {
         null,
         0,
         null,
+        null,
         null);
   }
 

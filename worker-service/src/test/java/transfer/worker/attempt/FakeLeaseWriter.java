@@ -90,7 +90,8 @@ final class FakeLeaseWriter implements LeaseWriter {
       Lease lease,
       long bytesSent,
       transfer.contracts.ReceivedResponse response,
-      long bytesSinceLastEvent) {
+      long bytesSinceLastEvent,
+      Long resumedAt) {
     return call("completeUpload", lease, bytesSent, null);
   }
 
