@@ -1,11 +1,13 @@
 package transfer.client;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.URI;
 import transfer.contracts.CloudEvent;
 import transfer.contracts.EventTypes;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskMetrics;
 import transfer.contracts.TaskType;
 
 /**
@@ -151,13 +153,42 @@ final class Delivery {
               d.path("httpStatus").asInt(0),
               error(d),
               instant(d, "deadlineAt"));
-      case EventTypes.COMPLETED ->
-          listener.didCompleteWithError(TaskEvent.of(sessionId, e), error(d));
+      case EventTypes.CREATED ->
+          listener.didCreateTask(TaskEvent.of(sessionId, e), d.path("url").asText(null));
+      case EventTypes.COMPLETED -> {
+        TaskEvent t = TaskEvent.of(sessionId, e);
+        TaskMetrics metrics = metrics(e, d);
+        if (metrics != null) {
+          listener.didFinishCollectingMetrics(t, metrics);
+        }
+        listener.didCompleteWithError(t, error(d));
+      }
       case EventTypes.SESSION_DRAINED -> listener.didFinishEvents(sessionId, e);
       case EventTypes.SESSION_INVALIDATED -> listener.didBecomeInvalidWithError(sessionId, null);
       default -> {
         // A type this version does not know: onEvent had it.
       }
+    }
+  }
+
+  /** The {@code metrics} of a completion's data, or null (none, or unreadable: logged). */
+  private TaskMetrics metrics(CloudEvent e, JsonNode d) {
+    JsonNode m = d.get("metrics");
+    if (m == null || m.isNull()) {
+      return null;
+    }
+    try {
+      // A newer cluster may measure more: what this version does not know is skipped.
+      return json.readerFor(TaskMetrics.class)
+          .without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .readValue(m);
+    } catch (Exception unreadable) {
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "event {0}: metrics unreadable ({1}); the completion is delivered without them",
+          e.id(),
+          unreadable.getMessage());
+      return null;
     }
   }
 

@@ -3,6 +3,7 @@ package transfer.client;
 import java.net.URI;
 import transfer.contracts.CloudEvent;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskMetrics;
 
 /**
  * The delegate of a session, as URLSession's {@code URLSessionTaskDelegate} and {@code
@@ -26,6 +27,12 @@ public interface TransferListener {
   default void onEvent(CloudEvent event) {}
 
   /**
+   * A task was created ({@code didCreateTask}): only in sessions created with {@code
+   * "sendsCreatedEvents": true}; {@code url} is where it goes.
+   */
+  default void didCreateTask(TaskEvent task, String url) {}
+
+  /**
    * Download progress ({@code urlSession(_:downloadTask:didWriteData:totalBytesWritten:
    * totalBytesExpectedToWrite:)}): bytes since the previous progress event, the total, and the
    * expected total (-1 when unknown). At most about one a second per task, plus the first and last.
@@ -45,8 +52,9 @@ public interface TransferListener {
   default void didFinishDownloadingTo(TaskEvent task, URI location, long size, String sha256) {}
 
   /**
-   * A download continued the bytes an earlier attempt stored ({@code didResumeAtOffset}): from
-   * {@code fileOffset}, of {@code expectedTotalBytes} in all (-1 when unknown).
+   * A download continued the bytes an earlier attempt stored, or a resumable upload the bytes its
+   * target holds ({@code didResumeAtOffset}): from {@code fileOffset}, of {@code
+   * expectedTotalBytes} in all (-1 when unknown).
    */
   default void didResumeAtOffset(TaskEvent task, long fileOffset, long expectedTotalBytes) {}
 
@@ -72,6 +80,14 @@ public interface TransferListener {
    */
   default void didReceiveCredentialsChallenge(
       TaskEvent task, int httpStatus, TaskError error, java.time.Instant deadlineAt) {}
+
+  /**
+   * What the attempt that completed the task cost on the wire ({@code didFinishCollecting
+   * metrics}): name resolution, connection, TLS, first byte and transfer times, redirects, the
+   * remote address and protocol. Called just before {@link #didCompleteWithError} of a completed
+   * task.
+   */
+  default void didFinishCollectingMetrics(TaskEvent task, TaskMetrics metrics) {}
 
   /**
    * The task is final ({@code didCompleteWithError}): {@code error} is null when it completed, else

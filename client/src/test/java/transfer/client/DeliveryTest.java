@@ -51,6 +51,20 @@ class DeliveryTest {
     ObjectNode resumed = taskData("t3", "download");
     resumed.put("fileOffset", 4096);
     resumed.put("expectedTotalBytes", 10000);
+    ObjectNode created = taskData("t4", "download");
+    created.put("url", "https://files.example/a");
+    ObjectNode measured = taskData("t4", "download");
+    measured.put("state", "completed");
+    measured.putNull("error");
+    ObjectNode metrics = measured.putObject("metrics");
+    metrics.put("attempt", 2);
+    metrics.put("fetchStart", "2026-12-07T00:00:00Z");
+    metrics.put("totalMs", 120);
+    metrics.put("redirects", 0);
+    metrics.put("requests", 1);
+    metrics.put("protocol", "h2");
+    metrics.put("bytes", 42);
+    metrics.put("aFigureOfALaterVersion", 1); // skipped, not a failure
 
     CloudEvent[] events = {
       progress("s", 1, "t1", 1000, 1000),
@@ -63,6 +77,8 @@ class DeliveryTest {
       event("s", 8, "t3:waiting:1", EventTypes.WAITING, "t3", waiting),
       event("s", 9, "t3:credentials_required:2", EventTypes.CREDENTIALS_REQUIRED, "t3", challenge),
       event("s", 10, "t3:resumed:3", EventTypes.RESUMED, "t3", resumed),
+      event("s", 11, "t4:created", EventTypes.CREATED, "t4", created),
+      event("s", 12, "t4:completed", EventTypes.COMPLETED, "t4", measured),
     };
     for (CloudEvent e : events) {
       assertThat(delivery.deliver("s", e, 0)).isEqualTo(Delivery.Outcome.DELIVERED);
@@ -79,9 +95,12 @@ class DeliveryTest {
             "waiting t3 connectivity connection_failed 2026-11-21T12:00:05Z"
                 + " 2026-11-28T12:00:00Z",
             "challenge t3 403 credentials_required 2026-11-28T12:00:00Z",
-            "resumed t3 4096 10000");
-    assertThat(listener.events).hasSize(10);
-    assertThat(store.lastSequence("s")).isEqualTo(10);
+            "resumed t3 4096 10000",
+            "created t4 https://files.example/a",
+            "metrics t4 attempt 2 h2 42",
+            "complete t4 COMPLETED null");
+    assertThat(listener.events).hasSize(12);
+    assertThat(store.lastSequence("s")).isEqualTo(12);
   }
 
   @Test

@@ -71,6 +71,17 @@ class RecordingListener implements TransferListener {
   }
 
   @Override
+  public void didCreateTask(TaskEvent t, String url) {
+    calls.add("created " + t.taskId() + " " + url);
+  }
+
+  @Override
+  public void didFinishCollectingMetrics(TaskEvent t, transfer.contracts.TaskMetrics m) {
+    calls.add(
+        "metrics " + t.taskId() + " attempt " + m.attempt() + " " + m.protocol() + " " + m.bytes());
+  }
+
+  @Override
   public void didCompleteWithError(TaskEvent t, TaskError error) {
     calls.add(
         "complete "

@@ -2,12 +2,19 @@ package transfer.contracts;
 
 /** CloudEvent {@code type} values on the results topic. */
 public final class EventTypes {
+  /**
+   * A task was created (URLSession's {@code didCreateTask}), in sessions that ask for it ({@code
+   * sendsCreatedEvents}): its type, url, method, priority, description and metadata.
+   */
+  public static final String CREATED = "transfer.task.created";
+
   public static final String PROGRESS = "transfer.task.progress";
   public static final String DOWNLOADED = "transfer.task.downloaded";
 
   /**
-   * A download continued the bytes stored by an earlier attempt ({@code didResumeAtOffset}): its
-   * {@code fileOffset} and {@code expectedTotalBytes}. At most one per attempt.
+   * A download continued the bytes stored by an earlier attempt, or a resumable upload the bytes
+   * its target holds ({@code didResumeAtOffset}): its {@code fileOffset} and {@code
+   * expectedTotalBytes}. At most one per attempt.
    */
   public static final String RESUMED = "transfer.task.resumed";
 

@@ -41,6 +41,7 @@ public final class Redaction {
         c.retry(),
         c.clientCertificate(),
         c.waitsForConnectivity(),
-        c.onAuthenticationFailure());
+        c.onAuthenticationFailure(),
+        c.sendsCreatedEvents());
   }
 }

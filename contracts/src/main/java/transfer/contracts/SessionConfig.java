@@ -18,6 +18,8 @@ import java.util.Map;
  * @param onAuthenticationFailure what a 401, 403 or 407 from an origin does: {@value #WAIT} (the
  *     default) keeps the task waiting for a {@code PATCH} of its url or headers until its deadline;
  *     {@value #FAIL} fails it at once with {@code http_status}
+ * @param sendsCreatedEvents whether each task's creation is an event, {@code transfer.task.created}
+ *     (URLSession's {@code didCreateTask}); default false: the submit's answer says as much
  */
 public record SessionConfig(
     Integer maxConcurrentTransfers,
@@ -30,7 +32,8 @@ public record SessionConfig(
     RetryPolicy retry,
     String clientCertificate,
     Boolean waitsForConnectivity,
-    String onAuthenticationFailure) {
+    String onAuthenticationFailure,
+    Boolean sendsCreatedEvents) {
 
   /** {@code onAuthenticationFailure}: wait for new credentials (the default). */
   public static final String WAIT = "wait";
@@ -59,6 +62,7 @@ public record SessionConfig(
         retry,
         null,
         null,
+        null,
         null);
   }
 
@@ -83,6 +87,7 @@ public record SessionConfig(
         headers,
         retry,
         clientCertificate,
+        null,
         null,
         null);
   }
@@ -110,12 +115,18 @@ public record SessionConfig(
         retry != null ? retry.withDefaults() : DEFAULT.retry,
         clientCertificate,
         waitsForConnectivity != null ? waitsForConnectivity : Boolean.TRUE,
-        onAuthenticationFailure != null ? onAuthenticationFailure : WAIT);
+        onAuthenticationFailure != null ? onAuthenticationFailure : WAIT,
+        sendsCreatedEvents != null ? sendsCreatedEvents : Boolean.FALSE);
   }
 
   /** Whether a task waits for new credentials when an origin refuses its own (default true). */
   public boolean waitsForCredentials() {
     return !FAIL.equals(onAuthenticationFailure);
+  }
+
+  /** Whether each task's creation is an event (default false). */
+  public boolean announcesCreation() {
+    return Boolean.TRUE.equals(sendsCreatedEvents);
   }
 
   /** Whether the session waits out faults of the way to its origins (default true). */

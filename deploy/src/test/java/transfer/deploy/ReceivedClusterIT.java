@@ -13,6 +13,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
 
@@ -28,7 +29,7 @@ class ReceivedClusterIT extends ClusterTest {
 
   @Test
   void aDownloadKeepsWhatTheOriginSaidAndItsContentIsServedByRange() throws Exception {
-    String sid = cluster.newSession("received", "{}");
+    String sid = cluster.newSession("received", "{\"sendsCreatedEvents\":true}");
     String target =
         origin.url(
             "/bytes/"
@@ -49,9 +50,24 @@ class ReceivedClusterIT extends ClusterTest {
     assertThat(r.get("etag").asText()).isEqualTo(Origin.etag(SIZE, 81, 1));
     assertThat(r.get("lastModified").asText()).isNotBlank();
     assertThat(r.get("finalUrl").asText()).isEqualTo(target);
-    JsonNode downloaded =
-        ofType(ofTask(cluster.replay(sid), tid), "transfer.task.downloaded").get(0);
+    List<JsonNode> events = ofTask(cluster.replay(sid), tid);
+    JsonNode downloaded = ofType(events, "transfer.task.downloaded").get(0);
     assertThat(downloaded.at("/data/response")).isEqualTo(r);
+    // The session asked for creation events: the first of the task's, with its url.
+    assertThat(events.get(0).get("type").asText()).isEqualTo("transfer.task.created");
+    assertThat(events.get(0).at("/data/url").asText()).isEqualTo(url);
+    // What the attempt cost on the wire: two requests (the redirect and its target).
+    JsonNode metrics = ofType(events, "transfer.task.completed").get(0).at("/data/metrics");
+    assertThat(metrics.get("attempt").asInt()).as("%s", metrics).isEqualTo(1);
+    assertThat(metrics.get("redirects").asInt()).isEqualTo(1);
+    assertThat(metrics.get("requests").asInt()).isEqualTo(2);
+    assertThat(metrics.get("protocol").asText()).isEqualTo("http/1.1");
+    assertThat(metrics.get("remoteAddress").asText()).isEqualTo("127.0.0.1:" + origin.port());
+    assertThat(metrics.get("bytes").asLong()).isEqualTo(SIZE);
+    assertThat(metrics.get("dnsMs").asLong()).isNotNegative();
+    assertThat(metrics.get("firstByteMs").asLong()).isNotNegative();
+    assertThat(metrics.get("totalMs").asLong())
+        .isGreaterThanOrEqualTo(metrics.get("transferMs").asLong());
 
     String content = "/v1/sessions/" + sid + "/tasks/" + tid + "/content";
     HttpResponse<byte[]> whole = get(content, null);

@@ -49,6 +49,19 @@ class TlsOriginClusterIT extends ClusterTest {
       JsonNode done = cluster.awaitFinal(sid, download, Duration.ofMinutes(1));
       assertThat(done.get("state").asText()).as("%s", done).isEqualTo("completed");
       assertThat(done.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 31));
+      // What the attempt cost on the wire: a new connection to a new origin, TLS, HTTP/2.
+      JsonNode metrics =
+          ClusterFixture.ofType(
+                  ClusterFixture.ofTask(cluster.replay(sid), download), "transfer.task.completed")
+              .get(0)
+              .at("/data/metrics");
+      assertThat(metrics.get("protocol").asText()).as("%s", metrics).isEqualTo("h2");
+      assertThat(metrics.get("reusedConnection").asBoolean()).isFalse();
+      assertThat(metrics.get("connectMs").asLong()).isNotNegative();
+      assertThat(metrics.get("tlsMs").asLong()).isNotNegative();
+      assertThat(metrics.get("remoteAddress").asText())
+          .isEqualTo("127.0.0.1:" + cluster.tlsOriginPort);
+      assertThat(metrics.get("bytes").asLong()).isEqualTo(size);
 
       String upload =
           submit(

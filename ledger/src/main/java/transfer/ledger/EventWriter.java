@@ -18,6 +18,8 @@ import java.util.Optional;
 import java.util.UUID;
 import transfer.contracts.EventTypes;
 import transfer.contracts.Json;
+import transfer.contracts.TaskMetrics;
+import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.telemetry.TraceContext;
 
@@ -54,6 +56,11 @@ final class EventWriter {
    * answer (null for a download).
    */
   NewEvent completed(TaskRow task, TraceContext writer, Integer httpStatus) {
+    return completed(task, writer, httpStatus, null);
+  }
+
+  /** As above, with what the attempt that completed it cost on the wire (null: none). */
+  NewEvent completed(TaskRow task, TraceContext writer, Integer httpStatus, TaskMetrics metrics) {
     ObjectNode data = json.createObjectNode();
     data.put("state", task.state().wire());
     data.set("error", task.error() == null ? null : json.valueToTree(task.error()));
@@ -71,6 +78,9 @@ final class EventWriter {
     }
     if (task.resumeData() != null) {
       data.put("resumeData", task.resumeData());
+    }
+    if (metrics != null) {
+      data.set("metrics", json.valueToTree(metrics));
     }
     // The session's drained event, when this was its last open task, is the sequencer's
     // (sequenceEvents): it sees every final transition of the session in one order.
@@ -159,6 +169,25 @@ final class EventWriter {
       Connection c, TaskRow task, String type, String eventId, ObjectNode data, TraceContext writer)
       throws SQLException {
     append(c, List.of(taskEvent(task, type, eventId, data, writer)));
+  }
+
+  /**
+   * A task's {@code transfer.task.created}: what it is (its headers are write-only and left out),
+   * in the trace it was submitted in.
+   */
+  NewEvent created(TaskRow task) {
+    ObjectNode data = json.createObjectNode();
+    TaskRequest r = task.request();
+    data.put("url", task.url());
+    data.put("state", task.state().wire());
+    data.put("priority", task.priority());
+    data.put("description", r.description());
+    data.put(
+        "earliestBeginAt", r.earliestBeginAt() == null ? null : r.earliestBeginAt().toString());
+    if (r.resumable() != null) {
+      data.put("resumable", r.resumable());
+    }
+    return taskEvent(task, EventTypes.CREATED, task.id() + ":created", data, null);
   }
 
   /** A task's event, to {@link #append}; see {@link #appendTaskEvent}. */

@@ -240,7 +240,7 @@ public final class LeaseBatch {
       added.add(
           events.taskEvent(
               row, EventTypes.DOWNLOADED, row.id() + ":downloaded", downloaded, w.lease().trace()));
-      added.add(events.completed(row, w.lease().trace(), null));
+      added.add(events.completed(row, w.lease().trace(), null, w.metrics()));
     }
   }
 
@@ -272,7 +272,7 @@ public final class LeaseBatch {
             added.add(leaseEvents.resumed(row, w.lease(), w.resumedAt(), sent));
           }
           added.add(events.progress(row, w.lease().trace(), w.bytesSinceLastEvent(), sent, sent));
-          added.add(events.completed(row, w.lease().trace(), w.httpStatus()));
+          added.add(events.completed(row, w.lease().trace(), w.httpStatus(), w.metrics()));
         });
   }
 

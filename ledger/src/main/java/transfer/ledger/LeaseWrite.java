@@ -37,7 +37,10 @@ public sealed interface LeaseWrite<A> {
     }
   }
 
-  /** Records a completed download ({@link Leases#completeDownload}). */
+  /**
+   * Records a completed download ({@link Leases#completeDownload}); {@code metrics}: what the
+   * attempt cost on the wire, for the completion event (null: none).
+   */
   record CompleteDownload(
       Lease lease,
       String location,
@@ -45,7 +48,8 @@ public sealed interface LeaseWrite<A> {
       String sha256,
       long bytesSinceLastEvent,
       transfer.contracts.ReceivedResponse response,
-      Long resumedAt)
+      Long resumedAt,
+      transfer.contracts.TaskMetrics metrics)
       implements LeaseWrite<Boolean> {
     /** A completion that announces no resumption (the heartbeats did, or there was none). */
     public CompleteDownload(
@@ -55,7 +59,7 @@ public sealed interface LeaseWrite<A> {
         String sha256,
         long bytesSinceLastEvent,
         transfer.contracts.ReceivedResponse response) {
-      this(lease, location, size, sha256, bytesSinceLastEvent, response, null);
+      this(lease, location, size, sha256, bytesSinceLastEvent, response, null, null);
     }
 
     @Override
@@ -71,7 +75,8 @@ public sealed interface LeaseWrite<A> {
 
   /**
    * Records a completed upload ({@link Leases#completeUpload}); {@code resumedAt}: the offset a
-   * resumable upload continued from that no heartbeat announced (null: none).
+   * resumable upload continued from that no heartbeat announced (null: none); {@code metrics} as
+   * for a download.
    */
   record CompleteUpload(
       Lease lease,
@@ -79,7 +84,8 @@ public sealed interface LeaseWrite<A> {
       int httpStatus,
       long bytesSinceLastEvent,
       transfer.contracts.ReceivedResponse response,
-      Long resumedAt)
+      Long resumedAt,
+      transfer.contracts.TaskMetrics metrics)
       implements LeaseWrite<Boolean> {
     @Override
     public String what() {

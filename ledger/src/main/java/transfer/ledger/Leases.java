@@ -106,7 +106,7 @@ public final class Leases {
       Lease lease, long bytesSent, int httpStatus, long bytesSinceLastEvent) {
     return batch.writeOne(
         new LeaseWrite.CompleteUpload(
-            lease, bytesSent, httpStatus, bytesSinceLastEvent, null, null));
+            lease, bytesSent, httpStatus, bytesSinceLastEvent, null, null, null));
   }
 
   /** What became of a failed attempt. */

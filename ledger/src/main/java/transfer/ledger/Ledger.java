@@ -39,7 +39,7 @@ public final class Ledger {
     tenants = new Tenants(tx);
     sessions = new Sessions(tx, events, endings);
     stagedObjects = new StagedObjects(tx, sessions);
-    submissions = new Submissions(tx, sessions, new TaskInsert(tx), outbox);
+    submissions = new Submissions(tx, sessions, new TaskInsert(tx), outbox, events);
     claims = new Claims(tx);
     leaseBatch = new LeaseBatch(tx, events, endings, outbox);
     leases = new Leases(leaseBatch);

@@ -21,9 +21,9 @@ public final class Submissions {
   private final Tx tx;
   private final SubmitWriter writer;
 
-  Submissions(Tx tx, Sessions sessions, TaskInsert inserts, Outbox outbox) {
+  Submissions(Tx tx, Sessions sessions, TaskInsert inserts, Outbox outbox, EventWriter events) {
     this.tx = tx;
-    this.writer = new SubmitWriter(tx, sessions, inserts, outbox);
+    this.writer = new SubmitWriter(tx, sessions, inserts, outbox, events);
   }
 
   /** Whether an Idempotency-Key was used in this session already (a submit would replay). */

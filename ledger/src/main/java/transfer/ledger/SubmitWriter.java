@@ -28,19 +28,22 @@ import transfer.ledger.Submissions.QuotaReached;
  * sessions, Idempotency-Keys, the tasks and objects they name, their tenants' usage), each submit
  * is decided on its own in request order (session, replay or key conflict, quotas, references), and
  * the accepted ones are written together: one insert of all their tasks, one of their keys, one of
- * their doorbells. A refused submit writes nothing and does not affect the others.
+ * their doorbells, one of their {@code transfer.task.created} events (sessions that ask for them).
+ * A refused submit writes nothing and does not affect the others.
  */
 final class SubmitWriter {
   private final Tx tx;
   private final Sessions sessions;
   private final TaskInsert inserts;
   private final Outbox outbox;
+  private final EventWriter events;
 
-  SubmitWriter(Tx tx, Sessions sessions, TaskInsert inserts, Outbox outbox) {
+  SubmitWriter(Tx tx, Sessions sessions, TaskInsert inserts, Outbox outbox, EventWriter events) {
     this.tx = tx;
     this.sessions = sessions;
     this.inserts = inserts;
     this.outbox = outbox;
+    this.events = events;
   }
 
   /** A stored Idempotency-Key: the hash of the body it was used with and the task it made. */
@@ -99,6 +102,7 @@ final class SubmitWriter {
     Timestamp now = tx.now();
     Map<String, Long> added = new HashMap<>();
     Map<KeyId, Claimed> claimed = new HashMap<>();
+    Set<String> announced = new HashSet<>();
     Object[] decided = new Object[n]; // an Accepted or a RuntimeException
     for (int i = 0; i < n; i++) {
       Submit s = submits.get(i);
@@ -145,6 +149,9 @@ final class SubmitWriter {
           throw e;
         }
         added.merge(s.tenantId(), (long) ids.size(), Long::sum);
+        if (cfg.announcesCreation()) {
+          announced.addAll(ids);
+        }
         if (s.idempotencyKey() != null) {
           for (int t = 0; t < ids.size(); t++) {
             keys.row()
@@ -177,6 +184,15 @@ final class SubmitWriter {
       }
     }
     outbox.doorbells(c, doorbells);
+    if (!announced.isEmpty()) {
+      List<EventWriter.NewEvent> created = new ArrayList<>(announced.size());
+      for (TaskRow row : inserted.values()) {
+        if (announced.contains(row.id())) {
+          created.add(events.created(row));
+        }
+      }
+      events.append(c, created);
+    }
 
     List<Submit.Outcome> out = new ArrayList<>(n);
     for (Object d : decided) {

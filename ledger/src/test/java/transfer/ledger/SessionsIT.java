@@ -30,6 +30,34 @@ class SessionsIT extends LedgerFixture {
   }
 
   @Test
+  void aSessionThatAsksForCreatedEventsGetsOnePerTaskAndOthersNone() {
+    String announcing = "s-" + UUID.randomUUID();
+    ledger
+        .sessions()
+        .upsertSession(
+            tenant,
+            announcing,
+            new SessionConfig(
+                null, null, null, null, null, null, null, null, null, null, null, true));
+    TaskRow t = submitIn(announcing, withPriority("http://a.test/created", 0.7));
+    submit(withPriority("http://a.test/quiet", 0.7));
+
+    List<JsonNode> created =
+        numberedEvents(tenant, announcing, 0, 100).stream()
+            .filter(e -> e.get("type").asText().equals("transfer.task.created"))
+            .toList();
+    assertThat(created).hasSize(1);
+    JsonNode e = created.get(0);
+    assertThat(e.get("id").asText()).isEqualTo(t.id() + ":created");
+    assertThat(e.at("/data/taskId").asText()).isEqualTo(t.id());
+    assertThat(e.at("/data/url").asText()).isEqualTo("http://a.test/created");
+    assertThat(e.at("/data/state").asText()).isEqualTo("queued");
+    assertThat(e.at("/data/priority").asDouble()).isEqualTo(0.7);
+    assertThat(numberedEvents(tenant, session, 0, 100))
+        .noneMatch(x -> x.get("type").asText().equals("transfer.task.created"));
+  }
+
+  @Test
   void invalidateAndCancelEndsEveryOpenTaskThenTheSessionIsDrainedOnce() {
     TaskRow queued = submit(withPriority("http://a.test/q", 0.1));
     TaskRow running = submit(withPriority("http://a.test/r", 0.9));

@@ -40,7 +40,9 @@ final class SchemaDocs {
               "waitsForConnectivity",
               SessionConfig.DEFAULT.withDefaults().waitsForConnectivity(),
               "onAuthenticationFailure",
-              SessionConfig.DEFAULT.withDefaults().onAuthenticationFailure()),
+              SessionConfig.DEFAULT.withDefaults().onAuthenticationFailure(),
+              "sendsCreatedEvents",
+              SessionConfig.DEFAULT.withDefaults().sendsCreatedEvents()),
           "RetryPolicy",
           Map.of(
               "maxAttempts",
@@ -79,6 +81,11 @@ final class SchemaDocs {
                     + " credentials_required, a transfer.task.credentials_required event) until a"
                     + " PATCH of the task gives it a new url or headers, or its deadline fails it"
                     + " with credentials_required; \"fail\" fails it at once with http_status."),
+            Map.entry(
+                "sendsCreatedEvents",
+                "true: each task's creation is an event, transfer.task.created (didCreateTask),"
+                    + " with its url, state, priority, description and metadata, in the"
+                    + " transaction that creates it."),
             Map.entry(
                 "maxConcurrentTransfers",
                 "Most tasks of this session running at once, over the whole cluster (none: no"

@@ -37,6 +37,7 @@ final class Attempt {
   private final Scheduler scheduler;
   private final AttemptTelemetry telemetry;
   private final Connection connection;
+  private final AttemptMetrics taskMetrics;
   private final Progress progress = new Progress();
   private final StallWatchdog watchdog;
   private final LeaseTimer leaseTimer;
@@ -62,7 +63,8 @@ final class Attempt {
     this.scheduler = scheduler;
     this.leases = leases;
     this.telemetry = telemetry;
-    this.connection = new Connection(telemetry.metrics());
+    this.taskMetrics = new AttemptMetrics(scheduler, clock, task.attempt());
+    this.connection = new Connection(telemetry.metrics(), taskMetrics);
     // Every write names the claim's epoch; its events carry the attempt's trace context.
     this.lease = claim.lease().withTrace(telemetry.traceContext());
     this.transfer = transfer.apply(this);
@@ -148,6 +150,11 @@ final class Attempt {
 
   Connection connection() {
     return connection;
+  }
+
+  /** What this attempt's exchange costs on the wire, for its completion event. */
+  AttemptMetrics taskMetrics() {
+    return taskMetrics;
   }
 
   StallWatchdog watchdog() {

@@ -17,6 +17,7 @@ import transfer.contracts.ErrorCodes;
 import transfer.contracts.ReceivedResponse;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskMetrics;
 import transfer.ledger.TaskRow;
 import transfer.worker.storage.FileStorage;
 import transfer.worker.storage.ObjectWriter;
@@ -49,6 +50,9 @@ final class Download implements Transfer {
 
   /** What the origin answered with the body being stored (the task's {@code response}). */
   private ReceivedResponse answered;
+
+  /** What the exchange cost on the wire, taken when its last byte arrived. */
+  private TaskMetrics wire;
 
   private ObjectWriter writer;
   private Path temporary;
@@ -150,6 +154,7 @@ final class Download implements Transfer {
       return;
     }
     attempt.watchdog().touch();
+    attempt.taskMetrics().routing();
     outbound
         .egress()
         .route(url, task.id())
@@ -202,6 +207,7 @@ final class Download implements Transfer {
 
   private void onResponse(HttpClientResponse resp, long from, Egress.Route route, int hop) {
     response = resp;
+    attempt.taskMetrics().answered();
     attempt.watchdog().touch();
     if (attempt.over()) {
       resp.request().reset();
@@ -223,6 +229,7 @@ final class Download implements Transfer {
     }
     if (redirect instanceof RedirectDecision.Follow follow) {
       resp.request().reset();
+      attempt.taskMetrics().redirected();
       log(
           Logger.Level.DEBUG,
           "task %s: redirect %d to %s",
@@ -407,6 +414,7 @@ final class Download implements Transfer {
       return;
     }
     checkpoints.stop();
+    wire = attempt.taskMetrics().snapshot(movedInThisAttempt());
     long size = received;
     writer
         .finish()
@@ -451,7 +459,8 @@ final class Download implements Transfer {
                         digest,
                         sinceLastEvent,
                         answered,
-                        attempt.unannouncedResumption())
+                        attempt.unannouncedResumption(),
+                        wire)
                     .compose(
                         committed ->
                             committed && epoch == 1

@@ -22,6 +22,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.jboss.logging.Logger;
 import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskMetrics;
 import transfer.ledger.Lease;
 import transfer.ledger.LeaseBatch;
 import transfer.ledger.LeaseWrite;
@@ -156,10 +157,18 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
       String sha256,
       long bytesSinceLastEvent,
       ReceivedResponse response,
-      Long resumedAt) {
+      Long resumedAt,
+      TaskMetrics metrics) {
     return submit(
         new LeaseWrite.CompleteDownload(
-            lease, stored.location(), size, sha256, bytesSinceLastEvent, response, resumedAt),
+            lease,
+            stored.location(),
+            size,
+            sha256,
+            bytesSinceLastEvent,
+            response,
+            resumedAt,
+            metrics),
         stored.directories());
   }
 
@@ -169,10 +178,11 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
       long bytesSent,
       ReceivedResponse response,
       long bytesSinceLastEvent,
-      Long resumedAt) {
+      Long resumedAt,
+      TaskMetrics metrics) {
     return submit(
         new LeaseWrite.CompleteUpload(
-            lease, bytesSent, response.status(), bytesSinceLastEvent, response, resumedAt),
+            lease, bytesSent, response.status(), bytesSinceLastEvent, response, resumedAt, metrics),
         List.of());
   }
 

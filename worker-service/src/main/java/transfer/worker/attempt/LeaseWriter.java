@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import java.time.Duration;
 import transfer.contracts.ReceivedResponse;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskMetrics;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
@@ -24,7 +25,8 @@ interface LeaseWriter {
   /**
    * Records a completed download ({@link Leases#completeDownload}) whose body was moved to its
    * final name: the name's directories are synced before the commit that records it; {@code
-   * resumedAt}: a resumption no heartbeat announced (null: none).
+   * resumedAt}: a resumption no heartbeat announced (null: none); {@code metrics}: what the attempt
+   * cost on the wire.
    */
   Future<Boolean> completeDownload(
       Lease lease,
@@ -33,7 +35,8 @@ interface LeaseWriter {
       String sha256,
       long bytesSinceLastEvent,
       ReceivedResponse response,
-      Long resumedAt);
+      Long resumedAt,
+      TaskMetrics metrics);
 
   /**
    * Records a completed upload ({@link Leases#completeUpload}) and the target's answer ({@code
@@ -44,7 +47,8 @@ interface LeaseWriter {
       long bytesSent,
       ReceivedResponse response,
       long bytesSinceLastEvent,
-      Long resumedAt);
+      Long resumedAt,
+      TaskMetrics metrics);
 
   /**
    * Records a failed attempt, retried or final ({@link Leases#failAttempt}); with a {@code

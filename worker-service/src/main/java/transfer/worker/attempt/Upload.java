@@ -16,6 +16,7 @@ import transfer.contracts.ErrorCodes;
 import transfer.contracts.ReceivedResponse;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
+import transfer.contracts.TaskMetrics;
 import transfer.contracts.TaskRequest;
 import transfer.ledger.TaskRow;
 import transfer.worker.storage.FileStorage;
@@ -212,6 +213,7 @@ final class Upload implements Transfer {
 
   private void send() {
     attempt.watchdog().touch();
+    attempt.taskMetrics().routing();
     outbound
         .egress()
         .route(target, task.id())
@@ -347,6 +349,7 @@ final class Upload implements Transfer {
   }
 
   private void onAnswer(HttpClientResponse resp) {
+    attempt.taskMetrics().answered();
     attempt.watchdog().touch();
     if (attempt.over()) {
       return;
@@ -407,12 +410,13 @@ final class Upload implements Transfer {
     ReceivedResponse received = answer;
     long epoch = attempt.epoch();
     Long resumedAt = attempt.unannouncedResumption();
+    TaskMetrics wire = attempt.taskMetrics().snapshot(sent);
     // The target has the bytes; if the ledger cannot be told, the attempt is retried.
     attempt.complete(
         sinceLastEvent ->
             attempt
                 .leases()
-                .completeUpload(attempt.lease(), total, received, sinceLastEvent, resumedAt)
+                .completeUpload(attempt.lease(), total, received, sinceLastEvent, resumedAt, wire)
                 .map(
                     committed ->
                         committed

@@ -156,6 +156,7 @@ final class UploadResource {
   private Future<HttpClientResponse> exchange(
       HttpMethod method, String url, java.util.function.Consumer<RequestOptions> more) {
     attempt.watchdog().touch();
+    attempt.taskMetrics().routing();
     return outbound
         .egress()
         .route(url, task.id())
@@ -187,6 +188,7 @@ final class UploadResource {
                       })
                   .compose(
                       resp -> {
+                        attempt.taskMetrics().answered();
                         attempt.watchdog().touch();
                         resp.handler(b -> attempt.watchdog().touch());
                         return resp.end().map(v -> resp);

@@ -138,6 +138,7 @@ final class AttemptRun {
                       "ab",
                       since,
                       null,
+                      null,
                       null)
                   .map(
                       ok ->

@@ -81,7 +81,8 @@ final class FakeLeaseWriter implements LeaseWriter {
       String sha256,
       long bytesSinceLastEvent,
       transfer.contracts.ReceivedResponse response,
-      Long resumedAt) {
+      Long resumedAt,
+      transfer.contracts.TaskMetrics metrics) {
     return call("completeDownload", lease, size, null);
   }
 
@@ -91,7 +92,8 @@ final class FakeLeaseWriter implements LeaseWriter {
       long bytesSent,
       transfer.contracts.ReceivedResponse response,
       long bytesSinceLastEvent,
-      Long resumedAt) {
+      Long resumedAt,
+      transfer.contracts.TaskMetrics metrics) {
     return call("completeUpload", lease, bytesSent, null);
   }
 

@@ -188,7 +188,7 @@ class GroupCommitTest {
     get(w.heartbeat(lease("warm-up"), Duration.ofSeconds(30), beat()));
     Future<Boolean> beat = w.heartbeat(lease("a"), Duration.ofSeconds(30), beat());
     Future<Boolean> other = w.heartbeat(lease("b"), Duration.ofSeconds(30), beat());
-    Future<Boolean> done = w.completeUpload(lease("a"), 10, answer(201), 10, null);
+    Future<Boolean> done = w.completeUpload(lease("a"), 10, answer(201), 10, null, null);
     assertThat(get(beat)).isTrue();
     assertThat(get(other)).isTrue();
     assertThat(get(done)).isTrue();
@@ -216,7 +216,7 @@ class GroupCommitTest {
     ledger.writeFails = x -> x.lease().taskId().equals("bad") ? bad : null;
 
     Future<Boolean> good = w.heartbeat(lease("good"), Duration.ofSeconds(30), beat());
-    Future<Boolean> failing = w.completeUpload(lease("bad"), 1, answer(200), 1, null);
+    Future<Boolean> failing = w.completeUpload(lease("bad"), 1, answer(200), 1, null, null);
     Future<FailOutcome> failure =
         w.failAttempt(
             lease("retried"),
@@ -246,7 +246,7 @@ class GroupCommitTest {
                 new SQLException("An I/O error occurred", "08006"));
 
     Future<Boolean> a = w.heartbeat(lease("a"), Duration.ofSeconds(30), beat());
-    Future<Boolean> b = w.completeUpload(lease("b"), 1, answer(200), 1, null);
+    Future<Boolean> b = w.completeUpload(lease("b"), 1, answer(200), 1, null, null);
 
     assertThat(a.toCompletionStage().toCompletableFuture())
         .failsWithin(Duration.ofSeconds(10))
@@ -288,6 +288,7 @@ class GroupCommitTest {
               "ab",
               5,
               null,
+              null,
               null));
     }
     Future<Boolean> lost =
@@ -297,6 +298,7 @@ class GroupCommitTest {
             5,
             "ab",
             5,
+            null,
             null,
             null);
     for (Future<Boolean> f : same) {
