@@ -33,15 +33,12 @@ final class Follow {
 
   private final TransferClient client;
   private final Screen screen;
-  private final Main.Options options;
+  private final Options options;
   private final CommandLine.Model.CommandSpec spec;
   private final Progress progress = new Progress();
 
   Follow(
-      TransferClient client,
-      Screen screen,
-      Main.Options options,
-      CommandLine.Model.CommandSpec spec) {
+      TransferClient client, Screen screen, Options options, CommandLine.Model.CommandSpec spec) {
     this.client = client;
     this.screen = screen;
     this.options = options;
@@ -158,6 +155,22 @@ final class Follow {
               java.time.Instant nextAttemptAt,
               java.time.Instant deadlineAt) {
             progress.state(task.taskId(), "waiting (" + reason + ")");
+          }
+
+          @Override
+          public void didReceiveCredentialsChallenge(
+              TaskEvent task, int httpStatus, TaskError error, java.time.Instant deadlineAt) {
+            progress.state(task.taskId(), "waiting (credentials_required)");
+            screen.note(
+                "task "
+                    + task.taskId()
+                    + ": the origin answered "
+                    + httpStatus
+                    + " to its credentials; it waits for new ones until "
+                    + deadlineAt
+                    + ": ./transfer patch "
+                    + task.taskId()
+                    + " -H 'Authorization: …' (or --url with a fresh presigned URL)");
           }
 
           @Override

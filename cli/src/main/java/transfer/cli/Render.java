@@ -137,8 +137,9 @@ final class Render {
       case ErrorCodes.STALLED:
         return "the origin stopped sending; try again, or raise the session's requestTimeout";
       case ErrorCodes.CREDENTIALS_REQUIRED:
-        return "the origin refused the credentials and none came before the deadline; submit"
-            + " the task again with a fresh URL or --header";
+        return "the origin refused the credentials and none came before the deadline; next"
+            + " time answer the challenge with ./transfer patch TASK --url or -H, or submit the"
+            + " task again with a fresh URL or --header";
       case ErrorCodes.RESOURCE_TIMEOUT:
         return "the task ran out of time; raise the session's resourceTimeout or try again";
       case ErrorCodes.TOO_MANY_REDIRECTS:

@@ -35,6 +35,7 @@ public record TaskPatch(
     return names;
   }
 
+  @com.fasterxml.jackson.annotation.JsonIgnore // a question about the body, not a field of it
   public boolean isEmpty() {
     return url == null && headers == null && priority == null && description == null;
   }

@@ -227,6 +227,80 @@ class CliClusterIT extends ClusterTest {
     }
   }
 
+  /**
+   * What a task may say at submit, a patch, a download continued from {@code cancel
+   * --resume-data}'s data, and a finished download's content fetched later.
+   */
+  @Test
+  void tasksCarryTheirOptionsArePatchedContinuedAndTheirContentFetchedLater() throws Exception {
+    String sid = session();
+    Map<String, String> env = Map.of("TRANSFER_SESSION", sid);
+    Run suspended =
+        transfer(
+            env,
+            "download",
+            "--json",
+            "--suspended",
+            "--priority",
+            "0.9",
+            "--description",
+            "quarterly report",
+            "--metadata",
+            "{\"order\":\"A-17\"}",
+            origin.url("/bytes/1000?seed=48"));
+    assertThat(suspended.exit()).as("stderr: %s", suspended.err()).isZero();
+    JsonNode s = JSON.readTree(suspended.out().strip());
+    assertThat(s.get("state").asText()).isEqualTo("suspended");
+    assertThat(s.get("priority").asDouble()).isEqualTo(0.9);
+    assertThat(s.get("description").asText()).isEqualTo("quarterly report");
+    assertThat(s.at("/metadata/order").asText()).isEqualTo("A-17");
+    String suspendedId = s.get("id").asText();
+
+    String other = origin.url("/bytes/2000?seed=49");
+    Run patched =
+        transfer(env, "patch", "--json", suspendedId, "--url", other, "--priority", "0.2");
+    assertThat(patched.exit()).as("stderr: %s", patched.err()).isZero();
+    assertThat(JSON.readTree(patched.out().strip()).get("url").asText()).isEqualTo(other);
+    assertThat(JSON.readTree(patched.out().strip()).get("priority").asDouble()).isEqualTo(0.2);
+    Run nothing = transfer(env, "patch", suspendedId);
+    assertThat(nothing.exit()).isEqualTo(2);
+    assertThat(nothing.err()).contains("nothing to change");
+    Run badWhen = transfer(env, "download", "--begin-at", "tomorrow", other);
+    assertThat(badWhen.exit()).isEqualTo(2);
+    assertThat(badWhen.err()).contains("--begin-at tomorrow");
+
+    // A slow download canceled with its resume data, then continued from it.
+    long size = 4L << 20;
+    String slow = "/bytes/" + size + "?seed=50&rate=" + (1L << 20);
+    Run started = transfer(env, "download", "--json", "--no-wait", origin.url(slow));
+    String slowId = JSON.readTree(started.out().strip()).get("id").asText();
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> cluster.task(sid, slowId).get("bytesTransferred").asLong() >= size / 4);
+    Run canceled = transfer(env, "cancel", slowId, "--resume-data");
+    assertThat(canceled.exit()).as("stderr: %s", canceled.err()).isZero();
+    Matcher m = Pattern.compile("--resume-data (\\S+)").matcher(canceled.out());
+    assertThat(m.find()).as("the command to continue it: %s", canceled.out()).isTrue();
+    Run continued = transfer(env, "download", "--json", "--resume-data", m.group(1));
+    assertThat(continued.exit()).as("stderr: %s", continued.err()).isZero();
+    JsonNode c = JSON.readTree(continued.out().strip());
+    assertThat(c.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 50));
+    assertThat(origin.requests())
+        .filteredOn(r -> (r.path() + "?" + r.query()).equals(slow))
+        .as("the continuation asked for the rest")
+        .anySatisfy(r -> assertThat(r.range()).startsWith("bytes="));
+
+    Path copy = Files.createTempFile("cli-content", ".bin");
+    try {
+      Run content = transfer(env, "content", c.get("id").asText(), "-o", copy.toString());
+      assertThat(content.exit()).as("stderr: %s", content.err()).isZero();
+      assertThat(content.out()).contains("sha256 " + Origin.sha256Hex(size, 50));
+      assertThat(sha256(copy)).isEqualTo(Origin.sha256Hex(size, 50));
+    } finally {
+      Files.deleteIfExists(copy);
+    }
+  }
+
   private static String sha256(Path file) throws Exception {
     java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
     try (var in = Files.newInputStream(file)) {
