@@ -7,6 +7,7 @@ import org.eclipse.microprofile.openapi.models.OpenAPI;
 import org.eclipse.microprofile.openapi.models.media.Schema;
 import transfer.api.task.TaskRules;
 import transfer.contracts.ErrorCodes;
+import transfer.contracts.EventTypes;
 import transfer.contracts.RetryPolicy;
 import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskRequest;
@@ -297,6 +298,28 @@ final class SchemaDocs {
             "The server's status when there was one.",
             "retryable",
             "Whether the cluster would (or did) try again."));
+    FIELDS.put(
+        "EventPage",
+        Map.of(
+            "events",
+            "CloudEvents 1.0 (specversion, id, source, type, subject = the task, time, sequence,"
+                + " tenant, data), oldest first. Their types: "
+                + String.join(
+                    ", ",
+                    EventTypes.CREATED,
+                    EventTypes.PROGRESS,
+                    EventTypes.RESUMED,
+                    EventTypes.WAITING,
+                    EventTypes.CREDENTIALS_REQUIRED,
+                    EventTypes.DOWNLOADED,
+                    EventTypes.COMPLETED,
+                    EventTypes.SESSION_INVALIDATED,
+                    EventTypes.SESSION_DRAINED)
+                + ". A completed task's "
+                + EventTypes.COMPLETED
+                + " carries metrics: what its last attempt cost on the wire (dnsMs, connectMs,"
+                + " tlsMs, firstByteMs, transferMs, totalMs, redirects, requests, remoteAddress,"
+                + " protocol, reusedConnection, bytes)."));
     FIELDS.put(
         "SessionView",
         Map.of(

@@ -82,6 +82,12 @@ class OpenApiIT {
     assertThat(schemas.get("TaskError").get("properties").get("code").get("description").asText())
         .contains("checksum_mismatch");
     assertThat(schemas.get("Problem").get("properties").has("errors")).isTrue();
+    assertThat(schemas.get("EventPage").at("/properties/events/description").asText())
+        .contains("transfer.task.created", "transfer.task.resumed", "metrics");
+    assertThat(schemas.get("TaskRequest").at("/properties/resumable/description").asText())
+        .contains("tus");
+    assertThat(schemas.get("TaskView").has("properties")).isTrue();
+    assertThat(schemas.get("TaskView").get("properties").has("uploadResource")).isTrue();
   }
 
   @Test
