@@ -102,7 +102,7 @@ final class SubmitWriter {
     Timestamp now = tx.now();
     Map<String, Long> added = new HashMap<>();
     Map<KeyId, Claimed> claimed = new HashMap<>();
-    Set<String> announced = new HashSet<>();
+    Set<String> announced = new LinkedHashSet<>(); // in submit order
     Object[] decided = new Object[n]; // an Accepted or a RuntimeException
     for (int i = 0; i < n; i++) {
       Submit s = submits.get(i);
@@ -186,8 +186,9 @@ final class SubmitWriter {
     outbox.doorbells(c, doorbells);
     if (!announced.isEmpty()) {
       List<EventWriter.NewEvent> created = new ArrayList<>(announced.size());
-      for (TaskRow row : inserted.values()) {
-        if (announced.contains(row.id())) {
+      for (String id : announced) {
+        TaskRow row = inserted.get(id);
+        if (row != null) {
           created.add(events.created(row));
         }
       }
