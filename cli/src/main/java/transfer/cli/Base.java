@@ -27,6 +27,17 @@ abstract class Base implements Callable<Integer> {
     spec.commandLine().getOut().flush();
   }
 
+  /** A command's answer: {@code value} as one JSON line with --json, else {@code line}. */
+  int answer(Object value, String line) {
+    if (options.json) {
+      printJson(value);
+    } else {
+      spec.commandLine().getOut().println(line);
+      spec.commandLine().getOut().flush();
+    }
+    return ExitCodes.OK;
+  }
+
   /**
    * The session, created with the default configuration when it does not exist yet (an existing one
    * keeps its configuration: a PUT would replace it).

@@ -158,22 +158,16 @@ final class TaskCommands {
     public Integer call() {
       try (TransferClient client = client()) {
         TaskView t = apply(client, options.session, taskId);
-        if (options.json) {
-          printJson(t);
-        } else {
-          spec.commandLine()
-              .getOut()
-              .println(
-                  verb()
-                      + " "
-                      + t.id()
-                      + ": now "
-                      + t.state().wire()
-                      + " ("
-                      + Render.bytes(t.bytesTransferred())
-                      + ")");
-        }
-        return ExitCodes.OK;
+        return answer(
+            t,
+            verb()
+                + " "
+                + t.id()
+                + ": now "
+                + t.state().wire()
+                + " ("
+                + Render.bytes(t.bytesTransferred())
+                + ")");
       }
     }
   }
@@ -236,20 +230,14 @@ final class TaskCommands {
       }
       try (TransferClient client = client()) {
         TaskView t = client.patch(options.session, taskId, patch);
-        if (options.json) {
-          printJson(t);
-        } else {
-          spec.commandLine()
-              .getOut()
-              .println(
-                  "changed "
-                      + String.join(", ", patch.fields())
-                      + " of "
-                      + t.id()
-                      + ": now "
-                      + t.state().wire());
-        }
-        return ExitCodes.OK;
+        return answer(
+            t,
+            "changed "
+                + String.join(", ", patch.fields())
+                + " of "
+                + t.id()
+                + ": now "
+                + t.state().wire());
       }
     }
   }
@@ -272,15 +260,8 @@ final class TaskCommands {
     public Integer call() {
       try (TransferClient client = client()) {
         Content c = client.downloadContent(options.session, taskId, output);
-        if (options.json) {
-          printJson(c);
-        } else {
-          spec.commandLine()
-              .getOut()
-              .println(
-                  "wrote " + Render.bytes(c.size()) + " to " + c.path() + ", sha256 " + c.sha256());
-        }
-        return ExitCodes.OK;
+        return answer(
+            c, "wrote " + Render.bytes(c.size()) + " to " + c.path() + ", sha256 " + c.sha256());
       }
     }
   }

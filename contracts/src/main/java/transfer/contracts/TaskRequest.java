@@ -102,8 +102,7 @@ public record TaskRequest(
         metadata,
         source,
         resumeData,
-        null,
-        null);
+        (Boolean) null);
   }
 
   /** The priority of a task that gives none: the middle of 0.0 to 1.0. */
