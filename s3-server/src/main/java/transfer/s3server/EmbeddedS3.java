@@ -1,0 +1,99 @@
+package transfer.s3server;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import org.gaul.s3proxy.AuthenticationType;
+import org.gaul.s3proxy.S3Proxy;
+import org.jclouds.ContextBuilder;
+import org.jclouds.blobstore.BlobStoreContext;
+
+/**
+ * A real S3 API server in this JVM: S3Proxy (Jetty) over jclouds' file-system blob store, on
+ * 127.0.0.1 with AWS signature v2/v4 authentication. Objects are plain files under {@code
+ * dir/<bucket>/<key>}. For tests and the local cluster, where no S3 service or container is at
+ * hand.
+ *
+ * <p>S3Proxy 2.7.0 does not parse the request checksum trailers the AWS SDK for Java v2 sends by
+ * default since 2.30: clients must set the SDK's request checksum calculation to {@code
+ * WHEN_REQUIRED} for it (a setting of the cluster, not a test hack).
+ */
+public final class EmbeddedS3 implements AutoCloseable {
+  private final S3Proxy proxy;
+  private final BlobStoreContext context;
+  private final String accessKey;
+  private final String secretKey;
+
+  private EmbeddedS3(S3Proxy proxy, BlobStoreContext context, String accessKey, String secretKey) {
+    this.proxy = proxy;
+    this.context = context;
+    this.accessKey = accessKey;
+    this.secretKey = secretKey;
+  }
+
+  /**
+   * Starts a server on {@code port} of 127.0.0.1 (0: a free one) keeping its objects under {@code
+   * dir}, accepting requests signed with this key pair.
+   */
+  public static EmbeddedS3 start(Path dir, int port, String accessKey, String secretKey)
+      throws IOException {
+    Files.createDirectories(dir);
+    Properties p = new Properties();
+    p.setProperty("jclouds.filesystem.basedir", dir.toAbsolutePath().toString());
+    BlobStoreContext context =
+        ContextBuilder.newBuilder("filesystem").overrides(p).buildView(BlobStoreContext.class);
+    S3Proxy proxy =
+        S3Proxy.builder()
+            .blobStore(context.getBlobStore())
+            .endpoint(URI.create("http://127.0.0.1:" + port))
+            .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, accessKey, secretKey)
+            .build();
+    try {
+      proxy.start();
+      long until = System.nanoTime() + 30_000_000_000L;
+      while (!"STARTED".equals(proxy.getState())) {
+        if (System.nanoTime() > until) {
+          throw new IOException("S3Proxy did not start in 30 s (state " + proxy.getState() + ")");
+        }
+        Thread.sleep(10);
+      }
+    } catch (IOException e) {
+      context.close();
+      throw e;
+    } catch (Exception e) {
+      context.close();
+      throw new IOException("S3Proxy did not start on 127.0.0.1:" + port + ": " + e, e);
+    }
+    return new EmbeddedS3(proxy, context, accessKey, secretKey);
+  }
+
+  /** {@code http://127.0.0.1:<port>}: the value of {@code AWS_ENDPOINT_URL}. */
+  public URI endpoint() {
+    return URI.create("http://127.0.0.1:" + proxy.getPort());
+  }
+
+  public int port() {
+    return proxy.getPort();
+  }
+
+  public String accessKey() {
+    return accessKey;
+  }
+
+  public String secretKey() {
+    return secretKey;
+  }
+
+  @Override
+  public void close() {
+    try {
+      proxy.stop();
+    } catch (Exception e) {
+      // stopping: nothing left to do with it
+    } finally {
+      context.close();
+    }
+  }
+}
