@@ -270,8 +270,10 @@ class CliClusterIT extends ClusterTest {
     assertThat(badWhen.err()).contains("--begin-at tomorrow");
 
     // A slow download canceled with its resume data, then continued from it.
-    long size = 4L << 20;
-    String slow = "/bytes/" + size + "?seed=50&rate=" + (1L << 20);
+    // Twelve seconds in all, a checkpoint every second: the cancel (a JVM of its own, slow to start
+    // on a loaded machine) comes after a few checkpoints and well before the end.
+    long size = 3L << 20;
+    String slow = "/bytes/" + size + "?seed=50&rate=" + (256L << 10);
     Run started = transfer(env, "download", "--json", "--no-wait", origin.url(slow));
     String slowId = JSON.readTree(started.out().strip()).get("id").asText();
     org.awaitility.Awaitility.await()

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
@@ -22,7 +23,10 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
  * The per-tenant results topics ({@code transfer.outbox.topic-per-tenant}): before the relay
  * publishes to a tenant's topic for the first time, it makes sure the topic exists, and creates it
  * when it is missing and creating is allowed. Known topics are remembered, so this costs one Admin
- * call per new tenant, not per batch.
+ * call per new tenant, not per batch. A topic counts as known only once every partition has a
+ * leader: a first produce to a topic created a moment ago can be refused (NOT_LEADER_OR_FOLLOWER),
+ * and the idempotent producer's later batches then stall on out-of-order sequence numbers until the
+ * relay's send times out.
  */
 final class TenantTopics implements AutoCloseable {
   private static final long TIMEOUT_MS = 10_000;
@@ -51,11 +55,14 @@ final class TenantTopics implements AutoCloseable {
     }
     Admin a = admin();
     List<String> missing = new ArrayList<>();
-    for (Map.Entry<String, KafkaFuture<org.apache.kafka.clients.admin.TopicDescription>> d :
+    for (Map.Entry<String, KafkaFuture<TopicDescription>> d :
         a.describeTopics(unknown).topicNameValues().entrySet()) {
       try {
-        d.getValue().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
-        known.add(d.getKey());
+        if (led(d.getValue().get(TIMEOUT_MS, TimeUnit.MILLISECONDS))) {
+          known.add(d.getKey());
+        } else {
+          awaitLeaders(a, d.getKey());
+        }
       } catch (ExecutionException e) {
         if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
           throw new IllegalStateException(
@@ -95,8 +102,45 @@ final class TenantTopics implements AutoCloseable {
               e.getCause());
         }
       }
-      known.add(c.getKey());
+      awaitLeaders(a, c.getKey());
     }
+  }
+
+  /** Returns once every partition of {@code topic} has a leader; throws after the timeout. */
+  private void awaitLeaders(Admin a, String topic) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS);
+    while (true) {
+      try {
+        if (led(
+            a.describeTopics(List.of(topic))
+                .topicNameValues()
+                .get(topic)
+                .get(TIMEOUT_MS, TimeUnit.MILLISECONDS))) {
+          known.add(topic);
+          return;
+        }
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+          throw e;
+        }
+        // created, not visible yet
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(
+            "the tenant topic "
+                + topic
+                + " has partitions without a leader after "
+                + TIMEOUT_MS
+                + " ms; its events wait and the relay tries again");
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  /** Whether every partition of the topic has a leader. */
+  static boolean led(TopicDescription d) {
+    return !d.partitions().isEmpty()
+        && d.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty());
   }
 
   private synchronized Admin admin() {

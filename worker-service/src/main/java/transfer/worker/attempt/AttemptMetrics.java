@@ -28,6 +28,9 @@ final class AttemptMetrics {
   private static final Set<HttpConnection> SEEN =
       Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
 
+  /** How far the wall clock (TLS session times) and the monotonic one may differ in rounding. */
+  private static final long ROUNDING_MS = 2;
+
   private final Scheduler scheduler;
   private final Clock clock;
   private final int attempt;
@@ -90,12 +93,20 @@ final class AttemptMetrics {
     long whole = millis(requestStart, connected);
     SSLSession tls = conn.isSsl() ? conn.sslSession() : null;
     Long handshake = tls == null ? null : handshakeMillis(tls.getCreationTime(), clock.millis());
-    if (handshake != null && handshake <= whole) {
-      tlsMs = handshake;
-      connectMs = whole - handshake;
-    } else {
-      connectMs = whole;
+    tlsMs = tlsShare(handshake, whole);
+    connectMs = tlsMs == null ? whole : whole - tlsMs;
+  }
+
+  /**
+   * The TLS share of a new connection that took {@code whole} ms: the handshake's age, no more than
+   * the whole (the two clocks differ by a millisecond's rounding); null when the handshake began
+   * before the connection did (a session resumed from an earlier one) or there was none.
+   */
+  static Long tlsShare(Long handshake, long whole) {
+    if (handshake == null || handshake > whole + ROUNDING_MS) {
+      return null;
     }
+    return Math.min(handshake, whole);
   }
 
   /** The answer's headers arrived. */

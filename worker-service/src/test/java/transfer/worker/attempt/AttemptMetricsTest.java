@@ -52,6 +52,14 @@ class AttemptMetricsTest {
   }
 
   @Test
+  void theTlsShareIsAtMostTheWholeConnectionAndNoneForAnOlderSession() {
+    assertThat(AttemptMetrics.tlsShare(8L, 12)).isEqualTo(8);
+    assertThat(AttemptMetrics.tlsShare(13L, 12)).as("a millisecond's rounding").isEqualTo(12);
+    assertThat(AttemptMetrics.tlsShare(40L, 12)).as("resumed from an older session").isNull();
+    assertThat(AttemptMetrics.tlsShare(null, 12)).isNull();
+  }
+
+  @Test
   void anIpv6AddressIsBracketed() {
     assertThat(AttemptMetrics.address("127.0.0.1", 8080)).isEqualTo("127.0.0.1:8080");
     assertThat(AttemptMetrics.address("::1", 443)).isEqualTo("[::1]:443");
