@@ -125,20 +125,8 @@ public class FileStorage {
                 StandardOpenOption.WRITE,
                 StandardOpenOption.CREATE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-      ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
-      long done = 0;
-      while (done < bytes) {
-        buf.clear().limit((int) Math.min(buf.capacity(), bytes - done));
-        int n = in.read(buf, done);
-        if (n < 0) {
-          return false;
-        }
-        buf.flip();
-        digest.update(buf.duplicate());
-        while (buf.hasRemaining()) {
-          out.write(buf);
-        }
-        done += n;
+      if (hashPrefix(in, bytes, digest, out) < bytes) {
+        return false;
       }
       files.force(out, target);
     }
@@ -220,17 +208,8 @@ public class FileStorage {
         () -> {
           FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
           try {
-            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
-            long done = 0;
-            while (done < from) {
-              buf.clear().limit((int) Math.min(buf.capacity(), from - done));
-              int n = channel.read(buf, done);
-              if (n < 0) {
-                throw new IOException(path + " is shorter than " + from + " bytes");
-              }
-              buf.flip();
-              digest.update(buf);
-              done += n;
+            if (hashPrefix(channel, from, digest, null) < from) {
+              throw new IOException(path + " is shorter than " + from + " bytes");
             }
           } catch (IOException | RuntimeException e) {
             channel.close();
@@ -239,6 +218,33 @@ public class FileStorage {
           return new ObjectReader(path, io, buffers, digest, channel, from, size);
         },
         false);
+  }
+
+  /**
+   * Reads the first {@code bytes} of {@code in} into {@code digest}, and into {@code out} when it
+   * is not null; answers how many there were (fewer when {@code in} is shorter).
+   */
+  private static long hashPrefix(FileChannel in, long bytes, MessageDigest digest, FileChannel out)
+      throws IOException {
+    if (bytes <= 0) {
+      return 0;
+    }
+    ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(1 << 20, bytes));
+    long done = 0;
+    while (done < bytes) {
+      buf.clear().limit((int) Math.min(buf.capacity(), bytes - done));
+      int n = in.read(buf, done);
+      if (n < 0) {
+        return done;
+      }
+      buf.flip();
+      digest.update(buf.duplicate());
+      while (out != null && buf.hasRemaining()) {
+        out.write(buf);
+      }
+      done += n;
+    }
+    return done;
   }
 
   /** An O_DIRECT channel on {@code path}, or null when this storage does not take them. */
