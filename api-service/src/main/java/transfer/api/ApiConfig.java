@@ -6,6 +6,8 @@ import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import transfer.storage.StorageUrl;
+import transfer.storage.s3.S3Config;
 
 /** The api-service's own settings, under {@code transfer.}. */
 @ConfigMapping(prefix = "transfer")
@@ -66,9 +68,30 @@ public interface ApiConfig {
   }
 
   interface Storage {
-    /** Directory of stored objects, shared with the workers. */
+    /**
+     * Where stored bytes live: {@code file:///path} (a file system shared with the workers) or
+     * {@code s3://bucket/prefix}; unset: the directory {@link #root}.
+     */
+    Optional<String> url();
+
+    /**
+     * Directory of stored objects, shared with the workers, when {@link #url} is unset; on S3,
+     * where staged bodies are spooled before they are stored.
+     */
     @WithDefault("data/objects")
     Path root();
+
+    /** How the bucket is reached when {@link #url} is {@code s3://}. */
+    S3Config s3();
+
+    /** How long a link from {@code GET .../content?redirect=true} reads the object (S3 only). */
+    @WithDefault("15m")
+    Duration linkTtl();
+
+    /** The backend {@link #url} names (the file system at {@link #root} when unset). */
+    default StorageUrl location() {
+      return StorageUrl.parse(url().orElse(null), root());
+    }
   }
 
   interface StagedObjects {

@@ -78,6 +78,16 @@ public final class ServiceProcess {
   }
 
   /**
+   * What every service JVM opens to the application, whatever {@code jvmArgs} say: a worker saves
+   * the SHA-256 state of downloads into S3 from fields of the JDK (worker DESIGN.md, "Downloads
+   * into S3"). The container image's entry point says the same.
+   */
+  public static final List<String> OPENS =
+      List.of(
+          "--add-opens=java.base/java.security=ALL-UNNAMED",
+          "--add-opens=java.base/sun.security.provider=ALL-UNNAMED");
+
+  /**
    * Starts {@code java <jvmArgs> -jar <jar>} with the parent's environment plus {@code env}, its
    * output appended to {@code logFile}. Returns once the process exists; see {@link #awaitReady}.
    */
@@ -95,6 +105,7 @@ public final class ServiceProcess {
       command.addAll(List.of(SETPRIV.toString(), "--pdeathsig", "SIGTERM", "--"));
     }
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(OPENS);
     command.addAll(jvmArgs);
     command.add("-jar");
     command.add(jar.toAbsolutePath().toString());

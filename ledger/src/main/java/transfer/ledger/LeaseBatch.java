@@ -209,7 +209,7 @@ public final class LeaseBatch {
             now,
             writes,
             "state = 'completed', location = u.location, sha256 = u.sha256,"
-                + " bytes_transferred = u.size, bytes_durable = u.size, error = null,"
+                + " bytes_transferred = u.size, bytes_durable = u.size, durable_state = null, error = null,"
                 + " lease_owner = null, lease_expires_at = null, updated_at = u.now,"
                 + " finished_at = u.now, response = u.response::jsonb",
             List.of(
@@ -395,6 +395,7 @@ public final class LeaseBatch {
           + " durable_epoch = case when u.has_cp then u.cp_epoch else t.durable_epoch end,"
           + " etag = case when u.has_cp then u.cp_etag else t.etag end,"
           + " last_modified = case when u.has_cp then u.cp_last_modified else t.last_modified end,"
+          + " durable_state = case when u.has_cp then u.cp_state else t.durable_state end,"
           // A checkpoint is always of this task's own temporary object.
           + " durable_task = case when u.has_cp then null else t.durable_task end";
 
@@ -411,6 +412,7 @@ public final class LeaseBatch {
     all.add(new Column<>("cp_etag", "text", w -> cp(checkpoint, w, Checkpoint::etag)));
     all.add(
         new Column<>("cp_last_modified", "text", w -> cp(checkpoint, w, Checkpoint::lastModified)));
+    all.add(new Column<>("cp_state", "text", w -> cp(checkpoint, w, Checkpoint::state)));
     return all;
   }
 

@@ -21,7 +21,12 @@ public final class Leases {
    * A durable prefix: {@code bytes} flushed to the temporary object of attempt {@code epoch}, and
    * the validators of the response they came from. The next attempt may resume from it.
    */
-  public record Checkpoint(long bytes, long epoch, String etag, String lastModified) {}
+  public record Checkpoint(long bytes, long epoch, String etag, String lastModified, String state) {
+    /** A checkpoint whose storage needs nothing more than its bytes and epoch (a file). */
+    public Checkpoint(long bytes, long epoch, String etag, String lastModified) {
+      this(bytes, epoch, etag, lastModified, null);
+    }
+  }
 
   /**
    * What a worker reports at a heartbeat: progress, a new checkpoint (or null), and whether to

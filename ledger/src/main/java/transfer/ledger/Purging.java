@@ -19,7 +19,11 @@ public final class Purging {
   }
 
   /** What a purge removed: files of expired tasks to delete, and the counts. */
-  public record Purged(List<String> taskIds, List<String> locations, int tasks, int events) {}
+  public record Purged(
+      List<String> taskIds, List<String> locations, int tasks, int events, List<Left> left) {
+    /** A removed task whose storage may hold leftovers: its session, for storage's names. */
+    public record Left(String taskId, String tenantId, String sessionId) {}
+  }
 
   /**
    * Removes finished tasks finished before {@code tasksBefore} (with their idempotency keys) and
@@ -32,9 +36,10 @@ public final class Purging {
         c -> {
           List<String> ids = new ArrayList<>();
           List<String> locations = new ArrayList<>();
+          List<Purged.Left> left = new ArrayList<>();
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select id, location from tasks where state in ('completed', 'failed',"
+                  "select id, location, tenant_id, session_id from tasks where state in ('completed', 'failed',"
                       + " 'canceled') and finished_at < ? order by finished_at limit ?"
                       + " for update skip locked")) {
             ps.setTimestamp(1, Timestamp.from(tasksBefore));
@@ -42,6 +47,7 @@ public final class Purging {
             try (ResultSet rs = ps.executeQuery()) {
               while (rs.next()) {
                 ids.add(rs.getString(1));
+                left.add(new Purged.Left(rs.getString(1), rs.getString(3), rs.getString(4)));
                 if (rs.getString(2) != null) {
                   locations.add(rs.getString(2));
                 }
@@ -83,7 +89,7 @@ public final class Purging {
             ps.setInt(1, limit);
             ps.executeUpdate();
           }
-          return new Purged(ids, locations, ids.size(), events);
+          return new Purged(ids, locations, ids.size(), events, left);
         });
   }
 }

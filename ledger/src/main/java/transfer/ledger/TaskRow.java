@@ -13,8 +13,9 @@ import transfer.telemetry.TraceContext;
  * One row of {@code tasks}, as read by the services. {@code trace} is the W3C trace context the
  * task was submitted in (null when none was stored); {@code uncountedAttempts} are the attempts
  * that ended in a fault the task waited out, and {@code waitingReason} why it waits or last waited
- * ({@link transfer.contracts.WaitReasons}); {@code uploadResource} is the URL a resumable upload's
- * target created for it (null until then, and for every other task).
+ * ({@link transfer.contracts.WaitReasons}); {@code durableState} is what the storage needs to
+ * continue the checkpoint (opaque here; null on the file system); {@code uploadResource} is the URL
+ * a resumable upload's target created for it (null until then, and for every other task).
  */
 public record TaskRow(
     String id,
@@ -55,7 +56,8 @@ public record TaskRow(
     int uncountedAttempts,
     String waitingReason,
     ReceivedResponse response,
-    String uploadResource)
+    String uploadResource,
+    String durableState)
     implements LogFields.Task {
 
   /** The attempts that count against {@code maxAttempts}: not those that waited out a fault. */

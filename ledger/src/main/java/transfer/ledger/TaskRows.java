@@ -35,7 +35,7 @@ final class TaskRows {
           + " t.durable_epoch, t.deadline_at, t.host, t.discretionary, t.durable_task,"
           + " t.source_location, t.source_size, t.source_sha256, t.resume_data,"
           + " t.traceparent, t.tracestate, t.uncounted_attempts, t.waiting_reason, t.response,"
-          + " t.upload_resource";
+          + " t.upload_resource, t.durable_state";
 
   /** Locks the task of a lease, fenced by its epoch; empty when the lease is no longer held. */
   static Optional<TaskRow> lockRunning(Connection c, Lease lease) throws SQLException {
@@ -144,6 +144,7 @@ final class TaskRows {
         rs.getInt("uncounted_attempts"),
         rs.getString("waiting_reason"),
         response == null ? null : read(response, ReceivedResponse.class),
-        rs.getString("upload_resource"));
+        rs.getString("upload_resource"),
+        rs.getString("durable_state"));
   }
 }

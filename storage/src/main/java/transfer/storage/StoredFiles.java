@@ -95,6 +95,11 @@ public final class StoredFiles {
     public String location() {
       return StorageLayout.location(file);
     }
+
+    /** As the ledger writer takes it. */
+    public Stored stored() {
+      return new Stored(location(), directories);
+    }
   }
 
   /**

@@ -8,6 +8,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import transfer.egress.EgressPolicy;
+import transfer.storage.StorageUrl;
+import transfer.storage.s3.S3Config;
 
 /** The worker's settings, under {@code transfer.}. */
 @ConfigMapping(prefix = "transfer")
@@ -122,9 +124,40 @@ public interface WorkerConfig {
   }
 
   interface Storage {
-    /** Directory of stored objects, shared with the api-service. */
+    /**
+     * Where stored bytes live: {@code file:///path} (a file system shared with the api-service) or
+     * {@code s3://bucket/prefix}; unset: the directory {@link #root}.
+     */
+    Optional<String> url();
+
+    /** Directory of stored objects, shared with the api-service, when {@link #url} is unset. */
     @WithDefault("data/objects")
     Path root();
+
+    /** How the bucket is reached when {@link #url} is {@code s3://}. */
+    S3Config s3();
+
+    /**
+     * Bytes of each part of a download into S3 (at least 5M; raised for a body that would need more
+     * than 10,000 parts). A transfer spools at most three parts on local disk.
+     */
+    @WithDefault("8M")
+    MemorySize partSize();
+
+    /**
+     * The local directory S3 parts are gathered in before they are uploaded (each worker uses a
+     * subdirectory of its own, emptied when it starts); unset: the JVM's temporary directory.
+     */
+    Optional<Path> spool();
+
+    /** Threads that S3 requests (parts, completions) block, for all transfers. */
+    @WithDefault("16")
+    int requestThreads();
+
+    /** The backend {@link #url} names (the file system at {@link #root} when unset). */
+    default StorageUrl location() {
+      return StorageUrl.parse(url().orElse(null), root());
+    }
 
     /**
      * Write bodies with O_DIRECT where the filesystem takes it, so that the page cache does not

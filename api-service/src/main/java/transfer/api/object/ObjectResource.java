@@ -17,6 +17,7 @@ import jakarta.ws.rs.core.UriInfo;
 import java.io.InputStream;
 import transfer.api.auth.Caller;
 import transfer.api.request.RequestRules;
+import transfer.api.storage.StoredBody;
 import transfer.ledger.StoredObject;
 
 /**
@@ -70,9 +71,14 @@ public class ObjectResource {
   @Produces({MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON})
   public Response get(@PathParam("sid") String sid, @PathParam("name") String name) {
     StoredObject object = find(sid, name);
-    java.nio.file.Path file = objects.bytes(object);
+    StoredBody body = objects.bytes(object);
     return StoredContent.described(
-            Response.ok(file.toFile(), MediaType.APPLICATION_OCTET_STREAM), object.sha256())
+            StoredContent.length(
+                Response.ok(
+                    StoredContent.entity(body, 0, body.size()), MediaType.APPLICATION_OCTET_STREAM),
+                body,
+                body.size()),
+            object.sha256())
         .build();
   }
 

@@ -3,7 +3,6 @@ package transfer.api.object;
 import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
@@ -13,6 +12,8 @@ import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.Quotas;
 import transfer.api.session.SessionService;
+import transfer.api.storage.StoredBody;
+import transfer.api.storage.StoredBytes;
 import transfer.ledger.StagedObjects;
 import transfer.ledger.StoredObject;
 
@@ -29,6 +30,7 @@ public class ObjectService {
   private final SessionService sessions;
   private final StagedObjects stagedObjects;
   private final ObjectStore store;
+  private final StoredBytes bytes;
   private final Quotas quotas;
   private final Clock clock;
   private final long maxBytes;
@@ -37,12 +39,14 @@ public class ObjectService {
       SessionService sessions,
       StagedObjects stagedObjects,
       ObjectStore store,
+      StoredBytes bytes,
       Quotas quotas,
       Clock clock,
       ApiConfig config) {
     this.sessions = sessions;
     this.stagedObjects = stagedObjects;
     this.store = store;
+    this.bytes = bytes;
     this.quotas = quotas;
     this.clock = clock;
     this.maxBytes = config.objects().maxBytes().asLongValue();
@@ -100,32 +104,26 @@ public class ObjectService {
           List.of(new FieldError(header, "does not match the body (" + expected.get() + ")")));
     }
 
-    Path file;
+    String location;
     try {
-      file = store.commit(staged, tenant, sid);
+      location = bytes.store(staged.file(), tenant, sid);
     } catch (IOException e) {
       store.discard(staged);
-      throw new IllegalStateException("cannot move object " + name + " into storage", e);
+      throw new IllegalStateException("cannot store object " + name + " in storage", e);
     }
     StoredObject object =
         new StoredObject(
-            tenant,
-            sid,
-            name,
-            file.toUri().toString(),
-            staged.size(),
-            staged.sha256(),
-            clock.instant());
+            tenant, sid, name, location, staged.size(), staged.sha256(), clock.instant());
     Optional<String> replaced;
     try {
       replaced = stagedObjects.putObject(object);
     } catch (RuntimeException e) {
-      ObjectStore.deleteQuietly(file);
+      bytes.delete(location);
       throw e;
     }
     // Tasks that resolved the old object hold its location; they now find it gone rather than
     // sending other bytes than the ones they were submitted with.
-    replaced.ifPresent(store::delete);
+    replaced.ifPresent(bytes::delete);
     return new Stored(object, replaced.isPresent());
   }
 
@@ -134,9 +132,9 @@ public class ObjectService {
     return stagedObjects.object(tenant, sid, name).orElseThrow(() -> notFound(sid, name));
   }
 
-  /** The file of an object's bytes; 410 when they are gone from storage. */
-  public Path bytes(StoredObject object) {
-    return store
+  /** An object's stored bytes; 410 when they are gone from storage. */
+  public StoredBody bytes(StoredObject object) {
+    return bytes
         .existing(object.location())
         .orElseThrow(
             () ->
@@ -148,7 +146,7 @@ public class ObjectService {
   public void delete(String tenant, String sid, String name) {
     StoredObject gone =
         stagedObjects.deleteObject(tenant, sid, name).orElseThrow(() -> notFound(sid, name));
-    store.delete(gone.location());
+    bytes.delete(gone.location());
   }
 
   private ApiException tooLarge() {

@@ -11,14 +11,13 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.Optional;
 import transfer.storage.StoredFiles;
 
 /**
- * The bytes of staged objects, on the storage shared with the workers. A body is written to {@code
- * .partial/obj-<uuid>.part} while it arrives and moved to {@code <tenant>/<session>/objects/<uuid>}
- * only once it is complete, on disk and verified; every PUT gets a fresh name, so the file an
- * upload task resolved at submit never changes under it.
+ * The bodies of staged objects while they arrive: written to {@code .partial/obj-<uuid>.part},
+ * hashed, and forced to disk. Only a complete, verified one is stored ({@link
+ * transfer.api.storage.StoredBytes#store}) under a fresh name, so the object an upload task
+ * resolved at submit never changes under it.
  */
 @Singleton
 public class ObjectStore {
@@ -121,27 +120,9 @@ public class ObjectStore {
     deleteQuietly(staged.file());
   }
 
-  /**
-   * Moves a staged body to a fresh name under {@code <tenant>/<session>/objects/} (atomically, so
-   * the name never shows a partial file), syncs its directory, and answers its final path: from
-   * then on a crash cannot lose it, so the ledger may record it.
-   */
-  public Path commit(Staged staged, String tenantId, String sessionId) throws IOException {
-    return files.publishObject(staged.file(), tenantId, sessionId);
-  }
-
-  /** The file of a stored location, if it is one of ours and still exists. */
-  public Optional<Path> existing(String location) {
-    return files.existing(location);
-  }
-
-  /** Deletes the file of a stored location; anything outside the root is left alone. */
-  public void delete(String location) {
-    files.delete(location);
-  }
-
-  public Path root() {
-    return files.layout().root();
+  /** Where staged bodies are spooled, and how they are forced. */
+  StoredFiles files() {
+    return files;
   }
 
   static void deleteQuietly(Path p) {

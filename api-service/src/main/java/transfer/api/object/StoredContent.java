@@ -2,9 +2,13 @@ package transfer.api.object;
 
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.StreamingOutput;
+import java.io.InputStream;
 import java.util.Base64;
 import java.util.HexFormat;
+import org.jboss.resteasy.reactive.FilePart;
 import transfer.api.problem.ApiException;
+import transfer.api.storage.StoredBody;
 
 /**
  * How stored bytes are answered, a staged object's and a completed download's alike: their SHA-256
@@ -20,6 +24,36 @@ public final class StoredContent {
     return answer
         .header(HttpHeaders.ETAG, etag(sha256))
         .header("Repr-Digest", "sha-256=:" + Base64.getEncoder().encodeToString(digest) + ":");
+  }
+
+  /**
+   * The entity that streams {@code length} bytes of {@code body} from {@code first}: the file's own
+   * (zero-copy) for a file, ranged reads for an S3 object.
+   */
+  public static Object entity(StoredBody body, long first, long length) {
+    if (body instanceof StoredBody.File f) {
+      return first == 0 && length == f.size()
+          ? f.path().toFile()
+          : new FilePart(f.path().toFile(), first, length);
+    }
+    StoredBody.Object o = (StoredBody.Object) body;
+    return (StreamingOutput)
+        out -> {
+          try (InputStream in = o.open(first, length)) {
+            in.transferTo(out);
+          }
+        };
+  }
+
+  /**
+   * Says the length of a streamed S3 body (a file's is said by the file's own writer), so that a
+   * client can tell a cut body from a whole one.
+   */
+  public static Response.ResponseBuilder length(
+      Response.ResponseBuilder answer, StoredBody body, long length) {
+    return body instanceof StoredBody.Object
+        ? answer.header(jakarta.ws.rs.core.HttpHeaders.CONTENT_LENGTH, length)
+        : answer;
   }
 
   static String etag(String sha256) {

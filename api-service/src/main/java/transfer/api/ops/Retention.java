@@ -6,8 +6,8 @@ import jakarta.inject.Singleton;
 import java.time.Clock;
 import java.time.Instant;
 import transfer.api.ApiConfig;
+import transfer.api.storage.StoredBytes;
 import transfer.ledger.Purging;
-import transfer.storage.StoredFiles;
 
 /**
  * Removes what is past its retention ({@code transfer.retention.*}): finished tasks with their
@@ -20,9 +20,9 @@ public class Retention {
   private final Purging purging;
   private final Clock clock;
   private final ApiConfig config;
-  private final StoredFiles files;
+  private final StoredBytes files;
 
-  public Retention(Purging purging, Clock clock, ApiConfig config, StoredFiles files) {
+  public Retention(Purging purging, Clock clock, ApiConfig config, StoredBytes files) {
     this.purging = purging;
     this.clock = clock;
     this.config = config;
@@ -50,11 +50,11 @@ public class Retention {
       Purging.Purged p =
           purging.purgeExpired(now.minus(r.tasks()), now.minus(r.events()), r.batchSize());
       for (String location : p.locations()) {
-        // Only ever inside the storage root, whatever a row says.
+        // Only ever ours (inside the root, or the bucket's prefix), whatever a row says.
         files.delete(location);
       }
-      for (String taskId : p.taskIds()) {
-        files.deleteTemporaries(taskId, Long.MAX_VALUE);
+      for (Purging.Purged.Left task : p.left()) {
+        files.deleteLeftovers(task);
       }
       tasks += p.tasks();
       events += p.events();

@@ -1,7 +1,6 @@
 package transfer.api.task;
 
 import jakarta.inject.Singleton;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import transfer.api.egress.EgressRules;
@@ -9,13 +8,14 @@ import transfer.api.object.StoredContent;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.session.SessionService;
+import transfer.api.storage.StoredBody;
+import transfer.api.storage.StoredBytes;
 import transfer.contracts.TaskPatch;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskState;
 import transfer.contracts.TaskType;
 import transfer.ledger.TaskControl;
 import transfer.ledger.TaskRow;
-import transfer.storage.StoredFiles;
 
 /**
  * A client's reads and control of the tasks of its sessions: list, read, cancel, suspend, resume,
@@ -26,11 +26,11 @@ import transfer.storage.StoredFiles;
 public class TaskControlService {
   private final SessionService sessions;
   private final TaskControl taskControl;
-  private final StoredFiles files;
+  private final StoredBytes files;
   private final EgressRules egress;
 
   public TaskControlService(
-      SessionService sessions, TaskControl taskControl, StoredFiles files, EgressRules egress) {
+      SessionService sessions, TaskControl taskControl, StoredBytes files, EgressRules egress) {
     this.sessions = sessions;
     this.taskControl = taskControl;
     this.files = files;
@@ -38,7 +38,13 @@ public class TaskControlService {
   }
 
   /** A completed download and the file of its stored bytes. */
-  public record Content(TaskRow task, Path file) {}
+  /** A completed download's stored bytes. */
+  public record Content(TaskRow task, StoredBody body) {}
+
+  /** A link that reads the content without credentials for a while, where storage has one. */
+  public java.util.Optional<java.net.URL> link(Content content) {
+    return files.link(content.task().location());
+  }
 
   /**
    * Up to {@code limit} of the session's tasks in creation order, of the given states (none: all),
@@ -102,14 +108,14 @@ public class TaskControlService {
       throw ApiException.conflict(
           "task " + tid + " is " + task.state().wire() + "; content exists once it is completed");
     }
-    Path file =
+    StoredBody body =
         files
             .existing(task.location())
             .orElseThrow(
                 () ->
                     StoredContent.gone(
                         "the stored object of task " + tid + " is no longer in storage"));
-    return new Content(task, file);
+    return new Content(task, body);
   }
 
   private static ApiException taskNotFound(String sid, String tid) {

@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.jboss.resteasy.reactive.FilePart;
 import transfer.api.auth.Caller;
 import transfer.api.object.ByteRange;
 import transfer.api.object.StoredContent;
@@ -236,12 +235,23 @@ public class TaskResource {
   public Response content(
       @PathParam("sid") String sid,
       @PathParam("tid") String tid,
-      @HeaderParam("Range") String range) {
+      @HeaderParam("Range") String range,
+      @QueryParam("redirect") boolean redirect) {
     RequestRules.requireSessionId(sid);
     RequestRules.requireTaskId(tid);
     TaskControlService.Content content = tasks.content(caller.tenantId(), sid, tid);
-    java.io.File file = content.file().toFile();
-    long size = file.length();
+    if (redirect) {
+      Optional<java.net.URL> link = tasks.link(content);
+      if (link.isPresent()) {
+        // Storage serves the bytes itself: a short-lived link, never cached.
+        return StoredContent.described(
+                Response.temporaryRedirect(java.net.URI.create(link.get().toString()))
+                    .header("Cache-Control", "no-store"),
+                content.task().sha256())
+            .build();
+      }
+    }
+    long size = content.body().size();
     ReceivedResponse received = content.task().response();
     String type =
         received != null && received.contentType() != null && isMediaType(received.contentType())
@@ -251,9 +261,11 @@ public class TaskResource {
     Response.ResponseBuilder answer =
         part.isPresent()
             ? Response.status(206)
-                .entity(new FilePart(file, part.get().first(), part.get().length()))
+                .entity(
+                    StoredContent.entity(content.body(), part.get().first(), part.get().length()))
                 .header("Content-Range", part.get().contentRange(size))
-            : Response.ok(file);
+            : Response.ok(StoredContent.entity(content.body(), 0, size));
+    StoredContent.length(answer, content.body(), part.map(ByteRange::length).orElse(size));
     // The origin chose the type: the bytes are offered for saving, never rendered as a page of
     // this API's origin (no sniffing, a sandbox if a browser shows them anyway).
     answer

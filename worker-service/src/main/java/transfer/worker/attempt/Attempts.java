@@ -7,7 +7,8 @@ import java.time.Duration;
 import java.util.function.Function;
 import transfer.contracts.TaskType;
 import transfer.ledger.Claim;
-import transfer.worker.storage.FileStorage;
+import transfer.worker.storage.DownloadStore;
+import transfer.worker.storage.UploadSources;
 
 /**
  * Makes the attempts of claimed tasks, each part with what it needs of the worker: the lease's
@@ -20,7 +21,8 @@ final class Attempts {
   private final Clock clock;
   private final AttemptTelemetry.Sinks sinks;
   private final Outbound outbound;
-  private final FileStorage storage;
+  private final UploadSources sources;
+  private final DownloadStore downloads;
   private final Duration checkpointInterval;
 
   /**
@@ -34,7 +36,8 @@ final class Attempts {
       Clock clock,
       AttemptTelemetry.Sinks sinks,
       Outbound outbound,
-      FileStorage storage,
+      UploadSources sources,
+      DownloadStore downloads,
       Duration checkpointInterval) {
     this.vertx = vertx;
     this.leases = leases;
@@ -42,7 +45,8 @@ final class Attempts {
     this.clock = clock;
     this.sinks = sinks;
     this.outbound = outbound;
-    this.storage = storage;
+    this.sources = sources;
+    this.downloads = downloads;
     this.checkpointInterval = checkpointInterval;
   }
 
@@ -58,8 +62,8 @@ final class Attempts {
   Attempt of(Claim claim, Context parent) {
     Function<Attempt, Transfer> transfer =
         claim.task().type() == TaskType.UPLOAD
-            ? a -> new Upload(a, outbound, storage, clock)
-            : a -> new Download(a, outbound, storage, checkpointInterval, clock);
+            ? a -> new Upload(a, outbound, sources, clock)
+            : a -> new Download(a, outbound, downloads, checkpointInterval, clock);
     return new Attempt(
         claim,
         new VertxScheduler(vertx),

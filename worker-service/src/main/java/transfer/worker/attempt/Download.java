@@ -7,7 +7,6 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,23 +18,26 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskMetrics;
 import transfer.ledger.TaskRow;
-import transfer.worker.storage.FileStorage;
-import transfer.worker.storage.ObjectWriter;
+import transfer.storage.Stored;
+import transfer.worker.storage.BodySink;
+import transfer.worker.storage.DownloadBody;
+import transfer.worker.storage.DownloadStore;
 
 /**
  * The bytes of a download: a {@code GET} (following redirects, each through the {@link Egress}
  * guard), judged before the first byte is written ({@link RedirectDecision}, {@link
- * ResumeDecision}), whose body streams into a temporary object with back-pressure ({@link
- * ObjectWriter}, which also computes SHA-256). It becomes content only after the size and digest
- * checks and a fenced commit. Its checkpoints are {@link DownloadCheckpoints}; a retry resumes from
- * the last one. See DESIGN.md, "Streaming and storage" and "Checkpoints and resume on any worker".
+ * ResumeDecision}), whose body streams into storage with back-pressure ({@link BodySink}: a
+ * temporary file, or the parts of an S3 multipart upload; SHA-256 is computed on the way). It
+ * becomes content only after the size and digest checks and a fenced commit. Its checkpoints are
+ * {@link DownloadCheckpoints}; a retry resumes from the last one. See DESIGN.md, "Streaming and
+ * storage" and "Checkpoints and resume on any worker".
  */
 final class Download implements Transfer {
   private final Attempt attempt;
   private final TaskRow task;
   private final SessionConfig session;
   private final Outbound outbound;
-  private final FileStorage storage;
+  private final DownloadBody body;
   private final Clock clock;
   private final DownloadCheckpoints checkpoints;
   private final MessageDigest sha256 = Sha256.newDigest();
@@ -54,8 +56,7 @@ final class Download implements Transfer {
   /** What the exchange cost on the wire, taken when its last byte arrived. */
   private TaskMetrics wire;
 
-  private ObjectWriter writer;
-  private Path temporary;
+  private BodySink writer;
   private Long contentLength;
   private long received;
 
@@ -65,16 +66,16 @@ final class Download implements Transfer {
   Download(
       Attempt attempt,
       Outbound outbound,
-      FileStorage storage,
+      DownloadStore store,
       Duration checkpointInterval,
       Clock clock) {
     this.attempt = attempt;
     this.task = attempt.task();
     this.session = attempt.session();
     this.outbound = outbound;
-    this.storage = storage;
+    this.body = store.body(task, attempt.epoch());
     this.clock = clock;
-    this.checkpoints = new DownloadCheckpoints(attempt, storage, checkpointInterval);
+    this.checkpoints = new DownloadCheckpoints(attempt, body, checkpointInterval);
     Long expected = task.request().expectedBytes();
     this.limit = expected != null ? Math.min(expected, outbound.maxBytes()) : outbound.maxBytes();
   }
@@ -127,11 +128,7 @@ final class Download implements Transfer {
   public void start() {
     attempt
         .scheduler()
-        .blocking(
-            () -> {
-              temporary = storage.temporary(task.id(), attempt.epoch());
-              return checkpoints.resumableFrom(validator() != null);
-            })
+        .blocking(() -> checkpoints.resumableFrom(validator() != null))
         .onSuccess(this::send)
         .onFailure(this::storageFailed);
   }
@@ -273,14 +270,14 @@ final class Download implements Transfer {
   }
 
   /**
-   * A 206 that continues our {@code Range: bytes=from-}: the earlier attempt's first {@code from}
-   * bytes are copied into this attempt's object (and hashed), and the body follows them.
+   * A 206 that continues our {@code Range: bytes=from-}: the checkpoint's first {@code from} bytes
+   * become this attempt's (copied and hashed, or the digest restored), and the body follows them.
    */
   private void resume(HttpClientResponse resp, ResumeDecision.Continue resumed) {
     long from = resumed.from();
     resp.pause();
     checkpoints
-        .copyPrefix(temporary, from, sha256)
+        .restore(from, sha256)
         .onFailure(this::storageFailed)
         .onSuccess(
             copied -> {
@@ -313,8 +310,8 @@ final class Download implements Transfer {
   }
 
   /**
-   * Opens the temporary object for the body from byte {@code from}: 0 empties it; otherwise it
-   * holds the first {@code from} bytes (a copied prefix) and the digest has seen them.
+   * Opens storage for the body from byte {@code from}: 0 starts over; otherwise the first {@code
+   * from} bytes are the checkpoint's and the digest has seen them.
    */
   private Future<Void> openFile(long from) {
     if (from == 0) {
@@ -326,8 +323,7 @@ final class Download implements Transfer {
     if (writer != null) {
       writer.abort();
     }
-    return storage
-        .openWriter(temporary, from, from == 0, sha256)
+    return body.open(from, sha256)
         .map(
             w -> {
               if (attempt.over()) {
@@ -438,16 +434,16 @@ final class Download implements Transfer {
   }
 
   /**
-   * Publishes the object (moved to its final name, whose directory the ledger writer syncs before
-   * its commit) and records the completion under the fence. If the fence refuses it, the object
-   * just published is deleted; if the ledger took it, every temporary object of the task is.
+   * Publishes the body (moved to its final name, whose directory the ledger writer syncs before its
+   * commit; or the S3 object completed) and records the completion under the fence. If the fence
+   * refuses it, the body just published is deleted; if the ledger took it, whatever earlier
+   * attempts of the task left is.
    */
   private Future<Outcome> commit(long size, String digest, long sinceLastEvent) {
     long epoch = attempt.epoch();
     Scheduler scheduler = attempt.scheduler();
     return scheduler
-        .blocking(
-            () -> storage.commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch))
+        .blocking(() -> body.publish(size))
         .compose(
             stored ->
                 attempt
@@ -465,7 +461,7 @@ final class Download implements Transfer {
                         committed ->
                             committed && epoch == 1
                                 ? Future.succeededFuture(true) // a first attempt left nothing
-                                : scheduler.blocking(() -> tidy(committed, stored.file(), epoch))))
+                                : scheduler.blocking(() -> tidy(committed, stored))))
         .map(
             committed ->
                 committed
@@ -477,13 +473,12 @@ final class Download implements Transfer {
                             "finished the body but epoch %d was superseded; discarded it", epoch)));
   }
 
-  /** After the completion's write: the task's temporary objects, or the refused object, go. */
-  private boolean tidy(boolean committed, Path stored, long epoch) {
+  /** After the completion's write: earlier attempts' leftovers, or the refused body, go. */
+  private boolean tidy(boolean committed, Stored stored) {
     if (committed) {
-      // Its own object was moved into place: those of earlier attempts (none for a first) go.
-      storage.deleteTemporaries(task.id(), epoch);
+      body.dropEarlier(); // none for a first attempt
     } else {
-      storage.deleteQuietly(stored);
+      body.discard(stored);
     }
     return committed;
   }

@@ -2,36 +2,33 @@ package transfer.worker.attempt;
 
 import io.vertx.core.Future;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
-import org.jboss.logging.Logger;
 import transfer.ledger.Leases.Checkpoint;
 import transfer.ledger.Leases.FailOutcome;
-import transfer.ledger.TaskRow;
-import transfer.worker.storage.FileStorage;
-import transfer.worker.storage.ObjectWriter;
+import transfer.worker.storage.BodySink;
+import transfer.worker.storage.DownloadBody;
 
 /**
- * What a download's checkpoint is: the bytes of a temporary object that are forced to disk, the
- * epoch whose object holds them, and the validators of the response they came from. An attempt
- * starts from the checkpoint its claim returned, when that object is still there ({@link
- * #resumableFrom}, {@link #copyPrefix}). Every {@code checkpoint-interval} the writer forces what
- * it holds, and the next heartbeat records it. Once this attempt's own first checkpoint is
- * recorded, older attempts' objects are deleted; a plain final failure deletes them all. DESIGN.md,
+ * What a download's checkpoint is: the bytes of its body that storage holds durably (forced to
+ * disk, or uploaded as S3 parts), the epoch that holds them, the validators of the response they
+ * came from, and what storage needs to continue them ({@link DownloadBody#state}). An attempt
+ * starts from the checkpoint its claim returned, when its bytes are still there ({@link
+ * #resumableFrom}, {@link #restore}). Every {@code checkpoint-interval} the sink is flushed, and
+ * the next heartbeat records what is durable. Once this attempt's own first checkpoint is recorded,
+ * what older attempts left is deleted; a plain final failure deletes it all. DESIGN.md,
  * "Checkpoints and resume on any worker".
  */
 final class DownloadCheckpoints implements Checkpoints {
   private final Attempt attempt;
-  private final FileStorage storage;
+  private final DownloadBody body;
   private final Duration interval;
 
-  private ObjectWriter writer;
+  private BodySink writer;
   private String etag;
   private String lastModified;
 
-  /** Bytes forced to disk: what a checkpoint may claim. */
+  /** Bytes stored durably: what a checkpoint may claim. */
   private long durable;
 
   /** A checkpoint the next heartbeat should record. */
@@ -40,52 +37,27 @@ final class DownloadCheckpoints implements Checkpoints {
   private boolean ownRecorded;
   private long timer = -1;
 
-  DownloadCheckpoints(Attempt attempt, FileStorage storage, Duration interval) {
+  DownloadCheckpoints(Attempt attempt, DownloadBody body, Duration interval) {
     this.attempt = attempt;
-    this.storage = storage;
+    this.body = body;
     this.interval = interval;
   }
 
   /**
-   * Where this attempt may start (on a worker thread): the claim's checkpoint, when its temporary
-   * object is still there and {@code validated} (a validator lets us ask for the rest of the same
-   * version, {@code If-Range}); else zero.
+   * Where this attempt may start (on a worker thread): the claim's checkpoint, when its bytes are
+   * still there and {@code validated} (a validator lets us ask for the rest of the same version,
+   * {@code If-Range}); else zero.
    */
   long resumableFrom(boolean validated) throws IOException {
-    TaskRow task = attempt.task();
-    if (task.bytesDurable() <= 0 || task.durableEpoch() == null || !validated) {
-      return 0;
-    }
-    Path earlier = storage.temporary(task.prefixOwner(), task.durableEpoch());
-    if (!Files.isRegularFile(earlier) || Files.size(earlier) < task.bytesDurable()) {
-      attempt
-          .telemetry()
-          .logf(
-              Logger.Level.INFO,
-              "task %s: checkpoint at byte %d (epoch %d) has no stored object; starting from zero",
-              task.id(),
-              task.bytesDurable(),
-              task.durableEpoch());
-      return 0;
-    }
-    return task.bytesDurable();
+    return body.resumableFrom(validated);
   }
 
   /**
-   * Copies the claim's checkpoint, its first {@code bytes}, into {@code target} and feeds them to
-   * {@code digest}; false when that object is gone (or shorter) by now.
+   * Makes the claim's checkpoint, its first {@code bytes}, this attempt's and brings {@code digest}
+   * to their state; false when they are gone by now.
    */
-  Future<Boolean> copyPrefix(Path target, long bytes, MessageDigest digest) {
-    TaskRow task = attempt.task();
-    return attempt
-        .scheduler()
-        .blocking(
-            () ->
-                storage.copyPrefix(
-                    storage.temporary(task.prefixOwner(), task.durableEpoch()),
-                    target,
-                    bytes,
-                    digest));
+  Future<Boolean> restore(long bytes, MessageDigest digest) {
+    return attempt.scheduler().blocking(() -> body.restore(bytes, digest));
   }
 
   /** The body starts again from byte 0: nothing of it is durable. */
@@ -93,7 +65,7 @@ final class DownloadCheckpoints implements Checkpoints {
     durable = 0;
   }
 
-  /** The first {@code bytes}, copied from the checkpoint's object and forced, are durable. */
+  /** The first {@code bytes}, the checkpoint's, are this attempt's and durable. */
   void resumedAt(long bytes) {
     durable = bytes;
     pending = true;
@@ -103,7 +75,7 @@ final class DownloadCheckpoints implements Checkpoints {
    * The body streams into {@code writer} from the response whose validators are {@code etag} and
    * {@code lastModified}: forced every interval from now on.
    */
-  void start(ObjectWriter writer, String etag, String lastModified) {
+  void start(BodySink writer, String etag, String lastModified) {
     this.writer = writer;
     this.etag = etag;
     this.lastModified = lastModified;
@@ -114,7 +86,7 @@ final class DownloadCheckpoints implements Checkpoints {
     attempt.scheduler().cancel(timer);
   }
 
-  /** Forces written bytes to disk; the next heartbeat records them as durable. */
+  /** Flushes the sink; the next heartbeat records what is durable. */
   private void flush() {
     if (!attempt.running()) {
       return;
@@ -132,7 +104,7 @@ final class DownloadCheckpoints implements Checkpoints {
   }
 
   private Checkpoint checkpoint() {
-    return new Checkpoint(durable, attempt.epoch(), etag, lastModified);
+    return new Checkpoint(durable, attempt.epoch(), etag, lastModified, body.state(durable));
   }
 
   @Override
@@ -145,15 +117,17 @@ final class DownloadCheckpoints implements Checkpoints {
   @Override
   public void recorded(Checkpoint checkpoint) {
     if (!ownRecorded) {
-      // Our own object now holds the durable prefix: earlier attempts' are garbage.
+      // Our own body now holds the durable prefix: what earlier attempts left is garbage.
       ownRecorded = true;
-      attempt
-          .scheduler()
-          .blocking(
-              () -> {
-                storage.deleteTemporaries(attempt.task().id(), attempt.epoch());
-                return null;
-              });
+      if (attempt.epoch() > 1) {
+        attempt
+            .scheduler()
+            .blocking(
+                () -> {
+                  body.dropEarlier();
+                  return null;
+                });
+      }
     }
   }
 
@@ -164,7 +138,7 @@ final class DownloadCheckpoints implements Checkpoints {
 
   @Override
   public Checkpoint handBack() {
-    // The temporary object stays: the next worker resumes from this checkpoint.
+    // The stored bytes stay: the next worker resumes from this checkpoint.
     return durable > 0 ? checkpoint() : null;
   }
 
@@ -179,7 +153,7 @@ final class DownloadCheckpoints implements Checkpoints {
         .scheduler()
         .blocking(
             () -> {
-              storage.deleteTemporaries(attempt.task().id(), attempt.epoch() + 1);
+              body.dropAll();
               return null;
             });
   }

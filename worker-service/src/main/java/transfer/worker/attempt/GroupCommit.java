@@ -29,7 +29,7 @@ import transfer.ledger.LeaseWrite;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
 import transfer.ledger.LedgerException;
-import transfer.storage.StoredFiles;
+import transfer.storage.Stored;
 import transfer.worker.WorkerMetrics;
 
 /**
@@ -152,7 +152,7 @@ final class GroupCommit implements LeaseWriter, AutoCloseable {
   @Override
   public Future<Boolean> completeDownload(
       Lease lease,
-      StoredFiles.Moved stored,
+      Stored stored,
       long size,
       String sha256,
       long bytesSinceLastEvent,

@@ -8,7 +8,7 @@ import transfer.contracts.TaskMetrics;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
-import transfer.storage.StoredFiles;
+import transfer.storage.Stored;
 
 /**
  * The ledger writes an attempt makes under its lease, each answered on the attempt's context: the
@@ -30,7 +30,7 @@ interface LeaseWriter {
    */
   Future<Boolean> completeDownload(
       Lease lease,
-      StoredFiles.Moved stored,
+      Stored stored,
       long size,
       String sha256,
       long bytesSinceLastEvent,

@@ -19,7 +19,9 @@ import transfer.ledger.Claim;
 import transfer.ledger.LeaseBatch;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
+import transfer.worker.storage.DownloadStore;
 import transfer.worker.storage.FileStorage;
+import transfer.worker.storage.UploadSources;
 import transfer.worker.trace.Tracing;
 
 /**
@@ -41,6 +43,8 @@ public class Slots {
       OriginClients clients,
       LeaseBatch leases,
       FileStorage storage,
+      DownloadStore downloads,
+      UploadSources sources,
       Clock clock,
       Egress egress,
       WorkerMetrics metrics,
@@ -66,7 +70,8 @@ public class Slots {
             new AttemptTelemetry.Sinks(metrics, tracing.tracer(), workerId),
             new Outbound(
                 clients, egress, config.fetch().maxBytes().asLongValue(), worker.maxRedirects()),
-            storage,
+            sources,
+            downloads,
             worker.checkpointInterval());
   }
 

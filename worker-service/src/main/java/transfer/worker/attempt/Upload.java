@@ -8,7 +8,6 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.Locale;
@@ -19,11 +18,12 @@ import transfer.contracts.TaskError;
 import transfer.contracts.TaskMetrics;
 import transfer.contracts.TaskRequest;
 import transfer.ledger.TaskRow;
-import transfer.worker.storage.FileStorage;
 import transfer.worker.storage.ObjectReader;
+import transfer.worker.storage.UploadSource;
+import transfer.worker.storage.UploadSources;
 
 /**
- * The bytes of an upload: the stored source ({@link UploadSource}) streams from its file into the
+ * The bytes of an upload: the stored source ({@link UploadSources}) streams from storage into the
  * request body with back-pressure ({@link ObjectReader}, which also computes SHA-256), and the
  * target's answer decides the outcome. An attempt sends from byte 0, unless the task names a
  * resumable protocol: then the body goes from the offset the target holds to its {@link
@@ -36,7 +36,7 @@ final class Upload implements Transfer {
   private final TaskRow task;
   private final SessionConfig session;
   private final Outbound outbound;
-  private final FileStorage storage;
+  private final UploadSources sources;
   private final Clock clock;
   private final MessageDigest sha256 = Sha256.newDigest();
   private final HttpMethod method;
@@ -60,12 +60,12 @@ final class Upload implements Transfer {
   private ReceivedResponse answer;
   private boolean answerEnded;
 
-  Upload(Attempt attempt, Outbound outbound, FileStorage storage, Clock clock) {
+  Upload(Attempt attempt, Outbound outbound, UploadSources sources, Clock clock) {
     this.attempt = attempt;
     this.task = attempt.task();
     this.session = attempt.session();
     this.outbound = outbound;
-    this.storage = storage;
+    this.sources = sources;
     this.clock = clock;
     this.method = methodOf(task.request().method());
     this.target = task.url();
@@ -110,11 +110,10 @@ final class Upload implements Transfer {
 
   @Override
   public void start() {
-    // Where an upload's source may be: the same directory downloads are stored under.
-    Path root = storage.files().layout().root();
+    // Where an upload's source may be: where downloads are stored (a directory, or the bucket).
     attempt
         .scheduler()
-        .blocking(() -> UploadSource.checked(task.sourceLocation(), task.sourceSize(), root))
+        .blocking(() -> sources.check(task.sourceLocation(), task.sourceSize()))
         .onSuccess(this::open)
         .onFailure(this::sourceFailed);
   }
@@ -133,7 +132,7 @@ final class Upload implements Transfer {
     }
   }
 
-  private void open(Path source) {
+  private void open(UploadSources.Source source) {
     if (attempt.over()) {
       return;
     }
@@ -159,7 +158,7 @@ final class Upload implements Transfer {
   }
 
   /** The target holds the first {@code found.offset()} bytes at its resource: the rest follows. */
-  private void resume(Path source, UploadResource.Found found) {
+  private void resume(UploadSources.Source source, UploadResource.Found found) {
     if (attempt.over()) {
       return;
     }
@@ -194,10 +193,10 @@ final class Upload implements Transfer {
     }
   }
 
-  private void read(Path source) {
+  private void read(UploadSources.Source source) {
     // Never more than Content-Length: a longer file fails the digest check instead.
-    storage
-        .openReader(source, offset, size, sha256)
+    sources
+        .open(source, offset, size, sha256)
         .onFailure(this::sourceFailed)
         .onSuccess(
             r -> {

@@ -18,6 +18,7 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import transfer.storage.StorageUrl;
 import transfer.storage.StoredFiles;
 import transfer.worker.WorkerConfig;
 
@@ -45,7 +46,7 @@ public class FileStorage {
   @Inject
   public FileStorage(WorkerConfig config, Vertx vertx) {
     this(
-        new StoredFiles(config.storage().root()),
+        new StoredFiles(fileRoot(config)),
         vertx,
         config.storage().directIo(),
         config.storage().writeBufferSize().asLongValue(),
@@ -75,6 +76,15 @@ public class FileStorage {
               + " off)",
           files.layout().root());
     }
+  }
+
+  /**
+   * The directory of the file-system backend: the one {@code transfer.storage.url} names, else
+   * {@code transfer.storage.root} (where uploads' file sources are, on S3 too).
+   */
+  static Path fileRoot(WorkerConfig config) {
+    StorageUrl url = config.storage().location();
+    return url.s3() ? config.storage().root() : url.root();
   }
 
   /** The layout of stored bytes and how they are made durable (shared with the api-service). */
@@ -215,7 +225,8 @@ public class FileStorage {
             channel.close();
             throw e;
           }
-          return new ObjectReader(path, io, buffers, digest, channel, from, size);
+          return new ObjectReader(
+              path.toString(), io, buffers, digest, ObjectReader.Source.of(channel), from, size);
         },
         false);
   }

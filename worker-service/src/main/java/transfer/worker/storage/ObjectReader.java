@@ -7,8 +7,6 @@ import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -39,11 +37,11 @@ public final class ObjectReader {
   private static final long FAST_NANOS = 20_000_000L;
   private static final long SLOW_NANOS = 1_000_000_000L;
 
-  private final Path path;
+  private final String path;
   private final WorkerExecutor io;
   private final WriteBuffers buffers;
   private final MessageDigest digest;
-  private final FileChannel channel;
+  private final Source channel;
   private final long size;
 
   private Handler<Chunk> handler;
@@ -63,11 +61,11 @@ public final class ObjectReader {
   private Chunk last;
 
   ObjectReader(
-      Path path,
+      String path,
       WorkerExecutor io,
       WriteBuffers buffers,
       MessageDigest digest,
-      FileChannel channel,
+      Source channel,
       long from,
       long size) {
     this.path = path;
@@ -295,6 +293,30 @@ public final class ObjectReader {
     /** The bytes, for one write (the buffer's memory is the pool's: no copy, no release). */
     public Buffer buffer() {
       return Buffer.buffer(Unpooled.wrappedBuffer(buf.duplicate()));
+    }
+  }
+
+  /**
+   * Where the bytes come from: a file (read at positions), or an S3 object's stream (read in order:
+   * the reader asks for each position right after the one before).
+   */
+  public interface Source extends java.io.Closeable {
+    /** Reads into {@code dst} from {@code position}; -1 at the end. */
+    int read(ByteBuffer dst, long position) throws IOException;
+
+    /** A file's channel. */
+    static Source of(java.nio.channels.FileChannel channel) {
+      return new Source() {
+        @Override
+        public int read(ByteBuffer dst, long position) throws IOException {
+          return channel.read(dst, position);
+        }
+
+        @Override
+        public void close() throws IOException {
+          channel.close();
+        }
+      };
     }
   }
 

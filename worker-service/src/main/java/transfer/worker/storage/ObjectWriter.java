@@ -38,7 +38,7 @@ import java.util.ArrayDeque;
  * <p>All public methods run on the transfer's Vert.x context (one thread at a time); lane tasks
  * touch only the chunk they were given, the digest (hash lane) and the channels (write lane).
  */
-public final class ObjectWriter {
+public final class ObjectWriter implements BodySink {
   /** Chunks handed to the lanes and not yet done, beyond which {@link #write} answers false. */
   static final int MAX_OUTSTANDING = 2;
 
@@ -100,23 +100,27 @@ public final class ObjectWriter {
   }
 
   /** Called once, on the context, with the first storage error; the writer stops. */
+  @Override
   public ObjectWriter exceptionHandler(Handler<Throwable> handler) {
     this.exceptionHandler = handler;
     return this;
   }
 
   /** Called once when {@link #write} answered false and there is room again. */
+  @Override
   public ObjectWriter drainHandler(Handler<Void> handler) {
     this.drainHandler = handler;
     return this;
   }
 
   /** Bytes accepted so far: the object's size once everything is written. */
+  @Override
   public long position() {
     return accepted;
   }
 
   /** True while the writer wants no more bytes (its chunks are all with the storage threads). */
+  @Override
   public boolean full() {
     return outstanding >= MAX_OUTSTANDING;
   }
@@ -131,6 +135,7 @@ public final class ObjectWriter {
    * when the caller should stop sending bytes until the drain handler runs (the bytes given are
    * taken all the same).
    */
+  @Override
   public boolean write(Buffer data) {
     if (ending || aborted) {
       return false;
@@ -204,6 +209,7 @@ public final class ObjectWriter {
    * Writes everything accepted so far and forces it to disk; completes with the number of bytes
    * that are now durable (the position at the call), or fails.
    */
+  @Override
   public Future<Long> flush() {
     if (ending || aborted) {
       return Future.failedFuture(new IllegalStateException("the writer is closed"));
@@ -234,6 +240,7 @@ public final class ObjectWriter {
    * The body is complete: writes what is left, forces it to disk and closes the object. Completes
    * once every byte is durable and hashed, so the digest may be read and the object published.
    */
+  @Override
   public Future<Void> finish() {
     if (ending || aborted) {
       return Future.failedFuture(new IllegalStateException("the writer is closed"));
@@ -256,6 +263,7 @@ public final class ObjectWriter {
    * Stops at once: nothing queued is written any more (a write already under way ends first), the
    * channels are closed and the chunks go back to the pool. The object stays as it is.
    */
+  @Override
   public void abort() {
     stop(new IOException("the transfer stopped"), false);
   }

@@ -133,7 +133,7 @@ final class AttemptRun {
               leases
                   .completeDownload(
                       attempt.lease(),
-                      new StoredFiles.Moved(Path.of("/x"), List.of()),
+                      new StoredFiles.Moved(Path.of("/x"), List.of()).stored(),
                       transfer.moved,
                       "ab",
                       since,
@@ -233,6 +233,7 @@ final class AttemptRun {
         null,
         null,
         0,
+        null,
         null,
         null,
         null);

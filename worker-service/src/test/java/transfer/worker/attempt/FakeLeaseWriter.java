@@ -9,7 +9,6 @@ import transfer.contracts.TaskError;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
 import transfer.ledger.Leases.FailOutcome;
-import transfer.storage.StoredFiles;
 
 /**
  * The ledger as a unit test plays it: every write is recorded and waits for the test's answer,
@@ -76,7 +75,7 @@ final class FakeLeaseWriter implements LeaseWriter {
   @Override
   public Future<Boolean> completeDownload(
       Lease lease,
-      StoredFiles.Moved stored,
+      transfer.storage.Stored stored,
       long size,
       String sha256,
       long bytesSinceLastEvent,

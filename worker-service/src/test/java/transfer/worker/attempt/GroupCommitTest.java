@@ -283,7 +283,7 @@ class GroupCommitTest {
       same.add(
           w.completeDownload(
               lease(t),
-              new StoredFiles.Moved(session.resolve(t + ".e1"), List.of(session)),
+              new StoredFiles.Moved(session.resolve(t + ".e1"), List.of(session)).stored(),
               5,
               "ab",
               5,
@@ -294,7 +294,7 @@ class GroupCommitTest {
     Future<Boolean> lost =
         w.completeDownload(
             lease("d"),
-            new StoredFiles.Moved(other.resolve("d.e1"), List.of(other)),
+            new StoredFiles.Moved(other.resolve("d.e1"), List.of(other)).stored(),
             5,
             "ab",
             5,

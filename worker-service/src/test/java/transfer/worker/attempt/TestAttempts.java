@@ -136,7 +136,8 @@ final class TestAttempts {
                 vertx),
             1L << 40,
             5),
-        storage,
+        new transfer.worker.storage.UploadSources(storage, null, null),
+        new transfer.worker.storage.FileDownloads(storage),
         checkpointInterval);
   }
 }

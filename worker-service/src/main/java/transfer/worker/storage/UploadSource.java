@@ -1,4 +1,4 @@
-package transfer.worker.attempt;
+package transfer.worker.storage;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -9,7 +9,7 @@ import transfer.storage.StorageLayout;
  * The stored source of an upload, as the api-service resolved it at submit: sent only if it is
  * still what was recorded then (DESIGN.md, "Uploads").
  */
-final class UploadSource {
+public final class UploadSource {
   private UploadSource() {}
 
   /**
@@ -19,7 +19,7 @@ final class UploadSource {
    * @throws SourceMissing when it is not (final: another attempt would find the same)
    * @throws IOException when storage could not be read (retried)
    */
-  static Path checked(String location, Long size, Path root) throws IOException {
+  public static Path checked(String location, Long size, Path root) throws IOException {
     if (location == null || size == null) {
       throw new SourceMissing("the task records no stored source");
     }
@@ -50,8 +50,8 @@ final class UploadSource {
   }
 
   /** The source cannot be sent, now or later. */
-  static final class SourceMissing extends IOException {
-    SourceMissing(String message) {
+  public static final class SourceMissing extends IOException {
+    public SourceMissing(String message) {
       super(message);
     }
   }

@@ -1,4 +1,4 @@
-package transfer.worker.attempt;
+package transfer.worker.storage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
