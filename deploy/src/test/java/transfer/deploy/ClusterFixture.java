@@ -37,9 +37,18 @@ final class ClusterFixture {
   static final String API_KEY = "it-key-" + Long.toHexString(System.nanoTime());
   private static ClusterFixture instance;
 
+  /** Whether this test JVM's cluster stores bytes in S3 ({@link ClusterStorage#S3}). */
+  static final boolean S3 = ClusterStorage.S3;
+
   final TestInfra infra;
   final Path dataDir;
+
+  /** Where the file backend keeps stored bytes (on S3: where the api-service spools staging). */
   final Path storageRoot;
+
+  /** The stored bytes of this cluster, on the file system or in S3, as the tests look at them. */
+  final ClusterStorage stored;
+
   final int apiPort;
 
   /**
@@ -120,6 +129,7 @@ final class ClusterFixture {
     collector = OtlpCollector.start();
     dataDir = Files.createTempDirectory("transfer-cluster-it");
     storageRoot = dataDir.resolve("objects");
+    stored = ClusterStorage.start(dataDir, storageRoot);
     Path root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath();
     apiPort = freePort();
     originPort = freePort();
@@ -223,6 +233,7 @@ final class ClusterFixture {
     env.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
     env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
+    env.putAll(stored.env());
     env.put(
         "TRANSFER_FETCH_ALLOWED_DESTINATIONS",
         "127.0.0.1:" + originPort + ",127.0.0.1:" + tlsOriginPort + ",127.0.0.1:" + resumablePort);
@@ -249,6 +260,7 @@ final class ClusterFixture {
     api.stop(Duration.ofSeconds(20));
     collector.close();
     proxy.close();
+    stored.close();
     // The logs stay (they are the evidence when a test failed); the stored bytes, hundreds of
     // MiB per run, need not.
     try {

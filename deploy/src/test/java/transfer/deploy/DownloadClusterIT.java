@@ -4,13 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
 import transfer.testkit.PrometheusText;
@@ -51,7 +48,8 @@ class DownloadClusterIT extends ClusterTest {
     assertThat(downloaded).hasSize(1);
     assertThat(downloaded.get(0).get("data").get("sha256").asText()).isEqualTo(expected);
     assertThat(downloaded.get(0).get("data").get("size").asLong()).isEqualTo(size);
-    assertThat(downloaded.get(0).get("data").get("location").asText()).startsWith("file:");
+    assertThat(downloaded.get(0).get("data").get("location").asText())
+        .startsWith(ClusterFixture.S3 ? "s3://" + ClusterStorage.BUCKET + "/objects/" : "file:");
 
     // Progress never goes backwards, and the sequence numbers increase in topic order.
     long lastTotal = -1;
@@ -149,9 +147,7 @@ class DownloadClusterIT extends ClusterTest {
     assertThat(task.get("sha256").asText()).isEqualTo(Origin.sha256Hex(size, 11));
     assertThat(cluster.workers).allMatch(ServiceProcess::isAlive);
     // The object is not needed after the check; free the disk.
-    for (Path p : storedObjectsOf(tid)) {
-      Files.deleteIfExists(p);
-    }
+    cluster.stored.delete(task.get("location").asText());
   }
 
   @Test
@@ -253,12 +249,7 @@ class DownloadClusterIT extends ClusterTest {
     return events.stream().filter(e -> e.get("type").asText().equals(type)).toList();
   }
 
-  private static List<Path> storedObjectsOf(String tid) throws Exception {
-    if (!Files.exists(cluster.storageRoot)) {
-      return List.of();
-    }
-    try (Stream<Path> all = Files.walk(cluster.storageRoot)) {
-      return all.filter(p -> p.getFileName().toString().startsWith(tid)).toList();
-    }
+  private static List<String> storedObjectsOf(String tid) throws Exception {
+    return cluster.stored.namesStartingWith(tid);
   }
 }

@@ -86,6 +86,11 @@ public final class EmbeddedS3 implements AutoCloseable {
     return secretKey;
   }
 
+  /** Creates the bucket {@code name} (nothing when it is there). */
+  public void createBucket(String name) {
+    context.getBlobStore().createContainerInLocation(null, name);
+  }
+
   @Override
   public void close() {
     try {
