@@ -9,7 +9,12 @@ final class Banner {
   }
 
   void print(
-      String apiKey, String adminKey, String jdbcUrl, String bootstrap, boolean kafkaSecured) {
+      String apiKey,
+      String adminKey,
+      String jdbcUrl,
+      String bootstrap,
+      boolean kafkaSecured,
+      String objects) {
     String api = "http://127.0.0.1:" + settings.apiPort();
     String keySource =
         settings.apiKey() != null ? "from TRANSFER_API_KEY" : "saved in " + settings.apiKeyFile();
@@ -44,7 +49,7 @@ final class Banner {
                         + ")"
                     : ""),
             "  PostgreSQL  " + jdbcUrl,
-            "  Objects     " + settings.objectsDir(),
+            "  Objects     " + objects,
             "  Logs        "
                 + settings.logsDir()
                 + "   (api-service.log, worker-N.log, launcher.log)",

@@ -79,6 +79,7 @@ public final class LocalCluster {
   private LocalPostgres postgres;
   private Process postgresWatcher;
   private EmbeddedKafka kafka;
+  private volatile LocalS3 s3;
   private SupervisedService api;
   private final List<SupervisedService> workers = new ArrayList<>();
   private FileChannel lockChannel;
@@ -98,7 +99,7 @@ public final class LocalCluster {
 
   public static void main(String[] args) {
     if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
-      System.out.print(USAGE);
+      System.out.print(Usage.TEXT);
       return;
     }
     LocalCluster cluster = null;
@@ -166,6 +167,10 @@ public final class LocalCluster {
     }
     common.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
     common.put("TRANSFER_STORAGE_ROOT", settings.objectsDir().toString());
+    if (settings.s3Storage()) {
+      s3 = LocalS3.start(settings);
+      common.putAll(s3.serviceEnvironment());
+    }
     // Quarkus listens on all interfaces in production mode; this cluster is for this machine only.
     // A value in the launcher's environment wins, like any other Quarkus setting.
     if (System.getenv("QUARKUS_HTTP_HOST") == null) {
@@ -230,7 +235,14 @@ public final class LocalCluster {
 
     apiService.supervise();
     workerServices.forEach(SupervisedService::supervise);
-    new Banner(settings).print(apiKey, adminKey, db.jdbcUrl(), bootstrap, kafkaSecurity != null);
+    new Banner(settings)
+        .print(
+            apiKey,
+            adminKey,
+            db.jdbcUrl(),
+            bootstrap,
+            kafkaSecurity != null,
+            s3 != null ? s3.bannerLine() : settings.objectsDir().toString());
 
     new CountDownLatch(1).await(); // Until Ctrl-C or SIGTERM; the shutdown hook does the rest.
   }
@@ -516,6 +528,11 @@ public final class LocalCluster {
     if (apiService != null) {
       stopService(apiService);
     }
+    LocalS3 objects = s3;
+    if (objects != null) {
+      objects.close();
+      say("  S3 API server stopped");
+    }
     if (broker != null) {
       try {
         broker.close();
@@ -613,35 +630,4 @@ public final class LocalCluster {
           2, "Cannot write the launcher's log %s: %s".formatted(file, e.getMessage()));
     }
   }
-
-  private static final String USAGE =
-      """
-      Usage: deploy/local/start
-      Runs PostgreSQL, Kafka, the api-service and the workers on 127.0.0.1 until Ctrl-C.
-
-      Environment (all optional):
-        TRANSFER_API_PORT          API port (8080)
-        TRANSFER_WORKERS           number of workers (2)
-        TRANSFER_WORKER_BASE_PORT  health port of worker 1; worker i uses base + i - 1 (API port + 1)
-        TRANSFER_KAFKA_PORT        Kafka port (9092)
-        TRANSFER_KAFKA_SECURITY    plaintext, or sasl_ssl: Kafka takes SASL_SSL only (SCRAM-SHA-512,
-                                   a CA made in <data>/kafka-security, an ACL per service); readers
-                                   use <data>/kafka-client.properties (plaintext)
-        TRANSFER_DB_PORT           embedded PostgreSQL port (15432)
-        TRANSFER_DB_URL            use this PostgreSQL (a JDBC URL) instead of the embedded one,
-        TRANSFER_DB_USER             with this user
-        TRANSFER_DB_PASSWORD         and password
-        TRANSFER_DATA_DIR          PostgreSQL data, Kafka log, objects, logs (<project>/.data)
-        TRANSFER_API_KEY           API key of the default tenant (default: saved in <data>/api-key,
-                                   generated on first start)
-        TRANSFER_ADMIN_KEY         admin key: manages tenants and their keys under /v1/admin
-                                   (default: saved in <data>/admin-key, generated on first start)
-        TRANSFER_FETCH_ALLOWED_DESTINATIONS
-                                   what tasks may reach besides public addresses, comma-separated:
-                                   127.0.0.1:8000, 10.0.0.0/8, files.internal (none)
-        TRANSFER_JVM_OPTS          JVM options of the service processes (-Xmx512m)
-        TRANSFER_WORKER_JVM_OPTS   JVM options the workers get after those
-                                   (-Xmn32m -XX:+UseSerialGC: a small resident heap)
-      Any Quarkus setting passes through by its environment name (e.g. QUARKUS_LOG_LEVEL=DEBUG).
-      """;
 }

@@ -102,6 +102,9 @@ final class Preflight {
     if (settings.embeddedDatabase()) {
       uses.add(new PortUse(settings.dbPort(), "PostgreSQL", "TRANSFER_DB_PORT"));
     }
+    if (settings.s3Storage()) {
+      uses.add(new PortUse(settings.s3Port(), "the S3 API server", "TRANSFER_S3_PORT"));
+    }
     for (int i = 1; i <= settings.workers(); i++) {
       uses.add(
           new PortUse(

@@ -17,6 +17,9 @@ import java.util.Map;
  * @param workerJvmArgs JVM options the workers get after {@code serviceJvmArgs}
  * @param kafkaSecured whether the embedded broker takes SASL_SSL only ({@code
  *     TRANSFER_KAFKA_SECURITY=sasl_ssl}) instead of plaintext
+ * @param s3Storage whether stored bytes go to an embedded S3 API server ({@code
+ *     TRANSFER_STORAGE=s3}) instead of the data directory's {@code objects/}
+ * @param s3Port the embedded S3 API server's port ({@code TRANSFER_S3_PORT})
  */
 record Settings(
     Path projectRoot,
@@ -33,7 +36,9 @@ record Settings(
     String adminKey,
     List<String> serviceJvmArgs,
     List<String> workerJvmArgs,
-    boolean kafkaSecured) {
+    boolean kafkaSecured,
+    boolean s3Storage,
+    int s3Port) {
 
   /** A development machine runs four JVMs of this cluster; the JVM's default heap is too eager. */
   static final String DEFAULT_JVM_OPTS = "-Xmx512m";
@@ -79,7 +84,21 @@ record Settings(
         blankToNull(env.get("TRANSFER_ADMIN_KEY")),
         List.copyOf(jvmArgs),
         List.copyOf(workerJvmArgs),
-        kafkaSecurity(env));
+        kafkaSecurity(env),
+        s3Storage(env),
+        port(env, "TRANSFER_S3_PORT", 9000));
+  }
+
+  /** {@code TRANSFER_STORAGE}: {@code file} (the default) or {@code s3}. */
+  private static boolean s3Storage(Map<String, String> env) {
+    String raw = blankToNull(env.get("TRANSFER_STORAGE"));
+    if (raw == null || raw.trim().equalsIgnoreCase("file")) {
+      return false;
+    }
+    if (raw.trim().equalsIgnoreCase("s3")) {
+      return true;
+    }
+    throw new LaunchFailure(2, "TRANSFER_STORAGE must be file or s3; got '%s'.".formatted(raw));
   }
 
   /** {@code TRANSFER_KAFKA_SECURITY}: {@code plaintext} (the default) or {@code sasl_ssl}. */

@@ -268,13 +268,17 @@ class CliClusterIT extends ClusterTest {
     // A slow download canceled with its resume data, then continued from it.
     // Twelve seconds in all, a checkpoint every second: the cancel (a JVM of its own, slow to start
     // on a loaded machine) comes after a few checkpoints and well before the end.
-    long size = 3L << 20;
-    String slow = "/bytes/" + size + "?seed=50&rate=" + (256L << 10);
+    // On S3 a checkpoint is a 5 MiB part: a larger body, as slow in seconds.
+    long size = ClusterFixture.S3 ? 12L << 20 : 3L << 20;
+    String slow = "/bytes/" + size + "?seed=50&rate=" + (size / 12);
     Run started = transfer(env, "download", "--json", "--no-wait", origin.url(slow));
     String slowId = JSON.readTree(started.out().strip()).get("id").asText();
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(30))
-        .until(() -> cluster.task(sid, slowId).get("bytesTransferred").asLong() >= size / 4);
+        .until(
+            () ->
+                cluster.task(sid, slowId).get("bytesTransferred").asLong()
+                    >= (ClusterFixture.S3 ? size * 7 / 12 : size / 4));
     Run canceled = transfer(env, "cancel", slowId, "--resume-data");
     assertThat(canceled.exit()).as("stderr: %s", canceled.err()).isZero();
     Matcher m = Pattern.compile("--resume-data (\\S+)").matcher(canceled.out());
@@ -384,7 +388,7 @@ class CliClusterIT extends ClusterTest {
       assertThat(finalLine)
           .startsWith("completed: 4.0 MiB in ")
           .contains("sha256 " + Origin.sha256Hex(size, 44))
-          .contains("stored at file:");
+          .contains(ClusterFixture.S3 ? "stored at s3://" : "stored at file:");
       assertThat(bar.matcher(last).find()).as("the bar is cleared at the end").isFalse();
     } finally {
       try {

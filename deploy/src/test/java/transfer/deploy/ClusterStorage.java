@@ -25,9 +25,9 @@ import transfer.storage.s3.S3Settings;
  * s3} runs a named set of the cluster tests) objects in a bucket of an S3 API server on loopback
  * (S3Proxy).
  */
-final class ClusterStorage implements AutoCloseable {
+public final class ClusterStorage implements AutoCloseable {
   /** Whether this test JVM's cluster stores bytes in S3 rather than on the file system. */
-  static final boolean S3 = "s3".equals(System.getProperty("transfer.storage"));
+  public static final boolean S3 = "s3".equals(System.getProperty("transfer.storage"));
 
   static final String BUCKET = "transfer-it";
 
@@ -48,7 +48,7 @@ final class ClusterStorage implements AutoCloseable {
   }
 
   /** The storage of a cluster whose files are under {@code storageRoot} (and on S3, a bucket). */
-  static ClusterStorage start(Path dataDir, Path storageRoot) throws IOException {
+  public static ClusterStorage start(Path dataDir, Path storageRoot) throws IOException {
     if (!S3) {
       return new ClusterStorage(dataDir, storageRoot, null, null);
     }
@@ -75,7 +75,7 @@ final class ClusterStorage implements AutoCloseable {
   }
 
   /** What the services' environment says about storage (the root is set by the fixture). */
-  Map<String, String> env() {
+  public Map<String, String> env() {
     Map<String, String> env = new HashMap<>();
     if (S3) {
       env.put("TRANSFER_STORAGE_URL", "s3://" + BUCKET + "/objects");
@@ -98,7 +98,7 @@ final class ClusterStorage implements AutoCloseable {
    * What storage holds whose name starts with {@code namePrefix} (a task id): files anywhere under
    * the root, or the bucket's objects and multipart uploads in progress.
    */
-  List<String> namesStartingWith(String namePrefix) throws IOException {
+  public List<String> namesStartingWith(String namePrefix) throws IOException {
     List<String> found = new ArrayList<>();
     if (S3) {
       for (String key : bucket.keys("objects/")) {
@@ -121,6 +121,16 @@ final class ClusterStorage implements AutoCloseable {
           .forEach(p -> found.add(p.toString()));
     }
     return found;
+  }
+
+  /**
+   * What a task's attempts hold that is not content yet: its temporary files ({@code .partial/}),
+   * or its multipart uploads in progress.
+   */
+  public List<String> temporariesOf(String tid) throws IOException {
+    return namesStartingWith(tid).stream()
+        .filter(n -> S3 ? n.endsWith(")") : n.contains("/.partial/"))
+        .toList();
   }
 
   /** The staged objects a session holds in storage (their names). */

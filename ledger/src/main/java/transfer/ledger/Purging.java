@@ -21,8 +21,11 @@ public final class Purging {
   /** What a purge removed: files of expired tasks to delete, and the counts. */
   public record Purged(
       List<String> taskIds, List<String> locations, int tasks, int events, List<Left> left) {
-    /** A removed task whose storage may hold leftovers: its session, for storage's names. */
-    public record Left(String taskId, String tenantId, String sessionId) {}
+    /**
+     * A removed task whose storage may hold leftovers: its session, for storage's names, and the
+     * storage's state of its last checkpoint (on S3 the multipart upload kept for its resumeData).
+     */
+    public record Left(String taskId, String tenantId, String sessionId, String durableState) {}
   }
 
   /**
@@ -39,7 +42,7 @@ public final class Purging {
           List<Purged.Left> left = new ArrayList<>();
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select id, location, tenant_id, session_id from tasks where state in ('completed', 'failed',"
+                  "select id, location, tenant_id, session_id, durable_state from tasks where state in ('completed', 'failed',"
                       + " 'canceled') and finished_at < ? order by finished_at limit ?"
                       + " for update skip locked")) {
             ps.setTimestamp(1, Timestamp.from(tasksBefore));
@@ -47,7 +50,9 @@ public final class Purging {
             try (ResultSet rs = ps.executeQuery()) {
               while (rs.next()) {
                 ids.add(rs.getString(1));
-                left.add(new Purged.Left(rs.getString(1), rs.getString(3), rs.getString(4)));
+                left.add(
+                    new Purged.Left(
+                        rs.getString(1), rs.getString(3), rs.getString(4), rs.getString(5)));
                 if (rs.getString(2) != null) {
                   locations.add(rs.getString(2));
                 }

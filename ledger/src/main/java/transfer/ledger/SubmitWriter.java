@@ -176,6 +176,7 @@ final class SubmitWriter {
 
     // The writes: all accepted tasks, their keys, their doorbells; a statement each.
     Map<String, TaskRow> inserted = TaskInsert.insert(c, rows);
+    TaskInsert.takeOverDurableStates(c, inserted.values());
     keys.execute(c);
     List<TaskRow> doorbells = new ArrayList<>();
     for (TaskRow row : inserted.values()) {

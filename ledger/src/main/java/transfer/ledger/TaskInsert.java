@@ -4,11 +4,14 @@ import static transfer.ledger.StoredJson.write;
 import static transfer.ledger.TaskRows.TASK_COLUMNS;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -112,7 +115,10 @@ final class TaskInsert {
         throw new InvalidReference(
             "url", "must be left out or equal the URL of the task the resumeData came from");
       }
-      resumeFrom = new Checkpoint(rd.bytes(), rd.epoch(), from.etag(), from.lastModified());
+      // The storage's state of the checkpoint too (on S3 the multipart upload it continues).
+      resumeFrom =
+          new Checkpoint(
+              rd.bytes(), rd.epoch(), from.etag(), from.lastModified(), from.durableState());
       prefixOwner = from.prefixOwner();
       stored =
           new TaskRequest(
@@ -217,9 +223,34 @@ final class TaskInsert {
         .set("durable_task", prefixOwner)
         .set("etag", resumeFrom != null ? resumeFrom.etag() : null)
         .set("last_modified", resumeFrom != null ? resumeFrom.lastModified() : null)
+        .set("durable_state", resumeFrom != null ? resumeFrom.state() : null)
         .set("traceparent", trace != null ? trace.traceparent() : null)
         .set("tracestate", trace != null ? trace.tracestate() : null);
     return id;
+  }
+
+  /**
+   * Tasks continued from another's resumeData take over the storage's state of its checkpoint (on
+   * S3 the multipart upload they complete): the other task names it no more, so retention does not
+   * abort what the new task finishes, and a second use of the same resumeData starts from zero
+   * rather than writing into the same upload. One statement, only when some task took one over.
+   */
+  static void takeOverDurableStates(Connection c, Iterable<TaskRow> inserted) throws SQLException {
+    List<String> from = new ArrayList<>();
+    for (TaskRow row : inserted) {
+      if (row.durableState() != null && row.durableTask() != null) {
+        from.add(row.durableTask());
+      }
+    }
+    if (from.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "update tasks set durable_state = null where id = any(?) and durable_state is not null")) {
+      ps.setArray(1, c.createArrayOf("text", from.toArray()));
+      ps.executeUpdate();
+    }
   }
 
   /** Inserts the rows added so far, in one statement, and answers them by id. */

@@ -50,6 +50,15 @@ class PurgingIT extends LedgerFixture {
                 10_000);
 
     assertThat(purged.taskIds()).contains(t.id()).doesNotContain(open.id());
+    assertThat(purged.left())
+        .filteredOn(l -> l.taskId().equals(t.id()))
+        .singleElement()
+        .satisfies(
+            l -> {
+              assertThat(l.tenantId()).isEqualTo(tenant);
+              assertThat(l.sessionId()).isEqualTo(session);
+              assertThat(l.durableState()).as("a completion clears it").isNull();
+            });
     assertThat(purged.locations()).contains("file:///store/old");
     assertThat(ledger.taskControl().task(tenant, session, t.id())).isEmpty();
     assertThat(ledger.taskControl().task(tenant, session, open.id())).isPresent();

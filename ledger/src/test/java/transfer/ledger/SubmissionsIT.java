@@ -82,6 +82,40 @@ class SubmissionsIT extends LedgerFixture {
   }
 
   @Test
+  void aTaskContinuedFromResumeDataTakesOverTheStorageStateOfItsCheckpoint() {
+    TaskRow t = submit(withPriority("http://a.test/s3", 0.9));
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    String state = "s3.v1 a2V5 dXBsb2Fk 5242880 1 c3RhdGU";
+    assertThat(
+            ledger
+                .leases()
+                .heartbeat(
+                    Lease.of(t.id(), c.epoch()),
+                    TTL,
+                    new Leases.Heartbeat(
+                        5_242_880,
+                        new Leases.Checkpoint(5_242_880, c.epoch(), "\"v1\"", null, state),
+                        10_000_000L,
+                        false,
+                        0)))
+        .isTrue();
+    assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().durableState())
+        .as("recorded with the checkpoint")
+        .isEqualTo(state);
+    String resumeData =
+        ledger.taskControl().cancel(tenant, session, t.id(), true).orElseThrow().resumeData();
+
+    TaskRow next = submit(resumeWith(resumeData));
+    assertThat(next.durableState()).isEqualTo(state);
+    assertThat(next.bytesDurable()).isEqualTo(5_242_880);
+    assertThat(ledger.taskControl().task(tenant, session, t.id()).orElseThrow().durableState())
+        .as("the canceled task names the upload no more")
+        .isNull();
+    TaskRow again = submit(resumeWith(resumeData));
+    assertThat(again.durableState()).as("a second use has nothing to continue").isNull();
+  }
+
+  @Test
   void anUploadResolvesItsSourceAtSubmitAndCompletesWithTheTargetsStatus() {
     TaskRow download = submit(withPriority("http://a.test/src", 0.9));
     long e = ledger.claims().claimNext("w1", TTL).orElseThrow().epoch();

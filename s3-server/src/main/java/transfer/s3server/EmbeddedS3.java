@@ -39,6 +39,15 @@ public final class EmbeddedS3 implements AutoCloseable {
    */
   public static EmbeddedS3 start(Path dir, int port, String accessKey, String secretKey)
       throws IOException {
+    return start(dir, "127.0.0.1", port, accessKey, secretKey);
+  }
+
+  /**
+   * As {@link #start(Path, int, String, String)}, listening on {@code host} (the container image:
+   * 0.0.0.0, inside its own network namespace).
+   */
+  public static EmbeddedS3 start(
+      Path dir, String host, int port, String accessKey, String secretKey) throws IOException {
     Files.createDirectories(dir);
     Properties p = new Properties();
     p.setProperty("jclouds.filesystem.basedir", dir.toAbsolutePath().toString());
@@ -47,7 +56,7 @@ public final class EmbeddedS3 implements AutoCloseable {
     S3Proxy proxy =
         S3Proxy.builder()
             .blobStore(context.getBlobStore())
-            .endpoint(URI.create("http://127.0.0.1:" + port))
+            .endpoint(URI.create("http://" + host + ":" + port))
             .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, accessKey, secretKey)
             .build();
     try {
@@ -64,7 +73,7 @@ public final class EmbeddedS3 implements AutoCloseable {
       throw e;
     } catch (Exception e) {
       context.close();
-      throw new IOException("S3Proxy did not start on 127.0.0.1:" + port + ": " + e, e);
+      throw new IOException("S3Proxy did not start on " + host + ":" + port + ": " + e, e);
     }
     return new EmbeddedS3(proxy, context, accessKey, secretKey);
   }

@@ -9,6 +9,7 @@ import org.jboss.logging.Logger;
 import transfer.ledger.Purging;
 import transfer.storage.StoredFiles;
 import transfer.storage.s3.S3Bucket;
+import transfer.storage.s3.S3Checkpoint;
 
 /**
  * Stored bytes in an S3 bucket ({@link S3Bucket}). A staged body is spooled to a local file while
@@ -68,16 +69,12 @@ public final class S3Bytes implements StoredBytes {
 
   @Override
   public void deleteLeftovers(Purging.Purged.Left task) {
-    String prefix = bucket.layout().downloads(task.tenantId(), task.sessionId(), task.taskId());
-    try {
-      for (S3Bucket.Upload u : bucket.uploads(prefix)) {
-        bucket.abort(u.key(), u.uploadId());
-      }
-    } catch (IOException e) {
-      LOG.warnf(
-          "could not list the multipart uploads of task %s (%s); the bucket's lifecycle rule"
-              + " for incomplete uploads removes them",
-          task.taskId(), e.getMessage());
+    // The upload its last checkpoint names, kept for its resumeData. An upload begun by a worker
+    // killed before its first checkpoint is known to no row: the bucket's lifecycle rule for
+    // incomplete multipart uploads removes it (README, "Storage").
+    S3Checkpoint cp = S3Checkpoint.decode(task.durableState());
+    if (cp != null) {
+      bucket.abort(cp.key(), cp.uploadId());
     }
   }
 

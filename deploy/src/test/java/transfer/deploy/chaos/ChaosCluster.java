@@ -36,7 +36,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
@@ -114,6 +113,10 @@ final class ChaosCluster {
   final TestInfra infra;
   final Path dataDir;
   final Path storageRoot;
+
+  /** The stored bytes, on the file system or (-Dtransfer.storage=s3) in S3. */
+  final transfer.deploy.ClusterStorage stored;
+
   final Path root;
   final int apiPort;
   final Origin origin;
@@ -186,6 +189,7 @@ final class ChaosCluster {
     infra = TestInfra.shared();
     dataDir = Files.createTempDirectory("transfer-chaos-it");
     storageRoot = dataDir.resolve("objects");
+    stored = transfer.deploy.ClusterStorage.start(dataDir, storageRoot);
     root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath().normalize();
     origin = Origin.start();
     proxy = MeddlingProxy.start(origin);
@@ -261,6 +265,7 @@ final class ChaosCluster {
     env.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
     env.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     env.put("TRANSFER_STORAGE_ROOT", storageRoot.toString());
+    env.putAll(stored.env());
     // Tasks reach the origin directly or through the proxy, the resumable target, and nothing
     // else.
     env.put(
@@ -362,6 +367,7 @@ final class ChaosCluster {
     resumable.close();
     // The logs stay (they are the evidence when a test failed); the downloaded bytes need not.
     try {
+      stored.close();
       TestFiles.deleteTree(storageRoot);
     } catch (RuntimeException e) {
       // best effort at exit
@@ -810,21 +816,14 @@ final class ChaosCluster {
     return m.lookingAt() ? Long.parseLong(m.group(1)) : -1;
   }
 
-  /** Files under the storage root (objects and temporaries) whose name starts with the task id. */
-  List<Path> storedFilesOf(String tid) throws IOException {
-    if (!Files.exists(storageRoot)) {
-      return List.of();
-    }
-    try (Stream<Path> all = Files.walk(storageRoot)) {
-      return all.filter(p -> p.getFileName().toString().startsWith(tid)).toList();
-    }
+  /** What storage holds (objects, temporaries, uploads) whose name starts with the task id. */
+  List<String> storedFilesOf(String tid) throws IOException {
+    return stored.namesStartingWith(tid);
   }
 
-  /** Temporary objects ({@code .partial/}) of a task. */
-  List<Path> temporariesOf(String tid) throws IOException {
-    return storedFilesOf(tid).stream()
-        .filter(p -> p.getParent().getFileName().toString().equals(".partial"))
-        .toList();
+  /** A task's temporary objects ({@code .partial/}) or multipart uploads in progress. */
+  List<String> temporariesOf(String tid) throws IOException {
+    return stored.temporariesOf(tid);
   }
 
   /**

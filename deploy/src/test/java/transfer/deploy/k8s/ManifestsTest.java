@@ -94,6 +94,18 @@ class ManifestsTest {
           "OTEL_TRACES_SAMPLER",
           "OTEL_TRACES_SAMPLER_ARG");
 
+  /** What the AWS SDK for Java v2 reads from the environment (its default chains). */
+  private static final Set<String> AWS_ENV =
+      Set.of(
+          "AWS_REGION",
+          "AWS_ENDPOINT_URL",
+          "AWS_ACCESS_KEY_ID",
+          "AWS_SECRET_ACCESS_KEY",
+          "AWS_SESSION_TOKEN",
+          "AWS_ROLE_ARN",
+          "AWS_WEB_IDENTITY_TOKEN_FILE",
+          "AWS_REQUEST_CHECKSUM_CALCULATION");
+
   private static List<HasMetadata> prod;
   private static List<HasMetadata> dev;
 
@@ -108,7 +120,6 @@ class ManifestsTest {
     assertThat(prod.stream().map(HasMetadata::getKind).distinct())
         .containsExactlyInAnyOrder(
             "ConfigMap",
-            "PersistentVolumeClaim",
             "KafkaTopic",
             "Deployment",
             "Service",
@@ -279,7 +290,7 @@ class ManifestsTest {
           soft.assertThat(c.getResources().getRequests()).as(name).containsKeys("cpu", "memory");
           soft.assertThat(c.getResources().getLimits()).as(name).containsKeys("cpu", "memory");
           soft.assertThat(c.getVolumeMounts())
-              .as("%s: writable /tmp and the shared /data; the Kafka CA read-only", name)
+              .as("%s: writable /tmp and /data (scratch); the Kafka CA read-only", name)
               .extracting(m -> m.getMountPath())
               .containsExactlyInAnyOrder("/tmp", "/data", "/etc/kafka-ca");
           soft.assertThat(c.getVolumeMounts())
@@ -287,19 +298,52 @@ class ManifestsTest {
               .allSatisfy(m -> assertThat(m.getReadOnly()).isTrue());
         }
         soft.assertThat(pod.getVolumes())
-            .as("%s: the shared objects claim", name)
+            .as("%s: /data is scratch, no shared claim (the bytes are in the bucket)", name)
+            .allSatisfy(v -> assertThat(v.getPersistentVolumeClaim()).isNull())
             .anySatisfy(
-                v ->
-                    assertThat(v.getPersistentVolumeClaim())
-                        .isNotNull()
-                        .satisfies(
-                            claim ->
-                                assertThat(claim.getClaimName()).isEqualTo("transfer-objects")));
+                v -> {
+                  assertThat(v.getName()).isEqualTo("objects");
+                  assertThat(v.getEmptyDir()).isNotNull();
+                });
       }
-      PersistentVolumeClaim objectsClaim = single(objects, PersistentVolumeClaim.class);
-      soft.assertThat(objectsClaim.getSpec().getAccessModes()).containsExactly("ReadWriteMany");
+      soft.assertThat(of(objects, PersistentVolumeClaim.class)).isEmpty();
+      soft.assertThat(single(objects, ConfigMap.class).getData().get("TRANSFER_STORAGE_URL"))
+          .startsWith("s3://");
     }
     soft.assertAll();
+  }
+
+  @Test
+  void theSharedVolumeComponentPutsTheBytesOnAReadWriteManyClaimInBothServices() throws Exception {
+    Path overlay = Files.createTempDirectory(ROOT.resolve("k8s/overlays"), ".shared-volume-test-");
+    try {
+      Files.writeString(
+          overlay.resolve("kustomization.yaml"),
+          "resources: [../../base]\ncomponents: [../../components/shared-volume]\n");
+      List<HasMetadata> objects = read(kustomize(ROOT.relativize(overlay).toString()));
+      PersistentVolumeClaim claim = single(objects, PersistentVolumeClaim.class);
+      assertThat(claim.getSpec().getAccessModes()).containsExactly("ReadWriteMany");
+      assertThat(single(objects, ConfigMap.class).getData().get("TRANSFER_STORAGE_URL"))
+          .isEqualTo("file:///data/objects");
+      for (Deployment d : of(objects, Deployment.class)) {
+        PodSpec pod = d.getSpec().getTemplate().getSpec();
+        assertThat(pod.getVolumes())
+            .as(d.getMetadata().getName())
+            .filteredOn(v -> v.getName().equals("objects"))
+            .singleElement()
+            .satisfies(
+                v ->
+                    assertThat(v.getPersistentVolumeClaim().getClaimName())
+                        .isEqualTo(claim.getMetadata().getName()));
+        assertThat(pod.getContainers().get(0).getVolumeMounts())
+            .filteredOn(m -> m.getName().equals("objects"))
+            .singleElement()
+            .satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/data"));
+      }
+    } finally {
+      Files.deleteIfExists(overlay.resolve("kustomization.yaml"));
+      Files.deleteIfExists(overlay);
+    }
   }
 
   @Test
@@ -521,7 +565,9 @@ class ManifestsTest {
             AdminClientConfig.configNames())
         .flatMap(Set::stream)
         .forEach(k -> keys.add("kafka." + k));
-    Set<String> otel = otelSdkReads(service) ? OTEL_ENV : Set.of();
+    Set<String> otel = new HashSet<>(otelSdkReads(service) ? OTEL_ENV : Set.of());
+    // The AWS SDK's own settings, read by both services' S3 client (transfer.storage.s3).
+    otel.addAll(AWS_ENV);
     // @ConfigProperty(name = "...") injections in the service's own sources.
     Pattern property = Pattern.compile("@ConfigProperty\\(\\s*name\\s*=\\s*\"([^\"]+)\"");
     try (Stream<Path> sources = Files.walk(ROOT.resolve(service).resolve("src/main/java"))) {

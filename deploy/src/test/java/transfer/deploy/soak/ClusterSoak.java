@@ -41,8 +41,17 @@ class ClusterSoak {
 
   private final List<String> faults = new ArrayList<>();
 
+  /**
+   * The storage the soak runs on ({@code soak.storage}: file or s3): it runs in the test JVM whose
+   * cluster storage is that one (-Dit.test runs it in both the default and the s3 execution).
+   */
+  private static final String STORAGE = System.getProperty("soak.storage", "file");
+
   @Test
   void everyTaskEndsExactlyOnceThroughWorkerKillsAndABrokerRestart() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        STORAGE.equals(transfer.deploy.ClusterStorage.S3 ? "s3" : "file"),
+        "soak.storage=" + STORAGE + " runs in the other test JVM");
     TestInfra infra = TestInfra.shared();
     Path root = Path.of(System.getProperty("transfer.project.root", "..")).toAbsolutePath();
     Path dir = Files.createTempDirectory("transfer-soak");
@@ -52,6 +61,9 @@ class ClusterSoak {
     common.put("QUARKUS_DATASOURCE_PASSWORD", infra.dbPassword());
     common.put("KAFKA_BOOTSTRAP_SERVERS", infra.kafkaBootstrap());
     common.put("TRANSFER_STORAGE_ROOT", dir.resolve("objects").toString());
+    transfer.deploy.ClusterStorage stored =
+        transfer.deploy.ClusterStorage.start(dir, dir.resolve("objects"));
+    common.putAll(stored.env());
     common.put("TRANSFER_WORKER_LEASE_TTL", "4s");
     common.put("TRANSFER_WORKER_HEARTBEAT_INTERVAL", "500ms");
     common.put("TRANSFER_WORKER_CHECKPOINT_INTERVAL", "1s");
@@ -183,8 +195,15 @@ class ClusterSoak {
       report.append(
           String.format(
               "%d tasks of %d MiB (origin at %d MiB/s each), %d workers of %d slots, a SIGKILL"
-                  + " about every %d s, one broker restart; all final after %s%n%n",
-              TASKS, FILE_BYTES >> 20, RATE >> 20, WORKERS, SLOTS, KILL_EVERY_SECONDS, took));
+                  + " about every %d s, one broker restart; %s storage; all final after %s%n%n",
+              TASKS,
+              FILE_BYTES >> 20,
+              RATE >> 20,
+              WORKERS,
+              SLOTS,
+              KILL_EVERY_SECONDS,
+              STORAGE,
+              took));
       report.append("| figure | value |\n|---|---:|\n");
       report.append(row("tasks submitted", TASKS));
       report.append(row("completed", completed));
@@ -218,6 +237,7 @@ class ClusterSoak {
         w.stop(Duration.ofSeconds(20));
       }
       api.stop(Duration.ofSeconds(20));
+      stored.close();
       TestFiles.deleteTree(dir.resolve("objects"));
     }
   }

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.Callable;
 import transfer.storage.s3.S3Bucket;
+import transfer.storage.s3.S3Checkpoint;
 
 /**
  * Writes one download's body into an S3 multipart upload, a part at a time, through a bounded spool

@@ -1,4 +1,4 @@
-package transfer.worker.storage;
+package transfer.storage.s3;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -9,10 +9,11 @@ import java.util.Base64;
  * and the SHA-256 state after them ({@link DigestState}). Encoded as one line of fields, the key
  * and id in Base64 (they may hold any character).
  */
-record S3Checkpoint(String key, String uploadId, long partSize, int parts, String digestState) {
+public record S3Checkpoint(
+    String key, String uploadId, long partSize, int parts, String digestState) {
   private static final String PREFIX = "s3.v1";
 
-  String encode() {
+  public String encode() {
     return String.join(
         " ",
         PREFIX,
@@ -24,7 +25,7 @@ record S3Checkpoint(String key, String uploadId, long partSize, int parts, Strin
   }
 
   /** The checkpoint {@code state} encodes; null when it is none (or unreadable). */
-  static S3Checkpoint decode(String state) {
+  public static S3Checkpoint decode(String state) {
     if (state == null) {
       return null;
     }
@@ -42,7 +43,7 @@ record S3Checkpoint(String key, String uploadId, long partSize, int parts, Strin
     }
   }
 
-  long bytes() {
+  public long bytes() {
     return partSize * parts;
   }
 
