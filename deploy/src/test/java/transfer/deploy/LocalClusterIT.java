@@ -252,6 +252,95 @@ class LocalClusterIT {
     }
   }
 
+  /**
+   * {@code TRANSFER_STORAGE=s3}: the launcher runs an S3 API server, the banner says where, a
+   * download lands in its bucket (a file of S3Proxy's store, under the data directory) and is
+   * served back by the API, and the server stops with the cluster.
+   */
+  @Test
+  void s3StorageRunsTheClusterOnTheLaunchersS3Server() throws Exception {
+    Path data = Files.createTempDirectory("local-cluster-it-s3");
+    dataDirs.add(data);
+    try (Origin origin = Origin.start()) {
+      Map<String, String> env = env(data);
+      int s3Port = ClusterFixture.freePort();
+      env.put("TRANSFER_STORAGE", "s3");
+      env.put("TRANSFER_S3_PORT", String.valueOf(s3Port));
+      env.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + origin.port());
+      int apiPort = Integer.parseInt(env.get("TRANSFER_API_PORT"));
+
+      Path out = data.resolve("launcher.out");
+      Process launcher = launch(env, out);
+      awaitOutput(out, "The transfer cluster is running.", Duration.ofMinutes(3));
+      assertThat(Files.readString(out))
+          .contains("s3://transfer/objects")
+          .contains("S3 API at http://127.0.0.1:" + s3Port);
+      assertThat(
+              PosixFilePermissions.toString(
+                  Files.getPosixFilePermissions(data.resolve("s3-credentials/secret-key"))))
+          .isEqualTo("rw-------");
+
+      assertThat(put(apiPort, "/v1/sessions/s3")).isEqualTo(201);
+      long size = 7L << 20;
+      String body =
+          "{\"type\":\"download\",\"url\":\""
+              + origin.url("/bytes/" + size + "?seed=23")
+              + "\",\"sha256\":\""
+              + Origin.sha256Hex(size, 23)
+              + "\"}";
+      HttpResponse<String> created =
+          http.send(
+              HttpRequest.newBuilder(
+                      URI.create("http://127.0.0.1:" + apiPort + "/v1/sessions/s3/tasks"))
+                  .header("Authorization", "Bearer it-key")
+                  .header("Content-Type", "application/json")
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(created.statusCode()).isEqualTo(201);
+      String taskId = new ObjectMapper().readTree(created.body()).path("id").asText();
+      URI task = URI.create("http://127.0.0.1:" + apiPort + "/v1/sessions/s3/tasks/" + taskId);
+      String[] location = {null};
+      await()
+          .atMost(Duration.ofMinutes(1))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                var t =
+                    new ObjectMapper()
+                        .readTree(
+                            http.send(
+                                    HttpRequest.newBuilder(task)
+                                        .header("Authorization", "Bearer it-key")
+                                        .build(),
+                                    HttpResponse.BodyHandlers.ofString())
+                                .body());
+                location[0] = t.path("location").asText(null);
+                return t.path("state").asText().equals("completed");
+              });
+      assertThat(location[0]).isEqualTo("s3://transfer/objects/default/s3/" + taskId + ".e1");
+      // S3Proxy's file-system store: the object is a file of the bucket's directory.
+      assertThat(Files.size(data.resolve("s3/transfer/objects/default/s3/" + taskId + ".e1")))
+          .isEqualTo(size);
+      HttpResponse<byte[]> content =
+          http.send(
+              HttpRequest.newBuilder(URI.create(task + "/content"))
+                  .header("Authorization", "Bearer it-key")
+                  .build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(content.statusCode()).isEqualTo(200);
+      assertThat(
+              java.util.HexFormat.of()
+                  .formatHex(
+                      java.security.MessageDigest.getInstance("SHA-256").digest(content.body())))
+          .isEqualTo(Origin.sha256Hex(size, 23));
+
+      launcher.destroy();
+      assertThat(launcher.waitFor(90, TimeUnit.SECONDS)).isTrue();
+      assertThat(Files.readString(out)).contains("S3 API server stopped");
+    }
+  }
+
   // ------------------------------------------------------------------ helpers
 
   private Map<String, String> env(Path data) throws IOException {

@@ -31,7 +31,8 @@ import transfer.storage.s3.S3Checkpoint;
  * digest (and saves its state at the end of each part, {@link DigestState}), the spool lane writes
  * the chunk into its part's spool file. A part whose bytes are all spooled and hashed is sealed and
  * goes to the upload lane (one {@code UploadPart} at a time, on the request threads); once S3 has
- * it, it is durable: {@link #flush} reports it, and the spool file is deleted. At most one part
+ * it, it is durable and the spool file is deleted; {@link #flush} reports the bytes up to the last
+ * whole part whose digest state was saved: what a checkpoint can continue from. At most one part
  * uploads and one waits while the next fills: a transfer holds at most three parts of local disk
  * and two chunks of memory, whatever its size.
  *
@@ -75,7 +76,10 @@ public final class S3PartWriter implements BodySink {
   private int outstanding;
   private int sizeClass;
   private long accepted;
+
+  /** Bytes in S3 up to the last whole part whose digest state was saved (see {@link #flush}). */
   private long durable;
+
   private Handler<Void> drainHandler;
   private Handler<Throwable> exceptionHandler;
   private boolean ending;
@@ -341,8 +345,8 @@ public final class S3PartWriter implements BodySink {
             if (ar.succeeded()) {
               etags.add((String) ar.result());
               open.remove(p);
-              durable = p.start + p.size();
-              if (!p.last) {
+              if (!p.last && p.digestState != null) {
+                durable = p.start + p.size();
                 remember(durable, p.digestState);
               }
               drained();
@@ -353,9 +357,6 @@ public final class S3PartWriter implements BodySink {
   }
 
   private void remember(long bytes, String digestState) {
-    if (digestState == null) {
-      return; // no state to continue the digest from: no checkpoint on S3
-    }
     states.put(
         bytes, new S3Checkpoint(key, uploadId, partSize, etags.size(), digestState).encode());
     while (states.size() > STATES_KEPT) {
