@@ -190,6 +190,19 @@ class SecuredManifestsTest {
     assertThat(blocks)
         .allSatisfy(
             b -> assertThat(b.getExcept()).as("no open block %s", b.getCidr()).isNotEmpty());
+    // The API reaches the bucket: HTTPS to public addresses only.
+    NetworkPolicy api = named(prod, NetworkPolicy.class, "transfer-api");
+    assertThat(api.getSpec().getEgress())
+        .filteredOn(r -> r.getTo().stream().anyMatch(p -> p.getIpBlock() != null))
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.getPorts())
+                  .singleElement()
+                  .satisfies(p -> assertThat(p.getPort().getIntVal()).isEqualTo(443));
+              assertThat(r.getTo())
+                  .allSatisfy(p -> assertThat(p.getIpBlock().getExcept()).isNotEmpty());
+            });
     NetworkPolicy postgres = named(prod, NetworkPolicy.class, "transfer-postgres");
     assertThat(postgres.getSpec().getIngress())
         .singleElement()

@@ -39,4 +39,16 @@ public interface BodySink {
 
   /** Stops at once; what is stored stays for a later attempt to continue from its checkpoint. */
   void abort();
+
+  /** Hands the bytes of {@code data} to {@code append} as NIO buffers, without copying them. */
+  static void eachNioBuffer(Buffer data, java.util.function.Consumer<java.nio.ByteBuffer> append) {
+    io.netty.buffer.ByteBuf bb = data.getByteBuf();
+    if (bb.nioBufferCount() == 1) {
+      append.accept(bb.nioBuffer());
+    } else {
+      for (java.nio.ByteBuffer b : bb.nioBuffers()) {
+        append.accept(b);
+      }
+    }
+  }
 }

@@ -1,6 +1,5 @@
 package transfer.worker.storage;
 
-import io.netty.buffer.ByteBuf;
 import io.quarkus.logging.Log;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
@@ -140,14 +139,7 @@ public final class ObjectWriter implements BodySink {
     if (ending || aborted) {
       return false;
     }
-    ByteBuf bb = data.getByteBuf();
-    if (bb.nioBufferCount() == 1) {
-      append(bb.nioBuffer());
-    } else {
-      for (ByteBuffer b : bb.nioBuffers()) {
-        append(b);
-      }
-    }
+    BodySink.eachNioBuffer(data, this::append);
     if (full()) {
       pauses++;
       pausedSince = System.nanoTime();

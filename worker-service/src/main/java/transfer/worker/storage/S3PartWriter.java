@@ -1,6 +1,5 @@
 package transfer.worker.storage;
 
-import io.netty.buffer.ByteBuf;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -171,14 +170,7 @@ public final class S3PartWriter implements BodySink {
     if (ending || stopped) {
       return false;
     }
-    ByteBuf bb = data.getByteBuf();
-    if (bb.nioBufferCount() == 1) {
-      append(bb.nioBuffer());
-    } else {
-      for (ByteBuffer b : bb.nioBuffers()) {
-        append(b);
-      }
-    }
+    BodySink.eachNioBuffer(data, this::append);
     return !full();
   }
 
