@@ -9,7 +9,6 @@ import org.jboss.logging.Logger;
 import transfer.ledger.Purging;
 import transfer.storage.StoredFiles;
 import transfer.storage.s3.S3Bucket;
-import transfer.storage.s3.S3Checkpoint;
 
 /**
  * Stored bytes in an S3 bucket ({@link S3Bucket}). A staged body is spooled to a local file while
@@ -72,10 +71,7 @@ public final class S3Bytes implements StoredBytes {
     // The upload its last checkpoint names, kept for its resumeData. An upload begun by a worker
     // killed before its first checkpoint is known to no row: the bucket's lifecycle rule for
     // incomplete multipart uploads removes it (README, "Storage").
-    S3Checkpoint cp = S3Checkpoint.decode(task.durableState());
-    if (cp != null) {
-      bucket.abort(cp.key(), cp.uploadId());
-    }
+    bucket.abortUploadOf(task.durableState());
   }
 
   @Override

@@ -227,6 +227,15 @@ public final class S3Bucket implements AutoCloseable {
     }
   }
 
+  /**
+   * Aborts the multipart upload a checkpoint's state names ({@link S3Checkpoint}); nothing for a
+   * state that names none. False when it could not be aborted (said in the log).
+   */
+  public boolean abortUploadOf(String durableState) {
+    S3Checkpoint cp = S3Checkpoint.decode(durableState);
+    return cp == null || abort(cp.key(), cp.uploadId());
+  }
+
   /** A multipart upload in progress. */
   public record Upload(String key, String uploadId, Instant initiated) {}
 
