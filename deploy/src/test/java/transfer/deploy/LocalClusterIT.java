@@ -372,11 +372,37 @@ class LocalClusterIT {
     return p;
   }
 
-  private static void awaitOutput(Path out, String text, Duration timeout) {
-    await()
-        .atMost(timeout)
-        .pollInterval(Duration.ofMillis(200))
-        .until(() -> Files.exists(out) && Files.readString(out).contains(text));
+  /**
+   * Waits until the launcher's output says {@code text}. When it does not, the failure shows the
+   * end of that output (the data directory, with its logs, is deleted after the test), and a
+   * launcher that exited meanwhile fails at once rather than after the whole timeout.
+   */
+  private void awaitOutput(Path out, String text, Duration timeout) {
+    try {
+      await()
+          .atMost(timeout)
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                boolean said = Files.exists(out) && Files.readString(out).contains(text);
+                if (!said && !started.isEmpty() && !started.get(started.size() - 1).isAlive()) {
+                  throw new AssertionError("the launcher exited before saying: " + text);
+                }
+                return said;
+              });
+    } catch (AssertionError | org.awaitility.core.ConditionTimeoutException e) {
+      String output;
+      try {
+        output = Files.exists(out) ? Files.readString(out) : "(no output)";
+      } catch (IOException io) {
+        output = "(unreadable: " + io + ")";
+      }
+      throw new AssertionError(
+          e.getMessage()
+              + "; the launcher's last output:\n"
+              + output.substring(Math.max(0, output.length() - 4000)),
+          e);
+    }
   }
 
   private static java.util.Optional<ProcessHandle> workerOf(Process launcher) {
