@@ -12,7 +12,6 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.UUID;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
@@ -35,7 +34,8 @@ class StorageS3ClusterIT extends ClusterTest {
   void aDownloadCutMidBodyContinuesItsMultipartUploadFromTheLastPartWithRange() throws Exception {
     long size = 13L << 20;
     String sid =
-        newSession("{\"retry\":{\"initialBackoff\":\"PT0.2S\",\"maxBackoff\":\"PT0.5S\"}}");
+        cluster.newSession(
+            "s3", "{\"retry\":{\"initialBackoff\":\"PT0.2S\",\"maxBackoff\":\"PT0.5S\"}}");
     // Slow enough for heartbeats to record the parts as checkpoints before the cut at 11.5 MiB.
     String path = "/bytes/" + size;
     String query = "seed=31&rate=" + (3 << 20) + "&cutAfter=" + (23L << 19) + "&faultTimes=1";
@@ -70,7 +70,7 @@ class StorageS3ClusterIT extends ClusterTest {
   @Test
   void contentIsServedFromTheBucketByRangeOrAsAPresignedLink() throws Exception {
     long size = PART + 4321;
-    String sid = newSession("{}");
+    String sid = cluster.newSession("s3", "{}");
     String tid = submit(sid, origin.url("/bytes/" + size + "?seed=32"));
     JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofMinutes(1));
     assertThat(task.get("state").asText()).isEqualTo("completed");
@@ -129,20 +129,10 @@ class StorageS3ClusterIT extends ClusterTest {
         .send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
   }
 
-  private static String newSession(String config) throws Exception {
-    String sid = "s-" + UUID.randomUUID();
-    ApiClient.Answer a = cluster.call("PUT", "/v1/sessions/" + sid, config);
-    assertThat(a.status()).as("PUT session: %s", a.body()).isEqualTo(201);
-    return sid;
-  }
-
   private static String submit(String sid, String url) throws Exception {
-    ApiClient.Answer a =
-        cluster.call(
-            "POST",
-            "/v1/sessions/" + sid + "/tasks",
-            "{\"type\":\"download\",\"url\":\"" + url + "\"}");
-    assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
-    return a.body().get("id").asText();
+    return cluster
+        .submit(sid, ClusterFixture.json("type", "download", "url", url))
+        .get("id")
+        .asText();
   }
 }
