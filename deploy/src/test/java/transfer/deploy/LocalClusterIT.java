@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +34,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import transfer.testkit.Origin;
+import transfer.testkit.TestFiles;
 
 /**
  * The one-command local cluster as a user runs it: the launcher as its own process, on its own
@@ -58,11 +60,17 @@ class LocalClusterIT {
         }
       }
     }
-    // PostgreSQL is detached by pg_ctl; if the launcher could not stop it, this test does.
+    // PostgreSQL is detached by pg_ctl; if the launcher could not stop it, this test does. Then
+    // the data directory goes (a failure has shown the launcher's output by then).
     for (Path data : dataDirs) {
       if (Files.exists(data.resolve("postgres/postmaster.pid"))) {
-        ProcessHandle.of(postmasterPid(data)).ifPresent(ProcessHandle::destroy);
+        Optional<ProcessHandle> postmaster = ProcessHandle.of(postmasterPid(data));
+        if (postmaster.isPresent()) {
+          postmaster.get().destroy();
+          postmaster.get().onExit().get(60, TimeUnit.SECONDS);
+        }
       }
+      TestFiles.deleteTree(data);
     }
   }
 
@@ -117,6 +125,7 @@ class LocalClusterIT {
   @Test
   void aTakenPortIsOneClearLineNotAStackTrace() throws Exception {
     Path data = Files.createTempDirectory("local-cluster-it-port");
+    dataDirs.add(data);
     Map<String, String> env = env(data);
     try (ServerSocket taken =
         new ServerSocket(
