@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 import transfer.s3server.EmbeddedS3;
 import transfer.storage.s3.S3Bucket;
 import transfer.storage.s3.S3Settings;
+import transfer.testkit.TestFiles;
 
 /**
  * The stored bytes of a test cluster, as the tests look at them behind the services' backs: files
@@ -189,10 +190,20 @@ public final class ClusterStorage implements AutoCloseable {
   }
 
   @Override
+  /**
+   * Stops the S3 server and deletes what it stored and the workers' spool, hundreds of MiB per run;
+   * the logs beside them stay, as the fixtures keep them.
+   */
   public void close() {
     if (S3) {
       bucket.close();
       server.close();
+      try {
+        TestFiles.deleteTree(dataDir.resolve("s3"));
+        TestFiles.deleteTree(dataDir.resolve("spool"));
+      } catch (RuntimeException e) {
+        // best effort at exit
+      }
     }
   }
 }
