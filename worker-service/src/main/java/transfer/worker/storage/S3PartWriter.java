@@ -8,18 +8,13 @@ import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.Callable;
 import transfer.storage.s3.S3Bucket;
-import transfer.storage.s3.S3Checkpoint;
 
 /**
  * Writes one download's body into an S3 multipart upload, a part at a time, through a bounded spool
@@ -29,20 +24,27 @@ import transfer.storage.s3.S3Checkpoint;
  * boundaries. Each chunk goes to two lanes on storage threads: the hash lane feeds the SHA-256
  * digest (and saves its state at the end of each part, {@link DigestState}), the spool lane writes
  * the chunk into its part's spool file. A part whose bytes are all spooled and hashed is sealed and
- * goes to the upload lane (one {@code UploadPart} at a time, on the request threads); once S3 has
- * it, it is durable and the spool file is deleted; {@link #flush} reports the bytes up to the last
- * whole part whose digest state was saved: what a checkpoint can continue from. At most one part
- * uploads and one waits while the next fills: a transfer holds at most three parts of local disk
- * and two chunks of memory, whatever its size.
+ * goes to the upload lane ({@link #PART_UPLOADS} {@code UploadPart} requests at a time, on the
+ * request threads); once S3 has it, the spool file is deleted; {@link #flush} reports the bytes up
+ * to the end of the last part whose digest state was saved with no part missing before it ({@link
+ * UploadedParts}): what a checkpoint can continue from. At most {@link #PART_UPLOADS} parts upload
+ * and one waits while the next fills: a transfer holds at most {@code PART_UPLOADS + 2} parts of
+ * local disk and two chunks of memory, whatever its size.
  *
  * <p>A body shorter than one part is never a multipart upload: {@link #publish} stores its single
  * spool file with one {@code PUT}. The multipart upload is begun when the first part is sealed.
  */
 public final class S3PartWriter implements BodySink {
   static final int MAX_OUTSTANDING = 2;
+
+  /**
+   * UploadPart requests of one body at once: one connection to S3 carries less than a fast origin
+   * delivers (the S3 Transfer Manager and rclone upload parts concurrently for the same reason).
+   */
+  static final int PART_UPLOADS = 2;
+
   private static final long FAST_NANOS = 20_000_000L;
   private static final long SLOW_NANOS = 1_000_000_000L;
-  private static final int STATES_KEPT = 16;
 
   private final S3Bucket bucket;
   private final WorkerExecutor io;
@@ -57,27 +59,22 @@ public final class S3PartWriter implements BodySink {
   /** Written on the request threads (begun), read on the context after. */
   private volatile String uploadId;
 
-  private final List<String> etags;
-
-  /** Checkpoint states by the durable byte count they describe (the last few). */
-  private final LinkedHashMap<Long, String> states = new LinkedHashMap<>();
-
   // ---------------------------------------------------------- context state
-  private Part part;
+  private SpooledPart part;
   private Chunk filling;
   private final ArrayDeque<Chunk> toHash = new ArrayDeque<>();
   private final ArrayDeque<Chunk> toSpool = new ArrayDeque<>();
-  private final ArrayDeque<Part> sealed = new ArrayDeque<>();
-  private final List<Part> open = new ArrayList<>();
+  private final ArrayDeque<SpooledPart> sealed = new ArrayDeque<>();
+  private final List<SpooledPart> open = new ArrayList<>();
   private boolean hashing;
   private boolean spooling;
-  private boolean uploading;
+  private int uploading;
   private int outstanding;
   private int sizeClass;
   private long accepted;
 
-  /** Bytes in S3 up to the last whole part whose digest state was saved (see {@link #flush}). */
-  private long durable;
+  /** The parts S3 has, and the checkpoints they make (see {@link #flush}). */
+  private final UploadedParts uploaded;
 
   private Handler<Void> drainHandler;
   private Handler<Throwable> exceptionHandler;
@@ -86,7 +83,7 @@ public final class S3PartWriter implements BodySink {
   private Promise<Void> finished;
 
   /** The single part of a body shorter than a part, kept for one PUT. */
-  private Part single;
+  private SpooledPart single;
 
   /**
    * @param from where the body continues: a multiple of {@code partSize}, the parts before it
@@ -116,9 +113,8 @@ public final class S3PartWriter implements BodySink {
     this.spoolName = spoolName;
     this.key = key;
     this.uploadId = uploadId;
-    this.etags = new ArrayList<>(etags);
+    this.uploaded = new UploadedParts(key, partSize, etags, from);
     this.accepted = from;
-    this.durable = from;
   }
 
   public String key() {
@@ -135,12 +131,12 @@ public final class S3PartWriter implements BodySink {
    * the upload, its parts and the digest after them; null when there is none to give.
    */
   public String state(long bytes) {
-    return states.get(bytes);
+    return uploaded.state(bytes);
   }
 
   /** The state of the checkpoint this writer continues from ({@code bytes}, its first byte). */
   void continues(long bytes, String state) {
-    states.put(bytes, state);
+    uploaded.continues(bytes, state);
   }
 
   @Override
@@ -177,7 +173,7 @@ public final class S3PartWriter implements BodySink {
   private void append(ByteBuffer src) {
     while (src.hasRemaining()) {
       if (part == null) {
-        part = new Part((int) (accepted / partSize) + 1, accepted);
+        part = spooled((int) (accepted / partSize) + 1, accepted);
         open.add(part);
       }
       if (filling == null) {
@@ -211,6 +207,10 @@ public final class S3PartWriter implements BodySink {
     }
   }
 
+  private SpooledPart spooled(int number, long start) {
+    return new SpooledPart(number, start, spoolDir.resolve(spoolName + ".p" + number));
+  }
+
   private void handOff(Chunk c) {
     c.length = c.buf.position();
     c.part.pending++;
@@ -224,7 +224,7 @@ public final class S3PartWriter implements BodySink {
   public Future<Long> flush() {
     return stopped
         ? Future.failedFuture(new IOException("the body's upload stopped"))
-        : Future.succeededFuture(durable);
+        : Future.succeededFuture(uploaded.durable());
   }
 
   @Override
@@ -239,8 +239,8 @@ public final class S3PartWriter implements BodySink {
       filling = null;
       handOff(c);
     }
-    if (part == null && uploadId == null && etags.isEmpty() && accepted == 0) {
-      part = new Part(1, 0); // an empty body: one empty object
+    if (part == null && uploadId == null && uploaded.none() && accepted == 0) {
+      part = spooled(1, 0); // an empty body: one empty object
       open.add(part);
     }
     if (part != null) {
@@ -269,13 +269,13 @@ public final class S3PartWriter implements BodySink {
         if (single.size() == 0) {
           bucket.put(key, java.io.InputStream.nullInputStream(), 0);
         } else {
-          bucket.put(key, single.file(this));
+          bucket.put(key, single.file());
         }
       } finally {
-        single.delete(this);
+        single.delete();
       }
     } else {
-      bucket.complete(key, uploadId, etags);
+      bucket.complete(key, uploadId, uploaded.etags());
     }
   }
 
@@ -310,7 +310,7 @@ public final class S3PartWriter implements BodySink {
       run(
           io,
           () -> {
-            c.part.write(this, bytes, c.offset - c.part.start);
+            c.part.write(bytes, c.offset - c.part.start);
             return null;
           },
           ar -> {
@@ -318,9 +318,10 @@ public final class S3PartWriter implements BodySink {
             laneDone(c);
           });
     }
-    if (!uploading && !sealed.isEmpty()) {
-      Part p = sealed.poll();
-      uploading = true;
+    // The first part begins the upload alone; then up to PART_UPLOADS parts go at once.
+    while (uploading < (uploadId == null ? 1 : PART_UPLOADS) && !sealed.isEmpty()) {
+      SpooledPart p = sealed.poll();
+      uploading++;
       run(
           requests,
           () -> {
@@ -328,32 +329,19 @@ public final class S3PartWriter implements BodySink {
             if (uploadId == null) {
               uploadId = bucket.beginUpload(key);
             }
-            String etag = bucket.uploadPart(key, uploadId, p.number, p.file(this), p.size());
-            p.delete(this);
+            String etag = bucket.uploadPart(key, uploadId, p.number, p.file(), p.size());
+            p.delete();
             return etag;
           },
           ar -> {
-            uploading = false;
+            uploading--;
             if (ar.succeeded()) {
-              etags.add((String) ar.result());
-              open.remove(p);
-              if (!p.last && p.digestState != null) {
-                durable = p.start + p.size();
-                remember(durable, p.digestState);
-              }
+              open.removeAll(uploaded.add(p, (String) ar.result(), uploadId));
               drained();
             }
           });
     }
     maybeFinished();
-  }
-
-  private void remember(long bytes, String digestState) {
-    states.put(
-        bytes, new S3Checkpoint(key, uploadId, partSize, etags.size(), digestState).encode());
-    while (states.size() > STATES_KEPT) {
-      states.remove(states.keySet().iterator().next());
-    }
   }
 
   private void run(WorkerExecutor on, Callable<Object> task, Handler<AsyncResult<Object>> after) {
@@ -389,7 +377,7 @@ public final class S3PartWriter implements BodySink {
     if (stopped) {
       return;
     }
-    for (Part p : new ArrayList<>(open)) {
+    for (SpooledPart p : new ArrayList<>(open)) {
       if (p.sealedOrKept) {
         continue;
       }
@@ -397,7 +385,7 @@ public final class S3PartWriter implements BodySink {
         return;
       }
       p.sealedOrKept = true;
-      if (p.last && p.number == 1 && uploadId == null && etags.isEmpty()) {
+      if (p.last && p.number == 1 && uploadId == null && uploaded.none()) {
         single = p;
         open.remove(p);
         continue;
@@ -421,7 +409,8 @@ public final class S3PartWriter implements BodySink {
         && outstanding == 0
         && !hashing
         && !spooling
-        && !uploading
+        && uploading == 0
+        && uploaded.settled()
         && sealed.isEmpty()
         && open.isEmpty()) {
       finished.tryComplete();
@@ -458,7 +447,7 @@ public final class S3PartWriter implements BodySink {
         outstanding--;
       }
     }
-    List<Part> leftovers = new ArrayList<>(open);
+    List<SpooledPart> leftovers = new ArrayList<>(open);
     leftovers.addAll(sealed);
     if (single != null) {
       leftovers.add(single);
@@ -466,9 +455,9 @@ public final class S3PartWriter implements BodySink {
     sealed.clear();
     io.executeBlocking(
         () -> {
-          for (Part p : leftovers) {
+          for (SpooledPart p : leftovers) {
             p.close();
-            p.delete(this);
+            p.delete();
           }
           return null;
         },
@@ -485,84 +474,21 @@ public final class S3PartWriter implements BodySink {
   public void discardSpool() {
     if (single != null) {
       single.close();
-      single.delete(this);
-    }
-  }
-
-  /** One part: bytes {@code start} to {@code start + partSize} of the body, spooled to a file. */
-  private static final class Part {
-    final int number;
-    final long start;
-    int pending;
-    boolean complete;
-    boolean last;
-    boolean sealedOrKept;
-    volatile String digestState;
-    private FileChannel channel;
-    private long size;
-
-    Part(int number, long start) {
-      this.number = number;
-      this.start = start;
-    }
-
-    Path file(S3PartWriter w) {
-      return w.spoolDir.resolve(w.spoolName + ".p" + number);
-    }
-
-    synchronized void write(S3PartWriter w, ByteBuffer bytes, long at) throws IOException {
-      if (channel == null) {
-        Files.createDirectories(w.spoolDir);
-        channel =
-            FileChannel.open(
-                file(w),
-                StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING);
-      }
-      long pos = at;
-      while (bytes.hasRemaining()) {
-        pos += channel.write(bytes, pos);
-      }
-      size = Math.max(size, pos);
-    }
-
-    synchronized long size() {
-      return size;
-    }
-
-    synchronized void close() {
-      if (channel != null) {
-        try {
-          channel.close();
-        } catch (IOException e) {
-          // nothing more goes through it
-        }
-        channel = null;
-      }
-    }
-
-    void delete(S3PartWriter w) {
-      close();
-      try {
-        Files.deleteIfExists(file(w));
-      } catch (IOException e) {
-        // a spool file left behind is removed when the worker starts
-      }
+      single.delete();
     }
   }
 
   /** Bytes of the body from {@code offset}, in one part: filled on the context, then two lanes. */
   private static final class Chunk {
     final ByteBuffer buf;
-    final Part part;
+    final SpooledPart part;
     final long offset;
     final long started = System.nanoTime();
     int length;
     int lanesDone;
     boolean endsPart;
 
-    Chunk(ByteBuffer buf, Part part, long offset) {
+    Chunk(ByteBuffer buf, SpooledPart part, long offset) {
       this.buf = buf;
       this.part = part;
       this.offset = offset;
