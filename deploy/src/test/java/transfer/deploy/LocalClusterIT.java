@@ -283,7 +283,7 @@ class LocalClusterIT {
       awaitOutput(out, "The transfer cluster is running.", Duration.ofMinutes(3));
       assertThat(Files.readString(out))
           .contains("s3://transfer/objects")
-          .contains("S3 API at http://127.0.0.1:" + s3Port);
+          .contains("S3 API at https://127.0.0.1:" + s3Port);
       assertThat(
               PosixFilePermissions.toString(
                   Files.getPosixFilePermissions(data.resolve("s3-credentials/secret-key"))))

@@ -25,13 +25,24 @@ public final class EmbeddedS3 implements AutoCloseable {
   private final BlobStoreContext context;
   private final String accessKey;
   private final String secretKey;
+  private final boolean https;
 
-  private EmbeddedS3(S3Proxy proxy, BlobStoreContext context, String accessKey, String secretKey) {
+  private EmbeddedS3(
+      S3Proxy proxy, BlobStoreContext context, String accessKey, String secretKey, boolean https) {
     this.proxy = proxy;
     this.context = context;
     this.accessKey = accessKey;
     this.secretKey = secretKey;
+    this.https = https;
   }
+
+  /**
+   * HTTPS instead of HTTP: the server's key and certificate chain in a PKCS#12 key store.
+   *
+   * @param keyStore the PKCS#12 file
+   * @param password its password (and the key's)
+   */
+  public record Tls(Path keyStore, String password) {}
 
   /**
    * Starts a server on {@code port} of 127.0.0.1 (0: a free one) keeping its objects under {@code
@@ -48,17 +59,34 @@ public final class EmbeddedS3 implements AutoCloseable {
    */
   public static EmbeddedS3 start(
       Path dir, String host, int port, String accessKey, String secretKey) throws IOException {
+    return start(dir, host, port, accessKey, secretKey, null);
+  }
+
+  /**
+   * As {@link #start(Path, String, int, String, String)}, over HTTPS with {@code tls} (null: HTTP).
+   * An AWS SDK signs no request body over HTTPS ({@code UNSIGNED-PAYLOAD}), as with S3 itself; over
+   * HTTP it signs every body, which this server then checks byte by byte.
+   */
+  public static EmbeddedS3 start(
+      Path dir, String host, int port, String accessKey, String secretKey, Tls tls)
+      throws IOException {
     Files.createDirectories(dir);
     Properties p = new Properties();
     p.setProperty("jclouds.filesystem.basedir", dir.toAbsolutePath().toString());
     BlobStoreContext context =
         ContextBuilder.newBuilder("filesystem").overrides(p).buildView(BlobStoreContext.class);
-    S3Proxy proxy =
+    S3Proxy.Builder builder =
         S3Proxy.builder()
             .blobStore(context.getBlobStore())
-            .endpoint(URI.create("http://" + host + ":" + port))
-            .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, accessKey, secretKey)
-            .build();
+            .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, accessKey, secretKey);
+    if (tls == null) {
+      builder.endpoint(URI.create("http://" + host + ":" + port));
+    } else {
+      builder
+          .secureEndpoint(URI.create("https://" + host + ":" + port))
+          .keyStore(tls.keyStore().toString(), tls.password());
+    }
+    S3Proxy proxy = builder.build();
     try {
       proxy.start();
       long until = System.nanoTime() + 30_000_000_000L;
@@ -75,16 +103,16 @@ public final class EmbeddedS3 implements AutoCloseable {
       context.close();
       throw new IOException("S3Proxy did not start on " + host + ":" + port + ": " + e, e);
     }
-    return new EmbeddedS3(proxy, context, accessKey, secretKey);
+    return new EmbeddedS3(proxy, context, accessKey, secretKey, tls != null);
   }
 
-  /** {@code http://127.0.0.1:<port>}: the value of {@code AWS_ENDPOINT_URL}. */
+  /** {@code http://127.0.0.1:<port>} (or https): the value of {@code AWS_ENDPOINT_URL}. */
   public URI endpoint() {
-    return URI.create("http://127.0.0.1:" + proxy.getPort());
+    return URI.create((https ? "https" : "http") + "://127.0.0.1:" + port());
   }
 
   public int port() {
-    return proxy.getPort();
+    return https ? proxy.getSecurePort() : proxy.getPort();
   }
 
   public String accessKey() {

@@ -12,6 +12,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.CertificateFactory;
@@ -191,6 +192,30 @@ public final class LocalCa {
         return file;
       } catch (IOException e) {
         throw new UncheckedIOException("cannot write " + file, e);
+      }
+    }
+
+    /**
+     * The key and the chain in a PKCS#12 key store (owner-only), for servers that read no PEM
+     * (Jetty's, in S3Proxy).
+     */
+    public Path writePkcs12(Path file, String password) {
+      try {
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        store.load(null, null);
+        java.security.cert.Certificate[] chain =
+            authority.equals(certificate)
+                ? new java.security.cert.Certificate[] {certificate}
+                : new java.security.cert.Certificate[] {certificate, authority};
+        store.setKeyEntry("server", key, password.toCharArray(), chain);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        store.store(bytes, password.toCharArray());
+        Secrets.writeOwnerOnly(file, bytes.toByteArray());
+        return file;
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + file, e);
+      } catch (GeneralSecurityException e) {
+        throw new IllegalStateException(e);
       }
     }
 

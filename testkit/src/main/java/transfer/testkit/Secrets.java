@@ -41,14 +41,19 @@ public final class Secrets {
           return new Secret(saved, false);
         }
       }
-      byte[] random = new byte[32];
-      RANDOM.nextBytes(random);
-      String value = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+      String value = newSecret();
       writeOwnerOnly(file, value + System.lineSeparator());
       return new Secret(value, true);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read or save a secret in " + file, e);
     }
+  }
+
+  /** A new random secret: 256 bits, URL-safe Base64. */
+  public static String newSecret() {
+    byte[] random = new byte[32];
+    RANDOM.nextBytes(random);
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(random);
   }
 
   /** {@link #readOrCreateSecret}'s value. */
@@ -58,6 +63,11 @@ public final class Secrets {
 
   /** Writes {@code text} to {@code file}, owner-only from the start, replacing it whole. */
   public static void writeOwnerOnly(Path file, String text) throws IOException {
+    writeOwnerOnly(file, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** As {@link #writeOwnerOnly(Path, String)}, for bytes. */
+  public static void writeOwnerOnly(Path file, byte[] bytes) throws IOException {
     Path parent = file.toAbsolutePath().getParent();
     Files.createDirectories(parent);
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
@@ -67,7 +77,7 @@ public final class Secrets {
     } else {
       Files.createFile(tmp);
     }
-    Files.writeString(tmp, text, StandardCharsets.UTF_8);
+    Files.write(tmp, bytes);
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 

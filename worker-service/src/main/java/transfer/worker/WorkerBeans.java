@@ -18,6 +18,7 @@ import java.util.List;
 import javax.net.ssl.X509TrustManager;
 import transfer.egress.EgressPolicy;
 import transfer.egress.OutboundProxy;
+import transfer.egress.TrustedCa;
 import transfer.ledger.Claims;
 import transfer.ledger.LeaseBatch;
 import transfer.ledger.Ledger;
@@ -86,12 +87,12 @@ public class WorkerBeans {
         .trustedCa()
         .ifPresentOrElse(
             pem -> {
-              X509TrustManager trust = OriginTrust.withExtra(pem);
+              X509TrustManager trust = TrustedCa.withExtra(pem, "transfer.fetch.trusted-ca");
               options.setTrustOptions(TrustOptions.wrap(trust));
               Log.infof(
                   "Outbound TLS: origins' certificates are checked against the JVM's authorities"
                       + " and those in %s (%d in all)",
-                  pem, OriginTrust.count(trust));
+                  pem, TrustedCa.count(trust));
             },
             () ->
                 Log.info(

@@ -29,6 +29,12 @@ public interface S3Config {
    */
   Optional<String> requestChecksums();
 
+  /**
+   * A PEM file of CA certificates an HTTPS endpoint's certificate may be signed by, besides the
+   * JVM's authorities: an S3-compatible server with a private CA.
+   */
+  Optional<java.nio.file.Path> trustedCa();
+
   /** How long one request may wait for the server: to connect, and between bytes. */
   @WithDefault("60s")
   Duration timeout();
@@ -48,6 +54,6 @@ public interface S3Config {
                                   + v
                                   + "; write when-required or when-supported");
                     });
-    return new S3Settings(endpoint(), region(), pathStyle(), whenRequired, timeout());
+    return new S3Settings(endpoint(), region(), pathStyle(), whenRequired, timeout(), trustedCa());
   }
 }

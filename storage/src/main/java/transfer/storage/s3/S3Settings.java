@@ -1,8 +1,11 @@
 package transfer.storage.s3;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import org.jboss.logging.Logger;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
@@ -12,6 +15,7 @@ import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.presigner.S3Presigner;
+import transfer.egress.TrustedCa;
 
 /**
  * How the services reach the bucket: the AWS SDK's standard configuration (the default credential
@@ -29,21 +33,40 @@ import software.amazon.awssdk.services.s3.presigner.S3Presigner;
  *     2.7.0, older MinIO and Ceph); empty leaves the SDK's own choice ({@code
  *     AWS_REQUEST_CHECKSUM_CALCULATION})
  * @param timeout how long one request may wait for the server (connect, and between bytes)
+ * @param trustedCa a PEM file of CA certificates an HTTPS endpoint's certificate may be signed by,
+ *     besides the JVM's authorities (an S3-compatible server with a private CA)
  */
 public record S3Settings(
     Optional<URI> endpoint,
     Optional<String> region,
     boolean pathStyle,
     Optional<Boolean> checksumsWhenRequired,
-    Duration timeout) {
+    Duration timeout,
+    Optional<Path> trustedCa) {
   private static final Logger LOG = Logger.getLogger(S3Settings.class);
+
+  /** These settings with the JVM's authorities only. */
+  public S3Settings(
+      Optional<URI> endpoint,
+      Optional<String> region,
+      boolean pathStyle,
+      Optional<Boolean> checksumsWhenRequired,
+      Duration timeout) {
+    this(endpoint, region, pathStyle, checksumsWhenRequired, timeout, Optional.empty());
+  }
 
   /** A client for these settings; the caller closes it. */
   public S3Client client() {
+    UrlConnectionHttpClient.Builder http =
+        UrlConnectionHttpClient.builder().connectionTimeout(timeout).socketTimeout(timeout);
+    trustedCa.ifPresent(
+        pem -> {
+          X509TrustManager trust = TrustedCa.withExtra(pem, "transfer.storage.s3.trusted-ca");
+          http.tlsTrustManagersProvider(() -> new TrustManager[] {trust});
+        });
     S3ClientBuilder b =
         S3Client.builder()
-            .httpClientBuilder(
-                UrlConnectionHttpClient.builder().connectionTimeout(timeout).socketTimeout(timeout))
+            .httpClientBuilder(http)
             .region(resolvedRegion())
             .forcePathStyle(pathStyle);
     endpoint.ifPresent(b::endpointOverride);

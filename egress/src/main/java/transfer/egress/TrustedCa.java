@@ -1,4 +1,4 @@
-package transfer.worker;
+package transfer.egress;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,16 +15,21 @@ import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 
 /**
- * Which authorities an HTTPS origin's certificate may be signed by: the JVM's own (its {@code
- * cacerts}), plus those of {@code transfer.fetch.trusted-ca}, a PEM file of one or more CA
- * certificates (a company's private CA), without replacing the JVM's trust store. Everything else
- * about the check is the JDK's: the chain, the dates, and the name against the URL's host.
+ * Which authorities a server's certificate may be signed by: the JVM's own (its {@code cacerts}),
+ * plus those of a PEM file of one or more CA certificates (a company's private CA), without
+ * replacing the JVM's trust store. Everything else about the check is the JDK's: the chain, the
+ * dates, and the name against the host. What origins are checked against ({@code
+ * transfer.fetch.trusted-ca}) and what an S3 endpoint is ({@code transfer.storage.s3.trusted-ca}).
  */
-final class OriginTrust {
-  private OriginTrust() {}
+public final class TrustedCa {
+  private TrustedCa() {}
 
-  /** The trust manager of the JVM's authorities and those in {@code pem}. */
-  static X509TrustManager withExtra(Path pem) {
+  /**
+   * The trust manager of the JVM's authorities and those in {@code pem}.
+   *
+   * @param setting the setting that named {@code pem}, for the message when it cannot be read
+   */
+  public static X509TrustManager withExtra(Path pem, String setting) {
     try {
       KeyStore anchors = KeyStore.getInstance(KeyStore.getDefaultType());
       anchors.load(null, null);
@@ -38,7 +43,7 @@ final class OriginTrust {
       }
       if (extra.isEmpty()) {
         throw new IllegalStateException(
-            "transfer.fetch.trusted-ca: " + pem + " holds no certificate (a PEM file is expected)");
+            setting + ": " + pem + " holds no certificate (a PEM file is expected)");
       }
       int m = 0;
       for (Certificate ca : extra) {
@@ -49,20 +54,15 @@ final class OriginTrust {
       f.init(anchors);
       return x509(f.getTrustManagers());
     } catch (IOException e) {
-      throw new IllegalStateException(
-          "transfer.fetch.trusted-ca: cannot read " + pem + ": " + e.getMessage(), e);
+      throw new IllegalStateException(setting + ": cannot read " + pem + ": " + e.getMessage(), e);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(
-          "transfer.fetch.trusted-ca: "
-              + pem
-              + " is not a PEM file of certificates: "
-              + e.getMessage(),
-          e);
+          setting + ": " + pem + " is not a PEM file of certificates: " + e.getMessage(), e);
     }
   }
 
   /** How many authorities {@code tm} trusts: for the startup log line. */
-  static int count(X509TrustManager tm) {
+  public static int count(X509TrustManager tm) {
     return tm.getAcceptedIssuers().length;
   }
 
