@@ -12,15 +12,16 @@ import transfer.testkit.Secrets;
 
 /**
  * The local cluster's S3 backend ({@code TRANSFER_STORAGE=s3}): an S3 API server in the launcher's
- * JVM (S3Proxy over a directory of the data directory, {@code s3/}), on 127.0.0.1 over HTTPS,
- * checking AWS signatures with a key pair kept owner-only in {@code s3-credentials/} (made on the
- * first start, the same after), and the services' environment to use it as an operator would
- * configure any S3: the SDK's {@code AWS_*} variables and the cluster's S3 settings.
+ * JVM (S3Proxy over a directory of the data directory, {@code s3/}), on 127.0.0.1, checking AWS
+ * signatures with a key pair kept owner-only in {@code s3-credentials/} (made on the first start,
+ * the same after), and the services' environment to use it as an operator would configure any S3:
+ * the SDK's {@code AWS_*} variables and the cluster's S3 settings.
  *
- * <p>HTTPS, as S3 is: the SDK then signs no request body ({@code UNSIGNED-PAYLOAD}); over HTTP it
- * signs each one in {@code aws-chunked} encoding, which S3Proxy decodes a byte at a time, most of
- * its CPU. The server's certificate comes from a private CA kept in {@code s3-credentials/} ({@code
- * ca.pem}, which the services trust through {@code transfer.storage.s3.trusted-ca}).
+ * <p>With {@code TRANSFER_S3_TLS=true} the server answers HTTPS, as S3 does, with a certificate
+ * from a private CA kept in {@code s3-credentials/} ({@code ca.pem}, which the services trust
+ * through {@code transfer.storage.s3.trusted-ca}): the path of an S3-compatible server with a
+ * company's CA. Plain HTTP is the default: on one machine S3Proxy spends more CPU on TLS than on
+ * the signed {@code aws-chunked} bodies the SDK sends over HTTP (measured in bench/README.md).
  */
 final class LocalS3 implements AutoCloseable {
   static final String BUCKET = "transfer";
@@ -28,6 +29,8 @@ final class LocalS3 implements AutoCloseable {
 
   private final EmbeddedS3 server;
   private final String secret;
+
+  /** The CA the services trust, or null over HTTP. */
   private final Path caPem;
 
   private LocalS3(EmbeddedS3 server, String secret, Path caPem) {
@@ -39,12 +42,17 @@ final class LocalS3 implements AutoCloseable {
   static LocalS3 start(Settings settings) {
     Path credentials = settings.dataDir().resolve("s3-credentials");
     String secret = Secrets.readOrCreate(credentials.resolve("secret-key"));
-    LocalCa ca = LocalCa.openOrCreate(credentials, "transfer local S3 CA");
-    // A new server certificate and key store password each start; the CA stays.
-    String storePassword = Secrets.newSecret();
-    Path keyStore =
-        ca.issue(List.of("localhost", "127.0.0.1"), Duration.ofDays(397))
-            .writePkcs12(credentials.resolve("server.p12"), storePassword);
+    LocalCa ca = null;
+    EmbeddedS3.Tls tls = null;
+    if (settings.s3Tls()) {
+      ca = LocalCa.openOrCreate(credentials, "transfer local S3 CA");
+      // A new server certificate and key store password each start; the CA stays.
+      String storePassword = Secrets.newSecret();
+      Path keyStore =
+          ca.issue(List.of("localhost", "127.0.0.1"), Duration.ofDays(397))
+              .writePkcs12(credentials.resolve("server.p12"), storePassword);
+      tls = new EmbeddedS3.Tls(keyStore, storePassword);
+    }
     EmbeddedS3 server;
     try {
       server =
@@ -54,7 +62,7 @@ final class LocalS3 implements AutoCloseable {
               settings.s3Port(),
               ACCESS_KEY,
               secret,
-              new EmbeddedS3.Tls(keyStore, storePassword));
+              tls);
     } catch (IOException e) {
       throw new LaunchFailure(
           1,
@@ -62,7 +70,7 @@ final class LocalS3 implements AutoCloseable {
               .formatted(settings.s3Port(), e.getMessage()));
     }
     server.createBucket(BUCKET);
-    return new LocalS3(server, secret, ca.certificatePem());
+    return new LocalS3(server, secret, ca != null ? ca.certificatePem() : null);
   }
 
   /** What every service is given: the bucket, the endpoint, the key pair, S3Proxy's settings. */
@@ -73,7 +81,9 @@ final class LocalS3 implements AutoCloseable {
     env.put("AWS_SECRET_ACCESS_KEY", secret);
     env.put("AWS_REGION", "us-east-1");
     env.put("TRANSFER_STORAGE_S3_ENDPOINT", server.endpoint().toString());
-    env.put("TRANSFER_STORAGE_S3_TRUSTED_CA", caPem.toString());
+    if (caPem != null) {
+      env.put("TRANSFER_STORAGE_S3_TRUSTED_CA", caPem.toString());
+    }
     env.put("TRANSFER_STORAGE_S3_PATH_STYLE", "true");
     // S3Proxy 2.7.0 does not parse the SDK's checksum trailers.
     env.put("TRANSFER_STORAGE_S3_REQUEST_CHECKSUMS", "when-required");
@@ -91,7 +101,9 @@ final class LocalS3 implements AutoCloseable {
         + server.endpoint()
         + ", path-style, access key "
         + ACCESS_KEY
-        + "; the secret and the CA, ca.pem, are in s3-credentials/)";
+        + (caPem != null
+            ? "; the secret and the CA, ca.pem, are in s3-credentials/)"
+            : "; the secret is in s3-credentials/)");
   }
 
   @Override

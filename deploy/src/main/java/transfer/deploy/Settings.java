@@ -20,6 +20,7 @@ import java.util.Map;
  * @param s3Storage whether stored bytes go to an embedded S3 API server ({@code
  *     TRANSFER_STORAGE=s3}) instead of the data directory's {@code objects/}
  * @param s3Port the embedded S3 API server's port ({@code TRANSFER_S3_PORT})
+ * @param s3Tls whether that server answers HTTPS, with a CA of its own ({@code TRANSFER_S3_TLS})
  */
 record Settings(
     Path projectRoot,
@@ -38,7 +39,8 @@ record Settings(
     List<String> workerJvmArgs,
     boolean kafkaSecured,
     boolean s3Storage,
-    int s3Port) {
+    int s3Port,
+    boolean s3Tls) {
 
   /** A development machine runs four JVMs of this cluster; the JVM's default heap is too eager. */
   static final String DEFAULT_JVM_OPTS = "-Xmx512m";
@@ -86,7 +88,8 @@ record Settings(
         List.copyOf(workerJvmArgs),
         kafkaSecurity(env),
         s3Storage(env),
-        port(env, "TRANSFER_S3_PORT", 9000));
+        port(env, "TRANSFER_S3_PORT", 9000),
+        flag(env, "TRANSFER_S3_TLS"));
   }
 
   /** {@code TRANSFER_STORAGE}: {@code file} (the default) or {@code s3}. */
@@ -99,6 +102,18 @@ record Settings(
       return true;
     }
     throw new LaunchFailure(2, "TRANSFER_STORAGE must be file or s3; got '%s'.".formatted(raw));
+  }
+
+  /** A variable that is {@code true} or {@code false} (the default). */
+  private static boolean flag(Map<String, String> env, String name) {
+    String raw = blankToNull(env.get(name));
+    if (raw == null || raw.trim().equalsIgnoreCase("false")) {
+      return false;
+    }
+    if (raw.trim().equalsIgnoreCase("true")) {
+      return true;
+    }
+    throw new LaunchFailure(2, "%s must be true or false; got '%s'.".formatted(name, raw));
   }
 
   /** {@code TRANSFER_KAFKA_SECURITY}: {@code plaintext} (the default) or {@code sasl_ssl}. */

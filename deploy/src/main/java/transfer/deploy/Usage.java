@@ -21,6 +21,7 @@ final class Usage {
         TRANSFER_STORAGE           file (the default: objects/ of the data directory), or s3: an
                                    S3 API server (S3Proxy) in the launcher, bucket 'transfer'
         TRANSFER_S3_PORT           that S3 API server's port (9000)
+        TRANSFER_S3_TLS            true: that server answers HTTPS, with a CA of its own (false)
         TRANSFER_DB_URL            use this PostgreSQL (a JDBC URL) instead of the embedded one,
         TRANSFER_DB_USER             with this user
         TRANSFER_DB_PASSWORD         and password

@@ -262,9 +262,10 @@ class LocalClusterIT {
   }
 
   /**
-   * {@code TRANSFER_STORAGE=s3}: the launcher runs an S3 API server, the banner says where, a
-   * download lands in its bucket (a file of S3Proxy's store, under the data directory) and is
-   * served back by the API, and the server stops with the cluster.
+   * {@code TRANSFER_STORAGE=s3}: the launcher runs an S3 API server (over HTTPS with {@code
+   * TRANSFER_S3_TLS=true}, whose CA the services trust), the banner says where, a download lands in
+   * its bucket (a file of S3Proxy's store, under the data directory) and is served back by the API,
+   * and the server stops with the cluster.
    */
   @Test
   void s3StorageRunsTheClusterOnTheLaunchersS3Server() throws Exception {
@@ -275,6 +276,7 @@ class LocalClusterIT {
       int s3Port = ClusterFixture.freePort();
       env.put("TRANSFER_STORAGE", "s3");
       env.put("TRANSFER_S3_PORT", String.valueOf(s3Port));
+      env.put("TRANSFER_S3_TLS", "true");
       env.put("TRANSFER_FETCH_ALLOWED_DESTINATIONS", "127.0.0.1:" + origin.port());
       int apiPort = Integer.parseInt(env.get("TRANSFER_API_PORT"));
 
