@@ -2,6 +2,7 @@ package transfer.storage.s3;
 
 import io.smallrye.config.WithDefault;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -33,7 +34,7 @@ public interface S3Config {
    * A PEM file of CA certificates an HTTPS endpoint's certificate may be signed by, besides the
    * JVM's authorities: an S3-compatible server with a private CA.
    */
-  Optional<java.nio.file.Path> trustedCa();
+  Optional<Path> trustedCa();
 
   /** How long one request may wait for the server: to connect, and between bytes. */
   @WithDefault("60s")
