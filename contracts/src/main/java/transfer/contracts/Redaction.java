@@ -42,6 +42,7 @@ public final class Redaction {
         c.clientCertificate(),
         c.waitsForConnectivity(),
         c.onAuthenticationFailure(),
-        c.sendsCreatedEvents());
+        c.sendsCreatedEvents(),
+        c.keepsNamedDestinations());
   }
 }

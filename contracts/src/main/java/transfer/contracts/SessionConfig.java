@@ -20,6 +20,10 @@ import java.util.Map;
  *     {@value #FAIL} fails it at once with {@code http_status}
  * @param sendsCreatedEvents whether each task's creation is an event, {@code transfer.task.created}
  *     (URLSession's {@code didCreateTask}); default false: the submit's answer says as much
+ * @param keepsNamedDestinations whether retention leaves the objects of downloads that named their
+ *     {@code destination} in place when it removes their tasks (default true: they are the
+ *     tenant's, and stop counting against its bytes-stored quota); false: retention deletes them
+ *     like the objects the cluster named
  */
 public record SessionConfig(
     Integer maxConcurrentTransfers,
@@ -33,13 +37,44 @@ public record SessionConfig(
     String clientCertificate,
     Boolean waitsForConnectivity,
     String onAuthenticationFailure,
-    Boolean sendsCreatedEvents) {
+    Boolean sendsCreatedEvents,
+    Boolean keepsNamedDestinations) {
 
   /** {@code onAuthenticationFailure}: wait for new credentials (the default). */
   public static final String WAIT = "wait";
 
   /** {@code onAuthenticationFailure}: fail at once. */
   public static final String FAIL = "fail";
+
+  /** A configuration that leaves named destinations to retention's default. */
+  public SessionConfig(
+      Integer maxConcurrentTransfers,
+      Integer maxConnectionsPerHost,
+      Duration requestTimeout,
+      Duration resourceTimeout,
+      Boolean discretionary,
+      Boolean sendsEvents,
+      Map<String, String> headers,
+      RetryPolicy retry,
+      String clientCertificate,
+      Boolean waitsForConnectivity,
+      String onAuthenticationFailure,
+      Boolean sendsCreatedEvents) {
+    this(
+        maxConcurrentTransfers,
+        maxConnectionsPerHost,
+        requestTimeout,
+        resourceTimeout,
+        discretionary,
+        sendsEvents,
+        headers,
+        retry,
+        clientCertificate,
+        waitsForConnectivity,
+        onAuthenticationFailure,
+        sendsCreatedEvents,
+        null);
+  }
 
   /** A configuration without a client certificate, waiting for connectivity by default. */
   public SessionConfig(
@@ -116,7 +151,8 @@ public record SessionConfig(
         clientCertificate,
         waitsForConnectivity != null ? waitsForConnectivity : Boolean.TRUE,
         onAuthenticationFailure != null ? onAuthenticationFailure : WAIT,
-        sendsCreatedEvents != null ? sendsCreatedEvents : Boolean.FALSE);
+        sendsCreatedEvents != null ? sendsCreatedEvents : Boolean.FALSE,
+        keepsNamedDestinations != null ? keepsNamedDestinations : Boolean.TRUE);
   }
 
   /** Whether a task waits for new credentials when an origin refuses its own (default true). */
@@ -127,6 +163,11 @@ public record SessionConfig(
   /** Whether each task's creation is an event (default false). */
   public boolean announcesCreation() {
     return Boolean.TRUE.equals(sendsCreatedEvents);
+  }
+
+  /** Whether retention leaves downloads' named destinations in place (default true). */
+  public boolean keepsNamed() {
+    return keepsNamedDestinations == null || keepsNamedDestinations;
   }
 
   /** Whether the session waits out faults of the way to its origins (default true). */

@@ -13,7 +13,8 @@ import java.util.Map;
  * is created suspended: it holds no worker until resumed (URLSession's tasks start suspended until
  * {@code resume()}). An upload may name a {@code resumable} protocol the target speaks ({@link
  * #RESUMABLE_TUS}, {@link #RESUMABLE_IETF}): the worker creates an upload resource there, and an
- * interrupted upload continues from the offset the target reports, on any worker.
+ * interrupted upload continues from the offset the target reports, on any worker. A download may
+ * name its {@code destination}: the key its object gets under the tenant's own part of the store.
  */
 public record TaskRequest(
     TaskType type,
@@ -29,7 +30,50 @@ public record TaskRequest(
     UploadSource source,
     String resumeData,
     Boolean suspended,
-    String resumable) {
+    String resumable,
+    Destination destination) {
+
+  /**
+   * Where a download's body goes, the server-side analog of moving the file in {@code
+   * didFinishDownloadingTo}: {@code key}, a relative name under the tenant's named objects ({@code
+   * <tenant>/named/<key>} in the bucket or under the storage root). See {@link DestinationKeys} for
+   * the names accepted.
+   */
+  public record Destination(String key) {}
+
+  /** A request without a destination of its own. */
+  public TaskRequest(
+      TaskType type,
+      String url,
+      String method,
+      Map<String, String> headers,
+      Long expectedBytes,
+      String sha256,
+      String description,
+      Double priority,
+      Instant earliestBeginAt,
+      JsonNode metadata,
+      UploadSource source,
+      String resumeData,
+      Boolean suspended,
+      String resumable) {
+    this(
+        type,
+        url,
+        method,
+        headers,
+        expectedBytes,
+        sha256,
+        description,
+        priority,
+        earliestBeginAt,
+        metadata,
+        source,
+        resumeData,
+        suspended,
+        resumable,
+        null);
+  }
 
   /** tus 1.0 (tus.io): POST to create the upload, HEAD for its offset, PATCH to append. */
   public static final String RESUMABLE_TUS = "tus";
@@ -72,7 +116,7 @@ public record TaskRequest(
         source,
         resumeData,
         suspended,
-        null);
+        (String) null);
   }
 
   /** A request for a task that starts at once (not suspended). */
@@ -115,6 +159,11 @@ public record TaskRequest(
   public static TaskRequest download(String url) {
     return new TaskRequest(
         TaskType.DOWNLOAD, url, null, null, null, null, null, null, null, null, null, null);
+  }
+
+  /** The key a download names for its body; null when the cluster names it. */
+  public String destinationKey() {
+    return destination == null ? null : destination.key();
   }
 
   /** An upload of {@code source} to {@code url} with {@code method} (PUT or POST). */

@@ -44,4 +44,5 @@ public record TaskView(
     Instant deadlineAt,
     ReceivedResponse response,
     String resumable,
-    String uploadResource) {}
+    String uploadResource,
+    TaskRequest.Destination destination) {}

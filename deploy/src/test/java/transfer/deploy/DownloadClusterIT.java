@@ -78,6 +78,46 @@ class DownloadClusterIT extends ClusterTest {
   }
 
   @Test
+  void aDownloadThatNamesItsDestinationLandsThereAndALaterOneNamingItReplacesIt() throws Exception {
+    String sid = newSession("{}");
+    String key = "reports/" + UUID.randomUUID() + "/day.bin";
+    String first = submit(sid, origin.url("/bytes/300000?seed=41"), null, key);
+    JsonNode one = cluster.awaitFinal(sid, first, Duration.ofMinutes(1));
+    assertThat(one.get("state").asText()).isEqualTo("completed");
+    assertThat(one.get("destination").get("key").asText()).isEqualTo(key);
+    String location = one.get("location").asText();
+    assertThat(location)
+        .startsWith(ClusterFixture.S3 ? "s3://" + ClusterStorage.BUCKET + "/objects/" : "file:")
+        .endsWith("/named/" + key);
+    assertThat(cluster.content(sid, first).sha256()).isEqualTo(Origin.sha256Hex(300_000, 41));
+
+    // More than a part on S3: the copy into the destination is a multipart copy.
+    long size = 7_000_000;
+    String second = submit(sid, origin.url("/bytes/" + size + "?seed=42"), null, key);
+    JsonNode two = cluster.awaitFinal(sid, second, Duration.ofMinutes(1));
+    assertThat(two.get("state").asText()).isEqualTo("completed");
+    assertThat(two.get("location").asText()).isEqualTo(location);
+    ApiClient.Content content = cluster.content(sid, second);
+    assertThat(content.size()).isEqualTo(size);
+    assertThat(content.sha256()).isEqualTo(Origin.sha256Hex(size, 42));
+    assertThat(storedObjectsOf(first)).as("no attempt's own object is left").isEmpty();
+    assertThat(storedObjectsOf(second)).isEmpty();
+
+    // A key that would leave the tenant's named objects is refused, and nothing is created.
+    ApiClient.Answer refused =
+        cluster.call(
+            "POST",
+            "/v1/sessions/" + sid + "/tasks",
+            "{\"type\":\"download\",\"url\":\""
+                + origin.url("/bytes/10?seed=1")
+                + "\",\"destination\":{\"key\":\"../../other-tenant/x\"}}");
+    assertThat(refused.status()).isEqualTo(400);
+    assertThat(refused.body().toString()).contains("destination.key");
+    ApiClient.Answer tasks = cluster.call("GET", "/v1/sessions/" + sid + "/tasks", null);
+    assertThat(tasks.body().get("tasks")).hasSize(2);
+  }
+
+  @Test
   void a404FromTheOriginEndsTheTaskFailedWithOneCompletionAndNoBytes() throws Exception {
     String sid = newSession("{}");
     String tid = submit(sid, origin.url("/bytes/1000?seed=1&status=404"), null);
@@ -232,11 +272,17 @@ class DownloadClusterIT extends ClusterTest {
   }
 
   private static String submit(String sid, String url, String metadata) throws Exception {
+    return submit(sid, url, metadata, null);
+  }
+
+  private static String submit(String sid, String url, String metadata, String destination)
+      throws Exception {
     String body =
         "{\"type\":\"download\",\"url\":\""
             + url
             + "\""
             + (metadata != null ? ",\"metadata\":" + metadata : "")
+            + (destination != null ? ",\"destination\":{\"key\":\"" + destination + "\"}" : "")
             + "}";
     ApiClient.Answer a = cluster.call("POST", "/v1/sessions/" + sid + "/tasks", body);
     assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);

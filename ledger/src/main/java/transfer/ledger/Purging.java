@@ -18,7 +18,10 @@ public final class Purging {
     this.tx = tx;
   }
 
-  /** What a purge removed: files of expired tasks to delete, and the counts. */
+  /**
+   * What a purge removed: files of expired tasks to delete (not the destinations that downloads
+   * named, when their sessions keep them), and the counts.
+   */
   public record Purged(
       List<String> taskIds, List<String> locations, int tasks, int events, List<Left> left) {
     /**
@@ -42,9 +45,16 @@ public final class Purging {
           List<Purged.Left> left = new ArrayList<>();
           try (PreparedStatement ps =
               c.prepareStatement(
-                  "select id, location, tenant_id, session_id, durable_state from tasks where state in ('completed', 'failed',"
-                      + " 'canceled') and finished_at < ? order by finished_at limit ?"
-                      + " for update skip locked")) {
+                  // A download that named its destination leaves it in place unless its
+                  // session says otherwise (keepsNamedDestinations).
+                  "select t.id, case when t.request -> 'destination' ->> 'key' is not null and"
+                      + " coalesce((s.config ->> 'keepsNamedDestinations')::boolean, true)"
+                      + " then null else t.location end, t.tenant_id, t.session_id,"
+                      + " t.durable_state from tasks t left join sessions s"
+                      + " on s.tenant_id = t.tenant_id and s.id = t.session_id"
+                      + " where t.state in ('completed', 'failed', 'canceled')"
+                      + " and t.finished_at < ? order by t.finished_at limit ?"
+                      + " for update of t skip locked")) {
             ps.setTimestamp(1, Timestamp.from(tasksBefore));
             ps.setInt(2, limit);
             try (ResultSet rs = ps.executeQuery()) {

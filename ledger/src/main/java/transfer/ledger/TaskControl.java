@@ -250,7 +250,8 @@ public final class TaskControl {
                   r.source(),
                   r.resumeData(),
                   r.suspended(),
-                  r.resumable());
+                  r.resumable(),
+                  r.destination());
           String url = patch.url() != null ? patch.url() : t.url();
           // A task waiting for its earliestBeginAt keeps waiting for it; any other wait ends.
           boolean forBeginTime =

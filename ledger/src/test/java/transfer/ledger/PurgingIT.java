@@ -7,6 +7,7 @@ import java.util.UUID;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import transfer.contracts.SessionConfig;
+import transfer.contracts.TaskRequest;
 
 /** Retention: finished tasks and old events removed after their time. */
 class PurgingIT extends LedgerFixture {
@@ -63,5 +64,63 @@ class PurgingIT extends LedgerFixture {
     assertThat(ledger.taskControl().task(tenant, session, t.id())).isEmpty();
     assertThat(ledger.taskControl().task(tenant, session, open.id())).isPresent();
     assertThat(numberedEvents(tenant, session, 0, 100)).isEmpty();
+  }
+
+  @Test
+  void aNamedDestinationStaysUnlessItsSessionSaysRetentionTakesIt() {
+    String dropping = "s-" + UUID.randomUUID();
+    SessionConfig drops =
+        new SessionConfig(
+            null, null, null, null, null, null, null, null, null, null, null, null, false);
+    ledger.sessions().upsertSession(tenant, dropping, drops);
+    TaskRow kept = completedNamed(session, SessionConfig.DEFAULT.withDefaults(), "kept");
+    TaskRow dropped = completedNamed(dropping, drops.withDefaults(), "dropped");
+    clock.advance(Duration.ofDays(8));
+
+    Purging.Purged purged =
+        ledger
+            .purging()
+            .purgeExpired(
+                clock.instant().minus(Duration.ofDays(7)),
+                clock.instant().minus(Duration.ofDays(7)),
+                10_000);
+
+    assertThat(purged.taskIds()).contains(kept.id(), dropped.id());
+    assertThat(purged.locations())
+        .contains("file:///store/t/named/dropped")
+        .doesNotContain("file:///store/t/named/kept");
+  }
+
+  /** A download of {@code sid} that named its destination {@code key}, completed there. */
+  private TaskRow completedNamed(String sid, SessionConfig config, String key) {
+    TaskRequest plain = withPriority("http://a.test/" + key, 1.0);
+    TaskRequest named =
+        new TaskRequest(
+            plain.type(),
+            plain.url(),
+            null,
+            null,
+            null,
+            null,
+            null,
+            plain.priority(),
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            new TaskRequest.Destination(key));
+    TaskRow t =
+        ledger
+            .submissions()
+            .submit(tenant, sid, named, config, "key-" + UUID.randomUUID(), null)
+            .task();
+    Claim c = ledger.claims().claimNext("w1", TTL).orElseThrow();
+    assertThat(c.task().id()).isEqualTo(t.id());
+    ledger
+        .leases()
+        .completeDownload(Lease.of(t.id(), c.epoch()), "file:///store/t/named/" + key, 1, "00", 1);
+    return t;
   }
 }

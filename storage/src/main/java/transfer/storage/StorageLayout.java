@@ -9,6 +9,7 @@ import java.nio.file.Paths;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
+import transfer.contracts.DestinationKeys;
 
 /**
  * Where stored bytes live under the storage root that the api-service and the workers share. The
@@ -19,6 +20,7 @@ import java.util.UUID;
  * &lt;root&gt;/.partial/obj-&lt;uuid&gt;.part          a staged object's body while it arrives
  * &lt;root&gt;/&lt;tenant&gt;/&lt;session&gt;/&lt;task&gt;.e&lt;epoch&gt;    a completed download (final)
  * &lt;root&gt;/&lt;tenant&gt;/&lt;session&gt;/objects/&lt;uuid&gt;   a staged object (final)
+ * &lt;root&gt;/&lt;tenant&gt;/named/&lt;key&gt;            a download that named its destination
  * </pre>
  *
  * A temporary name never clashes with a tenant's directory: tenant ids start with a letter or
@@ -85,6 +87,14 @@ public final class StorageLayout {
   public Path download(String tenantId, String sessionId, String taskId, long epoch)
       throws IOException {
     return inside(sessionDirectory(tenantId, sessionId).resolve(taskId + ".e" + epoch), tenantId);
+  }
+
+  /**
+   * The file of a download that named its destination {@code key} (a {@link
+   * transfer.contracts.DestinationKeys#valid} key).
+   */
+  public Path named(String tenantId, String key) throws IOException {
+    return inside(root.resolve(tenantId).resolve(DestinationKeys.NAMED).resolve(key), tenantId);
   }
 
   /**

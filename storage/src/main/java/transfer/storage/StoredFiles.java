@@ -81,6 +81,14 @@ public final class StoredFiles {
     return move(temporary, layout.download(tenantId, sessionId, taskId, epoch));
   }
 
+  /**
+   * Moves a verified, forced download to the destination its task named, replacing the file there;
+   * the caller syncs the directories as {@link #moveDownload}'s.
+   */
+  public Moved moveNamed(Path temporary, String tenantId, String key) throws IOException {
+    return move(temporary, layout.named(tenantId, key));
+  }
+
   /** Publishes a verified, forced body as a staged object under a fresh name. */
   public Path publishObject(Path staged, String tenantId, String sessionId) throws IOException {
     return publish(staged, layout.newObject(tenantId, sessionId));

@@ -43,7 +43,9 @@ final class SchemaDocs {
               "onAuthenticationFailure",
               SessionConfig.DEFAULT.withDefaults().onAuthenticationFailure(),
               "sendsCreatedEvents",
-              SessionConfig.DEFAULT.withDefaults().sendsCreatedEvents()),
+              SessionConfig.DEFAULT.withDefaults().sendsCreatedEvents(),
+              "keepsNamedDestinations",
+              SessionConfig.DEFAULT.withDefaults().keepsNamedDestinations()),
           "RetryPolicy",
           Map.of(
               "maxAttempts",
@@ -121,7 +123,13 @@ final class SchemaDocs {
                 "The name of the TLS client certificate the workers present to HTTPS origins"
                     + " that ask for one (mTLS): a certificate and key the workers hold for this"
                     + " tenant under that name (transfer.fetch.client-certificates), never the"
-                    + " certificate itself.")));
+                    + " certificate itself."),
+            Map.entry(
+                "keepsNamedDestinations",
+                "Whether retention leaves the objects of downloads that named their destination"
+                    + " in place when it removes their tasks (default true: they are the"
+                    + " tenant's from then on, and no longer count against its bytes-stored"
+                    + " quota); false: retention deletes them with their tasks.")));
     FIELDS.put(
         "RetryPolicy",
         Map.of(
@@ -195,7 +203,17 @@ final class SchemaDocs {
                     + " created (POST with Upload-Length); the body goes by PATCH to the resource"
                     + " the target names, and an interrupted upload continues from the offset the"
                     + " target reports (HEAD), on any worker. The completed task's response.finalUrl"
-                    + " is that resource.")));
+                    + " is that resource."),
+            Map.entry(
+                "destination",
+                "Downloads: {\"key\": \"reports/2026/q4.csv\"} stores the body under that key"
+                    + " among the tenant's named objects (<tenant>/named/<key> in the bucket or"
+                    + " under the storage root) instead of a name of the cluster's: the"
+                    + " server-side didFinishDownloadingTo. Segments of letters, digits and"
+                    + " . _ ~ ! ' ( ) * + , = @ -, separated by single slashes, 512 characters at"
+                    + " most. A later download naming the same key replaces the object."
+                    + " Retention leaves it in place unless the session's keepsNamedDestinations"
+                    + " is false.")));
     FIELDS.put(
         "TaskView",
         Map.ofEntries(

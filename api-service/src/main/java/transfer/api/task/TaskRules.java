@@ -15,6 +15,7 @@ import transfer.api.object.ObjectRules;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.request.RequestRules;
+import transfer.contracts.DestinationKeys;
 import transfer.contracts.TaskPatch;
 import transfer.contracts.TaskRequest;
 import transfer.contracts.TaskType;
@@ -177,6 +178,9 @@ public final class TaskRules {
     if (r.sha256() != null && !SHA256.matcher(r.sha256()).matches()) {
       errors.add(new FieldError("sha256", "must be 64 hexadecimal characters"));
     }
+    if (r.destination() != null && !DestinationKeys.valid(r.destination().key())) {
+      errors.add(new FieldError("destination.key", DestinationKeys.RULE));
+    }
   }
 
   private static void checkUpload(TaskRequest r, List<FieldError> errors) {
@@ -232,6 +236,10 @@ public final class TaskRules {
     if (r.expectedBytes() != null) {
       errors.add(
           new FieldError("expectedBytes", "is for downloads; an upload sends its source's size"));
+    }
+    if (r.destination() != null) {
+      errors.add(
+          new FieldError("destination", "is for downloads; an upload's bytes go to its url"));
     }
   }
 

@@ -44,7 +44,8 @@ final class TaskViews {
         task.deadlineAt(),
         task.response(),
         task.request().resumable(),
-        task.uploadResource());
+        task.uploadResource(),
+        task.request().destination());
   }
 
   /** The method the task's requests use: a resumable upload creates its resource with POST. */

@@ -347,6 +347,33 @@ class BadInputIT {
         upload("{\"object\":\"obj\"}", "\"resumable\":\"tus\",\"method\":\"PUT\""),
         "method");
     submit(c, "download with a resumable protocol", task("\"resumable\":\"tus\""), "resumable");
+    for (String key :
+        List.of(
+            "../other",
+            "a/../../b",
+            "/abs",
+            "trailing/",
+            "a//b",
+            ".",
+            "",
+            "white space",
+            "percent%2F",
+            "back\\\\slash",
+            "nul\\u0000",
+            "k".repeat(513))) {
+      submit(
+          c,
+          "download with destination key " + key.substring(0, Math.min(key.length(), 20)),
+          task("\"destination\":{\"key\":\"" + key + "\"}"),
+          "destination.key");
+    }
+    submit(
+        c, "download with destination and no key", task("\"destination\":{}"), "destination.key");
+    submit(
+        c,
+        "upload with a destination",
+        upload("{\"object\":\"obj\"}", "\"destination\":{\"key\":\"a\"}"),
+        "destination");
     submit(c, "upload source.task not a UUID", upload("{\"task\":\"x\"}"), "source.task");
     submit(
         c,

@@ -212,6 +212,64 @@ public final class S3Bucket implements AutoCloseable {
     }
   }
 
+  /** Parts of a copy: few requests, and 10,000 of them reach 5 TiB, S3's largest object. */
+  static final long COPY_PART_SIZE = 512L << 20;
+
+  /** What must still hold just before a copy becomes visible; throws when it does not. */
+  @FunctionalInterface
+  public interface Gate {
+    void pass() throws IOException;
+  }
+
+  /**
+   * Copies the object {@code from}, of {@code size} bytes, to {@code to} inside the bucket, without
+   * the bytes leaving S3: a multipart copy ({@code UploadPartCopy}, any size up to 5 TiB), which
+   * becomes the object {@code to} only once {@code gate} passed. Aborted if anything fails, {@code
+   * gate} included.
+   */
+  public void copy(String from, String to, long size, Gate gate) throws IOException {
+    if (size == 0) {
+      gate.pass();
+      put(to, InputStream.nullInputStream(), 0);
+      return;
+    }
+    long partSize = Math.max(COPY_PART_SIZE, (size + 9_999) / 10_000);
+    String uploadId = beginUpload(to);
+    boolean completed = false;
+    try {
+      List<String> etags = new ArrayList<>();
+      for (long first = 0; first < size; first += partSize) {
+        int number = etags.size() + 1;
+        String range = "bytes=" + first + "-" + (Math.min(size, first + partSize) - 1);
+        try {
+          etags.add(
+              s3.uploadPartCopy(
+                      b ->
+                          b.sourceBucket(bucket())
+                              .sourceKey(from)
+                              .destinationBucket(bucket())
+                              .destinationKey(to)
+                              .uploadId(uploadId)
+                              .partNumber(number)
+                              .copySourceRange(range))
+                  .copyPartResult()
+                  .eTag());
+        } catch (NoSuchKeyException e) {
+          throw new Missing("s3://" + bucket() + "/" + from + " is gone", e);
+        } catch (SdkException e) {
+          throw failed("UploadPartCopy " + number + " from " + from + " to", to, e);
+        }
+      }
+      gate.pass();
+      complete(to, uploadId, etags);
+      completed = true;
+    } finally {
+      if (!completed) {
+        abort(to, uploadId);
+      }
+    }
+  }
+
   /** Aborts an upload; false (and a log line) when it could not be. */
   public boolean abort(String key, String uploadId) {
     try {

@@ -4,6 +4,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Optional;
 import java.util.UUID;
+import transfer.contracts.DestinationKeys;
 
 /**
  * Where stored bytes live in the bucket: the same names as on the file system, under the prefix of
@@ -13,6 +14,8 @@ import java.util.UUID;
  * &lt;prefix&gt;&lt;tenant&gt;/&lt;session&gt;/&lt;task&gt;.e&lt;epoch&gt;   a completed download; while it is written,
  *                                                 the key of its multipart upload
  * &lt;prefix&gt;&lt;tenant&gt;/&lt;session&gt;/objects/&lt;uuid&gt;    a staged object
+ * &lt;prefix&gt;&lt;tenant&gt;/named/&lt;key&gt;             a download that named its destination (a
+ *                                                 copy of the completed download's object)
  * </pre>
  *
  * A download's key names the attempt that began its multipart upload; later attempts that continue
@@ -49,6 +52,11 @@ public final class S3Layout {
   /** The start of the keys of every download attempt of {@code taskId}. */
   public String downloads(String tenantId, String sessionId, String taskId) {
     return session(tenantId, sessionId) + taskId + ".e";
+  }
+
+  /** The key of a download that named its destination {@code key}. */
+  public String named(String tenantId, String key) {
+    return prefix + tenantId + "/" + DestinationKeys.NAMED + "/" + key;
   }
 
   /** A fresh key for a staged object. */

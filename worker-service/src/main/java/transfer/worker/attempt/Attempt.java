@@ -13,6 +13,7 @@ import transfer.ledger.Claim;
 import transfer.ledger.Lease;
 import transfer.ledger.Leases;
 import transfer.ledger.TaskRow;
+import transfer.worker.storage.LeaseGate;
 
 /**
  * One attempt of one task, from its claim to its end, and the one place that end is decided and
@@ -277,6 +278,11 @@ final class Attempt {
     watchdog.stop();
     connection.done();
     return true;
+  }
+
+  /** A gate that renews the lease once more before a body becomes visible where it was named. */
+  LeaseGate leaseGate() {
+    return leaseTimer.gate();
   }
 
   /**

@@ -22,6 +22,7 @@ import transfer.storage.Stored;
 import transfer.worker.storage.BodySink;
 import transfer.worker.storage.DownloadBody;
 import transfer.worker.storage.DownloadStore;
+import transfer.worker.storage.LeaseGate;
 
 /**
  * The bytes of a download: a {@code GET} (following redirects, each through the {@link Egress}
@@ -442,8 +443,9 @@ final class Download implements Transfer {
   private Future<Outcome> commit(long size, String digest, long sinceLastEvent) {
     long epoch = attempt.epoch();
     Scheduler scheduler = attempt.scheduler();
+    LeaseGate gate = attempt.leaseGate();
     return scheduler
-        .blocking(() -> body.publish(size))
+        .blocking(() -> body.publish(size, gate))
         .compose(
             stored ->
                 attempt
@@ -462,7 +464,7 @@ final class Download implements Transfer {
                             committed && epoch == 1
                                 ? Future.succeededFuture(true) // a first attempt left nothing
                                 : scheduler.blocking(() -> tidy(committed, stored))))
-        .map(
+        .<Outcome>map(
             committed ->
                 committed
                     ? new Outcome.Completed(
@@ -470,7 +472,21 @@ final class Download implements Transfer {
                             "completed, %d bytes, sha256 %s (epoch %d)", size, digest, epoch))
                     : Outcome.Fenced.completionNotRecorded(
                         String.format(
-                            "finished the body but epoch %d was superseded; discarded it", epoch)));
+                            "finished the body but epoch %d was superseded; %s",
+                            epoch,
+                            task.request().destinationKey() == null
+                                ? "discarded it"
+                                : "left its destination to the attempt the ledger took")))
+        .recover(
+            e ->
+                e instanceof LeaseGate.LeaseLapsed
+                    ? Future.<Outcome>succeededFuture(
+                        Outcome.Fenced.completionNotRecorded(
+                            String.format(
+                                "finished the body but did not publish it to its destination:"
+                                    + " %s (epoch %d); the task's next attempt takes over",
+                                e.getMessage(), epoch)))
+                    : Future.failedFuture(e));
   }
 
   /** After the completion's write: earlier attempts' leftovers, or the refused body, go. */

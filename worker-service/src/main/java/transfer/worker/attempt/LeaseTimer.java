@@ -3,9 +3,14 @@ package transfer.worker.attempt;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.jboss.logging.Logger;
 import transfer.ledger.Leases;
 import transfer.worker.WorkerMetrics;
+import transfer.worker.storage.LeaseGate;
 
 /**
  * Keeps an attempt's lease: renews it every {@code heartbeat-interval} with the progress so far and
@@ -86,6 +91,55 @@ final class LeaseTimer {
   void stop() {
     attempt.scheduler().cancel(periodic);
     attempt.scheduler().cancel(firstProgress);
+  }
+
+  /**
+   * A gate for a storage thread (blocking): renews the lease once more, without a progress event,
+   * and passes when the ledger renewed it within the self-fence time, so that the step after it
+   * runs inside a lease that has just begun. The heartbeats have stopped by then: the attempt is
+   * finishing.
+   */
+  LeaseGate gate() {
+    return () -> {
+      CompletableFuture<Boolean> renewed = new CompletableFuture<>();
+      attempt
+          .scheduler()
+          .run(
+              () -> {
+                Transfer transfer = attempt.transfer();
+                Leases.Heartbeat hb =
+                    new Leases.Heartbeat(
+                        transfer.moved(), null, transfer.expectedBytes(), false, 0, null);
+                attempt
+                    .leases()
+                    .heartbeat(attempt.lease(), terms.ttl(), hb)
+                    .onComplete(
+                        ar -> {
+                          if (ar.succeeded()) {
+                            renewed.complete(ar.result());
+                          } else {
+                            renewed.completeExceptionally(ar.cause());
+                          }
+                        });
+              });
+      boolean held;
+      try {
+        held = renewed.get(terms.selfFenceMillis(), TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        throw new LeaseGate.LeaseLapsed(
+            "the ledger did not renew the lease within " + terms.selfFenceMillis() + " ms");
+      } catch (ExecutionException e) {
+        throw new LeaseGate.LeaseLapsed(
+            "could not renew the lease (" + e.getCause().getMessage() + ")");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new LeaseGate.LeaseLapsed("interrupted while renewing the lease");
+      }
+      if (!held) {
+        throw new LeaseGate.LeaseLapsed(
+            "the task was suspended, canceled or taken over by another worker");
+      }
+    };
   }
 
   /** Renews the lease with the progress so far: at most one progress event per heartbeat. */

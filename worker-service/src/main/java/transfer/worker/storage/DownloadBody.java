@@ -34,12 +34,16 @@ public interface DownloadBody {
   String state(long bytes);
 
   /**
-   * Publishes the complete, verified body of {@code size} bytes at its final place (blocking); the
+   * Publishes the complete, verified body of {@code size} bytes at its final place (blocking): the
+   * destination the task named, once {@code gate} passed, or else the attempt's own name. The
    * ledger may record the answer once its directories are synced.
    */
-  Stored publish(long size) throws IOException;
+  Stored publish(long size, LeaseGate gate) throws IOException;
 
-  /** Deletes a published body the ledger refused (the fence) (blocking). */
+  /**
+   * Deletes a published body the ledger refused (the fence) (blocking); never a destination the
+   * task named, which may hold the body of the attempt the ledger took.
+   */
   void discard(Stored stored);
 
   /** Deletes what earlier attempts of the task left, now that this one holds its own (blocking). */

@@ -73,7 +73,12 @@ public final class FileDownloads implements DownloadStore {
     }
 
     @Override
-    public Stored publish(long size) throws IOException {
+    public Stored publish(long size, LeaseGate gate) throws IOException {
+      String key = task.request().destinationKey();
+      if (key != null) {
+        gate.pass();
+        return storage.commitNamed(temporary, task.tenantId(), key).stored();
+      }
       return storage
           .commit(temporary, task.tenantId(), task.sessionId(), task.id(), epoch)
           .stored();
@@ -81,6 +86,12 @@ public final class FileDownloads implements DownloadStore {
 
     @Override
     public void discard(Stored stored) {
+      if (task.request().destinationKey() != null) {
+        LOG.infof(
+            "task %s: leaving %s in place: the attempt the ledger took writes it too",
+            task.id(), stored.location());
+        return;
+      }
       StorageLayout.file(stored.location()).ifPresent(storage::deleteQuietly);
     }
 

@@ -118,6 +118,16 @@ public class FileStorage {
   }
 
   /**
+   * Makes a verified temporary object the file of the destination its task named ({@code
+   * <root>/<tenant>/named/<key>}), replacing what is there: moved atomically, synced as {@link
+   * #commit}'s.
+   */
+  public StoredFiles.Moved commitNamed(Path temporary, String tenantId, String key)
+      throws IOException {
+    return files.moveNamed(temporary, tenantId, key);
+  }
+
+  /**
    * Copies the first {@code bytes} of an earlier attempt's temporary object into {@code target}
    * (created or truncated), feeding them to {@code digest}, and forces them to disk. The earlier
    * object may still be written by a frozen worker, but only beyond its checkpoint, so the prefix

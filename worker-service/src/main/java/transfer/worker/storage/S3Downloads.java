@@ -149,13 +149,42 @@ public final class S3Downloads implements DownloadStore {
     }
 
     @Override
-    public Stored publish(long size) throws IOException {
+    public Stored publish(long size, LeaseGate gate) throws IOException {
       writer.publish();
-      return new Stored(bucket.layout().location(writer.key()), List.of());
+      String key = task.request().destinationKey();
+      if (key == null) {
+        return new Stored(bucket.layout().location(writer.key()), List.of());
+      }
+      // S3 has no rename: the object is copied inside the bucket and the attempt's own goes.
+      String named = bucket.layout().named(task.tenantId(), key);
+      try {
+        bucket.copy(writer.key(), named, size, gate::pass);
+      } finally {
+        deleteOwn();
+      }
+      return new Stored(bucket.layout().location(named), List.of());
+    }
+
+    /** Deletes the object this attempt completed under its own key (copied, or not needed). */
+    private void deleteOwn() {
+      try {
+        bucket.delete(writer.key());
+      } catch (IOException e) {
+        LOG.warnf(
+            "task %s: could not delete s3://%s/%s, its body on the way to its destination (%s);"
+                + " nothing else deletes it",
+            task.id(), bucket.layout().bucket(), writer.key(), e.getMessage());
+      }
     }
 
     @Override
     public void discard(Stored stored) {
+      if (task.request().destinationKey() != null) {
+        LOG.infof(
+            "task %s: leaving %s in place: the attempt the ledger took writes it too",
+            task.id(), stored.location());
+        return;
+      }
       bucket
           .layout()
           .key(stored.location())

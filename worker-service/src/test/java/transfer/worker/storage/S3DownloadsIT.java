@@ -1,6 +1,7 @@
 package transfer.worker.storage;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -18,6 +19,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -95,7 +97,7 @@ class S3DownloadsIT {
     assertThat(target.state(2 * PART)).startsWith("s3.v1 ");
     assertThat(target.state(body.length)).as("the last part is no checkpoint").isNull();
 
-    Stored stored = target.publish(body.length);
+    Stored stored = target.publish(body.length, NO_DESTINATION);
     assertThat(stored.location()).isEqualTo("s3://downloads-it/cluster/ten/ses/t-parts.e1");
     assertThat(stored.directories()).isEmpty();
     assertThat(read("cluster/ten/ses/t-parts.e1")).isEqualTo(body);
@@ -134,7 +136,7 @@ class S3DownloadsIT {
     BodySink s2 = await(ctx, () -> two.open(2 * PART, d2));
     write(ctx, s2, body, (int) (2 * PART), body.length);
     await(ctx, s2::finish);
-    Stored stored = two.publish(body.length);
+    Stored stored = two.publish(body.length, NO_DESTINATION);
 
     // Completed under the key of the attempt that began the upload, with the whole digest.
     assertThat(stored.location()).endsWith("/t-resume.e1");
@@ -174,7 +176,7 @@ class S3DownloadsIT {
     write(ctx, sink, body, 0, body.length);
     await(ctx, sink::finish);
     assertThat(bucket.uploads("cluster/ten/ses/t-small")).isEmpty();
-    target.publish(body.length);
+    target.publish(body.length, NO_DESTINATION);
     assertThat(read("cluster/ten/ses/t-small.e1")).isEqualTo(body);
     assertThat(digest.digest()).isEqualTo(sha256(body));
 
@@ -182,12 +184,70 @@ class S3DownloadsIT {
     MessageDigest d0 = MessageDigest.getInstance("SHA-256");
     BodySink none = await(ctx, () -> empty.open(0, d0));
     await(ctx, none::finish);
-    empty.publish(0);
+    empty.publish(0, NO_DESTINATION);
     assertThat(read("cluster/ten/ses/t-empty.e1")).isEmpty();
     assertThat(spoolFiles()).isEmpty();
   }
 
+  @Test
+  void aNamedDestinationGetsTheObjectOnceTheLeaseIsRenewedAndTheAttemptsOwnKeyGoes()
+      throws Exception {
+    byte[] body = random(PART + 4_321, 5);
+    Context ctx = vertx.getOrCreateContext();
+    DownloadBody target = downloads().body(task("t-named", 0, null, "reports/2026/q4.csv"), 1);
+    MessageDigest digest = MessageDigest.getInstance("SHA-256");
+    BodySink sink = await(ctx, () -> target.open(0, digest));
+    write(ctx, sink, body, 0, body.length);
+    await(ctx, sink::finish);
+    AtomicInteger asked = new AtomicInteger();
+
+    Stored stored = target.publish(body.length, asked::incrementAndGet);
+
+    assertThat(asked).as("the lease is renewed once, before the object is visible").hasValue(1);
+    assertThat(stored.location())
+        .isEqualTo("s3://downloads-it/cluster/ten/named/reports/2026/q4.csv");
+    assertThat(read("cluster/ten/named/reports/2026/q4.csv")).isEqualTo(body);
+    assertThat(bucket.size("cluster/ten/ses/t-named.e1")).as("the attempt's own key").isEmpty();
+    assertThat(bucket.uploads("cluster/")).isEmpty();
+
+    // A refused completion leaves a named destination alone: the attempt the ledger took may have
+    // written it.
+    target.discard(stored);
+    assertThat(read("cluster/ten/named/reports/2026/q4.csv")).isEqualTo(body);
+  }
+
+  @Test
+  void aLapsedLeaseLeavesTheNamedDestinationAsItWas() throws Exception {
+    bucket.put("cluster/ten/named/kept.bin", new java.io.ByteArrayInputStream(new byte[] {7}), 1);
+    byte[] body = random(PART + 1, 6);
+    Context ctx = vertx.getOrCreateContext();
+    DownloadBody target = downloads().body(task("t-lapsed", 0, null, "kept.bin"), 1);
+    MessageDigest digest = MessageDigest.getInstance("SHA-256");
+    BodySink sink = await(ctx, () -> target.open(0, digest));
+    write(ctx, sink, body, 0, body.length);
+    await(ctx, sink::finish);
+
+    assertThatThrownBy(
+            () ->
+                target.publish(
+                    body.length,
+                    () -> {
+                      throw new LeaseGate.LeaseLapsed("taken over by another worker");
+                    }))
+        .isInstanceOf(LeaseGate.LeaseLapsed.class);
+
+    assertThat(read("cluster/ten/named/kept.bin")).containsExactly(7);
+    assertThat(bucket.size("cluster/ten/ses/t-lapsed.e1")).isEmpty();
+    assertThat(bucket.uploads("cluster/")).as("the copy's upload is aborted").isEmpty();
+  }
+
   // ------------------------------------------------------------------ helpers
+
+  /** A task that names no destination never asks the gate. */
+  private static final LeaseGate NO_DESTINATION =
+      () -> {
+        throw new AssertionError("a body with no destination asked for the lease");
+      };
 
   /** Writes {@code body[from, to)} in pieces of varying size, honouring back-pressure. */
   private static void write(Context ctx, BodySink sink, byte[] body, int from, int to)
@@ -254,7 +314,31 @@ class S3DownloadsIT {
    * A running download of tenant "ten", session "ses", with a checkpoint when {@code bytes} > 0.
    */
   private static TaskRow task(String id, long bytesDurable, String state) {
+    return task(id, bytesDurable, state, null);
+  }
+
+  private static TaskRow task(String id, long bytesDurable, String state, String destination) {
     String url = "http://127.0.0.1:1/f";
+    TaskRequest request = TaskRequest.download(url);
+    if (destination != null) {
+      request =
+          new TaskRequest(
+              request.type(),
+              url,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              null,
+              new TaskRequest.Destination(destination));
+    }
     Instant now = Instant.now();
     return new TaskRow(
         id,
@@ -263,7 +347,7 @@ class S3DownloadsIT {
         TaskType.DOWNLOAD,
         TaskState.RUNNING,
         url,
-        TaskRequest.download(url),
+        request,
         0.5,
         1,
         5,
