@@ -129,6 +129,15 @@ final class SubmitCommands {
                 + " ./transfer cancel --resume-data printed (or the failed task's resumeData).")
     String resumeData;
 
+    @Option(
+        names = "--destination",
+        paramLabel = "KEY",
+        description =
+            "Store the body under KEY among your named objects (<tenant>/_named/KEY in the"
+                + " bucket or storage root), replacing what is there, instead of a name of the"
+                + " cluster's.")
+    String destination;
+
     @Mixin TaskOptions task;
 
     @Option(
@@ -160,7 +169,9 @@ final class SubmitCommands {
               task.metadata(),
               null,
               resumeData,
-              task.suspended());
+              task.suspended(),
+              null,
+              destination == null ? null : new TaskRequest.Destination(destination));
       try (TransferClient client = client()) {
         SessionView session = session(client);
         TaskView submitted = client.submit(options.session, request, UUID.randomUUID().toString());

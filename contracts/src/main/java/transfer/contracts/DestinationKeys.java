@@ -13,7 +13,7 @@ public final class DestinationKeys {
   public static final int MAX_LENGTH = 512;
 
   /** The subtree of a tenant's objects that named destinations live in. */
-  public static final String NAMED = "named";
+  public static final String NAMED = "_named";
 
   /** What a key may hold, for an error to quote. */
   public static final String RULE =

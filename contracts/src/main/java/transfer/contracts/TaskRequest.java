@@ -36,8 +36,8 @@ public record TaskRequest(
   /**
    * Where a download's body goes, the server-side analog of moving the file in {@code
    * didFinishDownloadingTo}: {@code key}, a relative name under the tenant's named objects ({@code
-   * <tenant>/named/<key>} in the bucket or under the storage root). See {@link DestinationKeys} for
-   * the names accepted.
+   * <tenant>/_named/<key>} in the bucket or under the storage root). See {@link DestinationKeys}
+   * for the names accepted.
    */
   public record Destination(String key) {}
 

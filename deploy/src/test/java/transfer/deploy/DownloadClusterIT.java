@@ -88,7 +88,7 @@ class DownloadClusterIT extends ClusterTest {
     String location = one.get("location").asText();
     assertThat(location)
         .startsWith(ClusterFixture.S3 ? "s3://" + ClusterStorage.BUCKET + "/objects/" : "file:")
-        .endsWith("/named/" + key);
+        .endsWith("/_named/" + key);
     assertThat(cluster.content(sid, first).sha256()).isEqualTo(Origin.sha256Hex(300_000, 41));
 
     // More than a part on S3: the copy into the destination is a multipart copy.

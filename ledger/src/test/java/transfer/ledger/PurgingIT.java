@@ -87,8 +87,8 @@ class PurgingIT extends LedgerFixture {
 
     assertThat(purged.taskIds()).contains(kept.id(), dropped.id());
     assertThat(purged.locations())
-        .contains("file:///store/t/named/dropped")
-        .doesNotContain("file:///store/t/named/kept");
+        .contains("file:///store/t/_named/dropped")
+        .doesNotContain("file:///store/t/_named/kept");
   }
 
   /** A download of {@code sid} that named its destination {@code key}, completed there. */
@@ -120,7 +120,7 @@ class PurgingIT extends LedgerFixture {
     assertThat(c.task().id()).isEqualTo(t.id());
     ledger
         .leases()
-        .completeDownload(Lease.of(t.id(), c.epoch()), "file:///store/t/named/" + key, 1, "00", 1);
+        .completeDownload(Lease.of(t.id(), c.epoch()), "file:///store/t/_named/" + key, 1, "00", 1);
     return t;
   }
 }

@@ -20,7 +20,7 @@ import transfer.contracts.DestinationKeys;
  * &lt;root&gt;/.partial/obj-&lt;uuid&gt;.part          a staged object's body while it arrives
  * &lt;root&gt;/&lt;tenant&gt;/&lt;session&gt;/&lt;task&gt;.e&lt;epoch&gt;    a completed download (final)
  * &lt;root&gt;/&lt;tenant&gt;/&lt;session&gt;/objects/&lt;uuid&gt;   a staged object (final)
- * &lt;root&gt;/&lt;tenant&gt;/named/&lt;key&gt;            a download that named its destination
+ * &lt;root&gt;/&lt;tenant&gt;/_named/&lt;key&gt;            a download that named its destination
  * </pre>
  *
  * A temporary name never clashes with a tenant's directory: tenant ids start with a letter or

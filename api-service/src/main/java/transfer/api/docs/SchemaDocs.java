@@ -207,7 +207,7 @@ final class SchemaDocs {
             Map.entry(
                 "destination",
                 "Downloads: {\"key\": \"reports/2026/q4.csv\"} stores the body under that key"
-                    + " among the tenant's named objects (<tenant>/named/<key> in the bucket or"
+                    + " among the tenant's named objects (<tenant>/_named/<key> in the bucket or"
                     + " under the storage root) instead of a name of the cluster's: the"
                     + " server-side didFinishDownloadingTo. Segments of letters, digits and"
                     + " . _ ~ ! ' ( ) * + , = @ -, separated by single slashes, 512 characters at"

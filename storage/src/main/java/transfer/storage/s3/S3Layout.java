@@ -14,7 +14,7 @@ import transfer.contracts.DestinationKeys;
  * &lt;prefix&gt;&lt;tenant&gt;/&lt;session&gt;/&lt;task&gt;.e&lt;epoch&gt;   a completed download; while it is written,
  *                                                 the key of its multipart upload
  * &lt;prefix&gt;&lt;tenant&gt;/&lt;session&gt;/objects/&lt;uuid&gt;    a staged object
- * &lt;prefix&gt;&lt;tenant&gt;/named/&lt;key&gt;             a download that named its destination (a
+ * &lt;prefix&gt;&lt;tenant&gt;/_named/&lt;key&gt;             a download that named its destination (a
  *                                                 copy of the completed download's object)
  * </pre>
  *

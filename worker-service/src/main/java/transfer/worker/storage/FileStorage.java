@@ -119,7 +119,7 @@ public class FileStorage {
 
   /**
    * Makes a verified temporary object the file of the destination its task named ({@code
-   * <root>/<tenant>/named/<key>}), replacing what is there: moved atomically, synced as {@link
+   * <root>/<tenant>/_named/<key>}), replacing what is there: moved atomically, synced as {@link
    * #commit}'s.
    */
   public StoredFiles.Moved commitNamed(Path temporary, String tenantId, String key)

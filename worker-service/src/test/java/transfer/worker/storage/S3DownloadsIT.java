@@ -205,20 +205,20 @@ class S3DownloadsIT {
 
     assertThat(asked).as("the lease is renewed once, before the object is visible").hasValue(1);
     assertThat(stored.location())
-        .isEqualTo("s3://downloads-it/cluster/ten/named/reports/2026/q4.csv");
-    assertThat(read("cluster/ten/named/reports/2026/q4.csv")).isEqualTo(body);
+        .isEqualTo("s3://downloads-it/cluster/ten/_named/reports/2026/q4.csv");
+    assertThat(read("cluster/ten/_named/reports/2026/q4.csv")).isEqualTo(body);
     assertThat(bucket.size("cluster/ten/ses/t-named.e1")).as("the attempt's own key").isEmpty();
     assertThat(bucket.uploads("cluster/")).isEmpty();
 
     // A refused completion leaves a named destination alone: the attempt the ledger took may have
     // written it.
     target.discard(stored);
-    assertThat(read("cluster/ten/named/reports/2026/q4.csv")).isEqualTo(body);
+    assertThat(read("cluster/ten/_named/reports/2026/q4.csv")).isEqualTo(body);
   }
 
   @Test
   void aLapsedLeaseLeavesTheNamedDestinationAsItWas() throws Exception {
-    bucket.put("cluster/ten/named/kept.bin", new java.io.ByteArrayInputStream(new byte[] {7}), 1);
+    bucket.put("cluster/ten/_named/kept.bin", new java.io.ByteArrayInputStream(new byte[] {7}), 1);
     byte[] body = random(PART + 1, 6);
     Context ctx = vertx.getOrCreateContext();
     DownloadBody target = downloads().body(task("t-lapsed", 0, null, "kept.bin"), 1);
@@ -236,7 +236,7 @@ class S3DownloadsIT {
                     }))
         .isInstanceOf(LeaseGate.LeaseLapsed.class);
 
-    assertThat(read("cluster/ten/named/kept.bin")).containsExactly(7);
+    assertThat(read("cluster/ten/_named/kept.bin")).containsExactly(7);
     assertThat(bucket.size("cluster/ten/ses/t-lapsed.e1")).isEmpty();
     assertThat(bucket.uploads("cluster/")).as("the copy's upload is aborted").isEmpty();
   }
