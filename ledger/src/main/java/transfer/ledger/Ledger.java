@@ -30,6 +30,7 @@ public final class Ledger {
   private final EventSequencer eventSequencer;
   private final EventReplay eventReplay;
   private final Outbox outbox;
+  private final Reservations reservations;
 
   public Ledger(DataSource dataSource, Clock clock) {
     this.tx = new Tx(dataSource, clock);
@@ -49,11 +50,16 @@ public final class Ledger {
     queueStatistics = new QueueStatistics(tx);
     eventSequencer = new EventSequencer(tx, events);
     eventReplay = new EventReplay(tx);
+    reservations = new Reservations(tx);
   }
 
   /** The transactions of this ledger, for the package's test fixtures. */
   Tx tx() {
     return tx;
+  }
+
+  public Reservations reservations() {
+    return reservations;
   }
 
   public Tenants tenants() {

@@ -42,10 +42,14 @@ class TenantUsageIT extends LedgerFixture {
                     + " 'waiting', 'running', 'suspended')),"
                     + " coalesce((select sum(bytes_transferred) from tasks where tenant_id = ?"
                     + " and state = 'completed' and type = 'download'), 0)"
+                    + " + coalesce((select sum(bytes_reserved) from tasks where tenant_id = ?"
+                    + " and state in ('queued', 'waiting', 'running', 'suspended')"
+                    + " and type = 'download'), 0)"
                     + " + coalesce((select sum(size) from objects where tenant_id = ?), 0)")) {
       ps.setString(1, tenantId);
       ps.setString(2, tenantId);
       ps.setString(3, tenantId);
+      ps.setString(4, tenantId);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         return new TenantUsage(rs.getLong(1), rs.getLong(2));
