@@ -33,6 +33,14 @@ public final class ErrorCodes {
   public static final String CREDENTIALS_REQUIRED = "credentials_required";
 
   public static final String STORAGE_FAILED = "storage_failed";
+
+  /**
+   * A download would go past its tenant's bytes-stored quota, which the bytes stored, the staged
+   * objects and the room running downloads reserved fill. Final; a canceled or failed download's
+   * resumeData continues it once there is room.
+   */
+  public static final String QUOTA_EXCEEDED = "quota_exceeded";
+
   public static final String ATTEMPTS_EXHAUSTED = "attempts_exhausted";
   public static final String LEASE_EXPIRED = "lease_expired";
 

@@ -22,6 +22,7 @@ import transfer.egress.TrustedCa;
 import transfer.ledger.Claims;
 import transfer.ledger.LeaseBatch;
 import transfer.ledger.Ledger;
+import transfer.ledger.Reservations;
 import transfer.worker.attempt.Egress;
 import transfer.worker.attempt.OriginClients;
 
@@ -54,6 +55,12 @@ public class WorkerBeans {
   @Singleton
   LeaseBatch leases(Ledger ledger) {
     return ledger.leaseBatch();
+  }
+
+  @Produces
+  @Singleton
+  Reservations reservations(Ledger ledger) {
+    return ledger.reservations();
   }
 
   @Produces

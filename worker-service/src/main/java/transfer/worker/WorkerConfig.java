@@ -21,6 +21,29 @@ public interface WorkerConfig {
 
   Fetch fetch();
 
+  Quota quota();
+
+  /** How downloads count against their tenant's bytes-stored quota while they are written. */
+  interface Quota {
+    /**
+     * The bytes-stored quota of a tenant that has none of its own: the api-service's setting of the
+     * same name, which both services must be given alike ({@code TRANSFER_QUOTA_BYTES_STORED}).
+     */
+    @WithDefault("1T")
+    MemorySize bytesStored();
+
+    /**
+     * Bytes a download writes before it reserves room in the quota: a smaller download counts once
+     * complete, and each running download may hold this much uncounted.
+     */
+    @WithDefault("8M")
+    MemorySize unreserved();
+
+    /** Room a download reserves at a time, beyond the bytes it has written. */
+    @WithDefault("64M")
+    MemorySize reservationStep();
+  }
+
   interface Worker {
     /** This worker's name in leases and logs; defaults to host name and process id. */
     Optional<String> id();

@@ -24,10 +24,12 @@ final class Attempts {
   private final UploadSources sources;
   private final DownloadStore downloads;
   private final Duration checkpointInterval;
+  private final Allowance.Terms room;
 
   /**
    * @param checkpointInterval how often a download forces what it wrote, for its next heartbeat to
    *     record as durable ({@code transfer.worker.checkpoint-interval})
+   * @param room how downloads reserve room in their tenants' bytes-stored quotas
    */
   Attempts(
       Vertx vertx,
@@ -38,7 +40,8 @@ final class Attempts {
       Outbound outbound,
       UploadSources sources,
       DownloadStore downloads,
-      Duration checkpointInterval) {
+      Duration checkpointInterval,
+      Allowance.Terms room) {
     this.vertx = vertx;
     this.leases = leases;
     this.terms = terms;
@@ -48,6 +51,7 @@ final class Attempts {
     this.sources = sources;
     this.downloads = downloads;
     this.checkpointInterval = checkpointInterval;
+    this.room = room;
   }
 
   /** The attempt of a task claimed without a doorbell: its span continues the task's context. */
@@ -63,7 +67,7 @@ final class Attempts {
     Function<Attempt, Transfer> transfer =
         claim.task().type() == TaskType.UPLOAD
             ? a -> new Upload(a, outbound, sources, clock)
-            : a -> new Download(a, outbound, downloads, checkpointInterval, clock);
+            : a -> new Download(a, outbound, downloads, checkpointInterval, room, clock);
     return new Attempt(
         claim,
         new VertxScheduler(vertx),

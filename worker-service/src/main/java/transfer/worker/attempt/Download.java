@@ -18,11 +18,9 @@ import transfer.contracts.SessionConfig;
 import transfer.contracts.TaskError;
 import transfer.contracts.TaskMetrics;
 import transfer.ledger.TaskRow;
-import transfer.storage.Stored;
 import transfer.worker.storage.BodySink;
 import transfer.worker.storage.DownloadBody;
 import transfer.worker.storage.DownloadStore;
-import transfer.worker.storage.LeaseGate;
 
 /**
  * The bytes of a download: a {@code GET} (following redirects, each through the {@link Egress}
@@ -41,6 +39,7 @@ final class Download implements Transfer {
   private final DownloadBody body;
   private final Clock clock;
   private final DownloadCheckpoints checkpoints;
+  private final Allowance allowance;
   private final MessageDigest sha256 = Sha256.newDigest();
 
   /** Most bytes this download may have: its expectedBytes, within transfer.fetch.max-bytes. */
@@ -58,6 +57,12 @@ final class Download implements Transfer {
   private TaskMetrics wire;
 
   private BodySink writer;
+
+  /** Reading is paused until the writer drains, or until the quota has room. */
+  private boolean pausedForStorage;
+
+  private boolean pausedForRoom;
+
   private Long contentLength;
   private long received;
 
@@ -69,6 +74,7 @@ final class Download implements Transfer {
       Outbound outbound,
       DownloadStore store,
       Duration checkpointInterval,
+      Allowance.Terms room,
       Clock clock) {
     this.attempt = attempt;
     this.task = attempt.task();
@@ -77,6 +83,7 @@ final class Download implements Transfer {
     this.body = store.body(task, attempt.epoch());
     this.clock = clock;
     this.checkpoints = new DownloadCheckpoints(attempt, body, checkpointInterval);
+    this.allowance = new Allowance(attempt, room);
     Long expected = task.request().expectedBytes();
     this.limit = expected != null ? Math.min(expected, outbound.maxBytes()) : outbound.maxBytes();
   }
@@ -385,13 +392,47 @@ final class Download implements Transfer {
       return;
     }
     if (!writer.write(buf)) {
+      pausedForStorage = true;
       response.pause();
       writer.drainHandler(
           v -> {
             // Waiting for our own disk is not the origin stalling.
             attempt.watchdog().touch();
-            response.resume();
+            pausedForStorage = false;
+            resumeUnlessPaused();
           });
+    }
+    if (allowance.needs(received)) {
+      askForRoom();
+    }
+  }
+
+  /** Stops reading until the tenant's quota has room for what was received (Allowance). */
+  private void askForRoom() {
+    pausedForRoom = true;
+    response.pause();
+    allowance
+        .ask(received, contentLength)
+        .onComplete(
+            ar -> {
+              if (attempt.over()) {
+                return;
+              }
+              if (ar.failed()) {
+                storageFailed(ar.cause());
+              } else if (ar.result() != null) {
+                attempt.fail(ar.result());
+              } else {
+                attempt.watchdog().touch(); // the ledger's answer, not the origin
+                pausedForRoom = false;
+                resumeUnlessPaused();
+              }
+            });
+  }
+
+  private void resumeUnlessPaused() {
+    if (!pausedForStorage && !pausedForRoom) {
+      response.resume();
     }
   }
 
@@ -416,87 +457,10 @@ final class Download implements Transfer {
     writer
         .finish()
         .onFailure(e -> attempt.finishFailed(Failures.ofStorage(e)))
-        .onSuccess(v -> verifyAndCommit(size));
-  }
-
-  /** Every byte is written, forced and hashed: the digest decides, then the fenced commit. */
-  private void verifyAndCommit(long size) {
-    String digest = Sha256.hex(sha256);
-    String expected = task.request().sha256();
-    if (expected != null && !expected.equalsIgnoreCase(digest)) {
-      attempt.finishFailed(
-          TaskError.of(
-              ErrorCodes.CHECKSUM_MISMATCH,
-              "SHA-256 of the body is " + digest + ", expected " + expected.toLowerCase(),
-              false));
-      return;
-    }
-    attempt.complete(sinceLastEvent -> commit(size, digest, sinceLastEvent));
-  }
-
-  /**
-   * Publishes the body (moved to its final name, whose directory the ledger writer syncs before its
-   * commit; or the S3 object completed) and records the completion under the fence. If the fence
-   * refuses it, the body just published is deleted; if the ledger took it, whatever earlier
-   * attempts of the task left is.
-   */
-  private Future<Outcome> commit(long size, String digest, long sinceLastEvent) {
-    long epoch = attempt.epoch();
-    Scheduler scheduler = attempt.scheduler();
-    LeaseGate gate = attempt.leaseGate();
-    return scheduler
-        .blocking(() -> body.publish(size, gate))
-        .compose(
-            stored ->
-                attempt
-                    .leases()
-                    .completeDownload(
-                        attempt.lease(),
-                        stored,
-                        size,
-                        digest,
-                        sinceLastEvent,
-                        answered,
-                        attempt.unannouncedResumption(),
-                        wire)
-                    .compose(
-                        committed ->
-                            committed && epoch == 1
-                                ? Future.succeededFuture(true) // a first attempt left nothing
-                                : scheduler.blocking(() -> tidy(committed, stored))))
-        .<Outcome>map(
-            committed ->
-                committed
-                    ? new Outcome.Completed(
-                        String.format(
-                            "completed, %d bytes, sha256 %s (epoch %d)", size, digest, epoch))
-                    : Outcome.Fenced.completionNotRecorded(
-                        String.format(
-                            "finished the body but epoch %d was superseded; %s",
-                            epoch,
-                            task.request().destinationKey() == null
-                                ? "discarded it"
-                                : "left its destination to the attempt the ledger took")))
-        .recover(
-            e ->
-                e instanceof LeaseGate.LeaseLapsed
-                    ? Future.<Outcome>succeededFuture(
-                        Outcome.Fenced.completionNotRecorded(
-                            String.format(
-                                "finished the body but did not publish it to its destination:"
-                                    + " %s (epoch %d); the task's next attempt takes over",
-                                e.getMessage(), epoch)))
-                    : Future.failedFuture(e));
-  }
-
-  /** After the completion's write: earlier attempts' leftovers, or the refused body, go. */
-  private boolean tidy(boolean committed, Stored stored) {
-    if (committed) {
-      body.dropEarlier(); // none for a first attempt
-    } else {
-      body.discard(stored);
-    }
-    return committed;
+        .onSuccess(
+            v ->
+                new DownloadCompletion(attempt, body)
+                    .verifyAndCommit(size, Sha256.hex(sha256), answered, wire));
   }
 
   private void connectionFailed(Throwable e) {

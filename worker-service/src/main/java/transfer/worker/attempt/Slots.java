@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import transfer.ledger.Claim;
 import transfer.ledger.LeaseBatch;
+import transfer.ledger.Reservations;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.DownloadStore;
@@ -42,6 +43,7 @@ public class Slots {
       Vertx vertx,
       OriginClients clients,
       LeaseBatch leases,
+      Reservations reservations,
       FileStorage storage,
       DownloadStore downloads,
       UploadSources sources,
@@ -72,7 +74,19 @@ public class Slots {
                 clients, egress, config.fetch().maxBytes().asLongValue(), worker.maxRedirects()),
             sources,
             downloads,
-            worker.checkpointInterval());
+            worker.checkpointInterval(),
+            new Allowance.Terms(
+                (lease, tenantId, wanted) ->
+                    vertx.executeBlocking(
+                        () ->
+                            reservations.reserve(
+                                lease,
+                                tenantId,
+                                wanted,
+                                config.quota().bytesStored().asLongValue()),
+                        false),
+                config.quota().unreserved().asLongValue(),
+                config.quota().reservationStep().asLongValue()));
   }
 
   /**

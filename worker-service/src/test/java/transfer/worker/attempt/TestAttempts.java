@@ -112,6 +112,40 @@ final class TestAttempts {
         checkpointInterval);
   }
 
+  /** As above, with downloads reserving room in their tenants' quotas on {@code ledger}. */
+  static Attempts of(
+      Vertx vertx,
+      HttpClient client,
+      Ledger ledger,
+      Origin origin,
+      FileStorage storage,
+      WorkerMetrics metrics,
+      String workerId,
+      Duration checkpointInterval,
+      Allowance.Terms room) {
+    return of(
+        vertx,
+        client,
+        ledgerWriter(vertx, ledger, storage, metrics),
+        origin,
+        storage,
+        metrics,
+        workerId,
+        checkpointInterval,
+        room);
+  }
+
+  /** Room reserved on {@code ledger}, as the worker reserves it (Slots). */
+  static Allowance.Terms roomOn(
+      Vertx vertx, Ledger ledger, long defaultQuota, long unreserved, long step) {
+    return new Allowance.Terms(
+        (lease, tenantId, wanted) ->
+            vertx.executeBlocking(
+                () -> ledger.reservations().reserve(lease, tenantId, wanted, defaultQuota), false),
+        unreserved,
+        step);
+  }
+
   /** Attempts whose lease writes go to {@code writer}. */
   static Attempts of(
       Vertx vertx,
@@ -122,6 +156,29 @@ final class TestAttempts {
       WorkerMetrics metrics,
       String workerId,
       Duration checkpointInterval) {
+    return of(
+        vertx,
+        client,
+        writer,
+        origin,
+        storage,
+        metrics,
+        workerId,
+        checkpointInterval,
+        UNLIMITED_ROOM);
+  }
+
+  /** Attempts whose lease writes go to {@code writer}, downloads reserving {@code room}. */
+  static Attempts of(
+      Vertx vertx,
+      HttpClient client,
+      LeaseWriter writer,
+      Origin origin,
+      FileStorage storage,
+      WorkerMetrics metrics,
+      String workerId,
+      Duration checkpointInterval,
+      Allowance.Terms room) {
     return new Attempts(
         vertx,
         writer,
@@ -138,6 +195,16 @@ final class TestAttempts {
             5),
         new transfer.worker.storage.UploadSources(storage, null, null),
         new transfer.worker.storage.FileDownloads(storage),
-        checkpointInterval);
+        checkpointInterval,
+        room);
   }
+
+  /** A quota that always has room: every reservation is granted in full. */
+  static final Allowance.Terms UNLIMITED_ROOM =
+      new Allowance.Terms(
+          (lease, tenantId, wanted) ->
+              io.vertx.core.Future.succeededFuture(
+                  new transfer.ledger.Reservations.Grant(true, wanted, 0, Long.MAX_VALUE)),
+          8L << 20,
+          64L << 20);
 }
