@@ -218,9 +218,19 @@ public interface ApiConfig {
     @WithDefault("100000")
     long tasksInFlight();
 
-    /** Most bytes a tenant holds in storage: staged objects and completed downloads. */
+    /**
+     * Most bytes a tenant holds in storage: staged objects, completed downloads, and the room that
+     * downloads in progress and objects being staged reserved. The workers read the same setting.
+     */
     @WithDefault("1T")
     MemorySize bytesStored();
+
+    /**
+     * Room an object PUT without a Content-Length reserves at a time as its body arrives (one with
+     * a length reserves that length before reading).
+     */
+    @WithDefault("64M")
+    MemorySize reservationStep();
 
     /** Sustained API requests per second per tenant, on each API instance. */
     @WithDefault("200")

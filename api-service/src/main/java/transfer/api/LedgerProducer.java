@@ -14,6 +14,7 @@ import transfer.ledger.Outbox;
 import transfer.ledger.Purging;
 import transfer.ledger.QueueStatistics;
 import transfer.ledger.Reaping;
+import transfer.ledger.Reservations;
 import transfer.ledger.Sessions;
 import transfer.ledger.StagedObjects;
 import transfer.ledger.Submissions;
@@ -85,6 +86,12 @@ public class LedgerProducer {
   @Singleton
   StagedObjects stagedObjects(Ledger ledger) {
     return ledger.stagedObjects();
+  }
+
+  @Produces
+  @Singleton
+  Reservations reservations(Ledger ledger) {
+    return ledger.reservations();
   }
 
   @Produces

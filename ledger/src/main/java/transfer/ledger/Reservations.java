@@ -1,7 +1,11 @@
 package transfer.ledger;
 
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
 
 /**
  * Room in a tenant's bytes-stored quota for a download's bytes before they are written (migration
@@ -44,11 +48,7 @@ public final class Reservations {
         c -> {
           // One grant of a tenant at a time, to the commit; the next statement's snapshot sees the
           // counters as the previous grant committed them.
-          try (PreparedStatement ps =
-              c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 21))")) {
-            ps.setString(1, "reservations:" + tenantId);
-            ps.execute();
-          }
+          lockTenant(c, tenantId);
           try (PreparedStatement ps =
               c.prepareStatement(
                   "with used as (select coalesce(sum(bytes_stored), 0) as n from tenant_usage"
@@ -83,5 +83,90 @@ public final class Reservations {
             }
           }
         });
+  }
+
+  /**
+   * Raises the room the staged object's PUT {@code reservationId} holds towards {@code wanted}
+   * bytes (V19), by as much as {@code quota}, the tenant's effective bytes-stored quota, leaves
+   * once {@code credit} (the bytes of an object the PUT replaces, which go with it) is counted
+   * free. The reservation lasts {@code ttl} from now (the ledger's clock), each grant renewing it.
+   */
+  public Grant reserveObject(
+      String reservationId, String tenantId, long wanted, long quota, long credit, Duration ttl) {
+    return tx.run(
+        "reserve quota for an object of tenant " + tenantId,
+        c -> {
+          lockTenant(c, tenantId);
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "with used as (select coalesce(sum(bytes_stored), 0) as n from tenant_usage"
+                      + "  where tenant_id = ?),"
+                      + " old as (select coalesce((select bytes from object_reservations"
+                      + "  where id = ?), 0) as n),"
+                      + " grant_ as (select greatest(0, least(? - old.n, ? + ? - used.n)) as n"
+                      + "  from old, used),"
+                      + " held as (insert into object_reservations (id, tenant_id, bytes,"
+                      + "  expires_at) select ?, ?, old.n + grant_.n, ?"
+                      + "  from old, grant_"
+                      + "  on conflict (id) do update set bytes = excluded.bytes,"
+                      + "  expires_at = excluded.expires_at)"
+                      + " select old.n + grant_.n, used.n from old, grant_, used")) {
+            int i = 0;
+            ps.setString(++i, tenantId);
+            ps.setString(++i, reservationId);
+            ps.setLong(++i, wanted);
+            ps.setLong(++i, quota);
+            ps.setLong(++i, credit);
+            ps.setString(++i, reservationId);
+            ps.setString(++i, tenantId);
+            ps.setTimestamp(++i, Timestamp.from(tx.clock().instant().plus(ttl)));
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              return new Grant(true, rs.getLong(1), rs.getLong(2), quota);
+            }
+          }
+        });
+  }
+
+  /** Gives back the room of a staged object's PUT (stored, refused or broken off). */
+  public void releaseObject(String reservationId) {
+    tx.run(
+        "release an object's reservation",
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement("delete from object_reservations where id = ?")) {
+            ps.setString(1, reservationId);
+            return ps.executeUpdate();
+          }
+        });
+  }
+
+  /**
+   * Drops the reservations of PUTs whose api-service stopped before releasing them (expired), at
+   * most {@code limit}; answers how many.
+   */
+  public int dropExpiredObjectReservations(int limit) {
+    return tx.run(
+        "drop expired object reservations",
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "delete from object_reservations where id in (select id from"
+                      + " object_reservations where expires_at < ? order by expires_at"
+                      + " limit ? for update skip locked)")) {
+            ps.setTimestamp(1, Timestamp.from(tx.clock().instant()));
+            ps.setInt(2, limit);
+            return ps.executeUpdate();
+          }
+        });
+  }
+
+  /** One grant of a tenant at a time, to the commit. */
+  private static void lockTenant(Connection c, String tenantId) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("select pg_advisory_xact_lock(hashtextextended(?, 21))")) {
+      ps.setString(1, "reservations:" + tenantId);
+      ps.execute();
+    }
   }
 }

@@ -52,13 +52,14 @@ public record TenantUsage(long tasksInFlight, long bytesStored) {
   private static final long RECOUNT_LOCK = 0x7472616e73666572L ^ 0x7573616765L;
 
   /**
-   * Counts every tenant's open tasks, completed downloads' bytes, open downloads' reservations and
-   * staged objects' bytes, and adds the difference to the counters where they differ. The counts
-   * and the counters are read in one statement's snapshot, in which every committed writer's rows
-   * and counter deltas are both visible and no uncommitted one's are; so the difference is exactly
-   * the drift, whatever runs meanwhile, and adding it commutes with the deltas of concurrent
-   * writers. Reads the tenants' tasks (open ones through an index, completed downloads through the
-   * table): for an operator or a rare job, not for a hot path.
+   * Counts every tenant's open tasks, completed downloads' bytes, open downloads' reservations,
+   * staged objects' bytes and the reservations of objects being staged, and adds the difference to
+   * the counters where they differ. The counts and the counters are read in one statement's
+   * snapshot, in which every committed writer's rows and counter deltas are both visible and no
+   * uncommitted one's are; so the difference is exactly the drift, whatever runs meanwhile, and
+   * adding it commutes with the deltas of concurrent writers. Reads the tenants' tasks (open ones
+   * through an index, completed downloads through the table): for an operator or a rare job, not
+   * for a hot path.
    */
   static List<Drift> recount(Connection c) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("select pg_advisory_xact_lock(?)")) {
@@ -78,6 +79,8 @@ public record TenantUsage(long tasksInFlight, long bytesStored) {
                 + "   where state in ('queued', 'waiting', 'running', 'suspended')"
                 + "   and type = 'download' group by tenant_id"
                 + "  union all select tenant_id, 0, sum(size) from objects group by tenant_id"
+                + "  union all select tenant_id, 0, sum(bytes) from object_reservations"
+                + "   group by tenant_id"
                 + "  union all select tenant_id, -sum(tasks_in_flight), -sum(bytes_stored)"
                 + "   from tenant_usage group by tenant_id) d"
                 + " group by tenant_id having sum(open) <> 0 or sum(bytes) <> 0),"

@@ -2,6 +2,7 @@ package transfer.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -123,5 +124,29 @@ class ReservationsIT extends LedgerFixture {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  @Test
+  void objectPutsShareTheRoomWithDownloadsAndGiveItBackOrExpire() {
+    Lease a = running();
+    assertThat(ledger.reservations().reserve(a, tenant, 60, 100).reserved()).isEqualTo(60);
+    Duration ttl = Duration.ofMinutes(15);
+
+    Reservations.Grant put = ledger.reservations().reserveObject("put-1", tenant, 70, 100, 0, ttl);
+    assertThat(put.reserved()).as("the room the download left").isEqualTo(40);
+    assertThat(ledger.reservations().reserveObject("put-1", tenant, 70, 100, 25, ttl).reserved())
+        .as("an object it replaces counts free")
+        .isEqualTo(65);
+    assertThat(ledger.tenants().usage(tenant).bytesStored()).isEqualTo(125);
+    ledger.reservations().releaseObject("put-1");
+    assertThat(ledger.tenants().usage(tenant).bytesStored()).isEqualTo(60);
+
+    ledger.reservations().reserveObject("put-2", tenant, 30, 100, 0, ttl);
+    assertThat(ledger.tenants().usage(tenant).bytesStored()).isEqualTo(90);
+    assertThat(ledger.reservations().dropExpiredObjectReservations(100)).isZero();
+    clock.advance(ttl.plusSeconds(1));
+    assertThat(ledger.reservations().dropExpiredObjectReservations(100)).isEqualTo(1);
+    assertThat(ledger.tenants().usage(tenant).bytesStored()).isEqualTo(60);
+    assertThat(drifts()).isEmpty();
   }
 }

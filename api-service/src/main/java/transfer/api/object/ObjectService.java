@@ -10,6 +10,7 @@ import org.jboss.logging.Logger;
 import transfer.api.ApiConfig;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
+import transfer.api.quota.ObjectRoom;
 import transfer.api.quota.Quotas;
 import transfer.api.session.SessionService;
 import transfer.api.storage.StoredBody;
@@ -68,22 +69,34 @@ public class ObjectService {
       String reprDigest,
       String checksum,
       InputStream body) {
+    Optional<String> expected = ObjectRules.expectedSha256(reprDigest, checksum);
+    sessions.requireActive(tenant, sid, "objects");
+    long declared = contentLength == null ? -1 : Long.parseLong(contentLength.trim());
+    if (declared > maxBytes) {
+      throw tooLarge();
+    }
+    // The tenant's bytes-stored quota: room is reserved as the body arrives (a declared length
+    // whole, before the body is read), and given back once the object counts as itself.
+    try (ObjectRoom room = quotas.objectRoom(tenant, sid, name, declared, maxBytes)) {
+      String digestHeader = reprDigest != null ? ObjectRules.REPR_DIGEST : ObjectRules.X_CHECKSUM;
+      return put(tenant, sid, name, declared, expected, digestHeader, body, room);
+    }
+  }
+
+  private Stored put(
+      String tenant,
+      String sid,
+      String name,
+      long declared,
+      Optional<String> expected,
+      String digestHeader,
+      InputStream body,
+      ObjectRoom room) {
     ObjectStore.Staged staged;
-    Optional<String> expected;
-    long limit = maxBytes;
     try {
-      expected = ObjectRules.expectedSha256(reprDigest, checksum);
-      sessions.requireActive(tenant, sid, "objects");
-      long declared = contentLength == null ? -1 : Long.parseLong(contentLength.trim());
-      if (declared > maxBytes) {
-        throw tooLarge();
-      }
-      // The tenant's bytes-stored quota: a declared length past it is refused before the body is
-      // read; a body that streams past it is cut there (the partial file is deleted).
-      limit = Math.min(maxBytes, quotas.objectAllowance(tenant, sid, name, declared));
-      staged = store.stage(body, declared, limit);
+      staged = store.stage(body, declared, room);
     } catch (ObjectStore.TooLarge e) {
-      throw limit < maxBytes ? quotas.bytesStored(tenant) : tooLarge();
+      throw room.quotaBound(e.limit()) ? quotas.bytesStored(tenant) : tooLarge();
     } catch (ObjectStore.Incomplete e) {
       LOG.infof(
           "object %s of session %s (tenant %s) not stored: %s", name, sid, tenant, e.getMessage());
@@ -95,13 +108,13 @@ public class ObjectService {
 
     if (expected.isPresent() && !expected.get().equals(staged.sha256())) {
       store.discard(staged);
-      String header = reprDigest != null ? ObjectRules.REPR_DIGEST : ObjectRules.X_CHECKSUM;
       throw new ApiException(
           400,
           "digest-mismatch",
           "Bad Request",
           "the body's SHA-256 is " + staged.sha256() + "; nothing was stored",
-          List.of(new FieldError(header, "does not match the body (" + expected.get() + ")")));
+          List.of(
+              new FieldError(digestHeader, "does not match the body (" + expected.get() + ")")));
     }
 
     String location;

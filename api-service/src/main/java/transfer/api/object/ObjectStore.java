@@ -41,9 +41,33 @@ public class ObjectStore {
 
   /** The body is larger than allowed; nothing is kept. */
   public static final class TooLarge extends Exception {
+    private final long limit;
+
     TooLarge(long limit) {
       super("the body exceeds " + limit + " bytes", null, false, false);
+      this.limit = limit;
     }
+
+    /** The bytes the body was allowed. */
+    public long limit() {
+      return limit;
+    }
+  }
+
+  /**
+   * How large a body may grow: asked before the body is read (with its declared length, or 0) and
+   * again whenever it would pass what was allowed so far (blocking; it may ask the ledger).
+   */
+  @FunctionalInterface
+  public interface Room {
+    /** The bytes the body may have, now that it needs {@code needed}; fewer: it is cut there. */
+    long allow(long needed) throws IOException;
+  }
+
+  /** As {@link #stage(InputStream, long, Room)}, with a fixed limit. */
+  public Staged stage(InputStream body, long declaredLength, long maxBytes)
+      throws IOException, TooLarge {
+    return stage(body, declaredLength, needed -> maxBytes);
   }
 
   /** The body ended before the length the client declared; nothing is kept. */
@@ -56,10 +80,15 @@ public class ObjectStore {
   /**
    * Streams {@code body} to a new temporary file, hashing it on the way, and forces it to disk.
    * {@code declaredLength} is the client's Content-Length, or -1. On any failure the temporary file
-   * is deleted before this returns.
+   * is deleted before this returns. A declared length {@code room} does not allow is refused before
+   * a byte is read.
    */
-  public Staged stage(InputStream body, long declaredLength, long maxBytes)
+  public Staged stage(InputStream body, long declaredLength, Room room)
       throws IOException, TooLarge {
+    long allowed = room.allow(Math.max(0, declaredLength));
+    if (declaredLength > allowed) {
+      throw new TooLarge(allowed);
+    }
     Path temp = files.newStagingFile();
     MessageDigest sha256 = sha256();
     long size = 0;
@@ -82,8 +111,11 @@ public class ObjectStore {
         }
         if (n > 0) {
           filled += n;
-          if (size + filled > maxBytes) {
-            throw new TooLarge(maxBytes);
+          if (size + filled > allowed) {
+            allowed = room.allow(size + filled);
+            if (size + filled > allowed) {
+              throw new TooLarge(allowed);
+            }
           }
         }
         if (n < 0 || filled == buf.length) {

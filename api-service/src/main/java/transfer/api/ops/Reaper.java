@@ -6,25 +6,34 @@ import jakarta.inject.Singleton;
 import transfer.api.ApiConfig;
 import transfer.api.metrics.ApiMetrics;
 import transfer.ledger.Reaping;
+import transfer.ledger.Reservations;
 import transfer.ledger.TenantUsage;
 import transfer.ledger.Tenants;
 
 /**
  * Returns abandoned work to the queue: expired leases, retries whose backoff is over, and queued
- * tasks whose doorbell may be lost. Every statement uses {@code SKIP LOCKED}, so every replica may
- * run it. It also keeps the task table's planner statistics fresh (one replica at a time), and now
- * and then recounts the tenants' usage counters. What it changed is counted by action ({@code
+ * tasks whose doorbell may be lost; and gives back the quota room of object uploads abandoned
+ * mid-body (their reservations expired). Every statement uses {@code SKIP LOCKED}, so every replica
+ * may run it. It also keeps the task table's planner statistics fresh (one replica at a time), and
+ * now and then recounts the tenants' usage counters. What it changed is counted by action ({@code
  * transfer_reaper_tasks_total}).
  */
 @Singleton
 public class Reaper {
   private final Reaping reaping;
+  private final Reservations reservations;
   private final Tenants tenants;
   private final ApiConfig config;
   private final ApiMetrics metrics;
 
-  public Reaper(Reaping reaping, Tenants tenants, ApiConfig config, ApiMetrics metrics) {
+  public Reaper(
+      Reaping reaping,
+      Reservations reservations,
+      Tenants tenants,
+      ApiConfig config,
+      ApiMetrics metrics) {
     this.reaping = reaping;
+    this.reservations = reservations;
     this.tenants = tenants;
     this.config = config;
     this.metrics = metrics;
@@ -44,6 +53,13 @@ public class Reaper {
       metrics.reaped(
           ApiMetrics.REANNOUNCED,
           reaping.reannounceStale(config.reaper().reannounceAfter(), batch));
+      int dropped = reservations.dropExpiredObjectReservations(batch);
+      if (dropped > 0) {
+        Log.infof(
+            "reaper: gave back the quota room of %d object upload(s) whose api-service stopped"
+                + " before storing them",
+            dropped);
+      }
       if (config.reaper().analyzeAfter() > 0) {
         reaping.analyzeTasksIfStale(config.reaper().analyzeAfter());
       }

@@ -3,33 +3,39 @@ package transfer.api.quota;
 import jakarta.inject.Singleton;
 import java.time.Duration;
 import transfer.api.ApiConfig;
+import transfer.ledger.Reservations;
 import transfer.ledger.StagedObjects;
 import transfer.ledger.StoredObject;
 import transfer.ledger.Submissions;
 import transfer.ledger.Submit;
-import transfer.ledger.Tenants;
 
 /**
  * The tasks-in-flight and bytes-stored quotas. A submit's are checked by the ledger in the submit's
- * own transaction, against the tenant's usage counters; an object PUT's before its body is stored.
- * Concurrent transactions of one tenant do not see each other's uncommitted tasks or objects, so
- * they may overshoot a quota by what is in flight at that moment (a few tasks, or the bytes of the
- * objects being uploaded at once); serializing every submit of a tenant to rule that out would cost
- * more than the overshoot does.
+ * own transaction, against the tenant's usage counters; an object PUT reserves room as its body
+ * arrives ({@link ObjectRoom}), as downloads do in the workers. Concurrent submits of one tenant do
+ * not see each other's uncommitted tasks, so they may overshoot the tasks-in-flight quota by the
+ * few in flight at that moment; serializing every submit of a tenant to rule that out would cost
+ * more than the overshoot does. Reservations of room are serialized per tenant: they are few (one
+ * per step of tens of MiB).
  */
 @Singleton
 public class Quotas {
   private final StagedObjects stagedObjects;
-  private final Tenants tenants;
+  private final Reservations reservations;
   private final TenantLimits limits;
   private final Duration retryAfter;
+  private final long reservationStep;
 
   public Quotas(
-      StagedObjects stagedObjects, Tenants tenants, TenantLimits limits, ApiConfig config) {
+      StagedObjects stagedObjects,
+      Reservations reservations,
+      TenantLimits limits,
+      ApiConfig config) {
     this.stagedObjects = stagedObjects;
-    this.tenants = tenants;
+    this.reservations = reservations;
     this.limits = limits;
     this.retryAfter = config.quota().retryAfter();
+    this.reservationStep = config.quota().reservationStep().asLongValue();
   }
 
   /**
@@ -55,23 +61,26 @@ public class Quotas {
   }
 
   /**
-   * Before an object PUT: the bytes the object may have within the tenant's bytes-stored quota (the
-   * object it replaces, if any, does not count, as its bytes go). A declared length beyond that is
-   * refused before the body is read; a body without one is cut at that many bytes.
+   * The room an object PUT's body gets in the tenant's bytes-stored quota ({@link ObjectRoom}):
+   * reserved in the ledger as the body arrives, so PUTs at once, and downloads in progress, share
+   * what is left. The object the PUT replaces, if any, does not count, as its bytes go. Closed once
+   * the PUT is over, stored or not.
    */
-  public long objectAllowance(String tenantId, String sessionId, String name, long declared) {
-    Limits l = limits.of(tenantId);
+  public ObjectRoom objectRoom(
+      String tenantId, String sessionId, String name, long declared, long maxBytes) {
     long replaced =
         stagedObjects.object(tenantId, sessionId, name).map(StoredObject::size).orElse(0L);
-    long used = Math.max(0, tenants.bytesStored(tenantId) - replaced);
-    long allowance = Math.max(0, l.bytesStored() - used);
-    if (declared > allowance) {
-      throw bytesStored(tenantId);
-    }
-    return allowance;
+    return new ObjectRoom(
+        reservations,
+        tenantId,
+        limits.of(tenantId).bytesStored(),
+        replaced,
+        declared,
+        maxBytes,
+        reservationStep);
   }
 
-  /** The answer to a body that went past {@link #objectAllowance}. */
+  /** The answer to a body that went past its {@link #objectRoom}. */
   public QuotaExceeded bytesStored(String tenantId) {
     return QuotaExceeded.bytesStored(tenantId, limits.of(tenantId).bytesStored(), retryAfter);
   }

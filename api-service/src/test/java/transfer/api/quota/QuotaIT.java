@@ -246,6 +246,38 @@ class QuotaIT {
     assertThat(storedBytes(a)).isEqualTo(900);
   }
 
+  @Test
+  void aPutInProgressHoldsItsRoomUntilItsObjectIsStored() throws Exception {
+    Tenant a = TestTenants.create("room-a", "{\"bytesStored\":1000}");
+    String sa = newSession(a);
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", io.restassured.RestAssured.port)) {
+      s.setSoTimeout(10_000);
+      var out = s.getOutputStream();
+      // A body without a length reserves room a step at a time: here, all the quota has.
+      out.write(
+          ("PUT /v1/sessions/"
+                  + sa
+                  + "/objects/slow HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+                  + a.key()
+                  + "\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked"
+                  + "\r\nConnection: close\r\n\r\n64\r\n"
+                  + "x".repeat(100)
+                  + "\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      await().atMost(Duration.ofSeconds(10)).until(() -> storedBytes(a) == 1000);
+      // Another PUT at the same moment finds no room left, rather than all of it.
+      assertQuotaExceeded(putObject(a, sa, "other", 10), "bytes-stored", "1000");
+
+      out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(answer).startsWith("HTTP/1.1 201");
+    }
+    assertThat(storedBytes(a)).as("the object's size; its room given back").isEqualTo(100);
+    putObject(a, sa, "other", 10).then().statusCode(201);
+  }
+
   private static Response putObject(Tenant t, String sid, String name, int size) {
     return t.api()
         .contentType("application/octet-stream")
