@@ -115,8 +115,8 @@ final class Download implements Transfer {
 
   @Override
   public boolean waitingOnOurselves() {
-    // A full writer is our disk being slow, not the origin stalling.
-    return response != null && writer != null && writer.full();
+    // A full writer is our disk being slow, and a grant of quota room the ledger; not the origin.
+    return response != null && (pausedForRoom || (writer != null && writer.full()));
   }
 
   @Override
