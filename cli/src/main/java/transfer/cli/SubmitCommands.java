@@ -169,9 +169,10 @@ final class SubmitCommands {
               task.metadata(),
               null,
               resumeData,
-              task.suspended(),
-              null,
-              destination == null ? null : new TaskRequest.Destination(destination));
+              task.suspended());
+      if (destination != null) {
+        request = request.withDestination(destination);
+      }
       try (TransferClient client = client()) {
         SessionView session = session(client);
         TaskView submitted = client.submit(options.session, request, UUID.randomUUID().toString());

@@ -161,6 +161,26 @@ public record TaskRequest(
         TaskType.DOWNLOAD, url, null, null, null, null, null, null, null, null, null, null);
   }
 
+  /** This request with its body stored under the destination {@code key}. */
+  public TaskRequest withDestination(String key) {
+    return new TaskRequest(
+        type,
+        url,
+        method,
+        headers,
+        expectedBytes,
+        sha256,
+        description,
+        priority,
+        earliestBeginAt,
+        metadata,
+        source,
+        resumeData,
+        suspended,
+        resumable,
+        new Destination(key));
+  }
+
   /** The key a download names for its body; null when the cluster names it. */
   public String destinationKey() {
     return destination == null ? null : destination.key();

@@ -93,24 +93,7 @@ class PurgingIT extends LedgerFixture {
 
   /** A download of {@code sid} that named its destination {@code key}, completed there. */
   private TaskRow completedNamed(String sid, SessionConfig config, String key) {
-    TaskRequest plain = withPriority("http://a.test/" + key, 1.0);
-    TaskRequest named =
-        new TaskRequest(
-            plain.type(),
-            plain.url(),
-            null,
-            null,
-            null,
-            null,
-            null,
-            plain.priority(),
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            new TaskRequest.Destination(key));
+    TaskRequest named = withPriority("http://a.test/" + key, 1.0).withDestination(key);
     TaskRow t =
         ledger
             .submissions()

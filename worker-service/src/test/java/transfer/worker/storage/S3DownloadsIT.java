@@ -319,26 +319,10 @@ class S3DownloadsIT {
 
   private static TaskRow task(String id, long bytesDurable, String state, String destination) {
     String url = "http://127.0.0.1:1/f";
-    TaskRequest request = TaskRequest.download(url);
-    if (destination != null) {
-      request =
-          new TaskRequest(
-              request.type(),
-              url,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              null,
-              new TaskRequest.Destination(destination));
-    }
+    TaskRequest request =
+        destination == null
+            ? TaskRequest.download(url)
+            : TaskRequest.download(url).withDestination(destination);
     Instant now = Instant.now();
     return new TaskRow(
         id,
