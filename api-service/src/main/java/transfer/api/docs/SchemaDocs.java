@@ -304,6 +304,7 @@ final class SchemaDocs {
                     ErrorCodes.TLS_CERTIFICATE,
                     ErrorCodes.CREDENTIALS_REQUIRED,
                     ErrorCodes.STORAGE_FAILED,
+                    ErrorCodes.QUOTA_EXCEEDED,
                     ErrorCodes.ATTEMPTS_EXHAUSTED,
                     ErrorCodes.LEASE_EXPIRED,
                     ErrorCodes.CANCELED,
