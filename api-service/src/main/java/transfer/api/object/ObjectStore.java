@@ -11,6 +11,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import transfer.api.quota.BodyRoom;
 import transfer.storage.StoredFiles;
 
 /**
@@ -54,17 +55,7 @@ public class ObjectStore {
     }
   }
 
-  /**
-   * How large a body may grow: asked before the body is read (with its declared length, or 0) and
-   * again whenever it would pass what was allowed so far (blocking; it may ask the ledger).
-   */
-  @FunctionalInterface
-  public interface Room {
-    /** The bytes the body may have, now that it needs {@code needed}; fewer: it is cut there. */
-    long allow(long needed) throws IOException;
-  }
-
-  /** As {@link #stage(InputStream, long, Room)}, with a fixed limit. */
+  /** As {@link #stage(InputStream, long, BodyRoom)}, with a fixed limit. */
   public Staged stage(InputStream body, long declaredLength, long maxBytes)
       throws IOException, TooLarge {
     return stage(body, declaredLength, needed -> maxBytes);
@@ -83,7 +74,7 @@ public class ObjectStore {
    * is deleted before this returns. A declared length {@code room} does not allow is refused before
    * a byte is read.
    */
-  public Staged stage(InputStream body, long declaredLength, Room room)
+  public Staged stage(InputStream body, long declaredLength, BodyRoom room)
       throws IOException, TooLarge {
     long allowed = room.allow(Math.max(0, declaredLength));
     if (declaredLength > allowed) {

@@ -2,7 +2,6 @@ package transfer.api.quota;
 
 import java.time.Duration;
 import java.util.UUID;
-import transfer.api.object.ObjectStore;
 import transfer.ledger.Reservations;
 
 /**
@@ -12,7 +11,7 @@ import transfer.ledger.Reservations;
  * once share the room left rather than each being told all of it. Closing gives the room back: once
  * the object is stored it counts as itself.
  */
-public final class ObjectRoom implements ObjectStore.Room, AutoCloseable {
+public final class ObjectRoom implements BodyRoom, AutoCloseable {
   /** How long a reservation outlives an api-service that died holding it. */
   static final Duration TTL = Duration.ofMinutes(15);
 
