@@ -24,6 +24,7 @@ public final class ObjectRoom implements BodyRoom, AutoCloseable {
   private final long maxBytes;
   private final long step;
   private long reserved;
+  private boolean asked;
 
   /**
    * @param quota the tenant's bytes-stored quota
@@ -57,6 +58,7 @@ public final class ObjectRoom implements BodyRoom, AutoCloseable {
       return reserved;
     }
     long wanted = declared >= 0 ? needed : Math.min(maxBytes, Math.max(needed, reserved + step));
+    asked = true;
     reserved =
         Math.max(
             reserved,
@@ -71,7 +73,7 @@ public final class ObjectRoom implements BodyRoom, AutoCloseable {
 
   @Override
   public void close() {
-    if (reserved > 0) {
+    if (asked) {
       reservations.releaseObject(id);
     }
   }
