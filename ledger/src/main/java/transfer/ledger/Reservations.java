@@ -38,8 +38,8 @@ public final class Reservations {
 
   /**
    * Raises the reservation of the download {@code lease} holds towards {@code wanted} bytes in all:
-   * by as much as the tenant's quota leaves ({@code quota} unless the tenant has its own), possibly
-   * less, possibly nothing. The task's earlier attempts' reservation counts towards {@code wanted}.
+   * by as much as the tenant's quota leaves (its own, else {@code defaultQuota}), possibly less,
+   * possibly nothing. The task's earlier attempts' reservation counts towards {@code wanted}.
    * {@code tenantId} is the task's tenant.
    */
   public Grant reserve(Lease lease, String tenantId, long wanted, long defaultQuota) {

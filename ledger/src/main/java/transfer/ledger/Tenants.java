@@ -227,8 +227,9 @@ public final class Tenants {
   }
 
   /**
-   * Bytes the tenant holds in storage: its staged objects and the stored content of its completed
-   * downloads that retention has not removed yet. Read from the tenant's counters.
+   * Bytes the tenant holds in storage: its staged objects, the stored content of its completed
+   * downloads that retention has not removed yet, and the room its downloads in progress and
+   * objects being staged reserved ({@link Reservations}). Read from the tenant's counters.
    */
   public long bytesStored(String tenantId) {
     return usage(tenantId).bytesStored();
