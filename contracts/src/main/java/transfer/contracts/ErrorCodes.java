@@ -47,6 +47,13 @@ public final class ErrorCodes {
   /** Canceled by the client (a task or its whole session). */
   public static final String CANCELED = "canceled";
 
+  /**
+   * The task's stored row cannot be read by this version (a corrupt row, or one a newer version
+   * wrote in a form this one does not know). Final: the task fails alone, everything else goes on;
+   * its row is kept as it was for an operator to inspect.
+   */
+  public static final String UNREADABLE = "unreadable";
+
   /** An upload's source bytes are gone or changed in storage. */
   public static final String SOURCE_MISSING = "source_missing";
 

@@ -59,6 +59,14 @@ public enum Metric {
       List.of("action"),
       "Tasks the reaper changed, by action: lease_expired_requeued, lease_expired_failed,"
           + " resource_timeout_failed, promoted, reannounced."),
+  REAPER_STEP_FAILURES(
+      Service.API,
+      Kind.COUNTER,
+      "transfer.reaper.step.failures",
+      null,
+      List.of("step"),
+      "Reaper steps that failed (each is tried again on the next pass; the others go on), by"
+          + " step: overdue, leases, promote, reannounce, object_reservations, analyze."),
 
   SUBMIT_GROUPS(
       Service.API,

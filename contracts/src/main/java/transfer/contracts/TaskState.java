@@ -51,6 +51,16 @@ public enum TaskState {
   }
 
   @JsonCreator
+  /** The state of this wire value; empty for one this version does not know. */
+  public static java.util.Optional<TaskState> known(String value) {
+    for (TaskState s : values()) {
+      if (s.wire().equals(value)) {
+        return java.util.Optional.of(s);
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
   public static TaskState fromWire(String value) {
     for (TaskState s : values()) {
       if (s.wire().equals(value)) {

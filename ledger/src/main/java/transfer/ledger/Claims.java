@@ -3,7 +3,6 @@ package transfer.ledger;
 import static transfer.ledger.Sql.rows;
 import static transfer.ledger.StoredJson.read;
 import static transfer.ledger.TaskRows.TASK_COLUMNS;
-import static transfer.ledger.TaskRows.taskRow;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -12,10 +11,12 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,10 +29,12 @@ import transfer.contracts.SessionConfig;
 public final class Claims {
   private final Tx tx;
   private final Clock clock;
+  private final UnreadableTasks unreadable;
 
-  Claims(Tx tx) {
+  Claims(Tx tx, UnreadableTasks unreadable) {
     this.tx = tx;
     this.clock = tx.clock();
+    this.unreadable = unreadable;
   }
 
   /**
@@ -166,12 +169,28 @@ public final class Claims {
       ps.setString(4, owner);
       ps.setTimestamp(5, Timestamp.from(now.plus(leaseTtl)));
       ps.setTimestamp(6, Timestamp.from(now));
-      return rows(
-          ps,
-          rs ->
-              new Claim(
-                  taskRow(rs),
-                  read(rs.getString("session_config"), SessionConfig.class).withDefaults()));
+      List<UnreadableTask> bad = new ArrayList<>();
+      List<Claim> claims =
+          rows(ps, rs -> claim(rs, bad)).stream().filter(Objects::nonNull).toList();
+      // A row this version cannot read fails alone, in this transaction: claimed again and again
+      // it would stop every worker's claims.
+      unreadable.fail(c, bad, now);
+      return claims;
+    }
+  }
+
+  /** The claim of this row, or null (and the row added to {@code bad}) when it cannot be read. */
+  private static Claim claim(java.sql.ResultSet rs, List<UnreadableTask> bad) throws SQLException {
+    TaskRow task = TaskRows.readable(rs, bad);
+    if (task == null) {
+      return null;
+    }
+    try {
+      return new Claim(
+          task, read(rs.getString("session_config"), SessionConfig.class).withDefaults());
+    } catch (IllegalStateException e) {
+      bad.add(UnreadableTask.of(rs, e));
+      return null;
     }
   }
 }

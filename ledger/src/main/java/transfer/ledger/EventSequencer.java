@@ -321,8 +321,10 @@ public final class EventSequencer {
   static Map<TaskState, Integer> completions(List<Written> events) {
     Map<TaskState, Integer> out = new HashMap<>();
     for (Written w : events) {
+      // A state this version does not know (a newer version wrote it) counts in no total, so
+      // that one such event cannot stop the numbering of every session's events.
       if (w.state() != null) {
-        out.merge(TaskState.fromWire(w.state()), 1, Integer::sum);
+        TaskState.known(w.state()).ifPresent(s -> out.merge(s, 1, Integer::sum));
       }
     }
     return out;

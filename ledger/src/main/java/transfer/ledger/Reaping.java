@@ -13,6 +13,7 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.UnaryOperator;
 import org.jboss.logging.Logger;
@@ -33,12 +34,14 @@ public final class Reaping {
   private final Clock clock;
   private final TaskEndings endings;
   private final Outbox outbox;
+  private final UnreadableTasks unreadable;
 
-  Reaping(Tx tx, TaskEndings endings, Outbox outbox) {
+  Reaping(Tx tx, TaskEndings endings, Outbox outbox, UnreadableTasks unreadable) {
     this.tx = tx;
     this.clock = tx.clock();
     this.endings = endings;
     this.outbox = outbox;
+    this.unreadable = unreadable;
   }
 
   /**
@@ -267,7 +270,11 @@ public final class Reaping {
         what,
         c -> {
           Instant now = clock.instant();
-          List<TaskRow> tasks = selectForUpdate(c, where, Timestamp.from(at.apply(now)), limit);
+          List<UnreadableTask> bad = new ArrayList<>();
+          List<TaskRow> tasks =
+              selectForUpdate(c, where, Timestamp.from(at.apply(now)), limit, bad);
+          // A row this version cannot read fails alone; the pass goes on with the others.
+          unreadable.fail(c, bad, now);
           for (TaskRow t : tasks) {
             action.apply(c, t, now);
           }

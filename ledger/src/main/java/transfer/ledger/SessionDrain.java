@@ -221,7 +221,8 @@ final class SessionDrain {
         }
         long[] totals = {rs.getLong(2), rs.getLong(3), rs.getLong(4)};
         for (Object state : (Object[]) rs.getArray(5).getArray()) {
-          switch (TaskState.fromWire(state.toString())) {
+          // A state this version does not know (a newer version wrote it) counts in no total.
+          switch (TaskState.known(state.toString()).orElse(TaskState.QUEUED)) {
             case COMPLETED -> totals[0]++;
             case FAILED -> totals[1]++;
             case CANCELED -> totals[2]++;

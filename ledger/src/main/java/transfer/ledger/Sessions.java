@@ -28,11 +28,13 @@ public final class Sessions {
   private final Tx tx;
   private final EventWriter events;
   private final TaskEndings endings;
+  private final UnreadableTasks unreadable;
 
-  Sessions(Tx tx, EventWriter events, TaskEndings endings) {
+  Sessions(Tx tx, EventWriter events, TaskEndings endings, UnreadableTasks unreadable) {
     this.tx = tx;
     this.events = events;
     this.endings = endings;
+    this.unreadable = unreadable;
   }
 
   /** Creates the session or replaces its configuration; {@code created} tells which. */
@@ -135,6 +137,7 @@ public final class Sessions {
           "cancel the open tasks of session " + sessionId,
           c -> {
             List<TaskRow> open;
+            List<UnreadableTask> bad = new java.util.ArrayList<>();
             try (PreparedStatement ps =
                 c.prepareStatement(
                     "select "
@@ -144,12 +147,13 @@ public final class Sessions {
                         + " for update")) {
               ps.setString(1, tenantId);
               ps.setString(2, sessionId);
-              open = rows(ps, TaskRows::taskRow);
+              open = TaskRows.readableRows(ps, bad);
             }
+            unreadable.fail(c, bad, tx.clock().instant());
             for (TaskRow t : open) {
               endings.cancelLocked(c, t, false);
             }
-            if (!open.isEmpty()) {
+            if (!open.isEmpty() || !bad.isEmpty()) {
               LOG.infof(
                   "session %s of tenant %s invalidated: canceled %d open task(s)",
                   sessionId, tenantId, open.size());

@@ -60,7 +60,12 @@ final class TaskRows {
     execute(c, "update tasks set " + setClause + " where id = ?", all);
   }
 
-  static List<TaskRow> selectForUpdate(Connection c, String where, Timestamp at, int limit)
+  /**
+   * Locks up to {@code limit} tasks matching {@code where} (its one parameter is {@code at}),
+   * skipping those another transaction holds; those that cannot be read go to {@code unreadable}.
+   */
+  static List<TaskRow> selectForUpdate(
+      Connection c, String where, Timestamp at, int limit, List<UnreadableTask> unreadable)
       throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
@@ -71,7 +76,7 @@ final class TaskRows {
                 + " limit ? for update skip locked")) {
       ps.setTimestamp(1, at);
       ps.setInt(2, limit);
-      return rows(ps, TaskRows::taskRow);
+      return readableRows(ps, unreadable);
     }
   }
 
@@ -102,7 +107,38 @@ final class TaskRows {
     return out;
   }
 
+  /**
+   * The task of this row; {@link UnreadableTask} when a column this version must understand cannot
+   * be read (its stored JSON, its type or state).
+   */
   static TaskRow taskRow(ResultSet rs) throws SQLException {
+    try {
+      return readTaskRow(rs);
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      throw UnreadableTask.of(rs, e);
+    }
+  }
+
+  /**
+   * Every task row of the statement's result that can be read, in order; those that cannot are
+   * added to {@code unreadable} and the others still answered.
+   */
+  static List<TaskRow> readableRows(PreparedStatement ps, List<UnreadableTask> unreadable)
+      throws SQLException {
+    return rows(ps, rs -> readable(rs, unreadable)).stream().filter(t -> t != null).toList();
+  }
+
+  /** The row's task, or null (and the row added to {@code unreadable}) when it cannot be read. */
+  static TaskRow readable(ResultSet rs, List<UnreadableTask> unreadable) throws SQLException {
+    try {
+      return taskRow(rs);
+    } catch (UnreadableTask u) {
+      unreadable.add(u);
+      return null;
+    }
+  }
+
+  private static TaskRow readTaskRow(ResultSet rs) throws SQLException {
     String error = rs.getString("error");
     String response = rs.getString("response");
     return new TaskRow(

@@ -308,7 +308,8 @@ final class SchemaDocs {
                     ErrorCodes.ATTEMPTS_EXHAUSTED,
                     ErrorCodes.LEASE_EXPIRED,
                     ErrorCodes.CANCELED,
-                    ErrorCodes.SOURCE_MISSING)
+                    ErrorCodes.SOURCE_MISSING,
+                    ErrorCodes.UNREADABLE)
                 + ". "
                 + ErrorCodes.SOURCE_CHANGED
                 + " is reserved and never produced: a download whose source changed between"

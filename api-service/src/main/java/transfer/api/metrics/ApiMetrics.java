@@ -37,6 +37,10 @@ public class ApiMetrics {
   public static final String PROMOTED = "promoted";
   public static final String REANNOUNCED = "reannounced";
 
+  /** The reaper's steps, as {@code transfer_reaper_step_failures_total} labels them. */
+  static final List<String> REAPER_STEPS =
+      List.of("overdue", "leases", "promote", "reannounce", "object_reservations", "analyze");
+
   static final List<String> REAPER_ACTIONS =
       List.of(
           LEASE_EXPIRED_REQUEUED,
@@ -52,6 +56,7 @@ public class ApiMetrics {
   private final Clock clock;
   private final MeterRegistry registry;
   private final Map<String, Counter> reaper = new ConcurrentHashMap<>();
+  private final Map<String, Counter> reaperSteps = new ConcurrentHashMap<>();
   private final Map<String, Timer> publish = new ConcurrentHashMap<>();
   private final Counter submitGroups;
   private final Counter submitsGrouped;
@@ -72,6 +77,9 @@ public class ApiMetrics {
     // Every series exists from the start at 0, so that rate() and alerts see the first increase.
     for (String action : REAPER_ACTIONS) {
       reaperCounter(action);
+    }
+    for (String step : REAPER_STEPS) {
+      reaperStepCounter(step);
     }
     publishTimer(Topics.TASKS);
     publishTimer(Topics.EVENTS);
@@ -114,6 +122,21 @@ public class ApiMetrics {
     if (n > 0) {
       reaperCounter(action).increment(n);
     }
+  }
+
+  /** Counts a reaper step that failed ({@code step}: one of a handful of fixed names). */
+  public void reaperStepFailed(String step) {
+    reaperStepCounter(step).increment();
+  }
+
+  private Counter reaperStepCounter(String step) {
+    return reaperSteps.computeIfAbsent(
+        step,
+        s ->
+            Counter.builder(Metric.REAPER_STEP_FAILURES.meterName())
+                .description(Metric.REAPER_STEP_FAILURES.description())
+                .tag("step", s)
+                .register(registry));
   }
 
   /** The timer of publishes to {@code topic}, from the send to Kafka's acknowledgement. */

@@ -44,27 +44,63 @@ public class Reaper {
       concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
   void pass() {
     int batch = config.reaper().batchSize();
+    // Each step in its own transaction and its own try: one that fails (a statement refused, a
+    // lock timeout) leaves the others to run, and is tried again on the next pass.
+    step(
+        "overdue",
+        "fail overdue tasks",
+        () -> metrics.reaped(ApiMetrics.RESOURCE_TIMEOUT_FAILED, reaping.failOverdue(batch)));
+    step(
+        "leases",
+        "reap expired leases",
+        () -> {
+          Reaping.LeasesReaped leases = reaping.reapExpiredLeases(batch);
+          metrics.reaped(ApiMetrics.LEASE_EXPIRED_REQUEUED, leases.requeued());
+          metrics.reaped(ApiMetrics.LEASE_EXPIRED_FAILED, leases.failed());
+        });
+    step(
+        "promote",
+        "queue due tasks",
+        () -> metrics.reaped(ApiMetrics.PROMOTED, reaping.promoteDueTasks(batch)));
+    step(
+        "reannounce",
+        "re-announce stale tasks",
+        () ->
+            metrics.reaped(
+                ApiMetrics.REANNOUNCED,
+                reaping.reannounceStale(config.reaper().reannounceAfter(), batch)));
+    step(
+        "object_reservations",
+        "give back expired object reservations",
+        () -> {
+          int dropped = reservations.dropExpiredObjectReservations(batch);
+          if (dropped > 0) {
+            Log.infof(
+                "reaper: gave back the quota room of %d object upload(s) whose api-service"
+                    + " stopped before storing them",
+                dropped);
+          }
+        });
+    if (config.reaper().analyzeAfter() > 0) {
+      step(
+          "analyze",
+          "analyze the task table",
+          () -> reaping.analyzeTasksIfStale(config.reaper().analyzeAfter()));
+    }
+  }
+
+  /**
+   * One step of a pass ({@code id}: its label on {@code transfer_reaper_step_failures_total}); its
+   * failure is logged and counted, and the pass goes on.
+   */
+  private void step(String id, String what, Runnable step) {
     try {
-      metrics.reaped(ApiMetrics.RESOURCE_TIMEOUT_FAILED, reaping.failOverdue(batch));
-      Reaping.LeasesReaped leases = reaping.reapExpiredLeases(batch);
-      metrics.reaped(ApiMetrics.LEASE_EXPIRED_REQUEUED, leases.requeued());
-      metrics.reaped(ApiMetrics.LEASE_EXPIRED_FAILED, leases.failed());
-      metrics.reaped(ApiMetrics.PROMOTED, reaping.promoteDueTasks(batch));
-      metrics.reaped(
-          ApiMetrics.REANNOUNCED,
-          reaping.reannounceStale(config.reaper().reannounceAfter(), batch));
-      int dropped = reservations.dropExpiredObjectReservations(batch);
-      if (dropped > 0) {
-        Log.infof(
-            "reaper: gave back the quota room of %d object upload(s) whose api-service stopped"
-                + " before storing them",
-            dropped);
-      }
-      if (config.reaper().analyzeAfter() > 0) {
-        reaping.analyzeTasksIfStale(config.reaper().analyzeAfter());
-      }
+      step.run();
     } catch (RuntimeException e) {
-      Log.warnf("reaper pass failed (%s); the next pass retries", e.getMessage());
+      metrics.reaperStepFailed(id);
+      Log.warnf(
+          "reaper: could not %s (%s); the other steps go on, and the next pass tries again",
+          what, e.getMessage());
     }
   }
 

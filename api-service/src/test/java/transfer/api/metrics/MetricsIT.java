@@ -101,6 +101,9 @@ class MetricsIT {
     for (String action : ApiMetrics.REAPER_ACTIONS) {
       assertThat(t.find("transfer_reaper_tasks_total", "action", action)).hasSize(1);
     }
+    for (String step : ApiMetrics.REAPER_STEPS) {
+      assertThat(t.find("transfer_reaper_step_failures_total", "step", step)).hasSize(1);
+    }
     for (String topic : List.of(Topics.TASKS, Topics.EVENTS)) {
       assertThat(t.find("transfer_outbox_publish_seconds_count", "topic", topic)).hasSize(1);
     }
