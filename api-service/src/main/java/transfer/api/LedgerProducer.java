@@ -6,7 +6,9 @@ import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.time.Clock;
+import java.time.Duration;
 import transfer.api.metrics.ApiMetrics;
+import transfer.ledger.DatabaseClock;
 import transfer.ledger.EventReplay;
 import transfer.ledger.EventSequencer;
 import transfer.ledger.Ledger;
@@ -29,10 +31,18 @@ import transfer.ledger.Tenants;
 @ApplicationScoped
 public class LedgerProducer {
 
+  /**
+   * The database's clock (read every 30 s, counted from there with this host's monotonic clock), so
+   * that leases, deadlines and backoffs agree across hosts whose clocks differ.
+   */
   @Produces
   @Singleton
-  Clock clock() {
-    return Clock.systemUTC();
+  DatabaseClock clock(AgroalDataSource dataSource) {
+    return DatabaseClock.start(dataSource, Clock.systemUTC(), Duration.ofSeconds(30));
+  }
+
+  void closeClock(@Disposes DatabaseClock clock) {
+    clock.close();
   }
 
   @Produces

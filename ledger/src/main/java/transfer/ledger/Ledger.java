@@ -12,7 +12,8 @@ import javax.sql.DataSource;
  * <p>Events are written once, in the same transaction as the state they report, into {@code
  * events}; after the commit the sequencer ({@link EventSequencer}) numbers them per session, and
  * the relay publishes the numbered events after its cursor ({@link Outbox}). Time comes from the
- * injected clock so that leases and backoff are testable without sleeping.
+ * injected clock so that leases and backoff are testable without sleeping; the services inject the
+ * database's ({@link DatabaseClock}), so that hosts whose clocks differ agree on every time.
  */
 public final class Ledger {
   private final Tx tx;

@@ -14,12 +14,14 @@ import jakarta.inject.Singleton;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import javax.net.ssl.X509TrustManager;
 import transfer.egress.EgressPolicy;
 import transfer.egress.OutboundProxy;
 import transfer.egress.TrustedCa;
 import transfer.ledger.Claims;
+import transfer.ledger.DatabaseClock;
 import transfer.ledger.LeaseBatch;
 import transfer.ledger.Ledger;
 import transfer.ledger.Reservations;
@@ -33,10 +35,18 @@ import transfer.worker.attempt.OriginClients;
 @ApplicationScoped
 public class WorkerBeans {
 
+  /**
+   * The database's clock (read every 30 s, counted from there with this host's monotonic clock), so
+   * that leases, deadlines and backoffs agree across hosts whose clocks differ.
+   */
   @Produces
   @Singleton
-  Clock clock() {
-    return Clock.systemUTC();
+  DatabaseClock clock(AgroalDataSource dataSource) {
+    return DatabaseClock.start(dataSource, Clock.systemUTC(), Duration.ofSeconds(30));
+  }
+
+  void closeClock(@Disposes DatabaseClock clock) {
+    clock.close();
   }
 
   @Produces
