@@ -86,6 +86,14 @@ public interface WorkerConfig {
     @WithDefault("1s")
     Duration parkedDoorbellRetry();
 
+    /**
+     * How long a worker with a free slot goes without claiming before it asks the ledger by itself,
+     * with no doorbell: a lost, late or unreachable Kafka delays tasks by at most this long, and
+     * never strands them.
+     */
+    @WithDefault("30s")
+    Duration idlePoll();
+
     /** The worker's one ledger writer, which commits its attempts' lease writes in groups. */
     LedgerWriter ledger();
   }

@@ -250,6 +250,9 @@ final class ChaosCluster {
     env.put("TRANSFER_WORKER_HEARTBEAT_INTERVAL", millis(HEARTBEAT_INTERVAL));
     env.put("TRANSFER_WORKER_CHECKPOINT_INTERVAL", millis(CHECKPOINT_INTERVAL));
     env.put("TRANSFER_WORKER_KAFKA_SESSION_TIMEOUT", millis(KAFKA_SESSION_TIMEOUT));
+    // Claims only by doorbell, so that the doorbell faults measure the doorbell paths (the idle
+    // poll is InfrastructureChaosIT's, on a worker of its own).
+    env.put("TRANSFER_WORKER_IDLE_POLL", "1h");
     return ServiceProcess.start(
         w.id,
         root.resolve("worker-service/target/quarkus-app/quarkus-run.jar"),
@@ -258,7 +261,8 @@ final class ChaosCluster {
         w.log);
   }
 
-  private Map<String, String> env() {
+  /** What every service of this cluster is started with: the database, broker and storage. */
+  Map<String, String> env() {
     Map<String, String> env = new HashMap<>();
     env.put("QUARKUS_DATASOURCE_JDBC_URL", infra.jdbcUrl());
     env.put("QUARKUS_DATASOURCE_USERNAME", infra.dbUser());

@@ -79,6 +79,70 @@ class InfrastructureChaosIT extends ChaosTest {
     soft.assertAll();
   }
 
+  /**
+   * Second catalogue, fault 10: Kafka unreachable. Tasks submitted while the broker is down reach
+   * no worker by doorbell; a worker with free slots that has not claimed for {@code
+   * transfer.worker.idle-poll} asks the ledger by itself and runs them, and the broker's return
+   * only delivers their events. The cluster's own workers claim only by doorbell (their idle poll
+   * is an hour, see ChaosCluster), so the tasks complete only through the idle poll of a worker
+   * started here.
+   */
+  @Test
+  void tasksSubmittedWhileTheBrokerIsDownStartOnAWorkerThatPollsTheLedger() throws Exception {
+    Switchable kafka = cluster.kafka();
+    String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
+    int port = ChaosCluster.freePort();
+    java.nio.file.Path log = cluster.dataDir.resolve("idle-poller.log");
+    Map<String, String> env = cluster.env();
+    env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
+    env.put("TRANSFER_WORKER_ID", "chaos-idle-poller");
+    env.put("TRANSFER_WORKER_SLOTS", "4");
+    env.put("TRANSFER_WORKER_IDLE_POLL", "1s");
+    transfer.deploy.ServiceProcess poller =
+        transfer.deploy.ServiceProcess.start(
+            "chaos-idle-poller",
+            cluster.root.resolve("worker-service/target/quarkus-app/quarkus-run.jar"),
+            env,
+            List.of("-Xmx128m", "-XX:+ExitOnOutOfMemoryError"),
+            log);
+    Map<String, Long> all;
+    boolean finishedWhileDown;
+    Duration untilCompleted;
+    try {
+      poller.awaitReady(port, Duration.ofSeconds(120));
+      kafka.stop();
+      try {
+        Instant submitted = Instant.now();
+        all = submit(sid, 3, MIB, 0);
+        finishedWhileDown =
+            eventually(
+                Duration.ofSeconds(60),
+                () ->
+                    all.keySet().stream()
+                        .allMatch(t -> cluster.row(t).state().equals("completed")));
+        untilCompleted = Duration.between(submitted, Instant.now());
+      } finally {
+        kafka.start();
+      }
+    } finally {
+      poller.stop(Duration.ofSeconds(25));
+    }
+    ChaosCluster.figures(
+        "second catalogue, fault 10: 3 tasks submitted with the broker down completed in %s"
+            + " (idle poll 1 s)",
+        untilCompleted);
+
+    SoftAssertions soft = new SoftAssertions();
+    soft.assertThat(finishedWhileDown)
+        .as("tasks submitted while the broker was down completed before it came back")
+        .isTrue();
+    soft.assertThat(java.nio.file.Files.readString(log))
+        .as("the worker says it claimed without a doorbell")
+        .contains("idle poll: claimed");
+    assertAllCompleteOnce(soft, sid, all, MIB, Duration.ofSeconds(90));
+    soft.assertAll();
+  }
+
   /** Fault 6, the database. */
   @Test
   void everyAcceptedTaskCompletesOnceAfterPostgresWasDownMidRun() throws Exception {

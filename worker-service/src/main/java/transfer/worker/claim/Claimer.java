@@ -25,7 +25,10 @@ import transfer.worker.attempt.Slots;
  * slot freed by a finished transfer claims at once, without a doorbell, on a thread of its own
  * ({@code slot-claimer}), so the consumer's thread never waits for it, nor it for a poll. A
  * doorbell of a session that had nothing claimable at the last claim is parked ({@link
- * ParkedDoorbells}), not claimed for by itself.
+ * ParkedDoorbells}), not claimed for by itself. A worker with a free slot that has not claimed for
+ * {@code transfer.worker.idle-poll} claims on the same thread without a doorbell, so tasks whose
+ * doorbells are lost or late (Kafka unreachable from this worker, or from the api-service) start
+ * anyway.
  */
 final class Claimer {
   /** Its lines are the doorbell consumer's, whose part it is. */
@@ -38,6 +41,11 @@ final class Claimer {
   private final String workerId;
   private final Duration leaseTtl;
   private final Duration parkedRetry;
+  private final Duration idlePoll;
+
+  /** When this worker last asked the ledger for tasks ({@link System#nanoTime()}). */
+  private volatile long lastClaimNanos = System.nanoTime();
+
   private final ParkedDoorbells parking = new ParkedDoorbells();
 
   private volatile boolean running;
@@ -57,7 +65,8 @@ final class Claimer {
       Tracer tracer,
       String workerId,
       Duration leaseTtl,
-      Duration parkedRetry) {
+      Duration parkedRetry,
+      Duration idlePoll) {
     this.claims = claims;
     this.slots = slots;
     this.metrics = metrics;
@@ -65,6 +74,7 @@ final class Claimer {
     this.workerId = workerId;
     this.leaseTtl = leaseTtl;
     this.parkedRetry = parkedRetry;
+    this.idlePoll = idlePoll;
     metrics.parkedDoorbells(parking::parked);
   }
 
@@ -81,6 +91,27 @@ final class Claimer {
             }
           }
         });
+    long tick = Math.max(250, idlePoll.toMillis() / 4);
+    slotClaimer.scheduleWithFixedDelay(this::pollIfIdle, tick, tick, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The idle poll: when this worker has a free slot and has not asked the ledger for {@code
+   * idlePoll}, one claim for every free slot, without a doorbell.
+   */
+  private void pollIfIdle() {
+    if (!running
+        || System.nanoTime() - lastClaimNanos < idlePoll.toNanos()
+        || slots.freeSlots() <= 0) {
+      return;
+    }
+    int claimed = claimEveryFreeSlot();
+    if (claimed > 0) {
+      LOG.infof(
+          "idle poll: claimed %d task(s) no doorbell had announced within %s (doorbells late or"
+              + " lost: is Kafka reachable from this worker and from the api-service?)",
+          claimed, idlePoll);
+    }
   }
 
   /** No more claims for freed slots (a graceful stop). */
@@ -100,6 +131,13 @@ final class Claimer {
    * ({@link Result}); when the ledger could not be asked, the slots are freed too.
    */
   Result claimReserved(int reserved, List<ClaimSpans.Bell> bells) {
+    int claimed = claim(reserved, bells);
+    return claimed < 0 ? Result.FAILED : claimed < reserved ? Result.SHORT : Result.FULL;
+  }
+
+  /** {@link #claimReserved}, answering how many tasks it claimed (-1: the ledger failed). */
+  private int claim(int reserved, List<ClaimSpans.Bell> bells) {
+    lastClaimNanos = System.nanoTime();
     List<Claim> claimed;
     Claims.Claimed result;
     try {
@@ -112,7 +150,7 @@ final class Claimer {
       }
       LOG.warnf(
           "cannot claim tasks (%s); the doorbells are read again at the next poll", e.getMessage());
-      return Result.FAILED;
+      return -1;
     }
     // The doorbells' spans, and each attempt's parent (README, Traces).
     Map<Claim, Context> parents = ClaimSpans.afterClaim(tracer, bells, claimed);
@@ -137,7 +175,7 @@ final class Claimer {
               + " limit: such a task is claimed when a slot of its session frees up)",
           reserved - claimed.size());
     }
-    return claimed.size() < reserved ? Result.SHORT : Result.FULL;
+    return claimed.size();
   }
 
   /**
@@ -185,16 +223,28 @@ final class Claimer {
     if (!running) {
       return;
     }
-    // The limits have moved: the blocked sessions are tried again by this claim, which is for
-    // every free slot, and so for the parked doorbells too.
+    claimEveryFreeSlot();
+  }
+
+  /**
+   * One claim for every free slot, without a doorbell; answers how many tasks it claimed. The
+   * limits may have moved: the blocked sessions are tried again by this claim, which is for every
+   * free slot, and so for the parked doorbells too.
+   */
+  private int claimEveryFreeSlot() {
     ParkedDoorbells.Released released = parking.release();
     int reserved = 0;
     while (slots.tryReserve()) {
       reserved++;
     }
-    if (reserved > 0 && claimReserved(reserved, List.of()) == Result.SHORT) {
+    if (reserved == 0) {
+      return 0;
+    }
+    int claimed = claim(reserved, List.of());
+    if (claimed >= 0 && claimed < reserved) {
       parking.block(released.sessions());
     }
+    return Math.max(0, claimed);
   }
 
   /** What a claim for reserved slots found. */

@@ -78,7 +78,8 @@ public class DoorbellConsumer {
             tracing.tracer(),
             workerId,
             config.worker().leaseTtl(),
-            config.worker().parkedDoorbellRetry());
+            config.worker().parkedDoorbellRetry(),
+            config.worker().idlePoll());
     this.deadLetters = new DeadLetterRouter(workerId, kafkaConfig);
     this.pauses = new PausePolicy(slots::freeSlots, deadLetters);
   }
