@@ -153,6 +153,14 @@ public interface ApiConfig {
     /** Partitions of a tenant topic the relay creates (the broker's replication factor). */
     @WithDefault("3")
     int tenantTopicPartitions();
+
+    /**
+     * How many times the relay sends a record that Kafka refuses while it takes others (or that it
+     * refuses with an error no retry mends) before it parks the record in {@code outbox_parked}, so
+     * that one record that can never be sent holds up neither its lane nor the other.
+     */
+    @WithDefault("5")
+    int parkAfter();
   }
 
   interface Reaper {

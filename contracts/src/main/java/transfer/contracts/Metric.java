@@ -35,6 +35,15 @@ public enum Metric {
       null,
       List.of(),
       "Outbox rows (doorbells and events) not yet acknowledged by Kafka."),
+  OUTBOX_PARKED(
+      Service.API,
+      Kind.COUNTER,
+      "transfer.outbox.parked",
+      null,
+      List.of("lane"),
+      "Records the relay gave up on (Kafka refused them transfer.outbox.park-after times while it"
+          + " took others, or with an error no retry mends) and set aside in outbox_parked, by"
+          + " lane: doorbells, events."),
   OUTBOX_OLDEST_AGE(
       Service.API,
       Kind.GAUGE,

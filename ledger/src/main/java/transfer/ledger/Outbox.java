@@ -167,10 +167,26 @@ public final class Outbox {
   }
 
   /**
+   * A record the relay gives up on: Kafka refused it {@code tries} times (or once, for an error no
+   * retry mends), last with {@code error}. A doorbell ({@code event} false) is its outbox row; an
+   * event, the numbered event of that {@code ord} ({@link OutboxMessage#id()}).
+   */
+  public record Parked(OutboxMessage message, boolean event, String error, int tries) {}
+
+  /**
    * What Kafka acknowledged, in one transaction: the outbox rows {@code ids} are deleted, and the
    * cursor moves to {@code eventsUpTo} (unless it is there already). One commit per batch.
    */
   public void published(List<Long> ids, long eventsUpTo) {
+    published(ids, eventsUpTo, List.of());
+  }
+
+  /**
+   * As {@link #published(List, long)}, and the records of {@code parked} set aside in {@code
+   * outbox_parked} in the same transaction: a parked doorbell's outbox row moves there; a parked
+   * event is noted there, and {@code eventsUpTo} may pass it.
+   */
+  public void published(List<Long> ids, long eventsUpTo, List<Parked> parked) {
     tx.run(
         "record what was published",
         c -> {
@@ -181,6 +197,9 @@ public final class Outbox {
               ps.executeUpdate();
             }
           }
+          if (!parked.isEmpty()) {
+            park(c, parked);
+          }
           try (PreparedStatement ps =
               c.prepareStatement("update event_publisher set ord = ? where id = 1 and ord < ?")) {
             ps.setLong(1, eventsUpTo);
@@ -189,6 +208,50 @@ public final class Outbox {
           }
           return null;
         });
+  }
+
+  private void park(Connection c, List<Parked> parked) throws SQLException {
+    List<Parked> doorbells = parked.stream().filter(p -> !p.event()).toList();
+    List<Parked> events = parked.stream().filter(Parked::event).toList();
+    Timestamp now = tx.now();
+    if (!doorbells.isEmpty()) {
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "with moved as (delete from outbox o using unnest(?::bigint[], ?::text[], ?::int[])"
+                  + " as u(id, error, tries) where o.id = u.id"
+                  + " returning o.id, o.topic, o.msg_key, o.payload, u.error, u.tries)"
+                  + " insert into outbox_parked (lane, topic, msg_key, payload, outbox_id, error,"
+                  + " tries, parked_at) select 'doorbells', topic, msg_key, payload, id, error,"
+                  + " tries, ? from moved")) {
+        ps.setArray(
+            1, c.createArrayOf("bigint", doorbells.stream().map(p -> p.message().id()).toArray()));
+        ps.setArray(2, c.createArrayOf("text", doorbells.stream().map(Parked::error).toArray()));
+        ps.setArray(3, c.createArrayOf("integer", doorbells.stream().map(Parked::tries).toArray()));
+        ps.setTimestamp(4, now);
+        ps.executeUpdate();
+      }
+    }
+    if (!events.isEmpty()) {
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "insert into outbox_parked (lane, topic, msg_key, payload, event_ord, error, tries,"
+                  + " parked_at) select 'events', u.topic, u.msg_key, u.payload, u.ord, u.error,"
+                  + " u.tries, ? from unnest(?::text[], ?::text[], ?::text[], ?::bigint[],"
+                  + " ?::text[], ?::int[]) as u(topic, msg_key, payload, ord, error, tries)")) {
+        ps.setTimestamp(1, now);
+        ps.setArray(
+            2, c.createArrayOf("text", events.stream().map(p -> p.message().topic()).toArray()));
+        ps.setArray(
+            3, c.createArrayOf("text", events.stream().map(p -> p.message().key()).toArray()));
+        ps.setArray(
+            4, c.createArrayOf("text", events.stream().map(p -> p.message().payload()).toArray()));
+        ps.setArray(
+            5, c.createArrayOf("bigint", events.stream().map(p -> p.message().id()).toArray()));
+        ps.setArray(6, c.createArrayOf("text", events.stream().map(Parked::error).toArray()));
+        ps.setArray(7, c.createArrayOf("integer", events.stream().map(Parked::tries).toArray()));
+        ps.executeUpdate();
+      }
+    }
   }
 
   /**

@@ -15,6 +15,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Future;
@@ -65,6 +66,22 @@ public class OutboxRelay {
   private final Tracing tracing;
   private final Map<String, Object> kafkaConfig;
   private TenantTopics tenantTopics; // the relay thread's
+
+  /**
+   * The relay thread's count of tries of the records Kafka refused while the broker took others (or
+   * refused for good), by lane and id; a record is parked at {@code park-after}.
+   */
+  private final Map<Long, Integer> doorbellTries = new HashMap<>();
+
+  private final Map<Long, Integer> eventTries = new HashMap<>();
+
+  /**
+   * The pause before the next pass after one in which Kafka refused records while it took others: 1
+   * s, doubling with the refusals counted up to 8 s, so that a record is parked after some seconds
+   * of steady refusal rather than five passes in a row.
+   */
+  private long refusalPauseMillis;
+
   private volatile boolean running;
   private Thread thread;
 
@@ -143,6 +160,9 @@ public class OutboxRelay {
 
   private void relayWhileLeader(
       KafkaProducer<String, String> producer, Connection lock, PGConnection pg) throws Exception {
+    doorbellTries.clear();
+    refusalPauseMillis = 0;
+    eventTries.clear();
     Sequencer sequencer = new Sequencer();
     Thread numbering = new Thread(sequencer, "event-sequencer");
     numbering.setDaemon(true);
@@ -170,6 +190,10 @@ public class OutboxRelay {
           continue;
         }
         cursor = publish(producer, next, cursor);
+        if (refusalPauseMillis > 0) {
+          sleep(Duration.ofMillis(refusalPauseMillis));
+          refusalPauseMillis = 0;
+        }
         wakeups.worked(next.doorbells().size() == batch || next.events().size() == batch);
       }
     } finally {
@@ -249,14 +273,21 @@ public class OutboxRelay {
     List<OutboxMessage> all = new ArrayList<>(batch.doorbells());
     all.addAll(batch.events());
     boolean perTenant = config.outbox().topicPerTenant();
-    if (perTenant && !batch.events().isEmpty()) {
-      tenantTopics.ensure(batch.events().stream().map(m -> Topics.eventsOf(m.tenant())).toList());
-    }
+    Map<String, Exception> unavailable =
+        perTenant && !batch.events().isEmpty()
+            ? unavailableTenantTopics(
+                batch.events().stream().map(m -> Topics.eventsOf(m.tenant())).toList())
+            : Map.of();
     List<Future<RecordMetadata>> sent = new ArrayList<>(all.size());
     for (OutboxMessage m : all) {
       Timer latency = metrics.publishTimer(m.topic());
       String topic =
           perTenant && Topics.EVENTS.equals(m.topic()) ? Topics.eventsOf(m.tenant()) : m.topic();
+      if (unavailable.containsKey(topic)) {
+        // Refused like a record Kafka refused: sent again, and parked if it stays so.
+        sent.add(java.util.concurrent.CompletableFuture.failedFuture(unavailable.get(topic)));
+        continue;
+      }
       ProducerRecord<String, String> record = new ProducerRecord<>(topic, m.key(), m.payload());
       Span span = PublishSpans.start(tracing.tracer(), m);
       TraceContexts.toKafka(TraceContexts.of(span), record.headers());
@@ -286,37 +317,114 @@ public class OutboxRelay {
   }
 
   /**
+   * The tenant topics among {@code topics} that are missing and may not be created, or cannot be
+   * seen, with why: their events are refused, the other records go. Empty when all exist (the usual
+   * case: one lookup per new topic for the life of the relay). When the broker does not answer at
+   * all, the failure is thrown and the whole batch waits, as any publish to an unreachable broker.
+   */
+  private Map<String, Exception> unavailableTenantTopics(List<String> topics) throws Exception {
+    try {
+      tenantTopics.ensure(topics);
+      return Map.of();
+    } catch (Exception e) {
+      if (unreachable(e)) {
+        throw e;
+      }
+    }
+    Map<String, Exception> unavailable = new HashMap<>();
+    for (String topic : new java.util.TreeSet<>(topics)) {
+      try {
+        tenantTopics.ensure(List.of(topic));
+      } catch (Exception e) {
+        if (unreachable(e)) {
+          throw e;
+        }
+        unavailable.put(topic, e);
+      }
+    }
+    return unavailable;
+  }
+
+  /** Whether a failure is the broker not answering (a timeout), rather than about one topic. */
+  private static boolean unreachable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof java.util.concurrent.TimeoutException
+          || t instanceof org.apache.kafka.common.errors.TimeoutException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * Waits for the acknowledgements of what was sent and records them: the doorbells acknowledged,
-   * and the events up to the first one that was not (their order is the cursor's). A failure is
-   * thrown after the record is written; what Kafka did not acknowledge is sent again.
+   * and the events up to the first one that was not (their order is the cursor's). What Kafka did
+   * not acknowledge is sent again, unless it is parked ({@link RefusedRecords}): a record refused
+   * {@code park-after} times while Kafka took others, or refused with an error no retry mends, is
+   * set aside in the same transaction, and the cursor passes a parked event. When Kafka took
+   * nothing (the broker is unreachable), the failure is thrown after the record is written.
    */
   private long acknowledged(
       Outbox.Unpublished batch, List<Future<RecordMetadata>> sent, long cursor) throws Exception {
     int doorbells = batch.doorbells().size();
-    List<Long> done = new ArrayList<>(doorbells);
-    long upTo = cursor;
-    boolean gap = false;
-    Exception failure = null;
+    Throwable[] errors = new Throwable[sent.size()];
+    boolean anyTaken = false;
     for (int i = 0; i < sent.size(); i++) {
       try {
         sent.get(i).get(30, TimeUnit.SECONDS);
+        anyTaken = true;
+      } catch (java.util.concurrent.ExecutionException e) {
+        errors[i] = e.getCause() != null ? e.getCause() : e;
       } catch (Exception e) {
-        failure = failure == null ? e : failure;
-        gap |= i >= doorbells;
+        errors[i] = e;
+      }
+    }
+    List<Long> done = new ArrayList<>(doorbells);
+    List<Outbox.Parked> parked = new ArrayList<>();
+    long upTo = cursor;
+    boolean gap = false;
+    Throwable failure = null;
+    for (int i = 0; i < sent.size(); i++) {
+      boolean event = i >= doorbells;
+      OutboxMessage m = event ? batch.events().get(i - doorbells) : batch.doorbells().get(i);
+      Map<Long, Integer> tries = event ? eventTries : doorbellTries;
+      if (errors[i] == null) {
+        tries.remove(m.id());
+        if (!event) {
+          done.add(m.id());
+        } else if (!gap) {
+          upTo = m.id();
+        }
         continue;
       }
-      if (i < doorbells) {
-        done.add(batch.doorbells().get(i).id());
-      } else if (!gap) {
-        upTo = batch.events().get(i - doorbells).id();
+      Outbox.Parked park =
+          RefusedRecords.park(m, event, errors[i], anyTaken, tries, config.outbox().parkAfter());
+      if (park != null) {
+        parked.add(park);
+        metrics.parked(event ? "events" : "doorbells");
+        if (event && !gap) {
+          upTo = m.id();
+        }
+        continue;
       }
+      failure = failure == null ? errors[i] : failure;
+      gap |= event;
+      int counted = tries.getOrDefault(m.id(), 0);
+      refusalPauseMillis =
+          Math.max(refusalPauseMillis, Math.min(8_000, 1_000L << Math.max(0, counted - 1)));
     }
     // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
-    if (!done.isEmpty() || upTo != cursor) {
-      outbox.published(done, upTo);
+    if (!done.isEmpty() || upTo != cursor || !parked.isEmpty()) {
+      outbox.published(done, upTo, parked);
+    }
+    if (failure != null && !anyTaken) {
+      throw failure instanceof Exception e ? e : new IllegalStateException(failure);
     }
     if (failure != null) {
-      throw failure;
+      Log.warnf(
+          "outbox relay: Kafka refused some records while it took others (first: %s); they are"
+              + " sent again, and parked after %d tries",
+          failure.toString(), config.outbox().parkAfter());
     }
     return upTo;
   }

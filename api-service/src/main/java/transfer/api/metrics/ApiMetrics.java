@@ -37,6 +37,9 @@ public class ApiMetrics {
   public static final String PROMOTED = "promoted";
   public static final String REANNOUNCED = "reannounced";
 
+  /** The relay's lanes, as {@code transfer_outbox_parked_total} labels them. */
+  public static final List<String> OUTBOX_LANES = List.of("doorbells", "events");
+
   /** The reaper's steps, as {@code transfer_reaper_step_failures_total} labels them. */
   static final List<String> REAPER_STEPS =
       List.of("overdue", "leases", "promote", "reannounce", "object_reservations", "analyze");
@@ -58,6 +61,7 @@ public class ApiMetrics {
   private final Map<String, Counter> reaper = new ConcurrentHashMap<>();
   private final Map<String, Counter> reaperSteps = new ConcurrentHashMap<>();
   private final Map<String, Timer> publish = new ConcurrentHashMap<>();
+  private final Map<String, Counter> parked = new ConcurrentHashMap<>();
   private final Counter submitGroups;
   private final Counter submitsGrouped;
 
@@ -80,6 +84,9 @@ public class ApiMetrics {
     }
     for (String step : REAPER_STEPS) {
       reaperStepCounter(step);
+    }
+    for (String lane : OUTBOX_LANES) {
+      parkedCounter(lane);
     }
     publishTimer(Topics.TASKS);
     publishTimer(Topics.EVENTS);
@@ -122,6 +129,21 @@ public class ApiMetrics {
     if (n > 0) {
       reaperCounter(action).increment(n);
     }
+  }
+
+  /** Counts a record the relay parked ({@code lane}: doorbells or events). */
+  public void parked(String lane) {
+    parkedCounter(lane).increment();
+  }
+
+  private Counter parkedCounter(String lane) {
+    return parked.computeIfAbsent(
+        lane,
+        l ->
+            Counter.builder(Metric.OUTBOX_PARKED.meterName())
+                .description(Metric.OUTBOX_PARKED.description())
+                .tag("lane", l)
+                .register(registry));
   }
 
   /** Counts a reaper step that failed ({@code step}: one of a handful of fixed names). */

@@ -101,6 +101,9 @@ class MetricsIT {
     for (String action : ApiMetrics.REAPER_ACTIONS) {
       assertThat(t.find("transfer_reaper_tasks_total", "action", action)).hasSize(1);
     }
+    for (String lane : ApiMetrics.OUTBOX_LANES) {
+      assertThat(t.find("transfer_outbox_parked_total", "lane", lane)).hasSize(1);
+    }
     for (String step : ApiMetrics.REAPER_STEPS) {
       assertThat(t.find("transfer_reaper_step_failures_total", "step", step)).hasSize(1);
     }

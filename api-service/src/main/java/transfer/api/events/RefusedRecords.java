@@ -1,0 +1,74 @@
+package transfer.api.events;
+
+import io.quarkus.logging.Log;
+import java.util.Map;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.RecordBatchTooLargeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.SerializationException;
+import transfer.ledger.Outbox;
+import transfer.ledger.OutboxMessage;
+
+/**
+ * When the relay gives up on a record Kafka refused: it parks it (sets it aside in {@code
+ * outbox_parked}) so that one record that can never be sent holds up neither its lane nor the
+ * other.
+ *
+ * <p>A refusal counts against the record only when it is the record's own fault: Kafka took another
+ * record of the same pass (so the broker is reachable), or the error is not one Kafka calls
+ * retriable (an ACL that refuses the topic, a deleted topic). A broker outage refuses everything
+ * with retriable errors and counts against nothing: the records wait, however long it lasts. An
+ * error no retry mends (the record is too large for the broker, the topic name is invalid) parks at
+ * once; the others after {@code park-after} counted refusals.
+ */
+final class RefusedRecords {
+  private RefusedRecords() {}
+
+  /**
+   * The parked record of {@code m}, refused with {@code error}, or null while it is still to be
+   * sent again. {@code tries} holds the lane's counted refusals by id; {@code anyTaken}: Kafka took
+   * another record of the same pass.
+   */
+  static Outbox.Parked park(
+      OutboxMessage m,
+      boolean event,
+      Throwable error,
+      boolean anyTaken,
+      Map<Long, Integer> tries,
+      int parkAfter) {
+    boolean ownFault = anyTaken || !(error instanceof RetriableException);
+    if (!ownFault) {
+      return null;
+    }
+    int n = tries.merge(m.id(), 1, Integer::sum);
+    if (n < parkAfter && !hopeless(error)) {
+      return null;
+    }
+    tries.remove(m.id());
+    String lane = event ? "event" : "doorbell";
+    Log.errorf(
+        "outbox relay: parked the %s %d (topic %s, key %s) after %d refusal(s) by Kafka, last: %s."
+            + " The other records go on. It is kept in outbox_parked (lane %s) for an operator;"
+            + " %s",
+        lane,
+        m.id(),
+        m.topic(),
+        m.key(),
+        n,
+        error,
+        event ? "events" : "doorbells",
+        event
+            ? "replay and SSE still serve the event"
+            : "its task is still claimed (a worker's idle poll) and rung again by the reaper");
+    return new Outbox.Parked(m, event, error.toString(), n);
+  }
+
+  /** Errors no retry of the same record mends. */
+  static boolean hopeless(Throwable error) {
+    return error instanceof RecordTooLargeException
+        || error instanceof RecordBatchTooLargeException
+        || error instanceof InvalidTopicException
+        || error instanceof SerializationException;
+  }
+}
