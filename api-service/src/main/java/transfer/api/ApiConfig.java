@@ -248,6 +248,27 @@ public interface ApiConfig {
     @WithDefault("400")
     int burst();
 
+    /**
+     * Database lookups of API keys this instance has not cached, per client address: a made-up key
+     * costs one, a known key one per cache period. Past the burst, a request with an uncached key
+     * gets 429 and costs no query, so a flood of random keys cannot drain the connection pool.
+     */
+    @WithDefault("5")
+    double keyLookupsPerSecond();
+
+    /**
+     * Uncached key lookups a client address may make at once before {@link #keyLookupsPerSecond}.
+     */
+    @WithDefault("20")
+    int keyLookupBurst();
+
+    /**
+     * Event streams (SSE) a tenant may hold open at once on each API instance; past it, opening
+     * another answers 429. Each open stream holds a connection and a little memory, not a thread.
+     */
+    @WithDefault("100")
+    int eventStreams();
+
     /** The default of {@link #retryAfter}, in seconds. */
     long DEFAULT_RETRY_AFTER_SECONDS = 30;
 

@@ -13,6 +13,14 @@ public class InfraResource implements QuarkusTestResourceLifecycleManager {
   public static final String ADMIN_KEY = "api-it-admin-key-0123456789abcdefghijklmnop";
   private java.nio.file.Path storage;
 
+  /** Whether the test runs under {@link TightLimits}, whose limits this resource must not lift. */
+  private boolean tight;
+
+  @Override
+  public void setContext(Context context) {
+    tight = TightLimits.class.getName().equals(context.testProfile());
+  }
+
   @Override
   public Map<String, String> start() {
     TestInfra infra = TestInfra.shared();
@@ -27,6 +35,9 @@ public class InfraResource implements QuarkusTestResourceLifecycleManager {
           // deploy's EgressClusterIT shows every other loopback spelling refused.
           "transfer.fetch.allowed-destinations", ALLOWED,
           "transfer.admin-key", ADMIN_KEY,
+          // Many test classes send made-up keys from 127.0.0.1: the budget of uncached key
+          // lookups per address is raised for them, and kept under TightLimits (KeyLookupsIT).
+          "transfer.quota.key-lookup-burst", tight ? "20" : "1000000",
           "transfer.storage.root",
               (storage = Files.createTempDirectory("api-it-objects")).toString());
     } catch (java.io.IOException e) {

@@ -1,5 +1,6 @@
 package transfer.api.auth;
 
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.Response;
@@ -36,8 +37,14 @@ public class ApiKeyFilter {
     return path.equals("/v1/admin") || path.startsWith("/v1/admin/");
   }
 
+  /** {@link #authenticate(ContainerRequestContext, HttpServerRequest)} without a connection. */
+  Optional<Response> authenticate(ContainerRequestContext request) {
+    return authenticate(request, null);
+  }
+
   @ServerRequestFilter
-  public Optional<Response> authenticate(ContainerRequestContext request) {
+  public Optional<Response> authenticate(
+      ContainerRequestContext request, HttpServerRequest connection) {
     // null: a path that does not decode; it is judged (and refused) like any /v1 path.
     String path = RequestPaths.of(request.getUriInfo());
     if (path != null && !path.startsWith("/v1")) {
@@ -75,7 +82,12 @@ public class ApiKeyFilter {
               "this is the admin key: it manages tenants under /v1/admin and cannot call tenant"
                   + " endpoints; use an API key of the tenant"));
     }
-    Optional<String> tenant = keys.tenantOf(key);
+    Optional<String> tenant;
+    try {
+      tenant = keys.tenantOf(key, clientAddress(connection));
+    } catch (QuotaExceeded e) {
+      return Optional.of(e.toResponse(path));
+    }
     if (tenant.isEmpty()) {
       return Optional.of(unauthorized("the API key is not valid or was revoked"));
     }
@@ -88,6 +100,15 @@ public class ApiKeyFilter {
       return Optional.of(e.toResponse(path));
     }
     return Optional.empty();
+  }
+
+  /** The client's address (the proxy's forwarded one when Quarkus is told to trust it). */
+  public static String clientAddress(HttpServerRequest connection) {
+    if (connection == null || connection.remoteAddress() == null) {
+      return "unknown";
+    }
+    String host = connection.remoteAddress().hostAddress();
+    return host != null ? host : connection.remoteAddress().host();
   }
 
   private static Response unauthorized(String detail) {

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import transfer.api.ApiConfig;
+import transfer.api.quota.KeyLookups;
 import transfer.ledger.Tenants;
 
 /**
@@ -35,14 +36,16 @@ public class ApiKeys {
   private final Tenants tenants;
   private final ApiConfig config;
   private final Clock clock;
+  private final KeyLookups lookups;
   private final Map<String, Cached> cache = new ConcurrentHashMap<>();
   private final Map<String, Cached> unknown = new ConcurrentHashMap<>();
   private final Map<String, Instant> revokedHere = new ConcurrentHashMap<>();
 
-  public ApiKeys(Tenants tenants, ApiConfig config, Clock clock) {
+  public ApiKeys(Tenants tenants, ApiConfig config, Clock clock, KeyLookups lookups) {
     this.tenants = tenants;
     this.config = config;
     this.clock = clock;
+    this.lookups = lookups;
   }
 
   private record Cached(Optional<String> tenant, Instant until) {}
@@ -64,6 +67,16 @@ public class ApiKeys {
 
   /** The tenant owning this key, if the key is known and not revoked. */
   public Optional<String> tenantOf(String key) {
+    return tenantOf(key, null);
+  }
+
+  /**
+   * As {@link #tenantOf(String)} for a request from {@code clientAddress}: a lookup the cache
+   * cannot answer counts against the address's budget ({@link KeyLookups}), and past it a {@link
+   * transfer.api.quota.QuotaExceeded} is thrown without a query. Null: not counted (a stream
+   * checking its own key again).
+   */
+  public Optional<String> tenantOf(String key, String clientAddress) {
     byte[] hash = hash(key);
     String cacheKey = HexFormat.of().formatHex(hash);
     Instant now = clock.instant();
@@ -80,6 +93,9 @@ public class ApiKeys {
     }
     if (hit != null && hit.until().isAfter(now)) {
       return hit.tenant();
+    }
+    if (clientAddress != null) {
+      lookups.acquire(clientAddress);
     }
     Optional<String> tenant = tenants.tenantForKeyHash(hash);
     // Keys that name nobody are cached apart, so that a flood of made-up keys cannot push the

@@ -73,6 +73,11 @@ final class EventStream {
   }
 
   /** Sends the headers and starts the first read. On the connection's context. */
+  /** The tenant whose session this stream reads. */
+  String tenantId() {
+    return tenantId;
+  }
+
   void start(EventSignal signal) {
     response.closeHandler(v -> close());
     response.exceptionHandler(

@@ -23,12 +23,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import transfer.api.auth.ApiKeyFilter;
 import transfer.api.auth.ApiKeys;
 import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.QuotaExceeded;
 import transfer.api.quota.RateLimiter;
+import transfer.api.quota.StreamSlots;
 import transfer.api.request.RequestRules;
 import transfer.api.session.SessionService;
 import transfer.ledger.EventReplay;
@@ -69,6 +71,9 @@ public class EventStreamRoute {
 
   /** The tenant's request-rate quota: opening a stream is a request like any other. */
   @Inject RateLimiter rate;
+
+  /** The tenant's open streams on this instance, capped ({@code transfer.quota.event-streams}). */
+  @Inject StreamSlots slots;
 
   public EventStreamRoute(
       ApiKeys keys,
@@ -143,13 +148,14 @@ public class EventStreamRoute {
     String sid = rc.pathParam("sid");
     String afterParam = rc.queryParams().get("after");
     String lastEventId = rc.request().getHeader(LAST_EVENT_ID);
+    String address = ApiKeyFilter.clientAddress(rc.request());
     if (stopping) {
       unavailable(
           rc, "service-unavailable", "the server is shutting down; reconnect with Last-Event-ID");
       return;
     }
     context
-        .executeBlocking(() -> check(authorization, sid, afterParam, lastEventId), false)
+        .executeBlocking(() -> check(authorization, sid, afterParam, lastEventId, address), false)
         .onComplete(
             ar -> {
               if (ar.succeeded()) {
@@ -161,7 +167,8 @@ public class EventStreamRoute {
   }
 
   /** Authenticates, validates and finds the session, in the order the other resources do. */
-  private Start check(String authorization, String sid, String afterParam, String lastEventId) {
+  private Start check(
+      String authorization, String sid, String afterParam, String lastEventId, String address) {
     if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
       throw new Unauthorized("send the API key as 'Authorization: Bearer <key>'");
     }
@@ -170,7 +177,7 @@ public class EventStreamRoute {
       throw new Unauthorized("the API key is not valid");
     }
     String tenant =
-        keys.tenantOf(key)
+        keys.tenantOf(key, address)
             .orElseThrow(() -> new Unauthorized("the API key is not valid or was revoked"));
     rate.acquire(tenant);
 
@@ -208,6 +215,12 @@ public class EventStreamRoute {
     if (response.closed() || response.ended()) {
       return; // the client left while we checked
     }
+    try {
+      slots.take(s.tenantId());
+    } catch (QuotaExceeded e) {
+      fail(rc, e);
+      return;
+    }
     EventStream[] self = new EventStream[1];
     EventStream stream =
         new EventStream(
@@ -218,18 +231,25 @@ public class EventStreamRoute {
             s.tenantId(),
             s.sessionId(),
             s.after(),
-            () -> open.remove(self[0]),
+            () -> closed(self[0]),
             pauses::incrementAndGet);
     self[0] = stream;
     open.add(stream);
     if (stopping) {
-      open.remove(stream);
+      closed(stream);
       unavailable(
           rc, "service-unavailable", "the server is shutting down; reconnect with Last-Event-ID");
       return;
     }
     stream.start(signal);
     watchKey(context, stream, s);
+  }
+
+  /** A stream ended: no longer open, and its tenant's slot given back (once). */
+  private void closed(EventStream stream) {
+    if (open.remove(stream)) {
+      slots.release(stream.tenantId());
+    }
   }
 
   /**

@@ -15,6 +15,8 @@ public final class QuotaExceeded extends ApiException {
   public static final String TASKS_IN_FLIGHT = "tasks-in-flight";
   public static final String BYTES_STORED = "bytes-stored";
   public static final String REQUEST_RATE = "request-rate";
+  public static final String KEY_LOOKUPS = "key-lookups";
+  public static final String EVENT_STREAMS = "event-streams";
 
   private final String quota;
   private final long retryAfterSeconds;
@@ -59,6 +61,30 @@ public final class QuotaExceeded extends ApiException {
             + " requests per second, burst "
             + burst
             + ")",
+        (waitNanos + 999_999_999L) / 1_000_000_000L);
+  }
+
+  static QuotaExceeded eventStreams(String tenantId, int limit) {
+    return new QuotaExceeded(
+        EVENT_STREAMS,
+        "tenant "
+            + tenantId
+            + " holds as many event streams open on this server as its quota allows (limit "
+            + limit
+            + "); close one, or read several sessions' events from the Kafka topic",
+        5);
+  }
+
+  static QuotaExceeded keyLookups(String address, double rate, int burst, long waitNanos) {
+    return new QuotaExceeded(
+        KEY_LOOKUPS,
+        "too many API keys this server has not seen lately from "
+            + address
+            + " (limit "
+            + format(rate)
+            + " per second, burst "
+            + burst
+            + "); send a valid key, and retry after the time given",
         (waitNanos + 999_999_999L) / 1_000_000_000L);
   }
 
