@@ -14,7 +14,11 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 import java.util.List;
 import java.util.regex.Pattern;
+import transfer.api.auth.AdminKey;
+import transfer.api.auth.ApiKeyFilter;
+import transfer.api.auth.ApiKeys;
 import transfer.api.problem.Problem;
+import transfer.api.quota.QuotaExceeded;
 
 /**
  * Request body limits. Quarkus applies one limit ({@code quarkus.http.limits.max-body-size}) to
@@ -32,9 +36,13 @@ public class BodyLimits {
   private static final Pattern OBJECT_PATH = Pattern.compile("/v1/sessions/[^/]+/objects/[^/]+");
 
   private final ObjectMapper mapper;
+  private final ApiKeys keys;
+  private final AdminKey admin;
 
-  public BodyLimits(ObjectMapper mapper) {
+  public BodyLimits(ObjectMapper mapper, ApiKeys keys, AdminKey admin) {
     this.mapper = mapper;
+    this.keys = keys;
+    this.admin = admin;
   }
 
   void register(@Observes Router router) {
@@ -53,7 +61,7 @@ public class BodyLimits {
     String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
     if (length == null) {
       if (ctx.request().headers().contains(HttpHeaders.TRANSFER_ENCODING, "chunked", true)) {
-        readChunked(ctx);
+        authenticateThenReadChunked(ctx);
         return;
       }
       // No body, or an HTTP/2 body without a length: Quarkus's blocking request stream counts
@@ -73,6 +81,68 @@ public class BodyLimits {
       return;
     }
     refuse(ctx);
+  }
+
+  /**
+   * A chunked body is read here, before Quarkus REST's filters run, so the caller's key is checked
+   * first: a request to {@code /v1} without a key this server knows is answered 401 (or 429 past
+   * the address's budget of key lookups) before a byte of its body is read, and an unauthenticated
+   * client cannot make the server hold bodies in memory. The lookup is {@link ApiKeys}'s, cached,
+   * on a worker thread; {@link transfer.api.auth.ApiKeyFilter} then judges the request in full as
+   * for any other.
+   */
+  private void authenticateThenReadChunked(RoutingContext ctx) {
+    String path = ctx.normalizedPath();
+    if (path == null || !path.startsWith("/v1")) {
+      readChunked(ctx);
+      return;
+    }
+    HttpServerRequest request = ctx.request();
+    request.pause();
+    String header = request.getHeader(HttpHeaders.AUTHORIZATION);
+    String address = ApiKeyFilter.clientAddress(request);
+    boolean adminPath = ApiKeyFilter.isAdminPath(path);
+    ctx.vertx()
+        .executeBlocking(() -> knownCaller(header, adminPath, address), false)
+        .onComplete(
+            ar -> {
+              if (ar.succeeded() && ar.result()) {
+                readChunked(ctx);
+              } else if (ar.failed() && ar.cause() instanceof QuotaExceeded q) {
+                ctx.response()
+                    .putHeader(HttpHeaders.RETRY_AFTER, Long.toString(q.retryAfterSeconds()));
+                refuseUnread(ctx, q.toProblem(path));
+              } else {
+                ctx.response().putHeader("WWW-Authenticate", "Bearer");
+                refuseUnread(
+                    ctx,
+                    new Problem(
+                        Problem.typeUri("unauthorized"),
+                        "Unauthorized",
+                        401,
+                        ar.failed()
+                            ? "the API key could not be checked; retry"
+                            : "send a valid API key as 'Authorization: Bearer <key>' (a body is"
+                                + " read only from a known caller)",
+                        path,
+                        null));
+              }
+            });
+  }
+
+  /** Whether the header names a key that may call this path (its lookup cached, and budgeted). */
+  private boolean knownCaller(String header, boolean adminPath, String address) {
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return false;
+    }
+    String key = header.substring(7).trim();
+    if (key.isEmpty() || key.length() > 512) {
+      return false;
+    }
+    if (adminPath || admin.matches(key)) {
+      return adminPath && admin.enabled() && admin.matches(key);
+    }
+    return keys.tenantOf(key, address).isPresent();
   }
 
   /**
@@ -115,6 +185,22 @@ public class BodyLimits {
       ctx.response().writeContinue();
     }
     request.resume();
+  }
+
+  /** Answers {@code problem} without reading the body, then drops the body and closes. */
+  private void refuseUnread(RoutingContext ctx, Problem problem) {
+    String json;
+    try {
+      json = mapper.writeValueAsString(problem);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+    ctx.response()
+        .setStatusCode(problem.status())
+        .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
+        .putHeader(HttpHeaders.CONNECTION, "close");
+    ctx.response().end(json);
+    drainThenClose(ctx);
   }
 
   private void refuse(RoutingContext ctx) {
