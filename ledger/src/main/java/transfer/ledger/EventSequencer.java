@@ -108,11 +108,16 @@ public final class EventSequencer {
               c.prepareStatement(
                   "with s as (update event_sequencer set horizon = ?::xid8,"
                       + " in_flight = ?::text[]::xid8[], last_ord = ? where id = 1 returning 1)"
-                      + " select pg_notify(?, '') from s")) {
+                      + " select pg_notify(?, ?) from s")) {
             ps.setString(1, Long.toString(next.horizon()));
             ps.setArray(2, xids(c, next.inFlight()));
             ps.setLong(3, round.lastOrd() + numbered);
             ps.setString(4, EventWakeups.EVENTS_NUMBERED);
+            // The sessions numbered, so that an event stream wakes only for its own.
+            ps.setString(
+                5,
+                EventWakeups.numberedPayload(
+                    counted.stream().map(SessionDrain.Counted::key).distinct().toList()));
             ps.execute();
           }
           return taken;

@@ -29,5 +29,46 @@ public final class EventWakeups {
   /** Held by the relay while it sleeps ('relsleep'; V9's outbox trigger names it). */
   public static final long RELAY_ASLEEP = 0x72656c736c656570L;
 
+  /** Longest payload of {@link #EVENTS_NUMBERED} (PostgreSQL's limit is 8,000 bytes). */
+  static final int MAX_PAYLOAD = 7_000;
+
+  /**
+   * A session's tag in the payload of {@link #EVENTS_NUMBERED}: a short hash of its tenant and id.
+   * Two sessions may share one; that only wakes a stream that had nothing new.
+   */
+  public static String sessionTag(String tenantId, String sessionId) {
+    return Integer.toHexString(tenantId.hashCode() * 31 + sessionId.hashCode());
+  }
+
+  /**
+   * The payload of {@link #EVENTS_NUMBERED} for a round that numbered events of these sessions:
+   * their tags, comma-separated; empty (every listener wakes) when they would not fit.
+   */
+  static String numberedPayload(java.util.Collection<EventSequencer.SessionKey> sessions) {
+    StringBuilder out = new StringBuilder();
+    for (EventSequencer.SessionKey k : sessions) {
+      String tag = sessionTag(k.tenantId(), k.sessionId());
+      if (out.length() + tag.length() + 1 > MAX_PAYLOAD) {
+        return "";
+      }
+      if (out.length() > 0) {
+        out.append(',');
+      }
+      out.append(tag);
+    }
+    return out.toString();
+  }
+
+  /**
+   * The session tags a notification of {@link #EVENTS_NUMBERED} names; empty when it names none,
+   * which means every session may have new events.
+   */
+  public static java.util.Set<String> numberedTags(String payload) {
+    if (payload == null || payload.isEmpty()) {
+      return java.util.Set.of();
+    }
+    return java.util.Set.of(payload.split(","));
+  }
+
   private EventWakeups() {}
 }

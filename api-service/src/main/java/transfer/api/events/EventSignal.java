@@ -9,6 +9,8 @@ import jakarta.inject.Singleton;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -36,7 +38,10 @@ public class EventSignal {
   private static final int WAIT_MS = 1_000;
 
   private final AgroalDataSource dataSource;
-  private final Set<Runnable> subscribers = ConcurrentHashMap.newKeySet();
+
+  /** Each open stream's wake-up, by the tag of its session ({@link EventWakeups#sessionTag}). */
+  private final Map<Runnable, String> subscribers = new ConcurrentHashMap<>();
+
   private final Object monitor = new Object();
   private volatile boolean running;
   private volatile boolean listening;
@@ -55,10 +60,11 @@ public class EventSignal {
 
   /**
    * Calls {@code wake} (on the listener thread: it must only hand work elsewhere) whenever events
-   * may have been stored, until the returned subscription is closed.
+   * of the session may have been numbered, until the returned subscription is closed: a round that
+   * numbered other sessions' events does not wake it.
    */
-  public Subscription subscribe(Runnable wake) {
-    subscribers.add(wake);
+  public Subscription subscribe(String tenantId, String sessionId, Runnable wake) {
+    subscribers.put(wake, EventWakeups.sessionTag(tenantId, sessionId));
     synchronized (monitor) {
       monitor.notifyAll();
     }
@@ -175,7 +181,7 @@ public class EventSignal {
         PGNotification[] got = pg.getNotifications(WAIT_MS);
         if (got != null && got.length > 0) {
           notified.addAndGet(got.length);
-          wakeAll();
+          wake(got);
           // Let a burst of commits accumulate: the next call returns them all at once.
           pause(COALESCE_MS);
         }
@@ -187,13 +193,35 @@ public class EventSignal {
     }
   }
 
-  private void wakeAll() {
-    for (Runnable wake : subscribers) {
-      try {
-        wake.run();
-      } catch (RuntimeException e) {
-        Log.debugf(e, "event streams: a wake-up failed");
+  /** Wakes the streams of the sessions the notifications name (all, if one names none). */
+  private void wake(PGNotification[] got) {
+    Set<String> tags = new HashSet<>();
+    for (PGNotification n : got) {
+      Set<String> named = EventWakeups.numberedTags(n.getParameter());
+      if (named.isEmpty()) {
+        wakeAll();
+        return;
       }
+      tags.addAll(named);
+    }
+    for (Map.Entry<Runnable, String> s : subscribers.entrySet()) {
+      if (tags.contains(s.getValue())) {
+        run(s.getKey());
+      }
+    }
+  }
+
+  private void wakeAll() {
+    for (Runnable wake : subscribers.keySet()) {
+      run(wake);
+    }
+  }
+
+  private static void run(Runnable wake) {
+    try {
+      wake.run();
+    } catch (RuntimeException e) {
+      Log.debugf(e, "event streams: a wake-up failed");
     }
   }
 

@@ -98,7 +98,7 @@ final class EventStream {
       return;
     }
     // Subscribe before the first read: anything committed after that read is signalled.
-    subscription = signal.subscribe(() -> context.runOnContext(v -> wake()));
+    subscription = signal.subscribe(tenantId, sessionId, () -> context.runOnContext(v -> wake()));
     timer = context.owner().setPeriodic(POLL_MS, id -> tick());
     wake();
   }

@@ -1,0 +1,92 @@
+package transfer.api.events;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.http.ContentType;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import transfer.api.InfraResource;
+
+/**
+ * Second catalogue, fault 4 (the wake-ups): a sequencer round that numbered one session's events
+ * wakes that session's streams only, not every open stream of every tenant (each woken stream reads
+ * the ledger).
+ */
+@QuarkusTest
+@QuarkusTestResource(value = InfraResource.class, restrictToAnnotatedClass = false)
+class EventSignalIT {
+  @Inject EventSignal signal;
+
+  private static String newSession() {
+    String sid = "signal-" + UUID.randomUUID();
+    given()
+        .header("Authorization", "Bearer " + InfraResource.KEY)
+        .contentType(ContentType.JSON)
+        .body("{}")
+        .put("/v1/sessions/" + sid)
+        .then()
+        .statusCode(201);
+    return sid;
+  }
+
+  /** A completion event in the session: a task submitted, then canceled (no worker runs here). */
+  private static void completeATask(String sid) {
+    String tid =
+        given()
+            .header("Authorization", "Bearer " + InfraResource.KEY)
+            .contentType(ContentType.JSON)
+            .body("{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\"}")
+            .post("/v1/sessions/" + sid + "/tasks")
+            .then()
+            .statusCode(201)
+            .extract()
+            .path("id");
+    given()
+        .header("Authorization", "Bearer " + InfraResource.KEY)
+        .post("/v1/sessions/" + sid + "/tasks/" + tid + "/cancel")
+        .then()
+        .statusCode(200);
+  }
+
+  @Test
+  void aRoundWakesOnlyTheStreamsOfTheSessionsItNumbered() throws Exception {
+    String busy = newSession();
+    String quiet = newSession();
+    AtomicInteger busyWakes = new AtomicInteger();
+    AtomicInteger quietWakes = new AtomicInteger();
+    try (EventSignal.Subscription a =
+            signal.subscribe("default", busy, busyWakes::incrementAndGet);
+        EventSignal.Subscription b =
+            signal.subscribe("default", quiet, quietWakes::incrementAndGet)) {
+      await().atMost(Duration.ofSeconds(10)).until(signal::listening);
+      // Listening (re)started wakes everyone once; what counts comes after.
+      Thread.sleep(300);
+      int busyBefore = busyWakes.get();
+      int quietBefore = quietWakes.get();
+      long notifiedBefore = signal.notified();
+
+      for (int i = 0; i < 3; i++) {
+        completeATask(busy);
+      }
+      await("the busy session's stream is woken")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> busyWakes.get() > busyBefore);
+      await("the rounds are notified").until(() -> signal.notified() > notifiedBefore);
+      Thread.sleep(300);
+
+      System.out.printf(
+          "[figures] %d notification(s): busy session's stream woken %d time(s), quiet one's %d%n",
+          signal.notified() - notifiedBefore,
+          busyWakes.get() - busyBefore,
+          quietWakes.get() - quietBefore);
+      assertThat(quietWakes.get()).as("the quiet session's stream").isEqualTo(quietBefore);
+    }
+  }
+}
