@@ -205,6 +205,14 @@ public interface ApiConfig {
     /** Largest number of tasks, and of events, one retention batch removes. */
     @WithDefault("1000")
     int batchSize();
+
+    /**
+     * A temporary object untouched for this long that nothing will finish or resume (a staged
+     * object's body whose api-service stopped mid-body, a download attempt's whose task is gone) is
+     * deleted by retention. File storage only: S3 never shows an incomplete object.
+     */
+    @WithDefault("6h")
+    Duration orphansIdle();
   }
 
   interface Metrics {

@@ -107,4 +107,20 @@ public final class Purging {
           return new Purged(ids, locations, ids.size(), events, left);
         });
   }
+
+  /** Which of these task ids have a row (in any state), in one statement. */
+  public java.util.Set<String> existingTasks(java.util.Collection<String> ids) {
+    if (ids.isEmpty()) {
+      return java.util.Set.of();
+    }
+    return tx.read(
+        "look up tasks of temporary objects",
+        c -> {
+          try (java.sql.PreparedStatement ps =
+              c.prepareStatement("select id from tasks where id = any(?)")) {
+            ps.setArray(1, c.createArrayOf("text", ids.toArray()));
+            return java.util.Set.copyOf(Sql.rows(ps, rs -> rs.getString(1)));
+          }
+        });
+  }
 }

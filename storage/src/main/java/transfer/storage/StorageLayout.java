@@ -32,7 +32,7 @@ public final class StorageLayout {
   /** The directory of temporary objects, under the root. */
   public static final String PARTIAL = ".partial";
 
-  private static final String TEMPORARY_SUFFIX = ".part";
+  static final String TEMPORARY_SUFFIX = ".part";
 
   private final Path root;
 

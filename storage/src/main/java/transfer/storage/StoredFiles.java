@@ -210,6 +210,61 @@ public final class StoredFiles {
     }
   }
 
+  private static final java.util.regex.Pattern TASK_TEMPORARY =
+      java.util.regex.Pattern.compile("(.+)\\.e[0-9]+\\.part");
+
+  /**
+   * Deletes the temporary objects that nothing will finish or resume: those not modified since
+   * {@code idleBefore} that are a staged object's body (the api-service that received it stopped
+   * mid-body) or a download attempt's whose task {@code existingTasks} does not know (it answers
+   * which of a set of task ids exist). A task's that still exists is kept: it may resume from it,
+   * and retention deletes it with the task. Answers how many it deleted.
+   */
+  public int sweepOrphans(
+      java.time.Instant idleBefore,
+      java.util.function.Function<java.util.Collection<String>, java.util.Set<String>>
+          existingTasks) {
+    Path dir = layout.partialDirectory();
+    if (!Files.isDirectory(dir)) {
+      return 0;
+    }
+    java.util.List<Path> objects = new java.util.ArrayList<>();
+    java.util.Map<String, java.util.List<Path>> byTask = new java.util.HashMap<>();
+    try (DirectoryStream<Path> all =
+        Files.newDirectoryStream(dir, "*" + StorageLayout.TEMPORARY_SUFFIX)) {
+      for (Path p : all) {
+        if (!Files.isRegularFile(p)
+            || !Files.getLastModifiedTime(p).toInstant().isBefore(idleBefore)) {
+          continue;
+        }
+        String name = p.getFileName().toString();
+        java.util.regex.Matcher m = TASK_TEMPORARY.matcher(name);
+        if (name.startsWith("obj-")) {
+          objects.add(p);
+        } else if (m.matches()) {
+          byTask.computeIfAbsent(m.group(1), t -> new java.util.ArrayList<>()).add(p);
+        }
+      }
+    } catch (IOException e) {
+      LOG.warnf("cannot list the temporary objects in %s: %s; the next pass tries again", dir, e);
+      return 0;
+    }
+    java.util.Set<String> live =
+        byTask.isEmpty() ? java.util.Set.of() : existingTasks.apply(byTask.keySet());
+    int deleted = 0;
+    for (Path p : objects) {
+      deleted += deleteQuietly(p) ? 1 : 0;
+    }
+    for (java.util.Map.Entry<String, java.util.List<Path>> e : byTask.entrySet()) {
+      if (!live.contains(e.getKey())) {
+        for (Path p : e.getValue()) {
+          deleted += deleteQuietly(p) ? 1 : 0;
+        }
+      }
+    }
+    return deleted;
+  }
+
   /**
    * Deletes {@code file} if it exists; false (and a warning) when it cannot. A file left behind is
    * never served, and retention may remove it.

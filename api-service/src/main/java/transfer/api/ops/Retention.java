@@ -67,5 +67,12 @@ public class Retention {
           "retention: removed %d finished task(s) older than %s and %d event(s) older than %s",
           tasks, r.tasks(), events, r.events());
     }
+    int orphans = files.sweepOrphans(now.minus(r.orphansIdle()), purging::existingTasks);
+    if (orphans > 0) {
+      Log.infof(
+          "retention: removed %d temporary object(s) untouched for %s that nothing will finish"
+              + " (a staged body whose upload broke off, a download attempt of a task that is gone)",
+          orphans, r.orphansIdle());
+    }
   }
 }

@@ -49,4 +49,12 @@ public final class FileBytes implements StoredBytes {
   public Optional<URL> link(String location) {
     return Optional.empty();
   }
+
+  @Override
+  public int sweepOrphans(
+      java.time.Instant idleBefore,
+      java.util.function.Function<java.util.Collection<String>, java.util.Set<String>>
+          existingTasks) {
+    return files.sweepOrphans(idleBefore, existingTasks);
+  }
 }

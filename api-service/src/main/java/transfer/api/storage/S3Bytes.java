@@ -78,4 +78,16 @@ public final class S3Bytes implements StoredBytes {
   public Optional<URL> link(String location) {
     return bucket.layout().key(location).map(key -> bucket.presignedGet(key, linkTtl));
   }
+
+  /**
+   * Nothing to sweep: S3 shows an object only once complete. What an abandoned multipart upload
+   * holds is the bucket's lifecycle rule's (AbortIncompleteMultipartUpload; README, "Storage").
+   */
+  @Override
+  public int sweepOrphans(
+      java.time.Instant idleBefore,
+      java.util.function.Function<java.util.Collection<String>, java.util.Set<String>>
+          existingTasks) {
+    return 0;
+  }
 }

@@ -27,6 +27,17 @@ public interface StoredBytes {
   /** Deletes what a removed task's attempts left in storage (kept for its resume data). */
   void deleteLeftovers(Purging.Purged.Left task);
 
+  /**
+   * Deletes temporary objects nothing will finish or resume: untouched since {@code idleBefore},
+   * and a staged object's body (its PUT's api-service died) or a download attempt's whose task no
+   * longer exists ({@code existingTasks} answers which of a set of task ids do). Answers how many
+   * it deleted. A backend without such files answers 0.
+   */
+  int sweepOrphans(
+      java.time.Instant idleBefore,
+      java.util.function.Function<java.util.Collection<String>, java.util.Set<String>>
+          existingTasks);
+
   /** A link that reads the body without credentials for a while; empty where there is none. */
   Optional<URL> link(String location);
 }

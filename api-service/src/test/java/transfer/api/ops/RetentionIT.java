@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import transfer.api.ApiConfig;
@@ -71,6 +72,41 @@ class RetentionIT {
         .isPresent();
     assertThat(otherPartial).exists();
     assertThat(ledger.eventReplay().events(tenant, sid, 0, 100)).isEmpty();
+  }
+
+  /**
+   * Second catalogue, fault 9 (orphans): temporary objects nothing will finish are deleted once
+   * untouched for {@code orphans-idle}: a staged body whose PUT broke off with its api-service, and
+   * a download attempt's whose task no longer exists. An open task's is kept (it resumes from it),
+   * and so is anything touched recently.
+   */
+  @Test
+  void orphanedTemporaryObjectsGoOnceIdle() throws Exception {
+    String tenant = config.api().bootstrapTenant();
+    String sid = "orphans-" + UUID.randomUUID();
+    ledger.sessions().upsertSession(tenant, sid, SessionConfig.DEFAULT);
+    TaskRow open = submit(tenant, sid);
+    Path partials =
+        Files.createDirectories(config.storage().root().toAbsolutePath().resolve(".partial"));
+    java.nio.file.attribute.FileTime old =
+        java.nio.file.attribute.FileTime.from(Instant.now().minus(Duration.ofHours(7)));
+    Path brokenPut = partials.resolve("obj-" + UUID.randomUUID() + ".part");
+    Path goneTask = partials.resolve(UUID.randomUUID() + ".e3.part");
+    Path openTask = partials.resolve(open.id() + ".e1.part");
+    Path freshPut = partials.resolve("obj-" + UUID.randomUUID() + ".part");
+    for (Path p : List.of(brokenPut, goneTask, openTask, freshPut)) {
+      Files.writeString(p, "x");
+      if (p != freshPut) {
+        Files.setLastModifiedTime(p, old);
+      }
+    }
+
+    retention.purge(Instant.now());
+
+    assertThat(brokenPut).as("a staged body whose upload broke off").doesNotExist();
+    assertThat(goneTask).as("an attempt's of a task that no longer exists").doesNotExist();
+    assertThat(openTask).as("an open task's, which it resumes from").exists();
+    assertThat(freshPut).as("an upload still arriving").exists();
   }
 
   private TaskRow submit(String tenant, String sid) {
