@@ -137,13 +137,7 @@ public class ApiMetrics {
   }
 
   private Counter parkedCounter(String lane) {
-    return parked.computeIfAbsent(
-        lane,
-        l ->
-            Counter.builder(Metric.OUTBOX_PARKED.meterName())
-                .description(Metric.OUTBOX_PARKED.description())
-                .tag("lane", l)
-                .register(registry));
+    return labelled(parked, Metric.OUTBOX_PARKED, "lane", lane);
   }
 
   /** Counts a reaper step that failed ({@code step}: one of a handful of fixed names). */
@@ -152,13 +146,7 @@ public class ApiMetrics {
   }
 
   private Counter reaperStepCounter(String step) {
-    return reaperSteps.computeIfAbsent(
-        step,
-        s ->
-            Counter.builder(Metric.REAPER_STEP_FAILURES.meterName())
-                .description(Metric.REAPER_STEP_FAILURES.description())
-                .tag("step", s)
-                .register(registry));
+    return labelled(reaperSteps, Metric.REAPER_STEP_FAILURES, "step", step);
   }
 
   /** The timer of publishes to {@code topic}, from the send to Kafka's acknowledgement. */
@@ -176,12 +164,20 @@ public class ApiMetrics {
   }
 
   private Counter reaperCounter(String action) {
-    return reaper.computeIfAbsent(
-        action,
-        a ->
-            Counter.builder(Metric.REAPER_TASKS.meterName())
-                .description(Metric.REAPER_TASKS.description())
-                .tag("action", a)
+    return labelled(reaper, Metric.REAPER_TASKS, "action", action);
+  }
+
+  /**
+   * The counter of {@code metric} whose one label {@code label} is {@code value}, kept in {@code
+   * by}.
+   */
+  private Counter labelled(Map<String, Counter> by, Metric metric, String label, String value) {
+    return by.computeIfAbsent(
+        value,
+        v ->
+            Counter.builder(metric.meterName())
+                .description(metric.description())
+                .tag(label, v)
                 .register(registry));
   }
 

@@ -187,7 +187,7 @@ public class BodyLimits {
     request.resume();
   }
 
-  /** Answers {@code problem} without reading the body, then drops the body and closes. */
+  /** Answers {@code problem} without reading (the rest of) the body, then drops it and closes. */
   private void refuseUnread(RoutingContext ctx, Problem problem) {
     String json;
     try {
@@ -216,18 +216,7 @@ public class BodyLimits {
             List.of(
                 new Problem.FieldError(
                     "$", "the body is larger than " + OTHER_REQUESTS_MAX_BYTES + " bytes")));
-    String json;
-    try {
-      json = mapper.writeValueAsString(problem);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-    ctx.response()
-        .setStatusCode(413)
-        .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
-        .putHeader(HttpHeaders.CONNECTION, "close");
-    ctx.response().end(json);
-    drainThenClose(ctx);
+    refuseUnread(ctx, problem);
   }
 
   /**

@@ -9,10 +9,10 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
 import java.time.Duration;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
+import transfer.api.TestSessions;
 
 /**
  * Second catalogue, fault 4 (the wake-ups): a sequencer round that numbered one session's events
@@ -25,15 +25,7 @@ class EventSignalIT {
   @Inject EventSignal signal;
 
   private static String newSession() {
-    String sid = "signal-" + UUID.randomUUID();
-    given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
-    return sid;
+    return TestSessions.create(InfraResource.KEY, "signal");
   }
 
   /** A completion event in the session: a task submitted, then canceled (no worker runs here). */

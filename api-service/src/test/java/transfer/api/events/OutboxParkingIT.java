@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
+import transfer.api.TestSessions;
 import transfer.testkit.EventLog;
 import transfer.testkit.TestInfra;
 
@@ -39,13 +40,7 @@ class OutboxParkingIT {
 
   @Test
   void anEventKafkaCannotTakeIsParkedAndTheOthersFlow() throws Exception {
-    String sid = "park-" + UUID.randomUUID();
-    api()
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
+    String sid = TestSessions.create(InfraResource.KEY, "park");
     // An event of 2 MB: over the producer's and the broker's 1 MiB limit, so no retry mends it.
     String poison = "poison-" + UUID.randomUUID();
     try (Connection c = db.getConnection();

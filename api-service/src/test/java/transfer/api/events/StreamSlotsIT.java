@@ -1,6 +1,5 @@
 package transfer.api.events;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -9,7 +8,6 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
-import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
 import java.io.InputStream;
 import java.net.URL;
@@ -20,11 +18,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
+import transfer.api.TestSessions;
 import transfer.api.TightLimits;
 import transfer.api.quota.StreamSlots;
 import transfer.contracts.Json;
@@ -74,14 +72,7 @@ class StreamSlotsIT {
 
   @Test
   void aTenantPastItsStreamsGets429UntilOneEnds() throws Exception {
-    String sid = "streams-" + UUID.randomUUID();
-    given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .contentType(ContentType.JSON)
-        .body("{}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
+    String sid = TestSessions.create(InfraResource.KEY, "streams");
 
     HttpResponse<InputStream> first = open(sid);
     HttpResponse<InputStream> second = open(sid);
