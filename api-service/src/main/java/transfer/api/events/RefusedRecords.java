@@ -5,7 +5,6 @@ import java.util.Map;
 import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.RecordBatchTooLargeException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
-import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.SerializationException;
 import transfer.ledger.Outbox;
 import transfer.ledger.OutboxMessage;
@@ -16,11 +15,12 @@ import transfer.ledger.OutboxMessage;
  * other.
  *
  * <p>A refusal counts against the record only when it is the record's own fault: Kafka took another
- * record of the same pass (so the broker is reachable), or the error is not one Kafka calls
- * retriable (an ACL that refuses the topic, a deleted topic). A broker outage refuses everything
- * with retriable errors and counts against nothing: the records wait, however long it lasts. An
- * error no retry mends (the record is too large for the broker, the topic name is invalid) parks at
- * once; the others after {@code park-after} counted refusals.
+ * record of the same pass (so the broker is reachable and takes records), or the error is one no
+ * retry mends (the record is too large for the broker, the topic name is invalid), which parks at
+ * once. A pass in which Kafka took nothing counts against nothing, whatever the errors: a broker
+ * outage, or credentials or ACLs that refuse everything, is the cluster's trouble, not a record's,
+ * and the records wait however long it lasts. The others park after {@code park-after} counted
+ * refusals.
  */
 final class RefusedRecords {
   private RefusedRecords() {}
@@ -37,7 +37,7 @@ final class RefusedRecords {
       boolean anyTaken,
       Map<Long, Integer> tries,
       int parkAfter) {
-    boolean ownFault = anyTaken || !(error instanceof RetriableException);
+    boolean ownFault = anyTaken || hopeless(error);
     if (!ownFault) {
       return null;
     }

@@ -52,14 +52,24 @@ class RefusedRecordsTest {
   }
 
   @Test
-  void aNonRetriableRefusalCountsEvenWhenNothingElseWasSent() {
-    for (int i = 1; i < 3; i++) {
+  void refusalsOfEverythingParkNothing() {
+    // Credentials or ACLs that refuse every record: the cluster's trouble, not a record's.
+    for (int i = 0; i < 100; i++) {
       assertThat(
               RefusedRecords.park(m, true, new TopicAuthorizationException("acl"), false, tries, 3))
           .isNull();
     }
-    assertThat(
-            RefusedRecords.park(m, true, new TopicAuthorizationException("acl"), false, tries, 3))
+    assertThat(tries).isEmpty();
+  }
+
+  @Test
+  void aRefusalWhileKafkaTakesOthersCountsWhateverTheError() {
+    for (int i = 1; i < 3; i++) {
+      assertThat(
+              RefusedRecords.park(m, true, new TopicAuthorizationException("acl"), true, tries, 3))
+          .isNull();
+    }
+    assertThat(RefusedRecords.park(m, true, new TopicAuthorizationException("acl"), true, tries, 3))
         .isNotNull();
   }
 }
