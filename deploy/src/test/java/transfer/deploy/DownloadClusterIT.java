@@ -202,32 +202,46 @@ class DownloadClusterIT extends ClusterTest {
     assertThat(cluster.awaitFinal(sid, gone, Duration.ofMinutes(1)).get("state").asText())
         .isEqualTo("failed");
 
-    PrometheusText[] after = workerMetrics();
-    // Summed over both workers, whichever ran them (the tests of this JVM run one at a time).
-    assertThat(increase(before, after, "transfer_worker_bytes_total", "direction", "download"))
-        .isEqualTo(size);
-    assertThat(
-            increase(
-                before,
-                after,
-                "transfer_worker_attempts_total",
-                "type",
-                "download",
-                "outcome",
-                "completed",
-                "error_code",
-                "none"))
-        .isEqualTo(1);
-    assertThat(
-            increase(
-                before,
-                after,
-                "transfer_worker_attempts_total",
-                "outcome",
-                "failed",
-                "error_code",
-                "http_status"))
-        .isEqualTo(1);
+    // A worker counts an attempt once its ledger write has returned, a moment after the ledger
+    // shows the task final: the scrape is repeated until the counts arrive.
+    PrometheusText[][] scraped = new PrometheusText[1][];
+    await("the workers' counters")
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(200))
+        .untilAsserted(
+            () -> {
+              PrometheusText[] after = workerMetrics();
+              scraped[0] = after;
+              // Summed over both workers, whichever ran them (the tests of this JVM run one at a
+              // time).
+              assertThat(
+                      increase(
+                          before, after, "transfer_worker_bytes_total", "direction", "download"))
+                  .isEqualTo(size);
+              assertThat(
+                      increase(
+                          before,
+                          after,
+                          "transfer_worker_attempts_total",
+                          "type",
+                          "download",
+                          "outcome",
+                          "completed",
+                          "error_code",
+                          "none"))
+                  .isEqualTo(1);
+              assertThat(
+                      increase(
+                          before,
+                          after,
+                          "transfer_worker_attempts_total",
+                          "outcome",
+                          "failed",
+                          "error_code",
+                          "http_status"))
+                  .isEqualTo(1);
+            });
+    PrometheusText[] after = scraped[0];
     for (int i = 0; i < after.length; i++) {
       PrometheusText t = after[i];
       assertThat(t.value("transfer_worker_slots")).as("worker %d", i + 1).hasValue(16);
