@@ -5,7 +5,10 @@ import static io.restassured.RestAssured.given;
 import io.restassured.http.ContentType;
 import java.util.UUID;
 
-/** Sessions for API tests: each test gets one of its own, created through the API. */
+/**
+ * Sessions for API tests: each test gets one of its own, created through the API; and tasks in them
+ * that end at once.
+ */
 public final class TestSessions {
   private TestSessions() {}
 
@@ -20,5 +23,29 @@ public final class TestSessions {
         .then()
         .statusCode(201);
     return sid;
+  }
+
+  /**
+   * A task of the session that ends at once, with its completion event: a download of the discard
+   * address the tests allow ({@link InfraResource#ALLOWED}), canceled (no worker runs in the
+   * api-service's tests). Answers its id.
+   */
+  public static String canceledTask(String apiKey, String sid) {
+    String tid =
+        given()
+            .header("Authorization", "Bearer " + apiKey)
+            .contentType(ContentType.JSON)
+            .body("{\"type\":\"download\",\"url\":\"http://" + InfraResource.ALLOWED + "/x\"}")
+            .post("/v1/sessions/" + sid + "/tasks")
+            .then()
+            .statusCode(201)
+            .extract()
+            .path("id");
+    given()
+        .header("Authorization", "Bearer " + apiKey)
+        .post("/v1/sessions/" + sid + "/tasks/" + tid + "/cancel")
+        .then()
+        .statusCode(200);
+    return tid;
   }
 }

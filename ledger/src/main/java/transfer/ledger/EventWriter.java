@@ -88,6 +88,31 @@ final class EventWriter {
   }
 
   /**
+   * The completion event of a task whose row cannot be read ({@link UnreadableTasks}): what its
+   * plain columns say (id, type as stored, attempt), failed with {@code error}; no metadata, no
+   * trace context (both are in the unreadable row). Its id is the task's completion id, as for
+   * {@link #completed}.
+   */
+  NewEvent completedUnreadable(UnreadableTask task, transfer.contracts.TaskError error) {
+    ObjectNode data = json.createObjectNode();
+    data.put("taskId", task.taskId());
+    data.put("taskType", task.type());
+    data.put("attempt", task.attempt());
+    data.put("state", TaskState.FAILED.wire());
+    data.set("error", json.valueToTree(error));
+    data.putNull("location");
+    data.putNull("sha256");
+    return new NewEvent(
+        task.tenantId(),
+        task.sessionId(),
+        EventTypes.COMPLETED,
+        task.taskId(),
+        task.taskId() + ":completed",
+        data,
+        null);
+  }
+
+  /**
    * The session stopped taking tasks ({@code didBecomeInvalidWithError}): invalidated, its open
    * tasks canceled, or finishing ({@code finishTasks}), its open tasks left to end.
    */

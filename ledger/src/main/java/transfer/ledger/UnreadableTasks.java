@@ -1,7 +1,5 @@
 package transfer.ledger;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -12,8 +10,6 @@ import java.util.List;
 import java.util.Set;
 import org.jboss.logging.Logger;
 import transfer.contracts.ErrorCodes;
-import transfer.contracts.EventTypes;
-import transfer.contracts.Json;
 import transfer.contracts.TaskError;
 import transfer.telemetry.LogFields;
 
@@ -28,7 +24,6 @@ final class UnreadableTasks {
   private static final Set<String> OPEN = Set.of("queued", "waiting", "running", "suspended");
   private final EventWriter events;
   private final Outbox outbox;
-  private final ObjectMapper json = Json.mapper();
 
   UnreadableTasks(EventWriter events, Outbox outbox) {
     this.events = events;
@@ -76,7 +71,7 @@ final class UnreadableTasks {
                 + " is kept as it was for inspection",
             u.getMessage(), ErrorCodes.UNREADABLE, u.state(), u.attempt());
       }
-      completions.add(completed(u, errors.get(i)));
+      completions.add(events.completedUnreadable(u, errors.get(i)));
     }
     events.append(c, completions);
     for (UnreadableTask u : open) {
@@ -84,25 +79,5 @@ final class UnreadableTasks {
         outbox.ringSession(c, u.tenantId(), u.sessionId());
       }
     }
-  }
-
-  /** The completion event of an unreadable task: what its plain columns say, and its error. */
-  private EventWriter.NewEvent completed(UnreadableTask u, TaskError error) {
-    ObjectNode data = json.createObjectNode();
-    data.put("taskId", u.taskId());
-    data.put("taskType", u.type());
-    data.put("attempt", u.attempt());
-    data.put("state", "failed");
-    data.set("error", json.valueToTree(error));
-    data.putNull("location");
-    data.putNull("sha256");
-    return new EventWriter.NewEvent(
-        u.tenantId(),
-        u.sessionId(),
-        EventTypes.COMPLETED,
-        u.taskId(),
-        u.taskId() + ":completed",
-        data,
-        null);
   }
 }

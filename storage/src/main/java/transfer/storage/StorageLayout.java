@@ -32,7 +32,7 @@ public final class StorageLayout {
   /** The directory of temporary objects, under the root. */
   public static final String PARTIAL = ".partial";
 
-  static final String TEMPORARY_SUFFIX = ".part";
+  private static final String TEMPORARY_SUFFIX = ".part";
 
   private final Path root;
 
@@ -80,7 +80,39 @@ public final class StorageLayout {
 
   /** A fresh temporary file for a staged object's body while it arrives. */
   public Path newStagingFile() {
-    return partialDirectory().resolve("obj-" + UUID.randomUUID() + TEMPORARY_SUFFIX);
+    return partialDirectory().resolve(STAGING_PREFIX + UUID.randomUUID() + TEMPORARY_SUFFIX);
+  }
+
+  private static final String STAGING_PREFIX = "obj-";
+
+  /** What a file in {@link #partialDirectory} is, by its name. */
+  public sealed interface Temporary {
+    /** A staged object's body ({@link #newStagingFile}). */
+    record Staging() implements Temporary {}
+
+    /** An attempt's body of download {@code taskId} ({@link #temporary}). */
+    record OfTask(String taskId) implements Temporary {}
+  }
+
+  /**
+   * What {@code file} is when it is a temporary object of either kind; empty for any other file.
+   */
+  public java.util.Optional<Temporary> temporaryKind(Path file) {
+    String name = file.getFileName().toString();
+    if (!name.endsWith(TEMPORARY_SUFFIX)) {
+      return java.util.Optional.empty();
+    }
+    if (name.startsWith(STAGING_PREFIX)) {
+      return java.util.Optional.of(new Temporary.Staging());
+    }
+    int e = name.lastIndexOf(".e");
+    if (e <= 0) {
+      return java.util.Optional.empty();
+    }
+    String taskId = name.substring(0, e);
+    return temporaryEpoch(taskId, file).isPresent()
+        ? java.util.Optional.of(new Temporary.OfTask(taskId))
+        : java.util.Optional.empty();
   }
 
   /** The final file of attempt {@code epoch} of a completed download. */

@@ -210,9 +210,6 @@ public final class StoredFiles {
     }
   }
 
-  private static final java.util.regex.Pattern TASK_TEMPORARY =
-      java.util.regex.Pattern.compile("(.+)\\.e[0-9]+\\.part");
-
   /**
    * Deletes the temporary objects that nothing will finish or resume: those not modified since
    * {@code idleBefore} that are a staged object's body (the api-service that received it stopped
@@ -230,19 +227,17 @@ public final class StoredFiles {
     }
     java.util.List<Path> objects = new java.util.ArrayList<>();
     java.util.Map<String, java.util.List<Path>> byTask = new java.util.HashMap<>();
-    try (DirectoryStream<Path> all =
-        Files.newDirectoryStream(dir, "*" + StorageLayout.TEMPORARY_SUFFIX)) {
+    try (DirectoryStream<Path> all = Files.newDirectoryStream(dir)) {
       for (Path p : all) {
         if (!Files.isRegularFile(p)
             || !Files.getLastModifiedTime(p).toInstant().isBefore(idleBefore)) {
           continue;
         }
-        String name = p.getFileName().toString();
-        java.util.regex.Matcher m = TASK_TEMPORARY.matcher(name);
-        if (name.startsWith("obj-")) {
+        StorageLayout.Temporary kind = layout.temporaryKind(p).orElse(null);
+        if (kind instanceof StorageLayout.Temporary.Staging) {
           objects.add(p);
-        } else if (m.matches()) {
-          byTask.computeIfAbsent(m.group(1), t -> new java.util.ArrayList<>()).add(p);
+        } else if (kind instanceof StorageLayout.Temporary.OfTask t) {
+          byTask.computeIfAbsent(t.taskId(), k -> new java.util.ArrayList<>()).add(p);
         }
       }
     } catch (IOException e) {

@@ -102,6 +102,18 @@ public class ApiKeyFilter {
     return Optional.empty();
   }
 
+  /**
+   * The key of an {@code Authorization: Bearer <key>} header, as {@link #authenticate} reads it;
+   * empty when the header is missing or not Bearer, or its key is empty or longer than 512.
+   */
+  public static Optional<String> bearerKey(String header) {
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return Optional.empty();
+    }
+    String key = header.substring(7).trim();
+    return key.isEmpty() || key.length() > 512 ? Optional.empty() : Optional.of(key);
+  }
+
   /** The client's address (the proxy's forwarded one when Quarkus is told to trust it). */
   public static String clientAddress(HttpServerRequest connection) {
     if (connection == null || connection.remoteAddress() == null) {

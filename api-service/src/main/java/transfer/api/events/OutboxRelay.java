@@ -75,13 +75,6 @@ public class OutboxRelay {
 
   private final Map<Long, Integer> eventTries = new HashMap<>();
 
-  /**
-   * The pause before the next pass after one in which Kafka refused records while it took others: 1
-   * s, doubling with the refusals counted up to 8 s, so that a record is parked after some seconds
-   * of steady refusal rather than five passes in a row.
-   */
-  private long refusalPauseMillis;
-
   private volatile boolean running;
   private Thread thread;
 
@@ -161,7 +154,6 @@ public class OutboxRelay {
   private void relayWhileLeader(
       KafkaProducer<String, String> producer, Connection lock, PGConnection pg) throws Exception {
     doorbellTries.clear();
-    refusalPauseMillis = 0;
     eventTries.clear();
     Sequencer sequencer = new Sequencer();
     Thread numbering = new Thread(sequencer, "event-sequencer");
@@ -190,10 +182,6 @@ public class OutboxRelay {
           continue;
         }
         cursor = publish(producer, next, cursor);
-        if (refusalPauseMillis > 0) {
-          sleep(Duration.ofMillis(refusalPauseMillis));
-          refusalPauseMillis = 0;
-        }
         wakeups.worked(next.doorbells().size() == batch || next.events().size() == batch);
       }
     } finally {
@@ -384,6 +372,7 @@ public class OutboxRelay {
     long upTo = cursor;
     boolean gap = false;
     Throwable failure = null;
+    long pauseMillis = 0;
     for (int i = 0; i < sent.size(); i++) {
       boolean event = i >= doorbells;
       OutboxMessage m = event ? batch.events().get(i - doorbells) : batch.doorbells().get(i);
@@ -410,8 +399,7 @@ public class OutboxRelay {
       failure = failure == null ? errors[i] : failure;
       gap |= event;
       int counted = tries.getOrDefault(m.id(), 0);
-      refusalPauseMillis =
-          Math.max(refusalPauseMillis, Math.min(8_000, 1_000L << Math.max(0, counted - 1)));
+      pauseMillis = Math.max(pauseMillis, Math.min(8_000, 1_000L << Math.max(0, counted - 1)));
     }
     // Rows acknowledged so far are published; the rest are sent again (consumers dedupe).
     if (!done.isEmpty() || upTo != cursor || !parked.isEmpty()) {
@@ -423,8 +411,11 @@ public class OutboxRelay {
     if (failure != null) {
       Log.warnf(
           "outbox relay: Kafka refused some records while it took others (first: %s); they are"
-              + " sent again, and parked after %d tries",
-          failure.toString(), config.outbox().parkAfter());
+              + " sent again in %d ms, and parked after %d tries",
+          failure.toString(), pauseMillis, config.outbox().parkAfter());
+      // 1 s, doubling with the refusals counted up to 8 s: a record is parked after some seconds
+      // of steady refusal rather than five passes in a row.
+      sleep(Duration.ofMillis(pauseMillis));
     }
     return upTo;
   }

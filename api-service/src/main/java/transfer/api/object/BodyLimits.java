@@ -13,6 +13,7 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Pattern;
 import transfer.api.auth.AdminKey;
 import transfer.api.auth.ApiKeyFilter;
@@ -132,17 +133,15 @@ public class BodyLimits {
 
   /** Whether the header names a key that may call this path (its lookup cached, and budgeted). */
   private boolean knownCaller(String header, boolean adminPath, String address) {
-    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+    Optional<String> key = ApiKeyFilter.bearerKey(header);
+    if (key.isEmpty()) {
       return false;
     }
-    String key = header.substring(7).trim();
-    if (key.isEmpty() || key.length() > 512) {
-      return false;
+    if (adminPath) {
+      return admin.enabled() && admin.matches(key.get());
     }
-    if (adminPath || admin.matches(key)) {
-      return adminPath && admin.enabled() && admin.matches(key);
-    }
-    return keys.tenantOf(key, address).isPresent();
+    // The admin key opens no tenant endpoint.
+    return !admin.matches(key.get()) && keys.tenantOf(key.get(), address).isPresent();
   }
 
   /**

@@ -1,12 +1,10 @@
 package transfer.api.events;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
-import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -28,25 +26,6 @@ class EventSignalIT {
     return TestSessions.create(InfraResource.KEY, "signal");
   }
 
-  /** A completion event in the session: a task submitted, then canceled (no worker runs here). */
-  private static void completeATask(String sid) {
-    String tid =
-        given()
-            .header("Authorization", "Bearer " + InfraResource.KEY)
-            .contentType(ContentType.JSON)
-            .body("{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\"}")
-            .post("/v1/sessions/" + sid + "/tasks")
-            .then()
-            .statusCode(201)
-            .extract()
-            .path("id");
-    given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .post("/v1/sessions/" + sid + "/tasks/" + tid + "/cancel")
-        .then()
-        .statusCode(200);
-  }
-
   @Test
   void aRoundWakesOnlyTheStreamsOfTheSessionsItNumbered() throws Exception {
     String busy = newSession();
@@ -65,7 +44,7 @@ class EventSignalIT {
       long notifiedBefore = signal.notified();
 
       for (int i = 0; i < 3; i++) {
-        completeATask(busy);
+        TestSessions.canceledTask(InfraResource.KEY, busy);
       }
       await("the busy session's stream is woken")
           .atMost(Duration.ofSeconds(10))

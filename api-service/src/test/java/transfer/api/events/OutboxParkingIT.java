@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
-import io.restassured.http.ContentType;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
 import java.sql.Connection;
@@ -53,17 +52,8 @@ class OutboxParkingIT {
       ps.setString(2, poison);
       ps.executeUpdate();
     }
-    String tid =
-        api()
-            .contentType(ContentType.JSON)
-            .body("{\"type\":\"download\",\"url\":\"http://127.0.0.1:9/x\"}")
-            .post("/v1/sessions/" + sid + "/tasks")
-            .then()
-            .statusCode(201)
-            .extract()
-            .path("id");
-    // No worker here: canceling it is what makes an event after the poisoned one.
-    api().post("/v1/sessions/" + sid + "/tasks/" + tid + "/cancel").then().statusCode(200);
+    // No worker here: canceling a task is what makes an event after the poisoned one.
+    String tid = TestSessions.canceledTask(InfraResource.KEY, sid);
 
     List<JsonNode> published =
         EventLog.readSession(
