@@ -41,7 +41,11 @@ class KeyLookupsIT {
     long started = System.nanoTime();
     int unauthorized = 0;
     int limited = 0;
-    for (int i = 0; i < 300; i++) {
+    int sent = 0;
+    // The flood stays within the valid key's cache period (ApiKeys.CACHE_TTL, 10 s), so that the
+    // check after it is of a key still cached, which is what the budget promises to leave alone.
+    long until = started + java.util.concurrent.TimeUnit.SECONDS.toNanos(6);
+    for (; sent < 300 && System.nanoTime() < until; sent++) {
       Response r =
           given()
               .header("Authorization", "Bearer made-up-" + UUID.randomUUID())
@@ -60,9 +64,9 @@ class KeyLookupsIT {
     long lookups = keyLookups() - lookupsBefore;
 
     System.out.printf(
-        "[figures] 300 made-up keys in %.1f s: %d answered 401, %d answered 429, %d key lookups"
+        "[figures] %d made-up keys in %.1f s: %d answered 401, %d answered 429, %d key lookups"
             + " in the database%n",
-        seconds, unauthorized, limited, lookups);
+        sent, seconds, unauthorized, limited, lookups);
     long budget = 20 + (long) Math.ceil(5 * seconds) + 1;
     assertThat(unauthorized).isLessThanOrEqualTo((int) budget);
     // Each 401 took a lookup; pg_stat_statements (where the server preloads it, as the embedded
