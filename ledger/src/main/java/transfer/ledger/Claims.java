@@ -23,8 +23,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import transfer.contracts.SessionConfig;
 
 /**
- * Claims: queued tasks handed to a worker, best first within their sessions' limits, each with a
- * new lease (the epoch bumped, the attempt counted).
+ * Claims: queued tasks handed to a worker, in a fair order across tenants and best first within a
+ * tenant, within their tenants', sessions' and hosts' limits, each with a new lease (the epoch
+ * bumped, the attempt counted).
  */
 public final class Claims {
   private final Tx tx;
@@ -46,7 +47,10 @@ public final class Claims {
   /** Which named queued tasks are at their limits (limits.sql, then passed-over.sql). */
   static final String PASSED_OVER = claimSql("claim/limits.sql", "claim/passed-over.sql");
 
-  /** Claims up to a number of the candidates under their sessions' locks (claim-candidates.sql). */
+  /**
+   * Claims up to a number of the candidates under their sessions' (and capped tenants') locks
+   * (claim-candidates.sql).
+   */
   static final String CLAIM_CANDIDATES =
       claimSql("claim/claim-candidates.sql").replace("${task_columns}", TASK_COLUMNS);
 
@@ -146,14 +150,28 @@ public final class Claims {
     // under the sessions' locks by CLAIM_CANDIDATES: one transaction, one commit.
     List<String[]> candidates;
     try (PreparedStatement ps = c.prepareStatement(candidatesSql(Math.max(8, max * 2)))) {
-      candidates = rows(ps, rs -> new String[] {rs.getString(1), rs.getString(2), rs.getString(3)});
+      candidates =
+          rows(
+              ps,
+              rs ->
+                  new String[] {
+                    rs.getString(1),
+                    rs.getString(2),
+                    rs.getString(3),
+                    rs.getBoolean(4) ? "capped" : null
+                  });
     }
     if (candidates.isEmpty()) {
       return List.of();
     }
+    // A tenant with a cap on running transfers is counted under its own lock too; the others
+    // are not locked, so that the claims of one tenant's sessions do not wait for each other.
     Set<String> sessions = new HashSet<>();
     for (String[] cand : candidates) {
       sessions.add("claim/" + cand[1] + "/" + cand[2]);
+      if (cand[3] != null) {
+        sessions.add("claim-tenant/" + cand[1]);
+      }
     }
     try (PreparedStatement ps = c.prepareStatement(LOCK_SESSIONS)) {
       ps.setArray(1, c.createArrayOf("text", sessions.toArray()));
@@ -164,11 +182,10 @@ public final class Claims {
       java.sql.Array ids =
           c.createArrayOf("text", candidates.stream().map(cand -> cand[0]).toArray());
       ps.setArray(1, ids);
-      ps.setArray(2, ids);
-      ps.setInt(3, max);
-      ps.setString(4, owner);
-      ps.setTimestamp(5, Timestamp.from(now.plus(leaseTtl)));
-      ps.setTimestamp(6, Timestamp.from(now));
+      ps.setInt(2, max);
+      ps.setString(3, owner);
+      ps.setTimestamp(4, Timestamp.from(now.plus(leaseTtl)));
+      ps.setTimestamp(5, Timestamp.from(now));
       List<UnreadableTask> bad = new ArrayList<>();
       List<Claim> claims =
           rows(ps, rs -> claim(rs, bad)).stream().filter(Objects::nonNull).toList();

@@ -21,6 +21,7 @@ public final class Ledger {
   private final Sessions sessions;
   private final Submissions submissions;
   private final Claims claims;
+  private final FairShares fairShares;
   private final Leases leases;
   private final LeaseBatch leaseBatch;
   private final TaskControl taskControl;
@@ -44,6 +45,7 @@ public final class Ledger {
     stagedObjects = new StagedObjects(tx, sessions);
     submissions = new Submissions(tx, sessions, new TaskInsert(tx), outbox, events);
     claims = new Claims(tx, unreadable);
+    fairShares = new FairShares(tx);
     leaseBatch = new LeaseBatch(tx, events, endings, outbox);
     leases = new Leases(leaseBatch);
     taskControl = new TaskControl(tx, endings, outbox);
@@ -78,6 +80,10 @@ public final class Ledger {
 
   public Claims claims() {
     return claims;
+  }
+
+  public FairShares fairShares() {
+    return fairShares;
   }
 
   public Leases leases() {

@@ -8,9 +8,15 @@ package transfer.ledger;
  * @param bytesStored most bytes held in storage: staged objects and completed downloads
  * @param requestsPerSecond sustained API requests per second, per API instance
  * @param burst requests allowed at once above the sustained rate, per API instance
+ * @param runningTransfers most transfers running at once across the cluster (the default: no cap
+ *     but the tenant's fair share of the workers)
  */
 public record QuotaOverrides(
-    Long tasksInFlight, Long bytesStored, Double requestsPerSecond, Integer burst) {
+    Long tasksInFlight,
+    Long bytesStored,
+    Double requestsPerSecond,
+    Integer burst,
+    Integer runningTransfers) {
 
-  public static final QuotaOverrides NONE = new QuotaOverrides(null, null, null, null);
+  public static final QuotaOverrides NONE = new QuotaOverrides(null, null, null, null, null);
 }

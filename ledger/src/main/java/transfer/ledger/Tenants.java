@@ -73,7 +73,7 @@ public final class Tenants {
 
   private static final String TENANT_COLUMNS =
       "id, name, created_at, quota_tasks_in_flight, quota_bytes_stored,"
-          + " quota_requests_per_second, quota_burst";
+          + " quota_requests_per_second, quota_burst, quota_running_transfers";
 
   /**
    * Creates a tenant with its first key, in one transaction; a {@link TenantExists} when the id is
@@ -90,15 +90,17 @@ public final class Tenants {
               execute(
                   c,
                   "insert into tenants (id, name, created_at, quota_tasks_in_flight,"
-                      + " quota_bytes_stored, quota_requests_per_second, quota_burst)"
-                      + " values (?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing",
+                      + " quota_bytes_stored, quota_requests_per_second, quota_burst,"
+                      + " quota_running_transfers)"
+                      + " values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing",
                   tenantId,
                   name,
                   now,
                   q.tasksInFlight(),
                   q.bytesStored(),
                   q.requestsPerSecond(),
-                  q.burst());
+                  q.burst(),
+                  q.runningTransfers());
           if (inserted == 0) {
             throw new TenantExists(tenantId);
           }
@@ -142,11 +144,13 @@ public final class Tenants {
               execute(
                   c,
                   "update tenants set quota_tasks_in_flight = ?, quota_bytes_stored = ?,"
-                      + " quota_requests_per_second = ?, quota_burst = ? where id = ?",
+                      + " quota_requests_per_second = ?, quota_burst = ?,"
+                      + " quota_running_transfers = ? where id = ?",
                   q.tasksInFlight(),
                   q.bytesStored(),
                   q.requestsPerSecond(),
                   q.burst(),
+                  q.runningTransfers(),
                   tenantId);
           return updated == 0 ? Optional.<TenantRow>empty() : tenantById(c, tenantId, "");
         });
@@ -271,6 +275,7 @@ public final class Tenants {
             (Long) rs.getObject("quota_tasks_in_flight"),
             (Long) rs.getObject("quota_bytes_stored"),
             (Double) rs.getObject("quota_requests_per_second"),
-            (Integer) rs.getObject("quota_burst")));
+            (Integer) rs.getObject("quota_burst"),
+            (Integer) rs.getObject("quota_running_transfers")));
   }
 }

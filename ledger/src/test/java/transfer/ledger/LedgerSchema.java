@@ -139,6 +139,13 @@ public final class LedgerSchema implements BeforeAllCallback {
     update("update tasks set state = 'suspended' where state = 'queued'");
   }
 
+  /** Parks the queued and running tasks other tests left (fair shares count every tenant's). */
+  public void parkOpenTasks() throws SQLException {
+    update(
+        "update tasks set state = 'suspended', lease_owner = null, lease_expires_at = null"
+            + " where state in ('queued', 'running')");
+  }
+
   private void update(String sql) throws SQLException {
     try (Connection c = dataSource().getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {

@@ -42,7 +42,7 @@ class ReservationsIT extends LedgerFixture {
 
   @Test
   void writersShareTheRoomLeftAndACompletionCountsItsSizeInsteadOfItsReservation() {
-    ledger.tenants().setQuotas(tenant, new QuotaOverrides(null, 100L, null, null));
+    ledger.tenants().setQuotas(tenant, new QuotaOverrides(null, 100L, null, null, null));
     Lease a = running();
     Lease b = running();
 
@@ -92,7 +92,7 @@ class ReservationsIT extends LedgerFixture {
   @Test
   void manyWritersAtOnceNeverReserveMoreThanTheQuota() throws Exception {
     long quota = 10_000;
-    ledger.tenants().setQuotas(tenant, new QuotaOverrides(null, quota, null, null));
+    ledger.tenants().setQuotas(tenant, new QuotaOverrides(null, quota, null, null, null));
     List<Lease> leases = new ArrayList<>();
     for (int i = 0; i < 6; i++) { // the session's six per host
       leases.add(running());

@@ -36,7 +36,7 @@ class TenantsIT {
 
   @Test
   void aTenantIsCreatedOnceWithItsFirstKeyAndQuotas() {
-    QuotaOverrides q = new QuotaOverrides(5L, null, 2.5, 10);
+    QuotaOverrides q = new QuotaOverrides(5L, null, 2.5, 10, 3);
     TenantRow row =
         ledger.tenants().createTenant(tenant, "ACME", q, "key-1-" + tenant, hash("k1" + tenant));
     assertThat(row.id()).isEqualTo(tenant);
@@ -91,11 +91,11 @@ class TenantsIT {
     ledger.tenants().createTenant(tenant, tenant, null, "key-" + tenant, hash(tenant));
     assertThat(ledger.tenants().tenant(tenant).orElseThrow().quotas())
         .isEqualTo(QuotaOverrides.NONE);
-    QuotaOverrides q = new QuotaOverrides(1L, 1000L, 0.5, 1);
+    QuotaOverrides q = new QuotaOverrides(1L, 1000L, 0.5, 1, null);
     assertThat(ledger.tenants().setQuotas(tenant, q)).map(TenantRow::quotas).contains(q);
-    assertThat(ledger.tenants().setQuotas(tenant, new QuotaOverrides(null, 7L, null, null)))
+    assertThat(ledger.tenants().setQuotas(tenant, new QuotaOverrides(null, 7L, null, null, null)))
         .map(TenantRow::quotas)
-        .contains(new QuotaOverrides(null, 7L, null, null));
+        .contains(new QuotaOverrides(null, 7L, null, null, null));
     assertThat(ledger.tenants().setQuotas("no-" + tenant, q)).isEmpty();
   }
 

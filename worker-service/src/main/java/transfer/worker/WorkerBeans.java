@@ -22,6 +22,7 @@ import transfer.egress.OutboundProxy;
 import transfer.egress.TrustedCa;
 import transfer.ledger.Claims;
 import transfer.ledger.DatabaseClock;
+import transfer.ledger.FairShares;
 import transfer.ledger.LeaseBatch;
 import transfer.ledger.Ledger;
 import transfer.ledger.Reservations;
@@ -59,6 +60,12 @@ public class WorkerBeans {
   @Singleton
   Claims claims(Ledger ledger) {
     return ledger.claims();
+  }
+
+  @Produces
+  @Singleton
+  FairShares fairShares(Ledger ledger) {
+    return ledger.fairShares();
   }
 
   @Produces

@@ -94,6 +94,16 @@ public interface WorkerConfig {
     @WithDefault("30s")
     Duration idlePoll();
 
+    /**
+     * Fair shares among tenants: how often a worker whose slots are all taken asks the ledger
+     * whether to hand a transfer back, because its tenant runs above its fair share while another
+     * tenant's claimable tasks have waited this long for a slot. The transfer is queued again with
+     * its checkpoint and resumes there later. 0 turns hand-backs off (the claim's fair order
+     * stays).
+     */
+    @WithDefault("1s")
+    Duration fairShareCheck();
+
     /** The worker's one ledger writer, which commits its attempts' lease writes in groups. */
     LedgerWriter ledger();
   }

@@ -255,7 +255,10 @@ public class AdminResource {
         "key " + RequestRules.sanitize(keyId) + " of tenant " + RequestRules.sanitize(tenant));
   }
 
-  /** Quotas from 0 (nothing allowed) up; the rate above 0 and the burst at least 1. */
+  /**
+   * Quotas from 0 (nothing allowed) up; the rate above 0, the burst and the running transfers at
+   * least 1.
+   */
   static void checkQuotas(String prefix, QuotaOverrides q, List<FieldError> errors) {
     if (q == null) {
       return;
@@ -273,6 +276,10 @@ public class AdminResource {
     }
     if (q.burst() != null && (q.burst() < 1 || q.burst() > 1_000_000)) {
       errors.add(new FieldError(prefix + "burst", "must be between 1 and 1000000"));
+    }
+    if (q.runningTransfers() != null
+        && (q.runningTransfers() < 1 || q.runningTransfers() > 1_000_000)) {
+      errors.add(new FieldError(prefix + "runningTransfers", "must be between 1 and 1000000"));
     }
   }
 }

@@ -10,8 +10,15 @@ import transfer.ledger.QuotaOverrides;
  * @param bytesStored most bytes in storage: staged objects and completed downloads
  * @param requestsPerSecond sustained requests per second, per API instance
  * @param burst requests at once above the sustained rate, per API instance
+ * @param runningTransfers most transfers running at once across the cluster; null: no cap but the
+ *     tenant's fair share of the workers (the default)
  */
-public record Limits(long tasksInFlight, long bytesStored, double requestsPerSecond, int burst) {
+public record Limits(
+    long tasksInFlight,
+    long bytesStored,
+    double requestsPerSecond,
+    int burst,
+    Integer runningTransfers) {
 
   /** The configured defaults ({@code transfer.quota.*}). */
   public static Limits defaults(ApiConfig.Quota config) {
@@ -19,7 +26,8 @@ public record Limits(long tasksInFlight, long bytesStored, double requestsPerSec
         config.tasksInFlight(),
         config.bytesStored().asLongValue(),
         config.requestsPerSecond(),
-        config.burst());
+        config.burst(),
+        null);
   }
 
   /** These limits with a tenant's own values in place of the ones it has. */
@@ -31,6 +39,7 @@ public record Limits(long tasksInFlight, long bytesStored, double requestsPerSec
         own.tasksInFlight() != null ? own.tasksInFlight() : tasksInFlight,
         own.bytesStored() != null ? own.bytesStored() : bytesStored,
         own.requestsPerSecond() != null ? own.requestsPerSecond() : requestsPerSecond,
-        own.burst() != null ? own.burst() : burst);
+        own.burst() != null ? own.burst() : burst,
+        own.runningTransfers() != null ? own.runningTransfers() : runningTransfers);
   }
 }

@@ -1,53 +1,75 @@
--- The best queued tasks by the URLSession scheduling order, leaving out those whose session or
--- host is at its limit (limits.sql, in front of this), without reading the whole queue. No lock is
+-- The best queued tasks to claim, without reading the whole queue, in a fair order across tenants:
+-- a tenant's tasks in the URLSession scheduling order (non-discretionary, then higher priority,
+-- then older), the tenants interleaved by their running transfers, so that the tenant running the
+-- fewest gets the next slot whatever priorities another tenant gives its own tasks. Tasks whose
+-- tenant, session or host is at its limit (limits.sql, in front of this) are left out. No lock is
 -- taken: claim-candidates.sql counts again under the sessions' locks.
 --
--- fits: of the first rows of the queue in rank order (the head, on tasks_queued_by_rank), those
---   not at a limit, read until enough are found. Enough when they are as many as wanted, or when
---   the head is the whole queue (head_enough).
--- Otherwise the head of the queue is at its limits (a large session at its per-host limit, say),
--- and the rest of the queue is reached group by group: groups walks the (session, host) pairs of
--- the queued tasks on tasks_queued_by_group, one index descent each (a loose index scan); of each
--- pair not at a limit, the best few (by_group); the best of those overall. Its cost grows with the
--- number of groups, not of queued tasks, and it runs only when the head came up short.
+-- open_tenants: the tenants with queued tasks (queued_tenants) not at their cap.
+-- fits: of the first rows of each tenant's queue in rank order (its head), those not at a limit,
+--   at most as many as wanted.
+-- short_tenants: a tenant whose head is at its limits (a large session at its per-host limit, say)
+--   and is not its whole queue. The rest of its queue is reached group by group: groups walks its
+--   (session, host) pairs on tasks_queued_by_group, one index descent each; of each pair not at a
+--   limit, the best few (by_group). Its cost grows with the number of groups, not of queued tasks,
+--   and it runs only for a tenant whose head came up short.
+-- The pool's tasks are ranked by their tenant's running transfers plus their place in the
+--   tenant's own order (the n-th best task of a tenant running r ranks r + n), non-discretionary
+--   work of every tenant before discretionary work.
 --
--- No parameters: Claims.candidatesSql fills in the rows of the head and the candidates wanted, so
+-- capped: the tenant has a cap on running transfers (quota_running_transfers), which the claim
+--   counts under the tenant's lock.
+--
+-- No parameters: Claims.candidatesSql fills in the rows of a head and the candidates wanted, so
 -- that PostgreSQL plans it once per connection (with parameters it would plan it again at every
 -- execution: the generic plan's estimate, with a recursive walk of unknown length, looks dearer
 -- than a custom plan's).
-, fits as (
-  select h.id, h.tenant_id, h.session_id, h.discretionary, h.priority, h.created_at
-  from (select t.id, t.tenant_id, t.session_id, t.host, t.discretionary, t.priority, t.created_at
-        from tasks t
-        where t.state = 'queued'
-        order by t.discretionary, t.priority desc, t.created_at
-        limit ${head_rows}) h
-  where not exists (select 1 from full_sessions f
-                    where f.tenant_id = h.tenant_id and f.session_id = h.session_id)
-    and not exists (select 1 from full_hosts f
-                    where f.tenant_id = h.tenant_id and f.session_id = h.session_id
-                      and f.host = h.host)
-  order by h.discretionary, h.priority desc, h.created_at
-  limit ${wanted}),
-head_enough as (
-  select (select count(*) from fits) >= ${wanted}
-      or (select count(*) from (select 1 from tasks t where t.state = 'queued'
-                                limit ${head_rows}) q) < ${head_rows} as yes),
+, open_tenants as (
+  select g.tenant_id
+  from queued_tenants g
+  where not exists (select 1 from full_tenants f where f.tenant_id = g.tenant_id)),
+fits as (
+  select f.id, f.tenant_id, f.session_id, f.discretionary, f.priority, f.created_at
+  from open_tenants g
+  cross join lateral (
+    select h.id, h.tenant_id, h.session_id, h.discretionary, h.priority, h.created_at
+    from (select t.id, t.tenant_id, t.session_id, t.host, t.discretionary, t.priority, t.created_at
+          from tasks t
+          where t.state = 'queued' and t.tenant_id = g.tenant_id
+          order by t.discretionary, t.priority desc, t.created_at
+          limit ${head_rows}) h
+    where not exists (select 1 from full_sessions f
+                      where f.tenant_id = h.tenant_id and f.session_id = h.session_id)
+      and not exists (select 1 from full_hosts f
+                      where f.tenant_id = h.tenant_id and f.session_id = h.session_id
+                        and f.host = h.host)
+    order by h.discretionary, h.priority desc, h.created_at
+    limit ${wanted}) f),
+short_tenants as (
+  select g.tenant_id
+  from open_tenants g
+  where (select count(*) from fits f where f.tenant_id = g.tenant_id) < ${wanted}
+    and (select count(*) from (select 1 from tasks t
+                               where t.state = 'queued' and t.tenant_id = g.tenant_id
+                               limit ${head_rows}) q) >= ${head_rows}),
 groups (tenant_id, session_id, host) as (
-  (select q.tenant_id, q.session_id, q.host
-   from tasks q
-   where q.state = 'queued'
-   order by q.tenant_id, q.session_id, q.host
-   limit 1)
+  select f.tenant_id, f.session_id, f.host
+  from short_tenants s
+  cross join lateral (
+    select q.tenant_id, q.session_id, q.host
+    from tasks q
+    where q.state = 'queued' and q.tenant_id = s.tenant_id
+    order by q.session_id, q.host
+    limit 1) f
   union all
   select n.tenant_id, n.session_id, n.host
   from groups g
   cross join lateral (
     select q.tenant_id, q.session_id, q.host
     from tasks q
-    where q.state = 'queued'
-      and (q.tenant_id, q.session_id, q.host) > (g.tenant_id, g.session_id, g.host)
-    order by q.tenant_id, q.session_id, q.host
+    where q.state = 'queued' and q.tenant_id = g.tenant_id
+      and (q.session_id, q.host) > (g.session_id, g.host)
+    order by q.session_id, q.host
     limit 1) n),
 by_group as (
   select b.id, b.tenant_id, b.session_id, b.discretionary, b.priority, b.created_at
@@ -63,13 +85,20 @@ by_group as (
                     where f.tenant_id = g.tenant_id and f.session_id = g.session_id)
     and not exists (select 1 from full_hosts f
                     where f.tenant_id = g.tenant_id and f.session_id = g.session_id
-                      and f.host = g.host))
-select f.id, f.tenant_id, f.session_id
-from fits f
-where (select yes from head_enough)
-union all
-(select b.id, b.tenant_id, b.session_id
- from by_group b
- where not (select yes from head_enough)
- order by b.discretionary, b.priority desc, b.created_at
- limit ${wanted})
+                      and f.host = g.host)),
+pool as (
+  select f.id, f.tenant_id, f.session_id, f.discretionary, f.priority, f.created_at
+  from fits f
+  where not exists (select 1 from short_tenants s where s.tenant_id = f.tenant_id)
+  union all
+  select b.id, b.tenant_id, b.session_id, b.discretionary, b.priority, b.created_at
+  from by_group b)
+select p.id, p.tenant_id, p.session_id, tn.quota_running_transfers is not null as capped
+from (select p.*, row_number() over (partition by p.tenant_id
+                                     order by p.discretionary, p.priority desc, p.created_at)
+                    as in_tenant
+      from pool p) p
+join tenants tn on tn.id = p.tenant_id
+left join tenant_running r on r.tenant_id = p.tenant_id
+order by p.discretionary, coalesce(r.n, 0) + p.in_tenant, p.priority desc, p.created_at
+limit ${wanted}

@@ -1,12 +1,25 @@
--- The sessions and (session, host) pairs at their limits, judged from the running tasks (few: at
--- most the cluster's slots): the common table expressions candidates.sql and passed-over.sql begin
--- with (Claims.claimSql puts them in front). The per-host limit of a session stored without one is
--- filled in from SessionConfig.DEFAULT. (RECURSIVE: candidates.sql walks the queued groups.)
+-- The sessions, (session, host) pairs and tenants at their limits, judged from the running tasks
+-- (few: at most the cluster's slots), and each tenant's running transfers: the common table
+-- expressions candidates.sql, passed-over.sql and hand-backs.sql begin with (Claims.claimSql puts
+-- them in front). The per-host limit of a session stored without one is filled in from
+-- SessionConfig.DEFAULT. A tenant's cap is its quota_running_transfers (null: none). queued_tenants
+-- are the tenants with queued tasks, one index descent each (a loose index scan on
+-- tasks_queued_by_tenant_rank); like every expression here it is read only where a statement
+-- refers to it. (RECURSIVE: for queued_tenants, and candidates.sql walks the groups of a queue.)
 with recursive running as (
   select r.tenant_id, r.session_id, r.host, count(*) n
   from tasks r
   where r.state = 'running'
   group by r.tenant_id, r.session_id, r.host),
+tenant_running as (
+  select x.tenant_id, sum(x.n) n
+  from running x
+  group by x.tenant_id),
+full_tenants as (
+  select x.tenant_id
+  from tenant_running x
+  join tenants tn on tn.id = x.tenant_id
+  where x.n >= tn.quota_running_transfers),
 full_hosts as (
   select x.tenant_id, x.session_id, x.host
   from running x
@@ -18,4 +31,19 @@ full_sessions as (
   join sessions s on s.tenant_id = x.tenant_id and s.id = x.session_id
   where s.config->>'maxConcurrentTransfers' is not null
   group by x.tenant_id, x.session_id, s.config
-  having sum(x.n) >= (s.config->>'maxConcurrentTransfers')::int)
+  having sum(x.n) >= (s.config->>'maxConcurrentTransfers')::int),
+queued_tenants (tenant_id) as (
+  (select q.tenant_id
+   from tasks q
+   where q.state = 'queued'
+   order by q.tenant_id
+   limit 1)
+  union all
+  select n.tenant_id
+  from queued_tenants g
+  cross join lateral (
+    select q.tenant_id
+    from tasks q
+    where q.state = 'queued' and q.tenant_id > g.tenant_id
+    order by q.tenant_id
+    limit 1) n)

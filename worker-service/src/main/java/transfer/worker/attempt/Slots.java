@@ -145,6 +145,19 @@ public class Slots {
     attempt.start();
   }
 
+  /**
+   * Hands one running task back to the queue with its checkpoint (its tenant runs above its fair
+   * share); false when it does not run here (any more).
+   */
+  public boolean handBack(String taskId) {
+    Attempt a = running.get(taskId);
+    if (a == null) {
+      return false;
+    }
+    a.handBack();
+    return true;
+  }
+
   /** Hands every running task back to the queue and waits (bounded) until each is recorded. */
   public void handBackAll(Duration timeout) {
     List<Future<Void>> all = new ArrayList<>();

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.jboss.logging.Logger;
 import transfer.ledger.Claim;
 import transfer.ledger.Claims;
+import transfer.ledger.FairShares;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.attempt.Slots;
 
@@ -28,7 +29,8 @@ import transfer.worker.attempt.Slots;
  * ParkedDoorbells}), not claimed for by itself. A worker with a free slot that has not claimed for
  * {@code transfer.worker.idle-poll} claims on the same thread without a doorbell, so tasks whose
  * doorbells are lost or late (Kafka unreachable from this worker, or from the api-service) start
- * anyway.
+ * anyway. While every slot is taken, the same thread checks the tenants' fair shares ({@link
+ * FairShareCheck}).
  */
 final class Claimer {
   /** Its lines are the doorbell consumer's, whose part it is. */
@@ -42,6 +44,8 @@ final class Claimer {
   private final Duration leaseTtl;
   private final Duration parkedRetry;
   private final Duration idlePoll;
+  private final Duration fairShareCheckEvery;
+  private final FairShareCheck fairShareCheck;
 
   /** When this worker last asked the ledger for tasks ({@link System#nanoTime()}). */
   private volatile long lastClaimNanos = System.nanoTime();
@@ -66,7 +70,9 @@ final class Claimer {
       String workerId,
       Duration leaseTtl,
       Duration parkedRetry,
-      Duration idlePoll) {
+      Duration idlePoll,
+      FairShares fairShares,
+      Duration fairShareCheckEvery) {
     this.claims = claims;
     this.slots = slots;
     this.metrics = metrics;
@@ -75,6 +81,8 @@ final class Claimer {
     this.leaseTtl = leaseTtl;
     this.parkedRetry = parkedRetry;
     this.idlePoll = idlePoll;
+    this.fairShareCheckEvery = fairShareCheckEvery;
+    this.fairShareCheck = new FairShareCheck(fairShares, slots, workerId, fairShareCheckEvery);
     metrics.parkedDoorbells(parking::parked);
   }
 
@@ -93,6 +101,18 @@ final class Claimer {
         });
     long tick = Math.max(250, idlePoll.toMillis() / 4);
     slotClaimer.scheduleWithFixedDelay(this::pollIfIdle, tick, tick, TimeUnit.MILLISECONDS);
+    if (!fairShareCheckEvery.isZero() && !fairShareCheckEvery.isNegative()) {
+      long every = fairShareCheckEvery.toMillis();
+      slotClaimer.scheduleWithFixedDelay(
+          () -> {
+            if (running) {
+              fairShareCheck.run();
+            }
+          },
+          every,
+          every,
+          TimeUnit.MILLISECONDS);
+    }
   }
 
   /**

@@ -27,6 +27,7 @@ import transfer.contracts.Doorbell;
 import transfer.contracts.KafkaClientProperties;
 import transfer.contracts.Topics;
 import transfer.ledger.Claims;
+import transfer.ledger.FairShares;
 import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.attempt.Slots;
@@ -60,6 +61,7 @@ public class DoorbellConsumer {
 
   public DoorbellConsumer(
       Claims claims,
+      FairShares fairShares,
       Slots slots,
       WorkerConfig config,
       WorkerMetrics metrics,
@@ -79,7 +81,9 @@ public class DoorbellConsumer {
             workerId,
             config.worker().leaseTtl(),
             config.worker().parkedDoorbellRetry(),
-            config.worker().idlePoll());
+            config.worker().idlePoll(),
+            fairShares,
+            config.worker().fairShareCheck());
     this.deadLetters = new DeadLetterRouter(workerId, kafkaConfig);
     this.pauses = new PausePolicy(slots::freeSlots, deadLetters);
   }

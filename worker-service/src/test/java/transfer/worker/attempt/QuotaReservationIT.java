@@ -91,7 +91,7 @@ class QuotaReservationIT {
   private Run run(long quota, long unreserved, long step) {
     Ledger ledger = new Ledger(ground.dataSource(), Clock.systemUTC());
     String[] ids = TestAttempts.tenantWithSession(ledger);
-    ledger.tenants().setQuotas(ids[0], new QuotaOverrides(null, quota, null, null));
+    ledger.tenants().setQuotas(ids[0], new QuotaOverrides(null, quota, null, null, null));
     FileStorage storage = new FileStorage(storageRoot, vertx, false, 256 << 10, 4 << 20, 2);
     Attempts attempts =
         TestAttempts.of(
