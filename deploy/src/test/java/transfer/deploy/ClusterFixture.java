@@ -35,6 +35,10 @@ import transfer.testkit.TestInfra;
  */
 final class ClusterFixture {
   static final String API_KEY = "it-key-" + Long.toHexString(System.nanoTime());
+
+  /** The admin key, for tests that make tenants of their own. */
+  static final String ADMIN_KEY = "it-admin-" + Long.toHexString(System.nanoTime());
+
   private static ClusterFixture instance;
 
   /** Whether this test JVM's cluster stores bytes in S3 ({@link ClusterStorage#S3}). */
@@ -162,6 +166,8 @@ final class ClusterFixture {
                     String.valueOf(apiPort),
                     "TRANSFER_API_BOOTSTRAP_KEY",
                     API_KEY,
+                    "TRANSFER_ADMIN_KEY",
+                    ADMIN_KEY,
                     "TRANSFER_REAPER_INTERVAL",
                     "1s")),
             List.of("-Xmx256m"),

@@ -2,7 +2,6 @@ package transfer.ledger;
 
 import static transfer.ledger.Sql.rows;
 import static transfer.ledger.StoredJson.read;
-import static transfer.ledger.TaskRows.TASK_COLUMNS;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,59 +14,27 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import transfer.contracts.SessionConfig;
 
 /**
  * Claims: queued tasks handed to a worker, in a fair order across tenants and best first within a
- * tenant, within their tenants', sessions' and hosts' limits, each with a new lease (the epoch
- * bumped, the attempt counted).
+ * tenant, within their tenants', sessions', hosts' and origins' limits, each with a new lease (the
+ * epoch bumped, the attempt counted).
  */
 public final class Claims {
   private final Tx tx;
   private final Clock clock;
   private final UnreadableTasks unreadable;
+  private final ClaimStatements sql;
 
-  Claims(Tx tx, UnreadableTasks unreadable) {
+  Claims(Tx tx, UnreadableTasks unreadable, ClaimStatements sql) {
     this.tx = tx;
     this.clock = tx.clock();
     this.unreadable = unreadable;
-  }
-
-  /**
-   * The best queued tasks this worker may start, found without a lock (limits.sql, then
-   * candidates.sql), with its sizes still to fill in ({@link #candidatesSql}).
-   */
-  static final String CANDIDATES = claimSql("claim/limits.sql", "claim/candidates.sql");
-
-  /** Which named queued tasks are at their limits (limits.sql, then passed-over.sql). */
-  static final String PASSED_OVER = claimSql("claim/limits.sql", "claim/passed-over.sql");
-
-  /**
-   * Claims up to a number of the candidates under their sessions' (and capped tenants') locks
-   * (claim-candidates.sql).
-   */
-  static final String CLAIM_CANDIDATES =
-      claimSql("claim/claim-candidates.sql").replace("${task_columns}", TASK_COLUMNS);
-
-  /**
-   * A claim statement with the session defaults it falls back on filled in from {@link
-   * SessionConfig#DEFAULT} (a session stored without a value, by an older version), so that no
-   * default is spelled in SQL.
-   */
-  static String claimSql(String... names) {
-    StringBuilder sql = new StringBuilder();
-    for (String name : names) {
-      sql.append(Sql.resource(name)).append('\n');
-    }
-    return sql.toString()
-        .replace(
-            "${default_max_connections_per_host}",
-            Integer.toString(SessionConfig.DEFAULT.maxConnectionsPerHost()));
+    this.sql = sql;
   }
 
   /**
@@ -78,25 +45,8 @@ public final class Claims {
       "select count(pg_advisory_xact_lock(k)) from"
           + " (select distinct hashtextextended(s, 0) as k from unnest(?::text[]) s order by k) l";
 
-  /** The candidate query's text for each number of candidates wanted (a handful of sizes). */
-  private static final Map<Integer, String> CANDIDATES_BY_SIZE = new ConcurrentHashMap<>();
-
   /**
-   * {@link #CANDIDATES} for {@code wanted} candidates: the head of the queue it reads first is a
-   * few times that (candidates.sql). The numbers are in the text, not parameters, so that
-   * PostgreSQL plans it once per connection.
-   */
-  static String candidatesSql(int wanted) {
-    return CANDIDATES_BY_SIZE.computeIfAbsent(
-        wanted,
-        w ->
-            CANDIDATES
-                .replace("${head_rows}", Integer.toString(Math.max(64, w * 4)))
-                .replace("${wanted}", Integer.toString(w)));
-  }
-
-  /**
-   * Claims the best queued task this worker may start now (see {@link #CANDIDATES}), whichever
+   * Claims the best queued task this worker may start now (claim/candidates.sql), whichever
    * doorbell woke the worker: a doorbell only says that work exists, so priority decides, not the
    * order of announcement. Tasks passed over at a limit stay queued and are claimed when a slot of
    * their session frees up. Empty when nothing is claimable.
@@ -137,7 +87,7 @@ public final class Claims {
           if (claims.size() >= max || named.isEmpty()) {
             return new Claimed(claims, Set.of());
           }
-          try (PreparedStatement ps = c.prepareStatement(PASSED_OVER)) {
+          try (PreparedStatement ps = c.prepareStatement(sql.passedOver)) {
             ps.setArray(1, c.createArrayOf("text", named.toArray()));
             return new Claimed(claims, Set.copyOf(rows(ps, rs -> rs.getString(1))));
           }
@@ -147,9 +97,9 @@ public final class Claims {
   private List<Claim> claim(Connection c, String owner, Duration leaseTtl, int max)
       throws SQLException {
     // Found without a lock (most claims find a task nobody else wants), then counted again
-    // under the sessions' locks by CLAIM_CANDIDATES: one transaction, one commit.
+    // under the sessions' locks by claim-candidates.sql: one transaction, one commit.
     List<String[]> candidates;
-    try (PreparedStatement ps = c.prepareStatement(candidatesSql(Math.max(8, max * 2)))) {
+    try (PreparedStatement ps = c.prepareStatement(sql.candidatesSql(Math.max(8, max * 2)))) {
       candidates =
           rows(
               ps,
@@ -178,7 +128,7 @@ public final class Claims {
       ps.execute();
     }
     Instant now = clock.instant();
-    try (PreparedStatement ps = c.prepareStatement(CLAIM_CANDIDATES)) {
+    try (PreparedStatement ps = c.prepareStatement(sql.claimCandidates)) {
       java.sql.Array ids =
           c.createArrayOf("text", candidates.stream().map(cand -> cand[0]).toArray());
       ps.setArray(1, ids);

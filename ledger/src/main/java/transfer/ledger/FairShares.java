@@ -14,17 +14,12 @@ import java.util.List;
  * claim/hand-backs.sql.
  */
 public final class FairShares {
-  /** Rows of a tenant's queue read to count its claimable waiting tasks. */
-  static final int HEAD_ROWS = 64;
-
-  static final String HAND_BACKS =
-      Claims.claimSql("claim/limits.sql", "claim/hand-backs.sql")
-          .replace("${head_rows}", Integer.toString(HEAD_ROWS));
-
   private final Tx tx;
+  private final ClaimStatements sql;
 
-  FairShares(Tx tx) {
+  FairShares(Tx tx, ClaimStatements sql) {
     this.tx = tx;
+    this.sql = sql;
   }
 
   /**
@@ -36,7 +31,7 @@ public final class FairShares {
     return tx.run(
         "find the transfers of worker " + owner + " above their tenant's fair share",
         c -> {
-          try (PreparedStatement ps = c.prepareStatement(HAND_BACKS)) {
+          try (PreparedStatement ps = c.prepareStatement(sql.handBacks)) {
             ps.setTimestamp(1, Timestamp.from(tx.clock().instant().minus(grace)));
             ps.setString(2, owner);
             return rows(ps, rs -> rs.getString(1));

@@ -34,8 +34,18 @@ public final class Ledger {
   private final Outbox outbox;
   private final Reservations reservations;
 
+  /** A ledger whose claims keep the default cap of running transfers per origin (64). */
   public Ledger(DataSource dataSource, Clock clock) {
+    this(dataSource, clock, ClaimStatements.DEFAULT_MAX_CONNECTIONS_PER_ORIGIN);
+  }
+
+  /**
+   * A ledger whose claims start no transfer on an origin (host and port) that already has {@code
+   * maxConnectionsPerOrigin} running across the cluster, whatever their tenants and sessions.
+   */
+  public Ledger(DataSource dataSource, Clock clock, int maxConnectionsPerOrigin) {
     this.tx = new Tx(dataSource, clock);
+    ClaimStatements claimSql = new ClaimStatements(maxConnectionsPerOrigin);
     EventWriter events = new EventWriter(tx);
     outbox = new Outbox(tx);
     TaskEndings endings = new TaskEndings(tx, events, outbox);
@@ -44,8 +54,8 @@ public final class Ledger {
     sessions = new Sessions(tx, events, endings, unreadable);
     stagedObjects = new StagedObjects(tx, sessions);
     submissions = new Submissions(tx, sessions, new TaskInsert(tx), outbox, events);
-    claims = new Claims(tx, unreadable);
-    fairShares = new FairShares(tx);
+    claims = new Claims(tx, unreadable, claimSql);
+    fairShares = new FairShares(tx, claimSql);
     leaseBatch = new LeaseBatch(tx, events, endings, outbox);
     leases = new Leases(leaseBatch);
     taskControl = new TaskControl(tx, endings, outbox);

@@ -14,9 +14,11 @@ class ClaimSqlTest {
         "coalesce((s.config->>'maxConnectionsPerHost')::int, "
             + SessionConfig.DEFAULT.maxConnectionsPerHost()
             + ")";
-    assertThat(Claims.candidatesSql(8)).contains(fallback).doesNotContain("${").doesNotContain("?");
-    assertThat(Claims.CLAIM_CANDIDATES).contains(fallback).doesNotContain("${");
-    assertThat(Claims.PASSED_OVER).contains(fallback).doesNotContain("${");
+    ClaimStatements sql = new ClaimStatements(7);
+    assertThat(sql.candidatesSql(8)).contains(fallback).doesNotContain("${").doesNotContain("?");
+    assertThat(sql.claimCandidates).contains(fallback).contains("<= 7").doesNotContain("${");
+    assertThat(sql.passedOver).contains(fallback).contains(">= 7").doesNotContain("${");
+    assertThat(sql.handBacks).contains(fallback).contains(">= 7").doesNotContain("${");
     for (String file : new String[] {"claim/limits.sql", "claim/claim-candidates.sql"}) {
       assertThat(Sql.resource(file))
           .as(file)

@@ -138,7 +138,12 @@ class ClaimsIT extends LedgerFixture {
     TaskRow behind = submitIn(other, withPriority("http://b.test/x", 0.1));
     db.analyzeTasks();
 
-    long rows = PlanRows.rowsRead(db.dataSource(), Claims.candidatesSql(8), "tasks");
+    long rows =
+        PlanRows.rowsRead(
+            db.dataSource(),
+            new ClaimStatements(ClaimStatements.DEFAULT_MAX_CONNECTIONS_PER_ORIGIN)
+                .candidatesSql(8),
+            "tasks");
     assertThat(ledger.claims().claimNext("w2", TTL))
         .as("the best claimable task ranks behind 1,999 at their host's limit")
         .map(c -> c.task().id())

@@ -120,6 +120,24 @@ class FairSharesIT extends LedgerFixture {
     assertThat(handBacks()).isEmpty();
   }
 
+  @Test
+  void anOriginAtTheClustersCapStartsNoMoreTransfersWhateverTheirTenants() {
+    Ledger polite = new Ledger(db.dataSource(), clock, 2);
+    submit(withPriority("http://busy.test/1", 0.5));
+    submit(withPriority("http://busy.test/2", 0.5));
+    String other = newTenant();
+    String same = "same-" + UUID.randomUUID();
+    ledger.sessions().upsertSession(other, same, SessionConfig.DEFAULT);
+    TaskRow third = submitAs(other, same, withPriority("http://busy.test/3", 1.0));
+    TaskRow elsewhere = submitAs(other, same, withPriority("http://quiet.test/1", 0.1));
+
+    List<Claim> claimed = polite.claims().claimNext("w1", TTL, 4);
+    // Two on busy.test (the fair order picks one of each tenant first), one on quiet.test.
+    assertThat(claimed).hasSize(3);
+    assertThat(claimed).extracting(c -> c.task().id()).contains(third.id(), elsewhere.id());
+    assertThat(polite.claims().claimNext("w2", TTL, 4)).as("busy.test is at the cap").isEmpty();
+  }
+
   private List<String> handBacks() {
     List<String> all = new ArrayList<>();
     all.addAll(ledger.fairShares().handBacks("w1", GRACE));

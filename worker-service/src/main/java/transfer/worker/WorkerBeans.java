@@ -52,8 +52,13 @@ public class WorkerBeans {
 
   @Produces
   @Singleton
-  Ledger ledger(AgroalDataSource dataSource, Clock clock) {
-    return new Ledger(dataSource, clock);
+  Ledger ledger(AgroalDataSource dataSource, Clock clock, WorkerConfig config) {
+    int perOrigin = config.worker().maxConnectionsPerOrigin();
+    if (perOrigin < 1) {
+      throw new IllegalArgumentException(
+          "transfer.worker.max-connections-per-origin must be at least 1, not " + perOrigin);
+    }
+    return new Ledger(dataSource, clock, perOrigin);
   }
 
   @Produces

@@ -104,6 +104,13 @@ public interface WorkerConfig {
     @WithDefault("1s")
     Duration fairShareCheck();
 
+    /**
+     * Politeness: the most transfers running at once on one origin (host and port) across the
+     * cluster, whatever their tenants and sessions; a task of an origin at the cap stays queued.
+     */
+    @WithDefault("64")
+    int maxConnectionsPerOrigin();
+
     /** The worker's one ledger writer, which commits its attempts' lease writes in groups. */
     LedgerWriter ledger();
   }

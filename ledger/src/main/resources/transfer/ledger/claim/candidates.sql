@@ -2,8 +2,8 @@
 -- a tenant's tasks in the URLSession scheduling order (non-discretionary, then higher priority,
 -- then older), the tenants interleaved by their running transfers, so that the tenant running the
 -- fewest gets the next slot whatever priorities another tenant gives its own tasks. Tasks whose
--- tenant, session or host is at its limit (limits.sql, in front of this) are left out. No lock is
--- taken: claim-candidates.sql counts again under the sessions' locks.
+-- tenant, session, host or origin is at its limit (limits.sql, in front of this) are left out. No
+-- lock is taken: claim-candidates.sql counts again under the sessions' locks.
 --
 -- open_tenants: the tenants with queued tasks (queued_tenants) not at their cap.
 -- fits: of the first rows of each tenant's queue in rank order (its head), those not at a limit,
@@ -43,6 +43,7 @@ fits as (
       and not exists (select 1 from full_hosts f
                       where f.tenant_id = h.tenant_id and f.session_id = h.session_id
                         and f.host = h.host)
+      and not exists (select 1 from full_origins o where o.host = h.host)
     order by h.discretionary, h.priority desc, h.created_at
     limit ${wanted}) f),
 short_tenants as (
@@ -85,7 +86,8 @@ by_group as (
                     where f.tenant_id = g.tenant_id and f.session_id = g.session_id)
     and not exists (select 1 from full_hosts f
                     where f.tenant_id = g.tenant_id and f.session_id = g.session_id
-                      and f.host = g.host)),
+                      and f.host = g.host)
+    and not exists (select 1 from full_origins o where o.host = g.host)),
 pool as (
   select f.id, f.tenant_id, f.session_id, f.discretionary, f.priority, f.created_at
   from fits f

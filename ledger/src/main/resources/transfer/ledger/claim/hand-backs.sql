@@ -1,7 +1,7 @@
 -- Which of a worker's running transfers to hand back so that a tenant below its fair share gets a
 -- slot: the fair share is the running transfers of the cluster divided among the tenants that
 -- run transfers or have claimable tasks no slot has taken for a while (queued since before the
--- cutoff, not at a tenant, session or host limit: limits.sql, in front of this). The transfers to
+-- cutoff, not at a tenant, session, host or origin limit: limits.sql, in front of this). The transfers to
 -- hand back are chosen for the whole cluster, the same on every worker that asks in the same
 -- moment: of each tenant above its share, its least important transfers (discretionary first,
 -- then the lowest priority, then the newest task) beyond the share, no more in all than the
@@ -28,7 +28,8 @@ waiting as (
                       where f.tenant_id = g.tenant_id and f.session_id = h.session_id)
       and not exists (select 1 from full_hosts f
                       where f.tenant_id = g.tenant_id and f.session_id = h.session_id
-                        and f.host = h.host)) w
+                        and f.host = h.host)
+      and not exists (select 1 from full_origins o where o.host = h.host)) w
   where w.n > 0
     and not exists (select 1 from full_tenants f where f.tenant_id = g.tenant_id)),
 share as (

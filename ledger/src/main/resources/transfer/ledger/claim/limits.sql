@@ -1,8 +1,10 @@
--- The sessions, (session, host) pairs and tenants at their limits, judged from the running tasks
--- (few: at most the cluster's slots), and each tenant's running transfers: the common table
+-- The sessions, (session, host) pairs, tenants and origins at their limits, judged from the running
+-- tasks (few: at most the cluster's slots), and each tenant's running transfers: the common table
 -- expressions candidates.sql, passed-over.sql and hand-backs.sql begin with (Claims.claimSql puts
 -- them in front). The per-host limit of a session stored without one is filled in from
--- SessionConfig.DEFAULT. A tenant's cap is its quota_running_transfers (null: none). queued_tenants
+-- SessionConfig.DEFAULT. A tenant's cap is its quota_running_transfers (null: none). An origin's
+-- (host and port, whatever the tenant and session) is the cluster's politeness cap
+-- (ClaimStatements: transfer.worker.max-connections-per-origin). queued_tenants
 -- are the tenants with queued tasks, one index descent each (a loose index scan on
 -- tasks_queued_by_tenant_rank); like every expression here it is read only where a statement
 -- refers to it. (RECURSIVE: for queued_tenants, and candidates.sql walks the groups of a queue.)
@@ -20,6 +22,11 @@ full_tenants as (
   from tenant_running x
   join tenants tn on tn.id = x.tenant_id
   where x.n >= tn.quota_running_transfers),
+full_origins as (
+  select x.host
+  from running x
+  group by x.host
+  having sum(x.n) >= ${max_connections_per_origin}),
 full_hosts as (
   select x.tenant_id, x.session_id, x.host
   from running x

@@ -202,6 +202,11 @@ final class Attempt {
    * and throw the finished body away).
    */
   Future<Void> handBack() {
+    return handBack("this worker is stopping");
+  }
+
+  /** {@link #handBack()}, for the reason {@code why} (for the log). */
+  Future<Void> handBack(String why) {
     scheduler.run(
         () -> {
           if (!move(Life.RUNNING, Life.ENDING)) {
@@ -211,7 +216,7 @@ final class Attempt {
           Leases.Checkpoint cp = transfer.checkpoints().handBack();
           leases
               .release(lease, cp)
-              .onComplete(ar -> end(new Outcome.HandedBack(epoch, transfer.moved())));
+              .onComplete(ar -> end(new Outcome.HandedBack(epoch, transfer.moved(), why)));
         });
     return finished.future();
   }

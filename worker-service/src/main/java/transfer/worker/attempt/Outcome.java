@@ -146,7 +146,8 @@ sealed interface Outcome {
   /**
    * Given back to the queue by a graceful stop, after {@code bytes}; the attempt does not count.
    */
-  record HandedBack(long epoch, long bytes) implements Outcome {
+  /** {@code why}: the reason the log line gives (the worker stops; a fair share). */
+  record HandedBack(long epoch, long bytes, String why) implements Outcome {
     @Override
     public Kind kind() {
       return Kind.HANDED_BACK;
@@ -154,8 +155,7 @@ sealed interface Outcome {
 
     @Override
     public String line() {
-      return String.format(
-          "handing back (epoch %d) after %d bytes; this worker is stopping", epoch, bytes);
+      return String.format("handing back (epoch %d) after %d bytes: %s", epoch, bytes, why);
     }
   }
 

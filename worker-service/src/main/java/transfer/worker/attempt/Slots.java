@@ -154,7 +154,9 @@ public class Slots {
     if (a == null) {
       return false;
     }
-    a.handBack();
+    a.handBack(
+        "its tenant runs above its fair share of the workers while another tenant's tasks wait"
+            + " for a slot; it resumes from its checkpoint when a slot is free");
     return true;
   }
 

@@ -53,11 +53,7 @@ final class FairShareCheck {
     for (String taskId : over) {
       if (slots.handBack(taskId)) {
         lastHandBackNanos = System.nanoTime();
-        LOG.infof(
-            "handing task %s back to the queue: its tenant runs above its fair share of the"
-                + " workers while another tenant's tasks wait for a slot; it resumes later from"
-                + " its checkpoint",
-            taskId);
+        LOG.infof("fair shares: handing task %s back to the queue", taskId);
       }
     }
   }
