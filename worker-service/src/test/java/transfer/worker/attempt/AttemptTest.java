@@ -295,7 +295,7 @@ class AttemptTest {
         .containsExactly(
             "task "
                 + run.taskId
-                + ": handing back (epoch 7) after 4096 bytes; this worker is stopping");
+                + ": handing back (epoch 7) after 4096 bytes: this worker is stopping");
     run.assertEndedOnce("handed back");
   }
 
