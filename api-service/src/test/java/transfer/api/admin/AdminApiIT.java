@@ -132,14 +132,20 @@ class AdminApiIT {
         .body(
             "{\"id\":\"q-"
                 + UUID.randomUUID()
-                + "\",\"quotas\":{\"tasksInFlight\":-1,\"requestsPerSecond\":0,\"burst\":0}}")
+                + "\",\"quotas\":{\"tasksInFlight\":-1,\"requestsPerSecond\":0,\"burst\":0,"
+                + "\"runningTransfers\":0}}")
         .post("/v1/admin/tenants")
         .then()
         .statusCode(400)
         .contentType(PROBLEM)
         .body(
             "errors.field",
-            equalTo(List.of("quotas.tasksInFlight", "quotas.requestsPerSecond", "quotas.burst")));
+            equalTo(
+                List.of(
+                    "quotas.tasksInFlight",
+                    "quotas.requestsPerSecond",
+                    "quotas.burst",
+                    "quotas.runningTransfers")));
     admin()
         .contentType(ContentType.JSON)
         .body("{\"id\":\"x-" + UUID.randomUUID() + "\",\"quotas\":{\"speed\":1}}")
@@ -310,11 +316,13 @@ class AdminApiIT {
         .body("effectiveQuotas.tasksInFlight", equalTo(7));
     admin()
         .contentType(ContentType.JSON)
-        .body("{\"bytesStored\":1000,\"requestsPerSecond\":2.5,\"burst\":5}")
+        .body("{\"bytesStored\":1000,\"requestsPerSecond\":2.5,\"burst\":5,\"runningTransfers\":3}")
         .put("/v1/admin/tenants/" + t.id() + "/quotas")
         .then()
         .statusCode(200)
         .body("quotas.tasksInFlight", nullValue())
+        .body("quotas.runningTransfers", equalTo(3))
+        .body("effectiveQuotas.runningTransfers", equalTo(3))
         .body("quotas.bytesStored", equalTo(1000))
         .body("effectiveQuotas.tasksInFlight", equalTo(100000))
         .body("effectiveQuotas.bytesStored", equalTo(1000))
