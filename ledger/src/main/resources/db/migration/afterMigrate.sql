@@ -20,3 +20,16 @@ begin
   end if;
 end
 $grant$;
+
+-- The autoscaler's database role (transfer.db.scaler-role, transfer_scaler by default), when it
+-- exists, may read the state of tasks and nothing else: KEDA's PostgreSQL trigger counts the
+-- transfers running or ready to run (k8s/base/worker-scaling.yaml). No URL, header, secret or row
+-- of any other table is readable to it.
+do $grant$
+begin
+  if exists (select from pg_roles where rolname = '${scalerRole}') then
+    execute format('grant usage on schema %I to %I', current_schema(), '${scalerRole}');
+    execute format('grant select (state) on %I.tasks to %I', current_schema(), '${scalerRole}');
+  end if;
+end
+$grant$;

@@ -81,13 +81,22 @@ public final class LedgerSchema implements BeforeAllCallback {
 
   /** As {@link #migrate(PGSimpleDataSource, String)}, granting {@code workerRole} data rights. */
   public static void migrate(PGSimpleDataSource source, String version, String workerRole) {
+    migrate(source, version, workerRole, "transfer_scaler");
+  }
+
+  /**
+   * As {@link #migrate(PGSimpleDataSource, String, String)}, granting {@code scalerRole} the read
+   * of tasks' states.
+   */
+  public static void migrate(
+      PGSimpleDataSource source, String version, String workerRole, String scalerRole) {
     String schema = source.getCurrentSchema();
     var config =
         Flyway.configure()
             .dataSource(source)
             .schemas(schema)
             .defaultSchema(schema)
-            .placeholders(java.util.Map.of("workerRole", workerRole));
+            .placeholders(java.util.Map.of("workerRole", workerRole, "scalerRole", scalerRole));
     if (version != null) {
       config.target(version);
     }

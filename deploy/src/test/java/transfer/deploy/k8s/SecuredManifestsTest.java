@@ -151,6 +151,39 @@ class SecuredManifestsTest {
   }
 
   @Test
+  void kedaCountsTransfersInTheLedgerAsTheScalerRoleInTheOverlaysNamespace() {
+    Crds.ScaledObject scaler = single(prod, Crds.ScaledObject.class);
+    Crds.Trigger ledger =
+        scaler.spec().triggers().stream()
+            .filter(t -> t.type().equals("postgresql"))
+            .findFirst()
+            .orElseThrow();
+    // The role afterMigrate.sql grants the read of tasks' states only (transfer.db.scaler-role).
+    assertThat(ledger.metadata())
+        .containsEntry("userName", "transfer_scaler")
+        .containsEntry("dbName", "transfer")
+        .containsEntry("targetQueryValue", "16");
+    String namespace = scaler.getMetadata().getNamespace();
+    assertThat(ledger.metadata().get("host"))
+        .as("KEDA's operator resolves the service from its own namespace")
+        .isEqualTo("transfer-postgres." + namespace + ".svc.cluster.local");
+    assertThat(single(prod, ConfigMap.class).getData().get("QUARKUS_DATASOURCE_JDBC_URL"))
+        .contains("//transfer-postgres:5432/transfer");
+    assertThat(ledger.metadata().get("query"))
+        .contains("state in ('queued', 'running')")
+        .contains("limit " + 16 * scaler.spec().maxReplicaCount());
+    Crds.TriggerAuthentication auth =
+        named(prod, Crds.TriggerAuthentication.class, ledger.authenticationRef().name());
+    assertThat(auth.spec().secretTargetRef())
+        .singleElement()
+        .satisfies(
+            t -> {
+              assertThat(t.parameter()).isEqualTo("password");
+              assertThat(t.name()).isEqualTo("transfer-secrets");
+            });
+  }
+
+  @Test
   void networkPoliciesCoverEveryPodAndKeepWorkersOffPrivateNetworks() {
     List<NetworkPolicy> policies = of(prod, NetworkPolicy.class);
     for (Deployment d : of(prod, Deployment.class)) {
