@@ -73,9 +73,11 @@ final class Attempt {
         new StallWatchdog(
             scheduler,
             session.requestTimeout(),
+            () -> life == Life.RUNNING,
             // A quiet while the transfer waits on our own storage is not the other side's.
-            () -> life == Life.RUNNING && !this.transfer.waitingOnOurselves(),
-            () -> fail(this.transfer.stallError()));
+            () -> this.transfer.waitingOnOurselves(),
+            () -> fail(this.transfer.stallError()),
+            () -> fail(this.transfer.ownStallError(session.requestTimeout())));
     this.leaseTimer = new LeaseTimer(this, terms, clock, progress);
   }
 

@@ -13,6 +13,7 @@ import transfer.telemetry.LogFields;
 import transfer.telemetry.TraceContext;
 import transfer.telemetry.TraceContexts;
 import transfer.worker.WorkerMetrics;
+import transfer.worker.storage.StorageHealth;
 
 /**
  * What an attempt tells the operators: its span, its metrics (bytes as they move, its end counted
@@ -21,7 +22,8 @@ import transfer.worker.WorkerMetrics;
  */
 final class AttemptTelemetry {
   /** Where the attempts of this worker report. */
-  record Sinks(WorkerMetrics metrics, Tracer tracer, String workerId) {}
+  /** Where an attempt's telemetry goes; {@code storage} learns of its storage failures. */
+  record Sinks(WorkerMetrics metrics, Tracer tracer, String workerId, StorageHealth storage) {}
 
   /** Every line about an attempt is the attempt's, whichever part of it writes it. */
   private static final Logger LOG = Logger.getLogger(Attempt.class);
@@ -41,12 +43,15 @@ final class AttemptTelemetry {
   /** Bytes moved in this attempt's direction, counted per chunk as they move. */
   private final Counter bytes;
 
+  private final StorageHealth storage;
+
   private boolean spanEnded;
 
   AttemptTelemetry(TaskRow task, long epoch, Sinks sinks, Context parent) {
     this.task = task;
     this.epoch = epoch;
     this.metrics = sinks.metrics();
+    this.storage = sinks.storage();
     this.workerId = sinks.workerId();
     this.bytes = metrics.bytes(task.type());
     this.span =
@@ -110,6 +115,7 @@ final class AttemptTelemetry {
       metrics.leaseLost(outcome.leaseLost());
     }
     metrics.attemptEnded(task.type(), outcome.label(), outcome.errorCode());
+    storage.attemptEnded(outcome.errorCode(), "task " + task.id() + ": " + outcome.line());
     endSpan(outcome.label(), outcome.errorCode(), moved);
   }
 

@@ -120,6 +120,18 @@ final class Download implements Transfer {
   }
 
   @Override
+  public TaskError ownStallError(java.time.Duration requestTimeout) {
+    if (pausedForRoom) {
+      return Failures.ofStorage(
+          new TimeoutException(
+              "no room in the tenant's quota was granted for "
+                  + requestTimeout.toSeconds()
+                  + " s (the ledger is slow or unreachable)"));
+    }
+    return Transfer.super.ownStallError(requestTimeout);
+  }
+
+  @Override
   public Checkpoints checkpoints() {
     return checkpoints;
   }

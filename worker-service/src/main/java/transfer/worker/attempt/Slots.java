@@ -22,6 +22,7 @@ import transfer.worker.WorkerConfig;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.DownloadStore;
 import transfer.worker.storage.FileStorage;
+import transfer.worker.storage.StorageHealth;
 import transfer.worker.storage.UploadSources;
 import transfer.worker.trace.Tracing;
 
@@ -34,6 +35,7 @@ import transfer.worker.trace.Tracing;
 public class Slots {
   private final AtomicInteger free;
   private final Map<String, Attempt> running = new ConcurrentHashMap<>();
+  private final StorageHealth storageHealth;
   private final Attempts attempts;
   private final GroupCommit ledgerWriter;
   private volatile Runnable slotFreed = () -> {};
@@ -51,7 +53,9 @@ public class Slots {
       Egress egress,
       WorkerMetrics metrics,
       Tracing tracing,
+      StorageHealth storageHealth,
       @Named("workerId") String workerId) {
+    this.storageHealth = storageHealth;
     WorkerConfig.Worker worker = config.worker();
     this.free = new AtomicInteger(worker.slots());
     metrics.transfers(worker.slots(), running::size);
@@ -69,7 +73,7 @@ public class Slots {
             new LeaseTimer.Terms(
                 worker.leaseTtl(), worker.heartbeatInterval(), worker.selfFenceFraction()),
             clock,
-            new AttemptTelemetry.Sinks(metrics, tracing.tracer(), workerId),
+            new AttemptTelemetry.Sinks(metrics, tracing.tracer(), workerId, storageHealth),
             new Outbound(
                 clients, egress, config.fetch().maxBytes().asLongValue(), worker.maxRedirects()),
             sources,
@@ -102,7 +106,14 @@ public class Slots {
     }
   }
 
+  /**
+   * Reserves a slot for a claim; false when none is free, or while this worker's storage is failing
+   * (StorageHealth: it claims nothing until its storage takes bytes again).
+   */
   public boolean tryReserve() {
+    if (!storageHealth.healthy()) {
+      return false;
+    }
     while (true) {
       int f = free.get();
       if (f <= 0) {
@@ -118,8 +129,14 @@ public class Slots {
     free.incrementAndGet();
   }
 
+  /** Slots a claim may take now: none while this worker's storage is failing. */
   public int freeSlots() {
-    return free.get();
+    return storageHealth.healthy() ? free.get() : 0;
+  }
+
+  /** Whether every slot runs a transfer (or is reserved for a claim under way). */
+  public boolean allTaken() {
+    return free.get() <= 0;
   }
 
   /** Called (on any thread) each time a transfer ended and freed its slot. */

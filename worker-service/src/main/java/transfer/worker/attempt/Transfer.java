@@ -34,6 +34,18 @@ interface Transfer {
     return false;
   }
 
+  /**
+   * The error of waiting on ourselves for {@code requestTimeout} in one spell: our storage took
+   * nothing (a hung or full volume). A storage error: the attempt does not count.
+   */
+  default TaskError ownStallError(java.time.Duration requestTimeout) {
+    return Failures.ofStorage(
+        new java.util.concurrent.TimeoutException(
+            "the worker's storage took no bytes for "
+                + requestTimeout.toSeconds()
+                + " s (a hung or overloaded volume)"));
+  }
+
   /** What this transfer records as durable, and keeps or drops when the attempt ends. */
   default Checkpoints checkpoints() {
     return Checkpoints.NONE;

@@ -38,7 +38,7 @@ final class FairShareCheck {
    * grace (the slot it freed claims first, and the ledger sees that claim before asking again).
    */
   void run() {
-    if (slots.freeSlots() > 0 || System.nanoTime() - lastHandBackNanos < grace.toNanos() * 2) {
+    if (!slots.allTaken() || System.nanoTime() - lastHandBackNanos < grace.toNanos() * 2) {
       return;
     }
     List<String> over;

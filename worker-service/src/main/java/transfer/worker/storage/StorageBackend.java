@@ -5,6 +5,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
@@ -61,6 +62,25 @@ public class StorageBackend {
     Log.infof(
         "Downloads are stored in %s (parts of %d MiB, spooled in %s)", url, partSize >> 20, spool);
     return new S3Downloads(bucket(config), files, requests(config, vertx), partSize, spool);
+  }
+
+  /**
+   * Whether this worker's storage takes bytes. On the file system a probe writes under the storage
+   * root; on S3 there is no volume of ours to probe (the spool is a scratch directory), so a
+   * storage failure stops claims until the next probe's time only.
+   */
+  @Produces
+  @Singleton
+  StorageHealth storageHealth(
+      WorkerConfig config, FileStorage files, @Named("workerId") String workerId) {
+    return new StorageHealth(
+        config.storage().location().s3()
+            ? null
+            : StorageHealth.writing(files.files().layout().root(), workerId));
+  }
+
+  void closeStorageHealth(@Disposes StorageHealth health) {
+    health.close();
   }
 
   private synchronized S3Bucket bucket(WorkerConfig config) {

@@ -119,7 +119,10 @@ final class AttemptRun {
                 task,
                 task.leaseEpoch(),
                 new AttemptTelemetry.Sinks(
-                    new WorkerMetrics(registry), tracing.get("test"), "worker-1"),
+                    new WorkerMetrics(registry),
+                    tracing.get("test"),
+                    "worker-1",
+                    new transfer.worker.storage.StorageHealth(null)),
                 Context.root()),
             a -> transfer);
     attempt.start();

@@ -17,6 +17,7 @@ import transfer.ledger.LedgerSchema;
 import transfer.testkit.Origin;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
+import transfer.worker.storage.StorageHealth;
 
 /**
  * Attempts as the worker makes them, on a test's ledger, origin and storage: a 30 s lease renewed
@@ -179,12 +180,38 @@ final class TestAttempts {
       String workerId,
       Duration checkpointInterval,
       Allowance.Terms room) {
+    return of(
+        vertx,
+        client,
+        writer,
+        origin,
+        storage,
+        metrics,
+        workerId,
+        checkpointInterval,
+        room,
+        new StorageHealth(null));
+  }
+
+  /** As above, storage failures told to {@code health}. */
+  static Attempts of(
+      Vertx vertx,
+      HttpClient client,
+      LeaseWriter writer,
+      Origin origin,
+      FileStorage storage,
+      WorkerMetrics metrics,
+      String workerId,
+      Duration checkpointInterval,
+      Allowance.Terms room,
+      StorageHealth health) {
     return new Attempts(
         vertx,
         writer,
         new LeaseTimer.Terms(Duration.ofSeconds(30), Duration.ofMillis(100), 0.8),
         Clock.systemUTC(),
-        new AttemptTelemetry.Sinks(metrics, OpenTelemetry.noop().getTracer("test"), workerId),
+        new AttemptTelemetry.Sinks(
+            metrics, OpenTelemetry.noop().getTracer("test"), workerId, health),
         new Outbound(
             OriginClients.of(client),
             new Egress(
