@@ -196,7 +196,7 @@ class AttemptTest {
   void aStallWhileWaitingOnOurOwnStorageDoesNotCount() {
     AttemptRun run = new AttemptRun();
     run.transfer.waitingOnOurselves = true;
-    run.scheduler.advance(REQUEST_TIMEOUT.multipliedBy(4));
+    run.scheduler.advance(REQUEST_TIMEOUT.minusSeconds(1));
     assertThat(run.leases.endings()).as("no stall while our storage is slow").isEmpty();
     assertThat(run.attempt.running()).isTrue();
 
@@ -212,6 +212,19 @@ class AttemptTest {
     assertThat(run.transfer.stops).isEqualTo(1);
     stall.answer(FailOutcome.RETRY_SCHEDULED);
     run.assertEndedOnce("stalled");
+  }
+
+  @Test
+  void waitingOnOurOwnStorageForTheWholeTimeoutEndsTheAttemptWithAStorageFailure() {
+    AttemptRun run = new AttemptRun();
+    run.transfer.waitingOnOurselves = true;
+    // A hung volume: the writer never drains.
+    run.scheduler.advance(REQUEST_TIMEOUT.plusSeconds(2));
+    FakeLeaseWriter.Call stuck = run.leases.calls("failAttempt").get(0);
+    TaskError error = (TaskError) stuck.detail();
+    assertThat(error.code()).isEqualTo(ErrorCodes.STORAGE_FAILED);
+    assertThat(error.message()).contains("took no bytes");
+    assertThat(run.transfer.stops).isEqualTo(1);
   }
 
   @Test
