@@ -241,7 +241,15 @@ class SecuredManifestsTest {
         .singleElement()
         .satisfies(
             r -> {
-              assertThat(r.getFrom()).hasSize(2);
+              // The two services, and KEDA's operator (its PostgreSQL trigger), by namespace.
+              assertThat(r.getFrom()).hasSize(3);
+              assertThat(r.getFrom())
+                  .filteredOn(f -> f.getNamespaceSelector() != null)
+                  .singleElement()
+                  .satisfies(
+                      f ->
+                          assertThat(f.getNamespaceSelector().getMatchLabels())
+                              .containsEntry("kubernetes.io/metadata.name", "keda"));
               assertThat(r.getPorts())
                   .singleElement()
                   .satisfies(p -> assertThat(p.getPort().getIntVal()).isEqualTo(5432));
