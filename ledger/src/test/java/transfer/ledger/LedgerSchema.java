@@ -79,6 +79,31 @@ public final class LedgerSchema implements BeforeAllCallback {
     migrate(source, version, "transfer_worker");
   }
 
+  /**
+   * A login role of the database ({@code role}, made if missing), and a data source of {@code
+   * owner}'s schema that logs in as it: for the tests of what a migration grants a role.
+   */
+  public static PGSimpleDataSource loginAs(PGSimpleDataSource owner, String role, String password)
+      throws SQLException {
+    try (Connection c = owner.getConnection();
+        java.sql.Statement st = c.createStatement()) {
+      st.execute(
+          "do $$ begin if not exists (select from pg_roles where rolname = '"
+              + role
+              + "') then create role "
+              + role
+              + " login password '"
+              + password
+              + "'; end if; end $$");
+    }
+    PGSimpleDataSource as = new PGSimpleDataSource();
+    as.setUrl(owner.getUrl());
+    as.setCurrentSchema(owner.getCurrentSchema());
+    as.setUser(role);
+    as.setPassword(password);
+    return as;
+  }
+
   /** As {@link #migrate(PGSimpleDataSource, String)}, granting {@code workerRole} data rights. */
   public static void migrate(PGSimpleDataSource source, String version, String workerRole) {
     migrate(source, version, workerRole, "transfer_scaler");

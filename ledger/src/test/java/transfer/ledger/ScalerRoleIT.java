@@ -43,23 +43,8 @@ class ScalerRoleIT extends LedgerFixture {
   @BeforeEach
   void aScalerRoleAndTheGrantsOfAMigration() throws Exception {
     PGSimpleDataSource owner = (PGSimpleDataSource) db.dataSource();
-    try (Connection c = owner.getConnection();
-        Statement st = c.createStatement()) {
-      st.execute(
-          "do $$ begin if not exists (select from pg_roles where rolname = '"
-              + ROLE
-              + "') then create role "
-              + ROLE
-              + " login password '"
-              + PASSWORD
-              + "'; end if; end $$");
-    }
+    scaler = LedgerSchema.loginAs(owner, ROLE, PASSWORD);
     LedgerSchema.migrate(owner, null, "transfer_worker", ROLE); // the callback grants
-    scaler = new PGSimpleDataSource();
-    scaler.setUrl(owner.getUrl());
-    scaler.setCurrentSchema(owner.getCurrentSchema());
-    scaler.setUser(ROLE);
-    scaler.setPassword(PASSWORD);
   }
 
   @Test

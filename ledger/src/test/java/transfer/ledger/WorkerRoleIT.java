@@ -30,23 +30,8 @@ class WorkerRoleIT extends LedgerFixture {
   @BeforeEach
   void aWorkerRoleAndTheGrantsOfAMigration() throws Exception {
     PGSimpleDataSource owner = (PGSimpleDataSource) db.dataSource();
-    try (Connection c = owner.getConnection();
-        Statement st = c.createStatement()) {
-      st.execute(
-          "do $$ begin if not exists (select from pg_roles where rolname = '"
-              + ROLE
-              + "') then create role "
-              + ROLE
-              + " login password '"
-              + PASSWORD
-              + "'; end if; end $$");
-    }
+    worker = LedgerSchema.loginAs(owner, ROLE, PASSWORD);
     LedgerSchema.migrate(owner, null, ROLE); // nothing to migrate: the callback grants
-    worker = new PGSimpleDataSource();
-    worker.setUrl(owner.getUrl());
-    worker.setCurrentSchema(owner.getCurrentSchema());
-    worker.setUser(ROLE);
-    worker.setPassword(PASSWORD);
   }
 
   @Test

@@ -50,21 +50,17 @@ public final class StorageHealth implements AutoCloseable {
 
   public StorageHealth(Probe probe) {
     this.probe = probe;
-    this.timer =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "storage-health");
-              t.setDaemon(true);
-              return t;
-            });
+    this.timer = Executors.newSingleThreadScheduledExecutor(daemon("storage-health"));
     // Its own thread: a probe stuck on a hung volume holds nothing else.
-    this.prober =
-        Executors.newSingleThreadExecutor(
-            r -> {
-              Thread t = new Thread(r, "storage-probe");
-              t.setDaemon(true);
-              return t;
-            });
+    this.prober = Executors.newSingleThreadExecutor(daemon("storage-probe"));
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   /** Bytes a probe writes: room for a chunk of the write path, not just a block. */

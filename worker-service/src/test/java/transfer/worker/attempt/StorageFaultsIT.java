@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -24,7 +22,6 @@ import transfer.ledger.Claim;
 import transfer.ledger.Ledger;
 import transfer.ledger.TaskRow;
 import transfer.ledger.TestClaims;
-import transfer.testkit.Origin;
 import transfer.worker.WorkerMetrics;
 import transfer.worker.storage.FileStorage;
 import transfer.worker.storage.StorageHealth;
@@ -41,16 +38,10 @@ class StorageFaultsIT {
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(2);
 
   private static TestAttempts.Ground ground;
-  private static Origin origin;
-  private static Vertx vertx;
-  private static HttpClient client;
 
   @BeforeAll
   static void infrastructure() {
     ground = TestAttempts.Ground.start(StorageFaultsIT.class);
-    origin = ground.origin();
-    vertx = ground.vertx();
-    client = ground.client();
   }
 
   @AfterAll
@@ -152,7 +143,7 @@ class StorageFaultsIT {
         .submit(
             ids[0],
             ids[1],
-            TaskRequest.download(origin.url(path)),
+            TaskRequest.download(ground.origin().url(path)),
             config.withDefaults(),
             null,
             null)
@@ -161,16 +152,16 @@ class StorageFaultsIT {
 
   private static Attempt start(Ledger ledger, TaskRow task, Path root, StorageHealth health)
       throws Exception {
-    FileStorage storage = new FileStorage(root, vertx, true, 256 << 10, 8 << 20, 2);
+    FileStorage storage = new FileStorage(root, ground.vertx(), true, 256 << 10, 8 << 20, 2);
     WorkerMetrics metrics = new WorkerMetrics(new SimpleMeterRegistry());
     Claim claim =
         TestClaims.claim(ledger, task.id(), "storage-it", Duration.ofSeconds(30)).orElseThrow();
     Attempt attempt =
         TestAttempts.of(
-                vertx,
-                client,
-                TestAttempts.ledgerWriter(vertx, ledger, storage, metrics),
-                origin,
+                ground.vertx(),
+                ground.client(),
+                TestAttempts.ledgerWriter(ground.vertx(), ledger, storage, metrics),
+                ground.origin(),
                 storage,
                 metrics,
                 "storage-it",
