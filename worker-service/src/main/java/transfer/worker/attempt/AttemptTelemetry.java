@@ -115,7 +115,7 @@ final class AttemptTelemetry {
       metrics.leaseLost(outcome.leaseLost());
     }
     metrics.attemptEnded(task.type(), outcome.label(), outcome.errorCode());
-    storage.attemptEnded(outcome.errorCode(), "task " + task.id() + ": " + outcome.line());
+    storage.attemptEnded(outcome.errorCode(), () -> "task " + task.id() + ": " + outcome.line());
     endSpan(outcome.label(), outcome.errorCode(), moved);
   }
 

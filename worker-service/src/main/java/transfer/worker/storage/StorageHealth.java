@@ -105,9 +105,18 @@ public final class StorageHealth implements AutoCloseable {
     return failingSince;
   }
 
-  /** An attempt ended with {@code errorCode}: a storage failure marks the storage failing. */
-  public synchronized void attemptEnded(String errorCode, String line) {
-    if (ErrorCodes.STORAGE_FAILED.equals(errorCode) && failure == null) {
+  /**
+   * An attempt ended with {@code errorCode}: a storage failure marks the storage failing, {@code
+   * line} saying what failed (made only then: every attempt's end passes here).
+   */
+  public void attemptEnded(String errorCode, java.util.function.Supplier<String> line) {
+    if (ErrorCodes.STORAGE_FAILED.equals(errorCode)) {
+      storageFailed(line.get());
+    }
+  }
+
+  private synchronized void storageFailed(String line) {
+    if (failure == null) {
       failingSince = Instant.now();
       failure = line;
       // The executors make their threads when first given work: a worker whose storage never
