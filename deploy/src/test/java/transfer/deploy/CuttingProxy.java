@@ -13,11 +13,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * A TCP proxy on 127.0.0.1 in front of a loopback port that can cut every open connection on cue: a
  * network failure in the middle of a long-lived response (an event stream). It keeps the first
- * bytes each client sent (the request head) for the test to read.
+ * bytes each client sent (the request head) for the test to read, and can be pointed at another
+ * port (a service's address that moves to a new server).
  */
 final class CuttingProxy implements AutoCloseable {
   private final ServerSocket server;
-  private final int target;
+  private volatile int target;
   private final List<Socket> open = new CopyOnWriteArrayList<>();
 
   /** The request heads, one per connection, in the order they arrived. */
@@ -37,15 +38,21 @@ final class CuttingProxy implements AutoCloseable {
 
   private void accept() {
     while (!server.isClosed()) {
+      Socket client;
       try {
-        Socket client = server.accept();
+        client = server.accept();
+      } catch (IOException e) {
+        continue; // closed: the loop ends
+      }
+      try {
         Socket upstream = new Socket(InetAddress.getLoopbackAddress(), target);
         open.add(client);
         open.add(upstream);
         pump(client, upstream, true);
         pump(upstream, client, false);
       } catch (IOException e) {
-        // closed, or the target refused: the client sees its connection end
+        // The target refused (nothing listens there now): so is the client, at once.
+        closeQuietly(client);
       }
     }
   }
@@ -78,6 +85,14 @@ final class CuttingProxy implements AutoCloseable {
             "cutting-proxy-pump");
     t.setDaemon(true);
     t.start();
+  }
+
+  /**
+   * Sends new connections to another port from now on (open ones stay where they are): a Kubernetes
+   * Service whose endpoint moved, as after a database switchover.
+   */
+  void retarget(int port) {
+    this.target = port;
   }
 
   /** Cuts every open connection now. */

@@ -21,6 +21,14 @@ final class PgCtlSwitch implements Switchable {
   private final List<String> options;
 
   PgCtlSwitch(Path dataDir) {
+    this(dataDir, 0);
+  }
+
+  /**
+   * As {@link #PgCtlSwitch(Path)}, listening on {@code port} instead of the port in {@code
+   * postmaster.opts} (0 keeps that one): a copy of the data directory started beside the original.
+   */
+  PgCtlSwitch(Path dataDir, int port) {
     this.dataDir = dataDir;
     // postmaster.opts holds the command line the server was started with: the binary (next to
     // pg_ctl) and the options (port, listen address, fsync) to start it with again.
@@ -38,6 +46,10 @@ final class PgCtlSwitch implements Switchable {
         continue;
       }
       opts.add(words.get(i));
+      if (port != 0 && words.get(i).equals("-p") && i + 1 < words.size()) {
+        opts.add(String.valueOf(port));
+        i++;
+      }
     }
     this.options = opts;
   }
@@ -73,6 +85,11 @@ final class PgCtlSwitch implements Switchable {
             "-o",
             opts),
         "start");
+  }
+
+  /** Ends recovery of a standby: it becomes a primary (waits until it accepts writes). */
+  void promote() {
+    check(pgCtl("promote", "-w", "-t", "60"), "promote");
   }
 
   private void check(int code, String what) {
