@@ -98,6 +98,18 @@ public interface ApiConfig {
     /** Largest object staged with PUT /v1/sessions/{sid}/objects/{name} (bytes, or 64G etc.). */
     @WithDefault("64G")
     MemorySize maxBytes();
+
+    /**
+     * The slowest an object's body may arrive, in bytes a second, measured over each {@link
+     * #minRateWindow}: an upload that brings less in one window is ended (its connection closed,
+     * nothing stored), so a trickle cannot hold a worker thread for ever.
+     */
+    @WithDefault("1K")
+    MemorySize minRate();
+
+    /** The period over which {@link #minRate} is measured. */
+    @WithDefault("30s")
+    Duration minRateWindow();
   }
 
   interface Outbox {
@@ -276,6 +288,14 @@ public interface ApiConfig {
      */
     @WithDefault("100")
     int eventStreams();
+
+    /**
+     * Object uploads (PUT of a staged object) a tenant may have in progress at once on each API
+     * instance; past it, another answers 429. Each holds a worker thread while its body arrives, so
+     * one tenant's slow uploads cannot take the threads every other request needs.
+     */
+    @WithDefault("16")
+    int uploads();
 
     /** The default of {@link #retryAfter}, in seconds. */
     long DEFAULT_RETRY_AFTER_SECONDS = 30;

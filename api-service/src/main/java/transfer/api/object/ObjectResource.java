@@ -1,6 +1,7 @@
 package transfer.api.object;
 
 import io.smallrye.common.annotation.Blocking;
+import io.vertx.core.http.HttpServerRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -10,6 +11,7 @@ import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
@@ -27,9 +29,11 @@ import transfer.ledger.StoredObject;
  * method a stream that reads the connection as the method reads it (fetching one chunk at a time,
  * so the client is held back by TCP while the disk catches up), instead of collecting the body
  * first. That keeps authentication, problem+json errors and routing the same as every other
- * resource; the price is one worker thread per upload in flight. Quarkus's own body-size limit
- * would refuse these bodies before any of this runs, so {@link BodyLimits} takes its place; and an
- * answer given before the body was read closes the connection ({@link UnreadBodies}).
+ * resource; the price is one worker thread per upload in flight, which is why a tenant has few
+ * uploads in progress at once ({@code UploadSlots}) and a body must keep a pace ({@link
+ * UploadPace}). Quarkus's own body-size limit would refuse these bodies before any of this runs, so
+ * {@link BodyLimits} takes its place; and an answer given before the body was read closes the
+ * connection ({@link UnreadBodies}).
  */
 @Path("/v1/sessions/{sid}/objects/{name}")
 @Produces(MediaType.APPLICATION_JSON)
@@ -53,12 +57,21 @@ public class ObjectResource {
       @HeaderParam(ObjectRules.REPR_DIGEST) String reprDigest,
       @HeaderParam(ObjectRules.X_CHECKSUM) String checksum,
       InputStream body,
-      UriInfo uri) {
+      UriInfo uri,
+      @Context HttpServerRequest request) {
     String tenant = caller.tenantId();
     RequestRules.requireSessionId(sid);
     ObjectRules.requireName(name);
     ObjectService.Stored stored =
-        objects.put(tenant, sid, name, contentLength, reprDigest, checksum, body);
+        objects.put(
+            tenant,
+            sid,
+            name,
+            contentLength,
+            reprDigest,
+            checksum,
+            body,
+            () -> request.connection().close());
     return Response.status(stored.replaced() ? 200 : 201)
         .location(uri.getAbsolutePath())
         .header(HttpHeaders.ETAG, StoredContent.etag(stored.object().sha256()))

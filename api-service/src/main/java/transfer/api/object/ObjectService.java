@@ -12,6 +12,7 @@ import transfer.api.problem.ApiException;
 import transfer.api.problem.Problem.FieldError;
 import transfer.api.quota.ObjectRoom;
 import transfer.api.quota.Quotas;
+import transfer.api.quota.UploadSlots;
 import transfer.api.session.SessionService;
 import transfer.api.storage.StoredBody;
 import transfer.api.storage.StoredBytes;
@@ -33,8 +34,11 @@ public class ObjectService {
   private final ObjectStore store;
   private final StoredBytes bytes;
   private final Quotas quotas;
+  private final UploadSlots uploads;
+  private final UploadPace pace;
   private final Clock clock;
   private final long maxBytes;
+  private final java.time.Duration minRateWindow;
 
   public ObjectService(
       SessionService sessions,
@@ -42,6 +46,8 @@ public class ObjectService {
       ObjectStore store,
       StoredBytes bytes,
       Quotas quotas,
+      UploadSlots uploads,
+      UploadPace pace,
       Clock clock,
       ApiConfig config) {
     this.sessions = sessions;
@@ -49,8 +55,11 @@ public class ObjectService {
     this.store = store;
     this.bytes = bytes;
     this.quotas = quotas;
+    this.uploads = uploads;
+    this.pace = pace;
     this.clock = clock;
     this.maxBytes = config.objects().maxBytes().asLongValue();
+    this.minRateWindow = config.objects().minRateWindow();
   }
 
   /** A stored object, and whether it replaced an object of the same name. */
@@ -59,7 +68,9 @@ public class ObjectService {
   /**
    * Stores {@code body} as the object {@code name} of the session. The client's {@code
    * Content-Length} and digest headers are given as sent (null when absent): the length is checked
-   * against the limits before the body is read, the digest against the body once it is stored.
+   * against the limits before the body is read, the digest against the body once it is stored. The
+   * tenant's uploads in progress on this instance are capped (429), and a body slower than the
+   * minimum pace is cut with {@code cutConnection} (408, nothing stored).
    */
   public Stored put(
       String tenant,
@@ -68,18 +79,23 @@ public class ObjectService {
       String contentLength,
       String reprDigest,
       String checksum,
-      InputStream body) {
+      InputStream body,
+      Runnable cutConnection) {
     Optional<String> expected = ObjectRules.expectedSha256(reprDigest, checksum);
     sessions.requireActive(tenant, sid, "objects");
     long declared = contentLength == null ? -1 : Long.parseLong(contentLength.trim());
     if (declared > maxBytes) {
       throw tooLarge();
     }
+    uploads.take(tenant);
     // The tenant's bytes-stored quota: room is reserved as the body arrives (a declared length
     // whole, before the body is read), and given back once the object counts as itself.
-    try (ObjectRoom room = quotas.objectRoom(tenant, sid, name, declared, maxBytes)) {
+    try (UploadPace.Metered metered = pace.watch(body, cutConnection);
+        ObjectRoom room = quotas.objectRoom(tenant, sid, name, declared, maxBytes)) {
       String digestHeader = reprDigest != null ? ObjectRules.REPR_DIGEST : ObjectRules.X_CHECKSUM;
-      return put(tenant, sid, name, declared, expected, digestHeader, body, room);
+      return put(tenant, sid, name, declared, expected, digestHeader, metered, room);
+    } finally {
+      uploads.release(tenant);
     }
   }
 
@@ -90,7 +106,7 @@ public class ObjectService {
       long declared,
       Optional<String> expected,
       String digestHeader,
-      InputStream body,
+      UploadPace.Metered body,
       ObjectRoom room) {
     ObjectStore.Staged staged;
     try {
@@ -98,6 +114,21 @@ public class ObjectService {
     } catch (ObjectStore.TooLarge e) {
       throw room.quotaBound(e.limit()) ? quotas.bytesStored(tenant) : tooLarge();
     } catch (ObjectStore.Incomplete e) {
+      if (body.wasCut()) {
+        LOG.infof(
+            "object %s of session %s (tenant %s) not stored: its body brought less than %d bytes"
+                + " in %d s (transfer.objects.min-rate); the connection was closed after %d bytes",
+            name, sid, tenant, pace.minBytesPerWindow(), minRateWindow.toSeconds(), body.bytes());
+        throw new ApiException(
+            408,
+            "body-too-slow",
+            "Request Timeout",
+            "the body arrived slower than "
+                + pace.minBytesPerWindow()
+                + " bytes per "
+                + minRateWindow.toSeconds()
+                + " s (transfer.objects.min-rate); nothing was stored");
+      }
       LOG.infof(
           "object %s of session %s (tenant %s) not stored: %s", name, sid, tenant, e.getMessage());
       throw new ApiException(

@@ -17,6 +17,7 @@ public final class QuotaExceeded extends ApiException {
   public static final String REQUEST_RATE = "request-rate";
   public static final String KEY_LOOKUPS = "key-lookups";
   public static final String EVENT_STREAMS = "event-streams";
+  public static final String UPLOADS = "uploads";
 
   private final String quota;
   private final long retryAfterSeconds;
@@ -72,6 +73,17 @@ public final class QuotaExceeded extends ApiException {
             + " holds as many event streams open on this server as its quota allows (limit "
             + limit
             + "); close one, or read several sessions' events from the Kafka topic",
+        5);
+  }
+
+  static QuotaExceeded uploads(String tenantId, int limit) {
+    return new QuotaExceeded(
+        UPLOADS,
+        "tenant "
+            + tenantId
+            + " has as many object uploads in progress on this server as its quota allows (limit "
+            + limit
+            + "); retry when one has ended",
         5);
   }
 
