@@ -65,6 +65,15 @@ public interface ApiConfig {
     /** Id of the tenant that {@link #bootstrapKey()} belongs to. */
     @WithDefault("default")
     String bootstrapTenant();
+
+    /**
+     * Requests this instance serves at once (the API's endpoints, not event streams, object bodies
+     * or task content, which have caps of their own); one more is answered 503 with {@code
+     * Retry-After} at once, without being started, so that an overload makes clients back off
+     * instead of queueing them for threads and database connections. 0 turns it off.
+     */
+    @WithDefault("64")
+    int maxInFlight();
   }
 
   interface Storage {

@@ -77,6 +77,14 @@ public enum Metric {
       "Reaper steps that failed (each is tried again on the next pass; the others go on), by"
           + " step: overdue, leases, promote, reannounce, object_reservations, analyze."),
 
+  REQUESTS_SHED(
+      Service.API,
+      Kind.COUNTER,
+      "transfer.api.requests.shed",
+      null,
+      List.of(),
+      "Requests answered 503 overloaded at once, without being started, because the instance was"
+          + " serving transfer.api.max-in-flight requests already."),
   SUBMIT_GROUPS(
       Service.API,
       Kind.COUNTER,

@@ -26,7 +26,16 @@ final class EventStream {
   /** Events read from the ledger at once; also the most one stream holds in memory. */
   static final int BATCH = 500;
 
+  /** The fallback read while the signal does not listen (a lost connection). */
   static final long POLL_MS = 1_000;
+
+  /**
+   * The fallback read while the signal listens: a stream is woken when its session's events are
+   * numbered, and when listening (re)starts, so this read only bounds the delay of a wake-up lost
+   * some other way. Idle streams then cost the ledger nothing between keep-alives, however many.
+   */
+  static final long LISTENING_POLL_MS = 15_000;
+
   static final long KEEP_ALIVE_MS = 15_000;
 
   private final Context context;
@@ -36,7 +45,7 @@ final class EventStream {
   private final String tenantId;
   private final String sessionId;
   private final Runnable onClose;
-  private final Runnable onPause;
+  private final StreamCounts counts;
 
   private long lastSent;
   private boolean closed;
@@ -50,6 +59,7 @@ final class EventStream {
   private long lastReadAt;
   private long lastWriteAt;
   private EventSignal.Subscription subscription;
+  private EventSignal signal;
 
   EventStream(
       Context context,
@@ -60,7 +70,7 @@ final class EventStream {
       String sessionId,
       long after,
       Runnable onClose,
-      Runnable onPause) {
+      StreamCounts counts) {
     this.context = context;
     this.response = response;
     this.eventReplay = eventReplay;
@@ -69,7 +79,7 @@ final class EventStream {
     this.sessionId = sessionId;
     this.lastSent = after;
     this.onClose = onClose;
-    this.onPause = onPause;
+    this.counts = counts;
   }
 
   /** Sends the headers and starts the first read. On the connection's context. */
@@ -98,6 +108,7 @@ final class EventStream {
       return;
     }
     // Subscribe before the first read: anything committed after that read is signalled.
+    this.signal = signal;
     subscription = signal.subscribe(tenantId, sessionId, () -> context.runOnContext(v -> wake()));
     timer = context.owner().setPeriodic(POLL_MS, id -> tick());
     wake();
@@ -123,8 +134,9 @@ final class EventStream {
       return;
     }
     long now = System.currentTimeMillis();
-    // The fallback poll: a lost notification delays an event by at most about a second.
-    if (now - lastReadAt >= POLL_MS - 100) {
+    // The fallback poll: without the signal, a second; with it, a keep-alive period.
+    long poll = signal.listening() ? LISTENING_POLL_MS : POLL_MS;
+    if (now - lastReadAt >= poll - 100) {
       wake();
     }
     if (now - lastWriteAt >= KEEP_ALIVE_MS && !response.writeQueueFull()) {
@@ -147,6 +159,7 @@ final class EventStream {
   private void read() {
     reading = true;
     wanted = false;
+    counts.reads.increment();
     lastReadAt = System.currentTimeMillis();
     long after = lastSent;
     try {
@@ -194,7 +207,7 @@ final class EventStream {
     while (next < batch.size() && !closed) {
       if (response.writeQueueFull()) {
         waitingForDrain = true;
-        onPause.run();
+        counts.pauses.increment();
         response.drainHandler(
             v -> {
               waitingForDrain = false;

@@ -21,7 +21,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import transfer.api.auth.ApiKeyFilter;
 import transfer.api.auth.ApiKeys;
@@ -66,7 +65,7 @@ public class EventStreamRoute {
   private final ObjectMapper mapper;
   private final ExecutorService reader;
   private final Set<EventStream> open = ConcurrentHashMap.newKeySet();
-  private final AtomicLong pauses = new AtomicLong();
+  private final StreamCounts counts = new StreamCounts();
   private volatile boolean stopping;
 
   /** The tenant's request-rate quota: opening a stream is a request like any other. */
@@ -111,7 +110,12 @@ public class EventStreamRoute {
 
   /** How often a stream stopped reading because its client did not keep up (tests). */
   public long backPressurePauses() {
-    return pauses.get();
+    return counts.pauses.sum();
+  }
+
+  /** How often the streams read the ledger, all of them together (tests). */
+  public long reads() {
+    return counts.reads.sum();
   }
 
   /** Ends every open stream cleanly, so clients reconnect (with Last-Event-ID) elsewhere. */
@@ -232,7 +236,7 @@ public class EventStreamRoute {
             s.sessionId(),
             s.after(),
             () -> closed(self[0]),
-            pauses::incrementAndGet);
+            counts);
     self[0] = stream;
     open.add(stream);
     if (stopping) {

@@ -63,6 +63,7 @@ public class ApiMetrics {
   private final Map<String, Timer> publish = new ConcurrentHashMap<>();
   private final Map<String, Counter> parked = new ConcurrentHashMap<>();
   private final Counter submitGroups;
+  private final Counter requestsShed;
   private final Counter submitsGrouped;
 
   /** The last snapshot; null before the first read and after a failed one. */
@@ -91,6 +92,7 @@ public class ApiMetrics {
     publishTimer(Topics.TASKS);
     publishTimer(Topics.EVENTS);
     submitGroups = counter(Metric.SUBMIT_GROUPS).register(registry);
+    requestsShed = counter(Metric.REQUESTS_SHED).register(registry);
     submitsGrouped = counter(Metric.SUBMIT_GROUPED).register(registry);
   }
 
@@ -129,6 +131,11 @@ public class ApiMetrics {
     if (n > 0) {
       reaperCounter(action).increment(n);
     }
+  }
+
+  /** Counts a request answered 503 overloaded without being started. */
+  public void shed() {
+    requestsShed.increment();
   }
 
   /** Counts a record the relay parked ({@code lane}: doorbells or events). */

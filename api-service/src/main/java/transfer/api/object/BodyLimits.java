@@ -1,6 +1,5 @@
 package transfer.api.object;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.quarkus.vertx.http.runtime.VertxHttpRecorder;
@@ -18,6 +17,7 @@ import java.util.regex.Pattern;
 import transfer.api.auth.AdminKey;
 import transfer.api.auth.ApiKeyFilter;
 import transfer.api.auth.ApiKeys;
+import transfer.api.problem.EarlyAnswers;
 import transfer.api.problem.Problem;
 import transfer.api.quota.QuotaExceeded;
 
@@ -188,18 +188,7 @@ public class BodyLimits {
 
   /** Answers {@code problem} without reading (the rest of) the body, then drops it and closes. */
   private void refuseUnread(RoutingContext ctx, Problem problem) {
-    String json;
-    try {
-      json = mapper.writeValueAsString(problem);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-    ctx.response()
-        .setStatusCode(problem.status())
-        .putHeader(HttpHeaders.CONTENT_TYPE, Problem.MEDIA_TYPE)
-        .putHeader(HttpHeaders.CONNECTION, "close");
-    ctx.response().end(json);
-    drainThenClose(ctx);
+    EarlyAnswers.refuseUnread(ctx, mapper, problem);
   }
 
   private void refuse(RoutingContext ctx) {
@@ -217,38 +206,4 @@ public class BodyLimits {
                     "$", "the body is larger than " + OTHER_REQUESTS_MAX_BYTES + " bytes")));
     refuseUnread(ctx, problem);
   }
-
-  /**
-   * The body was not (all) read, and the connection must not carry the rest as a next request; but
-   * closing at once, with the client still sending, makes the kernel answer with a reset that can
-   * destroy the 413 before the client reads it. So the rest is read and dropped, and the connection
-   * closes once the body ends, after {@link #DRAIN_MAX_BYTES} or after {@link #DRAIN_MAX_MILLIS}.
-   */
-  private static void drainThenClose(RoutingContext ctx) {
-    HttpServerRequest request = ctx.request();
-    if (request.isEnded()) {
-      request.connection().close();
-      return;
-    }
-    long[] drained = {0};
-    long timer = ctx.vertx().setTimer(DRAIN_MAX_MILLIS, id -> request.connection().close());
-    request.handler(
-        chunk -> {
-          drained[0] += chunk.length();
-          if (drained[0] > DRAIN_MAX_BYTES) {
-            ctx.vertx().cancelTimer(timer);
-            request.connection().close();
-          }
-        });
-    request.endHandler(
-        v -> {
-          ctx.vertx().cancelTimer(timer);
-          request.connection().close();
-        });
-    request.exceptionHandler(e -> ctx.vertx().cancelTimer(timer));
-    request.resume();
-  }
-
-  private static final long DRAIN_MAX_BYTES = 64L * 1024 * 1024;
-  private static final long DRAIN_MAX_MILLIS = 3_000;
 }

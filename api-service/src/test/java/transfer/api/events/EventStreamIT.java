@@ -58,9 +58,12 @@ class EventStreamIT {
   private static final Duration LEASE = Duration.ofMinutes(5);
 
   /**
-   * How long a live event may take to arrive; the stream polls every second even without NOTIFY.
+   * How long a live event may take to arrive: a notified one at once; one whose notification was
+   * lost at the stream's next fallback read ({@link EventStream#LISTENING_POLL_MS} while the signal
+   * listens).
    */
-  private static final Duration LIVE = Duration.ofSeconds(10);
+  private static final Duration LIVE =
+      Duration.ofMillis(EventStream.LISTENING_POLL_MS).plusSeconds(5);
 
   private static final ObjectMapper JSON = Json.mapper();
 
