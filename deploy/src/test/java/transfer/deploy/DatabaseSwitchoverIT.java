@@ -2,7 +2,6 @@ package transfer.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -80,21 +79,12 @@ class DatabaseSwitchoverIT {
   @Test
   void theServicesFollowThePromotedReplicaWithoutARestartAndEventsKeepTheirOrder()
       throws Exception {
-    long apiPid = api.pid();
-    long workerPid = worker.pid();
     String sid = cluster.newSession("switchover", "{}");
 
     // Transfers that run through the switchover: 4 s each, 12 of them on 8 slots.
-    // What each task fetches: its size and seed.
-    Map<String, long[]> bodies = new ConcurrentHashMap<>();
-    List<String> acknowledged = new CopyOnWriteArrayList<>();
-    for (int i = 0; i < 12; i++) {
-      long seed = 9100 + i;
-      String tid =
-          cluster.download(sid, origin.url("/bytes/" + SIZE + "?seed=" + seed + "&rate=" + RATE));
-      bodies.put(tid, new long[] {SIZE, seed});
-      acknowledged.add(tid);
-    }
+    Map<String, OwnCluster.Body> bodies =
+        new ConcurrentHashMap<>(cluster.downloads(sid, 12, 9100, SIZE, RATE));
+    List<String> acknowledged = new CopyOnWriteArrayList<>(bodies.keySet());
 
     // A client that goes on submitting through the switchover, as services do.
     Map<Integer, Integer> answers = new ConcurrentHashMap<>();
@@ -118,7 +108,7 @@ class DatabaseSwitchoverIT {
                   answers.merge(a.status(), 1, Integer::sum);
                   if (a.status() == 201) {
                     String tid = a.body().get("id").asText();
-                    bodies.put(tid, new long[] {65536, s});
+                    bodies.put(tid, new OwnCluster.Body(65536, s));
                     acknowledged.add(tid);
                     long now = System.nanoTime();
                     if (now > promotedAt.get()) {
@@ -137,32 +127,36 @@ class DatabaseSwitchoverIT {
               }
             },
             "switchover-submitter");
+    submitter.setDaemon(true);
     submitter.start();
 
-    // Bytes are moving, then the switchover: the primary stops, the address refuses for a second
-    // (a Service's endpoint moves after the promotion), the standby is promoted and the address
-    // moves to it.
-    Thread.sleep(2000);
-    long stoppedAt = System.nanoTime();
-    postgres.stopPrimary();
-    Thread.sleep(1000);
-    postgres.promoteStandby();
-    databaseAddress.retarget(postgres.standbyPort());
-    promotedAt.set(System.nanoTime());
-    assertThat(postgres.inRecovery(postgres.standbyPort()))
-        .as("the standby was promoted")
-        .isFalse();
-    LOG.info(
-        "switchover: primary stopped, standby promoted and the address moved in {} ms",
-        (promotedAt.get() - stoppedAt) / 1_000_000);
+    try {
+      // Bytes are moving, then the switchover: the primary stops, the address refuses for a
+      // second (a Service's endpoint moves after the promotion), the standby is promoted and the
+      // address moves to it.
+      Thread.sleep(2000);
+      long stoppedAt = System.nanoTime();
+      postgres.stopPrimary();
+      Thread.sleep(1000);
+      postgres.promoteStandby();
+      databaseAddress.retarget(postgres.standbyPort());
+      promotedAt.set(System.nanoTime());
+      assertThat(postgres.inRecovery(postgres.standbyPort()))
+          .as("the standby was promoted")
+          .isFalse();
+      LOG.info(
+          "switchover: primary stopped, standby promoted and the address moved in {} ms",
+          (promotedAt.get() - stoppedAt) / 1_000_000);
 
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (firstAcceptedAfterPromotion.get() == 0 && System.nanoTime() < deadline) {
-      Thread.sleep(50);
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (firstAcceptedAfterPromotion.get() == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      Thread.sleep(2000);
+    } finally {
+      submitting.set(false);
+      submitter.join(10_000);
     }
-    Thread.sleep(2000);
-    submitting.set(false);
-    submitter.join(10_000);
 
     SoftAssertions soft = new SoftAssertions();
     soft.assertThat(firstAcceptedAfterPromotion.get())
@@ -177,27 +171,18 @@ class DatabaseSwitchoverIT {
         .isSubsetOf(201, 503);
 
     // Every acknowledged task completes with the origin's bytes.
-    for (String tid : acknowledged) {
-      JsonNode done = client.awaitFinal(sid, tid, FINISH);
-      soft.assertThat(done.path("state").asText()).as("%s", done).isEqualTo("completed");
-      long[] body = bodies.get(tid);
-      soft.assertThat(done.path("sha256").asText())
-          .as("%s", tid)
-          .isEqualTo(Origin.sha256Hex(body[0], body[1]));
-    }
+    cluster.assertCompleted(sid, bodies, FINISH, soft);
 
-    // The same processes serve, and are ready.
-    soft.assertThat(api.isAlive() && api.pid() == apiPid).as("the api-service was not restarted");
-    soft.assertThat(worker.isAlive() && worker.pid() == workerPid)
-        .as("the worker was not restarted");
-    soft.assertThat(api.isAlive()).isTrue();
-    soft.assertThat(worker.isAlive()).isTrue();
+    // The same processes serve (nothing restarts them here: they kept running), and are ready.
+    soft.assertThat(api.isAlive()).as("the api-service process").isTrue();
+    soft.assertThat(worker.isAlive()).as("the worker process").isTrue();
     api.awaitReady(cluster.apiPort(), Duration.ofSeconds(30));
     worker.awaitReady(cluster.portOf(worker), Duration.ofSeconds(30));
 
-    // The session's events, in the ledger and on the topic: in order, one completion per task.
-    soft.assertThat(cluster.assertEventsInOrder(sid, soft))
-        .containsExactlyInAnyOrderElementsOf(acknowledged);
+    // The session's events, in the ledger and on the topic: in order, one completion per task. A
+    // submit answered 503 whose commit went through just as the primary stopped may complete
+    // too: every acknowledged task is among the completed, not necessarily all of them.
+    soft.assertThat(cluster.assertEventsInOrder(sid, soft)).containsAll(acknowledged);
     soft.assertAll();
   }
 }

@@ -2,13 +2,10 @@ package transfer.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import org.assertj.core.api.Assumptions;
 import org.assertj.core.api.SoftAssertions;
@@ -78,58 +75,37 @@ class MixedVersionIT {
     ServiceProcess old = cluster.startWorker("previous-worker", previousJar);
     Origin origin = cluster.origin;
     String sid = cluster.newSession("mixed", "{}");
-    Map<String, long[]> bodies = new HashMap<>(); // task -> size, seed
-    List<String> quick = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      long seed = 9300 + i;
-      String tid = cluster.download(sid, origin.url("/bytes/100000?seed=" + seed));
-      bodies.put(tid, new long[] {100_000, seed});
-      quick.add(tid);
-    }
-    List<String> slow = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      long seed = 9400 + i;
-      String tid =
-          cluster.download(sid, origin.url("/bytes/" + SIZE + "?seed=" + seed + "&rate=" + RATE));
-      bodies.put(tid, new long[] {SIZE, seed});
-      slow.add(tid);
-    }
-    // The old worker finishes the quick ones and has checkpoints of the slow ones.
-    for (String tid : quick) {
+    Map<String, OwnCluster.Body> quick = cluster.downloads(sid, 4, 9300, 100_000, 0);
+    Map<String, OwnCluster.Body> slow = cluster.downloads(sid, 4, 9400, SIZE, RATE);
+    Map<String, OwnCluster.Body> bodies = new HashMap<>(quick);
+    bodies.putAll(slow);
+    // The new worker starts beside it (the slow ones are the old one's already), while the old
+    // worker finishes the quick ones and checkpoints the slow ones.
+    ServiceProcess current = cluster.startWorker("current-worker", OwnCluster.WORKER_JAR);
+    for (String tid : quick.keySet()) {
       assertThat(cluster.client.awaitFinal(sid, tid, FINISH).path("state").asText())
           .isEqualTo("completed");
     }
-    for (String tid : slow) {
+    for (String tid : slow.keySet()) {
       awaitStored(sid, tid, 3 * RATE);
     }
 
-    // The rolling upgrade: the new worker starts, the old one is stopped and hands back.
-    ServiceProcess current = cluster.startWorker("current-worker", OwnCluster.WORKER_JAR);
+    // The rolling upgrade: the old worker is stopped and hands back to the new one.
     old.stop(Duration.ofSeconds(30));
     assertThat(old.exitCode()).as("the old worker stopped gracefully").isIn(0, 143);
-    for (int i = 0; i < 4; i++) {
-      long seed = 9500 + i;
-      String tid = cluster.download(sid, origin.url("/bytes/100000?seed=" + seed));
-      bodies.put(tid, new long[] {100_000, seed});
-    }
+    bodies.putAll(cluster.downloads(sid, 4, 9500, 100_000, 0));
 
     SoftAssertions soft = new SoftAssertions();
-    for (Map.Entry<String, long[]> e : bodies.entrySet()) {
-      JsonNode done = cluster.client.awaitFinal(sid, e.getKey(), FINISH);
-      soft.assertThat(done.path("state").asText()).as("%s", done).isEqualTo("completed");
-      soft.assertThat(done.path("sha256").asText())
-          .as("%s", e.getKey())
-          .isEqualTo(Origin.sha256Hex(e.getValue()[0], e.getValue()[1]));
-    }
+    cluster.assertCompleted(sid, bodies, FINISH, soft);
     String oldLog = Files.readString(old.logFile());
     String newLog = Files.readString(current.logFile());
-    for (String tid : quick) {
+    for (String tid : quick.keySet()) {
       soft.assertThat(oldLog).as("the old worker completed %s", tid).contains(tid + ": completed");
     }
     int resumed = 0;
-    for (String tid : slow) {
+    for (String tid : slow.keySet()) {
       soft.assertThat(newLog).as("the new worker completed %s", tid).contains(tid + ": completed");
-      long seed = bodies.get(tid)[1];
+      long seed = bodies.get(tid).seed();
       boolean continued =
           origin.requests().stream()
               .filter(r -> r.query() != null && r.query().contains("seed=" + seed + "&"))

@@ -52,12 +52,17 @@ final class OwnCluster implements AutoCloseable {
     this.dbUser = dbUser;
     this.dbPassword = dbPassword;
     kafka = EmbeddedKafka.start(dir.resolve("kafka"), 0);
-    kafka.createTopics(
-        Map.of(
-            TestInfra.TASKS_TOPIC, TestInfra.TOPIC_PARTITIONS,
-            TestInfra.EVENTS_TOPIC, TestInfra.TOPIC_PARTITIONS,
-            TestInfra.DEAD_LETTERS_TOPIC, 1));
-    origin = Origin.start();
+    try {
+      kafka.createTopics(
+          Map.of(
+              TestInfra.TASKS_TOPIC, TestInfra.TOPIC_PARTITIONS,
+              TestInfra.EVENTS_TOPIC, TestInfra.TOPIC_PARTITIONS,
+              TestInfra.DEAD_LETTERS_TOPIC, 1));
+      origin = Origin.start();
+    } catch (RuntimeException e) {
+      kafka.close();
+      throw e;
+    }
     apiPort = ApiClient.freePort();
     client = new ApiClient(apiPort, key);
   }
@@ -91,9 +96,9 @@ final class OwnCluster implements AutoCloseable {
             env,
             List.of("-Xmx128m", "-XX:+ExitOnOutOfMemoryError"),
             dir.resolve(id + ".log"));
-    w.awaitReady(port, Duration.ofSeconds(120));
-    workers.add(w);
+    workers.add(w); // stopped at close even if it never becomes ready
     workerPorts.put(w, port);
+    w.awaitReady(port, Duration.ofSeconds(120));
     return w;
   }
 
@@ -204,6 +209,36 @@ final class OwnCluster implements AutoCloseable {
         topic.size(),
         repeated);
     return completed;
+  }
+
+  /** What a download fetches from the origin: {@code /bytes/<size>?seed=<seed>}. */
+  record Body(long size, long seed) {}
+
+  /**
+   * Submits {@code count} downloads of {@code size} bytes with seeds from {@code firstSeed} on, at
+   * {@code rate} bytes a second (0: at once); answers each task's body, in submit order.
+   */
+  Map<String, Body> downloads(String sid, int count, long firstSeed, long size, long rate)
+      throws Exception {
+    Map<String, Body> bodies = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < count; i++) {
+      long seed = firstSeed + i;
+      String path = "/bytes/" + size + "?seed=" + seed + (rate > 0 ? "&rate=" + rate : "");
+      bodies.put(download(sid, origin.url(path)), new Body(size, seed));
+    }
+    return bodies;
+  }
+
+  /** Soft-asserts that each task completes within {@code timeout} with its body's bytes. */
+  void assertCompleted(
+      String sid, Map<String, Body> bodies, Duration timeout, SoftAssertions soft) {
+    for (Map.Entry<String, Body> e : bodies.entrySet()) {
+      JsonNode done = client.awaitFinal(sid, e.getKey(), timeout);
+      soft.assertThat(done.path("state").asText()).as("%s", done).isEqualTo("completed");
+      soft.assertThat(done.path("sha256").asText())
+          .as("%s", e.getKey())
+          .isEqualTo(Origin.sha256Hex(e.getValue().size(), e.getValue().seed()));
+    }
   }
 
   /** Stops the services (SIGTERM, then SIGKILL after 20 s), the origin and the broker. */

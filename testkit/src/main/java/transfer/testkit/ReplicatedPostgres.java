@@ -77,6 +77,15 @@ public final class ReplicatedPostgres implements AutoCloseable {
       pair.awaitStreaming();
       return pair;
     } catch (IOException | RuntimeException e) {
+      // pg_ctl starts the standby as a daemon of its own: stop it too, if it came up.
+      Path standbyDir = root.resolve("standby/data");
+      if (Files.exists(standbyDir.resolve("postmaster.pid"))) {
+        try {
+          new PgCtlSwitch(standbyDir).stop();
+        } catch (RuntimeException stopFailed) {
+          e.addSuppressed(stopFailed);
+        }
+      }
       primary.close();
       throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
     }
@@ -160,7 +169,10 @@ public final class ReplicatedPostgres implements AutoCloseable {
         "the standby in " + standbyDir + " did not stream from the primary: " + last);
   }
 
-  /** A stopped server's data directory, files and modes, without its pid and options files. */
+  /**
+   * A stopped server's data directory, files and modes, without its pid file (its {@code
+   * postmaster.opts} comes along: the standby starts with the same options, on its own port).
+   */
   private static void copyDataDirectory(Path from, Path to) throws IOException {
     LocalPostgres.deleteRecursively(to);
     Set<String> skipped = Set.of("postmaster.pid");
@@ -192,6 +204,15 @@ public final class ReplicatedPostgres implements AutoCloseable {
         standbySwitch.stop();
       }
     } finally {
+      // The embedded server's own close stops it with pg_ctl and fails loudly when it is stopped
+      // already (after a switchover): started again, it stops quietly.
+      try {
+        if (!primarySwitch.isRunning()) {
+          primarySwitch.start();
+        }
+      } catch (RuntimeException e) {
+        // closed below all the same
+      }
       primary.close();
       try {
         LocalPostgres.deleteRecursively(standbyDir);

@@ -36,6 +36,7 @@ public class EventSignal {
   static final long COALESCE_MS = 50;
   static final long LINGER_MS = 30_000;
   private static final int WAIT_MS = 1_000;
+  private static final long PROBE_MS = 10_000;
 
   private final AgroalDataSource dataSource;
 
@@ -166,6 +167,7 @@ public class EventSignal {
       // Anything stored before LISTEN took effect was not notified to us.
       wakeAll();
       long emptySince = 0;
+      long probedAt = System.currentTimeMillis();
       while (running) {
         if (subscribers.isEmpty()) {
           long now = System.currentTimeMillis();
@@ -176,6 +178,15 @@ public class EventSignal {
           }
         } else {
           emptySince = 0;
+        }
+        // A connection cut without a reset (a partition) would wait in silence for ever, the
+        // streams trusting a signal that no longer comes: a query now and then fails on it
+        // (socketTimeout) and sends us back to run() to reconnect.
+        if (System.currentTimeMillis() - probedAt >= PROBE_MS) {
+          try (java.sql.Statement st = c.createStatement()) {
+            st.execute("select 1");
+          }
+          probedAt = System.currentTimeMillis();
         }
         // Throws once the connection is broken, which sends us back to run() to reconnect.
         PGNotification[] got = pg.getNotifications(WAIT_MS);

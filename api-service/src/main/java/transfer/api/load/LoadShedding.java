@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.logging.Log;
 import io.quarkus.vertx.http.runtime.RouteConstants;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.event.Observes;
@@ -29,9 +28,17 @@ import transfer.api.problem.Problem;
  * <p>Counted: requests to {@code /v1/}. Not counted, having caps of their own: event streams (per
  * tenant), staged objects' bodies (uploads per tenant, and a minimum pace) and a task's content (a
  * download of stored bytes). Health and metrics ({@code /q/}) are never shed.
+ *
+ * <p>A request counts until its answer is sent or its connection closes, whichever comes first: a
+ * client that gives up frees its place while its work may still finish (bounded by the database
+ * pool's acquisition timeout and the statements' socket timeout). Counting to the end of the work
+ * would need a release on every path out of the resource, and one path missed would leak places
+ * until the instance sheds everything; an end handler runs exactly once on every path.
  */
 @Singleton
 public class LoadShedding {
+  // Every request about a staged object (its body's PUT and GET; HEAD and DELETE too, for one
+  // simple rule), a session's event stream, and a task's content.
   private static final Pattern LONG_LIVED =
       Pattern.compile("/v1/sessions/[^/]+/(events/stream|objects/[^/]+|tasks/[^/]+/content)");
 
@@ -53,7 +60,7 @@ public class LoadShedding {
   }
 
   /** Whether the request counts against the limit. */
-  static boolean counted(HttpMethod method, String path) {
+  static boolean counted(String path) {
     return path != null && path.startsWith("/v1/") && !LONG_LIVED.matcher(path).matches();
   }
 
@@ -63,7 +70,7 @@ public class LoadShedding {
   }
 
   private void admit(RoutingContext ctx) {
-    if (limit <= 0 || !counted(ctx.request().method(), ctx.normalizedPath())) {
+    if (limit <= 0 || !counted(ctx.normalizedPath())) {
       ctx.next();
       return;
     }

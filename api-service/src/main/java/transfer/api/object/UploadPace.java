@@ -1,5 +1,6 @@
 package transfer.api.object;
 
+import io.quarkus.logging.Log;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import java.io.FilterInputStream;
@@ -10,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import transfer.api.ApiConfig;
 
@@ -71,25 +73,33 @@ public class UploadPace {
         continue;
       }
       long got = m.bytes.get();
-      if (got - m.bytesAtWindowStart < minBytesPerWindow) {
-        inProgress.remove(m);
-        m.cut = true;
-        m.onCut.run();
-      } else {
+      if (got - m.bytesAtWindowStart >= minBytesPerWindow) {
         m.windowStart = now;
         m.bytesAtWindowStart = got;
+      } else if (m.state.compareAndSet(WATCHED, CUT)) {
+        inProgress.remove(m);
+        try {
+          m.onCut.run();
+        } catch (RuntimeException e) {
+          // The connection may be gone already; the ticker must go on for the other uploads.
+          Log.debugf("cutting a slow upload: %s", e);
+        }
       }
     }
   }
 
+  private static final int WATCHED = 0;
+  private static final int DONE = 1;
+  private static final int CUT = 2;
+
   /** An upload's body as it is read: its bytes counted, and whether it was cut for its pace. */
   public final class Metered extends FilterInputStream {
     private final AtomicLong bytes = new AtomicLong();
+    private final AtomicInteger state = new AtomicInteger(WATCHED);
     private final Runnable onCut;
     // The ticker's own: read and written by its thread only.
     private long windowStart;
     private long bytesAtWindowStart;
-    private volatile boolean cut;
 
     private Metered(InputStream in, Runnable onCut, long started) {
       super(in);
@@ -102,6 +112,8 @@ public class UploadPace {
       int b = super.read();
       if (b >= 0) {
         bytes.incrementAndGet();
+      } else {
+        done();
       }
       return b;
     }
@@ -111,13 +123,25 @@ public class UploadPace {
       int n = super.read(buf, off, len);
       if (n > 0) {
         bytes.addAndGet(n);
+      } else if (n < 0) {
+        done();
       }
       return n;
     }
 
+    /**
+     * The whole body has arrived (or the upload ends): no longer watched, so storing it, which may
+     * take long (an fsync, an upload to S3), is never cut. Either this or a cut happens, not both.
+     */
+    private void done() {
+      if (state.compareAndSet(WATCHED, DONE)) {
+        inProgress.remove(this);
+      }
+    }
+
     /** Whether the body was cut for arriving slower than the minimum. */
     public boolean wasCut() {
-      return cut;
+      return state.get() == CUT;
     }
 
     /** The bytes read so far. */
@@ -128,7 +152,7 @@ public class UploadPace {
     /** Ends the watch; the body itself is left to its owner. */
     @Override
     public void close() {
-      inProgress.remove(this);
+      done();
     }
   }
 }
