@@ -102,10 +102,6 @@ final class OwnCluster implements AutoCloseable {
     return w;
   }
 
-  ServiceProcess api() {
-    return api;
-  }
-
   int apiPort() {
     return apiPort;
   }

@@ -112,21 +112,14 @@ public final class ReplicatedPostgres implements AutoCloseable {
   }
 
   /**
-   * The switchover: stops the primary (fast: sessions are disconnected, and every WAL record is
-   * sent to the standby before the server exits) and promotes the standby, which then accepts
-   * writes on {@link #standbyPort()}. Returns when it does.
+   * The switchover's first half: stops the primary (fast: sessions are disconnected, and every WAL
+   * record is sent to the standby before the server exits).
    */
-  public void switchover() {
-    primarySwitch.stop();
-    standbySwitch.promote();
-  }
-
-  /** Stops the primary only (the first half of {@link #switchover()}). */
   public void stopPrimary() {
     primarySwitch.stop();
   }
 
-  /** Promotes the standby (the second half of {@link #switchover()}). */
+  /** The switchover's second half: promotes the standby, which then accepts writes. */
   public void promoteStandby() {
     standbySwitch.promote();
   }

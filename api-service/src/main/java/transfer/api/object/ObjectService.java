@@ -38,7 +38,6 @@ public class ObjectService {
   private final UploadPace pace;
   private final Clock clock;
   private final long maxBytes;
-  private final java.time.Duration minRateWindow;
 
   public ObjectService(
       SessionService sessions,
@@ -59,7 +58,6 @@ public class ObjectService {
     this.pace = pace;
     this.clock = clock;
     this.maxBytes = config.objects().maxBytes().asLongValue();
-    this.minRateWindow = config.objects().minRateWindow();
   }
 
   /** A stored object, and whether it replaced an object of the same name. */
@@ -116,18 +114,14 @@ public class ObjectService {
     } catch (ObjectStore.Incomplete e) {
       if (body.wasCut()) {
         LOG.infof(
-            "object %s of session %s (tenant %s) not stored: its body brought less than %d bytes"
-                + " in %d s (transfer.objects.min-rate); the connection was closed after %d bytes",
-            name, sid, tenant, pace.minBytesPerWindow(), minRateWindow.toSeconds(), body.bytes());
+            "object %s of session %s (tenant %s) not stored: its body brought less than %s; the"
+                + " connection was closed after %d bytes",
+            name, sid, tenant, pace.minimum(), body.bytes());
         throw new ApiException(
             408,
             "body-too-slow",
             "Request Timeout",
-            "the body arrived slower than "
-                + pace.minBytesPerWindow()
-                + " bytes per "
-                + minRateWindow.toSeconds()
-                + " s (transfer.objects.min-rate); nothing was stored");
+            "the body arrived slower than " + pace.minimum() + "; nothing was stored");
       }
       LOG.infof(
           "object %s of session %s (tenant %s) not stored: %s", name, sid, tenant, e.getMessage());

@@ -61,9 +61,12 @@ public class UploadPace {
     return m;
   }
 
-  /** The bytes per window below which an upload is cut. */
-  long minBytesPerWindow() {
-    return minBytesPerWindow;
+  /** The minimum pace, as the log and the 408 say it. */
+  String minimum() {
+    return minBytesPerWindow
+        + " bytes in "
+        + windowNanos / 1_000_000_000L
+        + " s (transfer.objects.min-rate)";
   }
 
   private void check() {
