@@ -17,16 +17,21 @@ public final class EventWakeups {
   /** New events to number: the sequencer's channel. */
   public static final String EVENTS_WRITTEN = "transfer_events_written";
 
-  /** Events numbered (once per sequencer round): the relay's and the event streams' channel. */
+  /**
+   * Events numbered (once per sequencer round, whether anyone sleeps or not): the relay's events
+   * lane's and the event streams' channel.
+   */
   public static final String EVENTS_NUMBERED = "transfer_events_numbered";
 
-  /** New doorbells in the outbox: the relay's channel. */
+  /** New doorbells in the outbox: the relay's doorbells lane's channel. */
   public static final String DOORBELLS = "transfer_doorbells";
 
   /** Held by the sequencer while it sleeps ('seqsleep'; V9's events trigger names it). */
   public static final long SEQUENCER_ASLEEP = 0x736571736c656570L;
 
-  /** Held by the relay while it sleeps ('relsleep'; V9's outbox trigger names it). */
+  /**
+   * Held by the relay's doorbells lane while it sleeps ('relsleep'; V9's outbox trigger names it).
+   */
   public static final long RELAY_ASLEEP = 0x72656c736c656570L;
 
   /** Longest payload of {@link #EVENTS_NUMBERED} (PostgreSQL's limit is 8,000 bytes). */

@@ -17,9 +17,10 @@ import transfer.contracts.Topics;
 import transfer.telemetry.TraceContext;
 
 /**
- * What the relay publishes to Kafka: the outbox's rows (doorbells, {@code transfer-tasks}), written
- * in the transaction of what they announce and deleted once Kafka has them, and the numbered events
- * ({@code transfer-events}) after the relay's cursor, which moves once Kafka has them.
+ * What the relay publishes to Kafka, in two lanes that it reads and records apart: the outbox's
+ * rows (doorbells, {@code transfer-tasks}), written in the transaction of what they announce and
+ * deleted once Kafka has them, and the numbered events ({@code transfer-events}) after the relay's
+ * cursor, which moves once Kafka has them.
  */
 public final class Outbox {
   private final Tx tx;
@@ -54,24 +55,12 @@ public final class Outbox {
     }
   }
 
-  /** What the relay publishes next: doorbells (outbox rows) and numbered events. */
-  public record Unpublished(List<OutboxMessage> doorbells, List<OutboxMessage> events) {
-    /** Nothing to publish. */
-    public static final Unpublished NONE = new Unpublished(List.of(), List.of());
-
-    public boolean isEmpty() {
-      return doorbells.isEmpty() && events.isEmpty();
-    }
-  }
-
   /**
-   * Up to {@code limit} of the oldest outbox rows and up to {@code limit} numbered events after
-   * {@code afterOrd}, read in one transaction: one round trip of the relay's poll.
+   * The doorbells lane's next batch: up to {@code limit} of the oldest outbox rows. One statement
+   * outside a transaction.
    */
-  public Unpublished unpublished(long afterOrd, int limit) {
-    return tx.run(
-        "read what waits to be published",
-        c -> new Unpublished(doorbells(c, limit), numberedEvents(c, afterOrd, limit)));
+  public List<OutboxMessage> oldestDoorbells(int limit) {
+    return tx.read("read the doorbells that wait to be published", c -> doorbells(c, limit));
   }
 
   private static List<OutboxMessage> doorbells(Connection c, int limit) throws SQLException {
@@ -94,23 +83,35 @@ public final class Outbox {
   }
 
   /**
-   * Whether {@link #unpublished} would find anything: a doorbell, or a numbered event to send after
-   * {@code afterOrd}. One statement outside a transaction, for a relay that polls while idle.
+   * Whether a doorbell waits to be published. One statement outside a transaction, for a lane that
+   * polls while idle.
    */
-  public boolean hasUnpublished(long afterOrd) {
+  public boolean hasDoorbells() {
+    // A scalar subquery keeps its ORDER BY and LIMIT, so it reads the head of the primary key. The
+    // EXISTS form cost about 1.2 ms a look under bench/small-files (pg_stat_statements); likely a
+    // sequential scan over the outbox's dead rows, which it is emptied of as fast as it fills.
+    return look("select (select id from outbox order by id limit 1) is not null", null);
+  }
+
+  /**
+   * Whether a numbered event after {@code afterOrd} waits to be published. One statement outside a
+   * transaction, for a lane that polls while idle.
+   */
+  public boolean hasNumberedEvents(long afterOrd) {
+    return look(
+        "select (select ord from event_numbers where ord > ? and publish order by ord limit 1)"
+            + " is not null",
+        afterOrd);
+  }
+
+  private boolean look(String sql, Long afterOrd) {
     return tx.read(
         "look for what waits to be published",
         c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  // Scalar subqueries keep their ORDER BY and LIMIT, so each reads the head of
-                  // its primary key. The EXISTS form cost about 1.2 ms a look under
-                  // bench/small-files (pg_stat_statements); likely a sequential scan over the
-                  // outbox's dead rows, which it is emptied of as fast as it fills.
-                  "select (select id from outbox order by id limit 1) is not null"
-                      + " or (select ord from event_numbers where ord > ? and publish"
-                      + " order by ord limit 1) is not null")) {
-            ps.setLong(1, afterOrd);
+          try (PreparedStatement ps = c.prepareStatement(sql)) {
+            if (afterOrd != null) {
+              ps.setLong(1, afterOrd);
+            }
             return rows(ps, rs -> rs.getBoolean(1)).get(0);
           }
         });
@@ -136,7 +137,7 @@ public final class Outbox {
    * in the trace context of whoever wrote the event. A message's {@code id} is its {@code ord}.
    */
   public List<OutboxMessage> numberedEvents(long afterOrd, int limit) {
-    return tx.run("read numbered events to publish", c -> numberedEvents(c, afterOrd, limit));
+    return tx.read("read numbered events to publish", c -> numberedEvents(c, afterOrd, limit));
   }
 
   /** The numbered events to publish after the relay's cursor, in order, a batch at a time. */
@@ -174,21 +175,12 @@ public final class Outbox {
   public record Parked(OutboxMessage message, boolean event, String error, int tries) {}
 
   /**
-   * What Kafka acknowledged, in one transaction: the outbox rows {@code ids} are deleted, and the
-   * cursor moves to {@code eventsUpTo} (unless it is there already). One commit per batch.
+   * What Kafka acknowledged of the doorbells lane, in one transaction: the outbox rows {@code ids}
+   * are deleted, and those of {@code parked} move to {@code outbox_parked}.
    */
-  public void published(List<Long> ids, long eventsUpTo) {
-    published(ids, eventsUpTo, List.of());
-  }
-
-  /**
-   * As {@link #published(List, long)}, and the records of {@code parked} set aside in {@code
-   * outbox_parked} in the same transaction: a parked doorbell's outbox row moves there; a parked
-   * event is noted there, and {@code eventsUpTo} may pass it.
-   */
-  public void published(List<Long> ids, long eventsUpTo, List<Parked> parked) {
+  public void doorbellsPublished(List<Long> ids, List<Parked> parked) {
     tx.run(
-        "record what was published",
+        "record the doorbells published",
         c -> {
           if (!ids.isEmpty()) {
             try (PreparedStatement ps =
@@ -200,10 +192,26 @@ public final class Outbox {
           if (!parked.isEmpty()) {
             park(c, parked);
           }
+          return null;
+        });
+  }
+
+  /**
+   * What Kafka acknowledged of the events lane, in one transaction: the cursor moves to {@code
+   * upTo} (unless it is there already), and the events of {@code parked} are noted in {@code
+   * outbox_parked} ({@code upTo} may pass them).
+   */
+  public void eventsPublished(long upTo, List<Parked> parked) {
+    tx.run(
+        "record the events published",
+        c -> {
+          if (!parked.isEmpty()) {
+            park(c, parked);
+          }
           try (PreparedStatement ps =
               c.prepareStatement("update event_publisher set ord = ? where id = 1 and ord < ?")) {
-            ps.setLong(1, eventsUpTo);
-            ps.setLong(2, eventsUpTo);
+            ps.setLong(1, upTo);
+            ps.setLong(2, upTo);
             ps.executeUpdate();
           }
           return null;

@@ -211,17 +211,24 @@ class EventSequencerIT extends LedgerFixture {
                     return rs.getLong(1);
                   }
                 });
-    assertThat(outbox.hasUnpublished(end)).as("nothing after the cursor").isFalse();
+    assertThat(outbox.hasDoorbells()).as("no doorbell").isFalse();
+    assertThat(outbox.hasNumberedEvents(end)).as("nothing after the cursor").isFalse();
     TaskRow t = submit();
-    assertThat(outbox.hasUnpublished(end)).as("the submit's doorbell").isTrue();
+    assertThat(outbox.hasDoorbells()).as("the submit's doorbell").isTrue();
+    assertThat(outbox.oldestDoorbells(10))
+        .extracting(OutboxMessage::key)
+        .as("the oldest first")
+        .first()
+        .isEqualTo(t.id());
     clearOutbox();
-    assertThat(outbox.hasUnpublished(end)).isFalse();
+    assertThat(outbox.hasDoorbells()).isFalse();
     EventWriter writer = new EventWriter(ledger.tx());
     ledger.tx().run("write", c -> writeProgress(writer, c, t, 1));
-    assertThat(outbox.hasUnpublished(end)).as("written, not yet numbered").isFalse();
+    assertThat(outbox.hasNumberedEvents(end)).as("written, not yet numbered").isFalse();
     int numbered = ledger.eventSequencer().sequenceEvents(100);
-    assertThat(outbox.hasUnpublished(end)).as("numbered after the cursor").isTrue();
-    assertThat(outbox.hasUnpublished(end + numbered)).as("the cursor past it").isFalse();
+    assertThat(outbox.hasNumberedEvents(end)).as("numbered after the cursor").isTrue();
+    assertThat(outbox.hasNumberedEvents(end + numbered)).as("the cursor past it").isFalse();
+    assertThat(outbox.hasDoorbells()).as("events are not doorbells").isFalse();
   }
 
   @Test

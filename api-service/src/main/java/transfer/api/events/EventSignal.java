@@ -128,7 +128,7 @@ public class EventSignal {
    * Makes {@code c} receive the ledger's notifications on {@code channels} ({@link EventWakeups}),
    * read with {@link PGConnection#getNotifications(int)}.
    */
-  static PGConnection listenTo(Connection c, String... channels) throws SQLException {
+  public static PGConnection listenTo(Connection c, String... channels) throws SQLException {
     c.setAutoCommit(true); // a LISTEN inside a transaction would start only at its commit
     try (Statement st = c.createStatement()) {
       for (String channel : channels) {
@@ -144,7 +144,7 @@ public class EventSignal {
    * locks (the relay's leadership: held by an idle pooled connection, no replica could take it
    * again). Quiet: a broken connection holds nothing on the server any more.
    */
-  static void reset(Connection c) {
+  public static void reset(Connection c) {
     try {
       if (c.isClosed()) {
         return;

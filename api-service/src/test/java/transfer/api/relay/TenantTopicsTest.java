@@ -1,4 +1,4 @@
-package transfer.api.events;
+package transfer.api.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package transfer.api.events;
+package transfer.api.relay;
 
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,4 +1,4 @@
-package transfer.api.events;
+package transfer.api.relay;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;

@@ -1,4 +1,4 @@
-package transfer.api.events;
+package transfer.api.relay;
 
 import io.quarkus.logging.Log;
 import java.util.ArrayList;

@@ -1,26 +1,29 @@
-package transfer.api.events;
+package transfer.api.relay;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.OptionalLong;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import transfer.ledger.EventWakeups;
 
 /**
- * When a loop that the ledger's writers wake (the sequencer, the relay) looks again: at once after
- * a full pass, after {@code busyPoll} after a pass that found work (so that under load each pass
- * takes what many writers committed), after the shorter {@code lingerPoll} after a pass that found
- * nothing (so that a lone piece of work waits little), and after {@code linger} without work it
- * falls asleep until a notification (or {@code idleWait}) wakes it.
+ * When a loop that the ledger's writers wake (the sequencer, the relay's lanes) looks again: at
+ * once after a full pass, after {@code busyPoll} after a pass that found work (so that under load
+ * each pass takes what many writers committed), after the shorter {@code lingerPoll} after a pass
+ * that found nothing (so that a lone piece of work waits little), and after {@code linger} without
+ * work it falls asleep until a notification (or {@code idleWait}) wakes it.
  *
  * <p>Asleep, it holds its advisory lock ({@link EventWakeups}) on its listening connection, and
  * only then do writers notify: an awake loop polls, and no writer pays for a NOTIFY (PostgreSQL
  * serialises the commits of notifying transactions on one lock held through their WAL flush). The
  * lock is taken without waiting: while a writer is between its insert and its commit (it holds the
  * lock shared) the loop stays awake, and once the lock is taken the caller looks once more, so an
- * event committed just before the loop fell asleep is not left for the next wake-up.
+ * event committed just before the loop fell asleep is not left for the next wake-up. A loop whose
+ * waker notifies whether it sleeps or not (the sequencer, once per round, wakes the events lane)
+ * sleeps without a lock.
  *
  * <p>Used by one thread; the connection is the loop's own and stays open while it runs.
  */
@@ -36,7 +39,7 @@ final class PollThenSleep {
 
   private final Connection connection;
   private final PGConnection pg;
-  private final long lockKey;
+  private final OptionalLong lockKey;
   private final long busyPollMs;
   private final long lingerPollMs;
   private final long lingerMs;
@@ -47,7 +50,7 @@ final class PollThenSleep {
 
   PollThenSleep(
       Connection connection,
-      long lockKey,
+      OptionalLong lockKey,
       long busyPollMs,
       long lingerPollMs,
       long lingerMs,
@@ -110,8 +113,11 @@ final class PollThenSleep {
   }
 
   private boolean tryLock() throws SQLException {
+    if (lockKey.isEmpty()) {
+      return true;
+    }
     try (PreparedStatement ps = connection.prepareStatement("select pg_try_advisory_lock(?)")) {
-      ps.setLong(1, lockKey);
+      ps.setLong(1, lockKey.getAsLong());
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         return rs.getBoolean(1);
@@ -120,11 +126,14 @@ final class PollThenSleep {
   }
 
   private void wake() throws SQLException {
+    asleep = false;
+    if (lockKey.isEmpty()) {
+      return;
+    }
     try (PreparedStatement ps = connection.prepareStatement("select pg_advisory_unlock(?)")) {
-      ps.setLong(1, lockKey);
+      ps.setLong(1, lockKey.getAsLong());
       ps.execute();
     }
-    asleep = false;
   }
 
   private void pause(long ms) {

@@ -1,4 +1,4 @@
-package transfer.api.events;
+package transfer.api.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,6 +10,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -44,7 +45,8 @@ class PollThenSleepIT {
   }
 
   private PollThenSleep loop(long lingerMs) throws SQLException {
-    return new PollThenSleep(loop, lockKey, BUSY, LINGER_POLL, lingerMs, 5_000, pauses::add);
+    return new PollThenSleep(
+        loop, OptionalLong.of(lockKey), BUSY, LINGER_POLL, lingerMs, 5_000, pauses::add);
   }
 
   @Test
@@ -90,6 +92,39 @@ class PollThenSleepIT {
     assertThat(p.idle()).isTrue();
     assertThat(p.asleep()).isFalse();
     assertThat(lockFree()).isTrue();
+  }
+
+  @Test
+  void withoutALockItSleepsAfterTheLingerHoldingNothingAndANotificationWakesIt()
+      throws SQLException {
+    PollThenSleep p =
+        new PollThenSleep(loop, OptionalLong.empty(), BUSY, LINGER_POLL, 0, 5_000, pauses::add);
+    try (Statement s = loop.createStatement()) {
+      s.execute("listen " + CHANNEL);
+    }
+
+    assertThat(p.idle()).isFalse();
+    assertThat(p.asleep()).isTrue();
+    assertThat(heldLocks()).isZero();
+
+    try (Statement s = other.createStatement()) {
+      s.execute("notify " + CHANNEL);
+    }
+    assertThat(p.idle()).isTrue();
+    assertThat(p.asleep()).isFalse();
+    assertThat(heldLocks()).isZero();
+  }
+
+  /** The advisory locks the loop's session holds. */
+  private long heldLocks() throws SQLException {
+    try (Statement s = loop.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "select count(*) from pg_locks where locktype = 'advisory'"
+                    + " and pid = pg_backend_pid()")) {
+      rs.next();
+      return rs.getLong(1);
+    }
   }
 
   /** Whether another session could take the loop's lock (it does not keep it). */

@@ -1,4 +1,4 @@
-package transfer.api.events;
+package transfer.api.relay;
 
 import io.quarkus.logging.Log;
 import java.util.Map;
@@ -15,12 +15,13 @@ import transfer.ledger.OutboxMessage;
  * other.
  *
  * <p>A refusal counts against the record only when it is the record's own fault: Kafka took another
- * record of the same pass (so the broker is reachable and takes records), or the error is one no
- * retry mends (the record is too large for the broker, the topic name is invalid), which parks at
- * once. A pass in which Kafka took nothing counts against nothing, whatever the errors: a broker
- * outage, or credentials or ACLs that refuse everything, is the cluster's trouble, not a record's,
- * and the records wait however long it lasts. The others park after {@code park-after} counted
- * refusals.
+ * record of the same lane's pass (so the broker is reachable and takes records), the broker said
+ * the record's topic cannot be had (a tenant topic missing that may not be made), or the error is
+ * one no retry mends (the record is too large for the broker, the topic name is invalid), which
+ * parks at once. A pass in which Kafka took nothing counts against nothing, whatever the errors: a
+ * broker outage, or credentials or ACLs that refuse the whole lane, is the cluster's trouble, not a
+ * record's, and the lane's records wait however long it lasts (the other lane goes on). The others
+ * park after {@code park-after} counted refusals.
  */
 final class RefusedRecords {
   private RefusedRecords() {}
@@ -28,7 +29,7 @@ final class RefusedRecords {
   /**
    * The parked record of {@code m}, refused with {@code error}, or null while it is still to be
    * sent again. {@code tries} holds the lane's counted refusals by id; {@code anyTaken}: Kafka took
-   * another record of the same pass.
+   * another record of the same pass (or said that this record's topic cannot be had).
    */
   static Outbox.Parked park(
       OutboxMessage m,
@@ -70,5 +71,16 @@ final class RefusedRecords {
         || error instanceof RecordBatchTooLargeException
         || error instanceof InvalidTopicException
         || error instanceof SerializationException;
+  }
+
+  /** Whether a failure is the broker not answering (a timeout), rather than about one record. */
+  static boolean unreachable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof java.util.concurrent.TimeoutException
+          || t instanceof org.apache.kafka.common.errors.TimeoutException) {
+        return true;
+      }
+    }
+    return false;
   }
 }
