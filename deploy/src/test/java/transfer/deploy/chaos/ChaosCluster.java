@@ -6,58 +6,31 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.http.HttpClient;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.GroupState;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Assumptions;
 import transfer.deploy.ApiClient;
 import transfer.deploy.ApiClient.Answer;
 import transfer.deploy.ApiClient.Content;
 import transfer.deploy.ServiceProcess;
-import transfer.testkit.EventLog;
 import transfer.testkit.Origin;
 import transfer.testkit.ResumableTarget;
 import transfer.testkit.Switchable;
@@ -129,6 +102,9 @@ final class ChaosCluster {
   private final Path apiLog;
   private volatile ServiceProcess api;
   private final ApiClient client;
+  private final ChaosLedger ledger;
+  private final DoorbellTopic doorbells;
+  private final SessionEvents events;
   private final HttpClient http =
       HttpClient.newBuilder()
           .version(HttpClient.Version.HTTP_1_1)
@@ -196,6 +172,9 @@ final class ChaosCluster {
     resumable = ResumableTarget.start();
     apiPort = freePort();
     client = new ApiClient(apiPort, API_KEY);
+    ledger = new ChaosLedger(infra);
+    doorbells = new DoorbellTopic(infra.kafkaBootstrap());
+    events = new SessionEvents(infra.kafkaBootstrap(), client);
     apiLog = dataDir.resolve("api.log");
     for (int i = 1; i <= WORKERS; i++) {
       workers.add(
@@ -325,7 +304,8 @@ final class ChaosCluster {
 
   /** The worker that holds the task's lease now. */
   Worker ownerOf(String taskId) {
-    return worker(Objects.requireNonNull(row(taskId).owner(), "task " + taskId + " has no owner"));
+    return worker(
+        Objects.requireNonNull(ledger.row(taskId).owner(), "task " + taskId + " has no owner"));
   }
 
   /**
@@ -393,7 +373,7 @@ final class ChaosCluster {
         .ignoreExceptions()
         .until(
             () -> {
-              ConsumerGroupDescription d = describeGroup();
+              ConsumerGroupDescription d = doorbells.describeGroup();
               Set<String> members =
                   d.members().stream()
                       .map(MemberDescription::clientId)
@@ -404,101 +384,6 @@ final class ChaosCluster {
                   && members.equals(live)
                   && assigned == TestInfra.TOPIC_PARTITIONS;
             });
-  }
-
-  ConsumerGroupDescription describeGroup() throws Exception {
-    try (Admin admin = admin()) {
-      return admin
-          .describeConsumerGroups(List.of(WORKER_GROUP))
-          .all()
-          .get(10, TimeUnit.SECONDS)
-          .get(WORKER_GROUP);
-    }
-  }
-
-  /** The member ids of the worker group; a consumer that was evicted comes back with a new one. */
-  Set<String> groupMemberIds() throws Exception {
-    return describeGroup().members().stream()
-        .map(MemberDescription::consumerId)
-        .collect(Collectors.toCollection(TreeSet::new));
-  }
-
-  Map<TopicPartition, OffsetAndMetadata> committedDoorbellOffsets() throws Exception {
-    try (Admin admin = admin()) {
-      return admin
-          .listConsumerGroupOffsets(WORKER_GROUP)
-          .partitionsToOffsetAndMetadata()
-          .get(10, TimeUnit.SECONDS);
-    }
-  }
-
-  private Admin admin() {
-    return Admin.create(
-        Map.of(
-            AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
-            infra.kafkaBootstrap(),
-            AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG,
-            10_000,
-            AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG,
-            15_000));
-  }
-
-  /** The partition of {@value TestInfra#TASKS_TOPIC} a doorbell for this task lands on. */
-  static int doorbellPartition(String taskId) {
-    // Kafka's default partitioner for keyed records.
-    return Utils.toPositive(Utils.murmur2(taskId.getBytes(StandardCharsets.UTF_8)))
-        % TestInfra.TOPIC_PARTITIONS;
-  }
-
-  /** Every doorbell on the topic, from offset 0 to the current end, as (key, value) records. */
-  List<ConsumerRecord<String, String>> allDoorbells() {
-    Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.kafkaBootstrap());
-    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-    try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
-      List<TopicPartition> parts =
-          c.partitionsFor(TestInfra.TASKS_TOPIC, Duration.ofSeconds(10)).stream()
-              .map(i -> new TopicPartition(i.topic(), i.partition()))
-              .toList();
-      c.assign(parts);
-      c.seekToBeginning(parts);
-      Map<TopicPartition, Long> end = c.endOffsets(parts, Duration.ofSeconds(10));
-      List<ConsumerRecord<String, String>> all = new ArrayList<>();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
-        if (System.nanoTime() > deadline) {
-          throw new AssertionError("could not read " + TestInfra.TASKS_TOPIC + " to its end");
-        }
-        c.poll(Duration.ofMillis(200)).forEach(all::add);
-      }
-      return all;
-    }
-  }
-
-  /** Sends doorbells as the relay would (same key and value), and waits until acknowledged. */
-  void ringDoorbells(List<ProducerRecord<String, String>> records) throws Exception {
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.kafkaBootstrap());
-    p.put(ProducerConfig.ACKS_CONFIG, "all");
-    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-    try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
-      List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
-      for (ProducerRecord<String, String> r : records) {
-        sent.add(producer.send(r));
-      }
-      for (java.util.concurrent.Future<?> f : sent) {
-        f.get(30, TimeUnit.SECONDS);
-      }
-    }
-  }
-
-  /** A doorbell exactly as the ledger writes it: key = task id, value = {taskId, sessionId}. */
-  ProducerRecord<String, String> doorbell(String sid, String tid) {
-    String value = json.createObjectNode().put("taskId", tid).put("sessionId", sid).toString();
-    return new ProducerRecord<>(TestInfra.TASKS_TOPIC, tid, value);
   }
 
   // ------------------------------------------------------------------ PostgreSQL
@@ -513,89 +398,19 @@ final class ChaosCluster {
     return infra.kafkaSwitch();
   }
 
-  Connection db() throws SQLException {
-    return DriverManager.getConnection(infra.jdbcUrl(), infra.dbUser(), infra.dbPassword());
+  /** The ledger as the tests read it: task rows, counts, one-off statements. */
+  ChaosLedger ledger() {
+    return ledger;
   }
 
-  /** The lease-related columns of a task row, read straight from the ledger. */
-  record Row(
-      String state,
-      int attempt,
-      String owner,
-      long epoch,
-      Instant leaseExpiresAt,
-      long bytesTransferred,
-      long bytesDurable,
-      String location,
-      String sha256) {}
-
-  Row row(String taskId) {
-    try (Connection c = db();
-        PreparedStatement ps =
-            c.prepareStatement(
-                "select state, attempt, lease_owner, lease_epoch, lease_expires_at,"
-                    + " bytes_transferred, bytes_durable, location, sha256 from tasks where id = ?")) {
-      ps.setString(1, taskId);
-      try (ResultSet rs = ps.executeQuery()) {
-        assertThat(rs.next()).as("task %s exists in the ledger", taskId).isTrue();
-        Timestamp exp = rs.getTimestamp(5);
-        return new Row(
-            rs.getString(1),
-            rs.getInt(2),
-            rs.getString(3),
-            rs.getLong(4),
-            exp == null ? null : exp.toInstant(),
-            rs.getLong(6),
-            rs.getLong(7),
-            rs.getString(8),
-            rs.getString(9));
-      }
-    } catch (SQLException e) {
-      throw new AssertionError("cannot read task " + taskId + ": " + e.getMessage(), e);
-    }
+  /** The sessions' events, on the topic and in the replay, and the assertions about them. */
+  SessionEvents events() {
+    return events;
   }
 
-  /** Runs one statement; answers the update count. */
-  int update(String sql, Object... params) throws SQLException {
-    try (Connection c = db();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      for (int i = 0; i < params.length; i++) {
-        ps.setObject(i + 1, params[i]);
-      }
-      return ps.executeUpdate();
-    }
-  }
-
-  /** The first column of a query as longs. */
-  long count(String sql, Object... params) throws SQLException {
-    try (Connection c = db();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      for (int i = 0; i < params.length; i++) {
-        ps.setObject(i + 1, params[i]);
-      }
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
-      }
-    }
-  }
-
-  /** State counts of one session's tasks. */
-  Map<String, Long> statesOf(String sid) throws SQLException {
-    Map<String, Long> states = new LinkedHashMap<>();
-    try (Connection c = db();
-        PreparedStatement ps =
-            c.prepareStatement(
-                "select state, count(*) from tasks where session_id = ? group by state"
-                    + " order by state")) {
-      ps.setString(1, sid);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          states.put(rs.getString(1), rs.getLong(2));
-        }
-      }
-    }
-    return states;
+  /** The worker group and the doorbells topic, as the tests read and ring them. */
+  DoorbellTopic doorbells() {
+    return doorbells;
   }
 
   // ------------------------------------------------------------------ API
@@ -692,97 +507,6 @@ final class ChaosCluster {
     }
   }
 
-  // ------------------------------------------------------------------ events
-
-  /**
-   * The session's events on {@code transfer-events}, read until every one of {@code taskIds} has a
-   * completion event (or the timeout passes; the assertions then say what is missing).
-   */
-  List<JsonNode> eventsUntilCompleted(String sid, Collection<String> taskIds, Duration timeout) {
-    Set<String> wanted = Set.copyOf(taskIds);
-    return EventLog.readSession(
-        infra.kafkaBootstrap(),
-        TestInfra.EVENTS_TOPIC,
-        sid,
-        got -> completedTasks(got).containsAll(wanted),
-        timeout);
-  }
-
-  /** The tasks that have a {@code transfer.task.completed} among {@code events}. */
-  static Set<String> completedTasks(List<JsonNode> events) {
-    return events.stream()
-        .filter(e -> e.path("type").asText().equals("transfer.task.completed"))
-        .map(e -> e.path("subject").asText())
-        .collect(Collectors.toSet());
-  }
-
-  /**
-   * Reads the session's events until each of {@code taskIds} completed (or {@code timeout}), then
-   * {@link #assertExactlyOneCompletionEach}.
-   */
-  void assertOneCompletionEach(String sid, Collection<String> taskIds, Duration timeout) {
-    assertExactlyOneCompletionEach(eventsUntilCompleted(sid, taskIds, timeout), taskIds);
-  }
-
-  /** {@link #assertOneCompletionEach(String, Collection, Duration)} as a soft assertion. */
-  void assertOneCompletionEach(
-      org.assertj.core.api.SoftAssertions soft,
-      String sid,
-      Collection<String> taskIds,
-      Duration timeout) {
-    soft.assertThatCode(() -> assertOneCompletionEach(sid, taskIds, timeout))
-        .doesNotThrowAnyException();
-  }
-
-  /**
-   * Exactly one completion per task: one distinct {@code transfer.task.completed} id, {@code
-   * <task>:completed}, and any copy on the topic (a redelivery after a broker fault) identical to
-   * the first. No completion for a task that is not one of {@code taskIds}.
-   */
-  static void assertExactlyOneCompletionEach(List<JsonNode> events, Collection<String> taskIds) {
-    Map<String, List<JsonNode>> completedBySubject = new HashMap<>();
-    for (JsonNode e : events) {
-      if (e.path("type").asText().equals("transfer.task.completed")) {
-        completedBySubject
-            .computeIfAbsent(e.path("subject").asText(), k -> new ArrayList<>())
-            .add(e);
-      }
-    }
-    assertThat(completedBySubject.keySet())
-        .as("tasks with a completion event")
-        .containsExactlyInAnyOrderElementsOf(Set.copyOf(taskIds));
-    for (Map.Entry<String, List<JsonNode>> c : completedBySubject.entrySet()) {
-      List<JsonNode> copies = c.getValue();
-      assertThat(copies.stream().map(e -> e.path("id").asText()).distinct())
-          .as("distinct completion ids of task %s", c.getKey())
-          .containsExactly(c.getKey() + ":completed");
-      assertThat(copies)
-          .as("every copy of the completion of task %s on the topic is the same event", c.getKey())
-          .allMatch(e -> e.equals(copies.get(0)));
-    }
-  }
-
-  /** The session's stored events, oldest first, from the API's replay (not from Kafka). */
-  List<JsonNode> replay(String sid) throws Exception {
-    return client.replay(sid);
-  }
-
-  /**
-   * No phantom events: every event on the topic for this session is one the ledger recorded (same
-   * id, same sequence), and every recorded event reached the topic.
-   */
-  void assertTopicMatchesLedger(String sid, List<JsonNode> topicEvents) throws Exception {
-    Map<String, Long> recorded = new HashMap<>();
-    for (JsonNode e : replay(sid)) {
-      recorded.put(e.get("id").asText(), e.get("sequence").asLong());
-    }
-    Map<String, Long> onTopic = new HashMap<>();
-    for (JsonNode e : topicEvents) {
-      onTopic.put(e.get("id").asText(), e.get("sequence").asLong());
-    }
-    assertThat(onTopic).as("events on the topic vs. events in the ledger").isEqualTo(recorded);
-  }
-
   // ------------------------------------------------------------------ origin and storage
 
   /** A seed no other test uses, so that the origin's log of one test's URLs is its own. */
@@ -851,58 +575,6 @@ final class ChaosCluster {
     return ApiClient.freePort();
   }
 
-  // ------------------------------------------------------------------ sampling
-
-  /**
-   * Runs a probe every few milliseconds on a thread of its own and keeps what it answered, for
-   * properties that must hold at every moment (not only at the end): "no row is ever running
-   * without a lease", "the owner never goes back to the frozen worker".
-   */
-  static final class Sampler<T> implements AutoCloseable {
-    record Sample<T>(Instant at, T value) {}
-
-    private final List<Sample<T>> samples = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final Thread thread;
-    private volatile boolean running = true;
-
-    Sampler(String name, Duration every, java.util.concurrent.Callable<T> probe) {
-      thread =
-          new Thread(
-              () -> {
-                while (running) {
-                  try {
-                    samples.add(new Sample<>(Instant.now(), probe.call()));
-                  } catch (Exception e) {
-                    errors.add(e);
-                  }
-                  java.util.concurrent.locks.LockSupport.parkNanos(every.toNanos());
-                }
-              },
-              name);
-      thread.setDaemon(true);
-      thread.start();
-    }
-
-    List<Sample<T>> samples() {
-      return List.copyOf(samples);
-    }
-
-    List<Throwable> errors() {
-      return List.copyOf(errors);
-    }
-
-    @Override
-    public void close() {
-      running = false;
-      try {
-        thread.join(5_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
-
   // ------------------------------------------------------------------ logs
 
   /** Reads what the services log from now on. */
@@ -913,84 +585,5 @@ final class ChaosCluster {
       logs.put(w.id, w.log);
     }
     return new LogWatch(logs);
-  }
-
-  /** Tails service logs from the moment it was made; lines are tagged with the service name. */
-  static final class LogWatch {
-    private final Map<String, Path> logs;
-    private final Map<String, Long> offsets = new HashMap<>();
-    private final Map<String, StringBuilder> partial = new HashMap<>();
-    private final List<String[]> lines = new ArrayList<>();
-
-    LogWatch(Map<String, Path> logs) {
-      this.logs = logs;
-      for (Map.Entry<String, Path> e : logs.entrySet()) {
-        offsets.put(e.getKey(), sizeOf(e.getValue()));
-        partial.put(e.getKey(), new StringBuilder());
-      }
-    }
-
-    private static long sizeOf(Path p) {
-      try {
-        return Files.exists(p) ? Files.size(p) : 0;
-      } catch (IOException e) {
-        return 0;
-      }
-    }
-
-    /** Reads what was appended since the last call; answers all lines seen so far. */
-    synchronized List<String[]> lines() {
-      for (Map.Entry<String, Path> e : logs.entrySet()) {
-        String name = e.getKey();
-        try (RandomAccessFile f = new RandomAccessFile(e.getValue().toFile(), "r")) {
-          long from = offsets.get(name);
-          long to = f.length();
-          if (to <= from) {
-            continue;
-          }
-          byte[] bytes = new byte[(int) Math.min(to - from, 8 << 20)];
-          f.seek(from);
-          f.readFully(bytes);
-          offsets.put(name, from + bytes.length);
-          StringBuilder sb = partial.get(name);
-          sb.append(new String(bytes, StandardCharsets.UTF_8));
-          int nl;
-          while ((nl = sb.indexOf("\n")) >= 0) {
-            lines.add(new String[] {name, sb.substring(0, nl)});
-            sb.delete(0, nl + 1);
-          }
-        } catch (IOException ignored) {
-          // not written yet
-        }
-      }
-      return List.copyOf(lines);
-    }
-
-    /** The first line (service name, matcher) that matches, if any yet. */
-    Optional<Map.Entry<String, Matcher>> find(Pattern pattern) {
-      for (String[] l : lines()) {
-        Matcher m = pattern.matcher(l[1]);
-        if (m.find()) {
-          return Optional.of(Map.entry(l[0], m));
-        }
-      }
-      return Optional.empty();
-    }
-
-    /** Lines of one service that match. */
-    List<String> matching(String service, Pattern pattern) {
-      return lines().stream()
-          .filter(l -> l[0].equals(service) && pattern.matcher(l[1]).find())
-          .map(l -> l[1])
-          .toList();
-    }
-
-    /** Every line that mentions this text, tagged, for assertion messages. */
-    String mentioning(String text) {
-      return lines().stream()
-          .filter(l -> l[1].contains(text))
-          .map(l -> l[0] + ": " + l[1])
-          .collect(Collectors.joining("\n"));
-    }
   }
 }

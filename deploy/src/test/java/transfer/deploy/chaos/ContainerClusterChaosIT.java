@@ -274,19 +274,19 @@ class ContainerClusterChaosIT {
               () -> {
                 events.clear();
                 events.addAll(client.replay(sid));
-                return ChaosCluster.completedTasks(events).containsAll(seeds.keySet());
+                return SessionEvents.completedTasks(events).containsAll(seeds.keySet());
               });
     } catch (org.awaitility.core.ConditionTimeoutException e) {
       throw new AssertionError(
           "completion events missing from the replay: "
               + seeds.keySet().stream()
-                  .filter(t -> !ChaosCluster.completedTasks(events).contains(t))
+                  .filter(t -> !SessionEvents.completedTasks(events).contains(t))
                   .toList()
               + "; database sessions: "
               + databaseActivity(),
           e);
     }
-    soft.assertThatCode(() -> ChaosCluster.assertExactlyOneCompletionEach(events, seeds.keySet()))
+    soft.assertThatCode(() -> SessionEvents.assertExactlyOneCompletionEach(events, seeds.keySet()))
         .doesNotThrowAnyException();
     // The workers' logs are JSON lines; those about a task carry its ids as fields.
     Set<String> loggedTasks = new java.util.HashSet<>();

@@ -49,15 +49,15 @@ class DoorbellChaosIT extends ChaosTest {
     long rate = 4 * MIB; // ten seconds
     long seed = ChaosCluster.newSeed();
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
-    Set<String> membersBefore = cluster.groupMemberIds();
+    Set<String> membersBefore = cluster.doorbells().groupMemberIds();
     String slow =
         cluster.submit(
             sid, cluster.origin.url("/bytes/" + size + "?seed=" + seed + "&rate=" + rate));
-    int partition = ChaosCluster.doorbellPartition(slow);
+    int partition = DoorbellTopic.partitionOf(slow);
     await("the long transfer runs")
         .atMost(Duration.ofSeconds(20))
         .pollInterval(Duration.ofMillis(100))
-        .until(() -> cluster.row(slow).bytesTransferred() > 0);
+        .until(() -> cluster.ledger().row(slow).bytesTransferred() > 0);
 
     // Small tasks until three of them ring on the long transfer's partition.
     Map<String, Long> sameSeeds = new LinkedHashMap<>();
@@ -68,7 +68,7 @@ class DoorbellChaosIT extends ChaosTest {
       Instant at = Instant.now();
       String t = cluster.submit(sid, cluster.origin.url("/bytes/" + 64 * KIB + "?seed=" + s));
       allSeeds.put(t, s);
-      if (ChaosCluster.doorbellPartition(t) == partition) {
+      if (DoorbellTopic.partitionOf(t) == partition) {
         sameSeeds.put(t, s);
         submittedAt.put(t, at);
       }
@@ -82,17 +82,17 @@ class DoorbellChaosIT extends ChaosTest {
         .until(
             () -> {
               for (String t : sameSeeds.keySet()) {
-                if (!doneAt.containsKey(t) && cluster.row(t).state().equals("completed")) {
+                if (!doneAt.containsKey(t) && cluster.ledger().row(t).state().equals("completed")) {
                   doneAt.put(t, Instant.now());
                 }
               }
               return doneAt.size() == sameSeeds.size();
             });
-    ChaosCluster.Row slowMeanwhile = cluster.row(slow);
-    Map<TopicPartition, OffsetAndMetadata> committed = cluster.committedDoorbellOffsets();
+    ChaosLedger.Row slowMeanwhile = cluster.ledger().row(slow);
+    Map<TopicPartition, OffsetAndMetadata> committed = cluster.doorbells().committedOffsets();
     long slowOffset = doorbellOffset(slow, partition);
     JsonNode slowTask = cluster.awaitFinal(sid, slow, Duration.ofSeconds(60));
-    Set<String> membersAfter = cluster.groupMemberIds();
+    Set<String> membersAfter = cluster.doorbells().groupMemberIds();
 
     ChaosCluster.figures(
         "fault 4: submit to completion behind the long transfer on partition %d: %s",
@@ -127,7 +127,7 @@ class DoorbellChaosIT extends ChaosTest {
     soft.assertThat(slowTask.path("sha256").asText()).isEqualTo(Origin.sha256Hex(size, seed));
     List<String> all = new ArrayList<>(allSeeds.keySet());
     all.add(slow);
-    cluster.assertOneCompletionEach(soft, sid, all, Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(soft, sid, all, Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -140,10 +140,10 @@ class DoorbellChaosIT extends ChaosTest {
     String tid =
         cluster.submit(
             sid, cluster.origin.url("/bytes/" + size + "?seed=" + seed + "&rate=" + 4 * MIB));
-    ProducerRecord<String, String> bell = cluster.doorbell(sid, tid);
-    cluster.ringDoorbells(List.of(bell, bell, bell));
+    ProducerRecord<String, String> bell = cluster.doorbells().doorbell(sid, tid);
+    cluster.doorbells().ring(List.of(bell, bell, bell));
     JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofSeconds(60));
-    cluster.ringDoorbells(List.of(bell, bell, bell));
+    cluster.doorbells().ring(List.of(bell, bell, bell));
     // Long enough for every worker to have read them (they poll every 100 ms).
     await("no further fetch after three more doorbells")
         .during(Duration.ofSeconds(3))
@@ -154,8 +154,8 @@ class DoorbellChaosIT extends ChaosTest {
     assertThat(task.path("attempt").asInt()).isEqualTo(1);
     assertThat(task.path("sha256").asText()).isEqualTo(Origin.sha256Hex(size, seed));
     assertThat(cluster.originRequests(seed)).hasSize(1);
-    assertThat(cluster.row(tid).epoch()).as("claims of the task").isEqualTo(1);
-    cluster.assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
+    assertThat(cluster.ledger().row(tid).epoch()).as("claims of the task").isEqualTo(1);
+    cluster.events().assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
   }
 
   /** Fault 5, second half: every doorbell ever rung, rung again from offset 0. */
@@ -174,20 +174,22 @@ class DoorbellChaosIT extends ChaosTest {
     Map<String, String> finalUrls = finalTaskUrls();
     String[] finalIds = finalUrls.keySet().toArray(String[]::new);
     String eventsOfFinalTasks = "select count(*) from events where task_id = any(?)";
-    long eventsBefore = cluster.count(eventsOfFinalTasks, (Object) finalIds);
+    long eventsBefore = cluster.ledger().count(eventsOfFinalTasks, (Object) finalIds);
     Map<String, Long> fetchesBefore = fetchesOf(finalUrls.values());
 
-    List<ConsumerRecord<String, String>> history = cluster.allDoorbells();
+    List<ConsumerRecord<String, String>> history = cluster.doorbells().all();
     assertThat(history).as("doorbells on the topic").hasSizeGreaterThanOrEqualTo(3);
-    cluster.ringDoorbells(
-        history.stream()
-            .map(r -> new ProducerRecord<>(TestInfra.TASKS_TOPIC, r.key(), r.value()))
-            .toList());
+    cluster
+        .doorbells()
+        .ring(
+            history.stream()
+                .map(r -> new ProducerRecord<>(TestInfra.TASKS_TOPIC, r.key(), r.value()))
+                .toList());
     await("the replayed doorbells are consumed")
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(200))
         .ignoreExceptions()
-        .until(() -> consumedToEnd(cluster.committedDoorbellOffsets()));
+        .until(() -> consumedToEnd(cluster.doorbells().committedOffsets()));
     await("nothing fetched again")
         .during(Duration.ofSeconds(3))
         .atMost(Duration.ofSeconds(5))
@@ -202,10 +204,10 @@ class DoorbellChaosIT extends ChaosTest {
     assertThat(finalTaskUrls().keySet())
         .as("tasks still final after the replay")
         .containsAll(finalUrls.keySet());
-    assertThat(cluster.count(eventsOfFinalTasks, (Object) finalIds))
+    assertThat(cluster.ledger().count(eventsOfFinalTasks, (Object) finalIds))
         .as("events of final tasks in the ledger after the replay (none new)")
         .isEqualTo(eventsBefore);
-    cluster.assertOneCompletionEach(sid, seeds.keySet(), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(sid, seeds.keySet(), Duration.ofSeconds(30));
   }
 
   /**
@@ -217,25 +219,29 @@ class DoorbellChaosIT extends ChaosTest {
   void aQueuedTaskWhoseDoorbellNeverArrivedIsAnnouncedAgainByTheReaper() throws Exception {
     long seed = ChaosCluster.newSeed();
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     String tid =
         cluster.submit(
             sid,
             cluster.origin.url("/bytes/" + MIB + "?seed=" + seed),
             "\"earliestBeginAt\":\"" + Instant.now().plus(Duration.ofHours(1)) + "\"");
-    assertThat(cluster.row(tid).state()).isEqualTo("waiting");
+    assertThat(cluster.ledger().row(tid).state()).isEqualTo("waiting");
     assertThat(
-            cluster.count(
-                "select count(*) from outbox where topic = ? and msg_key = ?",
-                TestInfra.TASKS_TOPIC,
-                tid))
+            cluster
+                .ledger()
+                .count(
+                    "select count(*) from outbox where topic = ? and msg_key = ?",
+                    TestInfra.TASKS_TOPIC,
+                    tid))
         .as("doorbells of a waiting task in the outbox")
         .isZero();
     int changed =
-        cluster.update(
-            "update tasks set state = 'queued', next_attempt_at = null, announced_at = now()"
-                + " where id = ? and state = 'waiting'",
-            tid);
+        cluster
+            .ledger()
+            .update(
+                "update tasks set state = 'queued', next_attempt_at = null, announced_at = now()"
+                    + " where id = ? and state = 'waiting'",
+                tid);
     assertThat(changed).isEqualTo(1);
     Instant queuedAt = Instant.now();
 
@@ -254,14 +260,14 @@ class DoorbellChaosIT extends ChaosTest {
     assertThat(logs.matching("api", Pattern.compile("re-announced")))
         .as("the api-service's reaper says it re-announced")
         .isNotEmpty();
-    cluster.assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
   }
 
   // ------------------------------------------------------------------ helpers
 
   /** Offset of the (first) doorbell of this task on its partition. */
   private static long doorbellOffset(String tid, int partition) {
-    return cluster.allDoorbells().stream()
+    return cluster.doorbells().all().stream()
         .filter(r -> r.partition() == partition && tid.equals(r.key()))
         .mapToLong(ConsumerRecord::offset)
         .min()
@@ -270,7 +276,7 @@ class DoorbellChaosIT extends ChaosTest {
 
   private static boolean consumedToEnd(Map<TopicPartition, OffsetAndMetadata> committed) {
     Map<Integer, Long> end = new HashMap<>();
-    for (ConsumerRecord<String, String> r : cluster.allDoorbells()) {
+    for (ConsumerRecord<String, String> r : cluster.doorbells().all()) {
       end.merge(r.partition(), r.offset() + 1, Math::max);
     }
     return end.entrySet().stream()
@@ -285,7 +291,7 @@ class DoorbellChaosIT extends ChaosTest {
   /** Task id to URL (path and query) of every final task in the ledger. */
   private static Map<String, String> finalTaskUrls() throws Exception {
     Map<String, String> urls = new HashMap<>();
-    try (var c = cluster.db();
+    try (var c = cluster.ledger().db();
         var ps =
             c.prepareStatement(
                 "select id, url from tasks where state in ('completed', 'failed', 'canceled')");

@@ -2,8 +2,8 @@ package transfer.deploy.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-import static transfer.deploy.chaos.ChaosCluster.assertExactlyOneCompletionEach;
 import static transfer.deploy.chaos.ChaosCluster.eventually;
+import static transfer.deploy.chaos.SessionEvents.assertExactlyOneCompletionEach;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
@@ -41,7 +41,9 @@ class InfrastructureChaosIT extends ChaosTest {
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
         .until(
-            () -> running.keySet().stream().allMatch(t -> cluster.row(t).bytesTransferred() > 0));
+            () ->
+                running.keySet().stream()
+                    .allMatch(t -> cluster.ledger().row(t).bytesTransferred() > 0));
 
     kafka.stop();
     Map<String, Long> all = new LinkedHashMap<>(running);
@@ -57,13 +59,15 @@ class InfrastructureChaosIT extends ChaosTest {
               Duration.ofSeconds(20),
               () ->
                   running.keySet().stream()
-                      .allMatch(t -> cluster.row(t).state().equals("completed")));
+                      .allMatch(t -> cluster.ledger().row(t).state().equals("completed")));
       // Replay serves the stored events: numbered without the broker, which the relay's publish
       // to the unreachable broker (up to 30 s a try) must not hold back.
       replayedWhileDown =
           eventually(
               Duration.ofSeconds(10),
-              () -> ChaosCluster.completedTasks(cluster.replay(sid)).containsAll(running.keySet()));
+              () ->
+                  SessionEvents.completedTasks(cluster.events().replay(sid))
+                      .containsAll(running.keySet()));
     } finally {
       kafka.start();
     }
@@ -119,7 +123,7 @@ class InfrastructureChaosIT extends ChaosTest {
                 Duration.ofSeconds(60),
                 () ->
                     all.keySet().stream()
-                        .allMatch(t -> cluster.row(t).state().equals("completed")));
+                        .allMatch(t -> cluster.ledger().row(t).state().equals("completed")));
         untilCompleted = Duration.between(submitted, Instant.now());
       } finally {
         kafka.start();
@@ -154,7 +158,9 @@ class InfrastructureChaosIT extends ChaosTest {
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
         .until(
-            () -> accepted.keySet().stream().allMatch(t -> cluster.row(t).bytesTransferred() > 0));
+            () ->
+                accepted.keySet().stream()
+                    .allMatch(t -> cluster.ledger().row(t).bytesTransferred() > 0));
 
     List<Integer> refused = new ArrayList<>();
     postgres.stop();
@@ -219,10 +225,12 @@ class InfrastructureChaosIT extends ChaosTest {
       assertThat(a.status()).as("POST task: %s", a.body()).isEqualTo(201);
       tid = a.body().get("id").asText();
       doorbellsWaiting =
-          cluster.count(
-              "select count(*) from outbox where topic = ? and msg_key = ?",
-              TestInfra.TASKS_TOPIC,
-              tid);
+          cluster
+              .ledger()
+              .count(
+                  "select count(*) from outbox where topic = ? and msg_key = ?",
+                  TestInfra.TASKS_TOPIC,
+                  tid);
       cluster.killApi();
     } finally {
       kafka.start();
@@ -244,11 +252,11 @@ class InfrastructureChaosIT extends ChaosTest {
     soft.assertThat(retry.body() != null ? retry.body().path("id").asText() : null)
         .as("the retry with the same Idempotency-Key answers the same task")
         .isEqualTo(tid);
-    soft.assertThat(cluster.count("select count(*) from tasks where session_id = ?", sid))
+    soft.assertThat(cluster.ledger().count("select count(*) from tasks where session_id = ?", sid))
         .as("tasks in the session")
         .isEqualTo(1);
     soft.assertThat(cluster.originRequests(seed)).as("fetches of the task's URL").hasSize(1);
-    cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -279,13 +287,13 @@ class InfrastructureChaosIT extends ChaosTest {
         .isEqualTo(tid);
     soft.assertThat(other.status()).as("same key, other body: %s", other.body()).isEqualTo(422);
     soft.assertThat(other.contentType()).startsWith("application/problem+json");
-    soft.assertThat(cluster.count("select count(*) from tasks where session_id = ?", sid))
+    soft.assertThat(cluster.ledger().count("select count(*) from tasks where session_id = ?", sid))
         .as("tasks in the session")
         .isEqualTo(1);
     soft.assertThat(task.path("state").asText()).isEqualTo("completed");
     soft.assertThat(cluster.originRequests(seed)).as("fetches of the task's URL").hasSize(1);
     soft.assertThat(cluster.originRequests(otherSeed)).as("fetches of the refused URL").isEmpty();
-    cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -324,10 +332,10 @@ class InfrastructureChaosIT extends ChaosTest {
           .isEqualTo(Origin.sha256Hex(size, t.getValue()));
     }
     List<JsonNode> events =
-        cluster.eventsUntilCompleted(sid, tasks.keySet(), Duration.ofSeconds(60));
+        cluster.events().eventsUntilCompleted(sid, tasks.keySet(), Duration.ofSeconds(60));
     soft.assertThatCode(() -> assertExactlyOneCompletionEach(events, tasks.keySet()))
         .doesNotThrowAnyException();
-    soft.assertThatCode(() -> cluster.assertTopicMatchesLedger(sid, events))
+    soft.assertThatCode(() -> cluster.events().assertTopicMatchesLedger(sid, events))
         .as("no phantom events, none lost")
         .doesNotThrowAnyException();
   }

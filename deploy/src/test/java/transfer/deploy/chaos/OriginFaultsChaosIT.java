@@ -70,7 +70,7 @@ class OriginFaultsChaosIT extends ChaosTest {
     await("a checkpoint of version 1")
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(50))
-        .until(() -> cluster.row(tid).bytesDurable() > 0);
+        .until(() -> cluster.ledger().row(tid).bytesDurable() > 0);
     cluster.proxy.serveVersion(seed, 2);
     cluster.proxy.cutNow(seed);
     JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofSeconds(60));
@@ -231,7 +231,7 @@ class OriginFaultsChaosIT extends ChaosTest {
                 + requestTimeout
                 + "\"}");
     cluster.proxy.cue(seed, new StallAfter(256 * KIB));
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     String tid = cluster.submit(sid, cluster.proxy.url("/bytes/" + size + "?seed=" + seed));
     // Expected in about requestTimeout plus a backoff and a fast second attempt.
     JsonNode task = cluster.awaitFinalOrLast(sid, tid, Duration.ofSeconds(20));
@@ -293,11 +293,11 @@ class OriginFaultsChaosIT extends ChaosTest {
     await("a checkpoint")
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(50))
-        .until(() -> cluster.row(tid).bytesDurable() > 0);
+        .until(() -> cluster.ledger().row(tid).bytesDurable() > 0);
     cluster.proxy.cutNow(seed);
   }
 
   private static void oneCompletion(String sid, String tid) {
-    cluster.assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(sid, List.of(tid), Duration.ofSeconds(30));
   }
 }

@@ -33,7 +33,7 @@ class RollingRestartChaosIT extends ChaosTest {
   @Test
   void aRollingRestartOfEveryWorkerDuring500TasksEndsEachTaskExactlyOnce() throws Exception {
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     Map<String, Long> seeds = new LinkedHashMap<>();
     for (int i = 0; i < TASKS; i++) {
       long seed = ChaosCluster.newSeed();
@@ -45,15 +45,20 @@ class RollingRestartChaosIT extends ChaosTest {
     await("the cluster is busy")
         .atMost(Duration.ofSeconds(60))
         .pollInterval(Duration.ofMillis(200))
-        .until(() -> cluster.statesOf(sid).getOrDefault("running", 0L) >= ChaosCluster.SLOTS);
+        .until(
+            () -> cluster.ledger().statesOf(sid).getOrDefault("running", 0L) >= ChaosCluster.SLOTS);
 
     Map<String, Long> runningAtStop = new HashMap<>();
     Instant restartStarted = Instant.now();
     for (Worker w : cluster.workers) {
       runningAtStop.put(
           w.id,
-          cluster.count(
-              "select count(*) from tasks where session_id = ? and lease_owner = ?", sid, w.id));
+          cluster
+              .ledger()
+              .count(
+                  "select count(*) from tasks where session_id = ? and lease_owner = ?",
+                  sid,
+                  w.id));
       w.process.stop(Duration.ofSeconds(25));
       cluster.restartWorker(w);
       cluster.awaitGroupSettled(Duration.ofSeconds(90));
@@ -65,11 +70,11 @@ class RollingRestartChaosIT extends ChaosTest {
         .pollInterval(Duration.ofSeconds(1))
         .until(
             () -> {
-              Map<String, Long> states = cluster.statesOf(sid);
+              Map<String, Long> states = cluster.ledger().statesOf(sid);
               return states.getOrDefault("completed", 0L) + states.getOrDefault("failed", 0L)
                   == TASKS;
             });
-    Map<String, Long> states = cluster.statesOf(sid);
+    Map<String, Long> states = cluster.ledger().statesOf(sid);
     ChaosCluster.figures(
         "fault 13: rolling restart of %d workers took %s; tasks each held when stopped %s;"
             + " all %d final %s after the first stop",
@@ -93,13 +98,13 @@ class RollingRestartChaosIT extends ChaosTest {
         .isTrue();
     List<String> wrong = wrongDigests(sid, seeds);
     soft.assertThat(wrong).as("completed tasks with a wrong SHA-256").isEmpty();
-    cluster.assertOneCompletionEach(soft, sid, seeds.keySet(), Duration.ofSeconds(60));
+    cluster.events().assertOneCompletionEach(soft, sid, seeds.keySet(), Duration.ofSeconds(60));
     soft.assertAll();
   }
 
   private static List<String> wrongDigests(String sid, Map<String, Long> seeds) throws Exception {
     Map<String, String> recorded = new HashMap<>();
-    try (Connection c = cluster.db();
+    try (Connection c = cluster.ledger().db();
         PreparedStatement ps =
             c.prepareStatement(
                 "select id, sha256 from tasks where session_id = ? and state = 'completed'")) {

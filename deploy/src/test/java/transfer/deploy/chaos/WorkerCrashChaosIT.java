@@ -24,9 +24,8 @@ import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import transfer.deploy.ApiClient.Answer;
-import transfer.deploy.chaos.ChaosCluster.Row;
-import transfer.deploy.chaos.ChaosCluster.Sampler;
 import transfer.deploy.chaos.ChaosCluster.Worker;
+import transfer.deploy.chaos.ChaosLedger.Row;
 import transfer.testkit.Origin;
 import transfer.testkit.ResumableTarget;
 
@@ -55,7 +54,7 @@ class WorkerCrashChaosIT extends ChaosTest {
     long rate = 8 * MIB; // eight seconds in all; one checkpoint interval is worth 8 MiB
     long seed = ChaosCluster.newSeed();
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     String tid =
         cluster.submit(
             sid, cluster.origin.url("/bytes/" + size + "?seed=" + seed + "&rate=" + rate));
@@ -63,11 +62,11 @@ class WorkerCrashChaosIT extends ChaosTest {
     await("half of the download")
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
-        .until(() -> cluster.row(tid).bytesTransferred() >= size / 2);
+        .until(() -> cluster.ledger().row(tid).bytesTransferred() >= size / 2);
     Worker victim = cluster.ownerOf(tid);
     victim.kill();
     Instant killedAt = Instant.now();
-    Row atKill = cluster.row(tid);
+    Row atKill = cluster.ledger().row(tid);
 
     boolean tookOver = eventually(TAKEOVER_WAIT, () -> cluster.originRequests(seed).size() >= 2);
     Instant takeoverSeenAt = Instant.now();
@@ -124,7 +123,7 @@ class WorkerCrashChaosIT extends ChaosTest {
             requests.size(), checkpointWorth)
         .isLessThanOrEqualTo(size + 2 * checkpointWorth);
     cluster.assertCompletedWithTheRightBytes(soft, sid, tid, task, size, seed);
-    cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -141,28 +140,28 @@ class WorkerCrashChaosIT extends ChaosTest {
     await("the transfer runs")
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
-        .until(() -> cluster.row(tid).bytesTransferred() >= 4 * MIB);
+        .until(() -> cluster.ledger().row(tid).bytesTransferred() >= 4 * MIB);
 
-    Row before = cluster.row(tid);
+    Row before = cluster.ledger().row(tid);
     Worker frozen = cluster.worker(before.owner());
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     SoftAssertions soft = new SoftAssertions();
     JsonNode task;
     Instant takenOverAt;
     Row takeover;
     try (Sampler<Row> rows =
-        new Sampler<>("row-sampler", Duration.ofMillis(20), () -> cluster.row(tid))) {
+        new Sampler<>("row-sampler", Duration.ofMillis(20), () -> cluster.ledger().row(tid))) {
       frozen.freeze();
       Instant frozenAt = Instant.now();
       boolean tookOver =
           eventually(
               TAKEOVER_WAIT,
               () -> {
-                Row r = cluster.row(tid);
+                Row r = cluster.ledger().row(tid);
                 return r.epoch() > before.epoch() && r.owner() != null;
               });
       takenOverAt = Instant.now();
-      takeover = cluster.row(tid);
+      takeover = cluster.ledger().row(tid);
       frozen.thaw();
       ChaosCluster.figures(
           "fault 2: SIGSTOP to takeover %s (bound %s)",
@@ -238,7 +237,7 @@ class WorkerCrashChaosIT extends ChaosTest {
     soft.assertThat(eventually(Duration.ofSeconds(10), () -> cluster.temporariesOf(tid).isEmpty()))
         .as("no temporary object of the task is left: %s", cluster.temporariesOf(tid))
         .isTrue();
-    cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -253,16 +252,18 @@ class WorkerCrashChaosIT extends ChaosTest {
     // milliseconds of the claim's log line.
     cluster.proxy.cue(seed, new MeddlingProxy.DelayAnswer(Duration.ofSeconds(3)));
     String sid = cluster.newSession(ChaosCluster.FAST_RETRY);
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     SoftAssertions soft = new SoftAssertions();
     try (Sampler<Long> leaseless =
         new Sampler<>(
             "leaseless-sampler",
             Duration.ofMillis(20),
             () ->
-                cluster.count(
-                    "select count(*) from tasks where state = 'running'"
-                        + " and (lease_expires_at is null or lease_owner is null)"))) {
+                cluster
+                    .ledger()
+                    .count(
+                        "select count(*) from tasks where state = 'running'"
+                            + " and (lease_expires_at is null or lease_owner is null)"))) {
       String tid = cluster.submit(sid, cluster.proxy.url("/bytes/" + size + "?seed=" + seed));
       Pattern claimed = Pattern.compile("task " + tid + ": claimed by ([^,\\s]+), epoch (\\d+)");
       Map.Entry<String, Matcher> claim =
@@ -274,10 +275,10 @@ class WorkerCrashChaosIT extends ChaosTest {
       Worker victim = cluster.worker(claim.getValue().group(1));
       victim.kill();
       Instant killedAt = Instant.now();
-      Row atKill = cluster.row(tid);
+      Row atKill = cluster.ledger().row(tid);
 
       boolean reclaimed =
-          eventually(TAKEOVER_WAIT, () -> cluster.row(tid).epoch() > atKill.epoch());
+          eventually(TAKEOVER_WAIT, () -> cluster.ledger().row(tid).epoch() > atKill.epoch());
       Instant reclaimedAt = Instant.now();
       JsonNode task = cluster.awaitFinal(sid, tid, Duration.ofSeconds(60));
       leaseless.close();
@@ -310,7 +311,7 @@ class WorkerCrashChaosIT extends ChaosTest {
       soft.assertThat(leaseless.samples())
           .as("no row was ever running without a lease owner and expiry")
           .allMatch(s -> s.value() == 0L);
-      cluster.assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
+      cluster.events().assertOneCompletionEach(soft, sid, List.of(tid), Duration.ofSeconds(30));
     }
     soft.assertAll();
   }
@@ -335,17 +336,17 @@ class WorkerCrashChaosIT extends ChaosTest {
         .until(
             () ->
                 seeds.keySet().stream()
-                    .allMatch(t -> cluster.row(t).bytesTransferred() >= 2 * MIB));
+                    .allMatch(t -> cluster.ledger().row(t).bytesTransferred() >= 2 * MIB));
     String first = seeds.keySet().iterator().next();
     Worker victim = cluster.ownerOf(first);
     Map<String, Row> held = new LinkedHashMap<>();
     for (String t : seeds.keySet()) {
-      Row r = cluster.row(t);
+      Row r = cluster.ledger().row(t);
       if (victim.id.equals(r.owner())) {
         held.put(t, r);
       }
     }
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     CompletableFuture<Void> stopping = victim.terminateAsync();
     Instant termAt = Instant.now();
 
@@ -354,7 +355,7 @@ class WorkerCrashChaosIT extends ChaosTest {
       if (eventually(
           TAKEOVER_WAIT,
           () -> {
-            Row r = cluster.row(h.getKey());
+            Row r = cluster.ledger().row(h.getKey());
             return r.epoch() > h.getValue().epoch() && r.owner() != null
                 || r.state().equals("completed");
           })) {
@@ -401,7 +402,7 @@ class WorkerCrashChaosIT extends ChaosTest {
             .isEqualTo(1);
       }
     }
-    cluster.assertOneCompletionEach(soft, sid, seeds.keySet(), Duration.ofSeconds(30));
+    cluster.events().assertOneCompletionEach(soft, sid, seeds.keySet(), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
@@ -419,7 +420,7 @@ class WorkerCrashChaosIT extends ChaosTest {
     JsonNode downloaded = cluster.awaitFinal(sid, source, Duration.ofSeconds(60));
     assertThat(downloaded.get("state").asText()).as("source %s", downloaded).isEqualTo("completed");
     String created = "/files/" + seed + "?rate=" + rate;
-    ChaosCluster.LogWatch logs = cluster.watchLogs();
+    LogWatch logs = cluster.watchLogs();
     Answer a =
         cluster.call(
             "POST",
@@ -468,12 +469,14 @@ class WorkerCrashChaosIT extends ChaosTest {
       soft.assertThat(up.heads()).as("HEADs asking for the offset").isEqualTo(1);
     }
     List<JsonNode> resumed =
-        cluster.replay(sid).stream()
+        cluster.events().replay(sid).stream()
             .filter(e -> e.get("type").asText().equals("transfer.task.resumed"))
             .filter(e -> tid.equals(e.path("subject").asText(null)))
             .toList();
     soft.assertThat(resumed).as("resumed events").hasSize(1);
-    cluster.assertOneCompletionEach(soft, sid, List.of(source, tid), Duration.ofSeconds(30));
+    cluster
+        .events()
+        .assertOneCompletionEach(soft, sid, List.of(source, tid), Duration.ofSeconds(30));
     soft.assertAll();
   }
 
