@@ -30,8 +30,10 @@ import transfer.testkit.TestInfra;
  */
 class MixedVersionIT {
   private static final Logger LOG = LoggerFactory.getLogger(MixedVersionIT.class);
-  private static final long SIZE = 2L << 20;
-  private static final long RATE = 256L << 10; // 8 s a transfer: the old worker stops mid-way
+  // 32 s a transfer: the old worker stops mid-way, even when the new one takes many seconds to
+  // start (startWorker waits until it is ready) on a loaded machine.
+  private static final long SIZE = 4L << 20;
+  private static final long RATE = 128L << 10;
   private static final Duration FINISH = Duration.ofSeconds(120);
 
   private static Path dir;

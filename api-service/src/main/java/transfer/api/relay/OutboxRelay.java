@@ -11,6 +11,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -42,11 +43,18 @@ import transfer.ledger.Outbox;
  * <p>One relay in the cluster runs at a time, the holder of a PostgreSQL advisory lock, so that one
  * session's events keep their order. The events lane listens on the connection that holds it; when
  * that connection fails the replica stops leading (its other loops stop too) and tries again 2 s
- * later, as the other replicas do.
+ * later, as the other replicas do. A leader whose lane Kafka has taken nothing from for {@link
+ * #STEP_DOWN_AFTER} steps down for {@link #STEP_DOWN_PAUSE}, so that another replica may lead.
  */
 @Singleton
 public class OutboxRelay {
   private static final long LOCK_KEY = 0x7472616e73666572L; // "transfer"
+
+  /** How long a lane's passes fail (Kafka takes nothing) before the leader steps down. */
+  static final Duration STEP_DOWN_AFTER = Duration.ofSeconds(60);
+
+  /** How long a leader that stepped down waits before it tries to lead again. */
+  static final Duration STEP_DOWN_PAUSE = Duration.ofSeconds(5);
 
   private final AgroalDataSource dataSource;
   private final EventSequencer eventSequencer;
@@ -92,10 +100,6 @@ public class OutboxRelay {
   }
 
   private void run() {
-    // A producer per lane: a lane whose records wait (for metadata, or in the producer's buffer)
-    // takes nothing from the other's.
-    KafkaProducer<String, String> doorbells = producer("doorbells");
-    KafkaProducer<String, String> events = producer("events");
     TenantTopics tenantTopics =
         new TenantTopics(
             this::admin,
@@ -103,6 +107,7 @@ public class OutboxRelay {
             config.outbox().tenantTopicPartitions());
     try {
       while (running) {
+        boolean steppedDown = false;
         try (Connection lock = dataSource.getConnection()) {
           if (!tryLock(lock)) {
             WokenLoop.sleep(WokenLoop.RETRY);
@@ -110,7 +115,7 @@ public class OutboxRelay {
           }
           Log.info("outbox relay: this replica numbers events and publishes doorbells and events");
           try {
-            lead(lock, doorbells, events, tenantTopics);
+            steppedDown = lead(lock, tenantTopics);
           } finally {
             // The connection goes back to the pool: with the lock still held, no replica (this
             // one included, on another pooled connection) could lead again.
@@ -119,60 +124,52 @@ public class OutboxRelay {
         } catch (Exception e) {
           if (running) {
             Log.warnf(
-                "outbox relay: the connection that holds its leadership failed (%s); doorbells stay"
-                    + " in the outbox and events after the relay's cursor wait, trying to lead"
-                    + " again in %d s",
+                "outbox relay: %s; doorbells stay in the outbox and events after the relay's cursor"
+                    + " wait, trying to lead again in %d s",
                 e.getMessage(), WokenLoop.RETRY.toSeconds());
             WokenLoop.sleep(WokenLoop.RETRY);
           }
         }
+        if (steppedDown && running) {
+          // The other replicas try every 2 s: one of them takes the lead meanwhile, if any can.
+          WokenLoop.sleep(STEP_DOWN_PAUSE);
+        }
       }
     } finally {
-      doorbells.close(Duration.ofSeconds(5));
-      events.close(Duration.ofSeconds(5));
       tenantTopics.close();
     }
   }
 
   /**
-   * Leads until the lock's connection fails or the service stops: the events lane here, on the
-   * lock's connection; the sequencer and the doorbells lane on threads of their own, stopped when
-   * this returns.
+   * Leads until the lock's connection fails, the service stops, or a lane's passes have failed for
+   * {@link #STEP_DOWN_AFTER} (answers true then): the events lane here, on the lock's connection;
+   * the sequencer and the doorbells lane on threads of their own, stopped when this returns. Each
+   * lane has a Kafka producer of its own, made for this leadership: a lane whose records wait (for
+   * metadata, or in the producer's buffer) takes nothing from the other's, and a producer that
+   * failed for good is not kept.
    */
-  private void lead(
-      Connection lock,
-      KafkaProducer<String, String> doorbells,
-      KafkaProducer<String, String> events,
-      TenantTopics tenantTopics)
-      throws Exception {
+  private boolean lead(Connection lock, TenantTopics tenantTopics) throws Exception {
     AtomicBoolean leading = new AtomicBoolean(true);
     BooleanSupplier go = () -> running && leading.get();
     ApiConfig.Outbox c = config.outbox();
-    List<Thread> others =
-        List.of(
-            start(
-                new WokenLoop(
-                    "event-sequencer",
-                    "new events wait unnumbered in the events table (replay, SSE and Kafka do not"
-                        + " see them yet)",
-                    dataSource,
-                    c,
-                    EventWakeups.EVENTS_WRITTEN,
-                    OptionalLong.of(EventWakeups.SEQUENCER_ASLEEP),
-                    sequencer(c.batchSize()),
-                    go)),
-            start(
-                new WokenLoop(
-                    "outbox-doorbells",
-                    "doorbells stay in the outbox (workers still find their tasks by polling)",
-                    dataSource,
-                    c,
-                    EventWakeups.DOORBELLS,
-                    OptionalLong.of(EventWakeups.RELAY_ASLEEP),
-                    new DoorbellLane(doorbells, outbox, c, metrics, tracing),
-                    go)));
+    List<Thread> others = new ArrayList<>();
+    KafkaProducer<String, String> doorbells = producer("doorbells");
+    KafkaProducer<String, String> events = producer("events");
     try {
-      new WokenLoop(
+      WokenLoop doorbellLoop =
+          new WokenLoop(
+              "outbox-doorbells",
+              "doorbells stay in the outbox (workers still find their tasks by polling)",
+              dataSource,
+              c,
+              EventWakeups.DOORBELLS,
+              OptionalLong.of(EventWakeups.RELAY_ASLEEP),
+              new DoorbellLane(doorbells, outbox, c, metrics, tracing),
+              go);
+      WokenLoop[] eventLoop = new WokenLoop[1];
+      AtomicBoolean steppedDown = new AtomicBoolean();
+      eventLoop[0] =
+          new WokenLoop(
               "outbox-events",
               "numbered events after the relay's cursor wait (replay and SSE serve them)",
               dataSource,
@@ -181,15 +178,54 @@ public class OutboxRelay {
               // The sequencer notifies once per round whether this lane sleeps or not.
               OptionalLong.empty(),
               new EventLane(events, tenantTopics, outbox, c, metrics, tracing),
-              go)
-          .runOn(lock);
+              () -> go.getAsBoolean() && !stepDown(steppedDown, doorbellLoop, eventLoop[0]));
+      others.add(
+          start(
+              new WokenLoop(
+                  "event-sequencer",
+                  "new events wait unnumbered in the events table (replay, SSE and Kafka do not"
+                      + " see them yet)",
+                  dataSource,
+                  c,
+                  EventWakeups.EVENTS_WRITTEN,
+                  OptionalLong.of(EventWakeups.SEQUENCER_ASLEEP),
+                  sequencer(c.batchSize()),
+                  go)));
+      others.add(start(doorbellLoop));
+      eventLoop[0].runOn(lock);
+      return steppedDown.get();
     } finally {
       leading.set(false);
       for (Thread t : others) {
         // A lane may be waiting for Kafka's acknowledgements (up to 30 s).
         t.join(c.idlePoll().toMillis() + 35_000);
       }
+      doorbells.close(Duration.ofSeconds(5));
+      events.close(Duration.ofSeconds(5));
     }
+  }
+
+  /**
+   * Whether to stop leading: a lane's passes have failed for {@link #STEP_DOWN_AFTER} (Kafka takes
+   * nothing from it). Another replica may reach Kafka where this one cannot (its network path, its
+   * credentials), and the next leadership makes new producers.
+   */
+  private static boolean stepDown(AtomicBoolean steppedDown, WokenLoop... lanes) {
+    if (steppedDown.get()) {
+      return true;
+    }
+    for (WokenLoop lane : lanes) {
+      if (lane != null && lane.failingFor().compareTo(STEP_DOWN_AFTER) >= 0) {
+        Log.warnf(
+            "outbox relay: %s has failed for %d s; this replica stops leading for %d s, so that"
+                + " another replica (which may reach Kafka) can lead, and leads again with new"
+                + " Kafka producers if none does",
+            lane.name(), lane.failingFor().toSeconds(), STEP_DOWN_PAUSE.toSeconds());
+        steppedDown.set(true);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The sequencer's pass: one numbering round ({@link EventSequencer#sequenceEvents}). */

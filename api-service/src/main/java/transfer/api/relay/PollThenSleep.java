@@ -81,6 +81,7 @@ final class PollThenSleep {
     if (asleep) {
       wake();
     }
+    drain();
     if (!full) {
       pause(busyPollMs);
     }
@@ -103,6 +104,7 @@ final class PollThenSleep {
       return false;
     }
     if (System.nanoTime() - lastWork < lingerMs * 1_000_000 || !tryLock()) {
+      drain();
       pause(lingerPollMs);
       return false;
     }
@@ -110,6 +112,27 @@ final class PollThenSleep {
     // Notifications sent while awake are stale: the caller's next pass sees what they announced.
     pg.getNotifications();
     return false;
+  }
+
+  /**
+   * Awake again after a pass that failed: writers stop notifying (a loop whose passes fail for
+   * long, a Kafka outage, would otherwise make every writer pay for a NOTIFY meanwhile).
+   */
+  void stayAwake() throws SQLException {
+    if (asleep) {
+      wake();
+    }
+    lastWork = System.nanoTime();
+  }
+
+  /**
+   * Drops the notifications that came while the loop was awake (its passes see what they
+   * announced): a loop that never falls asleep (steady work, or a channel notified whether it
+   * sleeps or not) would otherwise collect them without end in the driver, or on the server. Reads
+   * only what already arrived; sends nothing.
+   */
+  private void drain() throws SQLException {
+    pg.getNotifications();
   }
 
   private boolean tryLock() throws SQLException {

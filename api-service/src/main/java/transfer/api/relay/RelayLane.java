@@ -146,7 +146,7 @@ abstract class RelayLane implements WokenLoop.Pass {
                 });
       } catch (RuntimeException e) {
         PublishSpans.end(span, null, e);
-        acknowledged(batch.subList(0, sent.size()), sent, Map.of());
+        acknowledged(batch.subList(0, sent.size()), sent);
         throw e;
       }
       sent.add(f);
@@ -155,7 +155,7 @@ abstract class RelayLane implements WokenLoop.Pass {
         unseen.put(record.topic(), failedAtOnce);
       }
     }
-    acknowledged(batch, sent, unavailable);
+    acknowledged(batch, sent);
   }
 
   /** The failure of a send that failed before it was handed to the broker, else null. */
@@ -181,8 +181,7 @@ abstract class RelayLane implements WokenLoop.Pass {
    * Kafka took nothing (the broker is unreachable), the failure is thrown after the record is
    * written.
    */
-  private void acknowledged(
-      List<OutboxMessage> batch, List<Future<RecordMetadata>> sent, Map<String, Exception> refused)
+  private void acknowledged(List<OutboxMessage> batch, List<Future<RecordMetadata>> sent)
       throws Exception {
     Throwable[] errors = new Throwable[sent.size()];
     boolean anyTaken = false;
@@ -208,7 +207,7 @@ abstract class RelayLane implements WokenLoop.Pass {
         continue;
       }
       // The broker answered about this record's topic when it said the topic cannot be had.
-      boolean answered = anyTaken || refused.containsValue(errors[i]);
+      boolean answered = anyTaken || errors[i] instanceof TenantTopics.Refused;
       Outbox.Parked park =
           RefusedRecords.park(m, events, errors[i], answered, tries, config.parkAfter());
       if (park != null) {

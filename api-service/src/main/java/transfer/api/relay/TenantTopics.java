@@ -16,6 +16,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 
@@ -30,6 +31,17 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
  */
 final class TenantTopics implements AutoCloseable {
   private static final long TIMEOUT_MS = 10_000;
+
+  /**
+   * The broker's answer that a tenant topic cannot be had: missing and not to be created, or
+   * refused to this principal. It counts against the topic's records (they are parked after their
+   * tries); a topic whose partitions have no leader yet is not this: its records wait.
+   */
+  static final class Refused extends IllegalStateException {
+    Refused(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
 
   private final Supplier<Admin> admins;
   private final boolean create;
@@ -65,8 +77,10 @@ final class TenantTopics implements AutoCloseable {
         }
       } catch (ExecutionException e) {
         if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
-          throw new IllegalStateException(
-              "cannot see the tenant topic " + d.getKey() + ": " + e.getCause(), e.getCause());
+          String message = "cannot see the tenant topic " + d.getKey() + ": " + e.getCause();
+          throw e.getCause() instanceof RetriableException
+              ? new IllegalStateException(message, e.getCause())
+              : new Refused(message, e.getCause());
         }
         missing.add(d.getKey());
       }
@@ -75,11 +89,12 @@ final class TenantTopics implements AutoCloseable {
       return;
     }
     if (!create) {
-      throw new IllegalStateException(
+      throw new Refused(
           "the tenant topics "
               + missing
               + " do not exist: create them (one per tenant, transfer-events.<tenant>), or let the"
-              + " relay create them (transfer.outbox.create-tenant-topics=true)");
+              + " relay create them (transfer.outbox.create-tenant-topics=true)",
+          null);
     }
     List<NewTopic> toCreate =
         missing.stream()
@@ -92,14 +107,16 @@ final class TenantTopics implements AutoCloseable {
             "outbox relay: created the tenant topic %s (%d partitions)", c.getKey(), partitions);
       } catch (ExecutionException e) {
         if (!(e.getCause() instanceof TopicExistsException)) {
-          throw new IllegalStateException(
+          String message =
               "cannot create the tenant topic "
                   + c.getKey()
                   + " ("
                   + e.getCause()
                   + "): grant the api-service's principal CREATE on the topics prefixed"
-                  + " transfer-events., or create the topic",
-              e.getCause());
+                  + " transfer-events., or create the topic";
+          throw e.getCause() instanceof RetriableException
+              ? new IllegalStateException(message, e.getCause())
+              : new Refused(message, e.getCause());
         }
       }
       awaitLeaders(a, c.getKey());

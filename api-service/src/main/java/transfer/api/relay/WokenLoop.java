@@ -45,6 +45,9 @@ final class WokenLoop implements Runnable {
   private final Pass pass;
   private final BooleanSupplier go;
 
+  /** Since when its passes have failed without one that went through; 0 while they go through. */
+  private volatile long failingSince;
+
   /**
    * @param name the loop's name in log lines (and its thread's)
    * @param waiting what waits while its passes fail, for the operator
@@ -74,6 +77,12 @@ final class WokenLoop implements Runnable {
 
   String name() {
     return name;
+  }
+
+  /** How long its passes have failed without one that went through (zero while they go). */
+  Duration failingFor() {
+    long since = failingSince;
+    return since == 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - since);
   }
 
   /** Runs on connections of its own until stopped; one that fails is replaced after a pause. */
@@ -124,7 +133,12 @@ final class WokenLoop implements Runnable {
         // After a pass that found nothing, a one-statement look first (most idle polls find
         // nothing); after one that found work, or a wake-up by a writer, the pass itself.
         taken = found || pass.look() ? pass.run() : 0;
+        failingSince = 0;
       } catch (Exception e) {
+        if (failingSince == 0) {
+          failingSince = System.nanoTime();
+        }
+        wakeups.stayAwake();
         if (go.getAsBoolean()) {
           Log.warnf("%s: %s; %s, trying again in %d s", name, e, waiting, RETRY.toSeconds());
           sleep(RETRY);

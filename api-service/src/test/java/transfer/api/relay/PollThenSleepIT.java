@@ -95,6 +95,19 @@ class PollThenSleepIT {
   }
 
   @Test
+  void aFailedPassWakesItSoWritersStopNotifying() throws SQLException {
+    PollThenSleep p = loop(0);
+    assertThat(p.idle()).isFalse();
+    assertThat(p.asleep()).isTrue();
+    assertThat(lockFree()).isFalse();
+
+    p.stayAwake();
+
+    assertThat(p.asleep()).isFalse();
+    assertThat(lockFree()).isTrue();
+  }
+
+  @Test
   void withoutALockItSleepsAfterTheLingerHoldingNothingAndANotificationWakesIt()
       throws SQLException {
     PollThenSleep p =
