@@ -182,6 +182,13 @@ public interface ApiConfig {
      */
     @WithDefault("5")
     int parkAfter();
+
+    /**
+     * How long a lane's passes may fail (Kafka takes nothing from it) before the relay's leader
+     * steps down for 5 s, so that another replica, which may reach Kafka, can lead.
+     */
+    @WithDefault("60s")
+    Duration stepDownAfter();
   }
 
   interface Reaper {

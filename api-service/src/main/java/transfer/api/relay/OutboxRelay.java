@@ -43,15 +43,13 @@ import transfer.ledger.Outbox;
  * <p>One relay in the cluster runs at a time, the holder of a PostgreSQL advisory lock, so that one
  * session's events keep their order. The events lane listens on the connection that holds it; when
  * that connection fails the replica stops leading (its other loops stop too) and tries again 2 s
- * later, as the other replicas do. A leader whose lane Kafka has taken nothing from for {@link
- * #STEP_DOWN_AFTER} steps down for {@link #STEP_DOWN_PAUSE}, so that another replica may lead.
+ * later, as the other replicas do. A leader whose lane Kafka has taken nothing from for {@code
+ * transfer.outbox.step-down-after} steps down for {@link #STEP_DOWN_PAUSE}, so that another replica
+ * may lead.
  */
 @Singleton
 public class OutboxRelay {
   private static final long LOCK_KEY = 0x7472616e73666572L; // "transfer"
-
-  /** How long a lane's passes fail (Kafka takes nothing) before the leader steps down. */
-  static final Duration STEP_DOWN_AFTER = Duration.ofSeconds(60);
 
   /** How long a leader that stepped down waits before it tries to lead again. */
   static final Duration STEP_DOWN_PAUSE = Duration.ofSeconds(5);
@@ -142,11 +140,11 @@ public class OutboxRelay {
 
   /**
    * Leads until the lock's connection fails, the service stops, or a lane's passes have failed for
-   * {@link #STEP_DOWN_AFTER} (answers true then): the events lane here, on the lock's connection;
-   * the sequencer and the doorbells lane on threads of their own, stopped when this returns. Each
-   * lane has a Kafka producer of its own, made for this leadership: a lane whose records wait (for
-   * metadata, or in the producer's buffer) takes nothing from the other's, and a producer that
-   * failed for good is not kept.
+   * {@code transfer.outbox.step-down-after} (answers true then): the events lane here, on the
+   * lock's connection; the sequencer and the doorbells lane on threads of their own, stopped when
+   * this returns. Each lane has a Kafka producer of its own, made for this leadership: a lane whose
+   * records wait (for metadata, or in the producer's buffer) takes nothing from the other's, and a
+   * producer that failed for good is not kept.
    */
   private boolean lead(Connection lock, TenantTopics tenantTopics) throws Exception {
     AtomicBoolean leading = new AtomicBoolean(true);
@@ -178,7 +176,9 @@ public class OutboxRelay {
               // The sequencer notifies once per round whether this lane sleeps or not.
               OptionalLong.empty(),
               new EventLane(events, tenantTopics, outbox, c, metrics, tracing),
-              () -> go.getAsBoolean() && !stepDown(steppedDown, doorbellLoop, eventLoop[0]));
+              () ->
+                  go.getAsBoolean()
+                      && !stepDown(c.stepDownAfter(), steppedDown, doorbellLoop, eventLoop[0]));
       others.add(
           start(
               new WokenLoop(
@@ -206,16 +206,16 @@ public class OutboxRelay {
   }
 
   /**
-   * Whether to stop leading: a lane's passes have failed for {@link #STEP_DOWN_AFTER} (Kafka takes
-   * nothing from it). Another replica may reach Kafka where this one cannot (its network path, its
+   * Whether to stop leading: a lane's passes have failed for {@code after} (Kafka takes nothing
+   * from it). Another replica may reach Kafka where this one cannot (its network path, its
    * credentials), and the next leadership makes new producers.
    */
-  private static boolean stepDown(AtomicBoolean steppedDown, WokenLoop... lanes) {
+  private static boolean stepDown(Duration after, AtomicBoolean steppedDown, WokenLoop... lanes) {
     if (steppedDown.get()) {
       return true;
     }
     for (WokenLoop lane : lanes) {
-      if (lane != null && lane.failingFor().compareTo(STEP_DOWN_AFTER) >= 0) {
+      if (lane != null && lane.failingFor().compareTo(after) >= 0) {
         Log.warnf(
             "outbox relay: %s has failed for %d s; this replica stops leading for %d s, so that"
                 + " another replica (which may reach Kafka) can lead, and leads again with new"

@@ -16,14 +16,7 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
 import transfer.testkit.EventLog;
@@ -40,7 +33,6 @@ import transfer.testkit.TestInfra;
 @QuarkusTest
 @QuarkusTestResource(value = InfraResource.class, restrictToAnnotatedClass = false)
 class OutboxLanesIT {
-  private static final String EVENTS = TestInfra.EVENTS_TOPIC;
   private static final int TASKS = 3;
 
   @Inject AgroalDataSource db;
@@ -58,51 +50,46 @@ class OutboxLanesIT {
         .then()
         .statusCode(201);
     List<String> tids = new ArrayList<>();
-    try (Admin admin =
-        Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-      try {
-        admin.deleteTopics(List.of(EVENTS)).all().get(30, TimeUnit.SECONDS);
-        await("the events topic is gone")
-            .atMost(Duration.ofSeconds(30))
-            .until(() -> !admin.listTopics().names().get().contains(EVENTS));
-        long start = System.nanoTime();
-        for (int i = 0; i < TASKS; i++) {
-          tids.add(submit(sid));
-        }
-        // With one lane for both, the first event's metadata wait alone took 10 s.
-        await("the doorbells are published while no event can be")
-            .atMost(Duration.ofSeconds(8))
-            .pollInterval(Duration.ofMillis(20))
-            .until(() -> doorbellsLeft(tids) == 0);
-        long doorbellsMs = (System.nanoTime() - start) / 1_000_000;
-        for (String tid : tids) {
-          assertThat(
-                  EventLog.readSession(
-                      bootstrap,
-                      TestInfra.TASKS_TOPIC,
-                      tid,
-                      got -> !got.isEmpty(),
-                      Duration.ofSeconds(10)))
-              .as("the doorbell of %s is on the tasks topic", tid)
-              .isNotEmpty();
-        }
-        // The session's events are numbered (replay serves them) but not published, nor parked.
-        await("the session's events are numbered")
-            .atMost(Duration.ofSeconds(10))
-            .until(() -> numbered(sid) == TASKS);
-        assertThat(cursorPassed(sid)).as("the cursor stops before the session's events").isZero();
-        assertThat(parked(sid)).isZero();
-        System.out.printf(
-            "OutboxLanesIT: %d doorbells published %d ms after the first submit, the events"
-                + " topic gone%n",
-            TASKS, doorbellsMs);
-      } finally {
-        recreate(admin);
+    try (MissingEventsTopic gone = new MissingEventsTopic(bootstrap)) {
+      long start = System.nanoTime();
+      for (int i = 0; i < TASKS; i++) {
+        tids.add(submit(sid));
       }
+      // With one lane for both, the first event's metadata wait alone took 10 s.
+      await("the doorbells are published while no event can be")
+          .atMost(Duration.ofSeconds(8))
+          .pollInterval(Duration.ofMillis(20))
+          .until(() -> doorbellsLeft(tids) == 0);
+      long doorbellsMs = (System.nanoTime() - start) / 1_000_000;
+      for (String tid : tids) {
+        assertThat(
+                EventLog.readSession(
+                    bootstrap,
+                    TestInfra.TASKS_TOPIC,
+                    tid,
+                    got -> !got.isEmpty(),
+                    Duration.ofSeconds(10)))
+            .as("the doorbell of %s is on the tasks topic", tid)
+            .isNotEmpty();
+      }
+      // The session's events are numbered (replay serves them) but not published, nor parked.
+      await("the session's events are numbered")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> numbered(sid) == TASKS);
+      assertThat(cursorPassed(sid)).as("the cursor stops before the session's events").isZero();
+      assertThat(parked(sid)).isZero();
+      System.out.printf(
+          "OutboxLanesIT: %d doorbells published %d ms after the first submit, the events"
+              + " topic gone%n",
+          TASKS, doorbellsMs);
     }
     List<JsonNode> published =
         EventLog.readSession(
-            bootstrap, EVENTS, sid, got -> got.size() >= TASKS, Duration.ofSeconds(90));
+            bootstrap,
+            MissingEventsTopic.EVENTS,
+            sid,
+            got -> got.size() >= TASKS,
+            Duration.ofSeconds(90));
     assertThat(published)
         .extracting(e -> e.path("sequence").asLong())
         .as("the session's events reach the recreated topic, in order")
@@ -128,25 +115,6 @@ class OutboxLanesIT {
         .statusCode(201)
         .extract()
         .path("id");
-  }
-
-  /** The topic again, as the test infrastructure made it; its deletion may still be under way. */
-  private static void recreate(Admin admin) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      try {
-        admin
-            .createTopics(List.of(new NewTopic(EVENTS, TestInfra.TOPIC_PARTITIONS, (short) 1)))
-            .all()
-            .get(30, TimeUnit.SECONDS);
-        return;
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof TopicExistsException) || System.nanoTime() > deadline) {
-          throw e;
-        }
-        Thread.sleep(200);
-      }
-    }
   }
 
   private long doorbellsLeft(List<String> tids) throws Exception {
