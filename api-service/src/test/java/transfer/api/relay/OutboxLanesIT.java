@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.agroal.api.AgroalDataSource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
-import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -16,9 +15,9 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
+import transfer.api.TestSessions;
 import transfer.testkit.EventLog;
 import transfer.testkit.TestInfra;
 
@@ -41,19 +40,12 @@ class OutboxLanesIT {
   void doorbellsFlowWhileTheEventsTopicIsGoneAndTheEventsWaitForIt() throws Exception {
     String bootstrap = TestInfra.shared().kafkaBootstrap();
     // Each task's creation is an event of the session.
-    String sid = "lanes-" + UUID.randomUUID();
-    given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .contentType(ContentType.JSON)
-        .body("{\"sendsCreatedEvents\":true}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
+    String sid = TestSessions.create(InfraResource.KEY, "lanes", "{\"sendsCreatedEvents\":true}");
     List<String> tids = new ArrayList<>();
     try (MissingEventsTopic gone = new MissingEventsTopic(bootstrap)) {
       long start = System.nanoTime();
       for (int i = 0; i < TASKS; i++) {
-        tids.add(submit(sid));
+        tids.add(TestSessions.queuedTask(InfraResource.KEY, sid));
       }
       // With one lane for both, the first event's metadata wait alone took 10 s.
       await("the doorbells are published while no event can be")
@@ -103,18 +95,6 @@ class OutboxLanesIT {
           .then()
           .statusCode(200);
     }
-  }
-
-  private static String submit(String sid) {
-    return given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .contentType(ContentType.JSON)
-        .body("{\"type\":\"download\",\"url\":\"http://" + InfraResource.ALLOWED + "/lanes\"}")
-        .post("/v1/sessions/" + sid + "/tasks")
-        .then()
-        .statusCode(201)
-        .extract()
-        .path("id");
   }
 
   private long doorbellsLeft(List<String> tids) throws Exception {

@@ -1,6 +1,5 @@
 package transfer.api.relay;
 
-import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -10,7 +9,6 @@ import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
-import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -18,9 +16,9 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import transfer.api.InfraResource;
+import transfer.api.TestSessions;
 import transfer.testkit.EventLog;
 import transfer.testkit.TestInfra;
 
@@ -56,18 +54,12 @@ class RelayStepDownIT {
   @Test
   void aLeaderThatCannotPublishStepsDownAndLeadsAgain() throws Exception {
     String bootstrap = TestInfra.shared().kafkaBootstrap();
-    String sid = "stepdown-" + UUID.randomUUID();
-    given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .contentType(ContentType.JSON)
-        .body("{\"sendsCreatedEvents\":true}")
-        .put("/v1/sessions/" + sid)
-        .then()
-        .statusCode(201);
+    String sid =
+        TestSessions.create(InfraResource.KEY, "stepdown", "{\"sendsCreatedEvents\":true}");
     await("this replica leads").atMost(Duration.ofSeconds(30)).until(() -> count(LEADERSHIP) == 1);
     String first;
     try (MissingEventsTopic gone = new MissingEventsTopic(bootstrap)) {
-      first = submit(sid);
+      first = TestSessions.queuedTask(InfraResource.KEY, sid);
       long start = System.nanoTime();
       await("the leader steps down: its lock is free")
           .atMost(Duration.ofSeconds(30))
@@ -78,7 +70,7 @@ class RelayStepDownIT {
           .atMost(Duration.ofSeconds(30))
           .pollInterval(Duration.ofMillis(50))
           .until(() -> count(LEADERSHIP) == 1);
-      String second = submit(sid);
+      String second = TestSessions.queuedTask(InfraResource.KEY, sid);
       await("the new leadership publishes doorbells")
           .atMost(Duration.ofSeconds(10))
           .until(
@@ -105,18 +97,6 @@ class RelayStepDownIT {
         .as("the session's events reach the recreated topic, in order")
         .containsExactly(1L, 2L);
     assertThat(count("select count(*) from outbox_parked where msg_key = '" + sid + "'")).isZero();
-  }
-
-  private static String submit(String sid) {
-    return given()
-        .header("Authorization", "Bearer " + InfraResource.KEY)
-        .contentType(ContentType.JSON)
-        .body("{\"type\":\"download\",\"url\":\"http://" + InfraResource.ALLOWED + "/stepdown\"}")
-        .post("/v1/sessions/" + sid + "/tasks")
-        .then()
-        .statusCode(201)
-        .extract()
-        .path("id");
   }
 
   private long count(String sql) throws Exception {
